@@ -1,0 +1,67 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "scenarios/scenario.h"
+#include "scenarios/selftest/pingpong.h"
+
+namespace samsa::scenarios {
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::ok: return "ok";
+    case Verdict::safety: return "safety";
+    case Verdict::liveness: return "liveness";
+    case Verdict::internal_error: return "internal_error";
+  }
+  return "unknown";
+}
+
+int exit_code(Verdict v) {
+  switch (v) {
+    case Verdict::ok: return 0;
+    case Verdict::safety: return 1;
+    case Verdict::liveness: return 3;
+    case Verdict::internal_error: return 4;
+  }
+  return 4;
+}
+
+std::string trace_hash_hex(std::uint64_t h) { return fmt::format("{:016x}", h); }
+
+nlohmann::json to_json(const RunReport& r) {
+  nlohmann::json j;
+  j["scenario"] = r.scenario;
+  j["seed"] = r.seed;
+  j["verdict"] = std::string(to_string(r.verdict));
+  j["trace_hash"] = trace_hash_hex(r.trace_hash);
+  j["events"] = r.events;
+  j["virtual_time_ms"] = r.virtual_time_ms;
+  j["wall_ms"] = r.wall_ms;
+  j["violations"] = r.violations;
+  j["details"] = r.details;
+  return j;
+}
+
+const std::vector<Scenario>& builtin_scenarios() {
+  static const std::vector<Scenario> all = [] {
+    std::vector<Scenario> v = {
+        {"selftest/pingpong",
+         "nodes exchange numbered frames over the simulated network while nodes "
+         "crash and restart and links partition; checks per-connection order "
+         "and no duplicates, and progress after the faults heal",
+         selftest::run_pingpong},
+    };
+    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    return v;
+  }();
+  return all;
+}
+
+const Scenario* find_scenario(std::string_view name) {
+  for (const auto& s : builtin_scenarios())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+}  // namespace samsa::scenarios

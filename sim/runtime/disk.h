@@ -1,0 +1,72 @@
+#pragma once
+// The disk as actors see it: a node's own files, addressed by '/'-separated
+// paths relative to the node's data directory. Writes land in the page cache;
+// fsync makes them durable. A crash keeps the durable image plus whatever the
+// world's fault model keeps of unsynced writes. Creating, renaming and
+// removing files are durable when they return (metadata journaling).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/runtime/bytes.h"
+#include "sim/runtime/result.h"
+
+namespace samsa::sim {
+
+enum class DiskErrc : std::uint8_t {
+  not_found,
+  exists,
+  io_error,   // EIO: a failed fsync or unreadable sector
+  no_space,   // ENOSPC: the disk is full
+  bad_path,   // empty, absolute, or with '..' components
+  is_directory,
+  not_empty,
+};
+
+std::string_view to_string(DiskErrc e);
+
+struct OpenOptions {
+  bool create = false;     // create when missing
+  bool exclusive = false;  // with create: fail with `exists` if present
+  bool truncate = false;   // drop the contents on open
+};
+
+class File {
+ public:
+  virtual ~File() = default;
+  // Reads up to out.size() bytes at offset; returns how many (short at EOF).
+  virtual Result<std::size_t, DiskErrc> read(std::uint64_t offset,
+                                             std::span<std::uint8_t> out) = 0;
+  virtual Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) = 0;
+  virtual Result<void, DiskErrc> append(ByteView data) = 0;
+  virtual Result<void, DiskErrc> truncate(std::uint64_t size_bytes) = 0;
+  virtual Result<void, DiskErrc> fsync() = 0;
+  virtual std::uint64_t size() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+class Disk {
+ public:
+  virtual ~Disk() = default;
+  virtual Result<std::unique_ptr<File>, DiskErrc> open(std::string_view path,
+                                                       OpenOptions options = {}) = 0;
+  virtual Result<void, DiskErrc> mkdirs(std::string_view dir) = 0;
+  // Removes a file, or an empty directory.
+  virtual Result<void, DiskErrc> remove(std::string_view path) = 0;
+  // Atomically renames a file, replacing `to` if it exists.
+  virtual Result<void, DiskErrc> rename(std::string_view from, std::string_view to) = 0;
+  // Names (not paths) of the entries directly in `dir`, sorted; "" is the root.
+  virtual Result<std::vector<std::string>, DiskErrc> list(std::string_view dir) = 0;
+  virtual bool exists(std::string_view path) = 0;
+  virtual bool is_directory(std::string_view path) = 0;
+};
+
+// Reads a whole file into memory (convenience for small side files).
+Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path);
+// Writes a whole file atomically and durably: write tmp, fsync, rename.
+Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView data);
+
+}  // namespace samsa::sim

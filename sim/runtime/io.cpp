@@ -1,0 +1,67 @@
+#include "sim/runtime/disk.h"
+#include "sim/runtime/network.h"
+
+namespace samsa::sim {
+
+std::string_view to_string(NetErrc e) {
+  switch (e) {
+    case NetErrc::refused: return "connection refused";
+    case NetErrc::timed_out: return "timed out";
+    case NetErrc::reset: return "connection reset";
+    case NetErrc::closed: return "closed";
+    case NetErrc::address_in_use: return "address in use";
+    case NetErrc::bad_frame: return "bad frame";
+  }
+  return "unknown network error";
+}
+
+std::string_view to_string(DiskErrc e) {
+  switch (e) {
+    case DiskErrc::not_found: return "not found";
+    case DiskErrc::exists: return "exists";
+    case DiskErrc::io_error: return "I/O error";
+    case DiskErrc::no_space: return "no space left on device";
+    case DiskErrc::bad_path: return "bad path";
+    case DiskErrc::is_directory: return "is a directory";
+    case DiskErrc::not_empty: return "directory not empty";
+  }
+  return "unknown disk error";
+}
+
+void put_frame_size(Bytes& frame, std::size_t at) {
+  SAMSA_ASSERT(frame.size() >= at + 4);
+  const auto n = static_cast<std::uint32_t>(frame.size() - at - 4);
+  frame[at] = static_cast<std::uint8_t>(n >> 24);
+  frame[at + 1] = static_cast<std::uint8_t>(n >> 16);
+  frame[at + 2] = static_cast<std::uint8_t>(n >> 8);
+  frame[at + 3] = static_cast<std::uint8_t>(n);
+}
+
+std::optional<std::uint32_t> frame_size(ByteView frame) {
+  if (frame.size() < 4) return std::nullopt;
+  return (std::uint32_t{frame[0]} << 24) | (std::uint32_t{frame[1]} << 16) |
+         (std::uint32_t{frame[2]} << 8) | std::uint32_t{frame[3]};
+}
+
+Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path) {
+  auto file = disk.open(path);
+  if (!file) return Err{file.error()};
+  Bytes out((*file)->size());
+  auto n = (*file)->read(0, out);
+  if (!n) return Err{n.error()};
+  out.resize(*n);
+  return out;
+}
+
+Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView data) {
+  const std::string tmp = std::string(path) + ".tmp";
+  {
+    auto file = disk.open(tmp, {.create = true, .truncate = true});
+    if (!file) return Err{file.error()};
+    if (auto r = (*file)->append(data); !r) return r;
+    if (auto r = (*file)->fsync(); !r) return r;
+  }
+  return disk.rename(tmp, path);
+}
+
+}  // namespace samsa::sim

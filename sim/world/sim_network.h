@@ -1,0 +1,108 @@
+#pragma once
+// The simulated network: TCP-like connections that deliver whole frames in
+// order after a per-link latency plus jitter. Faults: symmetric and one-way
+// partitions, clogging (extra delay), connection resets that discard frames
+// in flight, refused connects.
+//
+// Model of a partition: a frame that reaches a blocked link breaks its
+// connection (both ends see `reset`, frames in flight in both directions are
+// lost), and connects across a blocked link time out. So a request that
+// arrived whose response crossed a partition is a lost ack.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "sim/runtime/network.h"
+#include "sim/runtime/runtime.h"
+
+namespace samsa::sim {
+
+class World;
+struct SimNode;
+
+struct NetworkConfig {
+  Duration latency_min = 100us;  // per-link base latency, drawn per link
+  Duration latency_max = 1ms;
+  Duration jitter_max = 200us;   // per frame, uniform in [0, jitter_max]
+  Duration connect_timeout = 3s; // a connect across a partition fails after
+  std::size_t buffer_bytes = 16 * 1024 * 1024;  // per direction; send parks beyond
+  std::size_t accept_backlog = 128;
+};
+
+struct Pipe;
+struct Conn;
+
+class SimNetwork {
+ public:
+  SimNetwork(World& world, NetworkConfig config);
+  ~SimNetwork();
+
+  // --- faults (node ids; all take effect at once) ---------------------------
+  void partition(NodeId a, NodeId b);           // both directions
+  void partition_one_way(NodeId from, NodeId to);
+  void isolate(NodeId n);                       // from every other node
+  void heal(NodeId a, NodeId b);
+  void heal_all();
+  bool blocked(NodeId from, NodeId to) const;
+  void clog(NodeId from, NodeId to, Duration extra);
+  void unclog_all();
+  void reset_connections(NodeId a, NodeId b);   // discards frames in flight
+  void refuse_connects(NodeId n, bool refuse);
+  void node_crashed(NodeId n);                  // resets all of its connections
+  std::uint64_t frames_delivered() const { return frames_delivered_; }
+  std::size_t open_connections() const { return conns_.size(); }
+
+  // --- used by SimNodeNetwork -----------------------------------------------
+  Result<std::unique_ptr<Listener>, NetErrc> listen(SimNode& node, std::uint16_t port);
+  Result<std::unique_ptr<Connection>, NetErrc> connect(SimNode& from, const Address& to,
+                                                      std::optional<MonoTime> deadline);
+  Result<void, NetErrc> send(Conn& c, int side, ByteView frame);
+  Result<Bytes, NetErrc> recv(Conn& c, int side, std::optional<MonoTime> deadline);
+  void close(Conn& c, int side) noexcept;
+  void unlisten(NodeId node, std::uint16_t port) noexcept;
+  World& world() { return world_; }
+
+ struct ListenState;
+
+ private:
+  Duration link_latency(NodeId from, NodeId to);
+  Duration delivery_time(Pipe& p);
+  void schedule_delivery(const std::shared_ptr<Conn>& c, int dir);
+  void deliver(const std::shared_ptr<Conn>& c, int dir);
+  void break_conn(Conn& c);
+  void forget(Conn& c);
+
+  World& world_;
+  NetworkConfig config_;
+  Random rng_;
+  std::set<std::pair<NodeId, NodeId>> blocked_;
+  std::map<std::pair<NodeId, NodeId>, Duration> clogged_;
+  std::map<std::pair<NodeId, NodeId>, Duration> latency_;
+  std::set<NodeId> refusing_;
+  std::map<std::pair<NodeId, std::uint16_t>, std::shared_ptr<ListenState>> listeners_;
+  std::map<std::uint64_t, std::weak_ptr<Conn>> conns_;  // by id: ordered, deterministic
+  std::uint64_t next_conn_id_ = 1;
+  std::uint64_t frames_delivered_ = 0;
+};
+
+// A node's view of the network: its Network interface.
+class SimNodeNetwork final : public Network {
+ public:
+  SimNodeNetwork(SimNetwork& net, SimNode& node) : net_(net), node_(node) {}
+  Result<std::unique_ptr<Listener>, NetErrc> listen(std::uint16_t port) override {
+    return net_.listen(node_, port);
+  }
+  Result<std::unique_ptr<Connection>, NetErrc> connect(
+      const Address& to, std::optional<MonoTime> deadline) override {
+    return net_.connect(node_, to, deadline);
+  }
+
+ private:
+  SimNetwork& net_;
+  SimNode& node_;
+};
+
+}  // namespace samsa::sim

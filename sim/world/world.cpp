@@ -1,0 +1,507 @@
+#include "sim/world/world.h"
+
+#include <boost/fiber/fixedsize_stack.hpp>
+#include <boost/fiber/operations.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <algorithm>
+#include <exception>
+
+namespace samsa::sim {
+
+namespace {
+
+constexpr std::uint32_t k_no_slot = ~std::uint32_t{0};
+constexpr std::size_t k_stack_bytes = 256 * 1024;
+
+// "%V" in a log pattern: the world's virtual time in seconds.
+class VirtualTimeFlag final : public spdlog::custom_flag_formatter {
+ public:
+  explicit VirtualTimeFlag(const World* world) : world_(world) {}
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const auto ns = world_->now().count();
+    fmt::format_to(std::back_inserter(dest), "{:>6}.{:06}", ns / 1'000'000'000,
+                   (ns / 1000) % 1'000'000);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<VirtualTimeFlag>(world_);
+  }
+
+ private:
+  const World* world_;
+};
+
+std::int64_t scale_ppm(std::int64_t ns, std::int64_t ppm) {
+  return static_cast<std::int64_t>(static_cast<__int128>(ns) * ppm / 1'000'000);
+}
+
+}  // namespace
+
+std::string_view to_string(StopReason r) {
+  switch (r) {
+    case StopReason::time_limit: return "time_limit";
+    case StopReason::idle: return "idle";
+    case StopReason::stuck: return "stuck";
+    case StopReason::stopped: return "stopped";
+    case StopReason::internal_error: return "internal_error";
+  }
+  return "unknown";
+}
+
+World::World(WorldConfig config)
+    : config_(std::move(config)),
+      rng_(Random(config_.seed).derive("world")),
+      sched_rng_(Random(config_.seed).derive("scheduler")),
+      buggify_rng_(Random(config_.seed).derive("buggify")) {
+  SimScheduler::of_this_thread();  // fibers need samsa's scheduler from the start
+  sink_ = config_.log_sink ? config_.log_sink
+                           : std::make_shared<spdlog::sinks::stderr_sink_st>();
+  world_node_.id = -1;
+  world_node_.name = "world";
+  world_node_.up = true;
+  world_node_.logger = make_logger("world");
+  world_node_.runtime = std::make_unique<NodeRuntime>(*this, world_node_);
+  network_ = std::make_unique<SimNetwork>(*this, config_.network);
+}
+
+World::~World() { shutdown_all(); }
+
+std::shared_ptr<spdlog::logger> World::make_logger(const std::string& name) {
+  auto logger = std::make_shared<spdlog::logger>(name, sink_);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<VirtualTimeFlag>('V', this).set_pattern("%V %-8n %-5l %v");
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(spdlog::level::from_str(config_.log_level));
+  return logger;
+}
+
+// --- nodes -------------------------------------------------------------------
+
+NodeId World::add_node(std::string name, std::function<void(Runtime&)> main) {
+  SAMSA_ASSERT(!find_node(name), "duplicate node name");
+  auto n = std::make_unique<SimNode>();
+  n->id = static_cast<NodeId>(nodes_.size());
+  n->name = std::move(name);
+  n->main = std::move(main);
+  Random clock_rng = Random(config_.seed).derive("clock:" + n->name);
+  n->drift_ppm = clock_rng.uniform_signed(-config_.drift_max_ppm, config_.drift_max_ppm);
+  n->wall_offset = clock_rng.uniform(-config_.wall_offset_max, config_.wall_offset_max);
+  n->logger = make_logger(n->name);
+  n->disk = std::make_unique<SimDisk>(*this, *n, config_.disk,
+                                      Random(config_.seed).derive("disk:" + n->name));
+  nodes_.push_back(std::move(n));
+  return nodes_.back()->id;
+}
+
+const SimNode& World::node(NodeId id) const {
+  SAMSA_ASSERT(id >= 0 && static_cast<std::size_t>(id) < nodes_.size(), "no such node");
+  return *nodes_[static_cast<std::size_t>(id)];
+}
+SimNode& World::node(NodeId id) {
+  SAMSA_ASSERT(id >= 0 && static_cast<std::size_t>(id) < nodes_.size(), "no such node");
+  return *nodes_[static_cast<std::size_t>(id)];
+}
+
+std::optional<NodeId> World::find_node(std::string_view name) const {
+  for (const auto& n : nodes_)
+    if (n->name == name) return n->id;
+  return std::nullopt;
+}
+
+std::vector<NodeId> World::node_ids() const {
+  std::vector<NodeId> ids;
+  for (const auto& n : nodes_) ids.push_back(n->id);
+  return ids;
+}
+
+SimDisk& World::disk(NodeId id) { return *node(id).disk; }
+
+void World::start(NodeId id) {
+  SimNode& n = node(id);
+  SAMSA_ASSERT(!n.up, "start of a node that is up");
+  n.up = true;
+  n.runtime = std::make_unique<NodeRuntime>(*this, n);
+  trace_.fold(TraceKind::restart, static_cast<std::uint64_t>(id), n.incarnation);
+  n.logger->info("start (incarnation {})", n.incarnation);
+  NodeRuntime* rt = n.runtime.get();
+  spawn_on(n, "main", [rt, &n] { n.main(*rt); });
+}
+
+void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
+  SimNode& n = node(id);
+  SAMSA_ASSERT(&current_node() != &n, "a node cannot crash itself from inside");
+  if (!n.up) return;
+  n.logger->info("crash (incarnation {})", n.incarnation);
+  n.up = false;
+  ++n.incarnation;
+  trace_.fold(TraceKind::crash, static_cast<std::uint64_t>(id), n.incarnation);
+  network_->node_crashed(id);
+  // Wake every parked fiber of the node; each throws Crashed when it runs.
+  std::vector<Waiter*> parked;
+  for (Waiter& w : n.parked) parked.push_back(&w);
+  for (Waiter* w : parked) wake(*w);
+  // Join them all (fibers they spawn while unwinding are joined too).
+  while (!n.fibers.empty()) {
+    auto it = n.fibers.begin();
+    boost::fibers::fiber f = std::move(it->second);
+    n.fibers.erase(it);
+    f.join();
+  }
+  n.finished.clear();
+  const CrashMode mode = disk_mode ? n.disk->crash(*disk_mode) : n.disk->crash();
+  trace_.fold(TraceKind::disk_crash, static_cast<std::uint64_t>(id),
+              static_cast<std::uint64_t>(mode));
+  n.logger->info("disk after crash: {}", to_string(mode));
+}
+
+void World::restart(NodeId id) {
+  if (is_up(id)) crash(id);
+  start(id);
+}
+
+// --- actors --------------------------------------------------------------------
+
+Runtime& World::control() { return *world_node_.runtime; }
+
+void World::spawn(std::string name, std::function<void()> fn) {
+  spawn_on(world_node_, std::move(name), std::move(fn));
+}
+
+void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn) {
+  reap(n);
+  const std::uint64_t fid = next_fiber_id_++;
+  const std::uint64_t incarnation = n.incarnation;
+  SimNode* np = &n;
+  // Stacks are allocated with malloc (mmap for this size), so untouched
+  // pages cost nothing; 256 KiB leaves room for logging and codecs.
+  boost::fibers::fiber f(std::allocator_arg, boost::fibers::fixedsize_stack(k_stack_bytes),
+                         [this, np, fid, fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (const Crashed&) {
+      // The node's incarnation ended; the fiber just ends.
+    } catch (const InternalError& e) {
+      if (!internal_error_) internal_error_ = e.message;
+      stop();
+    } catch (...) {
+      // Anything else is a bug of the code under test (or a failed test
+      // assertion): World::run rethrows it on the caller's fiber.
+      if (!fiber_exception_) fiber_exception_ = std::current_exception();
+      stop();
+    }
+    np->finished.push_back(fid);
+    fiber_finished();
+  });
+  FiberProps& props = f.properties<FiberProps>();
+  props.fiber_id = fid;
+  props.node = np;
+  props.incarnation = incarnation;
+  props.name = n.name + "/" + name;
+  n.fibers.emplace(fid, std::move(f));
+}
+
+void World::reap(SimNode& n) {
+  // A fiber that recorded itself finished has terminated before any other
+  // fiber could run, so these joins never block.
+  for (std::uint64_t fid : n.finished) {
+    auto it = n.fibers.find(fid);
+    if (it == n.fibers.end()) continue;
+    it->second.join();
+    n.fibers.erase(it);
+  }
+  n.finished.clear();
+}
+
+void World::shutdown_all() {
+  SimScheduler& sched = SimScheduler::of_this_thread();
+  sched.attach(this);
+  tearing_down_ = true;
+  main_ctx_ = boost::fibers::context::active();
+  for (auto& n : nodes_) {
+    if (!n->up) continue;
+    n->up = false;
+    ++n->incarnation;
+  }
+  ++world_node_.incarnation;
+  auto unwind = [this](SimNode& n) {
+    std::vector<Waiter*> parked;
+    for (Waiter& w : n.parked) parked.push_back(&w);
+    for (Waiter* w : parked) wake(*w);
+    while (!n.fibers.empty()) {
+      auto it = n.fibers.begin();
+      boost::fibers::fiber f = std::move(it->second);
+      n.fibers.erase(it);
+      f.join();
+    }
+  };
+  for (auto& n : nodes_) unwind(*n);
+  unwind(world_node_);
+  callbacks_.clear();
+  timers_.clear();
+  sched.attach(nullptr);
+}
+
+// --- running ---------------------------------------------------------------------
+
+RunResult World::run(Duration limit) {
+  SimScheduler& sched = SimScheduler::of_this_thread();
+  SAMSA_ASSERT(sched.world() == nullptr || sched.world() == this,
+               "one world per thread at a time");
+  sched.attach(this);
+  limit_ = limit;
+  stop_requested_ = false;
+  main_ctx_ = boost::fibers::context::active();
+  main_waiting_ = true;
+  main_ctx_->suspend();
+  sched.attach(nullptr);
+  return finish_run();
+}
+
+RunResult World::finish_run() {
+  if (fiber_exception_) std::rethrow_exception(std::exchange(fiber_exception_, nullptr));
+  if (internal_error_) return {StopReason::internal_error, *internal_error_};
+  if (stop_requested_) return {StopReason::stopped, {}};
+  if (!timers_.empty()) {
+    vt_ = std::max(vt_, limit_);
+    return {StopReason::time_limit, {}};
+  }
+  std::string report = stuck_report();
+  if (!report.empty()) return {StopReason::stuck, std::move(report)};
+  return {StopReason::idle, {}};
+}
+
+std::string World::stuck_report() const {
+  std::string out;
+  auto describe = [&out](const SimNode& n) {
+    for (const Waiter& w : n.parked) {
+      const FiberProps* p = SimScheduler::props_of(w.ctx);
+      out += fmt::format("  {} waits on {}\n", p ? p->name : n.name, w.what);
+    }
+  };
+  describe(world_node_);
+  for (const auto& n : nodes_) describe(*n);
+  return out;
+}
+
+boost::fibers::context* World::pick(std::vector<boost::fibers::context*>& ready) noexcept {
+  const std::size_t i = ready.size() == 1 ? 0 : sched_rng_.index(ready.size());
+  boost::fibers::context* ctx = ready[i];
+  ready[i] = ready.back();
+  ready.pop_back();
+  const FiberProps* p = SimScheduler::props_of(ctx);
+  trace_.fold(TraceKind::pick, p ? p->fiber_id : 0);
+  return ctx;
+}
+
+boost::fibers::context* World::take_main() noexcept {
+  if (!main_waiting_) return nullptr;
+  main_waiting_ = false;
+  return main_ctx_;
+}
+
+bool World::fire_next_timer() noexcept {
+  if (stop_requested_ || tearing_down_) return false;
+  while (!timers_.empty()) {
+    const Timer t = timers_.front();
+    if (t.at > limit_) return false;
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
+    timers_.pop_back();
+    if (t.park_seq != 0 &&
+        (waiter_slots_[t.slot] == nullptr || waiter_slot_seq_[t.slot] != t.park_seq))
+      continue;  // the waiter was woken earlier: time does not move for it
+    vt_ = std::max(vt_, t.at);
+    if (t.park_seq == 0) {
+      std::function<void()> fn = std::move(callbacks_[t.slot]);
+      free_callbacks_.push_back(t.slot);
+      trace_.fold(TraceKind::timer, static_cast<std::uint64_t>(vt_.count()), t.seq);
+      fn();
+      return true;
+    }
+    Waiter* w = waiter_slots_[t.slot];
+    trace_.fold(TraceKind::timer, static_cast<std::uint64_t>(vt_.count()), t.seq);
+    w->reason = Wake::timed_out;
+    wake(*w);
+    return true;
+  }
+  return false;
+}
+
+void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) {
+  timers_.push_back(Timer{at, next_seq_++, slot, park_seq});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
+}
+
+void World::at(Duration when, std::function<void()> fn) {
+  std::uint32_t slot;
+  if (!free_callbacks_.empty()) {
+    slot = free_callbacks_.back();
+    free_callbacks_.pop_back();
+    callbacks_[slot] = std::move(fn);
+  } else {
+    slot = static_cast<std::uint32_t>(callbacks_.size());
+    callbacks_.push_back(std::move(fn));
+  }
+  push_timer(std::max(when, vt_), slot, 0);
+}
+
+// --- clocks ------------------------------------------------------------------------
+
+MonoTime World::mono_now(const SimNode& n) const {
+  return MonoTime{vt_ + Duration(scale_ppm(vt_.count(), n.drift_ppm))};
+}
+
+Duration World::to_virtual(const SimNode& n, MonoTime t) const {
+  // Inverse of mono_now, rounded up so the node's clock has reached t.
+  const __int128 num = static_cast<__int128>(t.since_epoch.count()) * 1'000'000;
+  const __int128 den = 1'000'000 + n.drift_ppm;
+  return Duration(static_cast<std::int64_t>((num + den - 1) / den));
+}
+
+std::int64_t World::wall_ms(const SimNode& n) const {
+  const Duration mono = mono_now(n).since_epoch;
+  Duration wall = mono + n.wall_offset;
+  if (n.wall_skew_ppm != 0 && mono > n.wall_skew_since)
+    wall += Duration(scale_ppm((mono - n.wall_skew_since).count(), n.wall_skew_ppm));
+  return config_.start_wall_ms + to_ms(wall);
+}
+
+void World::jump_wall_clock(NodeId id, Duration delta) {
+  node(id).wall_offset += delta;
+  trace_.fold(TraceKind::fault, 1, static_cast<std::uint64_t>(delta.count()));
+}
+
+void World::skew_wall_clock(NodeId id, std::int64_t ppm) {
+  SimNode& n = node(id);
+  // Fold the skew so far into the offset, then skew from now on.
+  const Duration mono = mono_now(n).since_epoch;
+  if (n.wall_skew_ppm != 0 && mono > n.wall_skew_since)
+    n.wall_offset += Duration(scale_ppm((mono - n.wall_skew_since).count(), n.wall_skew_ppm));
+  n.wall_skew_ppm = ppm;
+  n.wall_skew_since = mono;
+  trace_.fold(TraceKind::fault, 2, static_cast<std::uint64_t>(ppm));
+}
+
+// --- buggify ---------------------------------------------------------------------------
+
+bool World::buggify(std::string_view name) {
+  if (!config_.buggify) return false;
+  auto it = buggify_active_.find(name);
+  if (it == buggify_active_.end()) {
+    // Whether a point is active depends on its name and the seed only, not
+    // on which point happened to be reached first.
+    Random r = Random(config_.seed).derive(std::string("buggify:") + std::string(name));
+    it = buggify_active_.emplace(std::string(name), r.chance(config_.buggify_point_probability))
+             .first;
+  }
+  if (!it->second || !buggify_rng_.chance(config_.buggify_fire_probability)) return false;
+  auto f = buggify_fired_.find(name);
+  if (f == buggify_fired_.end()) f = buggify_fired_.emplace(std::string(name), 0).first;
+  ++f->second;
+  trace_.fold(TraceKind::fault, 3, stable_hash(name));
+  return true;
+}
+
+// --- parking -----------------------------------------------------------------------------
+
+SimNode& World::current_node() {
+  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  return (p && p->node) ? *p->node : world_node_;
+}
+
+bool World::check_alive() {
+  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  if (p == nullptr || p->node == nullptr) return true;
+  if (p->node->incarnation == p->incarnation) return true;
+  if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
+  throw Crashed{};
+}
+
+std::uint32_t World::take_slot(Waiter* w) {
+  std::uint32_t slot;
+  if (!free_waiter_slots_.empty()) {
+    slot = free_waiter_slots_.back();
+    free_waiter_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(waiter_slots_.size());
+    waiter_slots_.push_back(nullptr);
+    waiter_slot_seq_.push_back(0);
+  }
+  waiter_slots_[slot] = w;
+  waiter_slot_seq_[slot] = w->park_seq;
+  return slot;
+}
+
+Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
+  boost::fibers::context* ctx = boost::fibers::context::active();
+  const FiberProps* p = SimScheduler::props_of(ctx);
+  SimNode& n = (p && p->node) ? *p->node : world_node_;
+  const std::uint64_t incarnation = p ? p->incarnation : n.incarnation;
+  if (n.incarnation != incarnation) throw Crashed{};
+  SAMSA_ASSERT(ctx != main_ctx_ || tearing_down_, "the main fiber cannot park");
+
+  w.ctx = ctx;
+  w.parker = this;
+  w.park_seq = next_park_seq_++;
+  w.reason = Wake::notified;
+  w.state = Waiter::State::parked;
+  n.parked.push_back(w);
+  if (deadline) {
+    w.timer_slot = take_slot(&w);
+    push_timer(to_virtual(n, *deadline), w.timer_slot, w.park_seq);
+  }
+  ctx->suspend();
+  if (w.node_hook.is_linked()) w.node_hook.unlink();
+  if (w.timer_slot != k_no_slot) {
+    waiter_slots_[w.timer_slot] = nullptr;
+    free_waiter_slots_.push_back(w.timer_slot);
+    w.timer_slot = k_no_slot;
+  }
+  w.state = Waiter::State::idle;
+  if (n.incarnation != incarnation) throw Crashed{};
+  return w.reason;
+}
+
+void World::wake(Waiter& w) noexcept {
+  if (w.state != Waiter::State::parked) return;
+  w.state = Waiter::State::woken;
+  SimScheduler::of_this_thread().make_ready(w.ctx);
+}
+
+// --- NodeRuntime -------------------------------------------------------------------------
+
+NodeRuntime::NodeRuntime(World& world, SimNode& node)
+    : world_(world),
+      node_(node),
+      incarnation_(node.incarnation),
+      net_(world.network(), node) {}
+
+void NodeRuntime::sleep(Duration d) {
+  Waiter w("sleep");
+  world_.park(w, world_.mono_now(node_) + std::max(d, Duration{0}));
+}
+
+void NodeRuntime::yield() {
+  world_.check_alive();
+  boost::this_fiber::yield();
+  world_.check_alive();
+}
+
+Random NodeRuntime::random(std::string_view stream) {
+  return Random(world_.config().seed)
+      .derive(fmt::format("{}#{}:{}", node_.name, incarnation_, stream));
+}
+
+void NodeRuntime::spawn(std::string name, std::function<void()> fn) {
+  if (!world_.check_alive()) return;  // unwinding after a crash: spawn nothing
+  if (incarnation_ != node_.incarnation) throw Crashed{};
+  world_.spawn_on(node_, std::move(name), std::move(fn));
+}
+
+Disk& NodeRuntime::disk() {
+  SAMSA_ASSERT(node_.disk != nullptr, "world actors have no disk");
+  return *node_.disk;
+}
+
+}  // namespace samsa::sim
