@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "scenarios/scenario.h"
+#include "tools/commands.h"
 #include "sim/runtime/assert.h"
 
 namespace {
@@ -98,6 +99,11 @@ int main(int argc, char** argv) {
   replay->add_option("--log-level", replay_level, "log level (default debug)");
   replay->add_flag("--json", json, "print one JSON object");
 
+  std::vector<samsa::tools::Command> commands = {
+      samsa::tools::add_decode_command(app),
+      samsa::tools::add_dump_log_command(app),
+  };
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -108,6 +114,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("list")) return cmd_list();
     if (app.got_subcommand("run")) return cmd_run(scenario, seed, json, level);
     if (app.got_subcommand("replay")) return cmd_run(scenario, seed, json, replay_level);
+    for (auto& c : commands)
+      if (c.app->parsed()) return c.run();
   } catch (const samsa::InternalError&) {
     return 4;
   }
