@@ -1,0 +1,2 @@
+// Removed as soon as the first real protocol test lands.
+#include <catch2/catch.hpp>
