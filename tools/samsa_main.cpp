@@ -26,7 +26,7 @@ void print_text(const RunReport& r) {
   fmt::print("events    {}\n", r.events);
   fmt::print("virtual   {} ms\n", r.virtual_time_ms);
   fmt::print("wall      {} ms\n", r.wall_ms);
-  for (const auto& [k, v] : r.details.items()) fmt::print("  {:<16}{}\n", k, v.dump());
+  for (const auto& [k, v] : r.details.items()) fmt::print("  {:<18}{}\n", k, v.dump());
   for (const auto& v : r.violations) fmt::print("violation: {}\n", v);
 }
 

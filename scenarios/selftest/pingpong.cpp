@@ -104,10 +104,12 @@ void client(Runtime& rt, const std::string& peer, NodeId peer_id, Observations& 
   for (;;) {
     auto conn = rt.net().connect({peer, k_port}, rt.deadline_after(1s));
     if (!conn) {
+      rt.log().debug("connect to {} failed: {}", peer, to_string(conn.error()));
       rt.sleep(rng.uniform(Duration(50ms), Duration(200ms)));
       continue;
     }
     ++obs.connections;
+    rt.log().debug("connected to {} (connection {})", peer, (*conn)->id());
     for (std::int64_t seq = 1;; ++seq) {
       Message m{k_ping, rt.node_id(), seq};
       if (!(*conn)->send(encode(m, rng.uniform(0, 200)))) break;
@@ -223,7 +225,8 @@ RunReport run_pingpong_with(const PingpongConfig& config) {
     Runtime& ctl = world.control();
     for (const Fault& f : schedule) {
       ctl.sleep_until(MonoTime{f.at});
-      world.log().info("fault {} {} {}", fault_name(f.kind), f.a, f.b);
+      world.log().info("fault {} {} {}", fault_name(f.kind), world.node(f.a).name,
+                       world.node(f.b).name);
       apply(world, f);
     }
     ctl.sleep_until(MonoTime{heal_at});

@@ -49,10 +49,10 @@ TEST_CASE("pingpong: the checker catches a duplicating server", "[pingpong]") {
   REQUIRE(r.verdict == Verdict::safety);
 }
 
-TEST_CASE("pingpong: 1,000 seeds are deterministic and hold their invariants",
-          "[determinism][pingpong][slow]") {
+namespace {
+void sweep_pingpong(std::uint64_t seeds) {
   std::set<std::uint64_t> hashes;
-  for (std::uint64_t seed = 1; seed <= 1000; ++seed) {
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     const auto a = pingpong(seed);
     const auto b = pingpong(seed);
     INFO("seed " << seed);
@@ -60,5 +60,16 @@ TEST_CASE("pingpong: 1,000 seeds are deterministic and hold their invariants",
     REQUIRE(a.verdict == Verdict::ok);
     hashes.insert(a.trace_hash);
   }
-  REQUIRE(hashes.size() == 1000);
+  REQUIRE(hashes.size() == seeds);
+}
+}  // namespace
+
+TEST_CASE("pingpong: 1000 seeds are deterministic and hold their invariants",
+          "[determinism][pingpong]") {
+  sweep_pingpong(1000);
+}
+
+TEST_CASE("pingpong: 20000 seeds are deterministic and hold their invariants",
+          "[determinism][pingpong][slow]") {
+  sweep_pingpong(20000);
 }
