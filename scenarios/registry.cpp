@@ -51,6 +51,18 @@ const std::vector<Scenario>& builtin_scenarios() {
          "crash and restart and links partition; checks per-connection order "
          "and no duplicates, and progress after the faults heal",
          selftest::run_pingpong},
+        {"selftest/pingpong-dup-bug",
+         "pingpong with a server that sometimes echoes a frame twice: a "
+         "deliberately broken system the checker must catch (expect exit 1)",
+         [](const RunOptions& o) {
+           selftest::PingpongConfig c;
+           c.seed = o.seed;
+           c.log_level = o.log_level;
+           c.inject_duplicate_bug = true;
+           auto r = selftest::run_pingpong_with(c);
+           r.scenario = "selftest/pingpong-dup-bug";
+           return r;
+         }},
     };
     std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return v;

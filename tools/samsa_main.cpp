@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "scenarios/scenario.h"
@@ -48,6 +49,27 @@ RunReport run_timed(const Scenario& s, const RunOptions& o) {
                   std::chrono::steady_clock::now() - start)
                   .count();
   return r;
+}
+
+// `target` names a scenario, or a failure file (JSON with scenario and seed)
+// written by `samsa sweep --out`; then both are read from it.
+bool load_failure_file(std::string& target, std::uint64_t& seed) {
+  if (find_scenario(target) != nullptr) return true;
+  std::ifstream in(target);
+  if (!in) {
+    fmt::print(stderr, "samsa replay: '{}' is neither a scenario nor a readable file\n", target);
+    return false;
+  }
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("scenario") || !j.contains("seed") ||
+      !j["scenario"].is_string() || !j["seed"].is_number_unsigned()) {
+    fmt::print(stderr, "samsa replay: {}: not a failure file (wants \"scenario\" and \"seed\")\n",
+               target);
+    return false;
+  }
+  target = j["scenario"].get<std::string>();
+  seed = j["seed"].get<std::uint64_t>();
+  return true;
 }
 
 int cmd_list() {
@@ -93,8 +115,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
 
   auto* replay = app.add_subcommand("replay", "rerun one seed with full logs");
-  replay->add_option("scenario", scenario, "scenario name")->required();
-  replay->add_option("--seed", seed, "the seed")->required();
+  replay->add_option("target", scenario, "a failure file saved by sweep, or a scenario name")
+      ->required();
+  replay->add_option("--seed", seed, "the seed (with a scenario name)");
   std::string replay_level = "debug";
   replay->add_option("--log-level", replay_level, "log level (default debug)");
   replay->add_flag("--json", json, "print one JSON object");
@@ -102,6 +125,8 @@ int main(int argc, char** argv) {
   std::vector<samsa::tools::Command> commands = {
       samsa::tools::add_decode_command(app),
       samsa::tools::add_dump_log_command(app),
+      samsa::tools::add_sweep_command(app),
+      samsa::tools::add_merge_command(app),
   };
 
   try {
@@ -113,7 +138,10 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("list")) return cmd_list();
     if (app.got_subcommand("run")) return cmd_run(scenario, seed, json, level);
-    if (app.got_subcommand("replay")) return cmd_run(scenario, seed, json, replay_level);
+    if (app.got_subcommand("replay")) {
+      if (!load_failure_file(scenario, seed)) return 2;
+      return cmd_run(scenario, seed, json, replay_level);
+    }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();
   } catch (const samsa::InternalError&) {

@@ -62,8 +62,8 @@ World::World(WorldConfig config)
   world_node_.name = "world";
   world_node_.up = true;
   world_node_.logger = make_logger("world");
-  world_node_.runtime = std::make_unique<NodeRuntime>(*this, world_node_);
   network_ = std::make_unique<SimNetwork>(*this, config_.network);
+  world_node_.runtime = std::make_unique<NodeRuntime>(*this, world_node_);
 }
 
 World::~World() { shutdown_all(); }
