@@ -1,0 +1,112 @@
+#pragma once
+// Kafka wire primitives: big-endian fixed ints, (zigzag) varints, unsigned
+// varints, classic and compact strings/bytes/array lengths, UUIDs and the
+// tagged-field section of flexible versions.
+//
+// Reader never reads past its buffer: every read returns a Result whose error
+// names the byte offset (from the start of the buffer) where the read began.
+// Writer appends to a Bytes buffer and cannot fail.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sim/runtime/bytes.h"
+#include "sim/runtime/result.h"
+
+namespace samsa::protocol {
+
+struct DecodeError {
+  std::size_t offset = 0;  // byte offset in the frame where decoding failed
+  std::string message;
+  std::string path;        // field path, e.g. "Topics[0].Partitions[2].Records"
+};
+// "byte 17: Topics[0].Name: string: needs 5 bytes, 2 left"
+std::string describe(const DecodeError& e);
+
+using Uuid = std::array<std::uint8_t, 16>;
+
+class Reader {
+ public:
+  explicit Reader(ByteView data, std::size_t base_offset = 0)
+      : data_(data), base_(base_offset) {}
+
+  std::size_t offset() const { return base_ + pos_; }  // absolute offset
+  std::size_t remaining() const { return data_.size() - pos_; }
+  bool at_end() const { return pos_ == data_.size(); }
+
+  Result<std::int8_t, DecodeError> int8();
+  Result<std::int16_t, DecodeError> int16();
+  Result<std::int32_t, DecodeError> int32();
+  Result<std::int64_t, DecodeError> int64();
+  Result<std::uint16_t, DecodeError> uint16();
+  Result<std::uint32_t, DecodeError> uint32();
+  Result<double, DecodeError> float64();
+  Result<std::uint32_t, DecodeError> unsigned_varint();
+  Result<std::int32_t, DecodeError> varint();   // zigzag
+  Result<std::int64_t, DecodeError> varlong();  // zigzag
+  Result<Uuid, DecodeError> uuid();
+  // `n` raw bytes as a view into the buffer.
+  Result<ByteView, DecodeError> raw(std::size_t n);
+
+  // Length of a string / bytes / array: nullopt means null. Classic forms use
+  // int16 (strings) or int32 (bytes, arrays) with -1 for null; compact forms
+  // use unsigned varint N+1 with 0 for null.
+  Result<std::optional<std::size_t>, DecodeError> string_length(bool compact);
+  Result<std::optional<std::size_t>, DecodeError> bytes_length(bool compact);
+  Result<std::optional<std::size_t>, DecodeError> array_length(bool compact);
+
+  DecodeError error_here(std::string message) const { return {offset(), std::move(message)}; }
+
+ private:
+  Result<ByteView, DecodeError> take(std::size_t n, const char* what);
+  Result<std::uint64_t, DecodeError> unsigned_varlong(int max_bytes);
+
+  ByteView data_;
+  std::size_t base_ = 0;
+  std::size_t pos_ = 0;
+};
+
+class Writer {
+ public:
+  explicit Writer(Bytes& out) : out_(out) {}
+
+  std::size_t size() const { return out_.size(); }
+  void int8(std::int8_t v);
+  void int16(std::int16_t v);
+  void int32(std::int32_t v);
+  void int64(std::int64_t v);
+  void uint16(std::uint16_t v);
+  void uint32(std::uint32_t v);
+  void float64(double v);
+  void unsigned_varint(std::uint32_t v);
+  void varint(std::int32_t v);
+  void varlong(std::int64_t v);
+  void uuid(const Uuid& v);
+  void raw(ByteView v);
+  // Lengths as Reader reads them; nullopt writes null.
+  void string_length(std::optional<std::size_t> n, bool compact);
+  void bytes_length(std::optional<std::size_t> n, bool compact);
+  void array_length(std::optional<std::size_t> n, bool compact);
+  // Overwrites 4 bytes at `at` with a big-endian int32 (frame size prefixes).
+  void patch_int32(std::size_t at, std::int32_t v);
+
+ private:
+  void be(std::uint64_t v, int n_bytes);
+  Bytes& out_;
+};
+
+// Size in bytes of `v` written as an unsigned varint.
+std::size_t unsigned_varint_size(std::uint32_t v);
+
+}  // namespace samsa::protocol
+
+// Evaluates a Result-returning expression; on error returns the error from
+// the enclosing function, else declares `var` with the value.
+#define SAMSA_PROTO_CAT2(a, b) a##b
+#define SAMSA_PROTO_CAT(a, b) SAMSA_PROTO_CAT2(a, b)
+#define SAMSA_TRY(var, expr)                                                   \
+  auto SAMSA_PROTO_CAT(try_, __LINE__) = (expr);                               \
+  if (!SAMSA_PROTO_CAT(try_, __LINE__))                                        \
+    return ::samsa::Err{SAMSA_PROTO_CAT(try_, __LINE__).error()};              \
+  auto var = std::move(SAMSA_PROTO_CAT(try_, __LINE__)).value()
