@@ -1,0 +1,275 @@
+#include "system/log/segment.h"
+
+#include <algorithm>
+
+#include "system/log/names.h"
+
+namespace samsa::log {
+
+namespace {
+
+constexpr std::uint64_t k_scan_chunk_bytes = 1 << 20;
+
+std::size_t offset_entries_max(const LogConfig& c) {
+  return static_cast<std::size_t>(std::max<std::int64_t>(1, c.segment_index_bytes / 8));
+}
+std::size_t time_entries_max(const LogConfig& c) {
+  return static_cast<std::size_t>(std::max<std::int64_t>(1, c.segment_index_bytes / 12));
+}
+
+Result<void, LogErrc> ignore_missing(Result<void, sim::DiskErrc> r) {
+  if (!r && r.error() != sim::DiskErrc::not_found) return Err{from_disk(r.error())};
+  return {};
+}
+
+}  // namespace
+
+Segment::Segment(sim::Disk& disk, std::string dir, std::int64_t base_offset,
+                 const LogConfig& config, std::unique_ptr<sim::File> file)
+    : disk_(disk),
+      dir_(std::move(dir)),
+      base_offset_(base_offset),
+      config_(config),
+      file_(std::move(file)),
+      next_offset_(base_offset),
+      offset_index_(base_offset, offset_entries_max(config)),
+      time_index_(base_offset, time_entries_max(config)) {}
+
+std::string Segment::path(std::string_view suffix) const {
+  return join_path(dir_, offset_file_name(base_offset_, suffix));
+}
+std::string Segment::log_path() const { return path(k_log_suffix); }
+
+Result<std::unique_ptr<Segment>, LogErrc> Segment::create(sim::Disk& disk, const std::string& dir,
+                                                          std::int64_t base_offset,
+                                                          const LogConfig& config) {
+  const std::string p = join_path(dir, offset_file_name(base_offset, k_log_suffix));
+  auto file = disk.open(p, {.create = true, .truncate = true});
+  if (!file) return Err{from_disk(file.error())};
+  return std::unique_ptr<Segment>(new Segment(disk, dir, base_offset, config, std::move(*file)));
+}
+
+Result<std::unique_ptr<Segment>, LogErrc> Segment::open(sim::Disk& disk, const std::string& dir,
+                                                        std::int64_t base_offset,
+                                                        const LogConfig& config) {
+  const std::string p = join_path(dir, offset_file_name(base_offset, k_log_suffix));
+  auto file = disk.open(p);
+  if (!file) return Err{from_disk(file.error())};
+  return std::unique_ptr<Segment>(new Segment(disk, dir, base_offset, config, std::move(*file)));
+}
+
+void Segment::reset_indexes() {
+  offset_index_ = OffsetIndex(base_offset_, offset_entries_max(config_));
+  time_index_ = TimeIndex(base_offset_, time_entries_max(config_));
+  max_timestamp_ = -1;
+  offset_of_max_timestamp_ = -1;
+  rolling_timestamp_.reset();
+  bytes_since_index_entry_ = 0;
+  next_offset_ = base_offset_;
+  size_bytes_ = 0;
+}
+
+// Kafka's rule: an index entry for a batch once more than
+// index.interval.bytes were appended since the last entry.
+void Segment::index_batch(const BatchHeader& h, std::uint64_t position) {
+  if (h.max_timestamp > max_timestamp_) {
+    max_timestamp_ = h.max_timestamp;
+    offset_of_max_timestamp_ = h.last_offset();
+  }
+  if (!rolling_timestamp_) rolling_timestamp_ = h.max_timestamp;
+  if (bytes_since_index_entry_ > static_cast<std::uint64_t>(config_.index_interval_bytes) &&
+      !index_full()) {
+    offset_index_.append(h.last_offset(), static_cast<std::uint32_t>(position));
+    if (max_timestamp_ >= 0) time_index_.maybe_append(max_timestamp_, offset_of_max_timestamp_);
+    bytes_since_index_entry_ = 0;
+  }
+  bytes_since_index_entry_ += h.size_bytes();
+  size_bytes_ = position + h.size_bytes();
+  next_offset_ = h.next_offset();
+}
+
+Result<void, LogErrc> Segment::append(ByteView batches, const std::vector<BatchHeader>& headers) {
+  const std::uint64_t start = size_bytes_;
+  if (auto r = file_->append(batches); !r) {
+    (void)file_->truncate(start);  // best effort: drop a partial write
+    return Err{from_disk(r.error())};
+  }
+  std::uint64_t position = start;
+  for (const auto& h : headers) {
+    index_batch(h, position);
+    position += h.size_bytes();
+  }
+  SAMSA_ASSERT(size_bytes_ == start + batches.size(), "headers do not cover the appended bytes");
+  return {};
+}
+
+Result<Bytes, LogErrc> Segment::read(std::uint64_t position, std::uint64_t n) {
+  if (position >= size_bytes_) return Bytes{};
+  n = std::min(n, size_bytes_ - position);
+  Bytes out(n);
+  auto got = file_->read(position, out);
+  if (!got) return Err{from_disk(got.error())};
+  if (*got != n) return Err{LogErrc::storage_error};  // the file is shorter than written
+  return out;
+}
+
+Result<std::optional<BatchHeader>, LogErrc> Segment::header_at(std::uint64_t position) {
+  if (position >= size_bytes_) return std::optional<BatchHeader>{};
+  auto bytes = read(position, protocol::k_batch_header_bytes);
+  if (!bytes) return Err{bytes.error()};
+  auto h = protocol::read_batch_header(*bytes);
+  if (!h || position + h->size_bytes() > size_bytes_) return Err{LogErrc::corrupt_storage};
+  return std::optional<BatchHeader>{*h};
+}
+
+Result<std::optional<std::uint64_t>, LogErrc> Segment::find_position(std::int64_t offset) {
+  if (offset >= next_offset_) return std::optional<std::uint64_t>{};
+  const auto entry = offset_index_.lookup(offset);
+  std::uint64_t position = entry ? entry->position : 0;
+  // A forward scan over batch headers from the index entry.
+  while (position < size_bytes_) {
+    auto h = header_at(position);
+    if (!h) return Err{h.error()};
+    if ((*h)->last_offset() >= offset) return std::optional<std::uint64_t>{position};
+    position += (*h)->size_bytes();
+  }
+  return std::optional<std::uint64_t>{};
+}
+
+Result<std::optional<BatchHeader>, LogErrc> Segment::find_timestamp(std::int64_t target_ms) {
+  if (max_timestamp_ < target_ms) return std::optional<BatchHeader>{};
+  std::uint64_t position = 0;
+  if (const auto entry = time_index_.lookup(target_ms)) {
+    auto p = find_position(entry->offset);
+    if (!p) return Err{p.error()};
+    position = p->value_or(0);
+  }
+  while (position < size_bytes_) {
+    auto h = header_at(position);
+    if (!h) return Err{h.error()};
+    if ((*h)->max_timestamp >= target_ms) return h;
+    position += (*h)->size_bytes();
+  }
+  return std::optional<BatchHeader>{};
+}
+
+Result<std::uint64_t, LogErrc> Segment::truncate_to(std::int64_t offset) {
+  if (offset >= next_offset_) return std::uint64_t{0};
+  auto position = find_position(std::max(offset, base_offset_));
+  if (!position) return Err{position.error()};
+  const std::uint64_t cut = position->value_or(size_bytes_);
+  const std::uint64_t dropped = size_bytes_ - cut;
+  if (auto r = file_->truncate(cut); !r) return Err{from_disk(r.error())};
+  if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
+  // Rebuild the indexes and timestamps exactly from what is left.
+  RecoveryStats ignored;
+  reset_indexes();
+  size_bytes_ = cut;
+  if (auto r = rebuild_from_headers(ignored); !r) return Err{r.error()};
+  return dropped;
+}
+
+Result<void, LogErrc> Segment::rebuild_from_headers(RecoveryStats& stats) {
+  const std::uint64_t size = size_bytes_;
+  reset_indexes();
+  size_bytes_ = size;
+  std::uint64_t position = 0;
+  while (position < size) {
+    auto h = header_at(position);
+    if (!h) return Err{h.error()};
+    index_batch(**h, position);
+    position += (*h)->size_bytes();
+  }
+  ++stats.indexes_rebuilt;
+  return {};
+}
+
+Result<bool, LogErrc> Segment::load_index_files() {
+  auto index_bytes = sim::read_all(disk_, path(k_index_suffix));
+  auto time_bytes = sim::read_all(disk_, path(k_time_index_suffix));
+  if (!index_bytes || !time_bytes) return false;
+  auto index = OffsetIndex::decode(*index_bytes, base_offset_, offset_entries_max(config_), size_bytes_);
+  auto times = TimeIndex::decode(*time_bytes, base_offset_, time_entries_max(config_));
+  if (!index || !times) return false;
+  if (!index->entries().empty() && index->entries().back().offset >= next_offset_) return false;
+  if (!times->entries().empty() && times->entries().back().offset >= next_offset_) return false;
+  offset_index_ = std::move(*index);
+  time_index_ = std::move(*times);
+  if (const auto last = time_index_.last()) {
+    max_timestamp_ = last->timestamp_ms;
+    offset_of_max_timestamp_ = last->offset;
+  }
+  return true;
+}
+
+Result<void, LogErrc> Segment::load(std::int64_t next_offset, RecoveryStats& stats) {
+  reset_indexes();
+  size_bytes_ = file_->size();
+  next_offset_ = next_offset;
+  auto loaded = load_index_files();
+  if (!loaded) return Err{loaded.error()};
+  if (*loaded) return {};
+  // Missing or not sane: rebuild from the batch headers; a segment whose
+  // headers do not walk is corrupt and gets the full recovery.
+  if (rebuild_from_headers(stats) && next_offset_ == next_offset) return {};
+  return recover(stats);
+}
+
+Result<void, LogErrc> Segment::recover(RecoveryStats& stats) {
+  reset_indexes();
+  const std::uint64_t file_size = file_->size();
+  std::uint64_t position = 0;
+  std::uint64_t chunk = k_scan_chunk_bytes;
+  ++stats.segments_scanned;
+  while (position < file_size) {
+    Bytes buf(std::min(chunk, file_size - position));
+    auto got = file_->read(position, buf);
+    if (!got) return Err{from_disk(got.error())};
+    buf.resize(*got);
+    const auto scan = scan_batches(buf, {.start_position = position, .strict = true,
+                                         .expected_offset = next_offset_});
+    for (const auto& b : scan.batches) index_batch(b.header, b.position);
+    stats.batches_scanned += scan.batches.size();
+    stats.bytes_scanned += scan.valid_bytes;
+    position += scan.valid_bytes;
+    const bool chunk_ended = position + (buf.size() - scan.valid_bytes) < file_size;
+    if (scan.stop == ScanStop::clean_end) continue;
+    if (scan.stop == ScanStop::truncated && chunk_ended) {
+      if (scan.valid_bytes == 0) chunk *= 2;  // one batch larger than the chunk
+      continue;
+    }
+    break;
+  }
+  size_bytes_ = position;
+  if (position < file_size) {
+    stats.bytes_truncated += file_size - position;
+    if (auto r = file_->truncate(position); !r) return Err{from_disk(r.error())};
+  }
+  return {};
+}
+
+Result<void, LogErrc> Segment::fsync() {
+  if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
+  return {};
+}
+
+Result<void, LogErrc> Segment::seal() {
+  if (max_timestamp_ >= 0 && !time_index_.full())
+    time_index_.maybe_append(max_timestamp_, offset_of_max_timestamp_);
+  if (auto r = fsync(); !r) return r;
+  const Bytes index = offset_index_.encode();
+  const Bytes times = time_index_.encode();
+  if (auto r = sim::write_atomic(disk_, path(k_index_suffix), index); !r)
+    return Err{from_disk(r.error())};
+  if (auto r = sim::write_atomic(disk_, path(k_time_index_suffix), times); !r)
+    return Err{from_disk(r.error())};
+  return {};
+}
+
+Result<void, LogErrc> Segment::remove_files() {
+  if (auto r = ignore_missing(disk_.remove(path(k_log_suffix))); !r) return r;
+  if (auto r = ignore_missing(disk_.remove(path(k_index_suffix))); !r) return r;
+  return ignore_missing(disk_.remove(path(k_time_index_suffix)));
+}
+
+}  // namespace samsa::log

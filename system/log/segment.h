@@ -1,0 +1,109 @@
+#pragma once
+// One segment of a partition log: `<base>.log` with its sparse offset index
+// and time index. The indexes live in memory and are written to
+// `<base>.index` / `<base>.timeindex` when the segment is sealed (at roll);
+// the active segment's indexes are rebuilt from the log on every open.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sim/runtime/disk.h"
+#include "system/log/config.h"
+#include "system/log/errors.h"
+#include "system/log/index.h"
+#include "system/log/scan.h"
+
+namespace samsa::log {
+
+struct RecoveryStats {
+  std::uint64_t segments_scanned = 0;
+  std::uint64_t bytes_scanned = 0;
+  std::uint64_t batches_scanned = 0;
+  std::uint64_t bytes_truncated = 0;
+  std::uint64_t segments_deleted = 0;
+  std::uint64_t indexes_rebuilt = 0;
+};
+
+class Segment {
+ public:
+  // Creates an empty segment (the .log file must not exist yet).
+  static Result<std::unique_ptr<Segment>, LogErrc> create(sim::Disk& disk, const std::string& dir,
+                                                          std::int64_t base_offset,
+                                                          const LogConfig& config);
+  // Opens an existing .log without reading it; then recover() or load().
+  static Result<std::unique_ptr<Segment>, LogErrc> open(sim::Disk& disk, const std::string& dir,
+                                                        std::int64_t base_offset,
+                                                        const LogConfig& config);
+
+  // A sealed segment below the recovery point: trusts its data, loads the
+  // index files (or rebuilds them from the batch headers when missing or
+  // not sane). `next_offset` is the next segment's base offset.
+  Result<void, LogErrc> load(std::int64_t next_offset, RecoveryStats& stats);
+  // A segment at or past the recovery point: scans every batch from the
+  // start, checking CRCs and contiguous offsets, truncates the file at the
+  // first bad or partial batch, and rebuilds the indexes. Never trusts
+  // unflushed data.
+  Result<void, LogErrc> recover(RecoveryStats& stats);
+
+  std::int64_t base_offset() const { return base_offset_; }
+  std::int64_t next_offset() const { return next_offset_; }
+  std::uint64_t size_bytes() const { return size_bytes_; }
+  bool empty() const { return size_bytes_ == 0; }
+  // Largest batch max timestamp seen (-1 when none).
+  std::int64_t max_timestamp() const { return max_timestamp_; }
+  // The timestamp segment.ms counts from: the first batch's max timestamp.
+  std::optional<std::int64_t> rolling_timestamp() const { return rolling_timestamp_; }
+  bool index_full() const { return offset_index_.full() || time_index_.full(); }
+  const OffsetIndex& offset_index() const { return offset_index_; }
+  const TimeIndex& time_index() const { return time_index_; }
+  std::string log_path() const;
+
+  // Appends whole batches with their final offsets (already validated). On
+  // an error the segment is as before.
+  Result<void, LogErrc> append(ByteView batches, const std::vector<BatchHeader>& headers);
+  // The file position of the batch that contains `offset` or, when offset
+  // falls in no batch, of the first batch after it; nullopt past the end.
+  Result<std::optional<std::uint64_t>, LogErrc> find_position(std::int64_t offset);
+  // The first batch at or after `position` whose max timestamp is >= target.
+  Result<std::optional<BatchHeader>, LogErrc> find_timestamp(std::int64_t target_ms);
+  // Up to n bytes at position, never past the segment's end.
+  Result<Bytes, LogErrc> read(std::uint64_t position, std::uint64_t n);
+  // Drops the batches whose last offset is >= offset (whole batches) and
+  // makes the cut durable. Returns the bytes dropped.
+  Result<std::uint64_t, LogErrc> truncate_to(std::int64_t offset);
+  // Makes the data durable.
+  Result<void, LogErrc> fsync();
+  // Seals the segment before a roll: final time index entry, index files
+  // written and everything fsynced.
+  Result<void, LogErrc> seal();
+  // Deletes the segment's files (the .log first, so a crash in between
+  // leaves stray index files, which open() removes).
+  Result<void, LogErrc> remove_files();
+
+ private:
+  Segment(sim::Disk& disk, std::string dir, std::int64_t base_offset, const LogConfig& config,
+          std::unique_ptr<sim::File> file);
+  void index_batch(const BatchHeader& h, std::uint64_t position);
+  void reset_indexes();
+  Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
+  Result<void, LogErrc> rebuild_from_headers(RecoveryStats& stats);
+  Result<bool, LogErrc> load_index_files();
+  std::string path(std::string_view suffix) const;
+
+  sim::Disk& disk_;
+  std::string dir_;
+  std::int64_t base_offset_;
+  const LogConfig& config_;
+  std::unique_ptr<sim::File> file_;
+  std::uint64_t size_bytes_ = 0;
+  std::int64_t next_offset_;
+  std::int64_t max_timestamp_ = -1;
+  std::int64_t offset_of_max_timestamp_ = -1;
+  std::optional<std::int64_t> rolling_timestamp_;
+  std::uint64_t bytes_since_index_entry_ = 0;
+  OffsetIndex offset_index_;
+  TimeIndex time_index_;
+};
+
+}  // namespace samsa::log
