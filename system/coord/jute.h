@@ -56,3 +56,13 @@ class JuteReader {
 };
 
 }  // namespace samsa::coord
+
+// Evaluates a Result-returning expression; on error returns the error from
+// the enclosing function, else declares `var` with the value.
+#define SAMSA_COORD_CAT2(a, b) a##b
+#define SAMSA_COORD_CAT(a, b) SAMSA_COORD_CAT2(a, b)
+#define SAMSA_COORD_TRY(var, expr)                                  \
+  auto SAMSA_COORD_CAT(coord_try_, __LINE__) = (expr);              \
+  if (!SAMSA_COORD_CAT(coord_try_, __LINE__))                       \
+    return ::samsa::Err{SAMSA_COORD_CAT(coord_try_, __LINE__).error()}; \
+  auto var = std::move(SAMSA_COORD_CAT(coord_try_, __LINE__)).value()

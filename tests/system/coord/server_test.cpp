@@ -1,0 +1,283 @@
+// The coordinator server and client over the simulated network: operations,
+// one-shot watches and their ordering, connection loss versus session
+// expiry under partitions and resets, and exact recovery after crashes.
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+
+#include <fmt/format.h>
+
+#include "sim/world/world.h"
+#include "system/coord/client.h"
+#include "system/coord/server.h"
+
+using namespace samsa;
+using namespace samsa::coord;
+using namespace samsa::sim;
+
+namespace {
+
+Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+WorldConfig quiet(std::uint64_t seed) {
+  WorldConfig c;
+  c.seed = seed;
+  return c;
+}
+
+// A world with a coordinator node "zk" (id 0) and helpers to add clients.
+struct Cluster {
+  explicit Cluster(std::uint64_t seed, ServerConfig sc = {}) : world(quiet(seed)), config(sc) {
+    zk = world.add_node("zk", [this](Runtime& rt) {
+      auto s = Server::start(rt, config);
+      SAMSA_ASSERT(s.ok(), "server start");
+      server = *s;
+    });
+    world.start(zk);
+  }
+  NodeId add_client(std::string name, std::function<void(Runtime&, Client&)> body,
+                    std::int32_t timeout_ms = 2000) {
+    const NodeId id = world.add_node(name, [body, timeout_ms](Runtime& rt) {
+      auto c = Client::start(rt, ClientConfig{{{"zk", 2181}}, timeout_ms});
+      REQUIRE(c->wait_connected(rt.deadline_after(5s)));
+      body(rt, *c);
+    });
+    world.start(id);
+    return id;
+  }
+  World world;
+  ServerConfig config;
+  NodeId zk = 0;
+  std::shared_ptr<Server> server;
+};
+
+}  // namespace
+
+TEST_CASE("client operations round-trip through the server with ZooKeeper's results",
+          "[coord][server]") {
+  Cluster c(1);
+  bool done = false;
+  c.add_client("c1", [&](Runtime&, Client& cl) {
+    REQUIRE(cl.create("/a", bytes_of("x")).value() == "/a");
+    REQUIRE(cl.create("/a", {}).error() == Code::node_exists);
+    REQUIRE(cl.create("/b/c", {}).error() == Code::no_node);
+    REQUIRE(cl.create("/a/s-", {}, CreateMode::persistent_sequential).value() == "/a/s-0000000000");
+    REQUIRE(cl.create("/a/s-", {}, CreateMode::persistent_sequential).value() == "/a/s-0000000001");
+    auto d = cl.get_data("/a");
+    REQUIRE(d.ok());
+    REQUIRE(d->data == bytes_of("x"));
+    REQUIRE(d->stat.num_children == 2);
+    REQUIRE(d->stat.cversion == 2);
+    REQUIRE(cl.set_data("/a", bytes_of("y"), 5).error() == Code::bad_version);
+    REQUIRE(cl.set_data("/a", bytes_of("y"), 0).value().version == 1);
+    REQUIRE(cl.remove("/a").error() == Code::not_empty);
+    auto m = cl.multi({CheckOp{"/a", 1}, CreateOp{"/m", {}}, DeleteOp{"/nope", -1}});
+    REQUIRE(m.error() == Code::no_node);
+    REQUIRE(cl.exists("/m").error() == Code::no_node);
+    REQUIRE(cl.multi({CheckOp{"/a", 1}, CreateOp{"/m", {}}}).ok());
+    auto kids = cl.get_children("/");
+    REQUIRE(kids->children == std::vector<std::string>{"a", "m", "zookeeper"});
+    REQUIRE(cl.create("/e", {}, CreateMode::ephemeral).ok());
+    REQUIRE(cl.create("/e/x", {}).error() == Code::no_children_for_ephemerals);
+    REQUIRE(cl.exists("/e").value().ephemeral_owner == cl.session_id());
+    cl.close();
+    done = true;
+  });
+  c.world.run(30s);
+  REQUIRE(done);
+  REQUIRE(c.server->state().find("/e") == nullptr);  // close removed the ephemeral
+  REQUIRE(c.server->state().sessions().empty());
+}
+
+TEST_CASE("watches are one-shot and arrive before the reply of any later request",
+          "[coord][server][watch]") {
+  rc::prop("a watch event precedes the reply that shows the change", [](std::uint64_t seed) {
+    Cluster c(seed);
+    std::vector<std::string> seen;  // what c1 observes, in order
+    int armed = 0;                  // rounds whose watch c1 has set
+    bool done = false;
+    c.add_client("c1", [&](Runtime& rt, Client& cl) {
+      RC_ASSERT(cl.create("/w", bytes_of("0")).ok());
+      for (int round = 1; round <= 5; ++round) {
+        RC_ASSERT(cl.get_data("/w", [&](const WatchedEvent& e) {
+                      RC_ASSERT(e.type == EventType::node_data_changed);
+                      seen.push_back("event");
+                    }).ok());
+        armed = round;
+        // Poll until the change made by c2 shows; the event must come first.
+        for (;;) {
+          auto d = cl.get_data("/w");
+          RC_ASSERT(d.ok());
+          if (d->data == bytes_of(std::to_string(round))) break;
+          rt.sleep(1ms);
+        }
+        seen.push_back("data");
+      }
+      done = true;
+    });
+    c.add_client("c2", [&](Runtime& rt, Client& cl) {
+      Random r = rt.random("writer");
+      rt.sleep(50ms);
+      for (int round = 1; round <= 5; ++round) {
+        // Only change once c1 has seen the previous round.
+        while (armed < round) rt.sleep(1ms);
+        rt.sleep(r.uniform(Duration(0), Duration(5ms)));
+        RC_ASSERT(cl.set_data("/w", bytes_of(std::to_string(round))).ok());
+        RC_ASSERT(cl.set_data("/w", bytes_of(std::to_string(round))).ok());  // no second event
+      }
+    });
+    c.world.run(60s);
+    RC_ASSERT(done);
+    std::vector<std::string> want;
+    for (int i = 0; i < 5; ++i) want.insert(want.end(), {"event", "data"});
+    RC_ASSERT(seen == want);
+  });
+}
+
+TEST_CASE("a short partition is connection loss; the session and its ephemerals survive",
+          "[coord][server][session]") {
+  Cluster c(3);
+  std::vector<Code> errors;
+  SessionId before = 0, after = 0;
+  bool ephemeral_after = false;
+  c.add_client("c1", [&](Runtime& rt, Client& cl) {
+    REQUIRE(cl.create("/eph", {}, CreateMode::ephemeral).ok());
+    before = cl.session_id();
+    rt.sleep(1s);  // the partition starts at 1.5 s, for 600 ms (timeout 2 s)
+    for (int i = 0; i < 30; ++i) {
+      auto r = cl.exists("/eph");
+      if (!r) errors.push_back(r.error());
+      rt.sleep(50ms);
+    }
+    after = cl.session_id();
+    ephemeral_after = cl.exists("/eph").ok();
+  });
+  c.world.spawn("faults", [&] {
+    c.world.control().sleep(1500ms);
+    c.world.network().partition(0, 1);
+    c.world.control().sleep(600ms);
+    c.world.network().heal_all();
+  });
+  c.world.run(20s);
+  REQUIRE(before != 0);
+  REQUIRE(after == before);
+  REQUIRE(ephemeral_after);
+  REQUIRE(!errors.empty());
+  for (Code e : errors) REQUIRE(e == Code::connection_loss);
+}
+
+TEST_CASE("a partition longer than the timeout expires the session and its ephemerals",
+          "[coord][server][session]") {
+  Cluster c(4);
+  std::vector<Code> errors;
+  SessionState final_state = SessionState::connecting;
+  bool expired_event = false;
+  bool other_saw_delete = false;
+  c.add_client("c1", [&](Runtime& rt, Client& cl) {
+    REQUIRE(cl.create("/eph", {}, CreateMode::ephemeral).ok());
+    REQUIRE(cl.exists("/eph", [&](const WatchedEvent& e) {
+                  if (e.state == KeeperState::expired) expired_event = true;
+                }).ok());
+    rt.sleep(1s);
+    for (int i = 0; i < 100 && cl.state() != SessionState::expired; ++i) {
+      auto r = cl.exists("/eph");
+      if (!r) errors.push_back(r.error());
+      rt.sleep(100ms);
+    }
+    final_state = cl.state();
+  });
+  c.add_client("c2", [&](Runtime& rt, Client& cl) {
+    rt.sleep(500ms);
+    REQUIRE(cl.exists("/eph", [&](const WatchedEvent& e) {
+                  other_saw_delete = e.type == EventType::node_deleted;
+                }).ok());
+  });
+  c.world.spawn("faults", [&] {
+    c.world.control().sleep(1500ms);
+    c.world.network().partition(0, 1);
+    c.world.control().sleep(5s);
+    c.world.network().heal_all();
+  });
+  c.world.run(30s);
+  REQUIRE(final_state == SessionState::expired);
+  REQUIRE(expired_event);
+  REQUIRE(other_saw_delete);
+  REQUIRE(errors.back() == Code::session_expired);
+  for (std::size_t i = 0; i + 1 < errors.size(); ++i) REQUIRE(errors[i] == Code::connection_loss);
+  REQUIRE(c.server->state().find("/eph") == nullptr);
+}
+
+TEST_CASE("a reset while a write is in flight reports connection loss, not failure",
+          "[coord][server][session]") {
+  rc::prop("every write outcome is ok, connection loss, or a definite error; the tree agrees",
+           [](std::uint64_t seed) {
+             Cluster c(seed);
+             std::map<std::string, Code> outcome;
+             c.add_client("c1", [&](Runtime& rt, Client& cl) {
+               for (int i = 0; i < 40; ++i) {
+                 const std::string path = fmt::format("/n{}", i);
+                 auto r = cl.create(path, {});
+                 outcome[path] = r ? Code::ok : r.error();
+                 rt.sleep(5ms);
+               }
+             });
+             c.world.spawn("faults", [&] {
+               Random r = c.world.random().derive("resets");
+               for (int i = 0; i < 10; ++i) {
+                 c.world.control().sleep(r.uniform(Duration(1ms), Duration(40ms)));
+                 c.world.network().reset_connections(0, 1);
+               }
+             });
+             c.world.run(30s);
+             RC_ASSERT(outcome.size() == 40u);
+             for (const auto& [path, code] : outcome) {
+               const bool present = c.server->state().find(path) != nullptr;
+               if (code == Code::ok) RC_ASSERT(present);
+               else if (code == Code::node_exists) RC_ASSERT(present);  // a retry cannot happen here
+               else RC_ASSERT(code == Code::connection_loss);
+             }
+           });
+}
+
+TEST_CASE("after a crash the server recovers the tree, zxid and sessions exactly",
+          "[coord][server][durability]") {
+  rc::prop("recovered state equals the state before the crash", [](std::uint64_t seed) {
+    ServerConfig sc;
+    sc.snapshot_every_txns = *rc::gen::inRange(3, 60);
+    Cluster c(seed, sc);
+    const int crashes = *rc::gen::inRange(1, 4);
+    for (int k = 0; k < 3; ++k) {
+      c.add_client(fmt::format("c{}", k), [k](Runtime& rt, Client& cl) {
+        Random r = rt.random("ops");
+        for (int i = 0;; ++i) {
+          const std::string path = fmt::format("/k{}", r.uniform(0, 9));
+          switch (r.uniform(0, 3)) {
+            case 0: (void)cl.create(path, bytes_of("v"), static_cast<CreateMode>(r.uniform(0, 3))); break;
+            case 1: (void)cl.set_data(path, bytes_of(std::to_string(i))); break;
+            case 2: (void)cl.remove(path); break;
+            default: (void)cl.multi({CreateOp{path + "x", {}}, SetDataOp{path, {}, -1}}); break;
+          }
+          if (cl.state() == SessionState::expired) return;
+          rt.sleep(r.uniform(Duration(0), Duration(3ms)) * (k + 1));
+        }
+      });
+    }
+    std::vector<std::pair<StateMachine, StateMachine>> compared;
+    c.world.spawn("crasher", [&] {
+      Random r = c.world.random().derive("crashes");
+      for (int i = 0; i < crashes; ++i) {
+        c.world.control().sleep(r.uniform(Duration(50ms), Duration(400ms)));
+        StateMachine before = c.server->state();
+        c.world.crash(c.zk);
+        c.world.start(c.zk);
+        c.world.control().yield();
+        compared.emplace_back(std::move(before), c.server->state());
+      }
+    });
+    c.world.run(3s);
+    RC_ASSERT(compared.size() == static_cast<std::size_t>(crashes));
+    for (const auto& [before, after] : compared) {
+      RC_ASSERT(before.last_zxid() > 0);
+      RC_ASSERT(after.same_state(before));
+    }
+  });
+}
