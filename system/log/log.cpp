@@ -299,24 +299,41 @@ Result<ReadInfo, LogErrc> Log::read(std::int64_t offset, std::uint64_t max_bytes
   auto position = guard(seg.find_position(offset));
   if (!position) return Err{position.error()};
   SAMSA_ASSERT(position->has_value(), "an offset below the log end lies in its segment");
-  auto chunk = guard(seg.read(**position, max_bytes));
+  // At least a header, so that the first batch's size is known.
+  const std::uint64_t want = std::max<std::uint64_t>(max_bytes, protocol::k_batch_header_bytes);
+  auto chunk = guard(seg.read(**position, want));
   if (!chunk) return Err{chunk.error()};
   protocol::BatchReader reader(*chunk, config_.verify_crc_on_read);
   std::size_t taken = 0;
   while (auto b = reader.next()) {
-    if (b->header.last_offset() >= max_offset) break;
+    if (b->header.last_offset() >= max_offset || b->position + b->bytes.size() > max_bytes) break;
     taken = b->position + b->bytes.size();
     if (rt_.buggify("log.short_read")) break;  // fewer batches than fit: legal
   }
   const auto why = reader.stop_reason();
   if (taken == 0 && why && *why != protocol::BatchErrc::truncated)
     return Err{LogErrc::corrupt_storage};
-  if (taken == 0 && min_one && why == protocol::BatchErrc::truncated) {
-    // The first batch is larger than max_bytes: return it whole (KIP-74).
-    return read(offset, seg.size_bytes() - **position, max_offset, false);
-  }
+  if (taken == 0 && min_one) return read_first_batch(seg, **position, max_offset, std::move(out));
   chunk->resize(taken);
   out.records = std::move(*chunk);
+  return out;
+}
+
+// KIP-74: the first batch whole even when it is larger than max_bytes, so a
+// consumer always makes progress.
+Result<ReadInfo, LogErrc> Log::read_first_batch(Segment& seg, std::uint64_t position,
+                                                std::int64_t max_offset, ReadInfo out) {
+  auto head = guard(seg.read(position, protocol::k_batch_header_bytes));
+  if (!head) return Err{head.error()};
+  auto h = protocol::read_batch_header(*head);
+  if (!h) return Err{LogErrc::corrupt_storage};
+  if (h->last_offset() >= max_offset) return out;
+  auto batch = guard(seg.read(position, h->size_bytes()));
+  if (!batch) return Err{batch.error()};
+  if (batch->size() != h->size_bytes() ||
+      (config_.verify_crc_on_read && !protocol::batch_crc_ok(*batch)))
+    return Err{LogErrc::corrupt_storage};
+  out.records = std::move(*batch);
   return out;
 }
 

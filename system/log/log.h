@@ -120,6 +120,8 @@ class Log {
   Result<AppendInfo, LogErrc> append(Bytes records, std::vector<BatchHeader> headers);
   Result<void, LogErrc> maybe_roll(const std::vector<BatchHeader>& headers, std::uint64_t bytes);
   Result<void, LogErrc> after_append(const AppendInfo& info);
+  Result<ReadInfo, LogErrc> read_first_batch(Segment& seg, std::uint64_t position,
+                                             std::int64_t max_offset, ReadInfo out);
   Result<void, LogErrc> delete_oldest_segment();
   Result<std::vector<std::int64_t>, LogErrc> snapshot_offsets();
   Result<void, LogErrc> delete_snapshots_above(std::int64_t offset);
