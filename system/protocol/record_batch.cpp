@@ -346,23 +346,22 @@ Result<RecordIterator, BatchErrc> RecordIterator::open(ByteView whole_batch,
   return RecordIterator(*header, {}, std::move(owned), true);
 }
 
-Result<std::optional<RecordView>, BatchErrc> RecordIterator::next() {
+Result<const RecordView*, BatchErrc> RecordIterator::next() {
   if (failed_) return Err{*failed_};
   const ByteView rest = records().subspan(pos_);
   if (read_ == header_.records_count) {
-    if (!rest.empty()) failed_ = BatchErrc::bad_record;  // bytes after the last record
-    if (failed_) return Err{*failed_};
-    return std::optional<RecordView>{};
+    if (rest.empty()) return static_cast<const RecordView*>(nullptr);
+    failed_ = BatchErrc::bad_record;  // bytes after the last record
+    return Err{*failed_};
   }
-  RecordView r;
   std::size_t used = 0;
-  if (!parse_record(rest, header_, r, used)) {
+  if (!parse_record(rest, header_, current_, used)) {
     failed_ = BatchErrc::bad_record;
     return Err{*failed_};
   }
   pos_ += used;
   ++read_;
-  return std::optional<RecordView>{r};
+  return &current_;
 }
 
 // ---- BatchBuilder ----
@@ -384,7 +383,6 @@ void BatchBuilder::append(std::int64_t timestamp_ms, std::optional<ByteView> key
                      nullable_size(value) + varint_size(header_count);
   for (const auto& h : headers) body += nullable_size(h.key) + nullable_size(h.value);
 
-  buffer_.reserve(buffer_.size() + body + 5);
   put_varint(buffer_, checked_length(body));
   buffer_.push_back(0);  // record attributes: unused, always 0
   put_varlong(buffer_, ts_delta);

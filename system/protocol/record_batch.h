@@ -217,9 +217,12 @@ class RecordIterator {
   static Result<RecordIterator, BatchErrc> open(
       ByteView whole_batch, std::size_t decompressed_bytes_max = k_decompressed_bytes_max);
 
-  // The next record, nullopt after the last one, or an error for a malformed
-  // record, a count that disagrees with the bytes, or trailing bytes.
-  Result<std::optional<RecordView>, BatchErrc> next();
+  // The next record, nullptr after the last one, or an error for a malformed
+  // record, a count that disagrees with the bytes, or trailing bytes. The
+  // record lives in the iterator until the next call (copy it to keep it;
+  // its views stay valid as said above). Use: `auto r = it.next();
+  // if (!r) error; if (!*r) end; (*r)->value`.
+  Result<const RecordView*, BatchErrc> next();
   const BatchHeader& header() const { return header_; }
 
  private:
@@ -233,6 +236,7 @@ class RecordIterator {
   bool use_owned_ = false;
   std::size_t pos_ = 0;  // read position in records()
   std::int32_t read_ = 0;
+  RecordView current_;
   std::optional<BatchErrc> failed_;
 };
 

@@ -116,7 +116,7 @@ TEST_CASE("base offset and leader epoch are rewritten without touching the CRC",
   auto it = RecordIterator::open(batch);
   REQUIRE(it.ok());
   auto r = it->next();
-  REQUIRE((r.ok() && r->has_value()));
+  REQUIRE((r.ok() && *r != nullptr));
   CHECK((*r)->offset == 12345);
 }
 
@@ -355,7 +355,7 @@ TEST_CASE("control batches carry transaction markers", "[protocol][record_batch]
     auto it = RecordIterator::open(batch);
     REQUIRE(it.ok());
     auto r = it->next();
-    REQUIRE((r.ok() && r->has_value()));
+    REQUIRE((r.ok() && *r != nullptr));
     CHECK((*r)->offset == 77);
     CHECK((*r)->timestamp == 1234);
     auto marker = read_control_record(**r);
