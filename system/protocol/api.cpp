@@ -146,7 +146,24 @@ Result<Request, DecodeError> decode_request(ByteView frame) {
   return req;
 }
 
+namespace {
+Result<Response, DecodeError> decode_response_at(ByteView frame, ApiKey key, std::int16_t version);
+}  // namespace
+
 Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::int16_t version) {
+  auto resp = decode_response_at(frame, key, version);
+  if (resp.ok() || key != ApiKey::api_versions || version == 0) return resp;
+  auto v0 = decode_response_at(frame, key, 0);
+  constexpr std::int64_t k_unsupported_version = 35;
+  if (v0.ok() && StructView(k_api_versions_response.fields, v0->body).int_or("ErrorCode", 0) ==
+                     k_unsupported_version) {
+    return v0;
+  }
+  return resp;
+}
+
+namespace {
+Result<Response, DecodeError> decode_response_at(ByteView frame, ApiKey key, std::int16_t version) {
   const ApiSpec* api = find_api(static_cast<std::int16_t>(key));
   if (api == nullptr || !api->supports(version)) {
     return Err{DecodeError{0, "unsupported api key or version"}};
@@ -154,6 +171,7 @@ Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::i
   SAMSA_TRY(payload, frame_payload(frame));
   Reader r(payload, 4);
   Response resp;
+  resp.version = version;
   SAMSA_TRY(correlation_id, r.int32());
   resp.correlation_id = correlation_id;
   if (response_header_version(key, version) >= 1) {
@@ -166,6 +184,7 @@ Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::i
   if (!r.at_end()) return Err{expect_end(r).error()};
   return resp;
 }
+}  // namespace
 
 Bytes encode_request(const RequestHeader& h, const Value& body) {
   const ApiSpec* api = find_api(static_cast<std::int16_t>(h.api_key));
@@ -227,8 +246,8 @@ std::string request_to_json(const Request& req, const RecordsPrinter& records) {
   return out;
 }
 
-std::string response_to_json(const Response& resp, ApiKey key, std::int16_t version,
-                             const RecordsPrinter& records) {
+std::string response_to_json(const Response& resp, ApiKey key, const RecordsPrinter& records) {
+  const std::int16_t version = resp.version;
   const ApiSpec* api = find_api(static_cast<std::int16_t>(key));
   SAMSA_ASSERT(api != nullptr, "printing an unsupported response");
   std::string out = "{\n  \"api\": " + json_string(api->name) + ",\n  \"type\": \"response\",\n";

@@ -60,6 +60,9 @@ struct Request {
 
 struct Response {
   std::int32_t correlation_id = 0;
+  // The version the body was read at: the one asked for, except for an
+  // ApiVersions error answer that a broker writes at v0 (see decode_response).
+  std::int16_t version = 0;
   std::vector<UnknownTag> tags;  // v1 tagged fields
   Value body;
 };
@@ -75,14 +78,23 @@ Result<RequestHeader, DecodeError> decode_request_header(Reader& r);
 // Whole frames, size prefix included. Trailing bytes after the body are an
 // error: real clients never send them, and they usually mean a wrong version.
 Result<Request, DecodeError> decode_request(ByteView frame);
+// Like Kafka's clients, an ApiVersions response that does not parse at the
+// version asked for is read again at v0 and accepted if it carries
+// UNSUPPORTED_VERSION (35): that is how a broker answers a version it does
+// not know.
 Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::int16_t version);
 
 Bytes encode_request(const RequestHeader& header, const Value& body);
 Bytes encode_response(ApiKey key, std::int16_t version, std::int32_t correlation_id,
                       const Value& body, const std::vector<UnknownTag>& header_tags = {});
 
+// A record set (the `Records` of Produce / Fetch) as JSON: each batch's
+// header fields, whether its CRC is right, and its records (offset,
+// timestamp, key, value, headers; text when UTF-8, else {"hex": ...}). A
+// partial or corrupt tail is reported, never a crash. Fits RecordsPrinter.
+std::string records_to_json(ByteView records, int indent);
+
 std::string request_to_json(const Request& req, const RecordsPrinter& records = {});
-std::string response_to_json(const Response& resp, ApiKey key, std::int16_t version,
-                             const RecordsPrinter& records = {});
+std::string response_to_json(const Response& resp, ApiKey key, const RecordsPrinter& records = {});
 
 }  // namespace samsa::protocol

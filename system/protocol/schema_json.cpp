@@ -85,6 +85,12 @@ std::string value_json(const FieldSpec& f, FieldType t, const Value& v, const Re
     case Value::Kind::array: {
       if (v.items_.empty()) return "[]";
       std::string out = "[";
+      if (f.element != FieldType::strukt) {  // short scalars: one line
+        for (std::size_t i = 0; i < v.items_.size(); ++i) {
+          out += (i ? ", " : "") + value_json(f, f.element, v.items_[i], records, indent + 2);
+        }
+        return out + "]";
+      }
       for (std::size_t i = 0; i < v.items_.size(); ++i) {
         out += (i ? ",\n" : "\n") + pad(indent + 2) + value_json(f, f.element, v.items_[i], records, indent + 2);
       }
