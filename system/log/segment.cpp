@@ -84,7 +84,6 @@ void Segment::index_batch(const BatchHeader& h, std::uint64_t position) {
     bytes_since_index_entry_ = 0;
   }
   bytes_since_index_entry_ += h.size_bytes();
-  size_bytes_ = position + h.size_bytes();
   next_offset_ = h.next_offset();
 }
 
@@ -99,7 +98,8 @@ Result<void, LogErrc> Segment::append(ByteView batches, const std::vector<BatchH
     index_batch(h, position);
     position += h.size_bytes();
   }
-  SAMSA_ASSERT(size_bytes_ == start + batches.size(), "headers do not cover the appended bytes");
+  SAMSA_ASSERT(position == start + batches.size(), "headers do not cover the appended bytes");
+  size_bytes_ = position;
   return {};
 }
 
@@ -177,6 +177,7 @@ Result<void, LogErrc> Segment::rebuild_from_headers(RecoveryStats& stats) {
   while (position < size) {
     auto h = header_at(position);
     if (!h) return Err{h.error()};
+    if (!*h) return Err{LogErrc::corrupt_storage};
     index_batch(**h, position);
     position += (*h)->size_bytes();
   }
