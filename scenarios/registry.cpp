@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "scenarios/scenario.h"
+#include "scenarios/coord/controller_election.h"
 #include "scenarios/selftest/pingpong.h"
 
 namespace samsa::scenarios {
@@ -46,6 +47,7 @@ nlohmann::json to_json(const RunReport& r) {
 const std::vector<Scenario>& builtin_scenarios() {
   static const std::vector<Scenario> all = [] {
     std::vector<Scenario> v = {
+        {"coord/controller-election", "three brokers race for /controller under broker crashes, partitions and coordinator restarts; checks one holder per epoch, increasing epochs, and a controller after the heal", coord::run_controller_election},
         {"selftest/pingpong",
          "nodes exchange numbered frames over the simulated network while nodes "
          "crash and restart and links partition; checks per-connection order "
