@@ -298,7 +298,9 @@ Result<ReadInfo, LogErrc> Log::read(std::int64_t offset, std::uint64_t max_bytes
   Segment& seg = *it->second;
   auto position = guard(seg.find_position(offset));
   if (!position) return Err{position.error()};
-  SAMSA_ASSERT(position->has_value(), "an offset below the log end lies in its segment");
+  // Below the log end every offset lies in its segment, unless a header on
+  // disk is corrupt (bad bytes from the disk are an error, not a bug).
+  if (!position->has_value()) return Err{LogErrc::corrupt_storage};
   // At least a header, so that the first batch's size is known.
   const std::uint64_t want = std::max<std::uint64_t>(max_bytes, protocol::k_batch_header_bytes);
   auto chunk = guard(seg.read(**position, want));

@@ -209,7 +209,12 @@ Result<void, LogErrc> Segment::load(std::int64_t next_offset, RecoveryStats& sta
   next_offset_ = next_offset;
   auto loaded = load_index_files();
   if (!loaded) return Err{loaded.error()};
-  if (*loaded) return {};
+  if (*loaded) {
+    // segment.ms counts from the first batch, should this segment become
+    // active again after a truncation.
+    if (auto first = header_at(0); first && *first) rolling_timestamp_ = (*first)->max_timestamp;
+    return {};
+  }
   // Missing or not sane: rebuild from the batch headers; a segment whose
   // headers do not walk is corrupt and gets the full recovery.
   if (rebuild_from_headers(stats) && next_offset_ == next_offset) return {};
