@@ -239,6 +239,7 @@ struct Multi : Command {
       OpResult r;
       r.err = model_sub(scratch, ops[i], session, r);
       if (r.err == Code::ok) {
+        if (r.type == OpCode::create2) r.type = OpCode::create;  // as ZooKeeper 3.8 reports it
         out.push_back(r);
         continue;
       }
