@@ -1,6 +1,7 @@
 #include "system/log/segment.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "system/log/names.h"
 
@@ -67,6 +68,14 @@ void Segment::reset_indexes() {
   bytes_since_index_entry_ = 0;
   next_offset_ = base_offset_;
   size_bytes_ = 0;
+}
+
+// Whether a batch can follow in this segment: contiguous offsets whose
+// relative values fit an int32 (headers read without a CRC check must
+// pass this before they reach the indexes).
+bool Segment::fits(const BatchHeader& h) const {
+  return h.base_offset == next_offset_ && h.last_offset_delta >= 0 &&
+         h.last_offset() - base_offset_ <= std::numeric_limits<std::int32_t>::max();
 }
 
 // Kafka's rule: an index entry for a batch once more than
@@ -161,11 +170,15 @@ Result<std::uint64_t, LogErrc> Segment::truncate_to(std::int64_t offset) {
   const std::uint64_t dropped = size_bytes_ - cut;
   if (auto r = file_->truncate(cut); !r) return Err{from_disk(r.error())};
   if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
-  // Rebuild the indexes and timestamps exactly from what is left.
+  // Rebuild the indexes and timestamps exactly from what is left; headers
+  // that do not walk (corruption) get the full scan, which cuts there.
   RecoveryStats ignored;
   reset_indexes();
   size_bytes_ = cut;
-  if (auto r = rebuild_from_headers(ignored); !r) return Err{r.error()};
+  if (!rebuild_from_headers(ignored)) {
+    if (auto r = recover(ignored); !r) return Err{r.error()};
+    if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
+  }
   return dropped;
 }
 
@@ -177,7 +190,7 @@ Result<void, LogErrc> Segment::rebuild_from_headers(RecoveryStats& stats) {
   while (position < size) {
     auto h = header_at(position);
     if (!h) return Err{h.error()};
-    if (!*h) return Err{LogErrc::corrupt_storage};
+    if (!*h || !fits(**h)) return Err{LogErrc::corrupt_storage};
     index_batch(**h, position);
     position += (*h)->size_bytes();
   }
@@ -231,12 +244,22 @@ Result<void, LogErrc> Segment::recover(RecoveryStats& stats) {
     Bytes buf(std::min(chunk, file_size - position));
     auto got = file_->read(position, buf);
     if (!got) return Err{from_disk(got.error())};
+    if (*got == 0) break;  // shorter than it said: cut here
     buf.resize(*got);
     const auto scan = scan_batches(buf, {.start_position = position, .strict = true,
                                          .expected_offset = next_offset_});
-    for (const auto& b : scan.batches) index_batch(b.header, b.position);
-    stats.batches_scanned += scan.batches.size();
-    stats.bytes_scanned += scan.valid_bytes;
+    std::uint64_t valid = 0;
+    for (const auto& b : scan.batches) {
+      if (!fits(b.header)) break;
+      index_batch(b.header, b.position);
+      valid = b.position + b.header.size_bytes() - position;
+      ++stats.batches_scanned;
+    }
+    stats.bytes_scanned += valid;
+    if (valid != scan.valid_bytes) {
+      position += valid;
+      break;
+    }
     position += scan.valid_bytes;
     const bool chunk_ended = position + (buf.size() - scan.valid_bytes) < file_size;
     if (scan.stop == ScanStop::clean_end) continue;

@@ -84,6 +84,7 @@ class Segment {
  private:
   Segment(sim::Disk& disk, std::string dir, std::int64_t base_offset, const LogConfig& config,
           std::unique_ptr<sim::File> file);
+  bool fits(const BatchHeader& h) const;
   void index_batch(const BatchHeader& h, std::uint64_t position);
   void reset_indexes();
   Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
