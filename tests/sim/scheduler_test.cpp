@@ -140,7 +140,11 @@ namespace {
 // Parks a fiber of node `n` in one kind of primitive, crashes the node, and
 // returns how many guard objects are still alive (0: the stack unwound).
 int crash_while_parked(const std::string& kind) {
-  World w(quiet_config(8));
+  WorldConfig config = quiet_config(8);
+  config.disk.fsync_latency_min = 1s;
+  config.disk.fsync_latency_max = 2s;
+  config.disk.write_latency_max = 1s;
+  World w(config);
   int alive = 0;
   bool reached_after = false;
   Channel<int> full(w, 1);
@@ -154,7 +158,6 @@ int crash_while_parked(const std::string& kind) {
     });
     rt.sleep(24h);
   });
-  WorldConfig disk_slow;
   const NodeId n = w.add_node("n", [&](Runtime& rt) {
     Alive guard(alive);
     if (kind == "sleep") rt.sleep(1h);
@@ -178,6 +181,12 @@ int crash_while_parked(const std::string& kind) {
     }
     if (kind == "net.connect") {
       (void)rt.net().connect({"server", 1});
+    }
+    if (kind == "disk.fsync" || kind == "disk.write") {
+      auto f = rt.disk().open("f", {.create = true});
+      REQUIRE(f.ok());
+      if (kind == "disk.fsync") (void)(*f)->fsync();
+      while (kind == "disk.write") (void)(*f)->append(samsa::as_bytes("x"));
     }
     if (kind == "child") {
       rt.spawn("child", [&] {
@@ -207,7 +216,7 @@ int crash_while_parked(const std::string& kind) {
 
 TEST_CASE("a crash unwinds a fiber parked in each kind of primitive", "[sim][crash]") {
   for (const char* kind : {"sleep", "event", "channel.recv", "channel.send", "net.accept",
-                           "net.recv", "net.connect", "child"}) {
+                           "net.recv", "net.connect", "disk.fsync", "disk.write", "child"}) {
     INFO(kind);
     REQUIRE(crash_while_parked(kind) == 0);
   }
