@@ -91,6 +91,11 @@ std::vector<std::pair<const ApiSpec*, std::int16_t>> all_versions() {
   return out;
 }
 
+// RC_ASSERT with the (api, version) in the failure message.
+void require(bool ok, const ApiSpec& api, std::int16_t v, const char* what) {
+  if (!ok) RC_FAIL(std::string(api.name) + " v" + std::to_string(v) + ": " + what);
+}
+
 Bytes with_size_prefix(ByteView payload) {
   Bytes out;
   Writer w(out);
@@ -104,26 +109,24 @@ Bytes with_size_prefix(ByteView payload) {
 TEST_CASE("every api and version round-trips through encode and decode", "[protocol][messages]") {
   rc::prop("decode(encode(request)) equals the request, for every api and version", [] {
     for (auto [api, v] : all_versions()) {
-      RC_LOG() << api->name << " v" << v << " request\n";
       const RequestHeader h = gen_header(*api, v);
       const Value body = gen_body(*api->request, v);
       const Bytes frame = encode_request(h, body);
       auto back = decode_request(frame);
-      RC_ASSERT(back.ok());
-      RC_ASSERT(back->header == h);
-      RC_ASSERT(back->body == body);
+      require(back.ok(), *api, v, "request does not decode");
+      require(back->header == h, *api, v, "request header differs");
+      require(back->body == body, *api, v, "request body differs");
     }
   });
   rc::prop("decode(encode(response)) equals the response, for every api and version", [] {
     for (auto [api, v] : all_versions()) {
-      RC_LOG() << api->name << " v" << v << " response\n";
       const auto correlation_id = *rc::gen::arbitrary<std::int32_t>();
       const Value body = gen_body(*api->response, v);
       const Bytes frame = encode_response(api->key, v, correlation_id, body);
       auto back = decode_response(frame, api->key, v);
-      RC_ASSERT(back.ok());
-      RC_ASSERT(back->correlation_id == correlation_id);
-      RC_ASSERT(back->body == body);
+      require(back.ok(), *api, v, "response does not decode");
+      require(back->correlation_id == correlation_id, *api, v, "correlation id differs");
+      require(back->body == body, *api, v, "response body differs");
     }
   });
 }
@@ -131,7 +134,6 @@ TEST_CASE("every api and version round-trips through encode and decode", "[proto
 TEST_CASE("every truncated frame decodes to an error, never a crash", "[protocol][messages]") {
   rc::prop("every strict prefix of a request or response fails to decode, at an offset inside it", [] {
     for (auto [api, v] : all_versions()) {
-      RC_LOG() << api->name << " v" << v << "\n";
       const Bytes req = encode_request(gen_header(*api, v), gen_body(*api->request, v));
       const Bytes resp = encode_response(api->key, v, 7, gen_body(*api->response, v));
       for (std::size_t len = 4; len < req.size(); ++len) {
@@ -139,15 +141,15 @@ TEST_CASE("every truncated frame decodes to an error, never a crash", "[protocol
         // itself must notice.
         const Bytes cut = with_size_prefix(ByteView(req).subspan(4, len - 4));
         auto r = decode_request(cut);
-        RC_ASSERT(!r.ok());
-        RC_ASSERT(r.error().offset <= cut.size());
-        RC_ASSERT(!decode_request(ByteView(req).first(len)).ok());
+        require(!r.ok(), *api, v, "a cut request decodes");
+        require(r.error().offset <= cut.size(), *api, v, "error offset past the end");
+        require(!decode_request(ByteView(req).first(len)).ok(), *api, v, "a request prefix decodes");
       }
       for (std::size_t len = 4; len < resp.size(); ++len) {
         const Bytes cut = with_size_prefix(ByteView(resp).subspan(4, len - 4));
         auto r = decode_response(cut, api->key, v);
-        RC_ASSERT(!r.ok());
-        RC_ASSERT(r.error().offset <= cut.size());
+        require(!r.ok(), *api, v, "a cut response decodes");
+        require(r.error().offset <= cut.size(), *api, v, "error offset past the end");
       }
     }
   });
