@@ -166,14 +166,16 @@ OpResult StateMachine::run(const SubOp& op, const Txn& t, TxnResult& out, Undo* 
 
 OpResult StateMachine::create(const CreateOp& op, const Txn& t, TxnResult& out, Undo* undo) {
   const OpCode type = op.with_stat ? OpCode::create2 : OpCode::create;
-  if (!valid_path(op.path, is_sequential(op.mode)) ||
-      (op.path == "/" && !is_sequential(op.mode)))
+  // ZooKeeper's order: a path without '/' is bad, then the parent must
+  // exist, then the full path (with its sequence suffix) must be valid.
+  if (op.path.find('/') == std::string::npos || op.path.find('\0') != std::string::npos)
     return fail(type, Code::bad_arguments);
   const std::string parent_path = parent_of(op.path);
   const Znode* parent = find(parent_path);
   if (!parent) return fail(type, Code::no_node);
   std::string path = op.path;
   if (is_sequential(op.mode)) path += fmt::format("{:010}", parent->stat.cversion);
+  if (!valid_path(path)) return fail(type, Code::bad_arguments);
   if (find(path)) return fail(type, Code::node_exists);
   if (parent->stat.ephemeral_owner != 0) return fail(type, Code::no_children_for_ephemerals);
   if (is_ephemeral(op.mode) && !sessions_.count(t.session))
@@ -200,7 +202,11 @@ OpResult StateMachine::create(const CreateOp& op, const Txn& t, TxnResult& out, 
 }
 
 OpResult StateMachine::remove(const DeleteOp& op, const Txn& t, TxnResult& out, Undo* undo) {
-  if (!valid_path(op.path) || special_path(op.path)) return fail(OpCode::remove, Code::bad_arguments);
+  // ZooKeeper checks only this much of a delete's path; any other bad path
+  // simply names no node.
+  if (op.path.find('/') == std::string::npos || op.path.find('\0') != std::string::npos ||
+      special_path(op.path))
+    return fail(OpCode::remove, Code::bad_arguments);
   const Znode* node = find(op.path);
   if (!node) return fail(OpCode::remove, Code::no_node);
   if (!version_matches(op.version, node->stat.version))
@@ -307,8 +313,8 @@ TxnResult StateMachine::close_session(const Txn& t) {
 
 // --- reads ---------------------------------------------------------------------
 
+// Reads do not check the path (as in ZooKeeper): a bad path names no node.
 Result<Stat, Code> StateMachine::exists(SessionId s, std::string_view path, bool watch) {
-  if (!valid_path(path)) return Err{Code::bad_arguments};
   const Znode* n = find(path);
   if (watch) data_watches_[std::string(path)].insert(s);
   if (!n) return Err{Code::no_node};
@@ -316,7 +322,6 @@ Result<Stat, Code> StateMachine::exists(SessionId s, std::string_view path, bool
 }
 
 Result<DataAndStat, Code> StateMachine::get_data(SessionId s, std::string_view path, bool watch) {
-  if (!valid_path(path)) return Err{Code::bad_arguments};
   const Znode* n = find(path);
   if (!n) return Err{Code::no_node};
   if (watch) data_watches_[std::string(path)].insert(s);
@@ -325,7 +330,6 @@ Result<DataAndStat, Code> StateMachine::get_data(SessionId s, std::string_view p
 
 Result<ChildrenAndStat, Code> StateMachine::get_children(SessionId s, std::string_view path,
                                                          bool watch) {
-  if (!valid_path(path)) return Err{Code::bad_arguments};
   const Znode* n = find(path);
   if (!n) return Err{Code::no_node};
   if (watch) child_watches_[std::string(path)].insert(s);

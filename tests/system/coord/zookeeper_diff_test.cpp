@@ -154,6 +154,7 @@ class Session {
     id_ = resp->session_id;
   }
   ~Session() {  // no REQUIRE here: a throwing destructor would abort the run
+    if (fd_ < 0) return;
     Request close;
     close.xid = next_xid_++;
     close.type = OpCode::close_session;
@@ -163,6 +164,15 @@ class Session {
       (void)::recv(fd_, buf, sizeof buf, 0);
     }
     ::close(fd_);
+  }
+  // Ends the session (its ephemerals go); the zxid of the close.
+  Zxid close() {
+    Request req;
+    req.type = OpCode::close_session;
+    const Zxid zxid = call(req).first.header.zxid;
+    ::close(fd_);
+    fd_ = -1;
+    return zxid;
   }
   SessionId id() const { return id_; }
 
@@ -225,7 +235,7 @@ struct Op {
   Request req;  // path relative to the run's prefix
 };
 
-const std::vector<std::string> k_rel = {"/a", "/b", "/a/a", "/a/b", "/b/a", "/a/s-"};
+const std::vector<std::string> k_rel = {"/a", "/b", "/a/a", "/a/b", "/b/a", "/a/s-", "/a/", "//a", "/a/."};
 
 rc::Gen<SubOp> gen_sub() {
   auto path = rc::gen::elementOf(k_rel);
@@ -386,6 +396,10 @@ TEST_CASE("samsa's coordinator answers like ZooKeeper 3.8 for the same operation
         RC_ASSERT(relative(t.stat, their_base) == relative(o.stat, our_base));
       RC_ASSERT(t.multi.size() == o.multi.size());
       for (std::size_t i = 0; i < t.multi.size(); ++i) {
+        const auto& sub = std::get<MultiOp>(req.write).ops[i];
+        RC_LOG() << "  sub " << sub.index() << " " << std::visit([](auto& o) { return o.path; }, sub)
+                 << " theirs " << static_cast<int>(t.multi[i].err) << " ours "
+                 << static_cast<int>(o.multi[i].err) << "\n";
         RC_ASSERT(static_cast<int>(t.multi[i].type) == static_cast<int>(o.multi[i].type));
         RC_ASSERT(static_cast<int>(t.multi[i].err) == static_cast<int>(o.multi[i].err));
         RC_ASSERT(t.multi[i].path == o.multi[i].path);
@@ -394,16 +408,24 @@ TEST_CASE("samsa's coordinator answers like ZooKeeper 3.8 for the same operation
           RC_ASSERT(relative(t.multi[i].stat, their_base) == relative(o.multi[i].stat, our_base));
       }
     }
-    // The whole subtree, node by node.
+    // The session ends: its ephemerals go, with one more zxid.
+    const Zxid their_close = theirs.close();
+    (void)ours.sm.apply(Txn{ours.sm.last_zxid() + 1, 0, ours.session, CloseSessionOp{}});
+    RC_ASSERT(their_close - their_base == ours.sm.last_zxid() - our_base);
+    // The whole subtree, node by node, read by a fresh session.
+    Session reader(zk->port());
     for (const auto& [path, node] : ours.sm.nodes()) {
       if (!path.starts_with(prefix)) continue;
       Request get;
       get.type = OpCode::get_data;
       get.path = path;
-      auto [t, ev] = theirs.call(get);
+      auto [t, ev] = reader.call(get);
       RC_ASSERT(t.header.err == Code::ok);
       RC_ASSERT(t.data == node.data);
       RC_ASSERT(relative(t.stat, their_base) == relative(node.stat, our_base));
+      get.type = OpCode::get_children2;
+      auto [kids, ev2] = reader.call(get);
+      RC_ASSERT(kids.children == std::vector<std::string>(node.children.begin(), node.children.end()));
     }
   });
 }
