@@ -125,6 +125,13 @@ std::optional<SessionId> Server::handshake(const std::shared_ptr<sim::Connection
   if (!frame) return std::nullopt;
   auto req = decode_connect_request(*frame);
   if (!req) return std::nullopt;
+  // A client that has seen more than we know must not be served by us
+  // (ZooKeeper refuses it too): we would show it the past.
+  if (req->last_zxid_seen > sm_.last_zxid()) {
+    rt_.log().warn("coord: refusing client that has seen zxid {} (ours {})", req->last_zxid_seen,
+                   sm_.last_zxid());
+    return std::nullopt;
+  }
   ConnectResponse resp;
   SessionId id = req->session_id;
   if (id == 0) {

@@ -281,3 +281,32 @@ TEST_CASE("after a crash the server recovers the tree, zxid and sessions exactly
     }
   });
 }
+
+TEST_CASE("garbage on the wire closes that connection; the server serves on",
+          "[coord][server][wire]") {
+  rc::prop("random frames never stop the server", [](std::vector<std::vector<std::uint8_t>> junk) {
+    Cluster c(9);
+    bool served = false;
+    const NodeId bad = c.world.add_node("bad", [&junk](Runtime& rt) {
+      auto conn = rt.net().connect({"zk", 2181});
+      if (!conn) return;
+      // A valid handshake first now and then, so requests get parsed too.
+      if (junk.size() % 2 == 0) (void)(*conn)->send(encode(ConnectRequest{0, 0, 2000, 0}));
+      for (const auto& body : junk) {
+        Bytes frame(4 + body.size(), 0);
+        std::copy(body.begin(), body.end(), frame.begin() + 4);
+        put_frame_size(frame, 0);
+        if (!(*conn)->send(frame)) return;
+      }
+      rt.sleep(100ms);
+    });
+    c.world.start(bad);
+    c.add_client("good", [&](Runtime& rt, Client& cl) {
+      rt.sleep(200ms);
+      served = cl.create("/ok", {}).ok();
+    });
+    const auto r = c.world.run(10s);
+    RC_ASSERT(r.reason != StopReason::internal_error);
+    RC_ASSERT(served);
+  });
+}
