@@ -63,6 +63,23 @@ const ApiSpec* find_api(std::string_view name) {
   return nullptr;
 }
 
+Value api_versions_body(std::int16_t version, std::int16_t error_code) {
+  const auto fields = k_api_versions_response.fields;
+  const auto entry_fields = fields[field_index(fields, "ApiKeys")].fields;
+  Value body = default_struct(fields, version);
+  field(fields, body, "ErrorCode") = Value::integer(error_code);
+  std::vector<Value> entries;
+  for (const ApiSpec& api : k_apis) {
+    Value e = default_struct(entry_fields, version);
+    field(entry_fields, e, "ApiKey") = Value::integer(static_cast<std::int16_t>(api.key));
+    field(entry_fields, e, "MinVersion") = Value::integer(api.min_version);
+    field(entry_fields, e, "MaxVersion") = Value::integer(api.max_version);
+    entries.push_back(std::move(e));
+  }
+  field(fields, body, "ApiKeys") = Value::array(std::move(entries));
+  return body;
+}
+
 int request_header_version(ApiKey key, std::int16_t version) {
   if (key == ApiKey::controlled_shutdown && version == 0) return 0;
   const ApiSpec* api = find_api(static_cast<std::int16_t>(key));

@@ -37,6 +37,11 @@ std::span<const ApiSpec> supported_apis();  // sorted by key
 const ApiSpec* find_api(std::int16_t key);  // nullptr if not supported
 const ApiSpec* find_api(std::string_view name);
 
+// The body of an ApiVersions response at `version`, listing every api of the
+// table with its version range. With UNSUPPORTED_VERSION (35), answer at
+// version 0, as Kafka does for a request version it does not know.
+Value api_versions_body(std::int16_t version, std::int16_t error_code = 0);
+
 // Kafka's header versions: request v0 (no client id; only ControlledShutdown
 // v0), v1, v2 (flexible: tagged fields); response v0, v1 (flexible), except
 // that ApiVersions responses always use v0 so that a client can read the

@@ -114,3 +114,19 @@ TEST_CASE("an ApiVersions error answer written at v0 is accepted for any version
   CHECK(resp->version == 0);
   CHECK(resp->body == body);
 }
+
+TEST_CASE("ApiVersions answers from the api table at every version", "[protocol][api]") {
+  for (std::int16_t v = 0; v <= 3; ++v) {
+    const Bytes frame = encode_response(ApiKey::api_versions, v, 1, api_versions_body(v));
+    auto resp = decode_response(frame, ApiKey::api_versions, v);
+    REQUIRE(resp.ok());
+    const StructView body(k_api_versions_response.fields, resp->body);
+    REQUIRE(body.size("ApiKeys") == supported_apis().size());
+    for (std::size_t i = 0; i < supported_apis().size(); ++i) {
+      const ApiSpec& api = supported_apis()[i];
+      CHECK(body.at("ApiKeys", i).int_or("ApiKey", -1) == static_cast<std::int16_t>(api.key));
+      CHECK(body.at("ApiKeys", i).int_or("MinVersion", -1) == api.min_version);
+      CHECK(body.at("ApiKeys", i).int_or("MaxVersion", -1) == api.max_version);
+    }
+  }
+}
