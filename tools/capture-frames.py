@@ -5,9 +5,9 @@
       Listens on 127.0.0.1 (a free port, substituted for {port} in the client
       command), runs the client, and writes every request frame it sends to
       OUTDIR/<prefix>-<Api>-v<N>-request.bin. It answers ApiVersions and
-      Metadata (one topic "t", one partition, led by itself) with minimal
-      responses built here by hand; other requests are recorded and left
-      unanswered. Stops when the client exits or after --seconds.
+      Metadata (one topic "t", one partition, led by itself) and
+      FindCoordinator v0-v2 (itself) with minimal responses built here by
+      hand; other requests are recorded and left unanswered. Stops when the client exits or after --seconds.
 
   capture-frames.py mock OUTDIR -- CLIENT COMMAND...
       Starts librdkafka's mock cluster in this process (confluent-kafka,
@@ -108,17 +108,34 @@ def metadata_response(version, port):
     return body + e.tags()
 
 
-def read_frame(sock, deadline):
-    data = b""
-    while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
-        left = deadline - time.time()
-        if left <= 0 or not select.select([sock], [], [], left)[0]:
-            return None
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return data
+def find_coordinator_response(version, port):
+    """Names this listener (node 0) as the coordinator; v0-v2 only."""
+    e = Enc(False)
+    body = struct.pack(">i", 0) if version >= 1 else b""
+    body += struct.pack(">h", 0)
+    if version >= 1:
+        body += e.string(None)
+    return body + struct.pack(">i", 0) + e.string("127.0.0.1") + struct.pack(">i", port)
+
+
+class FrameReader:
+    """Splits a byte stream into whole frames (clients pipeline requests)."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def next(self, deadline):
+        while len(self.buf) < 4 or len(self.buf) < 4 + struct.unpack(">i", self.buf[:4])[0]:
+            left = deadline - time.time()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        size = 4 + struct.unpack(">i", self.buf[:4])[0]
+        frame, self.buf = self.buf[:size], self.buf[size:]
+        return frame
 
 
 class Recorder:
@@ -142,9 +159,10 @@ def header_fields(frame):
 
 
 def serve_listen(conn, rec, port, deadline):
+    frames = FrameReader(conn)
     with conn:
         while time.time() < deadline:
-            frame = read_frame(conn, deadline)
+            frame = frames.next(deadline)
             if frame is None:
                 return
             key, version, correlation_id = header_fields(frame)
@@ -155,6 +173,9 @@ def serve_listen(conn, rec, port, deadline):
             elif key == 3:
                 body = metadata_response(version, port)
                 hdr = struct.pack(">i", correlation_id) + (b"\x00" if version >= 9 else b"")
+            elif key == 10 and version <= 2:
+                body = find_coordinator_response(version, port)
+                hdr = struct.pack(">i", correlation_id)
             else:
                 continue
             payload = hdr + body

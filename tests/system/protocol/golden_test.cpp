@@ -182,3 +182,32 @@ TEST_CASE("the mock's answer to ApiVersions v3 is malformed, and we say where", 
   CHECK(resp.error().offset == 16);
   CHECK(describe(resp.error()) == "byte 16: 5 bytes after the end of the message");
 }
+
+TEST_CASE("consumers join their group: librdkafka with JoinGroup v5, kafka-python with v2", "[protocol][golden]") {
+  const Request rd = request("kcat-group-JoinGroup-v5-request.bin");
+  CHECK(rd.header.api_key == ApiKey::join_group);
+  CHECK(rd.header.api_version == 5);
+  CHECK(body(rd).str_or("GroupId") == "samsa-group");
+  CHECK(body(rd).int_or("SessionTimeoutMs", 0) == 45000);
+  CHECK(body(rd).int_or("RebalanceTimeoutMs", 0) == 300000);
+  CHECK(body(rd).str_or("MemberId", "x").empty());
+  CHECK(body(rd)["GroupInstanceId"].is_null());
+  CHECK(body(rd).str_or("ProtocolType") == "consumer");
+  REQUIRE(body(rd).size("Protocols") == 2);
+  CHECK(body(rd).at("Protocols", 0).str_or("Name") == "range");
+  CHECK(body(rd).at("Protocols", 1).str_or("Name") == "roundrobin");
+  // ConsumerProtocolSubscription v1: version, topics ["t"], user data, owned partitions.
+  CHECK(hex(body(rd).at("Protocols", 0)["Metadata"].bytes_) == "0001000000010001740000000000000000");
+
+  const Request py = request("kafka-python-group-JoinGroup-v2-request.bin");
+  CHECK(py.header.api_version == 2);
+  CHECK(body(py).str_or("GroupId") == "samsa-group");
+  CHECK(body(py).int_or("SessionTimeoutMs", 0) == 3000);
+  CHECK(body(py).at("Protocols", 0).str_or("Name") == "range");
+  CHECK(hex(body(py).at("Protocols", 0)["Metadata"].bytes_) == "00000000000100017400000000");
+
+  const Request fc = request("kafka-python-group-FindCoordinator-v0-request.bin");
+  CHECK(fc.header.api_version == 0);
+  CHECK(body(fc).str_or("Key") == "samsa-group");
+  CHECK(body(fc)["KeyType"].is_absent());  // v1+
+}
