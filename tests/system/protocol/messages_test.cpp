@@ -171,3 +171,30 @@ TEST_CASE("a message with every field at its default encodes and decodes", "[pro
     }
   }
 }
+
+TEST_CASE("corrupted frames decode to an error or to a value that round-trips", "[protocol][messages]") {
+  rc::prop("flipping bytes of a valid frame never crashes, and what still decodes re-encodes faithfully", [] {
+    const auto versions = all_versions();
+    const auto [api, v] = versions[*rc::gen::inRange<std::size_t>(0, versions.size())];
+    const bool as_request = *rc::gen::arbitrary<bool>();
+    Bytes frame = as_request ? encode_request(gen_header(*api, v), gen_body(*api->request, v))
+                             : encode_response(api->key, v, 1, gen_body(*api->response, v));
+    const int flips = *rc::gen::inRange(1, 4);
+    for (int i = 0; i < flips; ++i) {
+      const auto at = *rc::gen::inRange<std::size_t>(4, frame.size());
+      frame[at] = *rc::gen::arbitrary<std::uint8_t>();
+    }
+    if (as_request) {
+      auto req = decode_request(frame);
+      if (!req) return;
+      auto back = decode_request(encode_request(req->header, req->body));
+      require(back.ok() && back->body == req->body && back->header == req->header, *api, v, "request changed");
+    } else {
+      auto resp = decode_response(frame, api->key, v);
+      if (!resp) return;
+      auto back = decode_response(encode_response(api->key, resp->version, 1, resp->body, resp->tags), api->key,
+                                  resp->version);
+      require(back.ok() && back->body == resp->body, *api, v, "response changed");
+    }
+  });
+}
