@@ -5,9 +5,11 @@
       Listens on 127.0.0.1 (a free port, substituted for {port} in the client
       command), runs the client, and writes every request frame it sends to
       OUTDIR/<prefix>-<Api>-v<N>-request.bin. It answers ApiVersions and
-      Metadata (one topic "t", one partition, led by itself) and
-      FindCoordinator v0-v2 (itself) with minimal responses built here by
-      hand; other requests are recorded and left unanswered. Stops when the client exits or after --seconds.
+      Metadata (one topic "t", one partition, led by itself),
+      FindCoordinator v0-v2 (itself), JoinGroup v0-v5 (the joiner leads
+      generation 1) and SyncGroup v0-v3 (partition 0 of "t") with minimal
+      responses built here by hand; other requests are recorded and left
+      unanswered. Stops when the client exits or after --seconds.
 
   capture-frames.py mock OUTDIR -- CLIENT COMMAND...
       Starts librdkafka's mock cluster in this process (confluent-kafka,
@@ -118,6 +120,27 @@ def find_coordinator_response(version, port):
     return body + struct.pack(">i", 0) + e.string("127.0.0.1") + struct.pack(">i", port)
 
 
+# A consumer subscription / assignment of topic "t" (ConsumerProtocol v0).
+SUBSCRIPTION = struct.pack(">hih", 0, 1, 1) + b"t" + struct.pack(">i", -1)
+ASSIGNMENT = struct.pack(">hih", 0, 1, 1) + b"t" + struct.pack(">iii", 1, 0, -1)
+
+
+def join_group_response(version):
+    """Makes the joining member ("m1") leader of generation 1; v0-v5 only."""
+    e = Enc(False)
+    body = struct.pack(">i", 0) if version >= 2 else b""
+    body += struct.pack(">hi", 0, 1) + e.string("range") + e.string("m1") + e.string("m1")
+    member = e.string("m1") + (e.string(None) if version >= 5 else b"")
+    member += struct.pack(">i", len(SUBSCRIPTION)) + SUBSCRIPTION
+    return body + e.array([member])
+
+
+def sync_group_response(version):
+    """Assigns partition 0 of "t"; v0-v3 only."""
+    body = struct.pack(">i", 0) if version >= 1 else b""
+    return body + struct.pack(">hi", 0, len(ASSIGNMENT)) + ASSIGNMENT
+
+
 class FrameReader:
     """Splits a byte stream into whole frames (clients pipeline requests)."""
 
@@ -175,6 +198,12 @@ def serve_listen(conn, rec, port, deadline):
                 hdr = struct.pack(">i", correlation_id) + (b"\x00" if version >= 9 else b"")
             elif key == 10 and version <= 2:
                 body = find_coordinator_response(version, port)
+                hdr = struct.pack(">i", correlation_id)
+            elif key == 11 and version <= 5:
+                body = join_group_response(version)
+                hdr = struct.pack(">i", correlation_id)
+            elif key == 14 and version <= 3:
+                body = sync_group_response(version)
                 hdr = struct.pack(">i", correlation_id)
             else:
                 continue

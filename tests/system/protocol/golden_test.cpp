@@ -211,3 +211,36 @@ TEST_CASE("consumers join their group: librdkafka with JoinGroup v5, kafka-pytho
   CHECK(body(fc).str_or("Key") == "samsa-group");
   CHECK(body(fc)["KeyType"].is_absent());  // v1+
 }
+
+TEST_CASE("librdkafka's group member syncs, heartbeats and fetches offsets (flexible v7)", "[protocol][golden]") {
+  const Request sync = request("kcat-group2-SyncGroup-v3-request.bin");
+  CHECK(body(sync).int_or("GenerationId", -1) == 1);
+  CHECK(body(sync).str_or("MemberId") == "m1");
+  REQUIRE(body(sync).size("Assignments") == 1);
+  // ConsumerProtocolAssignment v0: topic "t", partition 0, null user data.
+  CHECK(hex(body(sync).at("Assignments", 0)["Assignment"].bytes_) ==
+        "0000000000010001740000000100000000ffffffff");
+
+  const Request hb = request("kcat-group2-Heartbeat-v3-request.bin");
+  CHECK(hb.header.api_key == ApiKey::heartbeat);
+  CHECK(body(hb).str_or("GroupId") == "samsa-group");
+  CHECK(body(hb).str_or("MemberId") == "m1");
+
+  const Request of = request("kcat-group2-OffsetFetch-v7-request.bin");
+  CHECK(of.header.api_version == 7);
+  CHECK(request_header_version(ApiKey::offset_fetch, 7) == 2);
+  CHECK(body(of).str_or("GroupId") == "samsa-group");
+  CHECK(body(of).at("Topics", 0).str_or("Name") == "t");
+  CHECK(body(of).at("Topics", 0)["PartitionIndexes"] == Value::array({Value::integer(0)}));
+  CHECK(body(of)["RequireStable"] == Value::boolean(true));
+}
+
+TEST_CASE("an idempotent librdkafka producer asks InitProducerId v4 (flexible)", "[protocol][golden]") {
+  const Request r = request("kcat-idempotent-InitProducerId-v4-request.bin");
+  CHECK(r.header.api_key == ApiKey::init_producer_id);
+  CHECK(r.header.api_version == 4);
+  CHECK(body(r)["TransactionalId"].is_null());
+  CHECK(body(r).int_or("TransactionTimeoutMs", 0) == -1);
+  CHECK(body(r).int_or("ProducerId", 0) == -1);
+  CHECK(body(r).int_or("ProducerEpoch", 0) == -1);
+}
