@@ -104,6 +104,15 @@ Result<ByteView, DecodeError> frame_payload(ByteView frame) {
   return frame.subspan(4);
 }
 
+Result<RequestIds, DecodeError> peek_request_ids(ByteView frame) {
+  SAMSA_TRY(payload, frame_payload(frame));
+  Reader r(payload, 4);
+  SAMSA_TRY(key, r.int16());
+  SAMSA_TRY(version, r.int16());
+  SAMSA_TRY(correlation_id, r.int32());
+  return RequestIds{key, version, correlation_id};
+}
+
 Result<RequestHeader, DecodeError> decode_request_header(Reader& r) {
   RequestHeader h;
   const std::size_t key_at = r.offset();

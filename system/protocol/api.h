@@ -76,6 +76,17 @@ struct Response {
 // match the frame's length.
 Result<ByteView, DecodeError> frame_payload(ByteView frame);
 
+// The first three header fields of a request frame, read without checking
+// that the api or version is supported: a broker needs the correlation id to
+// answer a request it cannot decode (e.g. ApiVersions at an unknown version,
+// answered at v0 with UNSUPPORTED_VERSION).
+struct RequestIds {
+  std::int16_t api_key = 0;
+  std::int16_t api_version = 0;
+  std::int32_t correlation_id = 0;
+};
+Result<RequestIds, DecodeError> peek_request_ids(ByteView frame);
+
 // Reads a request header from the start of a frame's payload (offsets count
 // from the start of the frame). Fails on an unsupported api key or version.
 Result<RequestHeader, DecodeError> decode_request_header(Reader& r);

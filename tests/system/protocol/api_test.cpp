@@ -130,3 +130,20 @@ TEST_CASE("ApiVersions answers from the api table at every version", "[protocol]
     }
   }
 }
+
+TEST_CASE("a request at an unknown version still yields its ids for the error answer", "[protocol][api]") {
+  // ApiVersions v4 (unknown here): key 18, version 4, correlation 9, client "c".
+  const Bytes frame{0, 0, 0, 12, 0, 18, 0, 4, 0, 0, 0, 9, 0, 1, 'c', 0};
+  REQUIRE_FALSE(decode_request(frame).ok());
+  auto ids = peek_request_ids(frame);
+  REQUIRE(ids.ok());
+  CHECK(ids->api_key == 18);
+  CHECK(ids->api_version == 4);
+  CHECK(ids->correlation_id == 9);
+  // The answer: v0 body with UNSUPPORTED_VERSION, which a v4 client reads back.
+  const Bytes answer = encode_response(ApiKey::api_versions, 0, ids->correlation_id, api_versions_body(0, 35));
+  auto resp = decode_response(answer, ApiKey::api_versions, 3);
+  REQUIRE(resp.ok());
+  CHECK(resp->version == 0);
+  CHECK(resp->correlation_id == 9);
+}
