@@ -234,11 +234,18 @@ TEST_CASE("batches round-trip through builder and iterator", "[protocol][record_
 TEST_CASE("the CRC catches every single-byte change it covers", "[protocol][record_batch]") {
   rc::prop("flipping any byte from offset 21 on makes batch_crc_ok false", [] {
     const BatchOptions o = gen_options();
-    const auto records = *rc::gen::nonEmpty(rc::gen::container<std::vector<PlainRecord>>(gen_record()));
+    // Small batches, so that trying every position stays quick.
+    const auto records = *rc::gen::resize(
+        20, rc::gen::nonEmpty(rc::gen::container<std::vector<PlainRecord>>(gen_record())));
     Bytes batch = build(o, records);
+    const auto flip = *rc::gen::inRange<std::uint8_t>(1, 255);
+    for (std::size_t at = k_batch_crc_start; at < batch.size(); ++at) {  // every position
+      batch[at] ^= flip;
+      RC_ASSERT(!batch_crc_ok(batch));
+      batch[at] ^= flip;
+    }
     const std::size_t at = *rc::gen::inRange<std::size_t>(k_batch_crc_start, batch.size());
-    batch[at] ^= *rc::gen::inRange<std::uint8_t>(1, 255);
-    RC_ASSERT(!batch_crc_ok(batch));
+    batch[at] ^= flip;
     BatchReader reader(batch);
     RC_ASSERT(!reader.next());
     RC_ASSERT(reader.stop_reason().has_value());
@@ -465,4 +472,55 @@ TEST_CASE("batches written by kafka-python decode field by field", "[protocol][r
     CHECK(h->last_sequence() == 44);
     CHECK(read_all(batch) == k_golden_records);
   }
+}
+
+namespace {
+
+// A batch around a hand-written records section, with correct length and CRC.
+Bytes batch_around(const Bytes& records_section, std::int32_t count) {
+  Bytes b = build({}, {{0, "k", "v", {}}});
+  b.resize(k_batch_header_bytes);
+  b.insert(b.end(), records_section.begin(), records_section.end());
+  const auto length = static_cast<std::uint32_t>(b.size() - k_batch_log_overhead);
+  for (int i = 0; i < 4; ++i) {
+    b[8 + i] = static_cast<std::uint8_t>(length >> (24 - 8 * i));
+    b[57 + i] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(count) >> (24 - 8 * i));
+  }
+  const std::uint32_t crc = compute_batch_crc(b);
+  for (int i = 0; i < 4; ++i) b[17 + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+  return b;
+}
+
+BatchErrc first_error(const Bytes& batch) {
+  auto it = RecordIterator::open(batch);
+  if (!it) return it.error();
+  for (;;) {
+    auto r = it->next();
+    if (!r) return r.error();
+    REQUIRE(*r != nullptr);  // these batches must fail before their end
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hand-made malformed records are bad_record", "[protocol][record_batch]") {
+  // The good record: length 8 (zigzag 16), attrs, ts 0, offset 0, key "k", value "v", 0 headers.
+  const Bytes good = {16, 0, 0, 0, 2, 'k', 2, 'v', 0};
+  REQUIRE(read_all(batch_around(good, 1)).size() == 1);
+  // Length says 9 but the fields end after 8: a stray byte inside the record.
+  CHECK(first_error(batch_around({18, 0, 0, 0, 2, 'k', 2, 'v', 0, 0}, 1)) == BatchErrc::bad_record);
+  // Length says 7: the headers count falls outside the record.
+  CHECK(first_error(batch_around({14, 0, 0, 0, 2, 'k', 2, 'v', 0}, 1)) == BatchErrc::bad_record);
+  // Negative record length.
+  CHECK(first_error(batch_around({1, 0}, 1)) == BatchErrc::bad_record);
+  // Key length -2 (zigzag 3).
+  CHECK(first_error(batch_around({12, 0, 0, 0, 3, 'k', 2, 'v', 0}, 1)) == BatchErrc::bad_record);
+  // Key length beyond the record.
+  CHECK(first_error(batch_around({16, 0, 0, 0, 40, 'k', 2, 'v', 0}, 1)) == BatchErrc::bad_record);
+  // Header count 1 with a negative header key length.
+  CHECK(first_error(batch_around({18, 0, 0, 0, 2, 'k', 2, 'v', 2, 1}, 1)) == BatchErrc::bad_record);
+  // A varint longer than 5 bytes.
+  CHECK(first_error(batch_around({0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1)) == BatchErrc::bad_record);
+  // Negative records count.
+  CHECK(first_error(batch_around(good, -1)) == BatchErrc::bad_record);
 }
