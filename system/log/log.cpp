@@ -57,16 +57,19 @@ Result<void, LogErrc> Log::load() {
     if (auto cp = decode_offset_checkpoint(*text); cp && !cp->empty())
       recovery_point_ = cp->begin()->second;
 
+  bool rebuild_epochs = false;
   auto epoch_text = read_text_file(disk_, join_path(dir_, k_leader_epoch_file));
   if (epoch_text) {
     auto cache = LeaderEpochCache::decode(*epoch_text);
-    if (!cache) return Err{LogErrc::corrupt_checkpoint};
-    epochs_ = std::move(*cache);
+    rebuild_epochs = !cache;
+    if (cache) epochs_ = std::move(*cache);
   } else if (epoch_text.error() != LogErrc::not_found) {
     return Err{epoch_text.error()};
   }
 
   if (auto r = load_segments(bases); !r) return r;
+  if (rebuild_epochs)
+    if (auto r = rebuild_leader_epochs(); !r) return r;
   if (segments_.empty()) {
     auto seg = Segment::create(disk_, dir_, std::max<std::int64_t>(0, recovery_point_), config_);
     if (!seg) return Err{seg.error()};
@@ -88,6 +91,19 @@ Result<void, LogErrc> Log::load() {
   if (auto r = delete_snapshots_above(log_end_offset()); !r) return r;
   last_flush_ms_ = rt_.wall_ms();
   return {};
+}
+
+// A leader-epoch checkpoint that does not parse (a latent sector error) is
+// rebuilt from the epochs stamped in the batch headers.
+Result<void, LogErrc> Log::rebuild_leader_epochs() {
+  LeaderEpochCache epochs;
+  for (auto& [base, seg] : segments_) {
+    auto r = seg->for_each_header(
+        [&](const BatchHeader& h) { epochs.assign(h.partition_leader_epoch, h.base_offset); });
+    if (!r) return r;
+  }
+  epochs_ = std::move(epochs);
+  return write_epochs(epochs_);
 }
 
 Result<void, LogErrc> Log::remove_strays(const std::vector<std::string>& names,

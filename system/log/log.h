@@ -111,6 +111,7 @@ class Log {
   Log(sim::Runtime& rt, std::string dir, LogConfig config);
   Result<void, LogErrc> load();
   Result<void, LogErrc> load_segments(const std::vector<std::int64_t>& bases);
+  Result<void, LogErrc> rebuild_leader_epochs();
   Result<void, LogErrc> remove_strays(const std::vector<std::string>& names,
                                       const std::vector<std::int64_t>& bases);
   Result<void, LogErrc> delete_segments_from(std::int64_t base_offset);

@@ -145,6 +145,18 @@ Result<std::optional<std::uint64_t>, LogErrc> Segment::find_position(std::int64_
   return std::optional<std::uint64_t>{};
 }
 
+Result<void, LogErrc> Segment::for_each_header(const std::function<void(const BatchHeader&)>& fn) {
+  std::uint64_t position = 0;
+  while (position < size_bytes_) {
+    auto h = header_at(position);
+    if (!h && h.error() != LogErrc::corrupt_storage) return Err{h.error()};
+    if (!h || !*h) break;
+    fn(**h);
+    position += (*h)->size_bytes();
+  }
+  return {};
+}
+
 Result<std::optional<BatchHeader>, LogErrc> Segment::find_timestamp(std::int64_t target_ms) {
   if (max_timestamp_ < target_ms) return std::optional<BatchHeader>{};
   std::uint64_t position = 0;

@@ -4,6 +4,7 @@
 // `<base>.index` / `<base>.timeindex` when the segment is sealed (at roll);
 // the active segment's indexes are rebuilt from the log on every open.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ class Segment {
   Result<std::optional<std::uint64_t>, LogErrc> find_position(std::int64_t offset);
   // The first batch at or after `position` whose max timestamp is >= target.
   Result<std::optional<BatchHeader>, LogErrc> find_timestamp(std::int64_t target_ms);
+  // Calls fn with every batch header in order (no CRC check); stops early
+  // at a header that does not read.
+  Result<void, LogErrc> for_each_header(const std::function<void(const BatchHeader&)>& fn);
   // Up to n bytes at position, never past the segment's end.
   Result<Bytes, LogErrc> read(std::uint64_t position, std::uint64_t n);
   // Drops the batches whose last offset is >= offset (whole batches) and

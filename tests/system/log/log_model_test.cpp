@@ -303,7 +303,7 @@ LogConfig gen_config() {
   return c;
 }
 
-void run_model(std::uint64_t seed, bool slow_disk) {
+void run_model(std::uint64_t seed, bool slow_disk, bool classify = true) {
   DiskConfig disk;
   if (slow_disk) {
     disk.read_latency_max = 100us;
@@ -339,6 +339,7 @@ void run_model(std::uint64_t seed, bool slow_disk) {
   const auto r = world.run(100h);
   if (r.reason == StopReason::internal_error) RC_FAIL(r.report);
   RC_ASSERT(st.final_checked);
+  if (!classify) return;
   RC_CLASSIFY(st.mid_op_crashes > 0, "crashed inside an operation");
   RC_CLASSIFY(st.recoveries > 2, "recovered more than twice");
   RC_CLASSIFY(st.next_op > 20, "more than 20 operations");
@@ -357,6 +358,6 @@ TEST_CASE("the log after any crash is a durable prefix of the model", "[log][mod
 TEST_CASE("the log model holds over long runs", "[log][model][slow]") {
   rc::prop("after recovery: every flushed batch, contiguous offsets, nothing corrupt (long)",
            [](std::uint64_t seed) {
-             for (int i = 0; i < 20; ++i) run_model(seed + static_cast<std::uint64_t>(i), true);
+             for (int i = 0; i < 20; ++i) run_model(seed + static_cast<std::uint64_t>(i), true, false);
            });
 }
