@@ -440,6 +440,7 @@ std::vector<std::int64_t> Log::segment_base_offsets() const {
 // --- side files ------------------------------------------------------------------------------
 
 Result<void, LogErrc> Log::assign_leader_epoch(std::int32_t epoch) {
+  if (offline_) return Err{LogErrc::offline};
   LeaderEpochCache epochs = epochs_;
   if (!epochs.assign(epoch, log_end_offset())) return {};
   if (auto r = write_epochs(epochs); !r) return r;
@@ -448,6 +449,7 @@ Result<void, LogErrc> Log::assign_leader_epoch(std::int32_t epoch) {
 }
 
 Result<void, LogErrc> Log::checkpoint_high_watermark(std::int64_t high_watermark) {
+  if (offline_) return Err{LogErrc::offline};
   const auto tp = parse_partition_dir(base_name(dir_)).value_or(std::pair{base_name(dir_), 0});
   const std::string text = encode_offset_checkpoint({{tp, high_watermark}});
   return guard(write_text_file(disk_, join_path(dir_, k_high_watermark_file), text));
@@ -475,6 +477,7 @@ Result<std::vector<std::int64_t>, LogErrc> Log::snapshot_offsets() {
 }
 
 Result<void, LogErrc> Log::save_producer_snapshot(const ProducerSnapshot& snapshot) {
+  if (offline_) return Err{LogErrc::offline};
   const std::string path = join_path(dir_, offset_file_name(log_end_offset(), k_snapshot_suffix));
   if (auto r = write_text_file(disk_, path, encode_producer_snapshot(snapshot)); !r) return guard(r);
   auto offsets = snapshot_offsets();

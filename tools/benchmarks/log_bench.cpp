@@ -91,9 +91,11 @@ BENCHMARK(BM_log_append)
     ->Args({16 << 10, 1});
 
 // Fills a log with `total_bytes` of batches of `batch_bytes`.
-std::unique_ptr<Log> filled_log(Runtime& rt, std::size_t batch_bytes, std::size_t total_bytes) {
+std::unique_ptr<Log> filled_log(Runtime& rt, std::size_t batch_bytes, std::size_t total_bytes,
+                                bool verify_crc = true) {
   LogConfig c = bounded_config();
   c.retention_bytes = -1;
+  c.verify_crc_on_read = verify_crc;
   auto log = open_log(rt, c);
   const Bytes batch = make_batch(batch_bytes);
   for (std::size_t done = 0; done < total_bytes; done += batch.size())
@@ -105,7 +107,7 @@ void BM_log_read_sequential(benchmark::State& state) {
   const auto max_bytes = static_cast<std::uint64_t>(state.range(0));
   std::uint64_t bytes = 0;
   in_world([&](Runtime& rt) {
-    auto log = filled_log(rt, 16 << 10, 64 << 20);
+    auto log = filled_log(rt, 16 << 10, 64 << 20, state.range(1) == 1);
     std::int64_t offset = 0;
     for (auto _ : state) {
       auto r = log->read(offset, max_bytes);
@@ -122,7 +124,11 @@ void BM_log_read_sequential(benchmark::State& state) {
   });
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
-BENCHMARK(BM_log_read_sequential)->ArgName("max_bytes")->Arg(64 << 10)->Arg(1 << 20);
+BENCHMARK(BM_log_read_sequential)
+    ->ArgNames({"max_bytes", "verify_crc"})
+    ->Args({64 << 10, 1})
+    ->Args({1 << 20, 1})
+    ->Args({1 << 20, 0});
 
 void BM_log_read_random_offset(benchmark::State& state) {
   in_world([&](Runtime& rt) {
