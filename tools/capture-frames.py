@@ -17,6 +17,13 @@
       front of it and runs the client against the proxy: requests and the
       mock's responses are written as ...-request.bin / ...-response.bin.
 
+  capture-frames.py kafka-python-schemas OUTDIR [--seed N]
+      No client: for every request and response schema that kafka-python
+      defines (kafka.protocol.*) within the versions the listener
+      advertises, fills the schema with seeded random values and writes the
+      frame kafka-python encodes, as kp-<Api>-v<N>-<request|response>.bin.
+      An independent implementation of the non-flexible layouts.
+
 Files hold one whole frame each, the 4-byte size prefix included. Only
 loopback addresses are used, and every loop is bounded by --seconds.
 """
@@ -273,13 +280,69 @@ def start_mock():
     raise SystemExit("mock cluster did not report its port: %r" % handler_records[:5])
 
 
+def random_value(kind, rnd):
+    import kafka.protocol.types as t
+    if isinstance(kind, t.Schema):
+        return tuple(random_value(f, rnd) for f in kind.fields)
+    if isinstance(kind, t.Array):
+        return [random_value(kind.array_of, rnd) for _ in range(rnd.randint(0, 3))]
+    if isinstance(kind, t.String) or kind is t.String:
+        return "".join(rnd.choice("abcxyz-._0123") for _ in range(rnd.randint(0, 8)))
+    if kind is t.Bytes:
+        return bytes(rnd.randint(0, 255) for _ in range(rnd.randint(0, 12)))
+    if kind is t.Boolean:
+        return rnd.random() < 0.5
+    bits = {t.Int8: 8, t.Int16: 16, t.Int32: 32, t.Int64: 64}[kind]
+    return rnd.randint(-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+
+def kafka_python_schemas(outdir, seed):
+    import importlib
+    import pkgutil
+    import random
+    import kafka.protocol as kp
+    from kafka.protocol.api import Request, Response
+    rnd = random.Random(seed)
+    rec = Recorder(outdir, "kp")
+    ranges = {k: (lo, hi) for k, lo, hi in ADVERTISED}
+    classes = []
+    for m in pkgutil.iter_modules(kp.__path__):
+        mod = importlib.import_module("kafka.protocol." + m.name)
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and issubclass(obj, (Request, Response)) and isinstance(
+                    getattr(obj, "API_KEY", None), int) and obj.__module__ == mod.__name__:
+                classes.append(obj)
+    for cls in sorted(set(classes), key=lambda c: (c.API_KEY, c.API_VERSION, c.__name__)):
+        lo, hi = ranges.get(cls.API_KEY, (1, 0))
+        if not lo <= cls.API_VERSION <= hi:
+            continue
+        try:
+            body = cls.SCHEMA.encode(random_value(cls.SCHEMA, rnd))
+        except Exception as e:  # a schema kafka-python itself cannot encode
+            print("skipped", cls.__name__, type(e).__name__, e, file=sys.stderr)
+            continue
+        if issubclass(cls, Request):
+            client = b"kp"
+            head = struct.pack(">hhih", cls.API_KEY, cls.API_VERSION, 7, len(client)) + client
+            kind = "request"
+        else:
+            head = struct.pack(">i", 7)
+            kind = "response"
+        payload = head + body
+        rec.write(cls.API_KEY, cls.API_VERSION, kind, struct.pack(">i", len(payload)) + payload)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["listen", "mock"])
+    ap.add_argument("mode", choices=["listen", "mock", "kafka-python-schemas"])
     ap.add_argument("outdir")
     ap.add_argument("--prefix", default="client")
     ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--seed", type=int, default=1)
     argv = sys.argv[1:]
+    if argv[:1] == ["kafka-python-schemas"]:
+        args = ap.parse_args(argv)
+        return kafka_python_schemas(args.outdir, args.seed)
     if "--" not in argv:
         ap.error("give the client command after --")
     split = argv.index("--")
