@@ -420,8 +420,10 @@ Result<std::size_t, LogErrc> Log::delete_old_segments(std::int64_t now_ms,
     segments_.erase(segments_.begin());
     ++deleted;
   }
-  if (deleted > 0 && epochs_.truncate_from_start(log_start_offset()))
+  if (deleted == 0) return deleted;
+  if (epochs_.truncate_from_start(log_start_offset()))
     if (auto r = write_epochs(epochs_); !r) return Err{r.error()};
+  if (auto r = delete_snapshots_below(log_start_offset()); !r) return Err{r.error()};
   return deleted;
 }
 
@@ -503,6 +505,22 @@ Log::load_producer_snapshot() {
     if (auto snap = decode_producer_snapshot(*text)) return Found{{*it, std::move(*snap)}};
   }
   return Found{};
+}
+
+// Snapshots below the log start describe deleted data; the newest of them
+// is kept (it still seeds producer state when nothing newer exists).
+Result<void, LogErrc> Log::delete_snapshots_below(std::int64_t offset) {
+  auto offsets = snapshot_offsets();
+  if (!offsets) return Err{offsets.error()};
+  std::vector<std::int64_t> below;
+  for (const std::int64_t o : *offsets)
+    if (o < offset) below.push_back(o);
+  if (!below.empty()) below.pop_back();
+  for (const std::int64_t o : below) {
+    auto r = disk_.remove(join_path(dir_, offset_file_name(o, k_snapshot_suffix)));
+    if (!r) return Err{from_disk(r.error())};
+  }
+  return {};
 }
 
 Result<void, LogErrc> Log::delete_snapshots_above(std::int64_t offset) {

@@ -126,6 +126,7 @@ class Log {
   Result<void, LogErrc> delete_oldest_segment();
   Result<std::vector<std::int64_t>, LogErrc> snapshot_offsets();
   Result<void, LogErrc> delete_snapshots_above(std::int64_t offset);
+  Result<void, LogErrc> delete_snapshots_below(std::int64_t offset);
   // Disk errors from fsync take the log offline (the page cache state is
   // unknown after a failed fsync, as with Kafka's offline log dirs).
   template <class T>

@@ -360,6 +360,23 @@ TEST_CASE("side files: leader epochs, high watermark and producer snapshots surv
     CHECK(loaded->second == snap);
     CHECK_FALSE(rt.disk().exists("data/t-0/00000000000000000015.snapshot"));
   });
+  rig.run([&](Runtime& rt) {
+    LogConfig c;
+    c.segment_bytes = 200;
+    c.retention_bytes = 0;
+    auto log = open_log(rt, c);
+    REQUIRE(log->roll().ok());
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(log->append_as_leader(make_batch(1, 10 + i, 100), 4).ok());
+      if (i < 2) REQUIRE(log->save_producer_snapshot(snap).ok());  // at 11 and 12
+    }
+    REQUIRE(log->segment_base_offsets() == std::vector<std::int64_t>{0, 10, 11, 12, 13});
+    CHECK(log->delete_old_segments(0, log->log_end_offset()).value() == 4);
+    CHECK(log->log_start_offset() == 13);
+    // Both snapshots are below the start: only the newest stays.
+    CHECK_FALSE(rt.disk().exists("data/t-0/00000000000000000011.snapshot"));
+    CHECK(log->load_producer_snapshot().value()->first == 12);
+  });
 }
 
 TEST_CASE("a log over corrupted files never crashes and never returns a bad batch", "[log]") {
