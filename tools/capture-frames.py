@@ -16,6 +16,8 @@
       test.mock.num.brokers=1), puts a recording proxy on 127.0.0.1:{port} in
       front of it and runs the client against the proxy: requests and the
       mock's responses are written as ...-request.bin / ...-response.bin.
+      The proxy rewrites the mock's port in responses (Metadata,
+      FindCoordinator) to its own, so every connection goes through it.
 
   capture-frames.py kafka-python-schemas OUTDIR [--seed N]
       No client: for every request and response schema that kafka-python
@@ -218,7 +220,16 @@ def serve_listen(conn, rec, port, deadline):
             conn.sendall(struct.pack(">i", len(payload)) + payload)
 
 
-def proxy_conn(client, upstream_port, rec, deadline):
+def advertised_as(frame, from_port, to_port):
+    """Rewrites the broker address 127.0.0.1:from_port in a response to
+    to_port (classic and compact host strings), so that clients keep talking
+    through the proxy. Same length: the frame stays valid."""
+    for host in (b"\x00\x09127.0.0.1", b"\x0a127.0.0.1"):
+        frame = frame.replace(host + struct.pack(">i", from_port), host + struct.pack(">i", to_port))
+    return frame
+
+
+def proxy_conn(client, upstream_port, proxy_port, rec, deadline):
     with client, socket.create_connection(("127.0.0.1", upstream_port)) as up:
         pending = {}
         bufs = {client: b"", up: b""}
@@ -230,7 +241,6 @@ def proxy_conn(client, upstream_port, rec, deadline):
                 chunk = s.recv(65536)
                 if not chunk:
                     return
-                (up if s is client else client).sendall(chunk)
                 bufs[s] += chunk
                 while len(bufs[s]) >= 4 and len(bufs[s]) >= 4 + struct.unpack(">i", bufs[s][:4])[0]:
                     size = 4 + struct.unpack(">i", bufs[s][:4])[0]
@@ -239,10 +249,13 @@ def proxy_conn(client, upstream_port, rec, deadline):
                         key, version, correlation_id = header_fields(frame)
                         pending[correlation_id] = (key, version)
                         rec.write(key, version, "request", frame)
+                        up.sendall(frame)
                     else:
+                        frame = advertised_as(frame, upstream_port, proxy_port)
                         correlation_id = struct.unpack(">i", frame[4:8])[0]
                         key, version = pending.pop(correlation_id, (-1, -1))
                         rec.write(key, version, "response", frame)
+                        client.sendall(frame)
 
 
 def start_mock():
@@ -369,7 +382,7 @@ def main():
         if args.mode == "listen":
             t = threading.Thread(target=serve_listen, args=(conn, rec, port, deadline), daemon=True)
         else:
-            t = threading.Thread(target=proxy_conn, args=(conn, upstream, rec, deadline), daemon=True)
+            t = threading.Thread(target=proxy_conn, args=(conn, upstream, port, rec, deadline), daemon=True)
         t.start()
         threads.append(t)
     if proc.poll() is None:
