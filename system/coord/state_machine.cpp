@@ -85,9 +85,27 @@ std::string child_name(std::string_view path) {
 }
 }  // namespace
 
-// What a multi changed, to restore when a later sub-operation fails.
+// What a multi changed, to restore when a later sub-operation fails. It
+// keeps data and Stat of touched nodes and the child names added or removed,
+// never whole child sets: undo costs what the multi changed, not the tree.
 struct StateMachine::Undo {
-  std::map<std::string, std::optional<Znode>> nodes;
+  struct Saved {
+    Bytes data;
+    Stat stat;
+  };
+  struct ChildChange {
+    std::string parent;
+    std::string name;
+    bool added;
+  };
+  struct FiredWatch {
+    bool child;
+    std::string path;
+    std::set<SessionId> sessions;
+  };
+  std::map<std::string, std::optional<Saved>> nodes;  // nullopt: did not exist
+  std::vector<ChildChange> children;
+  std::vector<FiredWatch> watches;
   std::map<SessionId, std::set<std::string>> ephemerals;
 };
 
@@ -112,13 +130,22 @@ SessionId StateMachine::max_session_id() const {
 Znode* StateMachine::mut(const std::string& path, Undo* undo) {
   auto it = nodes_.find(path);
   if (undo && !undo->nodes.count(path))
-    undo->nodes[path] = it == nodes_.end() ? std::nullopt : std::optional<Znode>(it->second);
+    undo->nodes[path] = it == nodes_.end() ? std::nullopt
+                                           : std::optional(Undo::Saved{it->second.data, it->second.stat});
   return it == nodes_.end() ? &nodes_[path] : &it->second;
 }
 
 void StateMachine::erase_node(const std::string& path, Undo* undo) {
   mut(path, undo);
   nodes_.erase(path);
+}
+
+void StateMachine::change_child(Znode& parent, const std::string& parent_path,
+                                const std::string& name, bool add, Undo* undo) {
+  if (add) parent.children.insert(name);
+  else parent.children.erase(name);
+  parent.stat.num_children = static_cast<std::int32_t>(parent.children.size());
+  if (undo) undo->children.push_back({parent_path, name, add});
 }
 
 void StateMachine::fire(std::map<std::string, std::set<SessionId>, std::less<>>& watches,
@@ -130,7 +157,31 @@ void StateMachine::fire(std::map<std::string, std::set<SessionId>, std::less<>>&
     if (skip && !skip->insert(s).second) continue;
     out.events.push_back({s, type, path});
   }
+  if (undo_) undo_->watches.push_back({&watches == &child_watches_, path, it->second});
   watches.erase(it);
+}
+
+void StateMachine::restore(Undo& undo) {
+  for (auto it = undo.children.rbegin(); it != undo.children.rend(); ++it) {
+    std::set<std::string>& kids = nodes_[it->parent].children;
+    if (it->added) kids.erase(it->name);
+    else kids.insert(it->name);
+  }
+  for (auto& [path, saved] : undo.nodes) {
+    if (!saved) {
+      nodes_.erase(path);
+      continue;
+    }
+    Znode& n = nodes_[path];
+    n.data = std::move(saved->data);
+    n.stat = saved->stat;
+  }
+  for (auto& [session, paths] : undo.ephemerals) {
+    if (paths.empty()) ephemerals_.erase(session);
+    else ephemerals_[session] = paths;
+  }
+  for (auto& w : undo.watches)
+    (w.child ? child_watches_ : data_watches_)[w.path].merge(w.sessions);
 }
 
 TxnResult StateMachine::apply(const Txn& t) {
@@ -182,8 +233,7 @@ OpResult StateMachine::create(const CreateOp& op, const Txn& t, TxnResult& out, 
     return fail(type, Code::session_expired);
 
   Znode* p = mut(parent_path, undo);
-  p->children.insert(child_name(path));
-  p->stat.num_children = static_cast<std::int32_t>(p->children.size());
+  change_child(*p, parent_path, child_name(path), true, undo);
   p->stat.cversion += 1;
   p->stat.pzxid = t.zxid;
   Znode* n = mut(path, undo);
@@ -221,8 +271,7 @@ OpResult StateMachine::remove(const DeleteOp& op, const Txn& t, TxnResult& out, 
   erase_node(op.path, undo);
   const std::string parent_path = parent_of(op.path);
   Znode* p = mut(parent_path, undo);
-  p->children.erase(child_name(op.path));
-  p->stat.num_children = static_cast<std::int32_t>(p->children.size());
+  change_child(*p, parent_path, child_name(op.path), false, undo);
   p->stat.cversion += 1;
   p->stat.pzxid = std::max(p->stat.pzxid, t.zxid);
   std::set<SessionId> told;
@@ -259,8 +308,7 @@ OpResult StateMachine::check(const CheckOp& op) {
 TxnResult StateMachine::multi(const MultiOp& op, const Txn& t) {
   TxnResult out;
   Undo undo;
-  auto data_watches = data_watches_;
-  auto child_watches = child_watches_;
+  undo_ = &undo;
   std::size_t failed_at = op.ops.size();
   Code failed_err = Code::ok;
   for (std::size_t i = 0; i < op.ops.size(); ++i) {
@@ -275,20 +323,12 @@ TxnResult StateMachine::multi(const MultiOp& op, const Txn& t) {
     if (r.type == OpCode::create2) r.type = OpCode::create;
     out.multi.push_back(std::move(r));
   }
+  undo_ = nullptr;
   if (failed_at == op.ops.size()) return out;
   // All or nothing: restore the tree and the watches (nothing fired),
   // and report as ZooKeeper does: ok before the failure, the failure, then
   // runtime inconsistency for the operations never tried.
-  for (auto& [path, before] : undo.nodes) {
-    if (before) nodes_[path] = *before;
-    else nodes_.erase(path);
-  }
-  for (auto& [session, paths] : undo.ephemerals) {
-    if (paths.empty()) ephemerals_.erase(session);
-    else ephemerals_[session] = paths;
-  }
-  data_watches_ = std::move(data_watches);
-  child_watches_ = std::move(child_watches);
+  restore(undo);
   out = TxnResult{};
   for (std::size_t i = 0; i < op.ops.size(); ++i) {
     const Code c = i < failed_at ? Code::ok

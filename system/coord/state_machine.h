@@ -96,10 +96,14 @@ class StateMachine {
   TxnResult close_session(const Txn& t);
   Znode* mut(const std::string& path, Undo* undo);
   void erase_node(const std::string& path, Undo* undo);
+  void change_child(Znode& parent, const std::string& parent_path, const std::string& name,
+                    bool add, Undo* undo);
+  void restore(Undo& undo);
   void fire(std::map<std::string, std::set<SessionId>, std::less<>>& watches,
             const std::string& path, EventType type, TxnResult& out,
             std::set<SessionId>* skip = nullptr);
 
+  Undo* undo_ = nullptr;  // set while a multi runs: fired watches are recorded
   Zxid last_zxid_ = 0;
   std::map<std::string, Znode, std::less<>> nodes_;
   std::map<SessionId, SessionInfo> sessions_;

@@ -362,3 +362,29 @@ TEST_CASE("state machine matches the model: tree, stats, multi, sessions, recove
                                                        CrashRecover>());
   });
 }
+
+TEST_CASE("a failed multi fires no watch and leaves every watch set", "[coord][watch]") {
+  StateMachine sm;
+  Zxid z = 0;
+  auto apply = [&](WriteOp op, SessionId s = 1) { return sm.apply(Txn{++z, 0, s, std::move(op)}); };
+  (void)apply(CreateSessionOp{4000, {}});
+  (void)apply(CreateOp{"/p", {}});
+  (void)apply(CreateOp{"/p/c", {}});
+  REQUIRE(sm.get_data(1, "/p/c", true).ok());
+  REQUIRE(sm.get_children(1, "/p", true).ok());
+  REQUIRE(sm.exists(1, "/p/new", true).error() == Code::no_node);
+  REQUIRE(sm.watch_count() == 3);
+  auto failed = apply(MultiOp{{DeleteOp{"/p/c", -1}, CreateOp{"/p/new", {}}, CheckOp{"/p", 9}}});
+  REQUIRE(failed.events.empty());
+  REQUIRE(failed.multi[2].err == Code::bad_version);
+  REQUIRE(sm.watch_count() == 3);
+  REQUIRE(sm.find("/p/c") != nullptr);
+  REQUIRE(sm.find("/p/new") == nullptr);
+  REQUIRE(sm.find("/p")->children == std::set<std::string>{"c"});
+  auto ok = apply(MultiOp{{DeleteOp{"/p/c", -1}, CreateOp{"/p/new", {}}}});
+  // NodeDeleted for /p/c, NodeChildrenChanged for /p (once: one-shot), NodeCreated for /p/new.
+  REQUIRE(ok.events == std::vector<WatchEvent>{{1, EventType::node_deleted, "/p/c"},
+                                               {1, EventType::node_children_changed, "/p"},
+                                               {1, EventType::node_created, "/p/new"}});
+  REQUIRE(sm.watch_count() == 0);
+}
