@@ -438,3 +438,21 @@ TEST_CASE("an unreadable leader-epoch checkpoint is rebuilt from the batches", "
     CHECK(log->leader_epochs().entries() == std::vector<EpochEntry>{{1, 0}, {4, 3}});
   });
 }
+
+TEST_CASE("a segment rolls when its offset or time index is full", "[log]") {
+  LogRig rig(14);
+  rig.run([&](Runtime& rt) {
+    LogConfig c;
+    c.index_interval_bytes = 0;   // an index entry for every batch after the first
+    c.segment_index_bytes = 24;   // 3 offset entries, 2 time entries
+    auto log = open_log(rt, c);
+    for (int i = 0; i < 7; ++i) REQUIRE(log->append_as_leader(make_batch(1, 100 + i), 0).ok());
+    // Batches 0, 1, 2 fill the time index (entries at batches 1 and 2).
+    CHECK(log->segment_base_offsets() == std::vector<std::int64_t>{0, 3, 6});
+    CHECK(log->segment(0).time_index().full());
+    // Equal timestamps add no time entries: then the offset index fills first.
+    for (int i = 0; i < 4; ++i) REQUIRE(log->append_as_leader(make_batch(1, 500), 0).ok());
+    CHECK(log->segment(6).offset_index().size() == 3);
+    CHECK(log->segment_base_offsets().back() == 10);
+  });
+}
