@@ -350,3 +350,31 @@ TEST_CASE("the mock cluster, proxied end to end: produce, fetch, list offsets, g
   REQUIRE(body(of, ApiKey::offset_fetch).at("Topics", 0).size("Partitions") == 4);
   CHECK(body(of, ApiKey::offset_fetch).at("Topics", 0).at("Partitions", 0).int_or("CommittedOffset", 0) == -1);
 }
+
+TEST_CASE("kafka-python consumes through the proxied mock: fetch v4, commit v2", "[protocol][golden]") {
+  const Response fetch = response("mockp-kafka-python-Fetch-v4-response.bin", ApiKey::fetch, 4);
+  const StructView f = body(fetch, ApiKey::fetch);
+  bool found = false;
+  for (std::size_t i = 0; i < f.at("Responses", 0).size("Partitions"); ++i) {
+    const StructView part = f.at("Responses", 0).at("Partitions", i);
+    if (part.int_or("PartitionIndex", -1) != 0) continue;
+    CHECK(part.int_or("HighWatermark", -1) == 1);
+    BatchReader reader(part["Records"].bytes_);
+    auto batch = reader.next();
+    REQUIRE(batch.has_value());
+    CHECK(batch_crc_ok(batch->bytes));
+    found = true;
+  }
+  CHECK(found);
+
+  const Request commit = request("mockp-kafka-python-OffsetCommit-v2-request.bin");
+  CHECK(commit.header.client_id == "samsa-capture");
+  const StructView c = body(commit);
+  CHECK(c.str_or("GroupId") == "samsa-group");
+  CHECK(c.int_or("RetentionTimeMs", 0) == -1);
+  // Kafka 3.7 calls the generation field GenerationIdOrMemberEpoch (KIP-848).
+  CHECK(c.int_or("GenerationIdOrMemberEpoch", -1) >= 1);
+  CHECK(c.at("Topics", 0).at("Partitions", 0).int_or("CommittedOffset", -1) == 1);
+  const Response committed = response("mockp-kafka-python-OffsetCommit-v2-response.bin", ApiKey::offset_commit, 2);
+  CHECK(body(committed, ApiKey::offset_commit).at("Topics", 0).at("Partitions", 0).int_or("ErrorCode", -1) == 0);
+}
