@@ -40,8 +40,9 @@ Result<std::shared_ptr<Server>, std::string> Server::start(sim::Runtime& rt, Ser
                              info.timeout_ms, nullptr};
   // Session ids: the node id in the top byte, then the wall clock, as
   // ZooKeeper does; never below one already used.
-  const SessionId base = (static_cast<SessionId>(rt.node_id() & 0xff) << 56) |
-                         ((rt.wall_ms() << 24) >> 8 & 0x00ffffffffffffffLL);
+  const auto wall = static_cast<std::uint64_t>(rt.wall_ms());
+  const auto base = static_cast<SessionId>(
+      (static_cast<std::uint64_t>(rt.node_id() & 0x7f) << 56) | ((wall << 24) >> 8));
   server->next_session_id_ = std::max(base, server->sm_.max_session_id() + 1);
   auto listener = rt.net().listen(server->config_.port);
   if (!listener) return Err{std::string("listen: ") + std::string(sim::to_string(listener.error()))};

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <thread>
 
 #include "scenarios/coord/controller_election.h"
 #include "scenarios/scenario.h"
@@ -51,4 +52,16 @@ TEST_CASE("controller-election: 200 seeds are deterministic and hold their invar
     REQUIRE(a.verdict == Verdict::ok);
     REQUIRE(election(seed).trace_hash == a.trace_hash);
   }
+}
+
+TEST_CASE("controller-election: two runs on two threads at once agree",
+          "[determinism][coord][election]") {
+  const auto alone = election(21).trace_hash;
+  std::uint64_t a = 0, b = 0;
+  std::thread t1([&] { a = election(21).trace_hash; });
+  std::thread t2([&] { b = election(21).trace_hash; });
+  t1.join();
+  t2.join();
+  REQUIRE(a == alone);
+  REQUIRE(b == alone);
 }
