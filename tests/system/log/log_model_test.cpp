@@ -343,6 +343,7 @@ void run_model(std::uint64_t seed, bool slow_disk, bool classify = true) {
   RC_CLASSIFY(st.mid_op_crashes > 0, "crashed inside an operation");
   RC_CLASSIFY(st.recoveries > 2, "recovered more than twice");
   RC_CLASSIFY(st.next_op > 20, "more than 20 operations");
+  RC_CLASSIFY(st.next_op > 100, "more than 100 operations");
   for (const auto& [name, count] : world.buggify_fired()) RC_CLASSIFY(count > 0, name);
 }
 
