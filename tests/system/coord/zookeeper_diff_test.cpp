@@ -2,7 +2,8 @@
 // same random operation sequences go to a private ZooKeeper over a socket
 // (our jute encoding on the wire) and to samsa's StateMachine; error codes,
 // created paths, data, children, Stats (zxids relative to the start of the
-// sequence; times excluded) and watch events must agree. Tagged [zookeeper]:
+// sequence; times excluded) and watch events must agree, and every reply
+// ZooKeeper sends re-encodes, by our encoder, to the very same bytes. Tagged [zookeeper]:
 // skipped (with a warning) where java or zookeeper.jar is missing.
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
@@ -149,8 +150,10 @@ class Session {
     ConnectRequest req;
     req.timeout_ms = 30000;
     send(encode(req));
-    auto resp = decode_connect_response(recv());
+    const Bytes frame = recv();
+    auto resp = decode_connect_response(frame);
     REQUIRE(resp.ok());
+    REQUIRE(encode(*resp) == frame);
     REQUIRE(resp->timeout_ms > 0);
     id_ = resp->session_id;
   }
@@ -189,6 +192,7 @@ class Session {
       if (header->xid == k_watch_xid) {
         auto ev = decode_response(frame, OpCode::error);
         REQUIRE(ev.ok());
+        REQUIRE(encode(*ev, OpCode::error) == frame);
         events.push_back(ev->event);
         continue;
       }
@@ -196,6 +200,9 @@ class Session {
       auto r = decode_response(frame, req.type);
       INFO("decode error at byte " << (r.ok() ? 0 : r.error().offset));
       REQUIRE(r.ok());
+      // Our encoder writes ZooKeeper's reply bytes exactly: what the server
+      // sends our clients is what a real ZooKeeper would send.
+      REQUIRE(encode(*r, req.type) == frame);
       return {std::move(*r), events};
     }
   }
