@@ -179,6 +179,10 @@ RunReport run_controller_election_with(const ControllerElectionConfig& config) {
   WorldConfig wc;
   wc.seed = config.seed;
   wc.log_level = config.log_level;
+  if (swarm.chance(0.5)) {  // slow fsyncs: coordinator crashes land inside them
+    wc.disk.fsync_latency_min = 200us;
+    wc.disk.fsync_latency_max = std::chrono::microseconds(swarm.uniform(500, 5000));
+  }
   Random fault_rng = Random(config.seed).derive("controller-election.faults");
   const Duration fault_phase = std::chrono::milliseconds(config.fault_phase_ms);
   const std::vector<Fault> schedule = make_schedule(fault_rng, rate, fault_phase);

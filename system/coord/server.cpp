@@ -248,7 +248,8 @@ Response Server::read(SessionId s, const Request& req) {
 std::optional<TxnResult> Server::write(SessionId s, WriteOp op) {
   WriteLock lock(*this);
   if (failed_) return std::nullopt;
-  const Txn txn{sm_.last_zxid() + 1, rt_.wall_ms(), s, std::move(op)};
+  in_flight_ = Txn{sm_.last_zxid() + 1, rt_.wall_ms(), s, std::move(op)};
+  const Txn& txn = *in_flight_;
   if (auto r = log_.append(txn); !r) {
     // ZooKeeper stops when it cannot log: nothing unlogged is acknowledged.
     rt_.log().error("coord: txn log append failed: {}", sim::to_string(r.error()));
@@ -256,6 +257,7 @@ std::optional<TxnResult> Server::write(SessionId s, WriteOp op) {
     return std::nullopt;
   }
   TxnResult result = sm_.apply(txn);
+  in_flight_.reset();
   ++stats_.txns;
   for (const WatchEvent& e : result.events) deliver(e);
   if (++txns_since_snapshot_ >= config_.snapshot_every_txns) {

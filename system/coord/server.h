@@ -38,6 +38,9 @@ class Server : public std::enable_shared_from_this<Server> {
 
   const StateMachine& state() const { return sm_; }
   const ServerStats& stats() const { return stats_; }
+  // The write being logged right now (at most one): a crash may or may not
+  // keep it, since it was never acknowledged.
+  const std::optional<Txn>& in_flight() const { return in_flight_; }
   std::int32_t negotiate_timeout_ms(std::int32_t requested) const;
 
   Server(sim::Runtime& rt, ServerConfig config);  // use start()
@@ -70,6 +73,7 @@ class Server : public std::enable_shared_from_this<Server> {
   std::map<SessionId, Live> live_;
   SessionId next_session_id_ = 0;
   std::int64_t txns_since_snapshot_ = 0;
+  std::optional<Txn> in_flight_;
   bool failed_ = false;  // the log could not be written: stop acknowledging
   bool write_locked_ = false;
   sim::WaitQueue write_waiters_;
