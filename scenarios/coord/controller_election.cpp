@@ -28,6 +28,7 @@ struct Claim {
 struct Observations {
   std::vector<Claim> claims;
   std::map<std::int32_t, std::int32_t> holding;  // broker -> epoch it believes it holds
+  std::map<std::int32_t, std::int32_t> epoch_seen;  // broker -> highest epoch it read
   std::uint64_t sessions = 0;
   std::uint64_t expiries = 0;
   std::shared_ptr<Server> server;  // the coordinator's current incarnation
@@ -42,6 +43,19 @@ struct Fault {
   enum Kind { crash_broker, restart_broker, restart_coordinator, partition, heal, reset, clog } kind;
   NodeId node = 1;
 };
+
+// Reads /controller_epoch. With one coordinator that keeps every
+// acknowledged write, a broker never reads an epoch below one it read before.
+void observe_epoch(Runtime& rt, Client& client, std::int32_t id, Observations& obs) {
+  auto d = client.get_data(std::string(kafka::k_controller_epoch));
+  if (!d) return;
+  const std::int32_t epoch = std::atoi(std::string(as_chars(d->data)).c_str());
+  std::int32_t& seen = obs.epoch_seen[id];
+  if (epoch < seen)
+    obs.violation(fmt::format("broker {} read controller epoch {} after reading {} ({})", id,
+                              epoch, seen, rt.node_name()));
+  seen = std::max(seen, epoch);
+}
 
 // One session of one broker: register, then take part in elections until
 // the session ends.
@@ -68,6 +82,7 @@ void run_session(World& w, Runtime& rt, Client& client, std::int32_t id, Observa
       }
       continue;
     }
+    observe_epoch(rt, client, id, obs);
     wake.wait(rt.deadline_after(1s), "election.wake");
   }
   client.on_state({});

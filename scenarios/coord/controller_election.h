@@ -4,7 +4,8 @@
 // /controller_epoch at its zkVersion in one multi) while brokers crash, links
 // to the coordinator partition and reset, and the coordinator itself
 // restarts from its disk. Safety: at most one broker holds each controller
-// epoch; epochs claimed over time strictly increase. Liveness: after the
+// epoch; epochs claimed over time strictly increase; no broker reads a
+// /controller_epoch below one it read before (durability). Liveness: after the
 // faults heal, exactly one broker believes it is controller, with the
 // highest epoch, and /controller names it.
 #include "scenarios/scenario.h"
