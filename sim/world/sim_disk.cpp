@@ -32,6 +32,13 @@ void apply_write(Bytes& image, std::uint64_t offset, ByteView data) {
   std::copy(data.begin(), data.end(), image.begin() + static_cast<std::ptrdiff_t>(offset));
 }
 
+void apply_op(Bytes& image, const Inode::Op& op) {
+  if (op.is_truncate)
+    image.resize(op.size, 0);
+  else
+    apply_write(image, op.offset, op.data);
+}
+
 class SimFile final : public File {
  public:
   SimFile(SimDisk& disk, std::string path, std::shared_ptr<Inode> inode)
@@ -80,8 +87,11 @@ class SimFile final : public File {
     disk_.fsync_latency();
     if (!alive()) return Err{DiskErrc::io_error};
     if (disk_.take_fsync_failure()) return Err{DiskErrc::io_error};
-    inode_->durable = inode_->cache;
+    // Replay only what changed since the last fsync: the cost is the bytes
+    // written, not the file size.
+    for (const auto& op : inode_->unsynced) apply_op(inode_->durable, op);
     inode_->unsynced.clear();
+    SAMSA_ASSERT(inode_->durable.size() == inode_->cache.size());
     return {};
   }
 
@@ -258,7 +268,9 @@ CrashMode SimDisk::crash(CrashMode mode) {
     if (inode->unsynced.empty()) continue;
     switch (mode) {
       case CrashMode::keep_none: break;
-      case CrashMode::keep_all: inode->durable = inode->cache; break;
+      case CrashMode::keep_all:
+        for (const auto& op : inode->unsynced) apply_op(inode->durable, op);
+        break;
       case CrashMode::torn: apply_torn(*inode); break;
     }
     inode->unsynced.clear();
@@ -272,13 +284,7 @@ void SimDisk::apply_torn(Inode& inode) {
   // not kept whole may land partly (a torn write of a byte prefix).
   const std::size_t n = inode.unsynced.size();
   const std::size_t keep = static_cast<std::size_t>(rng_.uniform(0, n));
-  for (std::size_t i = 0; i < keep; ++i) {
-    const auto& op = inode.unsynced[i];
-    if (op.is_truncate)
-      inode.durable.resize(op.size, 0);
-    else
-      apply_write(inode.durable, op.offset, op.data);
-  }
+  for (std::size_t i = 0; i < keep; ++i) apply_op(inode.durable, inode.unsynced[i]);
   if (keep < n && !inode.unsynced[keep].is_truncate && rng_.chance(0.5)) {
     const auto& op = inode.unsynced[keep];
     const std::size_t part = static_cast<std::size_t>(rng_.uniform(0, op.data.size()));
