@@ -76,13 +76,23 @@ Value default_of(const FieldSpec& f, FieldType t, std::int16_t version) {
 }
 
 // ---- decoding ----
+// Values are decoded in place (into the slot of their parent struct or
+// array): a Value is large, and moving it through Results per field cost
+// more than the decoding itself.
 
 struct Ctx {
   std::int16_t version;
   bool flexible;
 };
 
-Result<Value, DecodeError> decode_struct(std::span<const FieldSpec> fields, Ctx c, Reader& r);
+using Status = Result<void, DecodeError>;
+
+#define SAMSA_CHECK(expr)                       \
+  do {                                          \
+    if (auto st_ = (expr); !st_) return st_;    \
+  } while (0)
+
+Status decode_struct(std::span<const FieldSpec> fields, Ctx c, Reader& r, Value& out);
 
 DecodeError prefixed(DecodeError e, std::string_view segment) {
   const bool join = !e.path.empty() && e.path[0] != '[';
@@ -90,86 +100,130 @@ DecodeError prefixed(DecodeError e, std::string_view segment) {
   return e;
 }
 
-Result<Value, DecodeError> decode_int(FieldType t, Reader& r) {
+template <class T>
+Status set_int(Result<T, DecodeError> v, Value& out) {
+  if (!v) return Err{v.error()};
+  out.kind = Value::Kind::integer;
+  out.int_ = *v;
+  return {};
+}
+
+Status decode_int(FieldType t, Reader& r, Value& out) {
   switch (t) {
-    case FieldType::int8: { SAMSA_TRY(v, r.int8()); return Value::integer(v); }
-    case FieldType::int16: { SAMSA_TRY(v, r.int16()); return Value::integer(v); }
-    case FieldType::int32: { SAMSA_TRY(v, r.int32()); return Value::integer(v); }
-    case FieldType::uint16: { SAMSA_TRY(v, r.uint16()); return Value::integer(v); }
-    case FieldType::uint32: { SAMSA_TRY(v, r.uint32()); return Value::integer(v); }
-    default: { SAMSA_TRY(v, r.int64()); return Value::integer(v); }
+    case FieldType::int8: return set_int(r.int8(), out);
+    case FieldType::int16: return set_int(r.int16(), out);
+    case FieldType::int32: return set_int(r.int32(), out);
+    case FieldType::uint16: return set_int(r.uint16(), out);
+    case FieldType::uint32: return set_int(r.uint32(), out);
+    default: return set_int(r.int64(), out);
   }
 }
 
-Result<Value, DecodeError> decode_one(const FieldSpec& f, FieldType t, Ctx c, Reader& r);
+Status decode_one(const FieldSpec& f, FieldType t, Ctx c, Reader& r, Value& out);
 
-Result<Value, DecodeError> decode_array(const FieldSpec& f, Ctx c, Reader& r) {
+Status decode_array(const FieldSpec& f, Ctx c, Reader& r, Value& out) {
   const std::size_t start = r.offset();
   SAMSA_TRY(n, r.array_length(c.flexible));
   if (!n) {
     if (!f.nullable.contains(c.version)) return Err{DecodeError{start, "null array where not nullable"}};
-    return Value::null();
+    out.kind = Value::Kind::null;
+    return {};
   }
-  std::vector<Value> items;
-  items.reserve(std::min<std::size_t>(*n, 1024));
+  out.kind = Value::Kind::array;
+  // n <= bytes left (Reader checks), yet reserve little: elements may be
+  // much larger in memory than on the wire.
+  out.items_.reserve(std::min<std::size_t>(*n, 1024));
   for (std::size_t i = 0; i < *n; ++i) {
-    auto item = decode_one(f, f.element, c, r);
-    if (!item) return Err{prefixed(item.error(), "[" + std::to_string(i) + "]")};
-    items.push_back(std::move(item).value());
+    auto st = decode_one(f, f.element, c, r, out.items_.emplace_back());
+    if (!st) return Err{prefixed(st.error(), "[" + std::to_string(i) + "]")};
   }
-  return Value::array(std::move(items));
+  return {};
 }
 
-Result<Value, DecodeError> decode_one(const FieldSpec& f, FieldType t, Ctx c, Reader& r) {
+// Strings, bytes and records: a length (null allowed where nullable), then
+// the payload.
+Status decode_blob(const FieldSpec& f, FieldType t, Ctx c, Reader& r, Value& out) {
   const std::size_t start = r.offset();
+  const bool is_string = t == FieldType::string;
+  SAMSA_TRY(n, is_string ? r.string_length(c.flexible) : r.bytes_length(c.flexible));
+  if (!n) {
+    if (!f.nullable.contains(c.version)) {
+      return Err{DecodeError{start, is_string ? "null string where not nullable" : "null bytes where not nullable"}};
+    }
+    out.kind = Value::Kind::null;
+    return {};
+  }
+  SAMSA_TRY(b, r.raw(*n));
+  out.kind = is_string ? Value::Kind::string : Value::Kind::bytes;
+  if (is_string) {
+    out.str_.assign(as_chars(b));
+  } else {
+    out.bytes_.assign(b.begin(), b.end());
+  }
+  return {};
+}
+
+Status decode_one(const FieldSpec& f, FieldType t, Ctx c, Reader& r, Value& out) {
   switch (t) {
-    case FieldType::boolean: { SAMSA_TRY(v, r.int8()); return Value::boolean(v != 0); }
-    case FieldType::float64: { SAMSA_TRY(v, r.float64()); return Value::float64(v); }
-    case FieldType::uuid: { SAMSA_TRY(v, r.uuid()); return Value::uuid(v); }
-    case FieldType::string: {
-      SAMSA_TRY(n, r.string_length(c.flexible));
-      if (!n) {
-        if (!f.nullable.contains(c.version)) return Err{DecodeError{start, "null string where not nullable"}};
-        return Value::null();
-      }
-      SAMSA_TRY(b, r.raw(*n));
-      return Value::string(std::string(as_chars(b)));
+    case FieldType::boolean: {
+      SAMSA_TRY(v, r.int8());
+      out.kind = Value::Kind::boolean;
+      out.int_ = v != 0;
+      return {};
     }
+    case FieldType::float64: {
+      SAMSA_TRY(v, r.float64());
+      out.kind = Value::Kind::float64;
+      out.float_ = v;
+      return {};
+    }
+    case FieldType::uuid: {
+      SAMSA_TRY(v, r.uuid());
+      out.kind = Value::Kind::uuid;
+      out.uuid_ = v;
+      return {};
+    }
+    case FieldType::string:
     case FieldType::bytes:
-    case FieldType::records: {
-      SAMSA_TRY(n, r.bytes_length(c.flexible));
-      if (!n) {
-        if (!f.nullable.contains(c.version)) return Err{DecodeError{start, "null bytes where not nullable"}};
-        return Value::null();
-      }
-      SAMSA_TRY(b, r.raw(*n));
-      return Value::bytes(Bytes(b.begin(), b.end()));
-    }
+    case FieldType::records: return decode_blob(f, t, c, r, out);
     case FieldType::array:
       // Arrays of arrays do not occur in Kafka's schemas.
       SAMSA_ASSERT(f.element != FieldType::array, "array of arrays in a schema");
-      return decode_array(f, c, r);
+      return decode_array(f, c, r, out);
     case FieldType::strukt: {
       // A struct is nullable only as a field of its own, never as an element.
       if (f.type == FieldType::strukt && f.nullable.contains(c.version)) {
         SAMSA_TRY(marker, r.int8());
-        if (marker < 0) return Value::null();
+        if (marker < 0) {
+          out.kind = Value::Kind::null;
+          return {};
+        }
       }
-      return decode_struct(f.fields, c, r);
+      return decode_struct(f.fields, c, r, out);
     }
-    default: return decode_int(t, r);
+    default: return decode_int(t, r, out);
   }
 }
 
-Result<Value, DecodeError> decode_field(const FieldSpec& f, Ctx c, Reader& r) {
-  auto v = decode_one(f, f.type, c, r);
-  if (!v) return Err{prefixed(v.error(), f.name)};
-  return v;
+Status decode_field(const FieldSpec& f, Ctx c, Reader& r, Value& out) {
+  auto st = decode_one(f, f.type, c, r, out);
+  if (!st) return Err{prefixed(st.error(), f.name)};
+  return st;
+}
+
+// Index of the field tagged `tag` in this version, or fields.size().
+std::size_t tagged_field(std::span<const FieldSpec> fields, std::uint32_t tag, std::int16_t version) {
+  std::size_t k = 0;
+  while (k < fields.size() &&
+         !(fields[k].tag == static_cast<std::int64_t>(tag) && fields[k].tagged.contains(version))) {
+    ++k;
+  }
+  return k;
 }
 
 // Reads the tagged-field section of a struct into `out` (known tags) and its
 // unknown_tags_.
-Result<void, DecodeError> decode_tags(std::span<const FieldSpec> fields, Ctx c, Reader& r, Value& out) {
+Status decode_tags(std::span<const FieldSpec> fields, Ctx c, Reader& r, Value& out) {
   SAMSA_TRY(count, r.unsigned_varint());
   std::int64_t last_tag = -1;
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -183,40 +237,34 @@ Result<void, DecodeError> decode_tags(std::span<const FieldSpec> fields, Ctx c, 
     SAMSA_TRY(size, r.unsigned_varint());
     const std::size_t data_start = r.offset();
     SAMSA_TRY(data, r.raw(size));
-    std::size_t k = 0;
-    while (k < fields.size() && !(fields[k].tag == static_cast<std::int64_t>(tag) &&
-                                  fields[k].tagged.contains(c.version))) {
-      ++k;
-    }
+    const std::size_t k = tagged_field(fields, tag, c.version);
     if (k == fields.size()) {
       out.unknown_tags_.push_back(UnknownTag{tag, Bytes(data.begin(), data.end())});
       continue;
     }
     Reader sub(data, data_start);
-    SAMSA_TRY(v, decode_field(fields[k], c, sub));
+    SAMSA_CHECK(decode_field(fields[k], c, sub, out.items_[k]));
     if (!sub.at_end()) {
       return Err{sub.error_here(std::string(fields[k].name) + ": tagged field has " +
                                 std::to_string(sub.remaining()) + " bytes left over")};
     }
-    out.items_[k] = std::move(v);
   }
   return {};
 }
 
-Result<Value, DecodeError> decode_struct(std::span<const FieldSpec> fields, Ctx c, Reader& r) {
-  Value out = Value::strukt(std::vector<Value>(fields.size()));
+Status decode_struct(std::span<const FieldSpec> fields, Ctx c, Reader& r, Value& out) {
+  out.kind = Value::Kind::strukt;
+  out.items_.resize(fields.size());
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const FieldSpec& f = fields[i];
     if (!f.versions.contains(c.version) || f.tagged.contains(c.version)) continue;
-    SAMSA_TRY(v, decode_field(f, c, r));
-    out.items_[i] = std::move(v);
+    SAMSA_CHECK(decode_field(f, c, r, out.items_[i]));
   }
-  if (c.flexible) {
-    auto tags = decode_tags(fields, c, r, out);
-    if (!tags) return Err{tags.error()};
-  }
-  return out;
+  if (c.flexible) SAMSA_CHECK(decode_tags(fields, c, r, out));
+  return {};
 }
+
+#undef SAMSA_CHECK
 
 // ---- encoding ----
 
@@ -306,7 +354,10 @@ Value default_struct(std::span<const FieldSpec> fields, std::int16_t version) {
 }
 
 Result<Value, DecodeError> decode_message(const MessageSpec& spec, std::int16_t version, Reader& r) {
-  return decode_struct(spec.fields, Ctx{version, spec.flexible.contains(version)}, r);
+  Value out;
+  auto st = decode_struct(spec.fields, Ctx{version, spec.flexible.contains(version)}, r, out);
+  if (!st) return Err{st.error()};
+  return out;
 }
 
 void encode_message(const MessageSpec& spec, std::int16_t version, const Value& v, Writer& w) {
