@@ -378,3 +378,14 @@ TEST_CASE("kafka-python consumes through the proxied mock: fetch v4, commit v2",
   const Response committed = response("mockp-kafka-python-OffsetCommit-v2-response.bin", ApiKey::offset_commit, 2);
   CHECK(body(committed, ApiKey::offset_commit).at("Topics", 0).at("Partitions", 0).int_or("ErrorCode", -1) == 0);
 }
+
+TEST_CASE("confluent-kafka-python names itself in ApiVersions v3 and produces with v7", "[protocol][golden]") {
+  const Request av = request("confluent-python-ApiVersions-v3-request.bin");
+  CHECK(body(av).str_or("ClientSoftwareName") == "confluent-kafka-python");
+  CHECK(body(av).str_or("ClientSoftwareVersion") == "1.7.0-rdkafka-2.0.2");
+  const Request p = request("confluent-python-Produce-v7-request.bin");
+  const OneRecord rec = first_record(p);
+  CHECK(rec.crc_ok);
+  CHECK(rec.key == "ck");
+  CHECK(rec.value == "hello from confluent-kafka-python");
+}
