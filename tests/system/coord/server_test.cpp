@@ -324,3 +324,59 @@ TEST_CASE("garbage on the wire closes that connection; the server serves on",
     RC_ASSERT(served);
   });
 }
+
+TEST_CASE("under random partitions and resets, clients tell connection loss from expiry",
+          "[coord][server][session]") {
+  rc::prop("expired means gone on the server; lost means maybe; ok means done", [](std::uint64_t seed) {
+    Cluster c(seed);
+    int ok = 0, lost = 0, expired_seen = 0;
+    bool wrong_error = false, expired_but_alive = false;
+    c.add_client("c1", [&](Runtime& rt, Client& first) {
+      std::shared_ptr<Client> owned;  // after an expiry, a new session
+      Client* cl = &first;
+      (void)cl->create("/counter", {});
+      for (int i = 0; i < 200; ++i) {
+        auto r = cl->set_data("/counter", Bytes{1});
+        if (r) {
+          ++ok;
+        } else if (r.error() == Code::connection_loss) {
+          ++lost;
+        } else if (r.error() == Code::session_expired) {
+          ++expired_seen;
+          if (c.server->state().has_session(cl->session_id())) expired_but_alive = true;
+          for (const auto& [path, node] : c.server->state().nodes())
+            if (node.stat.ephemeral_owner == cl->session_id()) expired_but_alive = true;
+          owned = Client::start(rt, ClientConfig{{{"zk", 2181}}, 2000});
+          cl = owned.get();
+        } else {
+          wrong_error = true;
+        }
+        if (i % 20 == 0 && cl->state() == SessionState::connected)
+          (void)cl->create(fmt::format("/e{}", i), {}, CreateMode::ephemeral);
+        rt.sleep(20ms);
+      }
+    });
+    c.world.spawn("faults", [&] {
+      Random r = c.world.random().derive("faults");
+      for (int i = 0; i < 8; ++i) {
+        c.world.control().sleep(r.uniform(Duration(100ms), Duration(500ms)));
+        if (r.chance(0.5)) {
+          c.world.network().reset_connections(0, 1);
+          continue;
+        }
+        c.world.network().partition(0, 1);
+        c.world.control().sleep(r.uniform(Duration(100ms), Duration(3s)));
+        c.world.network().heal_all();
+      }
+    });
+    c.world.run(60s);
+    RC_ASSERT(!wrong_error);
+    RC_ASSERT(!expired_but_alive);
+    RC_ASSERT(ok + lost + expired_seen == 200);
+    const std::int32_t version = c.server->state().find("/counter")->stat.version;
+    RC_ASSERT(version >= ok);
+    RC_ASSERT(version <= ok + lost);
+    RC_TAG(expired_seen > 0 ? "saw expiry" : "no expiry");
+    RC_TAG(lost > 0 ? "saw connection loss" : "no connection loss");
+  });
+}
