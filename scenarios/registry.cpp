@@ -61,6 +61,7 @@ const std::vector<Scenario>& builtin_scenarios() {
            c.seed = o.seed;
            c.log_level = o.log_level;
            c.inject_duplicate_bug = true;
+           c.save_disks_dir = o.save_disks_dir;
            auto r = selftest::run_pingpong_with(c);
            r.scenario = "selftest/pingpong-dup-bug";
            return r;

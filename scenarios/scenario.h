@@ -19,6 +19,9 @@ int exit_code(Verdict v);
 struct RunOptions {
   std::uint64_t seed = 1;
   std::string log_level = "off";
+  // When set, the durable contents of every node's disk are written here at
+  // the end of the run (scenarios/disk_image.h).
+  std::string save_disks_dir;
 };
 
 struct RunReport {

@@ -153,11 +153,23 @@ int run_sweep(const SweepArgs& args) {
       fmt::print(stderr, "samsa sweep: cannot create {}: {}\n", args.out, ec.message());
       return 2;
     }
+    std::size_t saved_disks = 0;
     for (const auto& r : reports) {
       if (r.verdict == Verdict::ok) continue;
       const fs::path file = fs::path(args.out) / "failures" / failure_name(r);
       nlohmann::json j = to_json(r);
       j["replay"] = fmt::format("samsa replay {}", file.string());
+      // The run is deterministic: running the seed again reproduces the
+      // failure, this time keeping the nodes' disks (bounded: the first 20).
+      if (saved_disks++ < 20) {
+        fs::path disks = file;
+        disks.replace_extension("disks");
+        RunOptions o;
+        o.seed = r.seed;
+        o.save_disks_dir = disks.string();
+        (void)scenario->run(o);
+        if (fs::exists(disks)) j["disks"] = disks.string();
+      }
       std::ofstream(file) << j.dump(2) << "\n";
     }
     std::ofstream(fs::path(args.out) / "summary.json") << summary.dump(2) << "\n";

@@ -77,7 +77,8 @@ int cmd_list() {
   return 0;
 }
 
-int cmd_run(const std::string& name, std::uint64_t seed, bool json, const std::string& level) {
+int cmd_run(const std::string& name, std::uint64_t seed, bool json, const std::string& level,
+            const std::string& save_disks) {
   const Scenario* s = find_scenario(name);
   if (s == nullptr) {
     fmt::print(stderr, "samsa: no scenario named '{}' (see `samsa list`)\n", name);
@@ -86,6 +87,7 @@ int cmd_run(const std::string& name, std::uint64_t seed, bool json, const std::s
   RunOptions o;
   o.seed = seed;
   o.log_level = level;
+  o.save_disks_dir = save_disks;
   const RunReport r = run_timed(*s, o);
   if (json)
     std::cout << to_json(r).dump() << "\n";
@@ -113,6 +115,9 @@ int main(int argc, char** argv) {
   run->add_flag("--json", json, "print one JSON object");
   run->add_option("--log-level", level, "off, warn, info, debug or trace")
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
+  std::string save_disks;
+  run->add_option("--save-disks", save_disks,
+                  "write each node's durable disk contents under DIR/<node>/");
 
   auto* replay = app.add_subcommand("replay", "rerun one seed with full logs");
   replay->add_option("target", scenario, "a failure file saved by sweep, or a scenario name")
@@ -121,6 +126,8 @@ int main(int argc, char** argv) {
   std::string replay_level = "debug";
   replay->add_option("--log-level", replay_level, "log level (default debug)");
   replay->add_flag("--json", json, "print one JSON object");
+  replay->add_option("--save-disks", save_disks,
+                     "write each node's durable disk contents under DIR/<node>/");
 
   std::vector<samsa::tools::Command> commands = {
       samsa::tools::add_decode_command(app),
@@ -137,10 +144,10 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("list")) return cmd_list();
-    if (app.got_subcommand("run")) return cmd_run(scenario, seed, json, level);
+    if (app.got_subcommand("run")) return cmd_run(scenario, seed, json, level, save_disks);
     if (app.got_subcommand("replay")) {
       if (!load_failure_file(scenario, seed)) return 2;
-      return cmd_run(scenario, seed, json, replay_level);
+      return cmd_run(scenario, seed, json, replay_level, save_disks);
     }
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "scenarios/disk_image.h"
 #include "sim/world/world.h"
 
 namespace samsa::scenarios::selftest {
@@ -187,6 +188,7 @@ RunReport run_pingpong(const RunOptions& options) {
   PingpongConfig c;
   c.seed = options.seed;
   c.log_level = options.log_level;
+  c.save_disks_dir = options.save_disks_dir;
   return run_pingpong_with(c);
 }
 
@@ -264,6 +266,10 @@ RunReport run_pingpong_with(const PingpongConfig& config) {
     report.violations.push_back("stuck:\n" + rr.report);
   } else {
     report.verdict = safety ? Verdict::safety : liveness ? Verdict::liveness : Verdict::ok;
+  }
+  if (!config.save_disks_dir.empty()) {
+    const std::string error = save_disk_images(world, config.save_disks_dir);
+    if (!error.empty()) report.violations.push_back("saving disks: " + error);
   }
   report.details = {{"nodes", nodes},
                     {"faults", schedule.size()},

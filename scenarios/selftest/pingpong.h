@@ -19,6 +19,7 @@ struct PingpongConfig {
   // Deliberate bugs, to prove the checkers catch them: the server echoes a
   // frame twice now and then.
   bool inject_duplicate_bug = false;
+  std::string save_disks_dir;
 };
 
 RunReport run_pingpong(const RunOptions& options);
