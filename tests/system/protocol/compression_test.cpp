@@ -127,3 +127,11 @@ TEST_CASE("damaged compressed data is an error, never a crash", "[protocol][comp
   Bytes out;
   CHECK(decompress(static_cast<Compression>(5), Bytes{1}, out, 10).error() == CodecErrc::unsupported);
 }
+
+TEST_CASE("lz4 frames use the header Kafka's Java reader expects", "[protocol][compression]") {
+  // KafkaLZ4BlockInputStream: magic 0x184D2204 (LE), FLG version 01 with
+  // independent blocks (0x60), BD 64 KiB max block (0x40), no content size.
+  const Bytes packed = squeeze(Compression::lz4, as_bytes(std::string(1000, 'x')));
+  REQUIRE(packed.size() > 7);
+  CHECK(Bytes(packed.begin(), packed.begin() + 6) == Bytes{0x04, 0x22, 0x4d, 0x18, 0x60, 0x40});
+}
