@@ -113,20 +113,19 @@ void Client::read_loop(sim::Connection& conn) {
     }
     last_recv = rt_.now();
     auto header = decode_reply_header(*frame);
-    if (!header) return;
-    on_frame(*frame);
+    if (!header) return;  // garbage from the server: drop the connection
+    on_frame(*frame, *header);
   }
 }
 
-void Client::on_frame(const Bytes& frame) {
-  auto header = decode_reply_header(frame);
-  if (header->xid == k_watch_xid) {
+void Client::on_frame(const Bytes& frame, const ReplyHeader& header) {
+  if (header.xid == k_watch_xid) {
     auto r = decode_response(frame, OpCode::error);
     if (r) fire_watches({r->event.type, r->event.state, r->event.path});
     return;
   }
-  if (header->zxid > last_zxid_) last_zxid_ = header->zxid;
-  auto it = pending_.find(header->xid);
+  if (header.zxid > last_zxid_) last_zxid_ = header.zxid;
+  auto it = pending_.find(header.xid);
   if (it == pending_.end()) return;  // pings, SetWatches
   std::shared_ptr<Pending> p = it->second;
   pending_.erase(it);

@@ -84,7 +84,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void session_loop();
   bool connect_once();
   void read_loop(sim::Connection& conn);
-  void on_frame(const Bytes& frame);
+  void on_frame(const Bytes& frame, const ReplyHeader& header);
   void lose_connection(Code why);
   void set_state(SessionState s);
   void add_watch(WatchKind kind, const std::string& path, Watcher w);
