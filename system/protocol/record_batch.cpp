@@ -111,6 +111,10 @@ class Cursor {
   std::size_t pos_ = 0;
 };
 
+std::int64_t wrapping_neg(std::int64_t v) {
+  return static_cast<std::int64_t>(std::uint64_t{0} - static_cast<std::uint64_t>(v));
+}
+
 std::size_t varlong_size(std::int64_t value) {
   auto v = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
   std::size_t n = 1;
@@ -186,10 +190,10 @@ bool parse_record(ByteView data, const BatchHeader& h, RecordView& r, std::size_
   if (!skip_headers(c, header_count)) return false;
   if (c.left() != 0) return false;  // the length field must match the content
   r.headers = HeaderRange(body.subspan(headers_start), header_count);
-  r.offset = h.base_offset + r.offset_delta;
+  r.offset = wrapping_add(h.base_offset, r.offset_delta);
   r.timestamp = h.timestamp_type() == TimestampType::log_append_time
                     ? h.max_timestamp
-                    : h.base_timestamp + r.timestamp_delta;
+                    : wrapping_add(h.base_timestamp, r.timestamp_delta);
   return true;
 }
 
@@ -215,9 +219,12 @@ std::string_view to_string(BatchErrc e) {
 
 std::int32_t BatchHeader::last_sequence() const {
   if (base_sequence == k_no_sequence) return k_no_sequence;
-  constexpr std::int32_t max = std::numeric_limits<std::int32_t>::max();
-  if (base_sequence > max - last_offset_delta) return last_offset_delta - (max - base_sequence) - 1;
-  return base_sequence + last_offset_delta;
+  // As Kafka's DefaultRecordBatch.incrementSequence: past INT32_MAX the
+  // sequence wraps to 0. In 64 bits, so that no header from outside overflows.
+  constexpr std::int64_t max = std::numeric_limits<std::int32_t>::max();
+  const std::int64_t base = base_sequence, delta = last_offset_delta;
+  if (base > max - delta) return static_cast<std::int32_t>(delta - (max - base) - 1);
+  return static_cast<std::int32_t>(base + delta);
 }
 
 Result<BatchHeader, BatchErrc> read_batch_header(ByteView bytes) {
@@ -376,7 +383,7 @@ void BatchBuilder::append(std::int64_t timestamp_ms, std::optional<ByteView> key
   SAMSA_ASSERT(count_ < std::numeric_limits<std::int32_t>::max(), "batch full");
   if (count_ == 0) base_timestamp_ = timestamp_ms;
   max_timestamp_ = count_ == 0 ? timestamp_ms : std::max(max_timestamp_, timestamp_ms);
-  const std::int64_t ts_delta = timestamp_ms - base_timestamp_;
+  const std::int64_t ts_delta = wrapping_add(timestamp_ms, wrapping_neg(base_timestamp_));
   const std::int32_t header_count = checked_length(headers.size());
 
   std::size_t body = 1 + varlong_size(ts_delta) + varint_size(count_) + nullable_size(key) +

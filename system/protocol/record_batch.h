@@ -59,6 +59,12 @@ inline constexpr std::int32_t k_no_sequence = -1;
 inline constexpr std::int32_t k_no_partition_leader_epoch = -1;
 inline constexpr std::int64_t k_no_timestamp = -1;
 
+// Offsets and timestamps add as Java longs do: wrapping, never undefined
+// (a batch from outside may hold any base and delta).
+inline std::int64_t wrapping_add(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
 enum class TimestampType : std::uint8_t { create_time = 0, log_append_time = 1 };
 
 enum class BatchErrc : std::uint8_t {
@@ -87,8 +93,8 @@ struct BatchHeader {
   std::int32_t base_sequence = k_no_sequence;
   std::int32_t records_count = 0;
 
-  std::int64_t last_offset() const { return base_offset + last_offset_delta; }
-  std::int64_t next_offset() const { return last_offset() + 1; }
+  std::int64_t last_offset() const { return wrapping_add(base_offset, last_offset_delta); }
+  std::int64_t next_offset() const { return wrapping_add(last_offset(), 1); }
   // Whole batch on the wire / on disk: 12 + batch_length.
   std::size_t size_bytes() const {
     return k_batch_log_overhead + static_cast<std::size_t>(batch_length);
