@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "scenarios/report.h"
 #include "sim/world/world.h"
 #include "system/coord/recipes.h"
 #include "system/coord/server.h"
@@ -184,6 +185,7 @@ RunReport run_controller_election(const RunOptions& options) {
   ControllerElectionConfig c;
   c.seed = options.seed;
   c.log_level = options.log_level;
+  c.save_disks_dir = options.save_disks_dir;
   return run_controller_election_with(c);
 }
 
@@ -233,21 +235,8 @@ RunReport run_controller_election_with(const ControllerElectionConfig& config) {
   const RunResult rr = world.run(end);
   check_safety(obs);
 
-  RunReport report;
-  report.scenario = "coord/controller-election";
-  report.seed = config.seed;
-  report.trace_hash = world.trace_hash();
-  report.events = world.events();
-  report.virtual_time_ms = to_ms(world.now());
-  report.violations = obs.violations;
-  bool liveness = false, safety = false;
-  for (const auto& v : obs.violations) (v.starts_with("liveness") ? liveness : safety) = true;
-  if (rr.reason == StopReason::internal_error) {
-    report.verdict = Verdict::internal_error;
-    report.violations.push_back(rr.report);
-  } else {
-    report.verdict = safety ? Verdict::safety : liveness ? Verdict::liveness : Verdict::ok;
-  }
+  RunReport report = make_report("coord/controller-election", config.seed, world, rr,
+                                 obs.violations, config.save_disks_dir);
   std::int32_t max_epoch = 0;
   for (const Claim& c : obs.claims) max_epoch = std::max(max_epoch, c.epoch);
   report.details = {{"faults", schedule.size()},

@@ -22,6 +22,7 @@ struct ControllerElectionConfig {
   // Deliberate bug: the election writes the broker's own last epoch + 1,
   // unconditionally, instead of bumping /controller_epoch at its zkVersion.
   bool stale_epoch_bug = false;
+  std::string save_disks_dir;
 };
 
 RunReport run_controller_election(const RunOptions& options);

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "scenarios/disk_image.h"
+#include "scenarios/report.h"
 #include "sim/world/world.h"
 
 namespace samsa::scenarios::selftest {
@@ -248,29 +248,8 @@ RunReport run_pingpong_with(const PingpongConfig& config) {
   });
 
   const RunResult rr = world.run(end);
-  RunReport report;
-  report.scenario = "selftest/pingpong";
-  report.seed = config.seed;
-  report.trace_hash = world.trace_hash();
-  report.events = world.events();
-  report.virtual_time_ms = to_ms(world.now());
-  report.violations = obs.violations;
-  bool liveness = false;
-  bool safety = false;
-  for (const auto& v : obs.violations) (v.starts_with("liveness") ? liveness : safety) = true;
-  if (rr.reason == StopReason::internal_error) {
-    report.verdict = Verdict::internal_error;
-    report.violations.push_back(rr.report);
-  } else if (rr.reason == StopReason::stuck) {
-    report.verdict = Verdict::liveness;
-    report.violations.push_back("stuck:\n" + rr.report);
-  } else {
-    report.verdict = safety ? Verdict::safety : liveness ? Verdict::liveness : Verdict::ok;
-  }
-  if (!config.save_disks_dir.empty()) {
-    const std::string error = save_disk_images(world, config.save_disks_dir);
-    if (!error.empty()) report.violations.push_back("saving disks: " + error);
-  }
+  RunReport report = make_report("selftest/pingpong", config.seed, world, rr, obs.violations,
+                                 config.save_disks_dir);
   report.details = {{"nodes", nodes},
                     {"faults", schedule.size()},
                     {"round_trips", obs.round_trips},
