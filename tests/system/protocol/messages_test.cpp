@@ -148,7 +148,13 @@ TEST_CASE("every truncated frame decodes to an error, never a crash", "[protocol
       for (std::size_t len = 4; len < resp.size(); ++len) {
         const Bytes cut = with_size_prefix(ByteView(resp).subspan(4, len - 4));
         auto r = decode_response(cut, api->key, v);
-        require(!r.ok(), *api, v, "a cut response decodes");
+        if (r.ok()) {
+          // Only Kafka's ApiVersions fallback may read a cut response: its
+          // v0 prefix with UNSUPPORTED_VERSION is a whole v0 answer.
+          require(api->key == ApiKey::api_versions && v > 0 && r->version == 0, *api, v,
+                  "a cut response decodes");
+          continue;
+        }
         require(r.error().offset <= cut.size(), *api, v, "error offset past the end");
       }
     }
