@@ -64,7 +64,32 @@ std::int64_t Random::uniform_signed(std::int64_t lo, std::int64_t hi) {
 
 double Random::unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-double Random::exponential(double mean) { return -mean * std::log1p(-unit()); }
+namespace {
+// Natural log from IEEE basic operations only (frexp is exact), so every
+// machine computes the same bits; libm's log may differ between versions.
+double deterministic_log(double x) {
+  SAMSA_ASSERT(x > 0);
+  int e = 0;
+  double m = std::frexp(x, &e);  // x = m * 2^e, m in [0.5, 1)
+  if (m < 0.70710678118654752440) {
+    m *= 2;
+    --e;
+  }
+  // ln(m) = 2 atanh(z), z = (m - 1) / (m + 1), |z| < 0.172: 20 terms are
+  // far below one ulp.
+  const double z = (m - 1) / (m + 1);
+  const double z2 = z * z;
+  double term = z;
+  double sum = 0;
+  for (int k = 0; k < 20; ++k) {
+    sum += term / (2 * k + 1);
+    term *= z2;
+  }
+  return 2 * sum + e * 0.69314718055994530942;
+}
+}  // namespace
+
+double Random::exponential(double mean) { return -mean * deterministic_log(1.0 - unit()); }
 
 Duration Random::exponential(Duration mean) {
   return Duration(static_cast<std::int64_t>(exponential(static_cast<double>(mean.count()))));

@@ -5,8 +5,16 @@ namespace samsa::sim {
 Wake WaitQueue::wait(const char* what, std::optional<MonoTime> deadline) {
   Waiter w(what);
   waiters_.push_back(w);
-  // If park throws Crashed, ~Waiter auto-unlinks it from the queue.
-  Wake r = parker_->park(w, deadline);
+  Wake r;
+  try {
+    r = parker_->park(w, deadline);
+  } catch (const Crashed&) {
+    // ~Waiter unlinks it. A notification this fiber took but can no longer
+    // act on passes to the next waiter, or it would be lost.
+    if (w.queue_hook.is_linked()) w.queue_hook.unlink();
+    if (w.notified) notify_one();
+    throw;
+  }
   if (w.queue_hook.is_linked()) w.queue_hook.unlink();
   return r;
 }
@@ -16,6 +24,7 @@ bool WaitQueue::notify_one() {
     Waiter& w = waiters_.front();
     waiters_.pop_front();
     if (w.state == Waiter::State::parked) {
+      w.notified = true;
       parker_->wake(w);
       return true;
     }

@@ -42,6 +42,7 @@ struct Waiter {
   const char* what;  // what the fiber waits on, for stuck reports
   State state = State::idle;
   Wake reason = Wake::notified;
+  bool notified = false;  // woken by WaitQueue::notify_one (not a crash)
   boost::fibers::context* ctx = nullptr;
   Parker* parker = nullptr;
   std::uint64_t park_seq = 0;  // set by the parker; distinguishes parks

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "sim/world/world.h"
 
@@ -46,9 +47,9 @@ class SimFile final : public File {
         incarnation_(disk.node().incarnation) {}
 
   Result<std::size_t, DiskErrc> read(std::uint64_t offset, std::span<std::uint8_t> out) override {
-    alive();
+    if (!alive()) return Err{DiskErrc::io_error};
     disk_.read_latency();
-    alive();
+    if (!alive()) return Err{DiskErrc::io_error};
     const Bytes& img = inode_->cache;
     if (offset >= img.size()) return std::size_t{0};
     const std::size_t n = std::min<std::uint64_t>(out.size(), img.size() - offset);
@@ -57,19 +58,24 @@ class SimFile final : public File {
   }
 
   Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) override {
+    return write_at(offset, data);
+  }
+
+  Result<void, DiskErrc> append(ByteView data) override { return write_at(std::nullopt, data); }
+
+  // `offset` nullopt appends: the end is taken after the latency, as
+  // O_APPEND does, so concurrent appends never overwrite each other.
+  Result<void, DiskErrc> write_at(std::optional<std::uint64_t> at, ByteView data) {
     if (!alive()) return Err{DiskErrc::io_error};
     disk_.write_latency();
     if (!alive()) return Err{DiskErrc::io_error};  // a crash while parked drops it
+    const std::uint64_t offset = at ? *at : inode_->cache.size();
     const std::uint64_t old_size = inode_->cache.size();
     const std::uint64_t new_size = std::max<std::uint64_t>(old_size, offset + data.size());
     if (!disk_.space_for(old_size, new_size)) return Err{DiskErrc::no_space};
     apply_write(inode_->cache, offset, data);
     inode_->unsynced.push_back({offset, Bytes(data.begin(), data.end()), false, 0});
     return {};
-  }
-
-  Result<void, DiskErrc> append(ByteView data) override {
-    return write(inode_->cache.size(), data);
   }
 
   Result<void, DiskErrc> truncate(std::uint64_t size_bytes) override {
@@ -86,12 +92,16 @@ class SimFile final : public File {
     if (!alive()) return Err{DiskErrc::io_error};
     disk_.fsync_latency();
     if (!alive()) return Err{DiskErrc::io_error};
-    if (disk_.take_fsync_failure()) return Err{DiskErrc::io_error};
+    if (disk_.take_fsync_failure()) {
+      // Linux after a failed fsync: the dirty pages are marked clean, so the
+      // data stays readable but a later fsync will not make it durable.
+      inode_->unsynced.clear();
+      return Err{DiskErrc::io_error};
+    }
     // Replay only what changed since the last fsync: the cost is the bytes
     // written, not the file size.
     for (const auto& op : inode_->unsynced) apply_op(inode_->durable, op);
     inode_->unsynced.clear();
-    SAMSA_ASSERT(inode_->durable.size() == inode_->cache.size());
     return {};
   }
 
@@ -99,12 +109,13 @@ class SimFile final : public File {
   const std::string& path() const override { return path_; }
 
  private:
-  // A handle of an ended incarnation: Crashed, or (while unwinding) false.
+  // False while the caller unwinds after a crash (the op is dropped). A
+  // handle of an ended incarnation used by a live fiber is a bug of ours.
   bool alive() {
     if (!disk_.world().check_alive()) return false;
     if (incarnation_ != disk_.node().incarnation) {
       if (std::uncaught_exceptions() > 0) return false;
-      throw Crashed{};
+      SAMSA_ASSERT(false, "a File handle of an ended incarnation was used");
     }
     return true;
   }
@@ -161,15 +172,23 @@ bool SimDisk::take_fsync_failure() {
   return true;
 }
 
+void SimDisk::unlink(const std::shared_ptr<Inode>& inode) {
+  // An unlinked file with open handles keeps its blocks, as on POSIX.
+  if (inode.use_count() > 1) unlinked_.push_back(inode);
+}
+
 std::uint64_t SimDisk::used_bytes() const {
   std::uint64_t total = 0;
   for (const auto& [path, inode] : files_) total += inode->cache.size();
+  for (const auto& weak : unlinked_)
+    if (auto inode = weak.lock()) total += inode->cache.size();
   return total;
 }
 
 Result<std::unique_ptr<File>, DiskErrc> SimDisk::open(std::string_view path,
                                                       OpenOptions options) {
-  world_.check_alive();
+  // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(path)) return Err{DiskErrc::bad_path};
   if (dirs_.count(std::string(path))) return Err{DiskErrc::is_directory};
   const std::string parent = parent_of(path);
@@ -189,25 +208,32 @@ Result<std::unique_ptr<File>, DiskErrc> SimDisk::open(std::string_view path,
 }
 
 Result<void, DiskErrc> SimDisk::mkdirs(std::string_view dir) {
-  world_.check_alive();
+  // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(dir)) return Err{DiskErrc::bad_path};
-  std::string d(dir);
-  while (!d.empty()) {
+  // Check every ancestor first: a failed mkdirs creates nothing.
+  std::vector<std::string> chain;
+  for (std::string d(dir); !d.empty(); d = parent_of(d)) {
     if (files_.count(d)) return Err{DiskErrc::exists};
-    dirs_.insert(d);
-    d = parent_of(d);
+    chain.push_back(d);
   }
+  dirs_.insert(chain.begin(), chain.end());
   return {};
 }
 
 Result<void, DiskErrc> SimDisk::remove(std::string_view path) {
-  world_.check_alive();
+  // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   const std::string p(path);
-  if (files_.erase(p)) return {};
+  if (auto f = files_.find(p); f != files_.end()) {
+    unlink(f->second);
+    files_.erase(f);
+    return {};
+  }
   if (!dirs_.count(p)) return Err{DiskErrc::not_found};
   const std::string prefix = p + "/";
   auto f = files_.lower_bound(prefix);
-  auto d = dirs_.upper_bound(p);
+  auto d = dirs_.lower_bound(prefix);
   if ((f != files_.end() && f->first.starts_with(prefix)) ||
       (d != dirs_.end() && d->starts_with(prefix)))
     return Err{DiskErrc::not_empty};
@@ -216,7 +242,8 @@ Result<void, DiskErrc> SimDisk::remove(std::string_view path) {
 }
 
 Result<void, DiskErrc> SimDisk::rename(std::string_view from, std::string_view to) {
-  world_.check_alive();
+  // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(from) || !valid_path(to)) return Err{DiskErrc::bad_path};
   auto it = files_.find(std::string(from));
   if (it == files_.end()) return Err{DiskErrc::not_found};
@@ -225,12 +252,14 @@ Result<void, DiskErrc> SimDisk::rename(std::string_view from, std::string_view t
   if (dirs_.count(std::string(to))) return Err{DiskErrc::is_directory};
   auto inode = it->second;
   files_.erase(it);
+  if (auto old = files_.find(std::string(to)); old != files_.end()) unlink(old->second);
   files_[std::string(to)] = std::move(inode);
   return {};
 }
 
 Result<std::vector<std::string>, DiskErrc> SimDisk::list(std::string_view dir) {
-  world_.check_alive();
+  // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   const std::string d(dir);
   if (!d.empty() && !dirs_.count(d)) return Err{DiskErrc::not_found};
   const std::string prefix = d.empty() ? "" : d + "/";

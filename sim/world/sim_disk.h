@@ -86,6 +86,7 @@ class SimDisk final : public Disk {
  private:
   void apply_torn(Inode& inode);
   void park_for(Duration d, const char* what);
+  void unlink(const std::shared_ptr<Inode>& inode);
 
   World& world_;
   SimNode& node_;
@@ -93,6 +94,7 @@ class SimDisk final : public Disk {
   Random rng_;
   std::map<std::string, std::shared_ptr<Inode>> files_;
   std::set<std::string> dirs_;
+  std::vector<std::weak_ptr<Inode>> unlinked_;  // removed while open
   std::uint32_t failing_fsyncs_ = 0;
 };
 

@@ -171,7 +171,7 @@ void SimNetwork::node_crashed(NodeId n) {
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     if (it->first.first == n) {
       it->second->closed = true;
-      for (auto& c : it->second->backlog) break_conn(*c);
+      for (auto& c : it->second->backlog) drop_unaccepted(*c);
       it->second->backlog.clear();
       it->second->acceptors.notify_all();
       it = listeners_.erase(it);
@@ -195,6 +195,13 @@ void SimNetwork::break_conn(Conn& c) {
 }
 
 void SimNetwork::forget(Conn& c) { conns_.erase(c.id); }
+
+void SimNetwork::drop_unaccepted(Conn& c) {
+  // Nobody will ever hold the server side: it counts as closed.
+  break_conn(c);
+  c.closed[1] = true;
+  if (c.closed[0]) forget(c);
+}
 
 // --- latency ---------------------------------------------------------------------
 
@@ -241,6 +248,12 @@ void SimNetwork::deliver(const std::shared_ptr<Conn>& c, int dir) {
     }
     auto f = std::move(p.in_flight.front());
     p.in_flight.pop_front();
+    if (f.frame && c->closed[1 - dir]) {
+      // Data for a side that closed: its host answers with a reset (RST).
+      p.buffered_bytes -= f.frame->size();
+      break_conn(*c);
+      return;
+    }
     if (f.frame) {
       world_.trace().fold(TraceKind::deliver, (c->id << 1) | std::uint64_t(dir), f.frame->size());
       ++frames_delivered_;
@@ -272,7 +285,7 @@ void SimNetwork::unlisten(NodeId node, std::uint16_t port) noexcept {
   auto it = listeners_.find({node, port});
   if (it == listeners_.end()) return;
   it->second->closed = true;
-  for (auto& c : it->second->backlog) break_conn(*c);
+  for (auto& c : it->second->backlog) drop_unaccepted(*c);
   it->second->backlog.clear();
   it->second->acceptors.notify_all();
   listeners_.erase(it);
@@ -293,7 +306,12 @@ Result<std::unique_ptr<Connection>, NetErrc> SimNetwork::connect(
     return Err{NetErrc::timed_out};
   }
   const Duration rtt = link_latency(from.id, t) + link_latency(t, from.id);
-  world_.park(w, world_.mono_now(from) + rtt);
+  const MonoTime answered = world_.mono_now(from) + rtt;
+  if (deadline && *deadline < answered) {
+    world_.park(w, *deadline);
+    return Err{NetErrc::timed_out};
+  }
+  world_.park(w, answered);
   auto it = listeners_.find({t, to.port});
   if (!world_.is_up(t) || refusing_.count(t) || it == listeners_.end() ||
       it->second->backlog.size() >= config_.accept_backlog)
@@ -366,7 +384,13 @@ void SimNetwork::close(Conn& c, int side) noexcept {
     auto it = conns_.find(c.id);
     if (it != conns_.end()) schedule_delivery(it->second.lock(), side);
   }
-  c.pipes[1 - side].readers.notify_all();  // our own readers see `closed`
+  // Frames that reached us and were never read are gone; the peer's blocked
+  // senders wake (their next frame will meet a reset).
+  Pipe& incoming = c.pipes[1 - side];
+  for (const Bytes& f : incoming.arrived) incoming.buffered_bytes -= f.size();
+  incoming.arrived.clear();
+  incoming.readers.notify_all();  // our own readers see `closed`
+  incoming.writers.notify_all();
   p.writers.notify_all();
   if (c.closed[1 - side]) forget(c);
 }

@@ -74,6 +74,7 @@ class SimNetwork {
   void deliver(const std::shared_ptr<Conn>& c, int dir);
   void break_conn(Conn& c);
   void forget(Conn& c);
+  void drop_unaccepted(Conn& c);
 
   World& world_;
   NetworkConfig config_;

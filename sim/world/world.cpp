@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 namespace samsa::sim {
 
@@ -89,6 +90,7 @@ NodeId World::add_node(std::string name, std::function<void(Runtime&)> main) {
   n->drift_ppm = clock_rng.uniform_signed(-config_.drift_max_ppm, config_.drift_max_ppm);
   n->wall_offset = clock_rng.uniform(-config_.wall_offset_max, config_.wall_offset_max);
   n->logger = make_logger(n->name);
+  n->crash_done = std::make_unique<WaitQueue>(*this);
   n->disk = std::make_unique<SimDisk>(*this, *n, config_.disk,
                                       Random(config_.seed).derive("disk:" + n->name));
   nodes_.push_back(std::move(n));
@@ -120,6 +122,10 @@ SimDisk& World::disk(NodeId id) { return *node(id).disk; }
 
 void World::start(NodeId id) {
   SimNode& n = node(id);
+  if (tearing_down_) return;
+  // A crash in progress (joining the old incarnation's fibers) finishes
+  // before the node can start again.
+  while (n.crashing) n.crash_done->wait("node.crash_in_progress");
   SAMSA_ASSERT(!n.up, "start of a node that is up");
   n.up = true;
   n.runtime = std::make_unique<NodeRuntime>(*this, n);
@@ -132,9 +138,11 @@ void World::start(NodeId id) {
 void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   SimNode& n = node(id);
   SAMSA_ASSERT(&current_node() != &n, "a node cannot crash itself from inside");
+  while (n.crashing) n.crash_done->wait("node.crash_in_progress");
   if (!n.up) return;
   n.logger->info("crash (incarnation {})", n.incarnation);
   n.up = false;
+  n.crashing = true;
   ++n.incarnation;
   trace_.fold(TraceKind::crash, static_cast<std::uint64_t>(id), n.incarnation);
   network_->node_crashed(id);
@@ -142,23 +150,28 @@ void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   std::vector<Waiter*> parked;
   for (Waiter& w : n.parked) parked.push_back(&w);
   for (Waiter* w : parked) wake(*w);
-  // Join them all (fibers they spawn while unwinding are joined too).
-  while (!n.fibers.empty()) {
-    auto it = n.fibers.begin();
-    boost::fibers::fiber f = std::move(it->second);
-    n.fibers.erase(it);
-    f.join();
-  }
-  n.finished.clear();
+  // Join them all. An ended incarnation spawns nothing (spawn refuses), so
+  // the set to join is fixed now.
+  join_all(n);
   const CrashMode mode = disk_mode ? n.disk->crash(*disk_mode) : n.disk->crash();
   trace_.fold(TraceKind::disk_crash, static_cast<std::uint64_t>(id),
               static_cast<std::uint64_t>(mode));
   n.logger->info("disk after crash: {}", to_string(mode));
+  n.crashing = false;
+  n.crash_done->notify_all();
+}
+
+void World::join_all(SimNode& n) {
+  std::map<std::uint64_t, boost::fibers::fiber> dying = std::move(n.fibers);
+  n.fibers.clear();
+  n.finished.clear();
+  for (auto& [fid, f] : dying) f.join();
 }
 
 void World::restart(NodeId id) {
-  if (is_up(id)) crash(id);
-  start(id);
+  crash(id);  // waits for a crash in progress; nothing to do when down
+  // Another fiber's restart may have started it while this one waited.
+  if (!is_up(id)) start(id);
 }
 
 // --- actors --------------------------------------------------------------------
@@ -177,9 +190,13 @@ void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn) {
   // Stacks are allocated with malloc (mmap for this size), so untouched
   // pages cost nothing; 256 KiB leaves room for logging and codecs.
   boost::fibers::fiber f(std::allocator_arg, boost::fibers::fixedsize_stack(k_stack_bytes),
-                         [this, np, fid, fn = std::move(fn)] {
+                         [this, np, fid, incarnation, fn = std::move(fn)]() mutable {
     try {
-      fn();
+      // Moved in here so that its captures are destroyed while a Crashed is
+      // still in flight (their destructors' runtime calls are then dropped).
+      auto body = std::move(fn);
+      // A fiber whose incarnation ended before it first ran never starts.
+      if (np->incarnation == incarnation) body();
     } catch (const Crashed&) {
       // The node's incarnation ended; the fiber just ends.
     } catch (const InternalError& e) {
@@ -229,12 +246,7 @@ void World::shutdown_all() {
     std::vector<Waiter*> parked;
     for (Waiter& w : n.parked) parked.push_back(&w);
     for (Waiter* w : parked) wake(*w);
-    while (!n.fibers.empty()) {
-      auto it = n.fibers.begin();
-      boost::fibers::fiber f = std::move(it->second);
-      n.fibers.erase(it);
-      f.join();
-    }
+    join_all(n);
   };
   for (auto& n : nodes_) unwind(*n);
   unwind(world_node_);
@@ -263,7 +275,7 @@ RunResult World::finish_run() {
   if (fiber_exception_) std::rethrow_exception(std::exchange(fiber_exception_, nullptr));
   if (internal_error_) return {StopReason::internal_error, *internal_error_};
   if (stop_requested_) return {StopReason::stopped, {}};
-  if (!timers_.empty()) {
+  if (has_live_timer()) {
     vt_ = std::max(vt_, limit_);
     return {StopReason::time_limit, {}};
   }
@@ -296,27 +308,40 @@ boost::fibers::context* World::pick(std::vector<boost::fibers::context*>& ready)
 }
 
 boost::fibers::context* World::take_main() noexcept {
-  if (!main_waiting_) return nullptr;
+  // The main fiber suspending in run() with nothing to do cannot resume
+  // itself: the dispatcher hands it back.
+  if (!main_waiting_ || main_ctx_ == boost::fibers::context::active()) return nullptr;
   main_waiting_ = false;
   return main_ctx_;
+}
+
+bool World::is_stale(const Timer& t) const {
+  return t.park_seq != 0 &&
+         (waiter_slots_[t.slot] == nullptr || waiter_slot_seq_[t.slot] != t.park_seq);
+}
+
+bool World::has_live_timer() const {
+  for (const Timer& t : timers_)
+    if (!is_stale(t)) return true;
+  return false;
 }
 
 bool World::fire_next_timer() noexcept {
   if (stop_requested_ || tearing_down_) return false;
   while (!timers_.empty()) {
     const Timer t = timers_.front();
-    if (t.at > limit_) return false;
+    // A stale timer (its waiter was woken earlier) is dropped wherever it
+    // is: time does not move for it, and it says nothing about the limit.
+    if (!is_stale(t) && t.at > limit_) return false;
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
     timers_.pop_back();
-    if (t.park_seq != 0 &&
-        (waiter_slots_[t.slot] == nullptr || waiter_slot_seq_[t.slot] != t.park_seq))
-      continue;  // the waiter was woken earlier: time does not move for it
+    if (is_stale(t)) continue;
     vt_ = std::max(vt_, t.at);
     if (t.park_seq == 0) {
       std::function<void()> fn = std::move(callbacks_[t.slot]);
       free_callbacks_.push_back(t.slot);
       trace_.fold(TraceKind::timer, static_cast<std::uint64_t>(vt_.count()), t.seq);
-      fn();
+      run_callback(fn);
       return true;
     }
     Waiter* w = waiter_slots_[t.slot];
@@ -326,6 +351,20 @@ bool World::fire_next_timer() noexcept {
     return true;
   }
   return false;
+}
+
+void World::run_callback(std::function<void()>& fn) noexcept {
+  // Callbacks run inside the scheduler (noexcept): an assertion there is
+  // still an internal error of the run, not a terminated process.
+  try {
+    fn();
+  } catch (const InternalError& e) {
+    if (!internal_error_) internal_error_ = e.message;
+    stop();
+  } catch (...) {
+    if (!fiber_exception_) fiber_exception_ = std::current_exception();
+    stop();
+  }
 }
 
 void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) {
@@ -356,7 +395,9 @@ Duration World::to_virtual(const SimNode& n, MonoTime t) const {
   // Inverse of mono_now, rounded up so the node's clock has reached t.
   const __int128 num = static_cast<__int128>(t.since_epoch.count()) * 1'000'000;
   const __int128 den = 1'000'000 + n.drift_ppm;
-  return Duration(static_cast<std::int64_t>((num + den - 1) / den));
+  const __int128 v = (num + den - 1) / den;
+  const __int128 max = std::numeric_limits<std::int64_t>::max();
+  return Duration(static_cast<std::int64_t>(v > max ? max : v));
 }
 
 std::int64_t World::wall_ms(const SimNode& n) const {
@@ -438,7 +479,12 @@ Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
   const FiberProps* p = SimScheduler::props_of(ctx);
   SimNode& n = (p && p->node) ? *p->node : world_node_;
   const std::uint64_t incarnation = p ? p->incarnation : n.incarnation;
-  if (n.incarnation != incarnation) throw Crashed{};
+  if (n.incarnation != incarnation) {
+    // A destructor of an ended incarnation, running while Crashed unwinds,
+    // must not throw: its wait ends at once.
+    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
+    throw Crashed{};
+  }
   SAMSA_ASSERT(ctx != main_ctx_ || tearing_down_, "the main fiber cannot park");
 
   w.ctx = ctx;
@@ -459,7 +505,10 @@ Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
     w.timer_slot = k_no_slot;
   }
   w.state = Waiter::State::idle;
-  if (n.incarnation != incarnation) throw Crashed{};
+  if (n.incarnation != incarnation) {
+    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
+    throw Crashed{};
+  }
   return w.reason;
 }
 
@@ -467,6 +516,17 @@ void World::wake(Waiter& w) noexcept {
   if (w.state != Waiter::State::parked) return;
   w.state = Waiter::State::woken;
   SimScheduler::of_this_thread().make_ready(w.ctx);
+}
+
+void World::yield_now() {
+  if (!check_alive()) return;
+  // Ready again before it suspends: the scheduler picks among all ready
+  // fibers (this one included) and fires no timer while any is ready.
+  boost::fibers::context* ctx = boost::fibers::context::active();
+  SAMSA_ASSERT(ctx != main_ctx_, "the main fiber cannot yield");
+  SimScheduler::of_this_thread().make_ready(ctx);
+  ctx->suspend();
+  check_alive();
 }
 
 // --- NodeRuntime -------------------------------------------------------------------------
@@ -483,9 +543,7 @@ void NodeRuntime::sleep(Duration d) {
 }
 
 void NodeRuntime::yield() {
-  world_.check_alive();
-  boost::this_fiber::yield();
-  world_.check_alive();
+  world_.yield_now();
 }
 
 Random NodeRuntime::random(std::string_view stream) {

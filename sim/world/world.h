@@ -73,6 +73,8 @@ struct SimNode {
   std::int64_t wall_skew_ppm = 0;
   Duration wall_skew_since{0};
   std::unique_ptr<NodeRuntime> runtime;  // of the current incarnation
+  bool crashing = false;                 // crash() is joining the old fibers
+  std::unique_ptr<WaitQueue> crash_done;
   std::unique_ptr<SimDisk> disk;
   std::shared_ptr<spdlog::logger> logger;
   std::map<std::uint64_t, boost::fibers::fiber> fibers;
@@ -103,7 +105,8 @@ class World final : public Parker {
   // `disk_mode` forces what the disk keeps of unsynced writes (default: drawn
   // from the disk config's weights).
   void crash(NodeId id, std::optional<CrashMode> disk_mode = std::nullopt);
-  // crash() if up, then start() again on what the disk kept.
+  // crash() if up, then start() again on what the disk kept. Concurrent
+  // restarts of one node each complete (the node is up afterwards).
   void restart(NodeId id);
   bool is_up(NodeId id) const { return node(id).up; }
   const SimNode& node(NodeId id) const;
@@ -152,6 +155,7 @@ class World final : public Parker {
   Wake park(Waiter& w, std::optional<MonoTime> deadline) override;
   void wake(Waiter& w) noexcept override;
   bool check_alive() override;
+  void yield_now();
   // The node whose fiber runs now (the world node for world actors).
   SimNode& current_node();
 
@@ -178,6 +182,10 @@ class World final : public Parker {
   };
 
   void spawn_on(SimNode& n, std::string name, std::function<void()> fn);
+  void join_all(SimNode& n);
+  bool is_stale(const Timer& t) const;
+  bool has_live_timer() const;
+  void run_callback(std::function<void()>& fn) noexcept;
   void reap(SimNode& n);
   void shutdown_all();
   std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
