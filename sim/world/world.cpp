@@ -199,14 +199,8 @@ void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn) {
       if (np->incarnation == incarnation) body();
     } catch (const Crashed&) {
       // The node's incarnation ended; the fiber just ends.
-    } catch (const InternalError& e) {
-      if (!internal_error_) internal_error_ = e.message;
-      stop();
     } catch (...) {
-      // Anything else is a bug of the code under test (or a failed test
-      // assertion): World::run rethrows it on the caller's fiber.
-      if (!fiber_exception_) fiber_exception_ = std::current_exception();
-      stop();
+      record_failure(std::current_exception());
     }
     np->finished.push_back(fid);
     fiber_finished();
@@ -358,13 +352,23 @@ void World::run_callback(std::function<void()>& fn) noexcept {
   // still an internal error of the run, not a terminated process.
   try {
     fn();
-  } catch (const InternalError& e) {
-    if (!internal_error_) internal_error_ = e.message;
-    stop();
   } catch (...) {
-    if (!fiber_exception_) fiber_exception_ = std::current_exception();
-    stop();
+    record_failure(std::current_exception());
   }
+}
+
+void World::record_failure(std::exception_ptr e) noexcept {
+  // A failed SAMSA_ASSERT stops the run as an internal error. Anything else
+  // is a bug of the code under test (or a failed test assertion): run()
+  // rethrows it on its caller's fiber. The first failure wins.
+  try {
+    std::rethrow_exception(e);
+  } catch (const InternalError& ie) {
+    if (!internal_error_) internal_error_ = ie.message;
+  } catch (...) {
+    if (!fiber_exception_) fiber_exception_ = e;
+  }
+  stop();
 }
 
 void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) {

@@ -186,6 +186,7 @@ class World final : public Parker {
   bool is_stale(const Timer& t) const;
   bool has_live_timer() const;
   void run_callback(std::function<void()>& fn) noexcept;
+  void record_failure(std::exception_ptr e) noexcept;
   void reap(SimNode& n);
   void shutdown_all();
   std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
