@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The command-line contract: exit codes, --json fields, sweep/shard/merge and
 # replay of a saved failure file reproducing the recorded trace hash.
-# Usage: cli_test.sh <path to samsa>
+# Usage: cli_test.sh <path to samsa> [<path to test_log>]
 set -uo pipefail
 samsa=$1
+test_log=${2:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -49,6 +50,21 @@ full=$(json_field "$tmp/full/summary.json" "['failed_seeds']")
   || { echo "FAIL: merged $merged != full $full"; failures=$((failures+1)); }
 check "bad seed range" 2 "$samsa" sweep selftest/pingpong --seeds 5..1
 check "replay of a non-file" 2 "$samsa" replay /nonexistent.json
+
+if [[ -n "$test_log" ]]; then
+  # A partition directory exported from a simulated disk, read back.
+  SAMSA_LOG_EXPORT_DIR="$tmp/img" "$test_log" "an exported sim disk image parses back batch by batch" >/dev/null
+  check "dump-log of a partition directory" 0 "$samsa" dump-log "$tmp/img/data/orders-3" --records
+  count=$(grep -c "baseOffset:.*isvalid: true" "$tmp/out")
+  [[ "$count" == 6 ]] && pass "dump-log shows the 6 valid batches" \
+    || { echo "FAIL: dump-log showed $count valid batches"; failures=$((failures+1)); }
+  seg="$tmp/img/data/orders-3/00000000000000000000.log"
+  printf '\xff' | dd of="$seg" bs=1 seek=100 conv=notrunc status=none
+  check "dump-log of a corrupted segment" 0 "$samsa" dump-log "$seg"
+  grep -q "isvalid: false" "$tmp/out" && pass "dump-log flags the corrupt batch" \
+    || { echo "FAIL: dump-log did not flag corruption"; cat "$tmp/out"; failures=$((failures+1)); }
+  check "dump-log of a missing path" 2 "$samsa" dump-log "$tmp/nothing-here"
+fi
 
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]
