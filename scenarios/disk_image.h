@@ -8,8 +8,11 @@
 
 namespace samsa::scenarios {
 
-// Writes every node's durable files under `dir`. Returns an error message,
-// or an empty string on success.
+// Writes one disk's durable files under `dir` (paths as on the sim disk).
+// Returns an error message, or an empty string on success.
+std::string save_disk_image(const sim::SimDisk& disk, const std::string& dir);
+
+// Writes every node's durable files under `dir`/<node name>/.
 std::string save_disk_images(sim::World& world, const std::string& dir);
 
 }  // namespace samsa::scenarios

@@ -68,6 +68,15 @@ nlohmann::json counts_json(const std::map<std::string, std::uint64_t>& counts) {
   return j;
 }
 
+// The worst verdict decides the exit code: internal > safety > liveness.
+int worst_exit_code(const std::map<std::string, std::uint64_t>& counts) {
+  auto any = [&counts](const char* v) { return counts.count(v) && counts.at(v) > 0; };
+  if (any("internal_error")) return 4;
+  if (any("safety")) return 1;
+  if (any("liveness")) return 3;
+  return 0;
+}
+
 struct SweepArgs {
   std::string scenario;
   std::string seeds = "1..100";
@@ -190,11 +199,7 @@ int run_sweep(const SweepArgs& args) {
       fmt::print("failed    seed {} {}: samsa replay {} --seed {}\n", f["seed"].get<std::uint64_t>(),
                  f["verdict"].get<std::string>(), scenario->name, f["seed"].get<std::uint64_t>());
   }
-  // The worst verdict decides the exit code: internal > safety > liveness.
-  if (counts["internal_error"]) return 4;
-  if (counts["safety"]) return 1;
-  if (counts["liveness"]) return 3;
-  return 0;
+  return worst_exit_code(counts);
 }
 
 int run_merge(const std::vector<std::string>& dirs, bool json) {
@@ -233,10 +238,7 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
     fmt::print("scenario  {}\nruns      {}\nverdicts  {}\nfailed    {}\n",
                merged["scenario"].get<std::string>(), runs, merged["verdicts"].dump(),
                nlohmann::json(failed).dump());
-  if (counts["internal_error"]) return 4;
-  if (counts["safety"]) return 1;
-  if (counts["liveness"]) return 3;
-  return 0;
+  return worst_exit_code(counts);
 }
 
 }  // namespace

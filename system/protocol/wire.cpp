@@ -107,41 +107,32 @@ Result<std::optional<std::size_t>, DecodeError> check_length(std::int64_t n, std
 }
 }  // namespace
 
-Result<std::optional<std::size_t>, DecodeError> Reader::string_length(bool compact) {
+// A length prefix: compact (unsigned varint of n + 1) or classic (int16 for
+// strings, int32 for bytes and arrays); -1 is null.
+Result<std::optional<std::size_t>, DecodeError> Reader::length_prefix(bool compact, bool wide,
+                                                                      const char* what) {
   const std::size_t start = offset();
   std::int64_t n;
   if (compact) {
     SAMSA_TRY(u, unsigned_varint());
     n = static_cast<std::int64_t>(u) - 1;
+  } else if (wide) {
+    SAMSA_TRY(s, int32());
+    n = s;
   } else {
     SAMSA_TRY(s, int16());
     n = s;
   }
-  return check_length(n, start, remaining(), "string");
+  return check_length(n, start, remaining(), what);
+}
+Result<std::optional<std::size_t>, DecodeError> Reader::string_length(bool compact) {
+  return length_prefix(compact, false, "string");
 }
 Result<std::optional<std::size_t>, DecodeError> Reader::bytes_length(bool compact) {
-  const std::size_t start = offset();
-  std::int64_t n;
-  if (compact) {
-    SAMSA_TRY(u, unsigned_varint());
-    n = static_cast<std::int64_t>(u) - 1;
-  } else {
-    SAMSA_TRY(s, int32());
-    n = s;
-  }
-  return check_length(n, start, remaining(), "bytes");
+  return length_prefix(compact, true, "bytes");
 }
 Result<std::optional<std::size_t>, DecodeError> Reader::array_length(bool compact) {
-  const std::size_t start = offset();
-  std::int64_t n;
-  if (compact) {
-    SAMSA_TRY(u, unsigned_varint());
-    n = static_cast<std::int64_t>(u) - 1;
-  } else {
-    SAMSA_TRY(s, int32());
-    n = s;
-  }
-  return check_length(n, start, remaining(), "array");
+  return length_prefix(compact, true, "array");
 }
 
 void Writer::be(std::uint64_t v, int n_bytes) {

@@ -59,6 +59,8 @@ class Reader {
   DecodeError error_here(std::string message) const { return {offset(), std::move(message)}; }
 
  private:
+  Result<std::optional<std::size_t>, DecodeError> length_prefix(bool compact, bool wide,
+                                                                const char* what);
   Result<ByteView, DecodeError> take(std::size_t n, const char* what);
   Result<std::uint64_t, DecodeError> unsigned_varlong(int max_bytes);
 

@@ -8,12 +8,8 @@
 using samsa::sim::Random;
 
 TEST_CASE("same seed gives the same stream, different seeds differ", "[sim][random]") {
-  Random a(42), b(42), c(43);
-  for (int i = 0; i < 100; ++i) {
-    const auto x = a.next();
-    REQUIRE(x == b.next());
-    (void)c;
-  }
+  Random a(42), b(42);
+  for (int i = 0; i < 100; ++i) REQUIRE(a.next() == b.next());
   Random d(42), e(43);
   int same = 0;
   for (int i = 0; i < 100; ++i) same += d.next() == e.next();
@@ -22,8 +18,6 @@ TEST_CASE("same seed gives the same stream, different seeds differ", "[sim][rand
 
 TEST_CASE("the stream for a seed is stable across builds", "[sim][random]") {
   // Pinned values: a change here changes every recorded seed's history.
-  Random r(1);
-  REQUIRE(r.next() == Random(1).next());
   Random s(0);
   const auto first = s.next();
   REQUIRE(first == 0x99ec5f36cb75f2b4ull);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scenarios/disk_image.h"
 #include "system/log/names.h"
 #include "system/log/scan.h"
 #include "tests/system/log/log_rig.h"
@@ -16,16 +17,6 @@ using namespace samsa::log;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Writes a node's durable disk image under `root` (paths as on the sim disk).
-void export_disk(const SimDisk& disk, const fs::path& root) {
-  for (const auto& [path, bytes] : disk.durable_files()) {
-    const fs::path p = root / path;
-    fs::create_directories(p.parent_path());
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  }
-}
 
 Bytes read_real(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -48,7 +39,7 @@ TEST_CASE("an exported sim disk image parses back batch by batch", "[log]") {
   const char* keep = std::getenv("SAMSA_LOG_EXPORT_DIR");
   const fs::path root = keep ? fs::path(keep) : fs::temp_directory_path() / "samsa-log-export-test";
   fs::remove_all(root);
-  export_disk(rig.world.disk(rig.n), root);
+  REQUIRE(samsa::scenarios::save_disk_image(rig.world.disk(rig.n), root.string()).empty());
   std::int64_t next = 0;
   for (const auto& base : {0, 6, 12}) {
     const fs::path seg = root / "data/orders-3" / offset_file_name(base, k_log_suffix);
