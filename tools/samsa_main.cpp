@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
       samsa::tools::add_sweep_command(app),
       samsa::tools::add_merge_command(app),
       samsa::tools::add_assign_command(app),
+      samsa::tools::add_partition_command(app),
   };
 
   try {

@@ -88,5 +88,16 @@ check "assign: member without =" 2 "$samsa" assign --strategy range --topic t=1 
 check "assign: member twice" 2 "$samsa" assign --strategy range --topic t=1 --member a=t --member a=t
 check "assign: no member" 2 "$samsa" assign --strategy range --topic t=1
 
+# samsa partition: Kafka's default partitioner for keys (values from Kafka's
+# UtilsTest murmur2 vectors and kafka-python's DefaultPartitioner).
+check "partition" 0 "$samsa" partition --partitions 7 abc 21 "" --json
+json_equals "partition of abc, 21 and the empty key" '{"abc":4,"21":3,"":2}'
+check "partition as text" 0 "$samsa" partition --partitions 100 foobar
+grep -qx "foobar 66" "$tmp/out" && pass "partition prints key and partition" \
+  || { echo "FAIL: partition text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "partition: zero partitions" 2 "$samsa" partition --partitions 0 k
+check "partition: not a number" 2 "$samsa" partition --partitions x k
+check "partition: no key" 2 "$samsa" partition --partitions 3
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]
