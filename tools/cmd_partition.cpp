@@ -37,7 +37,7 @@ int run_partition(const PartitionOptions& o) {
   client::DefaultPartitioner partitioner(unused);
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
   for (const auto& key : o.keys) {
-    const std::int32_t p = partitioner.partition("", as_bytes(key), layout);
+    const std::int32_t p = partitioner.partition("", as_bytes(key), layout).value();
     if (o.json)
       json[key] = p;
     else

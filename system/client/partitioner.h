@@ -32,14 +32,17 @@
 
 #include "sim/runtime/bytes.h"
 #include "sim/runtime/random.h"
+#include "system/protocol/ids.h"
 
 namespace samsa::client {
+
+using protocol::PartitionId;
 
 // What a partitioner sees of a topic in the producer's metadata (Kafka's
 // Cluster.partitionsForTopic / availablePartitionsForTopic).
 struct TopicLayout {
   std::int32_t partitions = 0;          // partitions 0..n-1
-  std::vector<std::int32_t> available;  // those with a leader, in metadata order
+  std::vector<PartitionId> available;  // those with a leader, in metadata order
 };
 
 class Partitioner {
@@ -47,12 +50,12 @@ class Partitioner {
   virtual ~Partitioner() = default;
   // The partition for a record without an explicit one. `key` is nullopt for
   // a null key (an empty key is a key). `layout.partitions` must be > 0.
-  virtual std::int32_t partition(std::string_view topic, std::optional<ByteView> key,
-                                 const TopicLayout& layout) = 0;
+  virtual PartitionId partition(std::string_view topic, std::optional<ByteView> key,
+                                const TopicLayout& layout) = 0;
   // Told when the producer is about to start a new batch for a record it
   // sent to `prev_partition` (Partitioner.onNewBatch).
   virtual void on_new_batch(std::string_view topic, const TopicLayout& layout,
-                            std::int32_t prev_partition) {
+                            PartitionId prev_partition) {
     (void)topic;
     (void)layout;
     (void)prev_partition;
@@ -60,7 +63,7 @@ class Partitioner {
 };
 
 // The producer's choice: an explicit partition as is, else the partitioner's.
-std::int32_t choose_partition(std::optional<std::int32_t> explicit_partition, Partitioner& p,
+PartitionId choose_partition(std::optional<PartitionId> explicit_partition, Partitioner& p,
                               std::string_view topic, std::optional<ByteView> key,
                               const TopicLayout& layout);
 
@@ -68,26 +71,26 @@ std::int32_t choose_partition(std::optional<std::int32_t> explicit_partition, Pa
 class StickyPartitionCache {
  public:
   explicit StickyPartitionCache(sim::Random& random) : random_(random) {}
-  std::int32_t partition(std::string_view topic, const TopicLayout& layout);
+  PartitionId partition(std::string_view topic, const TopicLayout& layout);
   // Moves the topic's sticky partition off `prev_partition`, if it is still
   // there (a second caller for the same full batch changes nothing).
-  std::int32_t next_partition(std::string_view topic, const TopicLayout& layout,
-                              std::int32_t prev_partition);
+  PartitionId next_partition(std::string_view topic, const TopicLayout& layout,
+                             std::optional<PartitionId> prev_partition);
 
  private:
   // Utils.toPositive(ThreadLocalRandom.nextInt()).
   std::int32_t random_positive();
   sim::Random& random_;
-  std::map<std::string, std::int32_t, std::less<>> sticky_;
+  std::map<std::string, PartitionId, std::less<>> sticky_;
 };
 
 class DefaultPartitioner final : public Partitioner {
  public:
   explicit DefaultPartitioner(sim::Random& random) : sticky_(random) {}
-  std::int32_t partition(std::string_view topic, std::optional<ByteView> key,
-                         const TopicLayout& layout) override;
+  PartitionId partition(std::string_view topic, std::optional<ByteView> key,
+                        const TopicLayout& layout) override;
   void on_new_batch(std::string_view topic, const TopicLayout& layout,
-                    std::int32_t prev_partition) override;
+                    PartitionId prev_partition) override;
 
  private:
   StickyPartitionCache sticky_;
@@ -95,8 +98,8 @@ class DefaultPartitioner final : public Partitioner {
 
 class RoundRobinPartitioner final : public Partitioner {
  public:
-  std::int32_t partition(std::string_view topic, std::optional<ByteView> key,
-                         const TopicLayout& layout) override;
+  PartitionId partition(std::string_view topic, std::optional<ByteView> key,
+                        const TopicLayout& layout) override;
 
  private:
   std::map<std::string, std::int32_t, std::less<>> counters_;  // AtomicInteger per topic

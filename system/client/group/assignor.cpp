@@ -72,7 +72,7 @@ std::map<std::string, std::vector<TopicPartition>> RangeAssignor::assign_partiti
     for (std::int32_t i = 0; i < m; ++i) {
       const std::int32_t n = per_consumer + (i < with_extra ? 1 : 0);
       auto& list = out[consumers[static_cast<std::size_t>(i)]->first];
-      for (std::int32_t p = next; p < next + n; ++p) list.push_back({topic, p});
+      for (std::int32_t p = next; p < next + n; ++p) list.push_back({topic, protocol::PartitionId(p)});
       next += n;
     }
     SAMSA_ASSERT(next == count);
@@ -96,7 +96,7 @@ std::map<std::string, std::vector<TopicPartition>> RoundRobinAssignor::assign_pa
         next = (next + 1) % members.size();
         SAMSA_ASSERT(++skipped <= members.size(), "no member subscribes to a listed topic");
       }
-      out[members[next]->first].push_back({topic, p});
+      out[members[next]->first].push_back({topic, protocol::PartitionId(p)});
       next = (next + 1) % members.size();
     }
   }

@@ -60,7 +60,7 @@ class Assignor {
   virtual GroupAssignment assign(const PartitionCounts& metadata,
                                  const GroupSubscription& subscriptions) const = 0;
   // Told to every member when its SyncGroup answers.
-  virtual void on_assignment(const Assignment& assignment, std::int32_t generation_id) {
+  virtual void on_assignment(const Assignment& assignment, protocol::GenerationId generation_id) {
     (void)assignment;
     (void)generation_id;
   }

@@ -34,7 +34,7 @@ void write_topic_partitions(Writer& w, const std::vector<TopicPartition>& groupe
     auto it = std::find_if(topics.begin(), topics.end(),
                            [&](const auto& t) { return t.first == tp.topic; });
     if (it == topics.end()) it = topics.insert(topics.end(), {tp.topic, {}});
-    it->second.push_back(tp.partition);
+    it->second.push_back(tp.partition.value());
   }
   w.array_length(topics.size(), false);
   for (const auto& [topic, partitions] : topics) {
@@ -85,7 +85,7 @@ Result<std::vector<TopicPartition>, DecodeError> read_topic_partitions(Reader& r
     SAMSA_TRY(count, read_array_length(r, field));
     for (std::size_t j = 0; j < count; ++j) {
       SAMSA_TRY(p, r.int32());
-      out.push_back({topic, p});
+      out.push_back({topic, protocol::PartitionId(p)});
     }
   }
   return out;
@@ -102,7 +102,7 @@ Result<std::int16_t, DecodeError> read_version(Reader& r) {
 }  // namespace
 
 std::string to_string(const TopicPartition& tp) {
-  return tp.topic + "-" + std::to_string(tp.partition);
+  return tp.topic + "-" + std::to_string(tp.partition.value());
 }
 
 Bytes encode_subscription(const Subscription& s, std::int16_t version) {
@@ -120,7 +120,7 @@ Bytes encode_subscription(const Subscription& s, std::int16_t version) {
     std::sort(owned.begin(), owned.end());
     write_topic_partitions(w, owned);
   }
-  if (version >= 2) w.int32(s.generation_id);
+  if (version >= 2) w.int32(s.generation_id.value());
   if (version >= 3) write_nullable_string(w, s.rack_id);
   return out;
 }
@@ -157,7 +157,7 @@ Result<Subscription, DecodeError> decode_subscription(ByteView bytes) {
   }
   if (version >= 2) {
     SAMSA_TRY(generation, r.int32());
-    s.generation_id = generation;
+    s.generation_id = protocol::GenerationId(generation);
   }
   if (version >= 3) {
     SAMSA_TRY(rack, read_nullable_string(r));

@@ -20,6 +20,7 @@
 
 #include "sim/runtime/bytes.h"
 #include "sim/runtime/result.h"
+#include "system/protocol/ids.h"
 #include "system/protocol/wire.h"
 
 namespace samsa::client::group {
@@ -30,7 +31,7 @@ inline constexpr std::int16_t k_consumer_protocol_highest_version = 3;
 
 struct TopicPartition {
   std::string topic;
-  std::int32_t partition = 0;
+  protocol::PartitionId partition{0};
   auto operator<=>(const TopicPartition&) const = default;
 };
 // "topic-partition", as Kafka's TopicPartition.toString.
@@ -41,7 +42,7 @@ struct Subscription {
   std::vector<std::string> topics;
   std::optional<Bytes> user_data;
   std::vector<TopicPartition> owned_partitions;  // v1+
-  std::int32_t generation_id = -1;               // v2+
+  protocol::GenerationId generation_id = protocol::GenerationId::none();  // v2+
   std::optional<std::string> rack_id;            // v3+; empty on the wire reads as absent
   // From the member's JoinGroup (group.instance.id, KIP-345), not from these
   // bytes; assignors order static members by it.

@@ -11,6 +11,7 @@
 
 using namespace samsa;
 using namespace samsa::client::group;
+using samsa::protocol::PartitionId;
 
 namespace {
 
@@ -133,9 +134,9 @@ Violation each_partition_once_to_a_subscriber(const Input& in, const GroupAssign
     const bool subscribed = std::any_of(in.subscriptions.begin(), in.subscriptions.end(),
                                         [&](const auto& m) { return subscribes(m.second, topic); });
     for (std::int32_t p = 0; p < count; ++p) {
-      const int n = owners.count({topic, p}) ? owners[{topic, p}] : 0;
-      if (n != (subscribed ? 1 : 0)) return to_string({topic, p}) + " has " + std::to_string(n) + " owners";
-      owners.erase({topic, p});
+      const int n = owners.count({topic, PartitionId(p)}) ? owners[{topic, PartitionId(p)}] : 0;
+      if (n != (subscribed ? 1 : 0)) return to_string({topic, PartitionId(p)}) + " has " + std::to_string(n) + " owners";
+      owners.erase({topic, PartitionId(p)});
     }
   }
   if (!owners.empty()) return "assigned a partition that does not exist: " + to_string(owners.begin()->first);
@@ -190,7 +191,7 @@ class DuplicatingAssignor final : public AbstractPartitionAssignor {  // hands o
     auto out = RoundRobinAssignor().assign(p, s);
     std::map<std::string, std::vector<TopicPartition>> lists;
     for (auto& [m, a] : out) lists[m] = a.partitions;
-    if (s.size() > 1 && !p.empty()) lists.rbegin()->second.push_back({p.begin()->first, 0});
+    if (s.size() > 1 && !p.empty()) lists.rbegin()->second.push_back({p.begin()->first, PartitionId(0)});
     return lists;
   }
 };
@@ -203,7 +204,7 @@ class GreedyAssignor final : public AbstractPartitionAssignor {  // all to the f
     std::map<std::string, std::vector<TopicPartition>> out;
     for (const auto& [m, _] : s) out[m];
     for (const auto& [topic, count] : p)
-      for (std::int32_t i = 0; i < count; ++i) out.begin()->second.push_back({topic, i});
+      for (std::int32_t i = 0; i < count; ++i) out.begin()->second.push_back({topic, PartitionId(i)});
     return out;
   }
 };

@@ -16,6 +16,8 @@
 using namespace samsa;
 using namespace samsa::client::group;
 using samsa::protocol::ApiKey;
+using samsa::protocol::GenerationId;
+using samsa::protocol::PartitionId;
 using samsa::protocol::StructView;
 
 namespace {
@@ -69,7 +71,7 @@ Assignment decoded_assignment(const Bytes& b) {
 
 std::vector<TopicPartition> partitions_of_t(std::initializer_list<std::int32_t> ps) {
   std::vector<TopicPartition> out;
-  for (auto p : ps) out.push_back({"t", p});
+  for (auto p : ps) out.push_back({"t", PartitionId(p)});
   return out;
 }
 
@@ -87,7 +89,7 @@ TEST_CASE("JoinGroup subscriptions of real clients decode", "[client][group][gol
       CHECK(s.topics == std::vector<std::string>{"t"});
       CHECK(s.user_data == Bytes{});
       CHECK(s.owned_partitions.empty());
-      CHECK(s.generation_id == -1);  // v2+ only
+      CHECK(s.generation_id == GenerationId::none());  // v2+ only
       CHECK_FALSE(s.rack_id.has_value());
     }
   }
@@ -138,8 +140,8 @@ TEST_CASE("subscription v3 bytes follow ConsumerProtocolSubscription.json", "[cl
   Subscription s;
   s.topics = {"b", "a"};  // written sorted
   s.user_data = Bytes{0xAB};
-  s.owned_partitions = {{"b", 1}, {"a", 2}, {"b", 0}};  // written sorted and grouped
-  s.generation_id = 7;
+  s.owned_partitions = {{"b", PartitionId(1)}, {"a", PartitionId(2)}, {"b", PartitionId(0)}};  // written sorted and grouped
+  s.generation_id = GenerationId(7);
   s.rack_id = "r1";
   // Worked out by hand from the schema: version, Topics, UserData,
   // OwnedPartitions, GenerationId, RackId.
@@ -156,8 +158,8 @@ TEST_CASE("subscription v3 bytes follow ConsumerProtocolSubscription.json", "[cl
 
   const Subscription back = *decode_subscription(encode_subscription(s, 3));
   CHECK(back.topics == std::vector<std::string>{"a", "b"});
-  CHECK(back.owned_partitions == std::vector<TopicPartition>{{"a", 2}, {"b", 0}, {"b", 1}});
-  CHECK(back.generation_id == 7);
+  CHECK(back.owned_partitions == std::vector<TopicPartition>{{"a", PartitionId(2)}, {"b", PartitionId(0)}, {"b", PartitionId(1)}});
+  CHECK(back.generation_id == GenerationId(7));
   CHECK(back.rack_id == "r1");
 }
 
@@ -197,7 +199,7 @@ rc::Gen<std::string> gen_name() {
 
 rc::Gen<std::vector<TopicPartition>> gen_partitions() {
   return rc::gen::container<std::vector<TopicPartition>>(rc::gen::construct<TopicPartition>(
-      gen_name(), rc::gen::inRange<std::int32_t>(0, 100)));
+      gen_name(), rc::gen::map(rc::gen::inRange<std::int32_t>(0, 100), [](std::int32_t p) { return PartitionId(p); })));
 }
 
 }  // namespace
@@ -208,7 +210,7 @@ TEST_CASE("consumer protocol round trips", "[client][group]") {
     s.topics = *rc::gen::container<std::vector<std::string>>(gen_name());
     s.user_data = maybe(rc::gen::arbitrary<Bytes>());
     s.owned_partitions = *gen_partitions();
-    s.generation_id = *rc::gen::arbitrary<std::int32_t>();
+    s.generation_id = GenerationId(*rc::gen::arbitrary<std::int32_t>());
     s.rack_id = maybe(rc::gen::nonEmpty(gen_name()));
     const auto version = *rc::gen::inRange<std::int16_t>(0, 4);
     const Subscription back = *decode_subscription(encode_subscription(s, version));
@@ -219,7 +221,7 @@ TEST_CASE("consumer protocol round trips", "[client][group]") {
     auto owned = s.owned_partitions;
     std::sort(owned.begin(), owned.end());
     RC_ASSERT(back.owned_partitions == (version >= 1 ? owned : std::vector<TopicPartition>{}));
-    RC_ASSERT(back.generation_id == (version >= 2 ? s.generation_id : -1));
+    RC_ASSERT(back.generation_id == (version >= 2 ? s.generation_id : GenerationId::none()));
     RC_ASSERT(back.rack_id == (version >= 3 ? s.rack_id : std::nullopt));
   });
   rc::prop("decode(encode(assignment)) keeps the partitions grouped by first-seen topic", [] {
