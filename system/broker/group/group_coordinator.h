@@ -76,7 +76,8 @@ struct JoinRequest {
   std::string group_id;
   std::string member_id;  // "" for a first join
   std::optional<std::string> group_instance_id;
-  bool require_known_member_id = true;  // JoinGroup v4+
+  // KafkaApis: JoinGroup v4+ without a group.instance.id (KIP-394).
+  bool require_known_member_id = true;
   std::string client_id;
   std::string client_host;
   std::int32_t rebalance_timeout_ms = 0;
