@@ -653,6 +653,59 @@ void GroupCoordinator::load_offsets(std::string_view group_id,
   for (const auto& [tp, o] : offsets) g.offsets[tp] = o;
 }
 
+std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_view group_id) const {
+  const Group* g = find(group_id);
+  if (!g || (g->state != GroupState::stable && g->state != GroupState::empty)) return std::nullopt;
+  GroupMetadataValue v;
+  v.protocol_type = g->protocol_type.value_or("");
+  v.generation = g->generation;
+  v.protocol = g->protocol_name;
+  v.leader = g->leader_id;
+  v.current_state_timestamp_ms = g->state_timestamp_ms;
+  for (const auto& [id, m] : g->members) {
+    GroupMemberRecord r;
+    r.member_id = id;
+    r.group_instance_id = m.group_instance_id;
+    r.client_id = m.client_id;
+    r.client_host = m.client_host;
+    r.rebalance_timeout_ms = m.rebalance_timeout_ms;
+    r.session_timeout_ms = m.session_timeout_ms;
+    for (const auto& p : m.protocols)
+      if (p.name == g->protocol_name) r.subscription = p.metadata;
+    r.assignment = m.assignment;
+    v.members.push_back(std::move(r));
+  }
+  return v;
+}
+
+void GroupCoordinator::load_group(std::string_view group_id, const GroupMetadataValue& value,
+                                  TimeMs now_ms, Replies& out) {
+  Group& g = get_or_create(group_id, now_ms);
+  SAMSA_ASSERT(g.members.empty(), "loading over a group with members");
+  g.generation = value.generation;
+  g.protocol_type = value.protocol_type.empty() ? std::nullopt : std::optional<std::string>(value.protocol_type);
+  g.protocol_name = value.protocol;
+  g.leader_id = value.leader;
+  g.state_timestamp_ms = value.current_state_timestamp_ms;
+  g.state = value.members.empty() ? GroupState::empty : GroupState::stable;
+  for (const auto& r : value.members) {
+    Member m;
+    m.member_id = r.member_id;
+    m.group_instance_id = r.group_instance_id;
+    m.client_id = r.client_id;
+    m.client_host = r.client_host;
+    m.rebalance_timeout_ms = r.rebalance_timeout_ms;
+    m.session_timeout_ms = r.session_timeout_ms;
+    m.protocols = {Protocol{value.protocol.value_or(""), r.subscription}};
+    m.assignment = r.assignment;
+    for (const auto& p : m.protocols) ++g.supported_protocols[p.name];
+    schedule_heartbeat(m, now_ms, m.session_timeout_ms);
+    g.members.emplace(r.member_id, std::move(m));
+  }
+  if (!g.leader_id && !g.members.empty()) g.leader_id = g.members.begin()->first;
+  if (static_cast<std::int64_t>(g.members.size()) > config_.group_max_size) prepare_rebalance(g, now_ms, out);
+}
+
 // ---- describe, list, ownership --------------------------------------------------
 
 std::pair<ErrorCode, GroupSummary> GroupCoordinator::describe_group(std::string_view group_id) const {

@@ -39,6 +39,7 @@
 
 #include "sim/runtime/bytes.h"
 #include "sim/runtime/random.h"
+#include "system/broker/group/offsets_records.h"
 #include "system/protocol/errors.h"
 #include "system/protocol/ids.h"
 
@@ -213,6 +214,17 @@ class GroupCoordinator {
   // created Empty if it does not exist.
   void load_offsets(std::string_view group_id, const std::map<TopicPartitionKey, CommittedOffset>& offsets,
                     TimeMs now_ms);
+
+  // The __consumer_offsets value GroupMetadataManager.storeGroup writes for
+  // the group as it is now: Stable (after the leader's SyncGroup, with the
+  // assignment) or Empty (a rebalance that ended with no members). nullopt
+  // for an unknown group or one in the middle of a rebalance.
+  std::optional<GroupMetadataValue> group_record(std::string_view group_id) const;
+  // A group read back from __consumer_offsets (GroupMetadata.loadGroup and
+  // GroupCoordinator.onGroupLoaded): Stable with its members, or Empty; every
+  // member's session starts now.
+  void load_group(std::string_view group_id, const GroupMetadataValue& value, TimeMs now_ms,
+                  Replies& out);
 
   // For tests and checkers.
   std::optional<GroupState> state(std::string_view group_id) const;

@@ -555,3 +555,52 @@ TEST_CASE("group coordinator state machine under joins, syncs, crashes and time"
     RC_CLASSIFY(!sut.fenced.empty(), "someone fenced");
   });
 }
+
+TEST_CASE("coordinator failover: the group and its offsets come back from __consumer_offsets records",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = f.stable_single_member(now);
+  const TopicPartitionKey tp{"t", PartitionId(2)};
+  OffsetCommitRequest c;
+  c.group_id = k_group;
+  c.member_id = id;
+  c.generation_id = GenerationId(1);
+  c.offsets = {{tp, CommittedOffset{protocol::Offset(11), protocol::LeaderEpoch(3), "m", 0}}};
+  REQUIRE(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+
+  // What the old coordinator wrote, through the record bytes.
+  const auto record = f.gc.group_record(k_group);
+  REQUIRE(record);
+  CHECK(record->generation == GenerationId(1));
+  CHECK(record->members.size() == 1);
+  CHECK(record->members[0].assignment == Bytes{7});
+  const GroupMetadataValue read_back = *decode_group_metadata_value(encode_value(*record));
+  const auto offsets = f.gc.fetch_offsets(k_group, std::nullopt).second;
+
+  // A new coordinator loads them.
+  sim::Random random(1);
+  GroupCoordinator next(GroupConfig{}, random);
+  Replies out;
+  next.set_partition_status(next.partition_for(k_group), PartitionStatus::loading, out);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now, out) == ErrorCode::none);  // blindly, while loading
+  next.load_group(k_group, read_back, now, out);
+  next.load_offsets(k_group, offsets, now);
+  next.set_partition_status(next.partition_for(k_group), PartitionStatus::owned, out);
+  CHECK(next.state(k_group) == GroupState::stable);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now + 1000, out) == ErrorCode::none);
+  CHECK(next.heartbeat(k_group, id, GenerationId(0), now + 1000, out) == ErrorCode::illegal_generation);
+  CHECK(next.fetch_offsets(k_group, std::nullopt).second.at(tp).offset == protocol::Offset(11));
+  RequestId sync_id = 99;
+  SyncRequest s;
+  s.group_id = k_group;
+  s.member_id = id;
+  s.generation_id = GenerationId(1);
+  next.sync_group(sync_id, s, now + 1000, out);
+  REQUIRE(out.size() == 1);
+  CHECK(std::get<SyncResult>(out[0].result).assignment == Bytes{7});
+  // Its session runs from the load: silent for session.timeout.ms, it is gone.
+  out.clear();
+  next.advance(now + 1000 + 6000, out);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now + 7000, out) == ErrorCode::unknown_member_id);
+}
