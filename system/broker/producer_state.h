@@ -51,7 +51,7 @@ struct ProducerCheck {
   // Set when the batch is a retry of a batch still remembered: Kafka answers
   // it with NONE and the original batch's first offset, and stores nothing.
   std::optional<Offset> duplicate_of;
-  bool accept() const { return error == ErrorCode::none && !duplicate_of; }
+  bool appendable() const { return error == ErrorCode::none && !duplicate_of; }
 };
 
 class ProducerStateManager {

@@ -114,7 +114,7 @@ struct Produce : Command {
   explicit Produce(const Model& m) : b(*gen_batch(m)) {}
   std::int64_t records() const { return b.last_sequence.value() - b.first_sequence.value() + 1; }
   void apply(Model& m) const override {
-    if (!model_verdict(m, b).accept()) return;
+    if (!model_verdict(m, b).appendable()) return;
     m.batches[b.producer_id.value()].push_back(
         {b.epoch.value(), b.first_sequence.value(), b.last_sequence.value(), m.next_offset});
     m.next_offset += records();
@@ -124,7 +124,7 @@ struct Produce : Command {
     const ProducerCheck got = sut.psm.check(b);
     RC_ASSERT(got.error == want.error);
     RC_ASSERT(got.duplicate_of == want.duplicate_of);
-    if (!got.accept()) return;
+    if (!got.appendable()) return;
     ProducerBatch stored = b;
     stored.last_offset = Offset(m.next_offset + records() - 1);
     sut.psm.update(stored);
@@ -170,14 +170,14 @@ TEST_CASE("a retried batch is answered with its original offset", "[broker][idem
   ProducerStateManager psm;
   for (int i = 0; i < 6; ++i) {
     auto b = batch(7, 0, i * 2, 2, 100 + i * 2 + 1);
-    REQUIRE(psm.check(b).accept());
+    REQUIRE(psm.check(b).appendable());
     psm.update(b);
   }
   // Batches 1..5 (sequences 2..11) are remembered; batch 0 scrolled out.
   CHECK(psm.check(batch(7, 0, 2, 2)).duplicate_of == Offset(102));
   CHECK(psm.check(batch(7, 0, 10, 2)).duplicate_of == Offset(110));
   CHECK(psm.check(batch(7, 0, 0, 2)).error == ErrorCode::out_of_order_sequence_number);
-  CHECK(psm.check(batch(7, 0, 12, 1)).accept());
+  CHECK(psm.check(batch(7, 0, 12, 1)).appendable());
   CHECK(psm.check(batch(7, 0, 13, 1)).error == ErrorCode::out_of_order_sequence_number);
   CHECK(psm.check(batch(7, 0, 2, 3)).error == ErrorCode::out_of_order_sequence_number);
   CHECK(psm.check(batch(8, 0, 5, 1)).error == ErrorCode::unknown_producer_id);
@@ -197,9 +197,9 @@ TEST_CASE("sequences wrap after INT32_MAX as Kafka's", "[broker][idempotence]") 
   psm.load(s);
   auto wrapping = batch(3, 2, max, 3, 503);  // max, 0, 1
   CHECK(wrapping.last_sequence == Sequence(1));
-  REQUIRE(psm.check(wrapping).accept());
+  REQUIRE(psm.check(wrapping).appendable());
   psm.update(wrapping);
-  CHECK(psm.check(batch(3, 2, 2, 1)).accept());
+  CHECK(psm.check(batch(3, 2, 2, 1)).appendable());
   CHECK(psm.check(batch(3, 2, max, 3)).duplicate_of == Offset(501));
   CHECK(ProducerStateManager::first_offset({max - 1, 1, 510}) == Offset(507));
 }
@@ -211,7 +211,7 @@ TEST_CASE("a newer epoch forgets the older epoch's batches", "[broker][idempoten
   CHECK(psm.entry(ProducerId(1))->recent.size() == 1);
   CHECK(psm.check(batch(1, 0, 0, 5)).error == ErrorCode::invalid_producer_epoch);
   CHECK(psm.check(batch(1, 2, 3, 1)).error == ErrorCode::out_of_order_sequence_number);
-  CHECK(psm.check(batch(1, 2, 0, 1)).accept());
+  CHECK(psm.check(batch(1, 2, 0, 1)).appendable());
 }
 
 // --- rebuilt from the log after a restart or a truncation ------------------------------
@@ -235,7 +235,7 @@ Bytes idempotent_batch(std::int64_t pid, std::int16_t epoch, std::int32_t first,
 void produce(log::Log& log, ProducerStateManager& psm, std::int64_t pid, std::int16_t epoch,
              std::int32_t first, int records) {
   const ProducerBatch b = batch(pid, epoch, first, records);
-  if (!psm.check(b).accept()) return;
+  if (!psm.check(b).appendable()) return;
   auto info = log.append_as_leader(idempotent_batch(pid, epoch, first, records), 0);
   REQUIRE(info.ok());
   ProducerBatch stored = b;
