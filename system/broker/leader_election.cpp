@@ -5,18 +5,18 @@
 namespace samsa::broker {
 
 namespace {
-bool contains(std::span<const std::int32_t> v, std::int32_t x) {
+bool contains(Replicas v, BrokerId x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 }  // namespace
 
-LeaderAndIsr LeaderAndIsr::new_leader_and_isr(std::int32_t new_leader,
-                                              std::vector<std::int32_t> new_isr) const {
-  return LeaderAndIsr{new_leader, leader_epoch + 1, std::move(new_isr), zk_version};
+LeaderAndIsr LeaderAndIsr::new_leader_and_isr(BrokerId new_leader,
+                                              std::vector<BrokerId> new_isr) const {
+  return LeaderAndIsr{new_leader, leader_epoch.next(), std::move(new_isr), zk_version};
 }
 
-std::optional<std::int32_t> offline_partition_leader(std::span<const std::int32_t> assignment,
-                                                     std::span<const std::int32_t> isr,
+std::optional<BrokerId> offline_partition_leader(Replicas assignment,
+                                                     Replicas isr,
                                                      const BrokerSet& live, bool allow_unclean) {
   for (auto id : assignment)
     if (live.count(id) && contains(isr, id)) return id;
@@ -26,8 +26,8 @@ std::optional<std::int32_t> offline_partition_leader(std::span<const std::int32_
   return std::nullopt;
 }
 
-std::optional<std::int32_t> preferred_replica_leader(std::span<const std::int32_t> assignment,
-                                                     std::span<const std::int32_t> isr,
+std::optional<BrokerId> preferred_replica_leader(Replicas assignment,
+                                                     Replicas isr,
                                                      const BrokerSet& live) {
   if (assignment.empty()) return std::nullopt;
   const auto id = assignment.front();
@@ -35,8 +35,8 @@ std::optional<std::int32_t> preferred_replica_leader(std::span<const std::int32_
   return std::nullopt;
 }
 
-std::optional<std::int32_t> controlled_shutdown_leader(std::span<const std::int32_t> assignment,
-                                                       std::span<const std::int32_t> isr,
+std::optional<BrokerId> controlled_shutdown_leader(Replicas assignment,
+                                                       Replicas isr,
                                                        const BrokerSet& live,
                                                        const BrokerSet& shutting_down) {
   for (auto id : assignment)
@@ -45,11 +45,11 @@ std::optional<std::int32_t> controlled_shutdown_leader(std::span<const std::int3
 }
 
 std::optional<LeaderAndIsr> elect_for_offline(const LeaderAndIsr& current,
-                                              std::span<const std::int32_t> assignment,
+                                              Replicas assignment,
                                               const BrokerSet& live, bool allow_unclean) {
   const auto leader = offline_partition_leader(assignment, current.isr, live, allow_unclean);
   if (!leader) return std::nullopt;
-  std::vector<std::int32_t> isr;
+  std::vector<BrokerId> isr;
   if (contains(current.isr, *leader)) {
     for (auto id : current.isr)
       if (live.count(id)) isr.push_back(id);
@@ -60,7 +60,7 @@ std::optional<LeaderAndIsr> elect_for_offline(const LeaderAndIsr& current,
 }
 
 std::optional<LeaderAndIsr> elect_preferred(const LeaderAndIsr& current,
-                                            std::span<const std::int32_t> assignment,
+                                            Replicas assignment,
                                             const BrokerSet& live) {
   const auto leader = preferred_replica_leader(assignment, current.isr, live);
   if (!leader) return std::nullopt;
@@ -68,32 +68,32 @@ std::optional<LeaderAndIsr> elect_preferred(const LeaderAndIsr& current,
 }
 
 std::optional<LeaderAndIsr> elect_for_controlled_shutdown(const LeaderAndIsr& current,
-                                                          std::span<const std::int32_t> assignment,
+                                                          Replicas assignment,
                                                           const BrokerSet& live,
                                                           const BrokerSet& shutting_down) {
   const auto leader = controlled_shutdown_leader(assignment, current.isr, live, shutting_down);
   if (!leader) return std::nullopt;
-  std::vector<std::int32_t> isr;
+  std::vector<BrokerId> isr;
   for (auto id : current.isr)
     if (!shutting_down.count(id)) isr.push_back(id);
   return current.new_leader_and_isr(*leader, std::move(isr));
 }
 
-std::optional<LeaderAndIsr> initial_leader_and_isr(std::span<const std::int32_t> assignment,
+std::optional<LeaderAndIsr> initial_leader_and_isr(Replicas assignment,
                                                    const BrokerSet& live) {
-  std::vector<std::int32_t> isr;
+  std::vector<BrokerId> isr;
   for (auto id : assignment)
     if (live.count(id)) isr.push_back(id);
   if (isr.empty()) return std::nullopt;
   const auto leader = isr.front();
-  return LeaderAndIsr{leader, 0, std::move(isr), 0};
+  return LeaderAndIsr{leader, LeaderEpoch(0), std::move(isr), 0};
 }
 
 std::optional<LeaderAndIsr> remove_replica_from_isr(const LeaderAndIsr& current,
-                                                    std::int32_t replica) {
+                                                    BrokerId replica) {
   if (!contains(current.isr, replica)) return std::nullopt;
-  const std::int32_t leader = current.leader == replica ? k_no_leader : current.leader;
-  std::vector<std::int32_t> isr;
+  const BrokerId leader = current.leader == replica ? k_no_leader : current.leader;
+  std::vector<BrokerId> isr;
   if (current.isr.size() == 1) {
     isr = current.isr;
   } else {

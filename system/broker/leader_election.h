@@ -12,38 +12,45 @@
 #include <string_view>
 #include <vector>
 
+#include "system/protocol/ids.h"
+
 namespace samsa::broker {
 
-inline constexpr std::int32_t k_no_leader = -1;  // LeaderAndIsr.NoLeader
+using protocol::BrokerId;
+using protocol::LeaderEpoch;
+
+// LeaderAndIsr.NoLeader
+inline constexpr BrokerId k_no_leader = BrokerId::none();
 
 // A partition's leadership as stored in .../partitions/<p>/state, plus the
 // znode's version for the next compare-and-set.
 struct LeaderAndIsr {
-  std::int32_t leader = k_no_leader;
-  std::int32_t leader_epoch = 0;  // LeaderAndIsr.initialLeaderEpoch
-  std::vector<std::int32_t> isr;
+  BrokerId leader = k_no_leader;
+  LeaderEpoch leader_epoch{0};  // LeaderAndIsr.initialLeaderEpoch
+  std::vector<BrokerId> isr;
   std::int32_t zk_version = 0;
 
   // Every change of leader or ISR by the controller bumps the leader epoch.
-  LeaderAndIsr new_leader_and_isr(std::int32_t new_leader, std::vector<std::int32_t> new_isr) const;
+  LeaderAndIsr new_leader_and_isr(BrokerId new_leader, std::vector<BrokerId> new_isr) const;
   friend bool operator==(const LeaderAndIsr&, const LeaderAndIsr&) = default;
 };
 
-using BrokerSet = std::set<std::int32_t>;
+using BrokerSet = std::set<BrokerId>;
+using Replicas = std::span<const BrokerId>;
 
 // --- PartitionLeaderElectionAlgorithms ----------------------------------------
 // The first replica in assignment order that is live and in the ISR; with
 // unclean election, else the first live replica.
-std::optional<std::int32_t> offline_partition_leader(std::span<const std::int32_t> assignment,
-                                                     std::span<const std::int32_t> isr,
+std::optional<BrokerId> offline_partition_leader(Replicas assignment,
+                                                     Replicas isr,
                                                      const BrokerSet& live, bool allow_unclean);
 // The preferred (first assigned) replica, if it is live and in the ISR.
-std::optional<std::int32_t> preferred_replica_leader(std::span<const std::int32_t> assignment,
-                                                     std::span<const std::int32_t> isr,
+std::optional<BrokerId> preferred_replica_leader(Replicas assignment,
+                                                     Replicas isr,
                                                      const BrokerSet& live);
 // The first live replica in the ISR that is not shutting down.
-std::optional<std::int32_t> controlled_shutdown_leader(std::span<const std::int32_t> assignment,
-                                                       std::span<const std::int32_t> isr,
+std::optional<BrokerId> controlled_shutdown_leader(Replicas assignment,
+                                                       Replicas isr,
                                                        const BrokerSet& live,
                                                        const BrokerSet& shutting_down);
 
@@ -51,26 +58,26 @@ std::optional<std::int32_t> controlled_shutdown_leader(std::span<const std::int3
 // Offline (broker loss, or a partition without leader): the ISR keeps its live
 // members; an unclean leader starts a new ISR of itself alone.
 std::optional<LeaderAndIsr> elect_for_offline(const LeaderAndIsr& current,
-                                              std::span<const std::int32_t> assignment,
+                                              Replicas assignment,
                                               const BrokerSet& live, bool allow_unclean);
 std::optional<LeaderAndIsr> elect_preferred(const LeaderAndIsr& current,
-                                            std::span<const std::int32_t> assignment,
+                                            Replicas assignment,
                                             const BrokerSet& live);
 // `live` includes the brokers shutting down; they leave the ISR.
 std::optional<LeaderAndIsr> elect_for_controlled_shutdown(const LeaderAndIsr& current,
-                                                          std::span<const std::int32_t> assignment,
+                                                          Replicas assignment,
                                                           const BrokerSet& live,
                                                           const BrokerSet& shutting_down);
 // A new partition (NewPartition -> OnlinePartition): the first live assigned
 // replica leads, every live assigned replica is in the ISR, epoch 0.
-std::optional<LeaderAndIsr> initial_leader_and_isr(std::span<const std::int32_t> assignment,
+std::optional<LeaderAndIsr> initial_leader_and_isr(Replicas assignment,
                                                    const BrokerSet& live);
 // ReplicaStateMachine's OfflineReplica transition: the replica leaves the ISR
 // (unless it is the last member: Kafka keeps it, so that it can lead again
 // when it returns), and the partition loses its leader if it led. nullopt
 // when the replica is not in the ISR (nothing to write).
 std::optional<LeaderAndIsr> remove_replica_from_isr(const LeaderAndIsr& current,
-                                                    std::int32_t replica);
+                                                    BrokerId replica);
 
 // --- the state machines' states and legal transitions ---------------------------
 enum class PartitionState : std::uint8_t { new_partition, online, offline, non_existent };

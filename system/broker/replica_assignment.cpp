@@ -18,14 +18,14 @@ std::size_t replica_index(std::size_t first, std::int64_t shift, std::int64_t j,
 Result<void, AssignmentError> validate(std::size_t brokers, std::int32_t partitions,
                                        std::int32_t replication_factor) {
   if (partitions <= 0)
-    return Err{AssignmentError{AssignmentErrc::invalid_partitions,
+    return Err{AssignmentError{protocol::ErrorCode::invalid_partitions,
                                "Number of partitions must be larger than 0."}};
   if (replication_factor <= 0)
-    return Err{AssignmentError{AssignmentErrc::invalid_replication_factor,
+    return Err{AssignmentError{protocol::ErrorCode::invalid_replication_factor,
                                "Replication factor must be larger than 0."}};
   if (static_cast<std::size_t>(replication_factor) > brokers)
     return Err{AssignmentError{
-        AssignmentErrc::invalid_replication_factor,
+        protocol::ErrorCode::invalid_replication_factor,
         fmt::format("Replication factor: {} larger than available brokers: {}.",
                     replication_factor, brokers)}};
   return {};
@@ -34,7 +34,7 @@ Result<void, AssignmentError> validate(std::size_t brokers, std::int32_t partiti
 }  // namespace
 
 Result<ReplicaAssignment, AssignmentError> assign_replicas_to_brokers(
-    std::span<const std::int32_t> brokers, std::int32_t partitions,
+    std::span<const BrokerId> brokers, std::int32_t partitions,
     std::int32_t replication_factor, std::int32_t start_index, std::int32_t replica_shift,
     std::int32_t start_partition_id) {
   if (auto v = validate(brokers.size(), partitions, replication_factor); !v) return Err{v.error()};
@@ -46,16 +46,16 @@ Result<ReplicaAssignment, AssignmentError> assign_replicas_to_brokers(
   for (std::int32_t i = 0; i < partitions; ++i, ++partition) {
     if (partition > 0 && partition % static_cast<std::int64_t>(n) == 0) ++shift;
     const auto first = static_cast<std::size_t>((partition + start_index) % static_cast<std::int64_t>(n));
-    std::vector<std::int32_t> replicas{brokers[first]};
+    std::vector<BrokerId> replicas{brokers[first]};
     for (std::int32_t j = 0; j < replication_factor - 1; ++j)
       replicas.push_back(brokers[replica_index(first, shift, j, n)]);
-    out.emplace(static_cast<std::int32_t>(partition), std::move(replicas));
+    out.emplace(PartitionId(static_cast<std::int32_t>(partition)), std::move(replicas));
   }
   return out;
 }
 
 Result<ReplicaAssignment, AssignmentError> assign_replicas_to_brokers(
-    std::span<const std::int32_t> brokers, std::int32_t partitions,
+    std::span<const BrokerId> brokers, std::int32_t partitions,
     std::int32_t replication_factor, sim::Random& rng, std::int32_t fixed_start_index,
     std::int32_t start_partition_id) {
   if (auto v = validate(brokers.size(), partitions, replication_factor); !v) return Err{v.error()};

@@ -15,22 +15,21 @@
 
 #include "sim/runtime/random.h"
 #include "sim/runtime/result.h"
+#include "system/protocol/errors.h"
+#include "system/protocol/ids.h"
 
 namespace samsa::broker {
 
-enum class AssignmentErrc : std::uint8_t {
-  invalid_partitions,          // INVALID_PARTITIONS (37)
-  invalid_replication_factor,  // INVALID_REPLICATION_FACTOR (38)
-};
+using protocol::BrokerId;
+using protocol::PartitionId;
 
 struct AssignmentError {
-  AssignmentErrc code;
-  std::string message;  // Kafka's wording
-  std::int16_t kafka_error_code() const { return code == AssignmentErrc::invalid_partitions ? 37 : 38; }
+  protocol::ErrorCode code;  // INVALID_PARTITIONS or INVALID_REPLICATION_FACTOR
+  std::string message;       // Kafka's wording
 };
 
 // partition id -> replicas (the first one is the preferred leader).
-using ReplicaAssignment = std::map<std::int32_t, std::vector<std::int32_t>>;
+using ReplicaAssignment = std::map<PartitionId, std::vector<BrokerId>>;
 
 // `brokers` in the order Kafka uses them: sorted by id (AdminZkClient's
 // getBrokerMetadatas sorts). `start_index` and `replica_shift` are Kafka's
@@ -38,13 +37,13 @@ using ReplicaAssignment = std::map<std::int32_t, std::vector<std::int32_t>>;
 // given, else each a random index into `brokers`. `start_partition_id` is
 // the first partition to assign (adding partitions), -1 for a new topic.
 Result<ReplicaAssignment, AssignmentError> assign_replicas_to_brokers(
-    std::span<const std::int32_t> brokers, std::int32_t partitions,
+    std::span<const BrokerId> brokers, std::int32_t partitions,
     std::int32_t replication_factor, std::int32_t start_index, std::int32_t replica_shift,
     std::int32_t start_partition_id = -1);
 
 // Kafka's overload with fixedStartIndex: -1 draws both indexes from `rng`.
 Result<ReplicaAssignment, AssignmentError> assign_replicas_to_brokers(
-    std::span<const std::int32_t> brokers, std::int32_t partitions,
+    std::span<const BrokerId> brokers, std::int32_t partitions,
     std::int32_t replication_factor, sim::Random& rng, std::int32_t fixed_start_index = -1,
     std::int32_t start_partition_id = -1);
 

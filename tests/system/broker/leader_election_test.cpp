@@ -10,69 +10,85 @@
 using namespace samsa::broker;
 
 namespace {
-using V = std::vector<std::int32_t>;
-bool has(const V& v, std::int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+using V = std::vector<BrokerId>;
+bool has(const V& v, BrokerId x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+// Plain numbers for readable cases.
+V v(std::initializer_list<std::int32_t> xs) {
+  V out;
+  for (auto x : xs) out.emplace_back(x);
+  return out;
+}
+BrokerSet s(std::initializer_list<std::int32_t> xs) {
+  BrokerSet out;
+  for (auto x : xs) out.emplace(x);
+  return out;
+}
+BrokerId b(std::int32_t x) { return BrokerId(x); }
+LeaderEpoch e(std::int32_t x) { return LeaderEpoch(x); }
+LeaderAndIsr lai(std::int32_t leader, std::int32_t epoch, std::initializer_list<std::int32_t> isr,
+                 std::int32_t zk_version) {
+  return LeaderAndIsr{b(leader), e(epoch), v(isr), zk_version};
+}
 }  // namespace
 
 TEST_CASE("offline election: first live ISR member in assignment order", "[broker][election]") {
-  const V assignment = {3, 1, 2};
-  const LeaderAndIsr now{3, 5, {3, 2, 1}, 7};
-  auto r = elect_for_offline(now, assignment, {1, 2}, false);
+  const V assignment = v({3, 1, 2});
+  const LeaderAndIsr now = lai(3, 5, {3, 2, 1}, 7);
+  auto r = elect_for_offline(now, assignment, s({1, 2}), false);
   REQUIRE(r);
-  CHECK(r->leader == 1);  // assignment order, not ISR order
-  CHECK(r->leader_epoch == 6);
-  CHECK(r->isr == V{2, 1});  // the live members of the ISR, in ISR order
-  CHECK(r->zk_version == 7);  // the version to compare-and-set against
+  CHECK(r->leader == b(1));  // assignment order, not ISR order
+  CHECK(r->leader_epoch == e(6));
+  CHECK(r->isr == v({2, 1}));  // the live members of the ISR, in ISR order
+  CHECK(r->zk_version == 7);   // the version to compare-and-set against
 }
 
 TEST_CASE("offline election: unclean only when allowed, with a new ISR of one",
           "[broker][election]") {
-  const V assignment = {1, 2, 3};
-  const LeaderAndIsr now{1, 2, {1}, 4};
-  CHECK_FALSE(elect_for_offline(now, assignment, {2, 3}, false));
-  auto r = elect_for_offline(now, assignment, {3, 2}, true);
+  const V assignment = v({1, 2, 3});
+  const LeaderAndIsr now = lai(1, 2, {1}, 4);
+  CHECK_FALSE(elect_for_offline(now, assignment, s({2, 3}), false));
+  auto r = elect_for_offline(now, assignment, s({3, 2}), true);
   REQUIRE(r);
-  CHECK(r->leader == 2);
-  CHECK(r->isr == V{2});
-  CHECK(r->leader_epoch == 3);
+  CHECK(r->leader == b(2));
+  CHECK(r->isr == v({2}));
+  CHECK(r->leader_epoch == e(3));
   CHECK_FALSE(elect_for_offline(now, assignment, {}, true));
   // A clean candidate wins over an unclean one even when unclean is allowed.
-  CHECK(elect_for_offline(LeaderAndIsr{1, 2, {1, 3}, 4}, assignment, {2, 3}, true)->leader == 3);
+  CHECK(elect_for_offline(lai(1, 2, {1, 3}, 4), assignment, s({2, 3}), true)->leader == b(3));
 }
 
 TEST_CASE("preferred and controlled-shutdown elections", "[broker][election]") {
-  const V assignment = {1, 2, 3};
-  const LeaderAndIsr now{2, 9, {2, 3, 1}, 1};
-  auto p = elect_preferred(now, assignment, {1, 2, 3});
+  const V assignment = v({1, 2, 3});
+  const LeaderAndIsr now = lai(2, 9, {2, 3, 1}, 1);
+  auto p = elect_preferred(now, assignment, s({1, 2, 3}));
   REQUIRE(p);
-  CHECK(p->leader == 1);
+  CHECK(p->leader == b(1));
   CHECK(p->isr == now.isr);
-  CHECK(p->leader_epoch == 10);
-  CHECK_FALSE(elect_preferred(now, assignment, {2, 3}));            // preferred is down
-  CHECK_FALSE(elect_preferred(LeaderAndIsr{2, 9, {2, 3}, 1}, assignment, {1, 2, 3}));  // not in ISR
+  CHECK(p->leader_epoch == e(10));
+  CHECK_FALSE(elect_preferred(now, assignment, s({2, 3})));                   // preferred is down
+  CHECK_FALSE(elect_preferred(lai(2, 9, {2, 3}, 1), assignment, s({1, 2, 3})));  // not in ISR
 
-  auto s = elect_for_controlled_shutdown(now, assignment, {1, 2, 3}, {2});
-  REQUIRE(s);
-  CHECK(s->leader == 1);
-  CHECK(s->isr == V{3, 1});  // the broker shutting down leaves the ISR
-  CHECK_FALSE(elect_for_controlled_shutdown(LeaderAndIsr{2, 1, {2}, 0}, assignment, {1, 2, 3}, {2}));
+  auto sd = elect_for_controlled_shutdown(now, assignment, s({1, 2, 3}), s({2}));
+  REQUIRE(sd);
+  CHECK(sd->leader == b(1));
+  CHECK(sd->isr == v({3, 1}));  // the broker shutting down leaves the ISR
+  CHECK_FALSE(elect_for_controlled_shutdown(lai(2, 1, {2}, 0), assignment, s({1, 2, 3}), s({2})));
 }
 
 TEST_CASE("new partitions and offline replicas", "[broker][election]") {
-  auto init = initial_leader_and_isr(V{4, 2, 3}, {2, 3});
+  auto init = initial_leader_and_isr(v({4, 2, 3}), s({2, 3}));
   REQUIRE(init);
-  CHECK(*init == LeaderAndIsr{2, 0, {2, 3}, 0});
-  CHECK_FALSE(initial_leader_and_isr(V{4}, {2, 3}));
+  CHECK(*init == lai(2, 0, {2, 3}, 0));
+  CHECK_FALSE(initial_leader_and_isr(v({4}), s({2, 3})));
 
-  const LeaderAndIsr now{1, 3, {1, 2}, 5};
-  auto gone = remove_replica_from_isr(now, 1);
+  const LeaderAndIsr now = lai(1, 3, {1, 2}, 5);
+  auto gone = remove_replica_from_isr(now, b(1));
   REQUIRE(gone);
-  CHECK(*gone == LeaderAndIsr{k_no_leader, 4, {2}, 5});
-  auto follower = remove_replica_from_isr(now, 2);
-  CHECK(*follower == LeaderAndIsr{1, 4, {1}, 5});
+  CHECK(*gone == lai(-1, 4, {2}, 5));
+  CHECK(*remove_replica_from_isr(now, b(2)) == lai(1, 4, {1}, 5));
   // The last ISR member stays in the ISR (it may lead again when it returns).
-  CHECK(*remove_replica_from_isr(LeaderAndIsr{2, 4, {2}, 6}, 2) == LeaderAndIsr{k_no_leader, 5, {2}, 6});
-  CHECK_FALSE(remove_replica_from_isr(now, 3));
+  CHECK(*remove_replica_from_isr(lai(2, 4, {2}, 6), b(2)) == lai(-1, 5, {2}, 6));
+  CHECK_FALSE(remove_replica_from_isr(now, b(3)));
 }
 
 TEST_CASE("state machines: Kafka's valid previous states", "[broker][election]") {
@@ -110,14 +126,15 @@ rc::Gen<Case> gen_case() {
   return rc::gen::exec([] {
     Case c;
     const auto n = *rc::gen::inRange<std::size_t>(1, 6);
-    c.assignment = *rc::gen::unique<V>(n, rc::gen::inRange<std::int32_t>(0, 6));
+    for (auto x : *rc::gen::unique<std::vector<std::int32_t>>(n, rc::gen::inRange<std::int32_t>(0, 6)))
+      c.assignment.emplace_back(x);
     for (auto id : c.assignment)
       if (*rc::gen::arbitrary<bool>()) c.state.isr.push_back(id);
     if (c.state.isr.empty()) c.state.isr.push_back(c.assignment.front());
     c.state.leader = *rc::gen::elementOf(c.state.isr);
-    c.state.leader_epoch = *rc::gen::inRange<std::int32_t>(0, 1000);
-    for (std::int32_t b = 0; b < 6; ++b)
-      if (*rc::gen::arbitrary<bool>()) c.live.insert(b);
+    c.state.leader_epoch = LeaderEpoch(*rc::gen::inRange<std::int32_t>(0, 1000));
+    for (std::int32_t id = 0; id < 6; ++id)
+      if (*rc::gen::arbitrary<bool>()) c.live.insert(BrokerId(id));
     c.unclean = *rc::gen::arbitrary<bool>();
     return c;
   });
@@ -142,7 +159,7 @@ TEST_CASE("offline election: a new leader is live, in the ISR unless unclean ele
     if (!c.unclean) RC_ASSERT(has(c.state.isr, r->leader));
     RC_ASSERT(has(r->isr, r->leader));
     for (auto id : r->isr) RC_ASSERT(c.live.count(id) == 1);
-    RC_ASSERT(r->leader_epoch == c.state.leader_epoch + 1);
+    RC_ASSERT(r->leader_epoch == c.state.leader_epoch.next());
   });
 }
 
