@@ -145,3 +145,208 @@ ErrorCode check_current_leader_epoch(LeaderEpoch requested, LeaderEpoch ours) {
 }
 
 }  // namespace samsa::broker
+
+// --- Partition -------------------------------------------------------------------------------
+
+namespace samsa::broker {
+
+Partition::Partition(sim::Runtime& rt, std::string topic, protocol::PartitionId index,
+                     std::unique_ptr<log::Log> log, PartitionOptions options)
+    : rt_(rt),
+      topic_(std::move(topic)),
+      index_(index),
+      log_(std::move(log)),
+      options_(options),
+      mutex_(rt.parker()),
+      producers_(options.producer_batches_retained) {}
+
+Result<void, log::LogErrc> Partition::load() {
+  if (auto r = rebuild_producer_state(*log_, producers_); !r) return r;
+  auto hw = log_->read_high_watermark();
+  // A checkpoint that does not parse: start from the log start, as Kafka.
+  high_watermark_ = Offset(hw ? *hw : log_->log_start_offset());
+  return {};
+}
+
+Result<void, log::LogErrc> Partition::make_leader(const Leadership& l, std::int64_t now_ms) {
+  if (leader_) high_watermark_ = leader_->high_watermark();
+  leadership_ = l;
+  // Partition.makeLeader: the new epoch starts at the log end offset.
+  if (auto r = log_->assign_leader_epoch(l.leader_epoch.value()); !r) return r;
+  leader_.emplace(LeaderInit{options_.self, l.replicas, l.isr, l.leader_epoch, log_end_offset(),
+                             high_watermark_, now_ms});
+  needs_truncation_ = false;
+  leader_->maybe_increment_high_watermark();
+  return {};
+}
+
+Result<void, log::LogErrc> Partition::make_follower(const Leadership& l) {
+  if (leader_) high_watermark_ = leader_->high_watermark();
+  leader_.reset();
+  leadership_ = l;
+  if (options_.legacy_truncate_to_high_watermark) {
+    // Before KIP-101 (KAFKA-1211): cut to the local high watermark at once.
+    needs_truncation_ = false;
+    return truncate_to(high_watermark_);
+  }
+  needs_truncation_ = true;
+  return {};
+}
+
+void Partition::isr_written(std::vector<BrokerId> isr, std::int32_t zk_version) {
+  leadership_.isr = isr;
+  leadership_.zk_version = zk_version;
+  if (leader_) leader_->set_isr(std::move(isr));
+}
+
+ErrorCode Partition::validate(ByteView records, std::vector<protocol::BatchHeader>& headers) const {
+  protocol::BatchReader reader(records, /*check_crc=*/true);
+  while (auto b = reader.next()) {
+    const auto& h = b->header;
+    if (h.size_bytes() > static_cast<std::size_t>(options_.max_message_bytes))
+      return ErrorCode::message_too_large;
+    // LogValidator: clients never write control batches, and a batch's
+    // records are numbered 0..count-1.
+    if (h.is_control() || h.records_count <= 0 || h.last_offset_delta != h.records_count - 1)
+      return ErrorCode::invalid_record;
+    auto it = protocol::RecordIterator::open(b->bytes);
+    if (!it) return ErrorCode::corrupt_message;
+    std::int32_t expected_delta = 0;
+    for (;;) {
+      auto rec = it->next();
+      if (!rec) return ErrorCode::corrupt_message;
+      if (*rec == nullptr) break;
+      if ((*rec)->offset_delta != expected_delta++) return ErrorCode::invalid_record;
+    }
+    if (expected_delta != h.records_count) return ErrorCode::corrupt_message;
+    headers.push_back(h);
+  }
+  if (reader.stop_reason()) {
+    return reader.stop_reason() == protocol::BatchErrc::bad_length &&
+                   records.size() > static_cast<std::size_t>(options_.max_message_bytes)
+               ? ErrorCode::message_too_large
+               : ErrorCode::corrupt_message;
+  }
+  if (headers.empty()) return ErrorCode::invalid_record;
+  return ErrorCode::none;
+}
+
+LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
+                                         std::int32_t min_insync_replicas) {
+  LeaderAppend out;
+  out.log_start_offset = log_start_offset();
+  if (!leader_) {
+    out.error = ErrorCode::not_leader_or_follower;
+    return out;
+  }
+  std::vector<protocol::BatchHeader> headers;
+  if (out.error = validate(records, headers); out.error != ErrorCode::none) return out;
+  if (acks == -1 && static_cast<std::int32_t>(leader_->isr().size()) < min_insync_replicas) {
+    out.error = ErrorCode::not_enough_replicas;
+    return out;
+  }
+  // The idempotence verdicts, batch by batch on a scratch copy (a request may
+  // hold several batches of one producer).
+  ProducerStateManager scratch = producers_;
+  std::int64_t next = log_->log_end_offset();
+  for (const auto& h : headers) {
+    const std::int64_t last = next + h.last_offset_delta;
+    if (auto pb = producer_batch(h)) {
+      const ProducerCheck c = scratch.check(*pb);
+      if (c.duplicate_of) {
+        out.duplicate = true;
+        out.base_offset = *c.duplicate_of;
+        out.last_offset = *c.duplicate_of + h.last_offset_delta;
+        return out;
+      }
+      if (c.error != ErrorCode::none) {
+        out.error = c.error;
+        return out;
+      }
+      pb->last_offset = Offset(last);
+      scratch.update(*pb);
+    }
+    next = last + 1;
+  }
+  auto info = log_->append_as_leader(records, leader_->epoch().value());
+  if (!info) {
+    out.error = static_cast<ErrorCode>(log::kafka_error_code(info.error()));
+    return out;
+  }
+  producers_ = std::move(scratch);
+  out.base_offset = Offset(info->first_offset);
+  out.last_offset = Offset(info->last_offset);
+  leader_->on_append(log_end_offset());
+  leader_->maybe_increment_high_watermark();
+  return out;
+}
+
+bool Partition::record_follower_fetch(BrokerId follower, Offset fetch_offset, std::int64_t now_ms) {
+  if (!leader_) return false;
+  leader_->on_follower_fetch(follower, fetch_offset, now_ms);
+  return leader_->maybe_increment_high_watermark();
+}
+
+bool Partition::maybe_increment_high_watermark() {
+  return leader_ && leader_->maybe_increment_high_watermark();
+}
+
+Result<void, log::LogErrc> Partition::truncate_to(Offset offset) {
+  if (offset >= log_end_offset()) return {};
+  if (auto r = log_->truncate_to(offset.value()); !r) return r;
+  high_watermark_ = std::min(high_watermark_, log_end_offset());
+  // ProducerStateManager.truncateAndReload.
+  return rebuild_producer_state(*log_, producers_);
+}
+
+Result<void, log::LogErrc> Partition::truncate_fully_and_start_at(Offset offset) {
+  if (auto r = log_->truncate_fully_and_start_at(offset.value()); !r) return r;
+  high_watermark_ = offset;
+  producers_.clear();
+  return {};
+}
+
+Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView records) {
+  auto info = log_->append_as_follower(records);
+  if (!info) return info;
+  protocol::BatchReader reader(records, /*check_crc=*/false);
+  while (auto b = reader.next()) {
+    if (auto pb = producer_batch(b->header)) producers_.update(*pb);
+  }
+  return info;
+}
+
+void Partition::update_follower_high_watermark(Offset leader_high_watermark) {
+  high_watermark_ = std::max(high_watermark_, std::min(leader_high_watermark, log_end_offset()));
+}
+
+PartitionRead Partition::read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end,
+                              bool min_one) {
+  PartitionRead out;
+  out.high_watermark = high_watermark();
+  out.log_start_offset = log_start_offset();
+  out.log_end_offset = log_end_offset();
+  if (fetch_offset < out.log_start_offset || fetch_offset > out.log_end_offset) {
+    out.error = ErrorCode::offset_out_of_range;
+    return out;
+  }
+  const Offset max_offset = up_to_log_end ? out.log_end_offset : out.high_watermark;
+  if (fetch_offset >= max_offset) return out;
+  auto r = log_->read(fetch_offset.value(), max_bytes, max_offset.value(), min_one);
+  if (!r) {
+    out.error = static_cast<ErrorCode>(log::kafka_error_code(r.error()));
+    return out;
+  }
+  out.records = std::move(r->records);
+  return out;
+}
+
+Result<void, log::LogErrc> Partition::checkpoint_high_watermark() {
+  return log_->checkpoint_high_watermark(high_watermark().value());
+}
+
+Result<void, log::LogErrc> Partition::save_producer_snapshot() {
+  return log_->save_producer_snapshot(producers_.snapshot());
+}
+
+}  // namespace samsa::broker

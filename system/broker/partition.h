@@ -15,13 +15,22 @@
 //  - check_current_leader_epoch: KIP-320's fencing of Fetch and
 //    OffsetsForLeaderEpoch by the requester's view of the leader epoch.
 //
-// The I/O around them (the log, the coordinator's compare-and-set of the ISR)
-// lives in replica_manager.
+//  - Partition: one hosted replica: its log, its role (leader with a
+//    LeaderState, or follower), its producer state, under one fiber mutex
+//    (a Log is used by one fiber at a time and every disk call parks).
+//
+// The coordinator's compare-and-set of the ISR and the waiting of requests
+// live in replica_manager.
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "sim/runtime/runtime.h"
+#include "system/broker/producer_state.h"
 #include "system/log/checkpoint.h"
+#include "system/log/log.h"
 #include "system/protocol/errors.h"
 #include "system/protocol/ids.h"
 
@@ -151,5 +160,143 @@ EpochEndOffset leader_end_offset_for_v0(const log::LeaderEpochCache& cache, Lead
 // none -> no check (old clients); older than ours -> FENCED_LEADER_EPOCH;
 // newer -> UNKNOWN_LEADER_EPOCH (this broker has not heard of it yet).
 ErrorCode check_current_leader_epoch(LeaderEpoch requested, LeaderEpoch ours);
+
+// --- one hosted replica ---------------------------------------------------------------
+
+// A fiber mutex: a Log is used by one fiber at a time, and its calls park.
+class FiberMutex {
+ public:
+  explicit FiberMutex(sim::Parker& p) : queue_(p) {}
+  void lock() {
+    while (locked_) queue_.wait("partition.lock");
+    locked_ = true;
+  }
+  void unlock() {
+    locked_ = false;
+    queue_.notify_one();
+  }
+
+ private:
+  bool locked_ = false;
+  sim::WaitQueue queue_;
+};
+
+struct PartitionOptions {
+  BrokerId self;
+  std::int64_t replica_lag_time_max_ms = 30000;
+  std::int32_t min_insync_replicas = 1;
+  std::int32_t max_message_bytes = 1024 * 1024 + 12;
+  std::size_t producer_batches_retained = ProducerStateManager::k_batches_retained;
+  bool legacy_truncate_to_high_watermark = false;
+  bool legacy_isr_expand_below_epoch_start = false;
+};
+
+// What the controller says about a partition (LeaderAndIsr's partition state).
+struct Leadership {
+  protocol::ControllerEpoch controller_epoch;
+  BrokerId leader = BrokerId::none();
+  LeaderEpoch leader_epoch;
+  std::vector<BrokerId> isr;
+  std::int32_t zk_version = 0;
+  std::vector<BrokerId> replicas;
+};
+
+struct LeaderAppend {
+  ErrorCode error = ErrorCode::none;
+  Offset base_offset = Offset::none();
+  Offset last_offset = Offset::none();  // wait for HW > this with acks=all
+  bool duplicate = false;
+  Offset log_start_offset = Offset::none();
+};
+
+struct PartitionRead {
+  ErrorCode error = ErrorCode::none;
+  Bytes records;
+  Offset high_watermark = Offset::none();
+  Offset log_start_offset = Offset::none();
+  Offset log_end_offset = Offset::none();
+};
+
+class Partition {
+ public:
+  Partition(sim::Runtime& rt, std::string topic, protocol::PartitionId index,
+            std::unique_ptr<log::Log> log, PartitionOptions options);
+  // Rebuilds the producer state and reads the high watermark checkpoint.
+  Result<void, log::LogErrc> load();
+
+  const std::string& topic() const { return topic_; }
+  protocol::PartitionId index() const { return index_; }
+  bool is_leader() const { return leader_.has_value(); }
+  const Leadership& leadership() const { return leadership_; }
+  LeaderEpoch leader_epoch() const { return leadership_.leader_epoch; }
+  Offset high_watermark() const { return leader_ ? leader_->high_watermark() : high_watermark_; }
+  Offset log_end_offset() const { return Offset(log_->log_end_offset()); }
+  Offset log_start_offset() const { return Offset(log_->log_start_offset()); }
+  const LeaderState* leader_state() const { return leader_ ? &*leader_ : nullptr; }
+  log::Log& log() { return *log_; }
+  const ProducerStateManager& producers() const { return producers_; }
+  FiberMutex& mutex() { return mutex_; }
+  // Whether the follower still has to truncate (KIP-101) before it fetches.
+  bool needs_truncation() const { return needs_truncation_; }
+
+  // --- role changes (Partition.makeLeader / makeFollower); caller holds the mutex.
+  Result<void, log::LogErrc> make_leader(const Leadership& l, std::int64_t now_ms);
+  Result<void, log::LogErrc> make_follower(const Leadership& l);
+  // The ISR written by this leader with compare-and-set.
+  void isr_written(std::vector<BrokerId> isr, std::int32_t zk_version);
+
+  // --- leader; caller holds the mutex -----------------------------------------------------
+  // Validates and appends a Produce's records (Log.analyzeAndValidateProducerState,
+  // LogValidator): CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE, the
+  // idempotence verdicts; NOT_ENOUGH_REPLICAS when acks=all finds the ISR
+  // below min.insync.replicas before appending.
+  LeaderAppend append_as_leader(ByteView records, std::int16_t acks, std::int32_t min_insync_replicas);
+  // A follower's fetch at `fetch_offset`: its state at the leader. Returns
+  // whether the high watermark moved.
+  bool record_follower_fetch(BrokerId follower, Offset fetch_offset, std::int64_t now_ms);
+  // After an ISR shrink or expansion.
+  bool maybe_increment_high_watermark();
+
+  // --- follower; caller holds the mutex ----------------------------------------------------
+  Result<void, log::LogErrc> truncate_to(Offset offset);
+  Result<void, log::LogErrc> truncate_fully_and_start_at(Offset offset);
+  void truncation_done() { needs_truncation_ = false; }
+  Result<log::AppendInfo, log::LogErrc> append_as_follower(ByteView records);
+  void update_follower_high_watermark(Offset leader_high_watermark);
+
+  // --- reads; caller holds the mutex ---------------------------------------------------------
+  // Up to the log end (replicas) or the high watermark (consumers).
+  PartitionRead read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end, bool min_one);
+
+  Result<void, log::LogErrc> checkpoint_high_watermark();
+  Result<void, log::LogErrc> save_producer_snapshot();
+
+ private:
+  ErrorCode validate(ByteView records, std::vector<protocol::BatchHeader>& headers) const;
+
+  sim::Runtime& rt_;
+  std::string topic_;
+  protocol::PartitionId index_;
+  std::unique_ptr<log::Log> log_;
+  PartitionOptions options_;
+  FiberMutex mutex_;
+  Leadership leadership_;
+  std::optional<LeaderState> leader_;
+  Offset high_watermark_{0};  // a follower's (and a new leader's starting point)
+  bool needs_truncation_ = false;
+  ProducerStateManager producers_;
+};
+
+// Holds a partition's mutex for a scope.
+class PartitionLock {
+ public:
+  explicit PartitionLock(Partition& p) : m_(p.mutex()) { m_.lock(); }
+  ~PartitionLock() { m_.unlock(); }
+  PartitionLock(const PartitionLock&) = delete;
+  PartitionLock& operator=(const PartitionLock&) = delete;
+
+ private:
+  FiberMutex& m_;
+};
 
 }  // namespace samsa::broker
