@@ -445,3 +445,141 @@ TEST_CASE("controller: a controller partitioned from the coordinator is replaced
   CHECK(rig.cl.controllers.at(others[0])->context().live_brokers.at(BrokerId(first)).epoch ==
         rig.cl.epochs.at(first));
 }
+
+namespace {
+
+// Kafka's controller invariants over one run with random faults, then a
+// healed phase in which the cluster must settle.
+std::vector<std::string> controller_sweep_run(std::uint64_t seed) {
+  std::vector<std::string> violations;
+  const auto violation = [&](std::string v) {
+    if (violations.size() < 20) violations.push_back(std::move(v));
+  };
+  Rig rig(seed);
+  Random rng = Random(seed).derive("controller-sweep");
+  rig.run_for(2s);
+  rig.create_topic("t", 4, 3);
+  rig.run_for(2s);
+  // Observe the stored partition states every 5 ms.
+  std::map<std::int32_t, coord::kafka::PartitionState> last;
+  bool observing = true;
+  rig.world->spawn("observer", [&] {
+    while (observing) {
+      for (std::int32_t p = 0; p < 4; ++p) {
+        const auto s = rig.state("t", p);
+        if (!s) continue;
+        auto it = last.find(p);
+        if (it != last.end()) {
+          const auto& was = it->second;
+          if (s->leader_epoch < was.leader_epoch)
+            violation(fmt::format("t-{}: leader epoch went back {} -> {}", p, was.leader_epoch, s->leader_epoch));
+          if (s->controller_epoch < was.controller_epoch)
+            violation(fmt::format("t-{}: controller epoch went back", p));
+          for (auto b : s->isr)
+            if (std::find(was.isr.begin(), was.isr.end(), b) == was.isr.end())
+              violation(fmt::format("t-{}: ISR grew without the data path ({} joined)", p, b));
+        }
+        if (s->isr.empty()) violation(fmt::format("t-{}: empty ISR", p));
+        if (s->leader != -1 && std::find(s->isr.begin(), s->isr.end(), s->leader) == s->isr.end())
+          violation(fmt::format("t-{}: leader {} not in ISR", p, s->leader));
+        last[p] = *s;
+      }
+      rig.world->control().sleep(5ms);
+    }
+  });
+  // Faults for 20 s.
+  rig.world->spawn("nemesis", [&] {
+    World& w = *rig.world;
+    std::set<NodeId> down;
+    for (Duration t{0}; t < 20s;) {
+      const Duration step = rng.uniform(Duration(100ms), Duration(1200ms));
+      w.control().sleep(step);
+      t += step;
+      const NodeId b = static_cast<NodeId>(rng.uniform(1, 3));
+      switch (rng.uniform(0, 5)) {
+        case 0:
+          if (!down.count(b) && down.size() < 2) {
+            w.crash(b);
+            down.insert(b);
+          } else if (down.count(b)) {
+            w.start(b);
+            down.erase(b);
+          }
+          break;
+        case 1: w.network().partition(b, k_zk); break;
+        case 2: w.network().heal(b, k_zk); break;
+        case 3: w.restart(k_zk); break;
+        case 4: w.network().reset_connections(b, k_zk); break;
+        default: w.network().clog(b, k_zk, rng.uniform(Duration(100ms), Duration(1500ms))); break;
+      }
+    }
+    w.network().heal_all();
+    w.network().unclog_all();
+    for (auto b : down) w.start(b);
+  });
+  rig.run_for(22s);
+  rig.run_for(15s);  // healed: the cluster settles
+  observing = false;
+  rig.run_for(10ms);
+
+  // At most one leader per partition per leader epoch, one controller per epoch.
+  std::map<std::pair<std::string, std::int32_t>, BrokerId> leader_of;
+  std::map<ControllerEpoch, BrokerId> controller_of;
+  for (const auto& s : rig.cl.sent) {
+    auto [c, fresh] = controller_of.emplace(s.request.controller_epoch, s.request.controller_id);
+    if (!fresh && c->second != s.request.controller_id)
+      violation(fmt::format("controller epoch {} used by {} and {}", s.request.controller_epoch, c->second,
+                            s.request.controller_id));
+    if (s.request.controller_id != s.from) violation("a request names another controller");
+    const auto* l = std::get_if<LeaderAndIsrCommand>(&s.request.body);
+    if (!l) continue;
+    for (const auto& ps : l->partitions) {
+      auto [it, first] = leader_of.emplace(std::pair{to_string(ps.tp), ps.leader_epoch.value()}, ps.leader);
+      if (!first && it->second != ps.leader)
+        violation(fmt::format("{} leader epoch {}: leaders {} and {}", to_string(ps.tp), ps.leader_epoch,
+                              it->second, ps.leader));
+    }
+  }
+  // Liveness after the heal.
+  const auto active = rig.active();
+  if (std::getenv("SAMSA_SWEEP_DEBUG")) {
+    std::int32_t max_epoch = 0;
+    for (const auto& [p, st] : last) max_epoch = std::max(max_epoch, st.leader_epoch);
+    fmt::print("seed {}: {} requests, {} controller epochs, max leader epoch {}, t={}ms\n", seed,
+               rig.cl.sent.size(), controller_of.size(), max_epoch, to_ms(rig.world->now()));
+  }
+  if (active.size() != 1) {
+    violation(fmt::format("liveness: {} active controllers", active.size()));
+    return violations;
+  }
+  const Controller& ctl = *rig.cl.controllers.at(active.front());
+  const auto* epoch_node = rig.cl.zk->state().find(coord::kafka::k_controller_epoch);
+  if (!epoch_node || std::string(as_chars(epoch_node->data)) != std::to_string(ctl.epoch().value()))
+    violation("liveness: the active controller's epoch is not /controller_epoch");
+  if (ctl.context().live_brokers.size() != 3) violation("liveness: the controller does not see 3 brokers");
+  for (std::int32_t p = 0; p < 4; ++p) {
+    const auto s = rig.state("t", p);
+    if (!s || s->leader == -1) violation(fmt::format("liveness: t-{} has no leader", p));
+  }
+  return violations;
+}
+
+}  // namespace
+
+TEST_CASE("controller under faults: one leader per leader epoch, one controller per epoch, "
+          "epochs never go back, the leader is in the ISR; after healing every partition leads",
+          "[broker][controller][zk][faults]") {
+  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+    INFO("seed " << seed);
+    const auto v = controller_sweep_run(seed);
+    for (const auto& x : v) FAIL_CHECK(x);
+  }
+}
+
+TEST_CASE("controller under faults, many seeds", "[broker][controller][zk][faults][slow]") {
+  for (std::uint64_t seed = 101; seed <= 1000; ++seed) {
+    INFO("seed " << seed);
+    const auto v = controller_sweep_run(seed);
+    for (const auto& x : v) FAIL_CHECK(x);
+  }
+}
