@@ -5,7 +5,7 @@
 namespace samsa::scenarios {
 
 RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& world,
-                      const sim::RunResult& result, std::vector<std::string> violations,
+                      const sim::RunResult& result, std::vector<invariants::Violation> violations,
                       const std::string& save_disks_dir) {
   RunReport report;
   report.scenario = std::move(scenario);
@@ -13,23 +13,20 @@ RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& worl
   report.trace_hash = world.trace_hash();
   report.events = world.events();
   report.virtual_time_ms = sim::to_ms(world.now());
-  bool safety = false;
-  bool liveness = false;
-  for (const auto& v : violations) (v.starts_with("liveness") ? liveness : safety) = true;
   report.violations = std::move(violations);
   if (result.reason == sim::StopReason::stuck) {
-    liveness = true;
-    report.violations.push_back("liveness: the run is stuck:\n" + result.report);
+    report.violations.push_back(invariants::Violation::liveness(
+        "stuck", "every fiber waits and nothing can wake them (details.stuck says on what)"));
+    report.details["stuck"] = result.report;
   }
+  report.verdict = verdict_of(report.violations);
   if (result.reason == sim::StopReason::internal_error) {
     report.verdict = Verdict::internal_error;
-    report.violations.push_back(result.report);
-  } else {
-    report.verdict = safety ? Verdict::safety : liveness ? Verdict::liveness : Verdict::ok;
+    report.internal_error = result.report;
   }
   if (!save_disks_dir.empty()) {
     const std::string error = save_disk_images(world, save_disks_dir);
-    if (!error.empty()) report.violations.push_back("saving disks failed: " + error);
+    if (!error.empty()) report.details["save_disks_error"] = error;
   }
   return report;
 }

@@ -1,20 +1,19 @@
 #pragma once
-// Turning the end of a simulated run into a RunReport, the same way for every
-// scenario: verdict from the checkers' violations and how the run stopped,
-// the world's trace hash, events and virtual time, and optionally the disks.
+// The end of a code-defined scenario's run (scenario.h, Scenario::code) as a
+// RunReport: the world's trace hash, events and virtual time, the scenario's
+// typed violations, a stuck run as a liveness violation, an internal error as
+// such, and optionally the disks. TOML scenarios build theirs in runner.cpp.
 #include <string>
 #include <vector>
 
+#include "invariants/violation.h"
 #include "scenarios/scenario.h"
 #include "sim/world/world.h"
 
 namespace samsa::scenarios {
 
-// Violations whose text starts with "liveness" are liveness violations; all
-// others are safety violations. A stuck run is a liveness violation; an
-// internal error outranks everything, then safety, then liveness.
 RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& world,
-                      const sim::RunResult& result, std::vector<std::string> violations,
+                      const sim::RunResult& result, std::vector<invariants::Violation> violations,
                       const std::string& save_disks_dir);
 
 }  // namespace samsa::scenarios

@@ -11,9 +11,13 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "scenarios/failure_file.h"
 #include "scenarios/scenario.h"
+#include "scenarios/sweep.h"
+#include "tools/run_common.h"
 #include "sim/runtime/assert.h"
 #include "tools/commands.h"
 
@@ -54,13 +58,6 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_shard(const std::st
   return std::make_pair(k, n);
 }
 
-std::string failure_name(const RunReport& r) {
-  std::string name = r.scenario;
-  for (char& c : name)
-    if (c == '/') c = '_';
-  return fmt::format("{}-seed{}.json", name, r.seed);
-}
-
 nlohmann::json counts_json(const std::map<std::string, std::uint64_t>& counts) {
   nlohmann::json j = nlohmann::json::object();
   for (const char* v : {"ok", "safety", "liveness", "internal_error"})
@@ -84,76 +81,107 @@ struct SweepArgs {
   std::string shard = "1/1";
   std::string out;
   bool json = false;
+  double recheck = 0.05;
+  std::vector<std::string> sets;
 };
 
-int run_sweep(const SweepArgs& args) {
-  const auto* scenario = scenarios::find_scenario(args.scenario);
-  if (!scenario) {
-    fmt::print(stderr, "samsa sweep: no scenario named '{}'\n", args.scenario);
-    return 2;
+std::string format_eta(double s) {
+  const auto t = static_cast<std::int64_t>(s);
+  return t >= 3600 ? fmt::format("{}h{:02}m", t / 3600, t / 60 % 60)
+                   : fmt::format("{}m{:02}s", t / 60, t % 60);
+}
+
+// Seeds per violation name (and internal_error), with the first seed of each.
+nlohmann::json violation_kinds(const scenarios::SweepResult& result) {
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> kinds;  // name -> (seeds, first)
+  for (const auto& o : result.outcomes) {
+    std::set<std::string> names;
+    for (const auto& v : o.report.violations) names.insert(v.name);
+    if (o.report.verdict == Verdict::internal_error) names.insert("internal_error");
+    for (const auto& n : names) {
+      auto [it, fresh] = kinds.emplace(n, std::make_pair(0, o.report.seed));
+      ++it->second.first;
+    }
   }
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [n, c] : kinds) j[n] = {{"seeds", c.first}, {"first_seed", c.second}};
+  return j;
+}
+
+void save_failures(const scenarios::Scenario& scenario, const scenarios::SweepResult& result,
+                   const std::string& out) {
+  std::size_t saved_disks = 0;
+  for (const auto& o : result.outcomes) {
+    const RunReport& r = o.report;
+    if (r.verdict == Verdict::ok) continue;
+    const fs::path file = fs::path(out) / "failures" / failure_file_name(r);
+    nlohmann::json j = scenarios::failure_json(scenario, r);
+    j["replay"] = fmt::format("samsa replay {}", file.string());
+    // The run is deterministic: running its schedule again reproduces the
+    // failure, this time keeping the nodes' disks (bounded: the first 20).
+    if (saved_disks++ < 20 && r.verdict != Verdict::internal_error) {
+      fs::path disks = file;
+      disks.replace_extension("disks");
+      RunOptions again;
+      again.seed = r.seed;
+      again.schedule = r.schedule;
+      again.save_disks_dir = disks.string();
+      (void)scenarios::run_guarded(scenario, again);
+      if (fs::exists(disks)) j["disks"] = disks.string();
+    }
+    std::ofstream(file) << j.dump(2) << "\n";
+  }
+}
+
+int run_sweep(const SweepArgs& args) {
+  const auto scenario = load_or_complain(args.scenario, args.sets);
+  if (!scenario) return 2;
   const auto range = parse_range(args.seeds);
   const auto shard = parse_shard(args.shard);
   if (!range || !shard) {
     fmt::print(stderr, "samsa sweep: --seeds wants A..B and --shard K/N (1 <= K <= N)\n");
     return 2;
   }
+  if (args.recheck < 0 || args.recheck > 1) {
+    fmt::print(stderr, "samsa sweep: --recheck wants a fraction in [0, 1]\n");
+    return 2;
+  }
+  scenarios::SweepOptions options;
   // Shard K of N takes every N-th seed: shards of one range never overlap.
-  std::vector<std::uint64_t> seeds;
   for (std::uint64_t s = range->first; s <= range->last; ++s)
-    if ((s - range->first) % shard->second == shard->first - 1) seeds.push_back(s);
-
-  const unsigned jobs = args.jobs ? args.jobs : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<RunReport> reports(seeds.size());
-  std::atomic<std::size_t> next{0};
-  std::atomic<std::size_t> done{0};
-  std::mutex progress_mutex;
-  const bool tty = isatty(STDERR_FILENO);
-  const auto start = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    for (;;) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= seeds.size()) return;
-      RunOptions o;
-      o.seed = seeds[i];
-      try {
-        reports[i] = scenario->run(o);
-      } catch (const InternalError& e) {
-        reports[i].scenario = scenario->name;
-        reports[i].seed = seeds[i];
-        reports[i].verdict = Verdict::internal_error;
-        reports[i].violations.push_back(e.message);
-      }
-      const std::size_t n = ++done;
-      if (tty) {
-        std::lock_guard lock(progress_mutex);
-        fmt::print(stderr, "\r{}: {}/{} seeds", scenario->name, n, seeds.size());
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < jobs; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (tty) fmt::print(stderr, "\n");
-  const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
+    if ((s - range->first) % shard->second == shard->first - 1) options.seeds.push_back(s);
+  options.jobs = args.jobs ? args.jobs : std::max(1u, std::thread::hardware_concurrency());
+  options.recheck = args.recheck;
+  if (isatty(STDERR_FILENO))
+    options.progress = [name = scenario->name](const scenarios::SweepProgress& p) {
+      fmt::print(stderr, "\r\033[K{}: {}{}/{} seeds, {:.1f} seeds/s, {} failed, ETA {}",
+                 name, p.rechecking ? "rechecking, " : "", p.done, p.total, p.seeds_per_s,
+                 p.failed, format_eta(p.eta_s));
+    };
+  const auto result = scenarios::sweep(*scenario, options);
+  if (options.progress) fmt::print(stderr, "\n");
 
   std::map<std::string, std::uint64_t> counts;
-  nlohmann::json failures = nlohmann::json::array();
-  for (const auto& r : reports) {
-    ++counts[std::string(to_string(r.verdict))];
-    if (r.verdict != Verdict::ok) failures.push_back(to_json(r));
+  nlohmann::json failed = nlohmann::json::array();
+  nlohmann::json mismatched = nlohmann::json::array();
+  for (const auto& o : result.outcomes) {
+    ++counts[std::string(to_string(o.report.verdict))];
+    if (o.report.verdict != Verdict::ok) failed.push_back(o.report.seed);
+    if (o.mismatch()) mismatched.push_back(o.report.seed);
   }
   nlohmann::json summary = {{"scenario", scenario->name},
                             {"seeds", args.seeds},
                             {"shard", args.shard},
-                            {"runs", reports.size()},
+                            {"runs", result.outcomes.size()},
                             {"verdicts", counts_json(counts)},
-                            {"failed_seeds", nlohmann::json::array()},
-                            {"wall_ms", wall_ms},
-                            {"jobs", jobs}};
-  for (const auto& f : failures) summary["failed_seeds"].push_back(f["seed"]);
+                            {"violation_kinds", violation_kinds(result)},
+                            {"failed_seeds", failed},
+                            {"rechecked", result.rechecked},
+                            {"mismatched", result.mismatched},
+                            {"mismatched_seeds", mismatched},
+                            {"overrides", args.sets},
+                            {"wall_ms", result.wall_ms},
+                            {"jobs", options.jobs}};
 
   if (!args.out.empty()) {
     std::error_code ec;
@@ -162,25 +190,7 @@ int run_sweep(const SweepArgs& args) {
       fmt::print(stderr, "samsa sweep: cannot create {}: {}\n", args.out, ec.message());
       return 2;
     }
-    std::size_t saved_disks = 0;
-    for (const auto& r : reports) {
-      if (r.verdict == Verdict::ok) continue;
-      const fs::path file = fs::path(args.out) / "failures" / failure_name(r);
-      nlohmann::json j = to_json(r);
-      j["replay"] = fmt::format("samsa replay {}", file.string());
-      // The run is deterministic: running the seed again reproduces the
-      // failure, this time keeping the nodes' disks (bounded: the first 20).
-      if (saved_disks++ < 20) {
-        fs::path disks = file;
-        disks.replace_extension("disks");
-        RunOptions o;
-        o.seed = r.seed;
-        o.save_disks_dir = disks.string();
-        (void)scenario->run(o);
-        if (fs::exists(disks)) j["disks"] = disks.string();
-      }
-      std::ofstream(file) << j.dump(2) << "\n";
-    }
+    save_failures(*scenario, result, args.out);
     std::ofstream(fs::path(args.out) / "summary.json") << summary.dump(2) << "\n";
   }
 
@@ -188,17 +198,31 @@ int run_sweep(const SweepArgs& args) {
     std::cout << summary.dump() << "\n";
   } else {
     fmt::print("scenario  {}\nseeds     {} (shard {}, {} runs, {} jobs)\n", scenario->name,
-               args.seeds, args.shard, reports.size(), jobs);
+               args.seeds, args.shard, result.outcomes.size(), options.jobs);
     fmt::print("verdicts  ok {}  safety {}  liveness {}  internal_error {}\n",
                summary["verdicts"]["ok"].get<std::uint64_t>(),
                summary["verdicts"]["safety"].get<std::uint64_t>(),
                summary["verdicts"]["liveness"].get<std::uint64_t>(),
                summary["verdicts"]["internal_error"].get<std::uint64_t>());
-    fmt::print("wall      {} ms\n", wall_ms);
-    for (const auto& f : failures)
-      fmt::print("failed    seed {} {}: samsa replay {} --seed {}\n", f["seed"].get<std::uint64_t>(),
-                 f["verdict"].get<std::string>(), scenario->name, f["seed"].get<std::uint64_t>());
+    for (auto& [name, k] : summary["violation_kinds"].items())
+      fmt::print("  {:<22}{} seeds, first seed {}\n", name, k["seeds"].get<std::uint64_t>(),
+                 k["first_seed"].get<std::uint64_t>());
+    fmt::print("rechecked {} seeds, {} mismatched\n", result.rechecked, result.mismatched);
+    fmt::print("wall      {} ms\n", result.wall_ms);
+    std::size_t shown = 0;
+    for (const auto& o : result.outcomes)
+      if (o.report.verdict != Verdict::ok && shown++ < 20)
+        fmt::print("failed    seed {} {}: samsa replay {} --seed {}\n", o.report.seed,
+                   to_string(o.report.verdict), args.scenario, o.report.seed);
   }
+  for (const auto& o : result.outcomes)
+    if (o.mismatch())
+      fmt::print(stderr,
+                 "samsa sweep: seed {} is not deterministic: trace {} on the first run, {} on the "
+                 "second (samsa run {} --seed {} twice shows it)\n",
+                 o.report.seed, scenarios::trace_hash_hex(o.report.trace_hash),
+                 scenarios::trace_hash_hex(*o.recheck_hash), args.scenario, o.report.seed);
+  if (result.mismatched > 0) return 4;
   return worst_exit_code(counts);
 }
 
@@ -206,7 +230,9 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
   nlohmann::json merged;
   std::map<std::string, std::uint64_t> counts;
   std::vector<std::uint64_t> failed;
-  std::uint64_t runs = 0;
+  std::uint64_t runs = 0, rechecked = 0, mismatched = 0;
+  nlohmann::json kinds = nlohmann::json::object();
+  std::vector<std::uint64_t> mismatched_seeds;
   for (const auto& d : dirs) {
     const fs::path file = fs::path(d) / "summary.json";
     std::ifstream in(file);
@@ -227,17 +253,39 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
     runs += s.value("runs", 0ull);
     for (auto& [k, v] : s["verdicts"].items()) counts[k] += v.get<std::uint64_t>();
     for (auto& seed : s["failed_seeds"]) failed.push_back(seed.get<std::uint64_t>());
+    rechecked += s.value("rechecked", 0ull);
+    mismatched += s.value("mismatched", 0ull);
+    const nlohmann::json seeds_there =
+        s.contains("mismatched_seeds") ? s["mismatched_seeds"] : nlohmann::json::array();
+    for (const auto& seed : seeds_there) mismatched_seeds.push_back(seed.get<std::uint64_t>());
+    const nlohmann::json kinds_there =
+        s.contains("violation_kinds") ? s["violation_kinds"] : nlohmann::json::object();
+    for (const auto& [name, k] : kinds_there.items()) {
+      if (!kinds.contains(name)) {
+        kinds[name] = k;
+        continue;
+      }
+      kinds[name]["seeds"] = kinds[name]["seeds"].get<std::uint64_t>() + k["seeds"].get<std::uint64_t>();
+      kinds[name]["first_seed"] =
+          std::min(kinds[name]["first_seed"].get<std::uint64_t>(), k["first_seed"].get<std::uint64_t>());
+    }
   }
   std::sort(failed.begin(), failed.end());
+  std::sort(mismatched_seeds.begin(), mismatched_seeds.end());
   merged["runs"] = runs;
   merged["verdicts"] = counts_json(counts);
+  merged["violation_kinds"] = kinds;
   merged["failed_seeds"] = failed;
+  merged["rechecked"] = rechecked;
+  merged["mismatched"] = mismatched;
+  merged["mismatched_seeds"] = mismatched_seeds;
   if (json)
     std::cout << merged.dump() << "\n";
   else
     fmt::print("scenario  {}\nruns      {}\nverdicts  {}\nfailed    {}\n",
                merged["scenario"].get<std::string>(), runs, merged["verdicts"].dump(),
                nlohmann::json(failed).dump());
+  if (mismatched > 0) return 4;
   return worst_exit_code(counts);
 }
 
@@ -247,7 +295,10 @@ Command add_sweep_command(CLI::App& app) {
   auto args = std::make_shared<SweepArgs>();
   Command c;
   c.app = app.add_subcommand("sweep", "run many seeds of one scenario across cores");
-  c.app->add_option("scenario", args->scenario, "scenario name")->required();
+  c.app->add_option("scenario", args->scenario, "a scenario name or a .toml file")->required();
+  c.app->add_option("--set", args->sets, "override a scenario or Kafka config key: KEY=VALUE");
+  c.app->add_option("--recheck", args->recheck,
+                    "fraction of seeds run twice to check determinism (default 0.05; failing seeds always)");
   c.app->add_option("--seeds", args->seeds, "seed range A..B (inclusive)");
   c.app->add_option("--jobs", args->jobs, "worker threads (default: all cores)");
   c.app->add_option("--shard", args->shard, "run shard K of N (every N-th seed)");

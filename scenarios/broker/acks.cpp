@@ -28,8 +28,8 @@ struct Observations {
   bool healed = false, stop = false, read_done = false;
   std::map<std::int64_t, std::string> final_read;
   std::vector<Cluster::ReplicaImage> images;
-  std::vector<std::string> violations;
-  void violation(std::string v) {
+  std::vector<invariants::Violation> violations;
+  void violation(invariants::Violation v) {
     if (violations.size() < 50) violations.push_back(std::move(v));
   }
 };
@@ -185,31 +185,34 @@ void read_all(Runtime& rt, Observations& obs) {
 
 void check(Observations& obs) {
   if (!obs.read_done) {
-    obs.violation("liveness: the partition could not be read back after the heal");
+    obs.violation(invariants::Violation::liveness("liveness", "the partition could not be read back after the heal"));
     return;
   }
   for (const auto& [value, offset] : obs.acked) {
     auto it = obs.final_read.find(offset);
     if (it == obs.final_read.end() || it->second != value)
-      obs.violation(fmt::format("lost-write: {} acknowledged at offset {} is {}", value, offset,
-                                it == obs.final_read.end() ? std::string("missing") : "now " + it->second));
+      obs.violation(invariants::Violation::safety("lost-write", fmt::format("{} acknowledged at offset {} is {}", value, offset,
+                                it == obs.final_read.end() ? std::string("missing") : "now " + it->second)));
   }
   std::map<std::string, std::int64_t> where;
   for (const auto& [offset, value] : obs.final_read) {
     auto [it, fresh] = where.emplace(value, offset);
-    if (!fresh) obs.violation(fmt::format("duplicate: {} at offsets {} and {}", value, it->second, offset));
+    if (!fresh)
+      obs.violation(invariants::Violation::safety(
+          "duplicate", fmt::format("{} at offsets {} and {}", value, it->second, offset)));
   }
   for (const auto& img : obs.images) {
     for (const auto& [offset, value] : img.values) {
       if (offset >= img.high_watermark) break;
       auto it = obs.final_read.find(offset);
       if (it != obs.final_read.end() && it->second != value)
-        obs.violation(fmt::format("replica-divergence: broker {} has {} at offset {} below its high "
+        obs.violation(invariants::Violation::safety("replica-divergence", fmt::format("broker {} has {} at offset {} below its high "
                                   "watermark {}, the leader {}",
-                                  img.broker, value, offset, img.high_watermark, it->second));
+                                  img.broker, value, offset, img.high_watermark, it->second)));
     }
   }
-  if (obs.acked_after_heal == 0) obs.violation("liveness: no write acknowledged after the heal");
+  if (obs.acked_after_heal == 0)
+    obs.violation(invariants::Violation::liveness("liveness", "no write acknowledged after the heal"));
 }
 
 }  // namespace

@@ -48,6 +48,57 @@ merged=$(json_field "$tmp/out" "['failed_seeds']")
 full=$(json_field "$tmp/full/summary.json" "['failed_seeds']")
 [[ "$merged" == "$full" ]] && pass "merged shards equal the full sweep" \
   || { echo "FAIL: merged $merged != full $full"; failures=$((failures+1)); }
+check "sweep summary counts rechecks" 1 "$samsa" sweep selftest/pingpong-dup-bug --seeds 1..4 --jobs 2 --json
+python3 -c "import json; d=json.loads(open('$tmp/out').read().strip().splitlines()[-1]); assert d['rechecked']==4 and d['mismatched']==0 and d['violation_kinds']['duplicate']['first_seed']==1, d" \
+  && pass "sweep summary: rechecked, mismatched, violation kinds" || { echo "FAIL: sweep summary"; cat "$tmp/out"; failures=$((failures+1)); }
+
+# Scenario files and --set.
+printf '[cluster]\nnodes = [1, 2\n' >"$tmp/bad.toml"
+check "a TOML syntax error is bad input" 2 "$samsa" run "$tmp/bad.toml" --seed 1
+grep -q "bad.toml:2:" "$tmp/err" && pass "syntax error names file:line" || { echo "FAIL: no file:line in"; cat "$tmp/err"; failures=$((failures+1)); }
+printf '[workload]\nname = "pingpong"\n[faults]\nphase = 3\n' >"$tmp/unknown.toml"
+check "an unknown key is bad input" 2 "$samsa" run "$tmp/unknown.toml" --seed 1
+grep -q "unknown.toml:4:1: unknown key 'phase' in \[faults\] (allowed: phase_ms" "$tmp/err" && pass "unknown key named with the allowed ones" \
+  || { echo "FAIL: unknown key message"; cat "$tmp/err"; failures=$((failures+1)); }
+printf '[cluster]\nnodes = 3\n[workload]\nname = "pingpong"\n[faults]\nphase_ms = 2000\nheal_ms = 3000\nrate_per_s = 2.0\n[[nemesis]]\nname = "partition"\n[checkers]\nwell-formed = {}\necho = {}\necho-liveness = {}\n' >"$tmp/mine.toml"
+check "a user's scenario file runs" 0 "$samsa" run "$tmp/mine.toml" --seed 2 --json
+check "--set a workload option" 1 "$samsa" run "$tmp/mine.toml" --seed 2 --set workload.duplicate_bug=true
+check "--set with a bad value" 2 "$samsa" run selftest/pingpong --seed 1 --set faults.rate_per_s=fast
+grep -q -- "--set faults.rate_per_s" "$tmp/err" && pass "a bad --set names itself" || { echo "FAIL: --set message"; cat "$tmp/err"; failures=$((failures+1)); }
+check "--set an unknown key" 2 "$samsa" run selftest/pingpong --seed 1 --set no.such.key=1
+
+# Histories and samsa check.
+check "run --history" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --history "$tmp/h.jsonl"
+check "check finds the duplicates" 1 "$samsa" check "$tmp/h.jsonl" --json
+python3 -c "import json; d=json.load(open('$tmp/out')); assert d['verdict']=='safety' and len(d['anomalies']['duplicate'])>0, d" \
+  && pass "check --json names the anomaly" || { echo "FAIL: check --json"; head -c 500 "$tmp/out"; failures=$((failures+1)); }
+check "check --allow the anomaly" 0 "$samsa" check "$tmp/h.jsonl" --allow duplicate --allow per-key-order
+check "run --history of a clean run" 0 "$samsa" run selftest/pingpong --seed 3 --history "$tmp/ok.jsonl"
+check "check of a clean history" 0 "$samsa" check "$tmp/ok.jsonl"
+echo '{"process":0,"type":"ok","f":"send"' >"$tmp/broken.jsonl"
+check "check of a broken history" 2 "$samsa" check "$tmp/broken.jsonl"
+grep -q "broken.jsonl:1:" "$tmp/err" && pass "a broken history names file:line:col" || { echo "FAIL"; cat "$tmp/err"; failures=$((failures+1)); }
+
+# Failure files: self-contained, the saved schedule replays, shrink.
+check "run --out writes a failure file" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --out "$tmp/one" --set faults.rate_per_s=2.0
+ff="$tmp/one/selftest_pingpong-dup-bug-seed3.json"
+python3 -c "import json; d=json.load(open('$ff')); assert d['scenario_text'] and d['build_id'] and d['overrides']==['faults.rate_per_s=2.0'] and isinstance(d['schedule'], list) and len(d['schedule'])>3, d.keys()" \
+  && pass "a failure file holds scenario text, overrides, schedule, build id" || { echo "FAIL: failure file"; failures=$((failures+1)); }
+check "replay prints the saved schedule" 1 "$samsa" replay "$ff" --log-level off
+grep -q "with the saved schedule" "$tmp/err" && grep -q "matches the recorded run" "$tmp/err" && pass "replay shows the schedule and matches the trace" \
+  || { echo "FAIL: replay output"; cat "$tmp/err"; failures=$((failures+1)); }
+python3 -c "
+import json; d=json.load(open('$ff')); d['schedule']=d['schedule'][:1]; json.dump(d, open('$tmp/edited.json','w'))"
+check "an edited schedule replays" 1 "$samsa" replay "$tmp/edited.json" --log-level off --json
+python3 -c "import json; d=json.load(open('$tmp/out')); assert len(d['schedule'])==1 and d['details']['faults']==1, d['schedule']" \
+  && pass "replay ran the edited schedule, not the seed's" || { echo "FAIL: edited replay"; failures=$((failures+1)); }
+check "shrink" 0 "$samsa" shrink "$ff" -o "$tmp/min.json"
+grep -q "^before:" "$tmp/out" && grep -q "^after :" "$tmp/out" && pass "shrink prints before and after" || { echo "FAIL: shrink output"; cat "$tmp/out"; failures=$((failures+1)); }
+check "the shrunk file replays the failure" 1 "$samsa" replay "$tmp/min.json" --log-level off --json
+python3 -c "import json; d=json.load(open('$tmp/out')); assert len(d['schedule'])<=3, len(d['schedule'])" \
+  && pass "shrunk to at most 3 faults" || { echo "FAIL: shrunk schedule too long"; failures=$((failures+1)); }
+check "shrink of a passing run is refused" 2 "$samsa" shrink "$tmp/nothing.json"
+
 check "bad seed range" 2 "$samsa" sweep selftest/pingpong --seeds 5..1
 check "replay of a non-file" 2 "$samsa" replay /nonexistent.json
 

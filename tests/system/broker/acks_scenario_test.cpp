@@ -19,7 +19,7 @@ RunReport run(std::string_view name, std::uint64_t seed) {
 void check_seeds(std::uint64_t from, std::uint64_t to) {
   for (std::uint64_t seed = from; seed <= to; ++seed) {
     const auto r = run("broker/acks-all", seed);
-    INFO("seed " << seed << ": " << (r.violations.empty() ? "" : r.violations.front()));
+    INFO("seed " << seed << ": " << (r.violations.empty() ? std::string() : r.violations.front().to_string()));
     REQUIRE(r.verdict == Verdict::ok);
     REQUIRE(r.details["acked"].get<int>() > 0);
   }
@@ -57,7 +57,7 @@ TEST_CASE("acks=1: a leader crash before replication loses an acknowledged write
     const auto r = run("broker/acks-1-leader-crash", seed);
     if (r.verdict == Verdict::ok) continue;
     REQUIRE(r.verdict == Verdict::safety);
-    REQUIRE(r.violations.front().rfind("lost-write", 0) == 0);
+    REQUIRE(r.violations.front().name == "lost-write");
     REQUIRE(exit_code(r.verdict) == 1);
     found = seed;
   }

@@ -22,7 +22,7 @@ TEST_CASE("controller-election: same seed, same trace; different seeds, differen
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
     const auto a = election(seed);
     const auto b = election(seed);
-    INFO("seed " << seed << ": " << (a.violations.empty() ? "" : a.violations.front()));
+    INFO("seed " << seed << ": " << (a.violations.empty() ? std::string() : a.violations.front().to_string()));
     REQUIRE(a.trace_hash == b.trace_hash);
     REQUIRE(a.events == b.events);
     REQUIRE(a.verdict == Verdict::ok);
@@ -48,7 +48,7 @@ TEST_CASE("controller-election: 200 seeds are deterministic and hold their invar
           "[determinism][coord][election][slow]") {
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     const auto a = election(seed);
-    INFO("seed " << seed << ": " << (a.violations.empty() ? "" : a.violations.front()));
+    INFO("seed " << seed << ": " << (a.violations.empty() ? std::string() : a.violations.front().to_string()));
     REQUIRE(a.verdict == Verdict::ok);
     REQUIRE(election(seed).trace_hash == a.trace_hash);
   }

@@ -1,0 +1,71 @@
+#pragma once
+// Workloads, FoundationDB-style: setup (add the nodes, name node groups),
+// start (start nodes and actors that drive the system and record the
+// history), check (final-state checks after the run). A scenario file names a
+// workload and sets its options; nemeses and history checkers are composed
+// beside it. Workloads are registered by name (registry.cpp; tests may add).
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "invariants/history.h"
+#include "invariants/violation.h"
+#include "sim/world/world.h"
+
+namespace samsa::scenarios {
+
+struct ScenarioSpec;
+
+struct WorkloadContext {
+  sim::World& world;
+  invariants::History& history;
+  const ScenarioSpec& spec;
+  const nlohmann::json& options;  // the [workload] table, defaults filled in
+  const nlohmann::json& config;   // Kafka keys, defaults filled in
+  sim::Random& swarm;             // per-seed draws of the workload's own shape
+  int nodes = 0;                  // cluster.nodes drawn for this seed (0: unset)
+  sim::Duration heal_at{0};       // end of the fault phase: everything heals
+  sim::Duration end{0};           // end of the run
+  // Node groups that nemeses may target by name ("all" is added by the runner).
+  std::map<std::string, std::vector<sim::NodeId>> groups;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual void setup(WorkloadContext& ctx) = 0;
+  virtual void start(WorkloadContext& ctx) = 0;
+  // After the run: checks of the final state (the history checkers run apart).
+  virtual std::vector<invariants::Violation> check(WorkloadContext&) { return {}; }
+  // Counters for the report's details.
+  virtual nlohmann::json details(WorkloadContext&) { return nlohmann::json::object(); }
+  // Last call while the world still exists: let go of anything that refers
+  // to it (the workload outlives the world).
+  virtual void teardown(WorkloadContext&) {}
+};
+
+struct WorkloadType {
+  std::string name;
+  std::string description;
+  nlohmann::json options = nlohmann::json::object();  // allowed keys with defaults
+  nlohmann::json config = nlohmann::json::object();   // Kafka keys it reads, defaults
+  // Node groups nemeses may target besides "all" (setup fills them in).
+  std::vector<std::string> groups;
+  // Numeric options that `samsa shrink` may lower ("fewer records").
+  std::vector<std::string> shrinkable;
+  std::function<std::unique_ptr<Workload>()> make;
+};
+
+std::vector<std::string> workload_names();
+const WorkloadType* find_workload(const std::string& name);  // stable pointer
+void register_workload(WorkloadType t);
+
+// The built-in workloads (each in its own file).
+WorkloadType pingpong_workload();             // selftest/pingpong.cpp
+WorkloadType controller_election_workload();  // coord/controller_election.cpp
+
+}  // namespace samsa::scenarios

@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+
+#include "scenarios/scenario.h"
+
+using namespace samsa::scenarios;
+
+namespace {
+
+const Scenario& pingpong() { return *find_scenario("selftest/pingpong"); }
+
+}  // namespace
+
+TEST_CASE("schedule: generate, write as JSON, read back and replay: the same trace",
+          "[scenarios][schedule]") {
+  for (const char* name : {"selftest/pingpong", "coord/controller-election"}) {
+    for (std::uint64_t seed : {1, 2, 3}) {
+      INFO(name << " seed " << seed);
+      const Scenario& s = *find_scenario(name);
+      RunOptions o;
+      o.seed = seed;
+      const RunReport drawn = s.run(o);
+      REQUIRE_FALSE(drawn.schedule.empty());
+      const std::string text = to_json(drawn.schedule).dump();
+      auto parsed = schedule_from_json(nlohmann::json::parse(text));
+      REQUIRE(parsed.ok());
+      REQUIRE(*parsed == drawn.schedule);
+      o.schedule = *parsed;
+      const RunReport replayed = s.run(o);
+      CHECK(replayed.trace_hash == drawn.trace_hash);
+      CHECK(replayed.events == drawn.events);
+    }
+  }
+}
+
+TEST_CASE("schedule: an edited schedule replays as written", "[scenarios][schedule]") {
+  RunOptions o;
+  o.seed = 5;
+  const RunReport drawn = pingpong().run(o);
+  Schedule fewer(drawn.schedule.begin(), drawn.schedule.begin() + 2);
+  o.schedule = fewer;
+  const RunReport edited = pingpong().run(o);
+  CHECK(edited.schedule == fewer);
+  CHECK(edited.details["faults"] == 2);
+  CHECK(edited.trace_hash != drawn.trace_hash);
+  o.schedule = Schedule{};
+  CHECK(pingpong().run(o).details["faults"] == 0);
+}
+
+TEST_CASE("schedule: a schedule naming a node the run lacks is bad input", "[scenarios][schedule]") {
+  RunOptions o;
+  o.seed = 1;
+  o.schedule = Schedule{FaultEvent{100, "crash", "n9", "", 100, {{"disk", "random"}}}};
+  CHECK(pingpong().run(o).bad_input.find("n9") != std::string::npos);
+  CHECK_FALSE(schedule_from_json(nlohmann::json::parse(R"([{"at_ms":1,"fault":"nosuch","node":"n1"}])")).ok());
+  CHECK_FALSE(schedule_from_json(nlohmann::json::parse(R"([{"at_ms":1,"fault":"partition","node":"n1"}])")).ok());
+}
+
+TEST_CASE("schedule: the generator never faults more nodes at once than the budget",
+          "[scenarios][schedule]") {
+  rc::prop("max_faulted_at_once <= max_faulted_nodes", [](std::uint32_t seed, std::uint8_t budget) {
+    const std::int64_t b = budget % 4;
+    auto s = scenario_from_text(pingpong().text, "p.toml", "p",
+                                {{"faults.max_faulted_nodes", std::to_string(b)},
+                                 {"faults.rate_per_s", "4.0"}, {"cluster.nodes", "5"}});
+    RC_ASSERT(s.ok());
+    NodeGroups groups = {{"all", {"n1", "n2", "n3", "n4", "n5"}}};
+    samsa::sim::Random rng(seed);
+    const Schedule sched = generate_schedule(s->spec, groups, 4.0, rng);
+    RC_ASSERT(max_faulted_at_once(sched) <= b);
+    for (const auto& e : sched) RC_ASSERT(e.at_ms < s->spec.fault_phase_ms);
+  });
+}
+
+TEST_CASE("schedule: a crash is never scheduled on a node a crash holds down", "[scenarios][schedule]") {
+  rc::prop("no overlapping crashes of one node", [](std::uint32_t seed) {
+    auto s = scenario_from_text(pingpong().text, "p.toml", "p", {{"faults.rate_per_s", "5.0"}});
+    RC_ASSERT(s.ok());
+    NodeGroups groups = {{"all", {"n1", "n2", "n3"}}};
+    samsa::sim::Random rng(seed);
+    const Schedule sched = generate_schedule(s->spec, groups, 5.0, rng);
+    for (const auto& a : sched)
+      for (const auto& b : sched)
+        if (&a != &b && a.fault == "crash" && b.fault == "crash" && a.node == b.node)
+          RC_ASSERT(!(a.at_ms <= b.at_ms && b.at_ms < a.at_ms + a.duration_ms));
+  });
+}
