@@ -15,6 +15,8 @@ enum class TraceKind : std::uint8_t {
   disk_crash,
   fault,
   user,
+  cancel,
+  disk_write,
 };
 
 class Trace {
