@@ -64,8 +64,9 @@ LiveWorld::~LiveWorld() {
   // Every fiber must be gone before the io_context and the nodes: run()
   // joins them; a world that never ran ends its nodes here.
   if (main_ctx_ == nullptr) main_ctx_ = boost::fibers::context::active();
-  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) end_incarnation(**it);
-  end_incarnation(control_node_);
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it)
+    if ((*it)->up) end_incarnation(**it);
+  if (control_node_.up) end_incarnation(control_node_);
   signals_.reset();
   // Handlers of closed sockets complete with operation_aborted; run them
   // now, while what they touch still exists.
