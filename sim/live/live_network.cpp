@@ -36,6 +36,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
         send_buffer_bytes(o.send_buffer_bytes), id(id_), stats(st) {
     std::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // reads happen after readiness, never block
     auto remote = socket.remote_endpoint(ec);
     if (!ec) peer = address_of(remote);
   }
@@ -52,7 +53,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   Bytes in;
   std::size_t in_start = 0;
   std::size_t in_end = 0;
-  bool reading = false;  // an async read into in_[in_end_, ...) is outstanding
+  bool reading = false;  // a wait for readability is outstanding
   bool eof = false;      // the peer closed its side
   bool broken = false;   // the connection failed (reset, write error)
   bool bad = false;      // a bad frame prefix arrived: nothing more is read
@@ -78,7 +79,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     Bytes frame(in.begin() + static_cast<std::ptrdiff_t>(in_start),
                 in.begin() + static_cast<std::ptrdiff_t>(in_start + 4 + n));
     in_start += 4 + n;
-    if (in_start == in_end && !reading) in_start = in_end = 0;
+    if (in_start == in_end) in_start = in_end = 0;
     return frame;
   }
 
@@ -90,9 +91,26 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     return 4 + std::size_t{n} - avail;
   }
 
+  // Waits for the socket to be readable, then reads what is there without
+  // blocking. (An async read would try a read first that fails with EAGAIN
+  // in request/response traffic: one wasted syscall per frame.)
   void start_read() {
     if (reading || eof || broken || bad || closed) return;
-    // Move the unread tail to the front before growing (no read in flight).
+    reading = true;
+    socket.async_wait(tcp::socket::wait_read,
+                      [self = shared_from_this()](const std::error_code& ec) {
+                        self->on_readable(ec);
+                      });
+  }
+
+  void on_readable(const std::error_code& ec) noexcept {
+    reading = false;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) broken = true;
+      readers.notify_all();
+      return;
+    }
+    // Move the unread tail to the front before growing.
     if (in_start > 0) {
       std::memmove(in.data(), in.data() + in_start, in_end - in_start);
       in_end -= in_start;
@@ -100,19 +118,16 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     }
     const std::size_t chunk = std::max(k_read_chunk_bytes, missing());
     if (in.size() < in_end + chunk) in.resize(in_end + chunk);
-    reading = true;
-    socket.async_read_some(asio::buffer(in.data() + in_end, chunk),
-                           [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
-                             self->on_read(ec, n);
-                           });
-  }
-
-  void on_read(const std::error_code& ec, std::size_t n) noexcept {
-    reading = false;
+    std::error_code rec;
+    const std::size_t n = socket.read_some(asio::buffer(in.data() + in_end, chunk), rec);
     in_end += n;
-    if (ec == asio::error::eof)
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      start_read();  // a spurious wake-up: wait again
+      return;
+    }
+    if (rec == asio::error::eof)
       eof = true;
-    else if (ec && ec != asio::error::operation_aborted)
+    else if (rec)
       broken = true;
     readers.notify_all();
   }

@@ -394,8 +394,6 @@ void LiveWorld::wait_io(std::chrono::steady_clock::time_point tp) noexcept {
     io_.run_one();
   else
     io_.run_one_until(tp);
-  // Whatever else completed meanwhile runs too (one wake-up, many fibers).
-  io_.poll();
   if (io_.stopped()) io_.restart();
   fire_due_timers();
 }
