@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,29 @@
 namespace samsa::sim {
 
 using NodeId = std::int32_t;
+
+// A group of helper actors that one actor starts and stops as its role
+// changes (a broker's replica fetchers when leadership moves). stop() wakes
+// every fiber of the scope with Cancelled, which unwinds it like a crash
+// (system code never swallows it), and joins them; a fiber a scope fiber
+// spawns through Runtime::spawn belongs to the same scope. A crash of the
+// node ends the scope's fibers too. Nothing is detached.
+//
+// stop() and the destructor must run on a fiber of the scope's node that is
+// not itself a fiber of the scope (SAMSA_ASSERT): a fiber that wants its
+// scope gone returns, or tells the owner. Implementations stop in their
+// destructor.
+class TaskScope {
+ public:
+  virtual ~TaskScope() = default;
+  // Starts a fiber in the scope. Refused (SAMSA_ASSERT) once stopped.
+  virtual void spawn(std::string name, std::function<void()> fn) = 0;
+  // Cancels every fiber of the scope and waits until all have ended.
+  // Idempotent; afterwards the scope is empty and takes no new fibers.
+  virtual void stop() = 0;
+  // Fibers of the scope that have not ended yet.
+  virtual std::size_t size() const = 0;
+};
 
 // One incarnation of one node. A crash ends it: every parked fiber of it
 // throws Crashed; a restart gives the node's main actor a new Runtime.
@@ -50,6 +74,8 @@ class Runtime {
   // Starts an actor on this node. The node owns it and joins it on crash
   // and shutdown; an actor never outlives its node's incarnation.
   virtual void spawn(std::string name, std::function<void()> fn) = 0;
+  // A new, empty task scope on this node (see TaskScope).
+  virtual std::unique_ptr<TaskScope> make_scope(std::string name) = 0;
 
   virtual Parker& parker() = 0;
   virtual Network& net() = 0;

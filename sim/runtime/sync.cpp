@@ -8,9 +8,10 @@ Wake WaitQueue::wait(const char* what, std::optional<MonoTime> deadline) {
   Wake r;
   try {
     r = parker_->park(w, deadline);
-  } catch (const Crashed&) {
-    // ~Waiter unlinks it. A notification this fiber took but can no longer
-    // act on passes to the next waiter, or it would be lost.
+  } catch (...) {
+    // Crashed or Cancelled. ~Waiter unlinks it. A notification this fiber
+    // took but can no longer act on passes to the next waiter, or it would
+    // be lost.
     if (w.queue_hook.is_linked()) w.queue_hook.unlink();
     if (w.notified) notify_one();
     throw;

@@ -23,6 +23,11 @@ namespace samsa::sim {
 // unwinds the fiber; system code never catches it (catch (...) must rethrow).
 struct Crashed {};
 
+// Thrown from a parking primitive in a fiber whose TaskScope was stopped
+// (runtime.h). It unwinds the fiber like Crashed, but the node lives on;
+// system code never catches it either.
+struct Cancelled {};
+
 enum class Wake : std::uint8_t { notified, timed_out };
 
 class Parker;
@@ -56,13 +61,16 @@ class Parker {
   virtual ~Parker() = default;
   // Parks the running fiber until wake(w) or until `deadline` passes on the
   // running node's monotonic clock. Throws Crashed when the fiber's node has
-  // crashed (before parking, or while parked).
+  // crashed, Cancelled when its task scope was stopped (before parking, or
+  // while parked).
   virtual Wake park(Waiter& w, std::optional<MonoTime> deadline) = 0;
   // Makes a parked waiter runnable. A waiter that is not parked is left as
   // it is. Never parks, never throws; callable from any fiber or event.
   virtual void wake(Waiter& w) noexcept = 0;
   // Throws Crashed if the running fiber belongs to a crashed incarnation
-  // (unless the fiber is already unwinding, then returns false).
+  // (unless the fiber is already unwinding, then returns false), Cancelled
+  // if its task scope was stopped (unless unwinding, then returns true: the
+  // node lives, so the operation goes ahead).
   virtual bool check_alive() = 0;
 };
 

@@ -14,6 +14,7 @@ namespace samsa::sim {
 
 class World;
 struct SimNode;
+class SimTaskScope;
 
 // What samsa knows about each fiber. Ids are sequential per world, never
 // pointer values, so they may appear in traces and logs.
@@ -22,6 +23,7 @@ struct FiberProps : boost::fibers::fiber_properties {
   std::uint64_t fiber_id = 0;
   SimNode* node = nullptr;  // the owning node; nullptr outside any world
   std::uint64_t incarnation = 0;
+  SimTaskScope* scope = nullptr;  // the task scope it belongs to, if any
   std::string name;
 };
 

@@ -15,6 +15,7 @@ enum class TraceKind : std::uint8_t {
   disk_crash,
   fault,
   user,
+  cancel,
 };
 
 class Trace {

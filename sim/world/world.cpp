@@ -5,6 +5,8 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <exception>
 #include <limits>
@@ -33,6 +35,40 @@ class VirtualTimeFlag final : public spdlog::custom_flag_formatter {
  private:
   const World* world_;
 };
+
+// The C++ runtime keeps its exception state (the caught-exception stack and
+// the uncaught count behind std::uncaught_exceptions) per thread, not per
+// fiber. A fiber that parks inside a catch block, or while it unwinds (a
+// TaskScope destructor joining its fibers), would lend that state to every
+// fiber that runs meanwhile: they would see themselves as unwinding and a
+// crashed fiber's sleep would return instead of throwing. So each fiber
+// takes its own state with it when it switches out. The layout is that of
+// libstdc++'s and libc++abi's __cxa_eh_globals (two leading fields).
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+class OwnExceptionState {
+ public:
+  OwnExceptionState()
+      : g_(reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals())), saved_(*g_) {
+    *g_ = EhGlobals{nullptr, 0};
+  }
+  ~OwnExceptionState() { *g_ = saved_; }
+  OwnExceptionState(const OwnExceptionState&) = delete;
+  OwnExceptionState& operator=(const OwnExceptionState&) = delete;
+
+ private:
+  EhGlobals* g_;
+  EhGlobals saved_;
+};
+
+// Suspends the running fiber; it resumes with the exception state it had.
+void suspend_own(boost::fibers::context* ctx) {
+  OwnExceptionState own;
+  ctx->suspend();
+}
 
 std::int64_t scale_ppm(std::int64_t ns, std::int64_t ppm) {
   return static_cast<std::int64_t>(static_cast<__int128>(ns) * ppm / 1'000'000);
@@ -182,7 +218,8 @@ void World::spawn(std::string name, std::function<void()> fn) {
   spawn_on(world_node_, std::move(name), std::move(fn));
 }
 
-void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn) {
+void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn,
+                     SimTaskScope* scope) {
   reap(n);
   const std::uint64_t fid = next_fiber_id_++;
   const std::uint64_t incarnation = n.incarnation;
@@ -190,27 +227,35 @@ void World::spawn_on(SimNode& n, std::string name, std::function<void()> fn) {
   // Stacks are allocated with malloc (mmap for this size), so untouched
   // pages cost nothing; 256 KiB leaves room for logging and codecs.
   boost::fibers::fiber f(std::allocator_arg, boost::fibers::fixedsize_stack(k_stack_bytes),
-                         [this, np, fid, incarnation, fn = std::move(fn)]() mutable {
+                         [this, np, fid, incarnation, scope, fn = std::move(fn)]() mutable {
     try {
       // Moved in here so that its captures are destroyed while a Crashed is
       // still in flight (their destructors' runtime calls are then dropped).
       auto body = std::move(fn);
-      // A fiber whose incarnation ended before it first ran never starts.
-      if (np->incarnation == incarnation) body();
+      // A fiber whose incarnation ended (or whose scope was stopped) before
+      // it first ran never starts.
+      if (np->incarnation == incarnation && !(scope && scope->cancelled())) body();
     } catch (const Crashed&) {
       // The node's incarnation ended; the fiber just ends.
+    } catch (const Cancelled&) {
+      // Its task scope was stopped; the fiber just ends.
     } catch (...) {
       record_failure(std::current_exception());
     }
     np->finished.push_back(fid);
     fiber_finished();
+    // Last: the scope's stop() may return (and free the scope) once the
+    // last of its fibers has ended.
+    if (scope) scope->fiber_ended(fid);
   });
   FiberProps& props = f.properties<FiberProps>();
   props.fiber_id = fid;
   props.node = np;
   props.incarnation = incarnation;
+  props.scope = scope;
   props.name = n.name + "/" + name;
   n.fibers.emplace(fid, std::move(f));
+  if (scope) scope->fiber_started(fid);
 }
 
 void World::reap(SimNode& n) {
@@ -458,9 +503,15 @@ SimNode& World::current_node() {
 bool World::check_alive() {
   const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
   if (p == nullptr || p->node == nullptr) return true;
-  if (p->node->incarnation == p->incarnation) return true;
-  if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
-  throw Crashed{};
+  if (p->node->incarnation != p->incarnation) {
+    if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
+    throw Crashed{};
+  }
+  if (p->scope && p->scope->cancelled()) {
+    if (std::uncaught_exceptions() > 0) return true;  // the node lives: go ahead
+    throw Cancelled{};
+  }
+  return true;
 }
 
 std::uint32_t World::take_slot(Waiter* w) {
@@ -483,12 +534,9 @@ Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
   const FiberProps* p = SimScheduler::props_of(ctx);
   SimNode& n = (p && p->node) ? *p->node : world_node_;
   const std::uint64_t incarnation = p ? p->incarnation : n.incarnation;
-  if (n.incarnation != incarnation) {
-    // A destructor of an ended incarnation, running while Crashed unwinds,
-    // must not throw: its wait ends at once.
-    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
-    throw Crashed{};
-  }
+  // A destructor of an ended incarnation (or a stopped scope), running while
+  // Crashed (Cancelled) unwinds, must not throw: its wait ends at once.
+  if (doomed(p, n, incarnation)) return Wake::timed_out;
   SAMSA_ASSERT(ctx != main_ctx_ || tearing_down_, "the main fiber cannot park");
 
   w.ctx = ctx;
@@ -501,7 +549,7 @@ Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
     w.timer_slot = take_slot(&w);
     push_timer(to_virtual(n, *deadline), w.timer_slot, w.park_seq);
   }
-  ctx->suspend();
+  suspend_own(ctx);
   if (w.node_hook.is_linked()) w.node_hook.unlink();
   if (w.timer_slot != k_no_slot) {
     waiter_slots_[w.timer_slot] = nullptr;
@@ -509,11 +557,20 @@ Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
     w.timer_slot = k_no_slot;
   }
   w.state = Waiter::State::idle;
+  if (doomed(p, n, incarnation)) return Wake::timed_out;
+  return w.reason;
+}
+
+bool World::doomed(const FiberProps* p, const SimNode& n, std::uint64_t incarnation) {
   if (n.incarnation != incarnation) {
-    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
+    if (std::uncaught_exceptions() > 0) return true;
     throw Crashed{};
   }
-  return w.reason;
+  if (p && p->scope && p->scope->cancelled()) {
+    if (std::uncaught_exceptions() > 0) return true;
+    throw Cancelled{};
+  }
+  return false;
 }
 
 void World::wake(Waiter& w) noexcept {
@@ -529,7 +586,7 @@ void World::yield_now() {
   boost::fibers::context* ctx = boost::fibers::context::active();
   SAMSA_ASSERT(ctx != main_ctx_, "the main fiber cannot yield");
   SimScheduler::of_this_thread().make_ready(ctx);
-  ctx->suspend();
+  suspend_own(ctx);
   check_alive();
 }
 
@@ -558,7 +615,72 @@ Random NodeRuntime::random(std::string_view stream) {
 void NodeRuntime::spawn(std::string name, std::function<void()> fn) {
   if (!world_.check_alive()) return;  // unwinding after a crash: spawn nothing
   if (incarnation_ != node_.incarnation) throw Crashed{};
-  world_.spawn_on(node_, std::move(name), std::move(fn));
+  // A fiber of a task scope spawns into the same scope: nothing escapes it.
+  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  SimTaskScope* scope = (p && p->node == &node_) ? p->scope : nullptr;
+  if (scope && scope->cancelled()) return;  // unwinding from Cancelled: spawn nothing
+  world_.spawn_on(node_, std::move(name), std::move(fn), scope);
+}
+
+std::unique_ptr<TaskScope> NodeRuntime::make_scope(std::string name) {
+  if (world_.check_alive() && incarnation_ != node_.incarnation) throw Crashed{};
+  return std::make_unique<SimTaskScope>(world_, node_, std::move(name));
+}
+
+// --- SimTaskScope ------------------------------------------------------------------------
+
+SimTaskScope::SimTaskScope(World& world, SimNode& node, std::string name)
+    : world_(world),
+      node_(node),
+      incarnation_(node.incarnation),
+      name_(std::move(name)),
+      id_(world.next_scope_id_++) {}
+
+void SimTaskScope::spawn(std::string name, std::function<void()> fn) {
+  if (!world_.check_alive()) return;  // unwinding after a crash: spawn nothing
+  if (cancelled_ && std::uncaught_exceptions() > 0) return;  // unwinding: nothing new
+  SAMSA_ASSERT(&world_.current_node() == &node_, "spawn into a task scope of another node");
+  SAMSA_ASSERT(incarnation_ == node_.incarnation,
+               "spawn into a task scope of an ended incarnation");
+  SAMSA_ASSERT(!cancelled_, "spawn into a stopped task scope");
+  world_.spawn_on(node_, name_ + "/" + name, std::move(fn), this);
+}
+
+void SimTaskScope::stop() {
+  if (live_.empty()) {
+    cancelled_ = true;
+    return;
+  }
+  boost::fibers::context* ctx = boost::fibers::context::active();
+  const FiberProps* p = SimScheduler::props_of(ctx);
+  SAMSA_ASSERT(p != nullptr && p->node == &node_,
+               "TaskScope::stop with live fibers from outside its node");
+  SAMSA_ASSERT(p->scope != this, "TaskScope::stop from a fiber of the scope itself");
+  if (!cancelled_) {
+    cancelled_ = true;
+    world_.trace_.fold(TraceKind::cancel, id_, live_.size());
+    // Parked fibers of the scope wake and throw Cancelled; ready ones throw
+    // at their next park; a crash in between makes them throw Crashed.
+    std::vector<Waiter*> parked;
+    for (Waiter& w : node_.parked) {
+      const FiberProps* wp = SimScheduler::props_of(w.ctx);
+      if (wp && wp->scope == this) parked.push_back(&w);
+    }
+    for (Waiter* w : parked) world_.wake(*w);
+  }
+  // Wait (outside the parking primitives: it must work while this fiber
+  // unwinds, and a crash must not cut it short) until the last fiber ends.
+  // Nothing of `this` is touched after the wait: a concurrent stopper may
+  // free the scope as soon as it is empty.
+  stoppers_.push_back(ctx);
+  suspend_own(ctx);
+}
+
+void SimTaskScope::fiber_ended(std::uint64_t fid) noexcept {
+  live_.erase(fid);
+  if (!live_.empty()) return;
+  for (boost::fibers::context* s : stoppers_) SimScheduler::of_this_thread().make_ready(s);
+  stoppers_.clear();
 }
 
 Disk& NodeRuntime::disk() {

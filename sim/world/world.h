@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,7 @@ struct RunResult {
 };
 
 class NodeRuntime;
+class SimTaskScope;
 
 // A simulated host. Owned by the World.
 struct SimNode {
@@ -181,9 +183,13 @@ class World final : public Parker {
     }
   };
 
-  void spawn_on(SimNode& n, std::string name, std::function<void()> fn);
+  void spawn_on(SimNode& n, std::string name, std::function<void()> fn,
+                SimTaskScope* scope = nullptr);
   void join_all(SimNode& n);
   bool is_stale(const Timer& t) const;
+  // Throws Crashed or Cancelled when the running fiber must unwind; true
+  // when it already unwinds (its wait must end at once).
+  static bool doomed(const FiberProps* p, const SimNode& n, std::uint64_t incarnation);
   bool has_live_timer() const;
   void run_callback(std::function<void()>& fn) noexcept;
   void record_failure(std::exception_ptr e) noexcept;
@@ -203,6 +209,7 @@ class World final : public Parker {
   Duration vt_{0};
   Duration limit_{0};
   std::uint64_t next_fiber_id_ = 1;
+  std::uint64_t next_scope_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_park_seq_ = 1;
   std::uint64_t finished_since_dispatch_ = 0;
@@ -228,6 +235,38 @@ class World final : public Parker {
   std::map<std::string, std::uint64_t, std::less<>> buggify_fired_;
 
   friend class NodeRuntime;
+  friend class SimTaskScope;
+};
+
+// A TaskScope of one node incarnation. Its fibers live in the node's fiber
+// table (so a crash joins them like any other); the scope counts them and
+// cancels them.
+class SimTaskScope final : public TaskScope {
+ public:
+  SimTaskScope(World& world, SimNode& node, std::string name);
+  ~SimTaskScope() override { stop(); }
+  SimTaskScope(const SimTaskScope&) = delete;
+  SimTaskScope& operator=(const SimTaskScope&) = delete;
+
+  void spawn(std::string name, std::function<void()> fn) override;
+  void stop() override;
+  std::size_t size() const override { return live_.size(); }
+  bool cancelled() const { return cancelled_; }
+  const std::string& name() const { return name_; }
+
+  // --- used by World ---------------------------------------------------------
+  void fiber_started(std::uint64_t fid) { live_.insert(fid); }
+  void fiber_ended(std::uint64_t fid) noexcept;
+
+ private:
+  World& world_;
+  SimNode& node_;
+  std::uint64_t incarnation_;
+  std::string name_;
+  std::uint64_t id_;
+  bool cancelled_ = false;
+  std::set<std::uint64_t> live_;                   // fiber ids, ordered
+  std::vector<boost::fibers::context*> stoppers_;  // fibers waiting in stop()
 };
 
 // The Runtime of one node incarnation in the simulated world.
@@ -243,6 +282,7 @@ class NodeRuntime final : public Runtime {
   void yield() override;
   Random random(std::string_view stream) override;
   void spawn(std::string name, std::function<void()> fn) override;
+  std::unique_ptr<TaskScope> make_scope(std::string name) override;
   Parker& parker() override { return world_; }
   Network& net() override { return net_; }
   Disk& disk() override;
