@@ -22,6 +22,7 @@ namespace samsa::sim {
 
 class LiveWorld;
 struct LiveNode;
+class LiveTaskScope;
 
 // What the live world knows about each fiber (its owner, for shutdown).
 struct LiveFiberProps : boost::fibers::fiber_properties {
@@ -29,6 +30,7 @@ struct LiveFiberProps : boost::fibers::fiber_properties {
   std::uint64_t fiber_id = 0;
   LiveNode* node = nullptr;  // nullptr: the thread's main fiber
   std::uint64_t incarnation = 0;
+  LiveTaskScope* scope = nullptr;  // the task scope it belongs to, if any
   std::string name;
 };
 

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -26,6 +28,35 @@ std::uint64_t os_seed() {
     seed = static_cast<std::uint64_t>(
         std::chrono::steady_clock::now().time_since_epoch().count()) ^ static_cast<std::uint64_t>(::getpid());
   return seed;
+}
+
+// The C++ runtime keeps its exception state (caught exceptions, the count
+// behind std::uncaught_exceptions) per thread, not per fiber: a fiber parked
+// inside a catch block or while unwinding would lend it to the fibers that
+// run meanwhile. So every fiber takes its own state along when it switches
+// out (as sim/world does; the layout is __cxa_eh_globals' two leading fields).
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+class OwnExceptionState {
+ public:
+  OwnExceptionState() : g_(reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals())), saved_(*g_) {
+    *g_ = EhGlobals{nullptr, 0};
+  }
+  ~OwnExceptionState() { *g_ = saved_; }
+  OwnExceptionState(const OwnExceptionState&) = delete;
+  OwnExceptionState& operator=(const OwnExceptionState&) = delete;
+
+ private:
+  EhGlobals* g_;
+  EhGlobals saved_;
+};
+
+void suspend_own(boost::fibers::context* ctx) {
+  OwnExceptionState own;
+  ctx->suspend();
 }
 
 std::chrono::steady_clock::time_point to_steady(MonoTime t) {
@@ -187,7 +218,10 @@ void LiveWorld::end_incarnation(LiveNode& n) {
   std::map<std::uint64_t, boost::fibers::fiber> dying = std::move(n.fibers);
   n.fibers.clear();
   n.finished.clear();
-  for (auto& [fid, f] : dying) f.join();
+  {
+    OwnExceptionState own;  // the joins switch fibers
+    for (auto& [fid, f] : dying) f.join();
+  }
   n.finished.clear();
   n.stopping = false;
   n.runtime.reset();  // its network stats and handles are gone with it
@@ -202,32 +236,39 @@ void LiveWorld::spawn(std::string name, std::function<void()> fn) {
   spawn_on(control_node_, std::move(name), std::move(fn));
 }
 
-void LiveWorld::spawn_on(LiveNode& n, std::string name, std::function<void()> fn) {
+void LiveWorld::spawn_on(LiveNode& n, std::string name, std::function<void()> fn,
+                         LiveTaskScope* scope) {
   reap(n);
   const std::uint64_t fid = next_fiber_id_++;
   const std::uint64_t incarnation = n.incarnation;
   LiveNode* np = &n;
   boost::fibers::fiber f(std::allocator_arg, boost::fibers::fixedsize_stack(k_stack_bytes),
-                         [this, np, fid, incarnation, fn = std::move(fn)]() mutable {
+                         [this, np, fid, incarnation, scope, fn = std::move(fn)]() mutable {
     try {
       // Moved in so that its captures die while a Crashed is in flight.
       auto body = std::move(fn);
-      if (np->incarnation == incarnation) body();
+      if (np->incarnation == incarnation && !(scope && scope->cancelled())) body();
     } catch (const Crashed&) {
       // The node's incarnation ended; the fiber just ends.
+    } catch (const Cancelled&) {
+      // Its task scope was stopped; the fiber just ends.
     } catch (...) {
       record_failure(std::current_exception());
     }
     np->finished.push_back(fid);
     fiber_ended();
+    // Last: the scope's stop() may return (and free the scope) now.
+    if (scope) scope->fiber_ended(fid);
   });
   ++live_fibers_;
   LiveFiberProps& props = f.properties<LiveFiberProps>();
   props.fiber_id = fid;
   props.node = np;
   props.incarnation = incarnation;
+  props.scope = scope;
   props.name = n.config.name + "/" + name;
   n.fibers.emplace(fid, std::move(f));
+  if (scope) scope->fiber_started(fid);
 }
 
 void LiveWorld::reap(LiveNode& n) {
@@ -312,7 +353,7 @@ LiveRunResult LiveWorld::run() {
   if (on_running_) on_running_();
   while (!stop_requested_ && fiber_count() > 0) {
     main_waiting_ = true;
-    main_ctx_->suspend();
+    suspend_own(main_ctx_);
   }
   running_ = false;
   const bool idle = !stop_requested_ && !stop_flag_.load();
@@ -408,9 +449,27 @@ LiveNode& LiveWorld::current_node() {
 bool LiveWorld::check_alive() {
   const LiveFiberProps* p = LiveScheduler::props_of(boost::fibers::context::active());
   if (p == nullptr || p->node == nullptr) return true;
-  if (p->node->incarnation == p->incarnation) return true;
-  if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
-  throw Crashed{};
+  if (p->node->incarnation != p->incarnation) {
+    if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
+    throw Crashed{};
+  }
+  if (p->scope && p->scope->cancelled()) {
+    if (std::uncaught_exceptions() > 0) return true;  // the node lives: go ahead
+    throw Cancelled{};
+  }
+  return true;
+}
+
+bool LiveWorld::doomed(const LiveFiberProps* p, const LiveNode& n, std::uint64_t incarnation) {
+  if (n.incarnation != incarnation) {
+    if (std::uncaught_exceptions() > 0) return true;
+    throw Crashed{};
+  }
+  if (p && p->scope && p->scope->cancelled()) {
+    if (std::uncaught_exceptions() > 0) return true;
+    throw Cancelled{};
+  }
+  return false;
 }
 
 Wake LiveWorld::park(Waiter& w, std::optional<MonoTime> deadline) {
@@ -418,10 +477,9 @@ Wake LiveWorld::park(Waiter& w, std::optional<MonoTime> deadline) {
   const LiveFiberProps* p = LiveScheduler::props_of(ctx);
   LiveNode& n = (p && p->node) ? *p->node : control_node_;
   const std::uint64_t incarnation = p && p->node ? p->incarnation : n.incarnation;
-  if (n.incarnation != incarnation) {
-    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
-    throw Crashed{};
-  }
+  // A destructor of an ended incarnation (or a stopped scope), running while
+  // Crashed (Cancelled) unwinds, must not throw: its wait ends at once.
+  if (doomed(p, n, incarnation)) return Wake::timed_out;
   w.ctx = ctx;
   w.parker = this;
   w.park_seq = next_park_seq_++;
@@ -433,7 +491,7 @@ Wake LiveWorld::park(Waiter& w, std::optional<MonoTime> deadline) {
     timers_.push_back(Timer{*deadline, next_seq_++, w.timer_slot, w.park_seq});
     std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
   }
-  ctx->suspend();
+  suspend_own(ctx);
   if (w.node_hook.is_linked()) w.node_hook.unlink();
   if (w.timer_slot != k_no_slot) {
     waiter_slots_[w.timer_slot] = nullptr;
@@ -441,10 +499,7 @@ Wake LiveWorld::park(Waiter& w, std::optional<MonoTime> deadline) {
     w.timer_slot = k_no_slot;
   }
   w.state = Waiter::State::idle;
-  if (n.incarnation != incarnation) {
-    if (std::uncaught_exceptions() > 0) return Wake::timed_out;
-    throw Crashed{};
-  }
+  if (doomed(p, n, incarnation)) return Wake::timed_out;
   return w.reason;
 }
 
@@ -456,7 +511,10 @@ void LiveWorld::wake(Waiter& w) noexcept {
 
 void LiveWorld::yield_now() {
   if (!check_alive()) return;
-  boost::this_fiber::yield();
+  {
+    OwnExceptionState own;
+    boost::this_fiber::yield();
+  }
   check_alive();
 }
 
@@ -483,7 +541,62 @@ Random LiveRuntime::random(std::string_view stream) {
 void LiveRuntime::spawn(std::string name, std::function<void()> fn) {
   if (!world_.check_alive()) return;  // unwinding: spawn nothing
   if (incarnation_ != node_.incarnation) throw Crashed{};
-  world_.spawn_on(node_, std::move(name), std::move(fn));
+  // A fiber of a task scope spawns into the same scope: nothing escapes it.
+  const LiveFiberProps* p = LiveScheduler::props_of(boost::fibers::context::active());
+  LiveTaskScope* scope = (p && p->node == &node_) ? p->scope : nullptr;
+  if (scope && scope->cancelled()) return;  // unwinding from Cancelled: spawn nothing
+  world_.spawn_on(node_, std::move(name), std::move(fn), scope);
+}
+
+std::unique_ptr<TaskScope> LiveRuntime::make_scope(std::string name) {
+  if (world_.check_alive() && incarnation_ != node_.incarnation) throw Crashed{};
+  return std::make_unique<LiveTaskScope>(world_, node_, std::move(name));
+}
+
+// --- LiveTaskScope ---------------------------------------------------------------------------
+
+LiveTaskScope::LiveTaskScope(LiveWorld& world, LiveNode& node, std::string name)
+    : world_(world), node_(node), incarnation_(node.incarnation), name_(std::move(name)) {}
+
+void LiveTaskScope::spawn(std::string name, std::function<void()> fn) {
+  if (!world_.check_alive()) return;  // unwinding after a shutdown: spawn nothing
+  if (cancelled_ && std::uncaught_exceptions() > 0) return;
+  SAMSA_ASSERT(&world_.current_node() == &node_, "spawn into a task scope of another node");
+  SAMSA_ASSERT(incarnation_ == node_.incarnation, "spawn into a task scope of an ended incarnation");
+  SAMSA_ASSERT(!cancelled_, "spawn into a stopped task scope");
+  world_.spawn_on(node_, name_ + "/" + name, std::move(fn), this);
+}
+
+void LiveTaskScope::stop() {
+  if (live_.empty()) {
+    cancelled_ = true;
+    return;
+  }
+  boost::fibers::context* ctx = boost::fibers::context::active();
+  const LiveFiberProps* p = LiveScheduler::props_of(ctx);
+  SAMSA_ASSERT(p != nullptr && p->node == &node_,
+               "TaskScope::stop with live fibers from outside its node");
+  SAMSA_ASSERT(p->scope != this, "TaskScope::stop from a fiber of the scope itself");
+  if (!cancelled_) {
+    cancelled_ = true;
+    std::vector<Waiter*> parked;
+    for (Waiter& w : node_.parked) {
+      const LiveFiberProps* wp = LiveScheduler::props_of(w.ctx);
+      if (wp && wp->scope == this) parked.push_back(&w);
+    }
+    for (Waiter* w : parked) world_.wake(*w);
+  }
+  // Wait outside the parking primitives (it must work while this fiber
+  // unwinds) until the last fiber ends; nothing of `this` is touched after.
+  stoppers_.push_back(ctx);
+  suspend_own(ctx);
+}
+
+void LiveTaskScope::fiber_ended(std::uint64_t fid) noexcept {
+  live_.erase(fid);
+  if (!live_.empty()) return;
+  for (boost::fibers::context* s : stoppers_) boost::fibers::context::active()->schedule(s);
+  stoppers_.clear();
 }
 
 Disk& LiveRuntime::disk() {

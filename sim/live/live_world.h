@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,7 @@ struct LiveRunResult {
 };
 
 class LiveRuntime;
+class LiveTaskScope;
 
 struct LiveNode {
   NodeId id = 0;
@@ -170,7 +172,11 @@ class LiveWorld final : public Parker {
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
-  void spawn_on(LiveNode& n, std::string name, std::function<void()> fn);
+  void spawn_on(LiveNode& n, std::string name, std::function<void()> fn,
+                LiveTaskScope* scope = nullptr);
+  // Throws Crashed or Cancelled when the running fiber must unwind; true
+  // when it already unwinds (its wait must end at once).
+  static bool doomed(const LiveFiberProps* p, const LiveNode& n, std::uint64_t incarnation);
   void reap(LiveNode& n);
   void end_incarnation(LiveNode& n);
   void record_failure(std::exception_ptr e) noexcept;
@@ -213,6 +219,35 @@ class LiveWorld final : public Parker {
   std::vector<std::unique_ptr<LiveNode>> nodes_;
 
   friend class LiveRuntime;
+  friend class LiveTaskScope;
+};
+
+// A TaskScope of one live node incarnation (the same contract as the
+// simulated world's SimTaskScope: stop() cancels and joins).
+class LiveTaskScope final : public TaskScope {
+ public:
+  LiveTaskScope(LiveWorld& world, LiveNode& node, std::string name);
+  ~LiveTaskScope() override { stop(); }
+  LiveTaskScope(const LiveTaskScope&) = delete;
+  LiveTaskScope& operator=(const LiveTaskScope&) = delete;
+
+  void spawn(std::string name, std::function<void()> fn) override;
+  void stop() override;
+  std::size_t size() const override { return live_.size(); }
+  bool cancelled() const { return cancelled_; }
+
+  // --- used by LiveWorld ---------------------------------------------------------
+  void fiber_started(std::uint64_t fid) { live_.insert(fid); }
+  void fiber_ended(std::uint64_t fid) noexcept;
+
+ private:
+  LiveWorld& world_;
+  LiveNode& node_;
+  std::uint64_t incarnation_;
+  std::string name_;
+  bool cancelled_ = false;
+  std::set<std::uint64_t> live_;                   // fiber ids
+  std::vector<boost::fibers::context*> stoppers_;  // fibers waiting in stop()
 };
 
 // The Runtime of one live node incarnation.
@@ -228,6 +263,7 @@ class LiveRuntime final : public Runtime {
   void yield() override { world_.yield_now(); }
   Random random(std::string_view stream) override;
   void spawn(std::string name, std::function<void()> fn) override;
+  std::unique_ptr<TaskScope> make_scope(std::string name) override;
   Parker& parker() override { return world_; }
   Network& net() override { return net_; }
   Disk& disk() override;

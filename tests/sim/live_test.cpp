@@ -603,3 +603,88 @@ TEST_CASE("random streams come from the seed; buggify is off", "[live]") {
   CHECK(a.control().random("s").next() != a.control().random("t").next());
   CHECK_FALSE(a.control().buggify("log.roll_early"));
 }
+
+TEST_CASE("a task scope's stop cancels its fibers parked on real sockets and timers, and joins them",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::vector<std::string> events;
+  std::atomic<int> alive{0};
+  auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
+    auto listener = rt.net().listen(0);
+    REQUIRE(listener.ok());
+    auto client = rt.net().connect(Address{"127.0.0.1", (*listener)->port()}, rt.deadline_after(5s));
+    REQUIRE(client.ok());
+    std::shared_ptr<Connection> conn(std::move(*client));
+    auto scope = rt.make_scope("fetchers");
+    scope->spawn("recv", [&, conn] {
+      struct Guard {
+        std::atomic<int>& a;
+        ~Guard() { --a; }
+      } g{alive};
+      ++alive;
+      (void)conn->recv();  // nothing ever arrives
+      events.push_back("recv returned");
+    });
+    scope->spawn("sleep", [&] {
+      ++alive;
+      struct Guard {
+        std::atomic<int>& a;
+        ~Guard() { --a; }
+      } g{alive};
+      // A fiber a scope fiber spawns belongs to the scope too.
+      rt.spawn("child", [&] {
+        ++alive;
+        struct Guard {
+          std::atomic<int>& a;
+          ~Guard() { --a; }
+        } g2{alive};
+        rt.sleep(1h);
+      });
+      rt.sleep(1h);
+    });
+    while (alive.load() < 3) rt.sleep(1ms);
+    CHECK(scope->size() == 3);
+    scope->stop();
+    CHECK(scope->size() == 0);
+    CHECK(alive.load() == 0);
+    events.push_back("stopped");
+    // The node lives on: its own runtime still works.
+    rt.sleep(1ms);
+    CHECK(conn->send(frame_of("still open")).ok());
+    events.push_back("node goes on");
+  });
+  REQUIRE(id.ok());
+  world.start(*id);
+  auto r = world.run();
+  CHECK(r.reason == LiveStop::idle);
+  CHECK(events == std::vector<std::string>{"stopped", "node goes on"});
+}
+
+TEST_CASE("shutting a node down ends the fibers of its task scopes too", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::atomic<int> alive{0};
+  std::unique_ptr<TaskScope> kept;
+  auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
+    kept = rt.make_scope("helpers");
+    for (int i = 0; i < 3; ++i)
+      kept->spawn("sleep", [&] {
+        ++alive;
+        struct Guard {
+          std::atomic<int>& a;
+          ~Guard() { --a; }
+        } g{alive};
+        rt.sleep(1h);
+      });
+  });
+  REQUIRE(id.ok());
+  world.start(*id);
+  auto r = run_body(world, [&] {
+    while (alive.load() < 3) world.control().sleep(1ms);
+  });
+  CHECK(r.reason == LiveStop::requested);
+  CHECK(alive.load() == 0);
+  REQUIRE(kept);
+  CHECK(kept->size() == 0);
+}
