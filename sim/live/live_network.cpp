@@ -3,6 +3,7 @@
 #include <asio/connect.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/write.hpp>
+#include <spdlog/logger.h>
 
 #include <algorithm>
 #include <cstring>
@@ -33,7 +34,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   ConnState(tcp::socket s, Parker& parker, const LiveNetOptions& o, std::uint64_t id_,
             LiveNetStats& st)
       : socket(std::move(s)), readers(parker), writers(parker), max_frame_bytes(o.max_frame_bytes),
-        send_buffer_bytes(o.send_buffer_bytes), id(id_), stats(st) {
+        send_buffer_bytes(o.send_buffer_bytes), id(id_), stats(st), log(o.log) {
     std::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     socket.non_blocking(true, ec);  // reads happen after readiness, never block
@@ -48,6 +49,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::size_t send_buffer_bytes;
   std::uint64_t id;
   LiveNetStats& stats;
+  spdlog::logger* log;
   Address peer;
 
   Bytes in;
@@ -73,13 +75,24 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     if (n > max_frame_bytes) {
       bad = true;
       ++stats.bad_frames;
+      if (log)
+        log->warn("connection {} from {}:{}: frame size {} {}; closing it", id, peer.host,
+                  peer.port, static_cast<std::int32_t>(n),
+                  static_cast<std::int32_t>(n) < 0
+                      ? std::string("is negative")
+                      : fmt::format("is over the limit {} (socket.request.max.bytes)",
+                                    max_frame_bytes));
       return std::nullopt;
     }
     if (avail < 4 + std::size_t{n}) return std::nullopt;
     Bytes frame(in.begin() + static_cast<std::ptrdiff_t>(in_start),
                 in.begin() + static_cast<std::ptrdiff_t>(in_start + 4 + n));
     in_start += 4 + n;
-    if (in_start == in_end) in_start = in_end = 0;
+    if (in_start == in_end) {
+      in_start = in_end = 0;
+      // A connection that once carried a huge frame does not keep its buffer.
+      if (in.size() > 16 * k_read_chunk_bytes) Bytes().swap(in);
+    }
     return frame;
   }
 

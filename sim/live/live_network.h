@@ -17,6 +17,10 @@
 #include "sim/runtime/network.h"
 #include "sim/runtime/sync.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace samsa::sim {
 
 struct LiveNetStats {
@@ -29,6 +33,7 @@ struct LiveNetOptions {
   std::string listen_host = "127.0.0.1";
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;
+  spdlog::logger* log = nullptr;  // one line per bad frame (the node's logger)
 };
 
 class LiveNetwork final : public Network {
