@@ -104,19 +104,24 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
 }
 
 // --- brokers plug in here ------------------------------------------------------
-// When system/broker exists, add_broker starts one broker node: its
-// server.properties-equivalent settings (broker.id, listeners, log.dirs,
-// zookeeper.connect), a drain hook for controlled shutdown
-// (world.set_drain: move leadership away, flush logs) and a call of
-// ready.broker_up(address) once it is registered in /brokers/ids.
+// A broker of the embedded cluster: what its server.properties would say.
 struct BrokerPlan {
-  int broker_id = 0;
-  std::string host;
+  int broker_id = 0;              // broker.id
+  std::string host;               // listeners=PLAINTEXT://host:port
   std::uint16_t port = 0;
-  std::string data_dir;
-  std::string zookeeper_connect;
+  std::string data_dir;           // log.dirs (the node's disk root)
+  std::string zookeeper_connect;  // zookeeper.connect
 };
-constexpr bool k_have_brokers = false;
+
+// Adds one broker node to the world (not started): system/broker's server
+// on the node's runtime, a drain hook for Kafka's controlled shutdown
+// (world.set_drain: move leadership away, flush logs), and
+// ready.broker_up("host:port") once it is registered in /brokers/ids.
+// nullptr until system/broker exists; `samsa live broker --config
+// server.properties` will read its plan with read_properties().
+using StartBroker = Result<NodeId, std::string> (*)(LiveWorld&, const BrokerPlan&, Readiness&,
+                                                    StartFailure&);
+constexpr StartBroker k_start_broker = nullptr;
 
 std::string fresh_data_dir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -182,8 +187,8 @@ int run_embedded(const LiveOptions& o) {
   }
   LiveWorld world(world_config(o));
   std::cout << "seed " << world.seed() << "\ndata-dir " << dir << std::endl;
-  const int brokers = k_have_brokers ? o.brokers : 0;
-  if (o.brokers > 0 && !k_have_brokers)
+  const int brokers = k_start_broker != nullptr ? o.brokers : 0;
+  if (o.brokers > 0 && k_start_broker == nullptr)
     std::cerr << "samsa live: brokers are not part of this build yet (system/broker); "
                  "running the coordinator only\n";
   Readiness ready(1 + brokers);
@@ -199,10 +204,20 @@ int run_embedded(const LiveOptions& o) {
     return 2;
   }
   world.start(*coordinator);
+  // Brokers start after the coordinator they register with (and are shut
+  // down before it: LiveWorld::run stops nodes in reverse order). With
+  // --coordinator-port 0 they will need the port the coordinator got: start
+  // them from its main, once it is up.
   for (int b = 0; b < brokers; ++b) {
-    // Brokers start here, once they exist: BrokerPlan{b, o.host, base_port + b,
-    // dir + "/broker-" + b, host:coordinator_port} each, after the coordinator.
-    (void)BrokerPlan{};
+    const BrokerPlan plan{b, o.host, static_cast<std::uint16_t>(o.base_port + b),
+                          fmt::format("{}/broker-{}", dir, b),
+                          fmt::format("{}:{}", o.host, o.coordinator_port)};
+    auto id = k_start_broker(world, plan, ready, failure);
+    if (!id) {
+      std::cerr << "samsa live: broker " << b << ": " << id.error() << "\n";
+      return 2;
+    }
+    world.start(*id);
   }
   return exit_code_of(world.run(), failure);
 }

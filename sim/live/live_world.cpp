@@ -350,7 +350,6 @@ LiveRunResult LiveWorld::run() {
   SAMSA_ASSERT(!running_, "LiveWorld::run is not reentrant");
   main_ctx_ = boost::fibers::context::active();
   running_ = true;
-  if (on_running_) on_running_();
   while (!stop_requested_ && fiber_count() > 0) {
     main_waiting_ = true;
     suspend_own(main_ctx_);

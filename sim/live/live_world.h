@@ -141,8 +141,6 @@ class LiveWorld final : public Parker {
   LiveRunResult run();
   // Thread-safe and signal-safe in spirit: posts the request to io().
   void request_stop();
-  // Called once the nodes started and run() waits (e.g. to print "ready").
-  void on_running(std::function<void()> fn) { on_running_ = std::move(fn); }
 
   // --- Parker --------------------------------------------------------------------
   Wake park(Waiter& w, std::optional<MonoTime> deadline) override;
@@ -202,7 +200,6 @@ class LiveWorld final : public Parker {
   bool main_waiting_ = false;
   bool running_ = false;
   boost::fibers::context* main_ctx_ = nullptr;
-  std::function<void()> on_running_;
   std::optional<std::string> internal_error_;
   std::uint64_t next_fiber_id_ = 1;
   std::size_t live_fibers_ = 0;  // spawned and not yet ended
