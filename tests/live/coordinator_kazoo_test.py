@@ -10,14 +10,12 @@ Usage: coordinator_kazoo_test.py SAMSA_BINARY   (exit 77: kazoo missing, skipped
 """
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 try:
     from kazoo.client import KazooClient
@@ -60,25 +58,22 @@ class Coordinator:
                                      text=True)
         self.address = None
         self.data_dir = None
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 1)
-            if not r:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            line = self.proc.stdout.readline()
-            if not line:
-                break
+        # Blocking reads (select() would miss lines already in Python's
+        # buffer); a watchdog kills a server that never gets ready.
+        watchdog = threading.Timer(30, self.proc.kill)
+        watchdog.start()
+        for line in self.proc.stdout:
             if line.startswith("data-dir "):
                 self.data_dir = line.split(" ", 1)[1].strip()
             if line.startswith("ready "):
                 self.ready_line = line.strip()
                 self.address = line.split("zookeeper=")[1].strip()
                 break
+        watchdog.cancel()
         if self.address is None:
             self.proc.kill()
-            raise SystemExit("coordinator did not print ready: " + self.proc.stderr.read())
+            raise SystemExit(f"coordinator did not print ready (exit {self.proc.wait()}): "
+                             + self.proc.stderr.read())
 
     def port(self):
         return int(self.address.rsplit(":", 1)[1])
