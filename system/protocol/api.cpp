@@ -144,8 +144,6 @@ Result<RequestHeader, DecodeError> decode_request_header(Reader& r) {
   return h;
 }
 
-namespace {
-
 Result<void, DecodeError> expect_end(const Reader& r) {
   if (r.at_end()) return {};
   return Err{r.error_here(std::to_string(r.remaining()) + " bytes after the end of the message")};
@@ -155,8 +153,6 @@ DecodeError in_body(DecodeError e) {
   e.path = e.path.empty() ? "body" : "body." + e.path;
   return e;
 }
-
-}  // namespace
 
 Result<Request, DecodeError> decode_request(ByteView frame) {
   SAMSA_TRY(payload, frame_payload(frame));
@@ -188,6 +184,17 @@ Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::i
   return resp;
 }
 
+Result<ResponseHeader, DecodeError> decode_response_header(Reader& r, ApiKey key, std::int16_t version) {
+  ResponseHeader h;
+  SAMSA_TRY(correlation_id, r.int32());
+  h.correlation_id = correlation_id;
+  if (response_header_version(key, version) >= 1) {
+    SAMSA_TRY(tags, read_unknown_tags(r));
+    h.tags = std::move(tags);
+  }
+  return h;
+}
+
 namespace {
 Result<Response, DecodeError> decode_response_at(ByteView frame, ApiKey key, std::int16_t version) {
   const ApiSpec* api = find_api(static_cast<std::int16_t>(key));
@@ -198,12 +205,9 @@ Result<Response, DecodeError> decode_response_at(ByteView frame, ApiKey key, std
   Reader r(payload, 4);
   Response resp;
   resp.version = version;
-  SAMSA_TRY(correlation_id, r.int32());
-  resp.correlation_id = correlation_id;
-  if (response_header_version(key, version) >= 1) {
-    SAMSA_TRY(tags, read_unknown_tags(r));
-    resp.tags = std::move(tags);
-  }
+  SAMSA_TRY(header, decode_response_header(r, key, version));
+  resp.correlation_id = header.correlation_id;
+  resp.tags = std::move(header.tags);
   auto body = decode_message(*api->response, version, r);
   if (!body) return Err{in_body(body.error())};
   resp.body = std::move(body).value();
@@ -212,12 +216,7 @@ Result<Response, DecodeError> decode_response_at(ByteView frame, ApiKey key, std
 }
 }  // namespace
 
-Bytes encode_request(const RequestHeader& h, const Value& body) {
-  const ApiSpec* api = find_api(static_cast<std::int16_t>(h.api_key));
-  SAMSA_ASSERT(api != nullptr && api->supports(h.api_version), "encoding an unsupported request");
-  Bytes out;
-  Writer w(out);
-  w.int32(0);
+void write_request_header(const RequestHeader& h, Writer& w) {
   w.int16(static_cast<std::int16_t>(h.api_key));
   w.int16(h.api_version);
   w.int32(h.correlation_id);
@@ -227,6 +226,21 @@ Bytes encode_request(const RequestHeader& h, const Value& body) {
     if (h.client_id) w.raw(as_bytes(*h.client_id));
   }
   if (hv >= 2) write_unknown_tags(h.tags, w);
+}
+
+void write_response_header(ApiKey key, std::int16_t version, std::int32_t correlation_id,
+                           const std::vector<UnknownTag>& tags, Writer& w) {
+  w.int32(correlation_id);
+  if (response_header_version(key, version) >= 1) write_unknown_tags(tags, w);
+}
+
+Bytes encode_request(const RequestHeader& h, const Value& body) {
+  const ApiSpec* api = find_api(static_cast<std::int16_t>(h.api_key));
+  SAMSA_ASSERT(api != nullptr && api->supports(h.api_version), "encoding an unsupported request");
+  Bytes out;
+  Writer w(out);
+  w.int32(0);
+  write_request_header(h, w);
   encode_message(*api->request, h.api_version, body, w);
   w.patch_int32(0, static_cast<std::int32_t>(out.size() - 4));
   return out;
@@ -239,8 +253,7 @@ Bytes encode_response(ApiKey key, std::int16_t version, std::int32_t correlation
   Bytes out;
   Writer w(out);
   w.int32(0);
-  w.int32(correlation_id);
-  if (response_header_version(key, version) >= 1) write_unknown_tags(header_tags, w);
+  write_response_header(key, version, correlation_id, header_tags, w);
   encode_message(*api->response, version, body, w);
   w.patch_int32(0, static_cast<std::int32_t>(out.size() - 4));
   return out;

@@ -101,6 +101,20 @@ Result<Request, DecodeError> decode_request(ByteView frame);
 Result<Response, DecodeError> decode_response(ByteView frame, ApiKey key, std::int16_t version);
 
 Bytes encode_request(const RequestHeader& header, const Value& body);
+
+// Header pieces, shared with the typed frames (typed_api.h).
+struct ResponseHeader {
+  std::int32_t correlation_id = 0;
+  std::vector<UnknownTag> tags;  // v1 tagged fields
+};
+Result<ResponseHeader, DecodeError> decode_response_header(Reader& r, ApiKey key, std::int16_t version);
+void write_request_header(const RequestHeader& h, Writer& w);
+void write_response_header(ApiKey key, std::int16_t version, std::int32_t correlation_id,
+                           const std::vector<UnknownTag>& tags, Writer& w);
+// "N bytes after the end of the message" unless `r` is at its end.
+Result<void, DecodeError> expect_end(const Reader& r);
+// `e` with "body" put in front of its path.
+DecodeError in_body(DecodeError e);
 Bytes encode_response(ApiKey key, std::int16_t version, std::int32_t correlation_id,
                       const Value& body, const std::vector<UnknownTag>& header_tags = {});
 

@@ -94,12 +94,6 @@ using Status = Result<void, DecodeError>;
 
 Status decode_struct(std::span<const FieldSpec> fields, Ctx c, Reader& r, Value& out);
 
-DecodeError prefixed(DecodeError e, std::string_view segment) {
-  const bool join = !e.path.empty() && e.path[0] != '[';
-  e.path = std::string(segment) + (join ? "." : "") + e.path;
-  return e;
-}
-
 template <class T>
 Status set_int(Result<T, DecodeError> v, Value& out) {
   if (!v) return Err{v.error()};
@@ -342,6 +336,12 @@ void encode_struct(std::span<const FieldSpec> fields, Ctx c, const Value& v, Wri
 }
 
 }  // namespace
+
+DecodeError prefixed(DecodeError e, std::string_view segment) {
+  const bool join = !e.path.empty() && e.path[0] != '[';
+  e.path = std::string(segment) + (join ? "." : "") + e.path;
+  return e;
+}
 
 Value default_struct(std::span<const FieldSpec> fields, std::int16_t version) {
   Value out = Value::strukt(std::vector<Value>(fields.size()));

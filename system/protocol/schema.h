@@ -134,6 +134,10 @@ std::string json_string(std::string_view s);
 std::string hex(ByteView b);
 std::string uuid_to_string(const Uuid& u);
 
+// `e` with `segment` (a field name or "[i]") put in front of its path; shared
+// with the typed messages so both engines name the same path.
+DecodeError prefixed(DecodeError e, std::string_view segment);
+
 // Tagged-field section helpers, shared with the request/response headers.
 Result<std::vector<UnknownTag>, DecodeError> read_unknown_tags(Reader& r);
 void write_unknown_tags(const std::vector<UnknownTag>& tags, Writer& w);

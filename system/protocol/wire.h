@@ -8,6 +8,7 @@
 // Writer appends to a Bytes buffer and cannot fail.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,17 @@ class Reader {
  public:
   explicit Reader(ByteView data, std::size_t base_offset = 0)
       : data_(data), base_(base_offset) {}
+  // A reader over bytes that `owner` keeps alive (a whole frame): typed
+  // record sets decoded through it share the frame instead of copying it
+  // (see Records in typed.h). `data` must lie inside *owner.
+  Reader(ByteView data, std::size_t base_offset, std::shared_ptr<const Bytes> owner)
+      : data_(data), base_(base_offset), owner_(std::move(owner)) {}
+
+  // The frame buffer this reader's bytes belong to, if it was given one.
+  const std::shared_ptr<const Bytes>& owner() const { return owner_; }
+  // A reader over `part` (bytes of this reader's buffer) whose offsets start
+  // at `base_offset`, with the same owner.
+  Reader sub(ByteView part, std::size_t base_offset) const { return Reader(part, base_offset, owner_); }
 
   std::size_t offset() const { return base_ + pos_; }  // absolute offset
   std::size_t remaining() const { return data_.size() - pos_; }
@@ -67,6 +79,7 @@ class Reader {
   ByteView data_;
   std::size_t base_ = 0;
   std::size_t pos_ = 0;
+  std::shared_ptr<const Bytes> owner_;
 };
 
 class Writer {

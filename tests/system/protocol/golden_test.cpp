@@ -19,7 +19,7 @@ using namespace samsa::protocol;
 namespace {
 
 std::filesystem::path frames_dir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "frames";
+  return std::filesystem::path(SAMSA_TEST_DATA_DIR) / "frames";
 }
 
 Bytes load(const std::string& name) {

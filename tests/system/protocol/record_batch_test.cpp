@@ -421,10 +421,9 @@ TEST_CASE("a hand-written batch decodes to the expected fields", "[protocol][rec
 
 namespace {
 
-// tests/data/records/, found from this file's path (see tests/data/README.md).
+// tests/data/records/ (see tests/data/README.md).
 Bytes golden(const std::string& name) {
-  std::string dir = __FILE__;
-  dir = dir.substr(0, dir.rfind("/tests/")) + "/tests/data/records/";
+  const std::string dir = std::string(SAMSA_TEST_DATA_DIR) + "/records/";
   std::ifstream in(dir + name, std::ios::binary);
   REQUIRE(in.good());
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
