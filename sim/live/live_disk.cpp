@@ -226,6 +226,11 @@ Result<std::vector<std::string>, DiskErrc> LiveDisk::list(std::string_view dir) 
   return names;
 }
 
+Result<void, DiskErrc> LiveDisk::fsync_dir(std::string_view dir) {
+  if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
+  return fsync_dir_real(real_path(dir));
+}
+
 bool LiveDisk::exists(std::string_view path) {
   if (!valid_path(path)) return false;
   struct stat st {};

@@ -469,6 +469,13 @@ TEST_CASE("rename replaces atomically and fsyncs both directories before it retu
     CHECK(d.exists("y/f"));
     CHECK_FALSE(d.exists("x/f"));
     CHECK(d.rename("y/f", "x").error() == DiskErrc::is_directory);
+    // Disk::fsync_dir: a real fsync of the directory.
+    const auto dirs = disk->stats().dir_fsyncs;
+    REQUIRE(d.fsync_dir("").ok());
+    REQUIRE(d.fsync_dir("y").ok());
+    CHECK(disk->stats().dir_fsyncs == dirs + 2);
+    CHECK(d.fsync_dir("missing").error() == DiskErrc::not_found);
+    CHECK(d.fsync_dir("../up").error() == DiskErrc::bad_path);
   });
   REQUIRE(id.ok());
   disk = world.node(*id).disk.get();
