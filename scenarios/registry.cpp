@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "scenarios/scenario.h"
+#include "scenarios/broker/acks.h"
 #include "scenarios/coord/controller_election.h"
 #include "scenarios/selftest/pingpong.h"
 
@@ -47,6 +48,8 @@ nlohmann::json to_json(const RunReport& r) {
 const std::vector<Scenario>& builtin_scenarios() {
   static const std::vector<Scenario> all = [] {
     std::vector<Scenario> v = {
+        {"broker/acks-all", "acks=all, min.insync.replicas=2, RF=3 on three brokers under leader and controller crashes, broker restarts, partitions, slow replication and coordinator restarts; no acknowledged record lost, replicas never diverge below the high watermark", broker::run_acks_all},
+        {"broker/acks-1-leader-crash", "acks=1 with the leader crashing while replication is slow: an acknowledged write the new leader never had is lost (expect exit 1 on some seeds)", broker::run_acks_1_leader_crash},
         {"coord/controller-election", "three brokers race for /controller under broker crashes, partitions and coordinator restarts; checks one holder per epoch, increasing epochs, and a controller after the heal", coord::run_controller_election},
         {"selftest/pingpong",
          "nodes exchange numbered frames over the simulated network while nodes "

@@ -1,0 +1,92 @@
+#include "scenarios/broker/cluster.h"
+
+#include "scenarios/broker/driver.h"
+#include "system/broker/controller.h"
+#include "system/coord/client.h"
+
+namespace samsa::scenarios::broker {
+
+using samsa::broker::BrokerConfig;
+
+Cluster::Cluster(sim::World& world, ClusterConfig config) : world_(world), config_(std::move(config)) {
+  world_.add_node("zk", [this](sim::Runtime& rt) {
+    auto s = coord::Server::start(rt, coord::ServerConfig{});
+    SAMSA_ASSERT(s.ok(), "the coordinator recovers from its own disk");
+    zk_ = *s;
+  });
+  for (int b = 1; b <= config_.brokers; ++b) {
+    world_.add_node("b" + std::to_string(b), [this, b](sim::Runtime& rt) {
+      std::vector<std::pair<std::string, std::string>> s = {
+          {"broker.id", std::to_string(b)},
+          {"zookeeper.connect", "zk:2181"},
+          {"log.dir", "data"},
+          {"zookeeper.session.timeout.ms", "6000"},
+      };
+      s.insert(s.end(), config_.settings.begin(), config_.settings.end());
+      auto cfg = samsa::broker::make_broker_config(s);
+      SAMSA_ASSERT(cfg.ok(), "the scenario's broker settings are valid");
+      nodes_[b] = samsa::broker::start_broker(rt, *cfg, {{sim::Address{"zk", 2181}}});
+    });
+  }
+}
+
+std::vector<sim::Address> Cluster::addresses() const {
+  std::vector<sim::Address> out;
+  for (int b = 1; b <= config_.brokers; ++b) out.push_back(address(b));
+  return out;
+}
+
+const samsa::broker::BrokerNode* Cluster::node(int broker) const {
+  if (!world_.is_up(broker)) return nullptr;
+  auto it = nodes_.find(broker);
+  if (it == nodes_.end()) return nullptr;
+  return it->second.lock().get();
+}
+
+bool Cluster::create_topic(sim::Runtime& rt, const std::string& topic, int partitions, int replication) {
+  auto c = coord::Client::start(rt, coord::ClientConfig{{{"zk", 2181}}, 6000});
+  if (!c->wait_connected(rt.deadline_after(std::chrono::seconds(10)))) return false;
+  std::map<protocol::PartitionId, std::vector<protocol::BrokerId>> assignment;
+  for (int p = 0; p < partitions; ++p) {
+    auto& r = assignment[protocol::PartitionId(p)];
+    for (int i = 0; i < replication; ++i) r.push_back(protocol::BrokerId(1 + (p + i) % config_.brokers));
+  }
+  bool ok = false;
+  for (int attempt = 0; attempt < 20 && !ok; ++attempt) {
+    auto r = samsa::broker::write_topic(*c, topic, assignment, {});
+    ok = r.ok() || r.error() == coord::Code::node_exists;
+    if (!ok) rt.sleep(std::chrono::milliseconds(500));
+  }
+  c->close();
+  return ok;
+}
+
+std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const std::string& topic,
+                                                        int partition) {
+  std::vector<ReplicaImage> out;
+  for (int b = 1; b <= config_.brokers; ++b) {
+    const auto* n = node(b);
+    if (n == nullptr) continue;
+    auto p = n->replicas->partition(samsa::broker::TopicPartition{topic, protocol::PartitionId(partition)});
+    if (!p) continue;
+    ReplicaImage img;
+    img.broker = b;
+    img.high_watermark = p->high_watermark().value();
+    img.log_end_offset = p->log_end_offset().value();
+    samsa::broker::PartitionLock lock(*p);
+    std::int64_t offset = p->log_start_offset().value();
+    while (offset < p->log_end_offset().value()) {
+      auto r = p->log().read(offset, 1 << 20);
+      if (!r || r->records.empty()) break;
+      auto values = record_values(r->records);
+      if (values.empty()) break;
+      offset = values.rbegin()->first + 1;
+      img.values.insert(values.begin(), values.end());
+    }
+    out.push_back(std::move(img));
+  }
+  (void)rt;
+  return out;
+}
+
+}  // namespace samsa::scenarios::broker

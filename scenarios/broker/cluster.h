@@ -1,0 +1,58 @@
+#pragma once
+// A simulated Kafka cluster for tests and scenarios: one coordinator node
+// ("zk", node 0) and N broker nodes ("b1".."bN", broker ids 1..N) running
+// system/broker on the world, plus helpers to create topics the way
+// kafka-topics.sh --zookeeper did (the assignment written to the coordinator)
+// and to look at every replica's log at the end (the final-state snapshot).
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/world/world.h"
+#include "system/broker/broker.h"
+#include "system/coord/server.h"
+
+namespace samsa::scenarios::broker {
+
+struct ClusterConfig {
+  int brokers = 3;
+  // Broker keys by Kafka's names (applied to every broker, after samsa's
+  // defaults for a simulated cluster).
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+class Cluster {
+ public:
+  static constexpr sim::NodeId k_zk = 0;
+  Cluster(sim::World& world, ClusterConfig config);
+
+  sim::NodeId node_of(int broker) const { return broker; }
+  sim::Address address(int broker) const { return {"b" + std::to_string(broker), 9092}; }
+  std::vector<sim::Address> addresses() const;
+  int brokers() const { return config_.brokers; }
+  // The current incarnation's broker (nullptr while down).
+  const samsa::broker::BrokerNode* node(int broker) const;
+  // Writes the topic's assignment (partition p on brokers p, p+1, ... like
+  // AdminUtils with start index 0 and no shift) from a fiber of `rt`.
+  bool create_topic(sim::Runtime& rt, const std::string& topic, int partitions, int replication);
+
+  // Every hosted replica's records (offset -> value) below its log end, and
+  // its high watermark: the final state the checkers read.
+  struct ReplicaImage {
+    int broker = 0;
+    std::int64_t high_watermark = 0;
+    std::int64_t log_end_offset = 0;
+    std::map<std::int64_t, std::string> values;
+  };
+  std::vector<ReplicaImage> replicas_of(sim::Runtime& rt, const std::string& topic, int partition);
+
+ private:
+  sim::World& world_;
+  ClusterConfig config_;
+  std::map<int, std::weak_ptr<samsa::broker::BrokerNode>> nodes_;
+  std::shared_ptr<coord::Server> zk_;
+};
+
+}  // namespace samsa::scenarios::broker

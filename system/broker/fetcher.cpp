@@ -1,0 +1,268 @@
+#include "system/broker/fetcher.h"
+
+#include <algorithm>
+
+#include "system/broker/replica_manager.h"
+#include "system/protocol/typed_api.h"
+
+namespace samsa::broker {
+
+using namespace protocol;
+
+namespace {
+constexpr std::int16_t k_fetch_version = 12;             // current leader epoch (KIP-320)
+constexpr std::int16_t k_fetch_version_no_epoch = 8;     // before KIP-320
+constexpr std::int16_t k_epoch_request_version = 3;      // replica id, current leader epoch
+constexpr std::int16_t k_epoch_request_version_v0 = 0;   // before KIP-279: no epoch in answers
+
+bool retriable_leader_error(ErrorCode e) {
+  return e == ErrorCode::fenced_leader_epoch || e == ErrorCode::unknown_leader_epoch ||
+         e == ErrorCode::not_leader_or_follower || e == ErrorCode::unknown_topic_or_partition;
+}
+}  // namespace
+
+ReplicaFetcher::ReplicaFetcher(sim::Runtime& rt, ReplicaManager& rm, BrokerId source)
+    : rt_(rt), rm_(rm), source_(source), work_(rt.parker()) {}
+
+void ReplicaFetcher::add(const TopicPartition& tp, LeaderEpoch epoch) {
+  partitions_[tp] = FetchPartitionState{epoch, true, {}};
+  work_.set();
+}
+
+void ReplicaFetcher::remove(const TopicPartition& tp) { partitions_.erase(tp); }
+
+void ReplicaFetcher::run() {
+  const auto backoff = std::chrono::milliseconds(rm_.config().replica_fetch_backoff_ms);
+  for (;;) {
+    if (partitions_.empty()) {
+      drop_connection();
+      work_.reset();
+      work_.wait({}, "fetcher.idle");
+      continue;
+    }
+    if (!ensure_connected()) {
+      rt_.sleep(backoff);
+      continue;
+    }
+    const bool truncating = std::any_of(partitions_.begin(), partitions_.end(),
+                                        [](const auto& e) { return e.second.truncating; });
+    if (truncating) truncate_round();
+    fetch_round();
+    // Every partition backed off: wait for the first to be due (or new work).
+    std::optional<sim::MonoTime> due;
+    bool ready = false;
+    for (const auto& [tp, st] : partitions_) {
+      if (st.retry_at <= rt_.now()) ready = true;
+      else due = due ? std::min(*due, st.retry_at) : st.retry_at;
+    }
+    if (!ready && due) {
+      work_.reset();
+      work_.wait(*due, "fetcher.backoff");
+    }
+  }
+}
+
+bool ReplicaFetcher::ensure_connected() {
+  if (conn_) return true;
+  const auto ep = rm_.metadata().endpoint(source_);
+  if (!ep) return false;
+  auto c = rt_.net().connect(sim::Address{ep->host, ep->port},
+                             rt_.deadline_after(std::chrono::milliseconds(rm_.config().replica_socket_timeout_ms)));
+  if (!c) return false;
+  conn_ = std::move(*c);
+  return true;
+}
+
+void ReplicaFetcher::drop_connection() {
+  if (conn_) conn_->close();
+  conn_.reset();
+}
+
+template <class Resp, class Req>
+std::optional<Resp> ReplicaFetcher::call(const Req& req, std::int16_t version, sim::Duration timeout) {
+  RequestHeader h;
+  h.api_key = Req::k_api_key;
+  h.api_version = version;
+  h.correlation_id = ++correlation_;
+  h.client_id = fmt::format("broker-{}-fetcher-{}", rm_.self(), source_);
+  if (!conn_ || !conn_->send(encode_request_frame(h, req))) {
+    drop_connection();
+    return std::nullopt;
+  }
+  auto frame = conn_->recv(rt_.deadline_after(timeout));
+  if (!frame) {
+    drop_connection();
+    return std::nullopt;
+  }
+  auto resp = decode_response_frame<Resp>(share_frame(std::move(*frame)), version);
+  if (!resp || resp->correlation_id != h.correlation_id) {
+    rt_.log().warn("fetcher from {}: bad response, reconnecting", source_);
+    drop_connection();
+    return std::nullopt;
+  }
+  return std::move(resp->body);
+}
+
+void ReplicaFetcher::truncate_round() {
+  const bool v0 = rm_.config().legacy.offsets_for_leader_epoch_v0;
+  OffsetForLeaderEpochRequest req;
+  req.replica_id = rm_.self();
+  std::map<TopicPartition, LeaderEpoch> asked;  // partition -> the epoch it follows in
+  for (auto& [tp, st] : partitions_) {
+    if (!st.truncating || st.retry_at > rt_.now()) continue;
+    auto p = rm_.partition(tp);
+    if (!p) continue;
+    const auto latest = p->log().leader_epochs().latest();
+    if (!latest) {  // nothing written under any epoch: nothing to cut
+      st.truncating = false;
+      p->truncation_done();
+      continue;
+    }
+    if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
+    auto& e = req.topics.back().partitions.emplace_back();
+    e.partition = tp.partition;
+    e.current_leader_epoch = st.leader_epoch;
+    e.leader_epoch = LeaderEpoch(latest->epoch);
+    asked[tp] = st.leader_epoch;
+  }
+  if (asked.empty()) return;
+  const auto resp = call<OffsetForLeaderEpochResponse>(
+      req, v0 ? k_epoch_request_version_v0 : k_epoch_request_version,
+      std::chrono::milliseconds(rm_.config().replica_socket_timeout_ms));
+  if (!resp) return;
+  const auto backoff = std::chrono::milliseconds(rm_.config().replica_fetch_backoff_ms);
+  for (const auto& t : resp->topics) {
+    for (const auto& r : t.partitions) {
+      const TopicPartition tp{t.topic, r.partition};
+      auto it = partitions_.find(tp);
+      auto a = asked.find(tp);
+      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second ||
+          !it->second.truncating)
+        continue;  // the partition moved on while we asked
+      if (r.error_code != ErrorCode::none) {
+        it->second.retry_at = rt_.now() + backoff;
+        continue;
+      }
+      auto p = rm_.partition(tp);
+      if (!p || p->is_leader()) continue;
+      PartitionLock lock(*p);
+      const EpochEndOffset leader{r.error_code, r.leader_epoch, r.end_offset};
+      const TruncationDecision d = follower_truncation(p->log().leader_epochs(), p->log_end_offset(),
+                                                       p->high_watermark(), leader, v0);
+      if (d.offset < p->log_end_offset()) {
+        rt_.log().info("{}: truncating from {} to {} (leader {} epoch {} ends at {})", to_string(tp),
+                       p->log_end_offset(), d.offset, source_, r.leader_epoch, r.end_offset);
+        if (!p->truncate_to(d.offset)) {
+          it->second.retry_at = rt_.now() + backoff;
+          continue;
+        }
+      }
+      if (d.done) {
+        it->second.truncating = false;
+        p->truncation_done();
+      }
+    }
+  }
+}
+
+void ReplicaFetcher::fetch_round() {
+  const BrokerConfig& cfg = rm_.config();
+  const bool with_epoch = !cfg.legacy.no_fetch_leader_epoch;
+  FetchRequest req;
+  req.replica_id = rm_.self();
+  req.max_wait_ms = cfg.replica_fetch_wait_max_ms;
+  req.min_bytes = cfg.replica_fetch_min_bytes;
+  req.max_bytes = cfg.replica_fetch_response_max_bytes;
+  std::map<TopicPartition, std::pair<LeaderEpoch, Offset>> asked;
+  for (const auto& [tp, st] : partitions_) {
+    if (st.truncating || st.retry_at > rt_.now()) continue;
+    auto p = rm_.partition(tp);
+    if (!p || p->is_leader()) continue;
+    if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
+    auto& fp = req.topics.back().partitions.emplace_back();
+    fp.partition = tp.partition;
+    fp.current_leader_epoch = with_epoch ? st.leader_epoch : LeaderEpoch::none();
+    fp.fetch_offset = p->log_end_offset();
+    fp.log_start_offset = p->log_start_offset();
+    fp.partition_max_bytes = cfg.replica_fetch_max_bytes;
+    asked[tp] = {st.leader_epoch, fp.fetch_offset};
+  }
+  if (asked.empty()) return;
+  const auto resp = call<FetchResponse>(
+      req, with_epoch ? k_fetch_version : k_fetch_version_no_epoch,
+      std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
+  if (!resp) return;
+  const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
+  bool appended = false;
+  for (const auto& t : resp->responses) {
+    for (const auto& pd : t.partitions) {
+      const TopicPartition tp{t.topic, pd.partition_index};
+      auto it = partitions_.find(tp);
+      auto a = asked.find(tp);
+      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second.first ||
+          it->second.truncating)
+        continue;
+      auto p = rm_.partition(tp);
+      if (!p || p->is_leader()) continue;
+      PartitionLock lock(*p);
+      if (p->log_end_offset() != a->second.second) continue;  // changed while we fetched
+      if (pd.error_code == ErrorCode::offset_out_of_range) {
+        // AbstractFetcherThread.handleOffsetOutOfRange: behind the leader's
+        // log start -> start over there; else find the divergence again.
+        if (!pd.log_start_offset.is_none() && p->log_end_offset() < pd.log_start_offset)
+          (void)p->truncate_fully_and_start_at(pd.log_start_offset);
+        else
+          it->second.truncating = true;
+        continue;
+      }
+      if (pd.error_code != ErrorCode::none) {
+        if (!retriable_leader_error(pd.error_code))
+          rt_.log().warn("{}: fetch from {}: {}", to_string(tp), source_, pd.error_code);
+        it->second.retry_at = rt_.now() + backoff;
+        continue;
+      }
+      if (pd.records && !pd.records->empty()) {
+        // A response may end in a partial batch (KIP-74): keep whole ones.
+        BatchReader reader(pd.records->view(), /*check_crc=*/false);
+        while (reader.next()) {
+        }
+        const ByteView whole = pd.records->view().subspan(0, reader.position());
+        if (!whole.empty()) {
+          auto r = p->append_as_follower(whole);
+          if (!r) {
+            rt_.log().warn("{}: follower append at {} failed: {}", to_string(tp), p->log_end_offset(),
+                           log::to_string(r.error()));
+            if (r.error() == log::LogErrc::invalid_offset) it->second.truncating = true;
+            else it->second.retry_at = rt_.now() + backoff;
+            continue;
+          }
+          appended = true;
+        }
+      }
+      p->update_follower_high_watermark(pd.high_watermark);
+    }
+  }
+  if (appended) rm_.notify_changed();
+}
+
+// --- FetcherManager ----------------------------------------------------------------------------
+
+void FetcherManager::add(const TopicPartition& tp, BrokerId leader, LeaderEpoch epoch) {
+  remove(tp);
+  auto it = fetchers_.find(leader);
+  if (it == fetchers_.end()) {
+    auto f = std::make_unique<ReplicaFetcher>(rt_, rm_, leader);
+    ReplicaFetcher* raw = f.get();
+    it = fetchers_.emplace(leader, std::move(f)).first;
+    // The fiber keeps the replica manager (and so this fetcher) alive.
+    rt_.spawn(fmt::format("fetcher-{}", leader),
+              [keep = rm_.shared_from_this(), raw] { raw->run(); });
+  }
+  it->second->add(tp, epoch);
+}
+
+void FetcherManager::remove(const TopicPartition& tp) {
+  for (auto& [b, f] : fetchers_) f->remove(tp);
+}
+
+}  // namespace samsa::broker

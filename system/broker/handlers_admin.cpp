@@ -1,0 +1,182 @@
+#include "system/broker/handlers_admin.h"
+
+#include <algorithm>
+
+namespace samsa::broker {
+
+namespace p = protocol;
+
+namespace {
+
+constexpr sim::Duration k_poll = std::chrono::milliseconds(20);
+
+// Parks until `done()` or the request's timeout (Kafka's DelayedCreatePartitions
+// / DelayedDeleteTopics purgatories, here as a bounded wait).
+bool wait_until(AdminContext& ctx, std::int32_t timeout_ms, const std::function<bool()>& done) {
+  const auto deadline = ctx.rt.deadline_after(std::chrono::milliseconds(std::max(0, timeout_ms)));
+  while (!done()) {
+    if (ctx.rt.now() >= deadline) return false;
+    ctx.rt.sleep(std::min<sim::Duration>(k_poll, deadline - ctx.rt.now()));
+  }
+  return true;
+}
+
+bool topic_has_leaders(const Controller& c, const std::string& topic) {
+  bool any = false;
+  for (const auto& [tp, info] : c.context().partitions) {
+    if (tp.topic != topic) continue;
+    any = true;
+    if (!info.leadership || info.leadership->leader == k_no_leader) return false;
+  }
+  return any;
+}
+
+bool topic_gone(const Controller& c, const std::string& topic) {
+  return !c.context().topics.count(topic);
+}
+
+NewTopic from_message(const p::CreateTopicsRequest::CreatableTopic& t) {
+  NewTopic n;
+  n.name = t.name;
+  n.num_partitions = t.num_partitions;
+  n.replication_factor = t.replication_factor;
+  for (const auto& a : t.assignments) n.assignments[a.partition_index] = a.broker_ids;
+  for (const auto& c : t.configs)
+    if (c.value) n.configs[c.name] = *c.value;
+  return n;
+}
+
+}  // namespace
+
+p::CreateTopicsResponse handle_create_topics(AdminContext& ctx, const p::RequestHeader& h,
+                                             const p::CreateTopicsRequest& req) {
+  p::CreateTopicsResponse resp;
+  const auto answer_all = [&](p::ErrorCode e) {
+    for (const auto& t : req.topics) {
+      p::CreateTopicsResponse::CreatableTopicResult r;
+      r.name = t.name;
+      r.error_code = e;
+      r.error_message = std::nullopt;
+      resp.topics.push_back(std::move(r));
+    }
+    return resp;
+  };
+  if (!ctx.controller.is_active() || !ctx.client) return answer_all(p::ErrorCode::not_controller);
+  // ZkAdminManager: a null config value is refused before anything else.
+  std::vector<NewTopic> topics;
+  std::map<std::string, std::string> null_config;  // topic -> key
+  for (const auto& t : req.topics) {
+    for (const auto& c : t.configs)
+      if (!c.value) null_config.emplace(t.name, c.name);
+    if (!null_config.count(t.name)) topics.push_back(from_message(t));
+  }
+  const auto results = create_topics(*ctx.client, ctx.config, topics, req.validate_only, ctx.rng);
+  std::size_t next = 0;
+  for (const auto& t : req.topics) {
+    p::CreateTopicsResponse::CreatableTopicResult out;
+    out.name = t.name;
+    if (auto it = null_config.find(t.name); it != null_config.end()) {
+      out.error_code = p::ErrorCode::invalid_request;
+      out.error_message = "Null value not supported for topic configs: " + it->second;
+      resp.topics.push_back(std::move(out));
+      continue;
+    }
+    const auto& r = results.at(next++);
+    out.error_code = r.error;
+    out.error_message = r.error_message;
+    if (r.error == p::ErrorCode::none) {
+      out.num_partitions = r.num_partitions;
+      out.replication_factor = static_cast<std::int16_t>(r.replication_factor);
+      std::vector<p::CreateTopicsResponse::CreatableTopicConfigs> configs;
+      // ConfigSource: DYNAMIC_TOPIC_CONFIG (1) for the topic's own, else DEFAULT_CONFIG (5).
+      for (const auto& c : r.configs)
+        configs.push_back({c.name, c.value, false, static_cast<std::int8_t>(c.is_default ? 5 : 1), false, {}});
+      out.configs = std::move(configs);
+    }
+    resp.topics.push_back(std::move(out));
+  }
+  if (req.validate_only || req.timeout_ms <= 0) return resp;
+  for (auto& t : resp.topics) {
+    if (t.error_code != p::ErrorCode::none) continue;
+    if (!wait_until(ctx, req.timeout_ms, [&] { return topic_has_leaders(ctx.controller, t.name); })) {
+      t.error_code = p::ErrorCode::request_timed_out;
+      t.error_message = "Timed out waiting for the topic's partitions to get leaders.";
+    }
+  }
+  (void)h;
+  return resp;
+}
+
+p::DeleteTopicsResponse handle_delete_topics(AdminContext& ctx, const p::RequestHeader& h,
+                                             const p::DeleteTopicsRequest& req) {
+  p::DeleteTopicsResponse resp;
+  std::vector<std::string> names = req.topic_names;  // v0-5
+  for (const auto& t : req.topics)                   // v6+: by name (topic ids are not kept)
+    if (t.name) names.push_back(*t.name);
+  if (!ctx.controller.is_active() || !ctx.client) {
+    for (const auto& n : names) resp.responses.push_back({n, {}, p::ErrorCode::not_controller, std::nullopt, {}});
+    return resp;
+  }
+  for (const auto& r : delete_topics(*ctx.client, ctx.config, names)) {
+    p::DeleteTopicsResponse::DeletableTopicResult out{r.name, {}, r.error, r.error_message, {}};
+    if (r.error == p::ErrorCode::none && req.timeout_ms > 0 &&
+        !wait_until(ctx, req.timeout_ms, [&] { return topic_gone(ctx.controller, r.name); }))
+      out.error_code = p::ErrorCode::request_timed_out;
+    resp.responses.push_back(std::move(out));
+  }
+  // Versions before 5 have no error message; the encoder leaves it out.
+  (void)h;
+  return resp;
+}
+
+p::InitProducerIdResponse handle_init_producer_id(AdminContext& ctx, const p::RequestHeader& h,
+                                                  const p::InitProducerIdRequest& req) {
+  p::InitProducerIdResponse resp;
+  (void)h;
+  if (!ctx.client) {
+    resp.error_code = p::ErrorCode::coordinator_not_available;
+    return resp;
+  }
+  const auto r = init_producer_id(*ctx.client, ctx.producer_ids, req.transactional_id);
+  resp.error_code = r.error;
+  resp.producer_id = r.producer_id;
+  resp.producer_epoch = r.error == p::ErrorCode::none ? r.producer_epoch : p::ProducerEpoch(0);
+  return resp;
+}
+
+p::ControlledShutdownResponse handle_controlled_shutdown(AdminContext& ctx, const p::RequestHeader& h,
+                                                         const p::ControlledShutdownRequest& req) {
+  p::ControlledShutdownResponse resp;
+  (void)h;
+  const auto r = ctx.controller.controlled_shutdown(req.broker_id, req.broker_epoch);
+  resp.error_code = r.error;
+  for (const auto& tp : r.remaining) resp.remaining_partitions.push_back({tp.topic, tp.partition, {}});
+  return resp;
+}
+
+bool is_admin_api(p::ApiKey key) {
+  return key == p::ApiKey::create_topics || key == p::ApiKey::delete_topics ||
+         key == p::ApiKey::init_producer_id || key == p::ApiKey::controlled_shutdown;
+}
+
+namespace {
+template <class Req, class Fn>
+Result<Bytes, p::DecodeError> serve(AdminContext& ctx, const p::RequestFrame& f, Fn fn) {
+  auto body = f.body<Req>();
+  if (!body) return Err{body.error()};
+  return p::encode_response_frame(f.header, fn(ctx, f.header, *body));
+}
+}  // namespace
+
+std::optional<Result<Bytes, p::DecodeError>> handle_admin_request(AdminContext& ctx, const p::RequestFrame& f) {
+  switch (f.header.api_key) {
+    case p::ApiKey::create_topics: return serve<p::CreateTopicsRequest>(ctx, f, handle_create_topics);
+    case p::ApiKey::delete_topics: return serve<p::DeleteTopicsRequest>(ctx, f, handle_delete_topics);
+    case p::ApiKey::init_producer_id: return serve<p::InitProducerIdRequest>(ctx, f, handle_init_producer_id);
+    case p::ApiKey::controlled_shutdown:
+      return serve<p::ControlledShutdownRequest>(ctx, f, handle_controlled_shutdown);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace samsa::broker

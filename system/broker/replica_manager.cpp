@@ -1,0 +1,516 @@
+#include "system/broker/replica_manager.h"
+
+#include <algorithm>
+
+#include "system/broker/controller.h"
+#include "system/broker/fetcher.h"
+#include "system/coord/kafka_layout.h"
+#include "system/log/names.h"
+
+namespace samsa::broker {
+
+using namespace protocol;
+
+// --- MetadataCache ---------------------------------------------------------------------------
+
+void MetadataCache::update(const UpdateMetadataCommand& u, BrokerId controller) {
+  controller_ = controller;
+  brokers_.clear();
+  for (const auto& b : u.live_brokers) {
+    brokers_[b.id] = b;
+    endpoints_[b.id] = b.endpoint;
+  }
+  for (const auto& p : u.partitions) {
+    if (p.leader == k_leader_during_delete) {
+      partitions_.erase(p.tp);
+      continue;
+    }
+    partitions_[p.tp] = p;
+  }
+}
+
+const ControlPartitionState* MetadataCache::partition(const TopicPartition& tp) const {
+  auto it = partitions_.find(tp);
+  return it == partitions_.end() ? nullptr : &it->second;
+}
+
+std::optional<BrokerEndpoint> MetadataCache::endpoint(BrokerId b) const {
+  auto it = endpoints_.find(b);
+  if (it == endpoints_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MetadataCache::has_topic(const std::string& topic) const {
+  auto it = partitions_.lower_bound(TopicPartition{topic, PartitionId(0)});
+  return it != partitions_.end() && it->first.topic == topic;
+}
+
+// --- ReplicaManager -----------------------------------------------------------------------------
+
+ReplicaManager::ReplicaManager(sim::Runtime& rt, const BrokerConfig& config)
+    : rt_(rt),
+      config_(config),
+      self_(config.broker_id),
+      fence_(config.legacy),
+      changed_(rt.parker()),
+      fetchers_(std::make_unique<FetcherManager>(rt, *this)) {}
+
+ReplicaManager::~ReplicaManager() = default;
+
+void ReplicaManager::set_coordinator(coord::Client* c, BrokerEpoch epoch) {
+  coordinator_ = c;
+  if (c != nullptr) fence_.set_broker_epoch(epoch);
+}
+
+std::shared_ptr<Partition> ReplicaManager::partition(const TopicPartition& tp) const {
+  auto it = partitions_.find(tp);
+  return it == partitions_.end() ? nullptr : it->second;
+}
+
+std::vector<TopicPartition> ReplicaManager::hosted() const {
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, p] : partitions_) out.push_back(tp);
+  return out;
+}
+
+std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp, ErrorCode& error) {
+  if (auto p = partition(tp)) return p;
+  const std::string dir =
+      config_.log_dir + "/" + log::partition_dir_name(tp.topic, tp.partition.value());
+  log::LogConfig lc = topic_defaults(config_).log_config();
+  auto log = log::Log::open(rt_, dir, lc);
+  if (!log) {
+    error = ErrorCode::kafka_storage_error;
+    return nullptr;
+  }
+  PartitionOptions o;
+  o.self = self_;
+  o.replica_lag_time_max_ms = config_.replica_lag_time_max_ms;
+  o.min_insync_replicas = config_.min_insync_replicas;
+  o.max_message_bytes = config_.message_max_bytes;
+  o.producer_batches_retained = config_.legacy.dedupe_last_batch_only
+                                    ? 1
+                                    : ProducerStateManager::k_batches_retained;
+  o.legacy_truncate_to_high_watermark = config_.legacy.truncate_to_high_watermark;
+  o.legacy_isr_expand_below_epoch_start = config_.legacy.isr_expand_below_epoch_start;
+  auto p = std::make_shared<Partition>(rt_, tp.topic, tp.partition, std::move(*log), o);
+  if (auto r = p->load(); !r) {
+    error = ErrorCode::kafka_storage_error;
+    return nullptr;
+  }
+  // Another fiber may have opened it while this one parked.
+  if (auto q = partition(tp)) return q;
+  partitions_[tp] = p;
+  return p;
+}
+
+// --- control requests ----------------------------------------------------------------------------
+
+ReplicaManager::ControlResult ReplicaManager::leader_and_isr(const ControlRequest& r) {
+  ControlResult out;
+  out.error = fence_.admit(r.controller_epoch, r.broker_epoch);
+  if (out.error != ErrorCode::none) return out;
+  const auto& cmd = std::get<LeaderAndIsrCommand>(r.body);
+  std::map<BrokerId, BrokerEndpoint> leaders;
+  for (const auto& b : cmd.live_leaders) {
+    leaders[b.id] = b.endpoint;
+    metadata_.remember_endpoint(b);
+  }
+  for (const auto& s : cmd.partitions)
+    out.partitions.push_back({s.tp, become_leader_or_follower(s, leaders)});
+  notify_changed();
+  return out;
+}
+
+ErrorCode ReplicaManager::become_leader_or_follower(const ControlPartitionState& s,
+                                                    const std::map<BrokerId, BrokerEndpoint>& leaders) {
+  if (std::find(s.replicas.begin(), s.replicas.end(), self_) == s.replicas.end())
+    return ErrorCode::unknown_topic_or_partition;
+  ErrorCode error = ErrorCode::none;
+  auto p = get_or_open(s.tp, error);
+  if (!p) return error;
+  PartitionLock lock(*p);
+  // ReplicaManager.becomeLeaderOrFollower: only a newer leader epoch counts.
+  if (!p->leadership().leader.is_none() || p->is_leader()) {
+    if (s.leader_epoch <= p->leader_epoch()) return ErrorCode::stale_controller_epoch;
+  }
+  Leadership l{s.controller_epoch, s.leader, s.leader_epoch, s.isr, s.zk_version, s.replicas};
+  if (s.leader == self_) {
+    fetchers_->remove(s.tp);
+    if (auto st = p->make_leader(l, now_ms()); !st) return ErrorCode::kafka_storage_error;
+    rt_.log().info("{}: leader in epoch {} at offset {}, ISR {}", to_string(s.tp),
+                   s.leader_epoch, p->log_end_offset(), fmt::join(s.isr, ","));
+    return ErrorCode::none;
+  }
+  if (auto st = p->make_follower(l); !st) return ErrorCode::kafka_storage_error;
+  fetchers_->remove(s.tp);
+  if (leaders.count(s.leader) || metadata_.endpoint(s.leader))
+    fetchers_->add(s.tp, s.leader, s.leader_epoch);
+  rt_.log().info("{}: follower of {} in epoch {}", to_string(s.tp), s.leader, s.leader_epoch);
+  return ErrorCode::none;
+}
+
+ReplicaManager::ControlResult ReplicaManager::update_metadata(const ControlRequest& r) {
+  ControlResult out;
+  out.error = fence_.admit(r.controller_epoch, r.broker_epoch);
+  if (out.error != ErrorCode::none) return out;
+  metadata_.update(std::get<UpdateMetadataCommand>(r.body), r.controller_id);
+  notify_changed();
+  return out;
+}
+
+ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest& r) {
+  ControlResult out;
+  out.error = fence_.admit(r.controller_epoch, r.broker_epoch);
+  if (out.error != ErrorCode::none) return out;
+  for (const auto& s : std::get<StopReplicaCommand>(r.body).partitions) {
+    fetchers_->remove(s.tp);
+    auto p = partition(s.tp);
+    ErrorCode e = ErrorCode::none;
+    if (p) {
+      PartitionLock lock(*p);
+      // KIP-570: an older leader epoch than ours is fenced (-2: deletion).
+      if (!s.leader_epoch.is_none() && s.leader_epoch.value() >= 0 &&
+          s.leader_epoch < p->leader_epoch()) {
+        e = ErrorCode::fenced_leader_epoch;
+      } else {
+        Leadership l = p->leadership();
+        l.leader = BrokerId::none();
+        (void)p->make_follower(l);
+        (void)p->checkpoint_high_watermark();
+        if (s.delete_partition) {
+          (void)p->truncate_fully_and_start_at(Offset(0));
+          partitions_.erase(s.tp);
+        }
+      }
+    }
+    out.partitions.push_back({s.tp, e});
+  }
+  notify_changed();
+  return out;
+}
+
+// --- ISR changes ----------------------------------------------------------------------------------
+
+bool ReplicaManager::write_isr(Partition& p, std::vector<BrokerId> isr) {
+  if (coordinator_ == nullptr) return false;
+  const Leadership& l = p.leadership();
+  coord::kafka::PartitionState st;
+  st.controller_epoch = l.controller_epoch.value();
+  st.leader = self_.value();
+  st.leader_epoch = l.leader_epoch.value();
+  for (BrokerId b : isr) st.isr.push_back(b.value());
+  const std::string path = coord::kafka::partition_state_path(p.topic(), p.index().value());
+  const std::string json = coord::kafka::partition_state_json(st);
+  coord::Client* c = coordinator_;
+  auto r = c->set_data(path, Bytes(json.begin(), json.end()), l.zk_version);
+  if (!r) {
+    // bad_version: the controller changed the state; its LeaderAndIsr will
+    // follow ("Cached zkVersion not equal to that in zookeeper").
+    if (r.error() == coord::Code::bad_version) ++stats_.isr_write_conflicts;
+    rt_.log().info("{}: ISR {} not written ({})", to_string(TopicPartition{p.topic(), p.index()}),
+                   fmt::join(isr, ","), coord::to_string(r.error()));
+    return false;
+  }
+  p.isr_written(isr, r->version);
+  (void)propagate_isr_changes(*c, {TopicPartition{p.topic(), p.index()}});
+  rt_.log().info("{}: ISR now {} (zkVersion {})", to_string(TopicPartition{p.topic(), p.index()}),
+                 fmt::join(isr, ","), r->version);
+  return true;
+}
+
+void ReplicaManager::maybe_expand_isr(Partition& p, BrokerId follower) {
+  const LeaderState* ls = p.leader_state();
+  if (ls == nullptr || !ls->can_join_isr(follower, config_.legacy.isr_expand_below_epoch_start))
+    return;
+  std::vector<BrokerId> isr = ls->isr();
+  isr.push_back(follower);
+  if (write_isr(p, std::move(isr))) {
+    ++stats_.isr_expansions;
+    p.maybe_increment_high_watermark();
+  }
+}
+
+void ReplicaManager::maybe_shrink_isr(Partition& p) {
+  const LeaderState* ls = p.leader_state();
+  if (ls == nullptr) return;
+  const auto out = ls->out_of_sync(now_ms(), config_.replica_lag_time_max_ms);
+  if (out.empty()) return;
+  std::vector<BrokerId> isr = ls->isr();
+  std::erase_if(isr, [&](BrokerId b) { return std::find(out.begin(), out.end(), b) != out.end(); });
+  if (write_isr(p, std::move(isr))) {
+    ++stats_.isr_shrinks;
+    p.maybe_increment_high_watermark();
+  }
+}
+
+void ReplicaManager::run_isr_expiration() {
+  // ReplicaManager.startup: "isr-expiration" every replica.lag.time.max.ms / 2.
+  const auto period = std::chrono::milliseconds(std::max<std::int64_t>(1, config_.replica_lag_time_max_ms / 2));
+  for (;;) {
+    rt_.sleep(period);
+    for (const auto& tp : hosted()) {
+      auto p = partition(tp);
+      if (!p || !p->is_leader()) continue;
+      PartitionLock lock(*p);
+      maybe_shrink_isr(*p);
+    }
+    notify_changed();
+  }
+}
+
+void ReplicaManager::run_checkpoints() {
+  const auto period =
+      std::chrono::milliseconds(std::max<std::int64_t>(1, config_.replica_high_watermark_checkpoint_interval_ms));
+  const std::int64_t flush_ms = config_.effective_log_flush_interval_ms();
+  std::int64_t last_flush_ms = now_ms();
+  for (;;) {
+    rt_.sleep(period);
+    const bool flush_due = flush_ms != k_long_max && now_ms() - last_flush_ms >= flush_ms;
+    if (flush_due) last_flush_ms = now_ms();
+    for (const auto& tp : hosted()) {
+      auto p = partition(tp);
+      if (!p) continue;
+      PartitionLock lock(*p);
+      (void)p->checkpoint_high_watermark();
+      (void)p->save_producer_snapshot();
+      if (flush_due) (void)p->log().flush();
+    }
+  }
+}
+
+// --- Produce ----------------------------------------------------------------------------------------
+
+ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch,
+                                        Offset last_offset, sim::MonoTime deadline) {
+  for (;;) {
+    // Partition.checkEnoughReplicasReachOffset.
+    if (!p->is_leader() || p->leader_epoch() != epoch) return ErrorCode::not_leader_or_follower;
+    if (p->high_watermark() > last_offset) {
+      const auto isr = p->leader_state()->isr().size();
+      return static_cast<std::int32_t>(isr) < config_.min_insync_replicas
+                 ? ErrorCode::not_enough_replicas_after_append
+                 : ErrorCode::none;
+    }
+    if (changed_.wait("produce.purgatory", deadline) == sim::Wake::timed_out &&
+        rt_.now() >= deadline) {
+      if (p->is_leader() && p->leader_epoch() == epoch && p->high_watermark() > last_offset) continue;
+      ++stats_.produce_timeouts;
+      return ErrorCode::request_timed_out;
+    }
+  }
+}
+
+std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req, std::int16_t) {
+  ProduceResponse resp;
+  const bool valid_acks = req.acks == -1 || req.acks == 0 || req.acks == 1;
+  const sim::MonoTime deadline = rt_.deadline_after(std::chrono::milliseconds(std::max(0, req.timeout_ms)));
+  struct Pending {
+    std::size_t topic, part;
+    std::shared_ptr<Partition> p;
+    LeaderEpoch epoch;
+    Offset last;
+  };
+  std::vector<Pending> pending;
+  for (const auto& t : req.topic_data) {
+    auto& tr = resp.responses.emplace_back();
+    tr.name = t.name;
+    for (const auto& pd : t.partition_data) {
+      auto& pr = tr.partition_responses.emplace_back();
+      pr.index = pd.index;
+      pr.base_offset = Offset::none();
+      if (!valid_acks) {
+        pr.error_code = ErrorCode::invalid_required_acks;
+        continue;
+      }
+      const TopicPartition tp{t.name, pd.index};
+      auto p = partition(tp);
+      if (!p) {
+        pr.error_code = metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
+                                                : ErrorCode::unknown_topic_or_partition;
+        continue;
+      }
+      const ByteView records = pd.records ? pd.records->view() : ByteView{};
+      LeaderAppend a;
+      {
+        PartitionLock lock(*p);
+        a = p->append_as_leader(records, req.acks, config_.min_insync_replicas);
+      }
+      pr.error_code = a.error;
+      pr.log_start_offset = a.log_start_offset;
+      if (a.error != ErrorCode::none) continue;
+      pr.base_offset = a.base_offset;
+      notify_changed();
+      if (req.acks == -1)
+        pending.push_back({resp.responses.size() - 1, tr.partition_responses.size() - 1, p,
+                           p->leader_epoch(), a.last_offset});
+    }
+  }
+  // The produce purgatory (DelayedProduce): every acks=all partition waits
+  // for its high watermark, up to the request's timeout.
+  for (const auto& w : pending) {
+    auto& pr = resp.responses[w.topic].partition_responses[w.part];
+    pr.error_code = wait_for_acks(w.p, w.epoch, w.last, deadline);
+    if (pr.error_code != ErrorCode::none) pr.base_offset = Offset::none();
+  }
+  if (req.acks == 0) return std::nullopt;
+  return resp;
+}
+
+// --- Fetch --------------------------------------------------------------------------------------------
+
+namespace {
+
+struct FetchTarget {
+  std::size_t topic, part;
+  TopicPartition tp;
+  const FetchRequest::FetchPartition* req;
+};
+
+}  // namespace
+
+FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t version) {
+  BrokerId replica = req.replica_id;
+  if (version >= 15 && req.replica_state) replica = req.replica_state->replica_id;
+  const bool from_follower = replica.value() >= 0;
+  const sim::MonoTime deadline = rt_.deadline_after(std::chrono::milliseconds(std::max(0, req.max_wait_ms)));
+  const std::uint64_t max_bytes = static_cast<std::uint64_t>(std::max(0, req.max_bytes));
+  const bool hard_max_bytes = version <= 2;
+  bool followers_recorded = false;
+  for (;;) {
+    FetchResponse resp;
+    std::uint64_t bytes = 0, limit = max_bytes;
+    bool any_error = false, min_one = !hard_max_bytes;
+    for (const auto& t : req.topics) {
+      auto& tr = resp.responses.emplace_back();
+      tr.topic = t.topic;
+      tr.topic_id = t.topic_id;
+      for (const auto& fp : t.partitions) {
+        auto& pd = tr.partitions.emplace_back();
+        pd.partition_index = fp.partition;
+        pd.high_watermark = Offset::none();
+        const TopicPartition tp{t.topic, fp.partition};
+        auto p = partition(tp);
+        if (!p || !p->is_leader()) {
+          pd.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
+                                                       : ErrorCode::unknown_topic_or_partition;
+          any_error = true;
+          continue;
+        }
+        PartitionLock lock(*p);
+        if (!config_.legacy.no_fetch_leader_epoch) {
+          pd.error_code = check_current_leader_epoch(fp.current_leader_epoch, p->leader_epoch());
+          if (pd.error_code != ErrorCode::none) {
+            any_error = true;
+            continue;
+          }
+        }
+        if (from_follower && !followers_recorded) {
+          if (p->record_follower_fetch(replica, fp.fetch_offset, now_ms())) notify_changed();
+          maybe_expand_isr(*p, replica);
+        }
+        const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
+        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one);
+        pd.error_code = r.error;
+        pd.high_watermark = r.high_watermark;
+        pd.last_stable_offset = r.high_watermark;
+        pd.log_start_offset = r.log_start_offset;
+        if (r.error != ErrorCode::none) {
+          any_error = true;
+          continue;
+        }
+        if (!r.records.empty()) {
+          min_one = false;
+          bytes += r.records.size();
+          limit = limit > r.records.size() ? limit - r.records.size() : 0;
+          pd.records = Records(std::move(r.records));
+        }
+      }
+    }
+    followers_recorded = true;
+    // The fetch purgatory (DelayedFetch): answer once fetch.min.bytes are
+    // there, on an error, or when max wait has passed.
+    if (bytes >= static_cast<std::uint64_t>(std::max(1, req.min_bytes)) || any_error ||
+        rt_.now() >= deadline)
+      return resp;
+    (void)changed_.wait("fetch.purgatory", deadline);
+  }
+}
+
+// --- ListOffsets and OffsetsForLeaderEpoch ---------------------------------------------------------------
+
+ListOffsetsResponse ReplicaManager::list_offsets(const ListOffsetsRequest& req, std::int16_t version) {
+  constexpr std::int64_t k_latest = -1, k_earliest = -2;
+  ListOffsetsResponse resp;
+  for (const auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    for (const auto& lp : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition_index = lp.partition_index;
+      const TopicPartition tp{t.name, lp.partition_index};
+      auto p = partition(tp);
+      if (!p || !p->is_leader()) {
+        pr.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
+                                                     : ErrorCode::unknown_topic_or_partition;
+        continue;
+      }
+      PartitionLock lock(*p);
+      pr.error_code = check_current_leader_epoch(lp.current_leader_epoch, p->leader_epoch());
+      if (pr.error_code != ErrorCode::none) continue;
+      // Consumers see up to the high watermark (the replica may see the log end).
+      const Offset end = req.replica_id.value() >= 0 ? p->log_end_offset() : p->high_watermark();
+      std::optional<Offset> found;
+      if (lp.timestamp == k_latest) {
+        found = end;
+      } else if (lp.timestamp == k_earliest) {
+        found = p->log_start_offset();
+      } else {
+        auto r = p->log().offset_for_timestamp(lp.timestamp);
+        if (!r) {
+          pr.error_code = static_cast<ErrorCode>(log::kafka_error_code(r.error()));
+          continue;
+        }
+        if (r.value() && Offset(r.value()->offset) < end) {
+          found = Offset(r.value()->offset);
+          pr.timestamp = r.value()->timestamp_ms;
+        }
+      }
+      if (!found) continue;  // no such timestamp: offset -1, as Kafka
+      pr.offset = *found;
+      pr.leader_epoch = p->leader_epoch();
+      if (version == 0) pr.old_style_offsets.push_back(*found);
+    }
+  }
+  return resp;
+}
+
+OffsetForLeaderEpochResponse ReplicaManager::offsets_for_leader_epoch(
+    const OffsetForLeaderEpochRequest& req, std::int16_t version) {
+  OffsetForLeaderEpochResponse resp;
+  for (const auto& t : req.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.topic = t.topic;
+    for (const auto& op : t.partitions) {
+      auto& pr = tr.partitions.emplace_back();
+      pr.partition = op.partition;
+      const TopicPartition tp{t.topic, op.partition};
+      auto p = partition(tp);
+      if (!p || !p->is_leader()) {
+        pr.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
+                                                     : ErrorCode::unknown_topic_or_partition;
+        continue;
+      }
+      PartitionLock lock(*p);
+      pr.error_code = check_current_leader_epoch(op.current_leader_epoch, p->leader_epoch());
+      if (pr.error_code != ErrorCode::none) continue;
+      const auto e = end_offset_for(p->log().leader_epochs(), op.leader_epoch, p->log_end_offset());
+      pr.end_offset = e.end_offset;
+      // v0 answers carry no epoch (KIP-279 added it in v1).
+      pr.leader_epoch = version >= 1 ? e.leader_epoch : LeaderEpoch::none();
+    }
+  }
+  return resp;
+}
+
+}  // namespace samsa::broker

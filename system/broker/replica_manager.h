@@ -1,0 +1,144 @@
+#pragma once
+// The partitions a broker hosts and the requests on them (Kafka 2.8's
+// ReplicaManager, DelayedProduce, DelayedFetch, MetadataCache):
+//
+//  - LeaderAndIsr makes replicas leaders or followers (a follower gets a
+//    fetcher from the leader's broker), UpdateMetadata fills the metadata
+//    cache, StopReplica drops replicas; each fenced by controller and broker
+//    epoch (ControlFence).
+//  - Produce appends on the leader; acks=all waits (the produce purgatory)
+//    until the high watermark covers the batch, the request's timeout
+//    (REQUEST_TIMED_OUT) or the loss of leadership (NOT_LEADER_OR_FOLLOWER).
+//  - Fetch reads (consumers up to the high watermark, followers up to the log
+//    end, KIP-74 byte limits) and long-polls (the fetch purgatory) until
+//    fetch.min.bytes are there or max wait passes. A follower's fetch moves
+//    its state at the leader, may expand the ISR and advance the HW.
+//  - ISR shrink (a periodic check, replica.lag.time.max.ms) and expansion are
+//    written to the coordinator with compare-and-set on the partition
+//    state's zkVersion, then announced under /isr_change_notification.
+//
+// A connection's requests are handled one at a time by its fiber (as
+// Kafka's socket server mutes a channel while a request is in flight), so the
+// purgatories are fibers parked on a wait queue, woken when a partition
+// changes.
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/runtime/runtime.h"
+#include "system/broker/config.h"
+#include "system/broker/control_fence.h"
+#include "system/broker/controller_channel.h"
+#include "system/broker/partition.h"
+#include "system/coord/client.h"
+#include "system/protocol/typed_messages.h"
+
+namespace samsa::broker {
+
+class FetcherManager;
+
+// The cluster as the last UpdateMetadata described it (MetadataCache).
+class MetadataCache {
+ public:
+  void update(const UpdateMetadataCommand& u, BrokerId controller);
+  const ControlPartitionState* partition(const TopicPartition& tp) const;
+  std::optional<BrokerEndpoint> endpoint(BrokerId b) const;
+  const std::map<BrokerId, BrokerInfo>& brokers() const { return brokers_; }
+  const std::map<TopicPartition, ControlPartitionState>& partitions() const { return partitions_; }
+  BrokerId controller() const { return controller_; }
+  bool has_topic(const std::string& topic) const;
+  void remember_endpoint(const BrokerInfo& b) { endpoints_[b.id] = b.endpoint; }
+
+ private:
+  std::map<TopicPartition, ControlPartitionState> partitions_;
+  std::map<BrokerId, BrokerInfo> brokers_;
+  std::map<BrokerId, BrokerEndpoint> endpoints_;  // also leaders named by LeaderAndIsr
+  BrokerId controller_ = BrokerId::none();
+};
+
+struct ReplicaManagerStats {
+  std::uint64_t isr_shrinks = 0;
+  std::uint64_t isr_expansions = 0;
+  std::uint64_t isr_write_conflicts = 0;
+  std::uint64_t produce_timeouts = 0;
+  std::uint64_t truncations = 0;
+};
+
+class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
+ public:
+  ReplicaManager(sim::Runtime& rt, const BrokerConfig& config);
+  ~ReplicaManager();
+  ReplicaManager(const ReplicaManager&) = delete;
+  ReplicaManager& operator=(const ReplicaManager&) = delete;
+
+  BrokerId self() const { return self_; }
+  const BrokerConfig& config() const { return config_; }
+  ControlFence& fence() { return fence_; }
+  MetadataCache& metadata() { return metadata_; }
+  const ReplicaManagerStats& stats() const { return stats_; }
+  // The coordinator session in which this broker is registered (nullptr
+  // between sessions): ISR writes and topic creation go through it.
+  void set_coordinator(coord::Client* c, BrokerEpoch epoch);
+  coord::Client* coordinator() const { return coordinator_; }
+
+  // --- control requests (already decoded from their frames) ----------------------------
+  struct PartitionError {
+    TopicPartition tp;
+    ErrorCode error = ErrorCode::none;
+  };
+  struct ControlResult {
+    ErrorCode error = ErrorCode::none;
+    std::vector<PartitionError> partitions;
+  };
+  ControlResult leader_and_isr(const ControlRequest& r);
+  ControlResult update_metadata(const ControlRequest& r);
+  ControlResult stop_replica(const ControlRequest& r);
+
+  // --- client and replica requests --------------------------------------------------------------
+  // nullopt for acks=0: Kafka sends no response.
+  std::optional<protocol::ProduceResponse> produce(const protocol::ProduceRequest& req,
+                                                   std::int16_t version);
+  protocol::FetchResponse fetch(const protocol::FetchRequest& req, std::int16_t version);
+  protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& req,
+                                             std::int16_t version);
+  protocol::OffsetForLeaderEpochResponse offsets_for_leader_epoch(
+      const protocol::OffsetForLeaderEpochRequest& req, std::int16_t version);
+
+  // --- for the fetchers and the background fibers --------------------------------------------------
+  std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
+  std::vector<TopicPartition> hosted() const;
+  // Wakes every parked request: a partition changed.
+  void notify_changed() { changed_.notify_all(); }
+  // Fibers: the ISR expiration check, HW checkpoints and the flush schedule.
+  void run_isr_expiration();
+  void run_checkpoints();
+  FetcherManager& fetchers() { return *fetchers_; }
+
+ private:
+  std::shared_ptr<Partition> get_or_open(const TopicPartition& tp, ErrorCode& error);
+  ErrorCode become_leader_or_follower(const ControlPartitionState& s,
+                                      const std::map<BrokerId, BrokerEndpoint>& leaders);
+  // Writes the ISR with compare-and-set (Partition.updateIsr in Kafka 2.x).
+  bool write_isr(Partition& p, std::vector<BrokerId> isr);
+  void maybe_expand_isr(Partition& p, BrokerId follower);
+  void maybe_shrink_isr(Partition& p);
+  ErrorCode wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch, Offset last_offset,
+                          sim::MonoTime deadline);
+  std::int64_t now_ms() { return sim::to_ms(rt_.now().since_epoch); }
+
+  sim::Runtime& rt_;
+  BrokerConfig config_;
+  BrokerId self_;
+  ControlFence fence_;
+  MetadataCache metadata_;
+  coord::Client* coordinator_ = nullptr;
+  std::map<TopicPartition, std::shared_ptr<Partition>> partitions_;
+  sim::WaitQueue changed_;
+  std::unique_ptr<FetcherManager> fetchers_;
+  ReplicaManagerStats stats_;
+};
+
+}  // namespace samsa::broker
