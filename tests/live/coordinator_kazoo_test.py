@@ -196,6 +196,17 @@ def main():
     check(zk.exists("/brokers/ids/3") is None, "a closed session's ephemeral stays gone")
     zk.stop()
     zk.close()
+    # A second server on a port in use exits 2 and says why.
+    busy = os.path.join(tmp, "busy.cfg")
+    write_cfg(busy, os.path.join(tmp, "data2"))
+    with open(busy) as f:
+        text = f.read().replace("clientPort=0", f"clientPort={coord.port()}")
+    with open(busy, "w") as f:
+        f.write(text)
+    p = subprocess.run([SAMSA, "live", "coordinator", "--config", busy],
+                       capture_output=True, text=True, timeout=20)
+    check(p.returncode == 2 and "address in use" in p.stderr,
+          f"a port in use exits 2 (got {p.returncode})")
     rc = coord.stop(signal.SIGINT)
     check(rc == 0, f"SIGINT: controlled shutdown, exit 0 (got {rc})")
 
