@@ -27,5 +27,6 @@ Command add_decode_command(CLI::App& app);    // tools/cmd_decode.cpp
 Command add_dump_log_command(CLI::App& app);  // tools/cmd_dump_log.cpp
 Command add_assign_command(CLI::App& app);    // tools/cmd_assign.cpp
 Command add_partition_command(CLI::App& app); // tools/cmd_partition.cpp
+Command add_live_command(CLI::App& app);      // tools/cmd_live.cpp
 
 }  // namespace samsa::tools

@@ -47,6 +47,7 @@ Result<std::shared_ptr<Server>, std::string> Server::start(sim::Runtime& rt, Ser
   auto listener = rt.net().listen(server->config_.port);
   if (!listener) return Err{std::string("listen: ") + std::string(sim::to_string(listener.error()))};
   std::shared_ptr<sim::Listener> shared(std::move(*listener));
+  server->port_ = shared->port();
   rt.spawn("coord.accept", [server, shared] { server->accept_loop(shared); });
   rt.spawn("coord.expiry", [server] { server->expiry_loop(); });
   rt.log().info("coord server up: zxid {} sessions {} replayed {} torn {}", server->sm_.last_zxid(),
@@ -56,7 +57,11 @@ Result<std::shared_ptr<Server>, std::string> Server::start(sim::Runtime& rt, Ser
 }
 
 std::int32_t Server::negotiate_timeout_ms(std::int32_t requested) const {
-  return std::clamp(requested, 2 * config_.tick_ms, 20 * config_.tick_ms);
+  const std::int32_t lo =
+      config_.min_session_timeout_ms >= 0 ? config_.min_session_timeout_ms : 2 * config_.tick_ms;
+  const std::int32_t hi = std::max(
+      lo, config_.max_session_timeout_ms >= 0 ? config_.max_session_timeout_ms : 20 * config_.tick_ms);
+  return std::clamp(requested, lo, hi);
 }
 
 void Server::accept_loop(std::shared_ptr<sim::Listener> listener) {

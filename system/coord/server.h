@@ -18,6 +18,9 @@ namespace samsa::coord {
 struct ServerConfig {
   std::uint16_t port = 2181;
   std::int32_t tick_ms = 200;  // session timeouts negotiate to [2, 20] ticks
+  // ZooKeeper's minSessionTimeout / maxSessionTimeout; -1: 2 and 20 ticks.
+  std::int32_t min_session_timeout_ms = -1;
+  std::int32_t max_session_timeout_ms = -1;
   std::string data_dir = "coord";
   std::int64_t snapshot_every_txns = 500;
 };
@@ -42,6 +45,8 @@ class Server : public std::enable_shared_from_this<Server> {
   // keep it, since it was never acknowledged.
   const std::optional<Txn>& in_flight() const { return in_flight_; }
   std::int32_t negotiate_timeout_ms(std::int32_t requested) const;
+  // The port the server listens on (the real one when config.port was 0).
+  std::uint16_t port() const { return port_; }
 
   Server(sim::Runtime& rt, ServerConfig config);  // use start()
 
@@ -78,6 +83,7 @@ class Server : public std::enable_shared_from_this<Server> {
   bool write_locked_ = false;
   sim::WaitQueue write_waiters_;
   ServerStats stats_;
+  std::uint16_t port_ = 0;
 };
 
 }  // namespace samsa::coord

@@ -1,0 +1,246 @@
+#include "sim/live/live_disk.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace samsa::sim {
+
+namespace {
+
+bool valid_path(std::string_view p) {
+  if (p.empty() || p.front() == '/' || p.back() == '/') return false;
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    std::size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view part = p.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string parent_of(std::string_view p) {
+  const auto slash = p.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(p.substr(0, slash));
+}
+
+// Retries a syscall interrupted by a signal (the live world handles SIGTERM).
+template <class F>
+auto retry(F f) {
+  for (;;) {
+    auto r = f();
+    if (r >= 0 || errno != EINTR) return r;
+  }
+}
+
+class LiveFile final : public File {
+ public:
+  LiveFile(int fd, std::string path, LiveDiskStats& stats)
+      : fd_(fd), path_(std::move(path)), stats_(stats) {}
+  ~LiveFile() override { ::close(fd_); }
+
+  Result<std::size_t, DiskErrc> read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = retry([&] {
+        return ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      });
+      if (n < 0) return Err{disk_errc_of(errno)};
+      if (n == 0) break;  // end of file: a short read
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  }
+
+  Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) override {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = retry([&] {
+        return ::pwrite(fd_, data.data() + done, data.size() - done,
+                        static_cast<off_t>(offset + done));
+      });
+      if (n < 0) return Err{disk_errc_of(errno)};
+      done += static_cast<std::size_t>(n);
+    }
+    return {};
+  }
+
+  // The end is read when the append runs; fibers of one thread never
+  // interleave inside it, so appends never overwrite each other.
+  Result<void, DiskErrc> append(ByteView data) override { return write(size(), data); }
+
+  Result<void, DiskErrc> truncate(std::uint64_t size_bytes) override {
+    if (retry([&] { return ::ftruncate(fd_, static_cast<off_t>(size_bytes)); }) != 0)
+      return Err{disk_errc_of(errno)};
+    return {};
+  }
+
+  // fdatasync writes the data and the metadata needed to read it back (the
+  // size), which is what the seam's fsync promises.
+  Result<void, DiskErrc> fsync() override {
+    ++stats_.file_fsyncs;
+    if (retry([&] { return ::fdatasync(fd_); }) != 0) return Err{disk_errc_of(errno)};
+    return {};
+  }
+
+  std::uint64_t size() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  int fd_;
+  std::string path_;
+  LiveDiskStats& stats_;
+};
+
+}  // namespace
+
+DiskErrc disk_errc_of(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR: return DiskErrc::not_found;
+    case EEXIST: return DiskErrc::exists;
+    case ENOSPC:
+    case EDQUOT: return DiskErrc::no_space;
+    case EISDIR: return DiskErrc::is_directory;
+    case ENOTEMPTY: return DiskErrc::not_empty;
+    case ENAMETOOLONG: return DiskErrc::bad_path;
+    default: return DiskErrc::io_error;
+  }
+}
+
+LiveDisk::LiveDisk(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string LiveDisk::real_path(std::string_view path) const {
+  if (path.empty()) return root_;
+  std::string out = root_;
+  out += '/';
+  out += path;
+  return out;
+}
+
+Result<void, DiskErrc> LiveDisk::fsync_dir_real(const std::string& real) {
+  const int fd = retry([&] { return ::open(real.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) return Err{disk_errc_of(errno)};
+  ++stats_.dir_fsyncs;
+  const int r = retry([&] { return ::fsync(fd); });
+  const int err = errno;
+  ::close(fd);
+  if (r != 0) return Err{disk_errc_of(err)};
+  return {};
+}
+
+Result<void, DiskErrc> LiveDisk::fsync_parent(std::string_view path) {
+  return fsync_dir_real(real_path(parent_of(path)));
+}
+
+Result<std::unique_ptr<File>, DiskErrc> LiveDisk::open(std::string_view path, OpenOptions options) {
+  if (!valid_path(path)) return Err{DiskErrc::bad_path};
+  const std::string real = real_path(path);
+  struct stat st {};
+  const bool existed = ::stat(real.c_str(), &st) == 0;
+  if (existed && S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};
+  int flags = O_RDWR | O_CLOEXEC;
+  if (options.create) flags |= O_CREAT;
+  if (options.create && options.exclusive) flags |= O_EXCL;
+  if (options.truncate) flags |= O_TRUNC;
+  const int fd = retry([&] { return ::open(real.c_str(), flags, 0644); });
+  if (fd < 0) return Err{disk_errc_of(errno)};
+  auto file = std::make_unique<LiveFile>(fd, std::string(path), stats_);
+  if (!existed) {
+    // A created file's name is durable before open returns.
+    if (auto r = fsync_parent(path); !r) return Err{r.error()};
+  }
+  return std::unique_ptr<File>(std::move(file));
+}
+
+Result<void, DiskErrc> LiveDisk::mkdirs(std::string_view dir) {
+  if (!valid_path(dir)) return Err{DiskErrc::bad_path};
+  // Check every ancestor first: a failed mkdirs creates nothing.
+  std::vector<std::string> missing;
+  for (std::string d(dir); !d.empty(); d = parent_of(d)) {
+    struct stat st {};
+    if (::stat(real_path(d).c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return Err{DiskErrc::exists};
+      break;
+    }
+    missing.push_back(d);
+  }
+  std::reverse(missing.begin(), missing.end());
+  for (const std::string& d : missing) {
+    if (::mkdir(real_path(d).c_str(), 0755) != 0 && errno != EEXIST)
+      return Err{disk_errc_of(errno)};
+    if (auto r = fsync_parent(d); !r) return r;
+  }
+  return {};
+}
+
+Result<void, DiskErrc> LiveDisk::remove(std::string_view path) {
+  if (!valid_path(path)) return Err{DiskErrc::bad_path};
+  const std::string real = real_path(path);
+  struct stat st {};
+  if (::lstat(real.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
+  const int r = S_ISDIR(st.st_mode) ? ::rmdir(real.c_str()) : ::unlink(real.c_str());
+  if (r != 0) return Err{errno == EEXIST ? DiskErrc::not_empty : disk_errc_of(errno)};
+  return fsync_parent(path);
+}
+
+Result<void, DiskErrc> LiveDisk::rename(std::string_view from, std::string_view to) {
+  if (!valid_path(from) || !valid_path(to)) return Err{DiskErrc::bad_path};
+  const std::string real_from = real_path(from);
+  const std::string real_to = real_path(to);
+  struct stat st {};
+  if (::stat(real_from.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
+  if (S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};  // the seam renames files
+  if (::stat(real_to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};
+  if (::rename(real_from.c_str(), real_to.c_str()) != 0) return Err{disk_errc_of(errno)};
+  // Durable when it returns: the new name's directory, then the old one's.
+  if (auto r = fsync_parent(to); !r) return r;
+  if (parent_of(from) != parent_of(to)) return fsync_parent(from);
+  return {};
+}
+
+Result<std::vector<std::string>, DiskErrc> LiveDisk::list(std::string_view dir) {
+  if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
+  DIR* d = ::opendir(real_path(dir).c_str());
+  if (d == nullptr) return Err{disk_errc_of(errno)};
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<void, DiskErrc> LiveDisk::fsync_dir(std::string_view dir) {
+  if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
+  return fsync_dir_real(real_path(dir));
+}
+
+bool LiveDisk::exists(std::string_view path) {
+  if (!valid_path(path)) return false;
+  struct stat st {};
+  return ::stat(real_path(path).c_str(), &st) == 0;
+}
+
+bool LiveDisk::is_directory(std::string_view path) {
+  if (!path.empty() && !valid_path(path)) return false;
+  struct stat st {};
+  return ::stat(real_path(path).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace samsa::sim

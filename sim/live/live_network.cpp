@@ -1,0 +1,402 @@
+#include "sim/live/live_network.h"
+
+#include <asio/connect.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/write.hpp>
+#include <spdlog/logger.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+
+namespace samsa::sim {
+
+namespace {
+
+using asio::ip::tcp;
+
+constexpr std::size_t k_read_chunk_bytes = 64 * 1024;
+constexpr std::size_t k_accept_queue = 128;
+
+Address address_of(const tcp::endpoint& e) {
+  return Address{e.address().to_string(), e.port()};
+}
+
+NetErrc connect_errc_of(const std::error_code& ec) {
+  if (ec == asio::error::timed_out) return NetErrc::timed_out;
+  return NetErrc::refused;  // refused, unreachable, unresolvable: nobody to talk to
+}
+
+// The state of one TCP connection, shared with the Asio handlers in flight
+// (so a handler that completes after the Connection is gone touches nothing
+// freed). Valid input bytes are in_[in_start_, in_end_).
+struct ConnState : std::enable_shared_from_this<ConnState> {
+  ConnState(tcp::socket s, Parker& parker, const LiveNetOptions& o, std::uint64_t id_,
+            LiveNetStats& st)
+      : socket(std::move(s)), readers(parker), writers(parker), max_frame_bytes(o.max_frame_bytes),
+        send_buffer_bytes(o.send_buffer_bytes), id(id_), stats(st), log(o.log) {
+    std::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // reads happen after readiness, never block
+    auto remote = socket.remote_endpoint(ec);
+    if (!ec) peer = address_of(remote);
+  }
+
+  tcp::socket socket;
+  WaitQueue readers;
+  WaitQueue writers;
+  std::size_t max_frame_bytes;
+  std::size_t send_buffer_bytes;
+  std::uint64_t id;
+  LiveNetStats& stats;
+  spdlog::logger* log;
+  Address peer;
+
+  Bytes in;
+  std::size_t in_start = 0;
+  std::size_t in_end = 0;
+  bool reading = false;  // a wait for readability is outstanding
+  bool eof = false;      // the peer closed its side
+  bool broken = false;   // the connection failed (reset, write error)
+  bool bad = false;      // a bad frame prefix arrived: nothing more is read
+  bool closed = false;   // this side closed
+  bool close_after_write = false;
+
+  Bytes out_pending;  // queued frames, written after the write in flight
+  Bytes out_writing;  // the batch an async write is sending
+  bool writing = false;
+
+  // The next whole frame, if the buffer holds one. Sets `bad` on a size
+  // prefix that is negative or over the limit.
+  std::optional<Bytes> take_frame() {
+    const std::size_t avail = in_end - in_start;
+    if (avail < 4) return std::nullopt;
+    const auto n = frame_size(ByteView(in.data() + in_start, 4)).value();
+    if (n > max_frame_bytes) {
+      bad = true;
+      ++stats.bad_frames;
+      if (log)
+        log->warn("connection {} from {}:{}: frame size {} {}; closing it", id, peer.host,
+                  peer.port, static_cast<std::int32_t>(n),
+                  static_cast<std::int32_t>(n) < 0
+                      ? std::string("is negative")
+                      : fmt::format("is over the limit {} (socket.request.max.bytes)",
+                                    max_frame_bytes));
+      return std::nullopt;
+    }
+    if (avail < 4 + std::size_t{n}) return std::nullopt;
+    Bytes frame(in.begin() + static_cast<std::ptrdiff_t>(in_start),
+                in.begin() + static_cast<std::ptrdiff_t>(in_start + 4 + n));
+    in_start += 4 + n;
+    if (in_start == in_end) {
+      in_start = in_end = 0;
+      // A connection that once carried a huge frame does not keep its buffer.
+      if (in.size() > 16 * k_read_chunk_bytes) Bytes().swap(in);
+    }
+    return frame;
+  }
+
+  // Bytes still missing to complete the frame at the front (0 if unknown).
+  std::size_t missing() const {
+    const std::size_t avail = in_end - in_start;
+    if (avail < 4) return 0;
+    const auto n = frame_size(ByteView(in.data() + in_start, 4)).value();
+    return 4 + std::size_t{n} - avail;
+  }
+
+  // Waits for the socket to be readable, then reads what is there without
+  // blocking. (An async read would try a read first that fails with EAGAIN
+  // in request/response traffic: one wasted syscall per frame.)
+  void start_read() {
+    if (reading || eof || broken || bad || closed) return;
+    reading = true;
+    socket.async_wait(tcp::socket::wait_read,
+                      [self = shared_from_this()](const std::error_code& ec) {
+                        self->on_readable(ec);
+                      });
+  }
+
+  void on_readable(const std::error_code& ec) noexcept {
+    reading = false;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) broken = true;
+      readers.notify_all();
+      return;
+    }
+    // Move the unread tail to the front before growing.
+    if (in_start > 0) {
+      std::memmove(in.data(), in.data() + in_start, in_end - in_start);
+      in_end -= in_start;
+      in_start = 0;
+    }
+    const std::size_t chunk = std::max(k_read_chunk_bytes, missing());
+    if (in.size() < in_end + chunk) in.resize(in_end + chunk);
+    std::error_code rec;
+    const std::size_t n = socket.read_some(asio::buffer(in.data() + in_end, chunk), rec);
+    in_end += n;
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      start_read();  // a spurious wake-up: wait again
+      return;
+    }
+    if (rec == asio::error::eof)
+      eof = true;
+    else if (rec)
+      broken = true;
+    readers.notify_all();
+  }
+
+  void flush() {
+    if (writing || out_pending.empty() || broken) return;
+    out_writing.swap(out_pending);
+    out_pending.clear();
+    writing = true;
+    asio::async_write(socket, asio::buffer(out_writing),
+                      [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                        self->on_written(ec);
+                      });
+  }
+
+  void on_written(const std::error_code& ec) noexcept {
+    writing = false;
+    out_writing.clear();
+    if (ec) {
+      broken = true;
+      out_pending.clear();
+      readers.notify_all();
+    }
+    writers.notify_all();
+    if (!ec && !out_pending.empty()) {
+      flush();
+      return;
+    }
+    if (close_after_write) shut();
+  }
+
+  void shut() noexcept {
+    std::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  void close() noexcept {
+    if (closed) return;
+    closed = true;
+    readers.notify_all();  // our own readers see `closed`
+    writers.notify_all();
+    // Frames queued before close still go out, then the peer sees the end.
+    if (writing || !out_pending.empty())
+      close_after_write = true;
+    else
+      shut();
+  }
+};
+
+class LiveConnection final : public Connection {
+ public:
+  LiveConnection(std::shared_ptr<ConnState> s, Parker& parker)
+      : s_(std::move(s)), parker_(parker) {}
+  ~LiveConnection() override { s_->close(); }
+
+  Result<void, NetErrc> send(ByteView frame) override {
+    if (!parker_.check_alive()) return Err{NetErrc::closed};
+    ConnState& s = *s_;
+    if (s.closed) return Err{NetErrc::closed};
+    const auto size = frame_size(frame);
+    if (!size || *size != frame.size() - 4 || frame.size() > s.max_frame_bytes + 4)
+      return Err{NetErrc::bad_frame};
+    while (!s.broken && !s.closed && queued() > 0 && queued() + frame.size() > s.send_buffer_bytes)
+      s.writers.wait("net.send.buffer_full");
+    if (s.closed) return Err{NetErrc::closed};
+    if (s.broken) return Err{NetErrc::reset};
+    s.out_pending.insert(s.out_pending.end(), frame.begin(), frame.end());
+    s.flush();
+    return {};
+  }
+
+  Result<Bytes, NetErrc> recv(std::optional<MonoTime> deadline) override {
+    ConnState& s = *s_;
+    bool timed_out = false;
+    for (;;) {
+      if (!parker_.check_alive()) return Err{NetErrc::closed};
+      if (s.closed) return Err{NetErrc::closed};
+      if (s.bad) return Err{NetErrc::bad_frame};
+      if (auto frame = s.take_frame()) return std::move(*frame);
+      if (s.bad) return Err{NetErrc::bad_frame};
+      if (s.broken || s.eof) return Err{NetErrc::reset};
+      if (timed_out) return Err{NetErrc::timed_out};
+      s.start_read();
+      timed_out = s.readers.wait("net.recv", deadline) == Wake::timed_out;
+    }
+  }
+
+  void close() noexcept override { s_->close(); }
+  const Address& peer() const override { return s_->peer; }
+  std::uint64_t id() const override { return s_->id; }
+
+ private:
+  std::size_t queued() const { return s_->out_pending.size() + s_->out_writing.size(); }
+
+  std::shared_ptr<ConnState> s_;
+  Parker& parker_;
+};
+
+// A listening socket; one async accept is kept outstanding while fewer than
+// k_accept_queue accepted connections wait for accept().
+struct ListenState : std::enable_shared_from_this<ListenState> {
+  ListenState(tcp::acceptor a, Parker& parker) : acceptor(std::move(a)), acceptors(parker) {}
+  tcp::acceptor acceptor;
+  WaitQueue acceptors;
+  std::deque<tcp::socket> ready;
+  bool accepting = false;
+  bool closed = false;
+
+  void start_accept() {
+    if (accepting || closed || ready.size() >= k_accept_queue) return;
+    accepting = true;
+    acceptor.async_accept([self = shared_from_this()](const std::error_code& ec, tcp::socket s) {
+      self->accepting = false;
+      if (!ec) self->ready.push_back(std::move(s));
+      self->acceptors.notify_all();
+      // On an error (EMFILE, say) the next accept() call tries again.
+      if (!ec) self->start_accept();
+    });
+  }
+
+  void close() noexcept {
+    if (closed) return;
+    closed = true;
+    std::error_code ignored;
+    acceptor.close(ignored);
+    ready.clear();
+    acceptors.notify_all();
+  }
+};
+
+class LiveListener final : public Listener {
+ public:
+  LiveListener(std::shared_ptr<ListenState> s, Parker& parker, const LiveNetOptions& options,
+               std::uint64_t& next_id, LiveNetStats& stats)
+      : s_(std::move(s)), parker_(parker), options_(options), next_id_(next_id), stats_(stats) {
+    std::error_code ec;
+    port_ = s_->acceptor.local_endpoint(ec).port();
+  }
+  ~LiveListener() override { s_->close(); }
+
+  Result<std::unique_ptr<Connection>, NetErrc> accept(std::optional<MonoTime> deadline) override {
+    bool timed_out = false;
+    for (;;) {
+      if (!parker_.check_alive()) return Err{NetErrc::closed};
+      if (s_->closed) return Err{NetErrc::closed};
+      if (!s_->ready.empty()) {
+        tcp::socket sock = std::move(s_->ready.front());
+        s_->ready.pop_front();
+        s_->start_accept();
+        ++stats_.connections_accepted;
+        auto state =
+            std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
+        return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
+      }
+      if (timed_out) return Err{NetErrc::timed_out};
+      s_->start_accept();
+      timed_out = s_->acceptors.wait("net.accept", deadline) == Wake::timed_out;
+    }
+  }
+  void close() noexcept override { s_->close(); }
+  std::uint16_t port() const override { return port_; }
+
+ private:
+  std::shared_ptr<ListenState> s_;
+  Parker& parker_;
+  LiveNetOptions options_;
+  std::uint64_t& next_id_;
+  LiveNetStats& stats_;
+  std::uint16_t port_ = 0;
+};
+
+// A connect in flight, shared with its handlers.
+struct ConnectOp : std::enable_shared_from_this<ConnectOp> {
+  ConnectOp(asio::io_context& io, Parker& parker) : socket(io), resolver(io), done_queue(parker) {}
+  tcp::socket socket;
+  tcp::resolver resolver;
+  WaitQueue done_queue;
+  bool done = false;
+  std::error_code ec;
+
+  void finish(const std::error_code& e) {
+    if (done) return;
+    done = true;
+    ec = e;
+    done_queue.notify_all();
+  }
+
+  void start(const Address& to) {
+    std::error_code parse_ec;
+    const auto addr = asio::ip::make_address(to.host, parse_ec);
+    auto self = shared_from_this();
+    if (!parse_ec) {
+      socket.async_connect(tcp::endpoint(addr, to.port),
+                           [self](const std::error_code& e) { self->finish(e); });
+      return;
+    }
+    resolver.async_resolve(to.host, std::to_string(to.port),
+                           [self](const std::error_code& e, tcp::resolver::results_type results) {
+                             if (e || self->done) return self->finish(e ? e : asio::error::operation_aborted);
+                             asio::async_connect(self->socket, results,
+                                                 [self](const std::error_code& e2, const tcp::endpoint&) {
+                                                   self->finish(e2);
+                                                 });
+                           });
+  }
+
+  void cancel() noexcept {
+    std::error_code ignored;
+    resolver.cancel();
+    socket.close(ignored);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>, NetErrc> LiveNetwork::listen(std::uint16_t port) {
+  parker_.check_alive();
+  std::error_code ec;
+  const auto addr = asio::ip::make_address(options_.listen_host, ec);
+  if (ec) return Err{NetErrc::refused};
+  const tcp::endpoint ep(addr, port);
+  tcp::acceptor acceptor(io_);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (ec == asio::error::address_in_use) return Err{NetErrc::address_in_use};
+  if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
+  if (ec) return Err{NetErrc::refused};
+  auto state = std::make_shared<ListenState>(std::move(acceptor), parker_);
+  state->start_accept();
+  return std::unique_ptr<Listener>(
+      std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_));
+}
+
+Result<std::unique_ptr<Connection>, NetErrc> LiveNetwork::connect(const Address& to,
+                                                                 std::optional<MonoTime> deadline) {
+  parker_.check_alive();
+  auto op = std::make_shared<ConnectOp>(io_, parker_);
+  op->start(to);
+  // A deadline or a shutdown (Crashed) while waiting gives the connect up;
+  // its handler still runs later, on the shared op.
+  struct GiveUp {
+    ConnectOp& op;
+    ~GiveUp() {
+      if (!op.done) op.cancel();
+    }
+  } give_up{*op};
+  while (!op->done) {
+    if (op->done_queue.wait("net.connect", deadline) == Wake::timed_out && !op->done)
+      return Err{NetErrc::timed_out};
+  }
+  if (op->ec) return Err{connect_errc_of(op->ec)};
+  ++stats_.connections_made;
+  auto state = std::make_shared<ConnState>(std::move(op->socket), parker_, options_, ++next_id_, stats_);
+  return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
+}
+
+}  // namespace samsa::sim

@@ -1,0 +1,53 @@
+#pragma once
+// Reading the config files of live servers: ZooKeeper's zoo.cfg and (later)
+// Kafka's server.properties are both Java properties files (key=value lines,
+// '#' and '!' comments). Entries keep their line numbers, so every message
+// names FILE:LINE. Bad values are errors (exit 2); unknown keys warn.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/runtime/result.h"
+
+namespace samsa::tools {
+
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+struct ConfigFile {
+  std::string path;
+  std::vector<ConfigEntry> entries;  // in file order; a later duplicate wins
+  std::string where(const ConfigEntry& e) const { return path + ":" + std::to_string(e.line); }
+};
+
+// Reads and splits a properties file. Errors: unreadable file, a line with
+// no '=' or ':' separator.
+Result<ConfigFile, std::string> read_properties(const std::string& path);
+
+// ZooKeeper standalone settings, with ZooKeeper's key names and defaults.
+struct CoordinatorSettings {
+  std::string data_dir;                       // dataDir (required)
+  std::uint16_t client_port = 2181;           // clientPort (required; 0: any free port)
+  std::string client_port_address = "0.0.0.0";  // clientPortAddress
+  std::int32_t tick_ms = 3000;                // tickTime
+  std::int32_t min_session_timeout_ms = -1;   // minSessionTimeout (-1: 2 ticks)
+  std::int32_t max_session_timeout_ms = -1;   // maxSessionTimeout (-1: 20 ticks)
+  std::int64_t snap_count = 100000;           // snapCount: txns between snapshots
+  std::size_t max_buffer_bytes = 0xfffff;     // jute.maxbuffer: the largest request
+};
+
+struct ParsedCoordinator {
+  CoordinatorSettings settings;
+  std::vector<std::string> warnings;  // "FILE:LINE: ..."
+};
+
+// Interprets zoo.cfg entries. An error names FILE:LINE (or the file, for a
+// missing required key).
+Result<ParsedCoordinator, std::string> parse_coordinator(const ConfigFile& file);
+
+}  // namespace samsa::tools
