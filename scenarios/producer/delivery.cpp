@@ -199,7 +199,7 @@ std::vector<std::string> check(const Run& run, bool acks0, json& counts) {
       auto [it, fresh] = where.emplace(value, std::make_pair(partition, offset));
       if (!fresh) {
         ++duplicates;
-        violation(fmt::format("duplicate: {} at {}-{} and {}-{}", value, k_topic, it->second.second, partition, offset));
+        violation(fmt::format("duplicate: {} at {}-{} and {}-{}", value, it->second.first, it->second.second, partition, offset));
       }
       const std::int64_t i = index_of(value);
       if (i < last) {
