@@ -3,6 +3,7 @@
 // every codec read back, the partitioners end to end, buffer.memory
 // back-pressure with max.block.ms.
 #include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
 
 #include <functional>
 #include <set>
@@ -105,6 +106,30 @@ TEST_CASE("producer config: idempotence conflicts as ProducerConfig (KAFKA-13598
   auto t = parse_producer_config(props({{"delivery.timeout.ms", "1000"}, {"request.timeout.ms", "2000"}}));
   REQUIRE(!t);
   CHECK(t.error().key == "delivery.timeout.ms");
+}
+
+TEST_CASE("producer config: idempotence is on iff no conflicting key; an explicit true with a conflict names it",
+          "[client][producer]") {
+  rc::prop("ProducerConfig.postProcessAndValidateIdempotenceConfigs", [] {
+    const int acks = *rc::gen::element(-1, 0, 1);
+    const int retries = *rc::gen::element(0, 1, 3, 2147483647);
+    const int in_flight = *rc::gen::inRange(1, 8);
+    const int idem = *rc::gen::element(0, 1, 2);  // unset, false, true
+    Props p = props({{"acks", acks == -1 ? "all" : std::to_string(acks)},
+                     {"retries", std::to_string(retries)},
+                     {"max.in.flight.requests.per.connection", std::to_string(in_flight)}});
+    if (idem > 0) p["enable.idempotence"] = idem == 2 ? "true" : "false";
+    const bool conflict = acks != -1 || retries == 0 || in_flight > 5;
+    auto c = parse_producer_config(p);
+    if (idem == 2 && conflict) {
+      RC_ASSERT(!c);
+      RC_ASSERT(p.count(c.error().key) == 1);
+      RC_ASSERT(c.error().message.find(c.error().key) != std::string::npos);
+    } else {
+      RC_ASSERT(c);
+      RC_ASSERT(c->enable_idempotence == (idem != 1 && !conflict));
+    }
+  });
 }
 
 TEST_CASE("producer: send(...).get() and callbacks give partition and offset, in order", "[client][producer]") {
