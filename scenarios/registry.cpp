@@ -11,6 +11,7 @@
 #include "scenarios/scenario.h"
 #include "scenarios/broker/acks.h"
 #include "scenarios/workload.h"
+#include "scenarios/producer/delivery.h"
 
 namespace samsa::scenarios {
 
@@ -148,6 +149,9 @@ std::vector<Scenario> code_scenarios() {
   return {
       code_scenario("broker/acks-all", "acks=all, min.insync.replicas=2, RF=3 on three brokers under leader and controller crashes, broker restarts, partitions, slow replication and coordinator restarts; no acknowledged record lost, replicas never diverge below the high watermark", broker::run_acks_all),
       code_scenario("broker/acks-1-leader-crash", "acks=1 with the leader crashing while replication is slow: an acknowledged write the new leader never had is lost (expect exit 1 on some seeds)", broker::run_acks_1_leader_crash),
+      code_scenario("producer/idempotent-lost-acks", "the idempotent producer (acks=all, 5 in flight) under lost acks, broker crashes and restarts and cut links: no lost-write, duplicate or reordering within a partition", producer::run_idempotent_lost_acks),
+      code_scenario("producer/retries-no-idempotence", "enable.idempotence=false, retries, 5 requests in flight under lost acks: duplicates and reordering are Kafka's hazard (expect exit 1 on some seeds)", producer::run_retries_no_idempotence),
+      code_scenario("producer/acks-0", "acks=0 under the same faults: no send is ever ok with an offset; losses are counted", producer::run_acks_0),
   };
 }
 

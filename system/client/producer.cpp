@@ -1,0 +1,957 @@
+// The producer. Sections follow the Java client's classes:
+//   Metadata         the cluster view (brokers, partition leaders), refreshed
+//                    on demand and after metadata.max.age.ms;
+//   NetworkClient    one connection per broker, its in-flight requests in
+//                    order, request.timeout.ms, reconnect backoff;
+//   RecordAccumulator per-partition deques of batches, batch.size,
+//                    linger.ms, buffer.memory;
+//   Sender           drain -> one Produce request per broker; completion,
+//                    retries, delivery.timeout.ms;
+//   TransactionManager (idempotence only) producer id and epoch, sequences
+//                    per partition, epoch bumps (KIP-360).
+#include "system/client/producer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "system/client/partitioner.h"
+#include "system/protocol/record_batch.h"
+#include "system/protocol/typed_api.h"
+
+namespace samsa::client {
+
+namespace p = protocol;
+using p::ErrorCode;
+using sim::Duration;
+using sim::MonoTime;
+
+std::string_view to_string(OutcomeKind k) {
+  switch (k) {
+    case OutcomeKind::ok: return "ok";
+    case OutcomeKind::fail: return "fail";
+    case OutcomeKind::info: return "info";
+  }
+  return "?";
+}
+
+namespace detail {
+struct SendState {
+  explicit SendState(sim::Parker& parker) : event(parker) {}
+  sim::Event event;
+  bool done = false;
+  SendOutcome outcome;
+};
+}  // namespace detail
+
+bool SendFuture::done() const { return s_->done; }
+const SendOutcome& SendFuture::get() const {
+  while (!s_->done) s_->event.wait({}, "producer.send.get");
+  return s_->outcome;
+}
+
+namespace {
+
+constexpr std::int16_t k_produce_version = 7;
+constexpr std::int16_t k_metadata_version = 9;
+constexpr std::int16_t k_init_pid_version = 3;
+constexpr std::size_t k_batch_overhead_bytes = 61;  // DefaultRecordBatch.RECORD_BATCH_OVERHEAD
+
+Duration ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
+};
+
+struct Pending {
+  std::optional<std::string> key;
+  std::string value;
+  std::int64_t timestamp_ms = 0;
+  SendCallback callback;
+  std::shared_ptr<detail::SendState> state;
+};
+
+// ProducerBatch.
+struct Batch {
+  TopicPartition tp;
+  std::vector<Pending> records;
+  std::size_t size_bytes = k_batch_overhead_bytes;
+  std::size_t reserved_bytes = 0;  // taken from buffer.memory
+  MonoTime created;
+  MonoTime retry_at;
+  int attempts = 0;
+  bool in_flight = false;
+  bool maybe_written = false;  // some attempt may have been appended
+  bool done = false;
+  std::int64_t producer_id = -1;
+  std::int16_t epoch = -1;
+  std::int32_t base_sequence = -1;
+  std::int32_t count() const { return static_cast<std::int32_t>(records.size()); }
+};
+using BatchPtr = std::shared_ptr<Batch>;
+
+// TransactionManager's per-partition sequence state (TxnPartitionEntry).
+struct PartitionSequences {
+  std::int32_t next = 0;
+  std::int32_t last_acked = -1;
+  std::set<std::int32_t> incomplete;  // base sequences of batches not yet done
+};
+
+struct InFlight {
+  std::int32_t correlation_id = 0;
+  MonoTime deadline;
+  // frame == nullptr: the connection broke or the request timed out.
+  std::function<void(const p::SharedFrame* frame, const std::string& why)> done;
+};
+
+struct Conn {
+  sim::Address addr;
+  std::unique_ptr<sim::Connection> conn;
+  enum class State : std::uint8_t { connecting, ready, closed } state = State::connecting;
+  std::deque<InFlight> in_flight;
+};
+using ConnPtr = std::shared_ptr<Conn>;
+
+struct TopicMeta {
+  ErrorCode error = ErrorCode::none;
+  std::vector<std::int32_t> leaders;  // per partition; -1 when none
+};
+
+bool ambiguous(ErrorCode e, std::int16_t acks) {
+  // Errors after which the batch may be in the log (a later leader may keep it).
+  return e == ErrorCode::request_timed_out || e == ErrorCode::not_enough_replicas_after_append ||
+         e == ErrorCode::network_exception || (e == ErrorCode::not_leader_or_follower && acks == -1);
+}
+
+bool invalidates_metadata(ErrorCode e) {
+  return e == ErrorCode::not_leader_or_follower || e == ErrorCode::unknown_topic_or_partition ||
+         e == ErrorCode::leader_not_available || e == ErrorCode::network_exception ||
+         e == ErrorCode::kafka_storage_error || e == ErrorCode::fenced_leader_epoch;
+}
+
+}  // namespace
+
+class Producer::Impl {
+ public:
+  Impl(sim::Runtime& rt, ProducerConfig cfg)
+      : rt_(rt),
+        cfg_(std::move(cfg)),
+        rng_(rt.random("producer." + cfg_.client_id)),
+        wake_(rt.parker()),
+        meta_waiters_(rt.parker()),
+        memory_waiters_(rt.parker()),
+        drained_(rt.parker()),
+        stopped_(rt.parker()),
+        scope_(rt.make_scope("producer." + cfg_.client_id)) {
+    if (cfg_.partitioner_class == k_round_robin_partitioner)
+      partitioner_ = std::make_unique<RoundRobinPartitioner>();
+    else
+      partitioner_ = std::make_unique<DefaultPartitioner>(rng_);
+    idempotent_ = cfg_.enable_idempotence;
+    scope_->spawn("sender", [this] { sender_loop(); });
+  }
+
+  // Does not close(): a crash unwinds through here and must not park.
+  ~Impl() { scope_->stop(); }
+
+  SendFuture send(ProducerRecord rec, SendCallback cb);
+  void flush();
+  void close();
+
+  ProducerConfig cfg_copy() const { return cfg_; }
+  sim::Runtime& rt_;
+  ProducerConfig cfg_;
+  ProducerStats stats_;
+  std::int64_t producer_id_ = -1;
+  std::int16_t epoch_ = -1;
+
+ private:
+  // --- Metadata ---
+  std::optional<TopicLayout> layout(const std::string& topic) const;
+  std::optional<sim::Address> leader_of(const TopicPartition& tp) const;
+  void maybe_update_metadata(MonoTime now);
+  void on_metadata(const p::MetadataResponse& m);
+  // --- NetworkClient ---
+  Conn* ready_conn(const sim::Address& a, MonoTime now);
+  std::optional<sim::Address> least_loaded(MonoTime now);
+  void conn_loop(ConnPtr c);
+  void fail_conn(const ConnPtr& c, const std::string& why);
+  void check_request_timeouts(MonoTime now);
+  template <class Req>
+  std::int32_t send_request(Conn& c, const Req& req, std::int16_t version, bool expect_response,
+                            std::function<void(const p::SharedFrame*, const std::string&)> done);
+  // --- RecordAccumulator ---
+  bool reserve_memory(std::size_t bytes, MonoTime deadline);
+  void release_memory(std::size_t bytes);
+  SendOutcome append(const TopicPartition& tp, Pending&& rec, MonoTime deadline, bool* needs_new_batch,
+                     bool abort_on_new_batch);
+  void ready_and_drain(MonoTime now);
+  void expire_batches(MonoTime now);
+  // --- Sender ---
+  void sender_loop();
+  void send_produce(const sim::Address& to, Conn& c, std::vector<BatchPtr> batches);
+  void on_produce_response(const std::vector<BatchPtr>& batches, const p::SharedFrame* frame,
+                           const std::string& why);
+  void complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why);
+  bool can_retry(const Batch& b, ErrorCode err) const;
+  void reenqueue(const BatchPtr& b);
+  void finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode err, std::int64_t base_offset,
+                    const std::string& why);
+  void soon(MonoTime t) {
+    if (!next_wake_ || t < *next_wake_) next_wake_ = t;
+  }
+  void wake() { wake_.set(); }
+  // --- TransactionManager (idempotence) ---
+  void maybe_init_producer_id(MonoTime now);
+  void reset_sequences();
+  bool bump_pending() const { return idempotent_ && (producer_id_ < 0 || bump_needed_); }
+
+  sim::Random rng_;
+  bool idempotent_ = true;
+  std::unique_ptr<Partitioner> partitioner_;
+  // Metadata
+  std::map<std::int32_t, sim::Address> brokers_;
+  std::map<std::string, TopicMeta> topics_;
+  std::set<std::string> wanted_;
+  bool meta_needed_ = true;
+  bool meta_in_flight_ = false;
+  MonoTime meta_last_ok_{};
+  MonoTime meta_retry_at_{};
+  // NetworkClient
+  std::map<sim::Address, ConnPtr> conns_;
+  std::map<sim::Address, int> connect_failures_;
+  std::map<sim::Address, MonoTime> reconnect_at_;
+  std::int32_t correlation_ = 0;
+  // RecordAccumulator
+  std::map<TopicPartition, std::deque<BatchPtr>> queues_;
+  std::set<BatchPtr> in_flight_batches_;
+  std::map<TopicPartition, int> in_flight_per_partition_;
+  std::int64_t used_memory_ = 0;
+  std::size_t incomplete_records_ = 0;
+  // TransactionManager
+  std::map<TopicPartition, PartitionSequences> sequences_;
+  bool bump_needed_ = false;
+  bool init_in_flight_ = false;
+  MonoTime init_retry_at_{};
+  // Sender
+  sim::Event wake_;
+  sim::WaitQueue meta_waiters_;
+  sim::WaitQueue memory_waiters_;
+  sim::WaitQueue drained_;
+  sim::Event stopped_;
+  std::optional<MonoTime> next_wake_;
+  int flushing_ = 0;
+  bool closing_ = false;
+  bool stopped_flag_ = false;
+  std::unique_ptr<sim::TaskScope> scope_;
+};
+
+// ---------------------------------------------------------------- Metadata
+
+std::optional<TopicLayout> Producer::Impl::layout(const std::string& topic) const {
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || it->second.error != ErrorCode::none || it->second.leaders.empty()) return std::nullopt;
+  TopicLayout l;
+  l.partitions = static_cast<std::int32_t>(it->second.leaders.size());
+  for (std::int32_t i = 0; i < l.partitions; ++i)
+    if (it->second.leaders[i] >= 0) l.available.push_back(PartitionId(i));
+  return l;
+}
+
+std::optional<sim::Address> Producer::Impl::leader_of(const TopicPartition& tp) const {
+  auto it = topics_.find(tp.topic);
+  if (it == topics_.end() || tp.partition >= static_cast<std::int32_t>(it->second.leaders.size())) return std::nullopt;
+  auto b = brokers_.find(it->second.leaders[tp.partition]);
+  if (b == brokers_.end()) return std::nullopt;
+  return b->second;
+}
+
+// Metadata.timeToNextUpdate: an update that was asked for, or the age limit.
+void Producer::Impl::maybe_update_metadata(MonoTime now) {
+  if (meta_in_flight_) return;
+  const MonoTime due = meta_needed_ ? meta_retry_at_ : std::max(meta_retry_at_, meta_last_ok_ + ms(cfg_.metadata_max_age_ms));
+  if (now < due) {
+    soon(due);
+    return;
+  }
+  auto node = least_loaded(now);
+  if (!node) return;  // woken when a connection is ready or a backoff ends
+  Conn* c = ready_conn(*node, now);
+  if (c == nullptr) return;
+  p::MetadataRequest req;
+  req.topics.emplace();
+  for (const auto& t : wanted_) req.topics->emplace_back().name = t;
+  req.allow_auto_topic_creation = false;
+  meta_in_flight_ = true;
+  ++stats_.metadata_requests;
+  send_request(*c, req, k_metadata_version, true, [this](const p::SharedFrame* f, const std::string&) {
+    meta_in_flight_ = false;
+    std::optional<p::MetadataResponse> resp;
+    if (f) {
+      auto r = p::decode_response_frame<p::MetadataResponse>(*f, k_metadata_version);
+      if (r) resp = std::move(r->body);
+    }
+    if (!resp) {
+      meta_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
+      return;
+    }
+    on_metadata(*resp);
+  });
+}
+
+void Producer::Impl::on_metadata(const p::MetadataResponse& m) {
+  brokers_.clear();
+  for (const auto& b : m.brokers)
+    brokers_[b.node_id.value()] = sim::Address{b.host, static_cast<std::uint16_t>(b.port)};
+  bool missing = false;
+  for (const auto& t : m.topics) {
+    if (!t.name) continue;
+    TopicMeta tm;
+    tm.error = t.error_code;
+    std::int32_t n = 0;
+    for (const auto& pt : t.partitions) n = std::max(n, pt.partition_index.value() + 1);
+    tm.leaders.assign(static_cast<std::size_t>(n), -1);
+    for (const auto& pt : t.partitions) {
+      const bool has_leader = pt.error_code == ErrorCode::none || pt.error_code == ErrorCode::replica_not_available;
+      tm.leaders[pt.partition_index.value()] = has_leader ? pt.leader_id.value() : -1;
+      if (!has_leader) missing = true;
+    }
+    if (tm.error != ErrorCode::none) missing = true;
+    topics_[*t.name] = std::move(tm);
+  }
+  meta_last_ok_ = rt_.now();
+  // A partition without a leader is asked about again after the backoff.
+  meta_needed_ = missing;
+  meta_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
+  meta_waiters_.notify_all();
+}
+
+// ----------------------------------------------------------- NetworkClient
+
+// The connection to `a` if it can take a request now; else starts
+// connecting (outside the reconnect backoff) and returns nullptr.
+Conn* Producer::Impl::ready_conn(const sim::Address& a, MonoTime now) {
+  auto it = conns_.find(a);
+  if (it != conns_.end()) return it->second->state == Conn::State::ready ? it->second.get() : nullptr;
+  auto back = reconnect_at_.find(a);
+  if (back != reconnect_at_.end() && now < back->second) {
+    soon(back->second);
+    return nullptr;
+  }
+  auto c = std::make_shared<Conn>();
+  c->addr = a;
+  conns_[a] = c;
+  scope_->spawn("producer.conn." + a.host, [this, c] { conn_loop(c); });
+  return nullptr;
+}
+
+// NetworkClient.leastLoadedNode: the connected node with the fewest
+// requests in flight, from a random start; else one that may connect.
+std::optional<sim::Address> Producer::Impl::least_loaded(MonoTime now) {
+  std::vector<sim::Address> nodes;
+  for (const auto& [id, a] : brokers_) nodes.push_back(a);
+  if (nodes.empty()) nodes = cfg_.bootstrap_servers;
+  const std::size_t start = static_cast<std::size_t>(rng_.uniform(0, static_cast<std::int64_t>(nodes.size()) - 1));
+  std::optional<sim::Address> best, connectable;
+  std::size_t best_load = ~std::size_t{0};
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& a = nodes[(start + i) % nodes.size()];
+    auto it = conns_.find(a);
+    if (it != conns_.end() && it->second->state == Conn::State::ready) {
+      if (it->second->in_flight.size() < best_load && static_cast<std::int32_t>(it->second->in_flight.size()) < cfg_.max_in_flight) {
+        best = a;
+        best_load = it->second->in_flight.size();
+      }
+    } else if (it != conns_.end()) {
+      if (!connectable) connectable = a;  // connecting: wait for it
+    } else {
+      auto back = reconnect_at_.find(a);
+      if (back == reconnect_at_.end() || now >= back->second) {
+        if (!connectable) connectable = a;
+      } else {
+        soon(back->second);
+      }
+    }
+  }
+  return best ? best : connectable;
+}
+
+void Producer::Impl::conn_loop(ConnPtr c) {
+  auto r = rt_.net().connect(c->addr, rt_.deadline_after(ms(cfg_.connection_setup_timeout_ms)));
+  if (c->state == Conn::State::closed) return;
+  if (!r) {
+    fail_conn(c, fmt::format("connection to {}:{} failed", c->addr.host, c->addr.port));
+    return;
+  }
+  c->conn = std::move(r).value();
+  c->state = Conn::State::ready;
+  connect_failures_.erase(c->addr);
+  wake();
+  for (;;) {
+    auto f = c->conn->recv();
+    if (c->state == Conn::State::closed) return;
+    if (!f) {
+      fail_conn(c, fmt::format("disconnected from {}:{}", c->addr.host, c->addr.port));
+      return;
+    }
+    if (c->in_flight.empty()) {
+      fail_conn(c, "a response nobody asked for");
+      return;
+    }
+    InFlight req = std::move(c->in_flight.front());
+    c->in_flight.pop_front();
+    const p::SharedFrame frame = p::share_frame(std::move(f).value());
+    req.done(&frame, {});
+    wake();
+  }
+}
+
+// NetworkClient.processDisconnection: every request in flight on the
+// connection fails, metadata is refreshed, the node backs off exponentially.
+void Producer::Impl::fail_conn(const ConnPtr& c, const std::string& why) {
+  if (c->state == Conn::State::closed) return;
+  c->state = Conn::State::closed;
+  if (c->conn) c->conn->close();
+  auto it = conns_.find(c->addr);
+  if (it != conns_.end() && it->second == c) conns_.erase(it);
+  ++stats_.disconnects;
+  const int n = ++connect_failures_[c->addr];
+  std::int64_t backoff = cfg_.reconnect_backoff_ms;
+  for (int i = 1; i < n && backoff < cfg_.reconnect_backoff_max_ms; ++i) backoff *= 2;
+  reconnect_at_[c->addr] = rt_.now() + ms(std::min(backoff, cfg_.reconnect_backoff_max_ms));
+  meta_needed_ = true;
+  auto reqs = std::move(c->in_flight);
+  c->in_flight.clear();
+  for (auto& r : reqs) r.done(nullptr, why);
+  wake();
+}
+
+void Producer::Impl::check_request_timeouts(MonoTime now) {
+  std::vector<ConnPtr> expired;
+  for (const auto& [a, c] : conns_) {
+    if (c->in_flight.empty()) continue;
+    if (c->in_flight.front().deadline <= now) expired.push_back(c);
+    else soon(c->in_flight.front().deadline);
+  }
+  for (const auto& c : expired) fail_conn(c, "request timed out after request.timeout.ms");
+}
+
+template <class Req>
+std::int32_t Producer::Impl::send_request(Conn& c, const Req& req, std::int16_t version, bool expect_response,
+                                          std::function<void(const p::SharedFrame*, const std::string&)> done) {
+  p::RequestHeader h;
+  h.api_key = Req::k_api_key;
+  h.api_version = version;
+  h.correlation_id = ++correlation_;
+  h.client_id = cfg_.client_id;
+  if (expect_response)
+    c.in_flight.push_back({h.correlation_id, rt_.now() + ms(cfg_.request_timeout_ms), std::move(done)});
+  auto sent = c.conn->send(p::encode_request_frame(h, req));
+  if (!sent) {
+    // The connection is already broken; its fiber fails the requests.
+    if (!expect_response) done(nullptr, "send failed");
+  }
+  soon(rt_.now() + ms(cfg_.request_timeout_ms));
+  return h.correlation_id;
+}
+
+// ------------------------------------------------------- RecordAccumulator
+
+bool Producer::Impl::reserve_memory(std::size_t bytes, MonoTime deadline) {
+  // BufferPool.allocate: waits (FIFO) for memory up to max.block.ms.
+  while (used_memory_ + static_cast<std::int64_t>(bytes) > cfg_.buffer_memory) {
+    wake();  // a full pool makes every batch ready (RecordAccumulator.ready: exhausted)
+    if (memory_waiters_.wait("producer.buffer.memory", deadline) == sim::Wake::timed_out &&
+        used_memory_ + static_cast<std::int64_t>(bytes) > cfg_.buffer_memory)
+      return false;
+  }
+  used_memory_ += static_cast<std::int64_t>(bytes);
+  return true;
+}
+
+void Producer::Impl::release_memory(std::size_t bytes) {
+  used_memory_ -= static_cast<std::int64_t>(bytes);
+  SAMSA_ASSERT(used_memory_ >= 0);
+  memory_waiters_.notify_all();
+}
+
+SendOutcome Producer::Impl::append(const TopicPartition& tp, Pending&& rec, MonoTime deadline, bool* needs_new_batch,
+                                   bool abort_on_new_batch) {
+  // DefaultRecord.sizeInBytes, roughly: varints and attributes around key and value.
+  const std::size_t rec_bytes = 21 + rec.value.size() + (rec.key ? rec.key->size() : 0);
+  auto& q = queues_[tp];
+  if (!q.empty() && !q.back()->in_flight && q.back()->attempts == 0 && q.back()->base_sequence < 0 &&
+      q.back()->size_bytes + rec_bytes <= static_cast<std::size_t>(cfg_.batch_size)) {
+    q.back()->size_bytes += rec_bytes;
+    q.back()->records.push_back(std::move(rec));
+    if (q.back()->size_bytes >= static_cast<std::size_t>(cfg_.batch_size) || q.size() > 1) wake();
+    return {OutcomeKind::ok};
+  }
+  if (abort_on_new_batch) {
+    *needs_new_batch = true;
+    return {OutcomeKind::ok};
+  }
+  const std::size_t reserve = std::max<std::size_t>(cfg_.batch_size, rec_bytes + k_batch_overhead_bytes);
+  if (!reserve_memory(reserve, deadline))
+    return {OutcomeKind::fail, tp.topic, tp.partition, -1, ErrorCode::none,
+            fmt::format("Failed to allocate memory within the configured max blocking time {} ms.", cfg_.max_block_ms)};
+  auto b = std::make_shared<Batch>();
+  b->tp = tp;
+  b->created = rt_.now();
+  b->reserved_bytes = reserve;
+  b->size_bytes += rec_bytes;
+  b->records.push_back(std::move(rec));
+  auto& q2 = queues_[tp];  // the wait above may have changed the map
+  q2.push_back(b);
+  wake();
+  return {OutcomeKind::ok};
+}
+
+// RecordAccumulator.ready + drain: which partitions have a sendable first
+// batch, grouped by leader; then one request per leader, at most one batch
+// per partition, within max.request.size.
+void Producer::Impl::ready_and_drain(MonoTime now) {
+  if (bump_pending()) return;
+  std::map<sim::Address, std::vector<TopicPartition>> by_leader;
+  const bool exhausted = !memory_waiters_.empty();
+  for (auto& [tp, q] : queues_) {
+    if (q.empty()) continue;
+    const BatchPtr& first = q.front();
+    auto leader = leader_of(tp);
+    if (!leader) {
+      meta_needed_ = true;
+      continue;
+    }
+    if (first->attempts > 0 && now < first->retry_at) {
+      soon(first->retry_at);
+      continue;
+    }
+    const bool full = q.size() > 1 || first->size_bytes >= static_cast<std::size_t>(cfg_.batch_size);
+    const MonoTime linger_end = first->created + ms(cfg_.linger_ms);
+    if (!full && now < linger_end && flushing_ == 0 && !closing_ && !exhausted) {
+      soon(linger_end);
+      continue;
+    }
+    // guaranteeMessageOrder: max.in.flight = 1 mutes a partition with a batch in flight.
+    if (cfg_.max_in_flight == 1 && in_flight_per_partition_[tp] > 0) continue;
+    if (idempotent_) {
+      // Sender/RecordAccumulator.shouldStopDrainBatchesForPartition: a retry
+      // goes only when it is the lowest incomplete sequence of its partition.
+      auto& s = sequences_[tp];
+      if (first->base_sequence >= 0 && !s.incomplete.empty() && *s.incomplete.begin() != first->base_sequence)
+        continue;
+    }
+    by_leader[*leader].push_back(tp);
+  }
+  for (auto& [addr, tps] : by_leader) {
+    Conn* c = ready_conn(addr, now);
+    if (c == nullptr || static_cast<std::int32_t>(c->in_flight.size()) >= cfg_.max_in_flight) continue;
+    std::vector<BatchPtr> batches;
+    std::size_t bytes = 0;
+    for (const auto& tp : tps) {
+      auto& q = queues_[tp];
+      BatchPtr b = q.front();
+      if (!batches.empty() && bytes + b->size_bytes > static_cast<std::size_t>(cfg_.max_request_size)) break;
+      q.pop_front();
+      bytes += b->size_bytes;
+      if (idempotent_ && b->base_sequence < 0) {
+        auto& s = sequences_[tp];
+        b->producer_id = producer_id_;
+        b->epoch = epoch_;
+        b->base_sequence = s.next;
+        s.next += b->count();
+        s.incomplete.insert(b->base_sequence);
+      }
+      batches.push_back(std::move(b));
+    }
+    send_produce(addr, *c, std::move(batches));
+  }
+}
+
+// RecordAccumulator.expiredBatches and Sender.getExpiredInflightBatches:
+// delivery.timeout.ms after a batch was created it fails; once an attempt
+// was sent its fate is unknown.
+void Producer::Impl::expire_batches(MonoTime now) {
+  const Duration limit = ms(cfg_.delivery_timeout_ms);
+  std::vector<BatchPtr> expired;
+  for (auto& [tp, q] : queues_) {
+    for (auto it = q.begin(); it != q.end();) {
+      if (now >= (*it)->created + limit) {
+        expired.push_back(*it);
+        it = q.erase(it);
+      } else {
+        soon((*it)->created + limit);
+        ++it;
+      }
+    }
+  }
+  for (const auto& b : in_flight_batches_) {
+    if (b->done) continue;
+    if (now >= b->created + limit) expired.push_back(b);
+    else soon(b->created + limit);
+  }
+  for (const auto& b : expired) {
+    const bool unknown = b->maybe_written || b->in_flight;
+    finish_batch(b, unknown ? OutcomeKind::info : OutcomeKind::fail, ErrorCode::request_timed_out, -1,
+                 fmt::format("Expiring {} record(s) for {}-{}: {} ms has passed since batch creation", b->count(),
+                             b->tp.topic, b->tp.partition, cfg_.delivery_timeout_ms));
+  }
+}
+
+// ------------------------------------------------------------------ Sender
+
+void Producer::Impl::send_produce(const sim::Address& to, Conn& c, std::vector<BatchPtr> batches) {
+  (void)to;
+  p::ProduceRequest req;
+  req.acks = cfg_.acks;
+  req.timeout_ms = static_cast<std::int32_t>(cfg_.request_timeout_ms);
+  for (const auto& b : batches) {
+    if (req.topic_data.empty() || req.topic_data.back().name != b->tp.topic) req.topic_data.emplace_back().name = b->tp.topic;
+    p::BatchOptions o;
+    o.compression = cfg_.compression;
+    o.producer_id = b->producer_id;
+    o.producer_epoch = b->epoch;
+    o.base_sequence = b->base_sequence;
+    p::BatchBuilder builder(o);
+    for (const auto& r : b->records) {
+      std::optional<ByteView> key;
+      if (r.key) key = as_bytes(*r.key);
+      builder.append(r.timestamp_ms, key, as_bytes(r.value));
+    }
+    auto& pd = req.topic_data.back().partition_data.emplace_back();
+    pd.index = PartitionId(b->tp.partition);
+    pd.records = p::Records(builder.finish());
+    b->in_flight = true;
+    ++b->attempts;
+    ++in_flight_per_partition_[b->tp];
+    in_flight_batches_.insert(b);
+    ++stats_.batches_sent;
+  }
+  ++stats_.produce_requests;
+  if (cfg_.acks == 0) {
+    // No answer comes (the request is not "expecting a response"): each
+    // send completes now, its fate unknown.
+    send_request(c, req, k_produce_version, false, [](const p::SharedFrame*, const std::string&) {});
+    for (const auto& b : batches) {
+      b->maybe_written = true;
+      complete_batch(b, ErrorCode::none, -1, "acks=0: no acknowledgement");
+    }
+    return;
+  }
+  send_request(c, req, k_produce_version, true, [this, batches](const p::SharedFrame* f, const std::string& why) {
+    on_produce_response(batches, f, why);
+  });
+}
+
+void Producer::Impl::on_produce_response(const std::vector<BatchPtr>& batches, const p::SharedFrame* frame,
+                                         const std::string& why) {
+  std::optional<p::ProduceResponse> resp;
+  if (frame) {
+    auto r = p::decode_response_frame<p::ProduceResponse>(*frame, k_produce_version);
+    if (r) resp = std::move(r->body);
+  }
+  for (const auto& b : batches) {
+    ErrorCode err = ErrorCode::network_exception;
+    std::int64_t base = -1;
+    if (resp) {
+      err = ErrorCode::unknown_server_error;
+      for (const auto& t : resp->responses) {
+        if (t.name != b->tp.topic) continue;
+        for (const auto& pr : t.partition_responses) {
+          if (pr.index.value() != b->tp.partition) continue;
+          err = pr.error_code;
+          base = pr.base_offset.value();
+        }
+      }
+    }
+    complete_batch(b, err, base, resp ? std::string(p::to_string(err)) : why);
+  }
+}
+
+// TransactionManager.canRetry / Sender.canRetry.
+bool Producer::Impl::can_retry(const Batch& b, ErrorCode err) const {
+  if (b.attempts > cfg_.retries) return false;
+  if (rt_.now() >= b.created + ms(cfg_.delivery_timeout_ms)) return false;
+  if (idempotent_) {
+    if (b.producer_id != producer_id_ || b.epoch != epoch_) return false;
+    auto it = sequences_.find(b.tp);
+    const bool next = it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
+    // A batch behind one that failed or is being retried: the broker saw a
+    // gap. It goes again, in order, once the earlier one is in.
+    if (err == ErrorCode::out_of_order_sequence_number || err == ErrorCode::unknown_producer_id) return !next;
+  }
+  return err == ErrorCode::network_exception || p::is_retriable(err);
+}
+
+void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why) {
+  if (b->in_flight) {
+    b->in_flight = false;
+    in_flight_batches_.erase(b);
+    --in_flight_per_partition_[b->tp];
+  }
+  if (err == ErrorCode::duplicate_sequence_number) err = ErrorCode::none;  // written before
+  if (b->done) {
+    // Expired while in flight; an answer still tells the sequences.
+    if (idempotent_ && err == ErrorCode::none && b->producer_id == producer_id_ && b->epoch == epoch_) {
+      auto& s = sequences_[b->tp];
+      s.last_acked = std::max(s.last_acked, b->base_sequence + b->count() - 1);
+    }
+    return;
+  }
+  if (err == ErrorCode::none) {
+    if (cfg_.acks == 0) finish_batch(b, OutcomeKind::info, err, -1, why);
+    else finish_batch(b, OutcomeKind::ok, err, base_offset, {});
+    return;
+  }
+  if (ambiguous(err, cfg_.acks)) b->maybe_written = true;
+  if (invalidates_metadata(err)) meta_needed_ = true;
+  if (can_retry(*b, err)) {
+    ++stats_.batches_retried;
+    b->retry_at = rt_.now() + ms(cfg_.retry_backoff_ms);
+    reenqueue(b);
+    return;
+  }
+  finish_batch(b, b->maybe_written ? OutcomeKind::info : OutcomeKind::fail, err, -1, why);
+}
+
+// RecordAccumulator.reenqueue: at the front (so without idempotence a
+// retry goes after batches sent since: the reordering hazard), or for an
+// idempotent producer in sequence order (insertInSequenceOrder).
+void Producer::Impl::reenqueue(const BatchPtr& b) {
+  auto& q = queues_[b->tp];
+  if (!idempotent_ || b->base_sequence < 0) {
+    q.push_front(b);
+    return;
+  }
+  auto it = q.begin();
+  while (it != q.end() && (*it)->base_sequence >= 0 && (*it)->base_sequence < b->base_sequence) ++it;
+  q.insert(it, b);
+}
+
+void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode err, std::int64_t base_offset,
+                                  const std::string& why) {
+  SAMSA_ASSERT(!b->done);
+  b->done = true;
+  if (idempotent_ && b->base_sequence >= 0 && b->producer_id == producer_id_ && b->epoch == epoch_) {
+    auto& s = sequences_[b->tp];
+    s.incomplete.erase(b->base_sequence);
+    if (kind == OutcomeKind::ok) s.last_acked = std::max(s.last_acked, b->base_sequence + b->count() - 1);
+    // A batch that failed or whose fate is unknown leaves a gap the broker
+    // will not accept past: bump the epoch and start the sequences again
+    // (KIP-360; TransactionManager.requestEpochBumpForPartition).
+    else bump_needed_ = true;
+  }
+  release_memory(b->reserved_bytes);
+  for (std::size_t i = 0; i < b->records.size(); ++i) {
+    auto& r = b->records[i];
+    SendOutcome o;
+    o.kind = kind;
+    o.topic = b->tp.topic;
+    o.partition = b->tp.partition;
+    o.offset = kind == OutcomeKind::ok ? base_offset + static_cast<std::int64_t>(i) : -1;
+    o.error = err;
+    o.message = why;
+    r.state->outcome = o;
+    r.state->done = true;
+    r.state->event.set();
+    --incomplete_records_;
+    if (r.callback) r.callback(o);
+  }
+  if (incomplete_records_ == 0) drained_.notify_all();
+}
+
+// ------------------------------------------------------ TransactionManager
+
+// InitProducerId for a fresh id, or to bump the epoch once nothing is in
+// flight (bumpIdempotentEpochAndResetIdIfNeeded). samsa's broker answers a
+// bump with a new producer id and epoch 0, as a broker without KIP-360
+// does; the client then resets the sequences just the same.
+void Producer::Impl::maybe_init_producer_id(MonoTime now) {
+  if (!bump_pending() || init_in_flight_) return;
+  if (!in_flight_batches_.empty()) return;
+  if (now < init_retry_at_) {
+    soon(init_retry_at_);
+    return;
+  }
+  auto node = least_loaded(now);
+  if (!node) return;
+  Conn* c = ready_conn(*node, now);
+  if (c == nullptr) return;
+  p::InitProducerIdRequest req;
+  req.transactional_id.reset();
+  req.transaction_timeout_ms = 60000;
+  req.producer_id = p::ProducerId(producer_id_);
+  req.producer_epoch = p::ProducerEpoch(epoch_);
+  init_in_flight_ = true;
+  ++stats_.init_producer_id_requests;
+  send_request(*c, req, k_init_pid_version, true, [this](const p::SharedFrame* f, const std::string&) {
+    init_in_flight_ = false;
+    std::optional<p::InitProducerIdResponse> resp;
+    if (f) {
+      auto r = p::decode_response_frame<p::InitProducerIdResponse>(*f, k_init_pid_version);
+      if (r) resp = std::move(r->body);
+    }
+    if (!resp || resp->error_code != ErrorCode::none) {
+      init_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
+      return;
+    }
+    if (producer_id_ >= 0) ++stats_.epoch_bumps;
+    producer_id_ = resp->producer_id.value();
+    epoch_ = resp->producer_epoch.value();
+    reset_sequences();
+  });
+}
+
+// After a bump every partition starts again at sequence 0. A queued batch
+// an earlier attempt of which may be in the log cannot be sent under the
+// new epoch (the broker could not tell it is a duplicate): its fate is
+// unknown. The others get new sequences when drained.
+void Producer::Impl::reset_sequences() {
+  bump_needed_ = false;
+  sequences_.clear();
+  std::vector<BatchPtr> unknown;
+  for (auto& [tp, q] : queues_) {
+    for (auto it = q.begin(); it != q.end();) {
+      if ((*it)->maybe_written) {
+        unknown.push_back(*it);
+        it = q.erase(it);
+        continue;
+      }
+      (*it)->base_sequence = -1;
+      (*it)->producer_id = -1;
+      (*it)->epoch = -1;
+      ++it;
+    }
+  }
+  for (const auto& b : unknown)
+    finish_batch(b, OutcomeKind::info, ErrorCode::out_of_order_sequence_number, -1,
+                 "an earlier attempt may be in the log; not resent under the new producer epoch");
+  bump_needed_ = false;  // those batches are already of the old epoch
+}
+
+// ----------------------------------------------------------- the loop
+
+void Producer::Impl::sender_loop() {
+  for (;;) {
+    const MonoTime now = rt_.now();
+    next_wake_.reset();
+    expire_batches(now);
+    check_request_timeouts(now);
+    maybe_update_metadata(now);
+    maybe_init_producer_id(now);
+    ready_and_drain(now);
+    if (closing_ && incomplete_records_ == 0 && in_flight_batches_.empty()) break;
+    std::optional<MonoTime> until = next_wake_;
+    if (until && *until <= now) until = now + ms(1);  // never spin in virtual time
+    wake_.wait(until, "producer.sender");
+    wake_.reset();
+  }
+  stopped_flag_ = true;
+  stopped_.set();
+}
+
+SendFuture Producer::Impl::send(ProducerRecord rec, SendCallback cb) {
+  auto state = std::make_shared<detail::SendState>(rt_.parker());
+  SendFuture future(state);
+  auto fail_now = [&](std::string why, std::int32_t partition = -1) {
+    SendOutcome o{OutcomeKind::fail, rec.topic, partition, -1, ErrorCode::none, std::move(why)};
+    state->outcome = o;
+    state->done = true;
+    state->event.set();
+    if (cb) cb(o);
+    return future;
+  };
+  if (closing_) return fail_now("Cannot perform operation after producer has been closed");
+  const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
+  // KafkaProducer.waitOnMetadata.
+  wanted_.insert(rec.topic);
+  std::optional<TopicLayout> l = layout(rec.topic);
+  while (!l || (rec.partition && *rec.partition >= l->partitions)) {
+    if (rt_.now() >= deadline)
+      return fail_now(rec.partition && l ? fmt::format("Partition {} of topic {} with partition count {} is not present in "
+                                                       "metadata after {} ms.", *rec.partition, rec.topic, l->partitions, cfg_.max_block_ms)
+                                         : fmt::format("Topic {} not present in metadata after {} ms.", rec.topic, cfg_.max_block_ms));
+    meta_needed_ = true;
+    wake();
+    meta_waiters_.wait("producer.metadata", deadline);
+    l = layout(rec.topic);
+  }
+  const std::size_t rec_bytes = 21 + rec.value.size() + (rec.key ? rec.key->size() : 0) + k_batch_overhead_bytes;
+  if (rec_bytes > static_cast<std::size_t>(cfg_.max_request_size))
+    return fail_now(fmt::format("The message is {} bytes when serialized which is larger than {}, which is the value "
+                                "of the max.request.size configuration.", rec_bytes, cfg_.max_request_size));
+  if (static_cast<std::int64_t>(rec_bytes) > cfg_.buffer_memory)
+    return fail_now(fmt::format("The message is {} bytes when serialized which is larger than the total memory buffer "
+                                "you have configured with the buffer.memory configuration.", rec_bytes));
+  std::optional<p::PartitionId> explicit_partition;
+  if (rec.partition) explicit_partition = p::PartitionId(*rec.partition);
+  std::optional<ByteView> key;
+  if (rec.key) key = as_bytes(*rec.key);
+  TopicPartition tp{rec.topic, choose_partition(explicit_partition, *partitioner_, rec.topic, key, *l).value()};
+  Pending pending{rec.key, std::move(rec.value), rec.timestamp_ms.value_or(rt_.wall_ms()), std::move(cb), state};
+  ++incomplete_records_;
+  bool new_batch = false;
+  // KafkaProducer.doSend with abortOnNewBatch: the sticky partitioner
+  // moves on when a record would start a new batch.
+  SendOutcome r = append(tp, std::move(pending), deadline, &new_batch, !explicit_partition.has_value());
+  if (new_batch) {
+    partitioner_->on_new_batch(tp.topic, *l, p::PartitionId(tp.partition));
+    tp.partition = choose_partition(explicit_partition, *partitioner_, rec.topic, key, *l).value();
+    r = append(tp, std::move(pending), deadline, &new_batch, false);
+  }
+  if (r.kind == OutcomeKind::fail) {
+    --incomplete_records_;
+    if (incomplete_records_ == 0) drained_.notify_all();
+    state->outcome = r;
+    state->done = true;
+    state->event.set();
+    if (pending.callback) pending.callback(r);
+  }
+  return future;
+}
+
+void Producer::Impl::flush() {
+  ++flushing_;
+  wake();
+  while (incomplete_records_ > 0) drained_.wait("producer.flush");
+  --flushing_;
+}
+
+void Producer::Impl::close() {
+  if (stopped_flag_) return;
+  closing_ = true;
+  wake();
+  stopped_.wait({}, "producer.close");
+  for (auto& [a, c] : conns_) {
+    c->state = Conn::State::closed;
+    if (c->conn) c->conn->close();
+  }
+}
+
+// ------------------------------------------------------------ Producer
+
+Result<std::unique_ptr<Producer>, ConfigError> Producer::create(sim::Runtime& rt,
+                                                                const std::map<std::string, std::string>& props) {
+  auto cfg = parse_producer_config(props);
+  if (!cfg) return Err{cfg.error()};
+  return std::make_unique<Producer>(rt, std::move(cfg).value());
+}
+
+Producer::Producer(sim::Runtime& rt, ProducerConfig config) : impl_(std::make_unique<Impl>(rt, std::move(config))) {}
+Producer::~Producer() = default;
+SendFuture Producer::send(ProducerRecord record, SendCallback callback) {
+  return impl_->send(std::move(record), std::move(callback));
+}
+void Producer::flush() { impl_->flush(); }
+void Producer::close() { impl_->close(); }
+const ProducerConfig& Producer::config() const { return impl_->cfg_; }
+const ProducerStats& Producer::stats() const { return impl_->stats_; }
+std::pair<std::int64_t, std::int16_t> Producer::producer_id_and_epoch() const {
+  return {impl_->producer_id_, impl_->epoch_};
+}
+
+}  // namespace samsa::client
