@@ -470,8 +470,10 @@ void World::at(Duration when, std::function<void()> fn) {
 
 // --- clocks ------------------------------------------------------------------------
 
-MonoTime World::mono_now(const SimNode& n) const {
-  return MonoTime{vt_ + Duration(scale_ppm(vt_.count(), n.drift_ppm))};
+MonoTime World::mono_now(const SimNode& n) const { return mono_at(n, vt_); }
+
+MonoTime World::mono_at(const SimNode& n, Duration v) const {
+  return MonoTime{v + Duration(scale_ppm(v.count(), n.drift_ppm))};
 }
 
 Duration World::to_virtual(const SimNode& n, MonoTime t) const {

@@ -139,6 +139,7 @@ class World final : public Parker {
 
   // --- clocks ----------------------------------------------------------------
   MonoTime mono_now(const SimNode& n) const;
+  MonoTime mono_at(const SimNode& n, Duration virtual_time) const;
   std::int64_t wall_ms(const SimNode& n) const;
   // Clock faults on a node's wall clock (monotonic time is never touched).
   void jump_wall_clock(NodeId id, Duration delta);
