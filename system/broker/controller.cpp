@@ -157,9 +157,12 @@ void Controller::run_session(coord::Client& c, BrokerEpoch own_epoch) {
 
 void Controller::handle_pending() {
   Signals& sig = *signals_;
+  // A coordinator call failed: once the backoff passed, re-check everything
+  // (election first). Failures never re-raise a flag by themselves, so a lost
+  // coordinator cannot make the loop spin.
   if (sig.retry_at && rt_.now() >= *sig.retry_at) {
     sig.retry_at.reset();
-    sig.controller_change = true;  // re-check everything, election first
+    sig.controller_change = true;
     if (active_) sig.broker_change = sig.topic_change = sig.isr_change = sig.topic_deletion = true;
   }
   if (sig.controller_change) {
@@ -624,7 +627,6 @@ void Controller::send_batch() {
 void Controller::process_broker_change() {
   auto cur = read_live_brokers(*client_, signals_->raise(&Signals::broker_change, signals_));
   if (!cur) {
-    signals_->broker_change = true;
     signals_->retry_at = rt_.now() + k_retry_backoff;
     return;
   }
@@ -708,7 +710,6 @@ void Controller::process_topic_change() {
   auto children = client_->get_children(std::string(kafka::k_brokers_topics),
                                         signals_->raise(&Signals::topic_change, signals_));
   if (!children) {
-    signals_->topic_change = true;
     signals_->retry_at = rt_.now() + k_retry_backoff;
     return;
   }
@@ -727,7 +728,6 @@ void Controller::process_topic_change() {
   for (const auto& t : now) {
     if (ctx_.topics.count(t)) continue;
     if (!read_topic(t)) {
-      signals_->topic_change = true;
       signals_->retry_at = rt_.now() + k_retry_backoff;
       return;
     }
@@ -768,7 +768,6 @@ void Controller::process_topic_deletion() {
                                         signals_->raise(&Signals::topic_deletion, signals_));
   if (!children) {
     if (children.error() == Code::no_node) return;
-    signals_->topic_deletion = true;
     signals_->retry_at = rt_.now() + k_retry_backoff;
     return;
   }
@@ -803,7 +802,6 @@ void Controller::process_topic_deletion() {
     if (!remove_recursive(*client_, kafka::topic_path(topic)) ||
         !remove_recursive(*client_, topic_config_path(topic)) ||
         !remove_recursive(*client_, marker)) {
-      signals_->topic_deletion = true;
       signals_->retry_at = rt_.now() + k_retry_backoff;
       return;
     }
@@ -822,7 +820,6 @@ void Controller::process_isr_change_notification() {
   const std::string root(kafka::k_isr_change_notification);
   auto children = client_->get_children(root, signals_->raise(&Signals::isr_change, signals_));
   if (!children) {
-    signals_->isr_change = true;
     signals_->retry_at = rt_.now() + k_retry_backoff;
     return;
   }
