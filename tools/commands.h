@@ -17,5 +17,7 @@ Command add_decode_command(CLI::App& app);    // tools/cmd_decode.cpp
 Command add_dump_log_command(CLI::App& app);  // tools/cmd_dump_log.cpp
 Command add_sweep_command(CLI::App& app);     // tools/cmd_sweep.cpp
 Command add_merge_command(CLI::App& app);     // tools/cmd_sweep.cpp
+Command add_assign_command(CLI::App& app);    // tools/cmd_assign.cpp
+Command add_partition_command(CLI::App& app); // tools/cmd_partition.cpp
 
 }  // namespace samsa::tools

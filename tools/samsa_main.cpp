@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
       samsa::tools::add_dump_log_command(app),
       samsa::tools::add_sweep_command(app),
       samsa::tools::add_merge_command(app),
+      samsa::tools::add_assign_command(app),
+      samsa::tools::add_partition_command(app),
   };
 
   try {

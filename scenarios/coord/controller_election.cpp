@@ -174,8 +174,10 @@ void check_liveness(Observations& obs, std::int64_t bound_ms) {
     obs.violation(fmt::format("liveness: controller {} holds epoch {}, not the latest {}", broker,
                               epoch, max_epoch));
   const Znode* node = obs.server ? obs.server->state().find(kafka::k_controller) : nullptr;
-  const auto named = node ? kafka::json_int_field(as_chars(node->data), "brokerid") : std::nullopt;
-  if (named != broker)
+  const auto named = node ? kafka::parse_controller(as_chars(node->data))
+                          : Result<kafka::ControllerRegistration, kafka::ZnodeError>(
+                                Err{kafka::ZnodeError{"no /controller"}});
+  if (!named || named->broker_id != broker)
     obs.violation(fmt::format("liveness: /controller does not name broker {} {}", broker, when));
 }
 

@@ -67,8 +67,10 @@ Result<Election, Code> read_controller(Client& c) {
     if (d.error() == Code::no_node) return e;
     return Err{d.error()};
   }
-  e.controller_id = static_cast<std::int32_t>(
-      kafka::json_int_field(chars_of(d->data), "brokerid").value_or(-1));
+  // A /controller value that does not parse names no controller, as Kafka's
+  // ControllerZNode.decode (None -> -1).
+  const auto named = kafka::parse_controller(chars_of(d->data));
+  e.controller_id = named ? named->broker_id : -1;
   e.elected = d->stat.ephemeral_owner == c.session_id();
   return e;
 }

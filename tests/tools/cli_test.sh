@@ -66,5 +66,38 @@ if [[ -n "$test_log" ]]; then
   check "dump-log of a missing path" 2 "$samsa" dump-log "$tmp/nothing-here"
 fi
 
+# samsa assign: Kafka's assignors without a cluster (the seed's examples).
+json_equals() {  # json_equals <description> <expected JSON>: compares with the last command's stdout
+  python3 -c "import json,sys; sys.exit(json.load(open('$tmp/out')) != json.loads(sys.argv[1]))" "$2" \
+    && pass "$1" || { echo "FAIL: $1: got $(cat "$tmp/out")"; failures=$((failures+1)); }
+}
+check "assign range" 0 "$samsa" assign --strategy range --topic t=10 --member C1-0=t --member C2-0=t --member C3-0=t --json
+json_equals "range gives p0-p3, p4-p6, p7-p9" \
+  '{"C1-0":["t-0","t-1","t-2","t-3"],"C2-0":["t-4","t-5","t-6"],"C3-0":["t-7","t-8","t-9"]}'
+check "assign roundrobin" 0 "$samsa" assign --strategy roundrobin --topic t0=1 --topic t1=2 --topic t2=3 \
+  --member C0=t0 --member C1=t0,t1 --member C2=t0,t1,t2 --member C3= --json
+json_equals "roundrobin deals the seed's unequal subscriptions; an idle member gets []" \
+  '{"C0":["t0-0"],"C1":["t1-0"],"C2":["t1-1","t2-0","t2-1","t2-2"],"C3":[]}'
+check "assign as text" 0 "$samsa" assign --strategy range --topic t=2 --member a=t --member b=t
+grep -qx "a: t-0" "$tmp/out" && pass "assign prints one line per member" \
+  || { echo "FAIL: assign text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "assign: unknown strategy" 2 "$samsa" assign --strategy sticky --topic t=1 --member a=t
+check "assign: bad partition count" 2 "$samsa" assign --strategy range --topic t=x --member a=t
+check "assign: negative partition count" 2 "$samsa" assign --strategy range --topic t=-1 --member a=t
+check "assign: member without =" 2 "$samsa" assign --strategy range --topic t=1 --member a
+check "assign: member twice" 2 "$samsa" assign --strategy range --topic t=1 --member a=t --member a=t
+check "assign: no member" 2 "$samsa" assign --strategy range --topic t=1
+
+# samsa partition: Kafka's default partitioner for keys (values from Kafka's
+# UtilsTest murmur2 vectors and kafka-python's DefaultPartitioner).
+check "partition" 0 "$samsa" partition --partitions 7 abc 21 "" --json
+json_equals "partition of abc, 21 and the empty key" '{"abc":4,"21":3,"":2}'
+check "partition as text" 0 "$samsa" partition --partitions 100 foobar
+grep -qx "foobar 66" "$tmp/out" && pass "partition prints key and partition" \
+  || { echo "FAIL: partition text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "partition: zero partitions" 2 "$samsa" partition --partitions 0 k
+check "partition: not a number" 2 "$samsa" partition --partitions x k
+check "partition: no key" 2 "$samsa" partition --partitions 3
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

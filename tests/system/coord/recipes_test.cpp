@@ -19,7 +19,7 @@ TEST_CASE("Kafka's znode values are written as Kafka writes them", "[coord][kafk
   const kafka::PartitionState s{4, 2, 7, {2, 3}};
   REQUIRE(kafka::partition_state_json(s) ==
           R"({"controller_epoch":4,"leader":2,"version":1,"leader_epoch":7,"isr":[2,3]})");
-  REQUIRE(kafka::parse_partition_state(kafka::partition_state_json(s)) == s);
+  REQUIRE(*kafka::parse_partition_state(kafka::partition_state_json(s)) == s);
   REQUIRE(!kafka::parse_partition_state(R"({"leader":1})"));
   REQUIRE(kafka::producer_id_block_json(1, 0, 999) ==
           R"({"version":1,"broker":1,"block_start":"0","block_end":"999"})");

@@ -1,0 +1,313 @@
+#pragma once
+// The group coordinator's state machine: Kafka 2.8's GroupCoordinator.scala
+// and GroupMetadata.scala / MemberMetadata.scala, as a pure deterministic
+// class. No fibers, no clock: every call takes the current time in ms, and
+// advance(now) fires what Kafka's purgatories would (heartbeat expiry,
+// DelayedJoin, InitialDelayedJoin). A JoinGroup or SyncGroup may be answered
+// later (when the rebalance completes): every call appends the answers it
+// produces, to its own request or to requests parked earlier, to `out`,
+// each tagged with the RequestId the caller gave.
+//
+// Kept from Kafka: states Empty, PreparingRebalance, CompletingRebalance,
+// Stable, Dead and their transitions; KIP-394 (a first JoinGroup without a
+// member id, from a client that sets require_known_member_id (JoinGroup v4+),
+// gets MEMBER_ID_REQUIRED and a generated id, pending until it rejoins or
+// its session timeout passes); session.timeout.ms bounds
+// (group.min/max.session.timeout.ms), rebalance timeout = the largest of the
+// members', group.initial.rebalance.delay.ms for a group leaving Empty,
+// group.max.size, the 5-minute join timeout of new members; protocol
+// selection by votes over the protocols every member supports; fencing with
+// ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS; committed
+// offsets (offset commits outside group management with generation -1).
+//
+// Not modelled (yet): static membership (group.instance.id, KIP-345: the id
+// is accepted and kept, but members are treated as dynamic), writing the
+// group and offsets to __consumer_offsets (storeGroup/storeOffsets complete
+// at once; the caller appends the records of offsets_records.h), offset
+// retention, transactional offset commits, DeleteGroups. Where Kafka iterates
+// a hash map (leader choice after the leader leaves, ties in protocol
+// votes) this class picks the smallest member id / protocol name.
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "sim/runtime/bytes.h"
+#include "sim/runtime/random.h"
+#include "system/broker/group/offsets_records.h"
+#include "system/protocol/errors.h"
+#include "system/protocol/ids.h"
+
+namespace samsa::broker::group {
+
+using protocol::ErrorCode;
+using protocol::GenerationId;
+using TimeMs = std::int64_t;
+// The caller's handle for one request, given back with its answer.
+using RequestId = std::uint64_t;
+
+// Kafka's broker keys (KafkaConfig) with their defaults.
+struct GroupConfig {
+  std::int32_t group_min_session_timeout_ms = 6000;
+  std::int32_t group_max_session_timeout_ms = 1800000;
+  std::int32_t group_initial_rebalance_delay_ms = 3000;
+  std::int32_t group_max_size = std::numeric_limits<std::int32_t>::max();
+  std::int32_t offsets_topic_num_partitions = 50;
+  std::int32_t offset_metadata_max_bytes = 4096;
+  // GroupCoordinator.NewMemberJoinTimeoutMs (not configurable in Kafka).
+  std::int32_t new_member_join_timeout_ms = 5 * 60 * 1000;
+};
+
+enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };
+// Kafka's names: "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead".
+std::string_view to_string(GroupState s);
+
+struct Protocol {
+  std::string name;
+  Bytes metadata;
+  bool operator==(const Protocol&) const = default;
+};
+
+struct JoinRequest {
+  std::string group_id;
+  std::string member_id;  // "" for a first join
+  std::optional<std::string> group_instance_id;
+  // KafkaApis: JoinGroup v4+ without a group.instance.id (KIP-394).
+  bool require_known_member_id = true;
+  std::string client_id;
+  std::string client_host;
+  std::int32_t rebalance_timeout_ms = 0;
+  std::int32_t session_timeout_ms = 0;
+  std::string protocol_type;
+  std::vector<Protocol> protocols;  // in the member's order of preference
+};
+
+struct JoinMember {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  Bytes metadata;
+  bool operator==(const JoinMember&) const = default;
+};
+
+struct JoinResult {
+  ErrorCode error = ErrorCode::none;
+  GenerationId generation_id = GenerationId::none();
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::string leader_id;
+  std::string member_id;
+  std::vector<JoinMember> members;  // the leader's only, sorted by member id
+};
+
+struct SyncRequest {
+  std::string group_id;
+  GenerationId generation_id = GenerationId::none();
+  std::string member_id;
+  std::optional<std::string> protocol_type;  // v5+
+  std::optional<std::string> protocol_name;  // v5+
+  std::map<std::string, Bytes> assignments;  // the leader's only
+};
+
+struct SyncResult {
+  ErrorCode error = ErrorCode::none;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  Bytes assignment;
+};
+
+struct Reply {
+  RequestId request = 0;
+  std::variant<JoinResult, SyncResult> result;
+};
+using Replies = std::vector<Reply>;
+
+struct TopicPartitionKey {
+  std::string topic;
+  protocol::PartitionId partition{0};
+  auto operator<=>(const TopicPartitionKey&) const = default;
+};
+
+struct CommittedOffset {
+  protocol::Offset offset{0};
+  protocol::LeaderEpoch leader_epoch = protocol::LeaderEpoch::none();
+  std::string metadata;
+  TimeMs commit_timestamp_ms = 0;
+  bool operator==(const CommittedOffset&) const = default;
+};
+
+struct OffsetCommitRequest {
+  std::string group_id;
+  GenerationId generation_id = GenerationId::none();  // -1: not using group management
+  std::string member_id;
+  std::vector<std::pair<TopicPartitionKey, CommittedOffset>> offsets;
+};
+
+struct LeaveResult {
+  ErrorCode error = ErrorCode::none;
+  std::vector<ErrorCode> members;  // per member id given, in order
+};
+
+struct MemberSummary {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  std::string client_host;
+  Bytes metadata;    // for the selected protocol, while Stable
+  Bytes assignment;  // while Stable
+};
+
+struct GroupSummary {
+  GroupState state = GroupState::dead;
+  std::string protocol_type;
+  std::string protocol_name;
+  GenerationId generation_id{0};
+  std::string leader_id;
+  std::vector<MemberSummary> members;  // sorted by member id
+};
+
+// Which __consumer_offsets partitions this broker coordinates
+// (GroupMetadataManager's owned and loading partitions).
+enum class PartitionStatus { not_owned, loading, owned };
+
+class GroupCoordinator {
+ public:
+  // Member ids are "<client.id>-<uuid>" with the uuid drawn from `random`.
+  GroupCoordinator(GroupConfig config, sim::Random& random);
+
+  const GroupConfig& config() const { return config_; }
+  std::int32_t partition_for(std::string_view group_id) const;
+  // Becoming a partition's coordinator is loading, then owned; losing it
+  // unloads its groups (they go Dead; parked joins and syncs are answered
+  // NOT_COORDINATOR, as GroupCoordinator.onGroupUnloaded does).
+  void set_partition_status(std::int32_t partition, PartitionStatus status, Replies& out);
+
+  void join_group(RequestId id, const JoinRequest& request, TimeMs now_ms, Replies& out);
+  void sync_group(RequestId id, const SyncRequest& request, TimeMs now_ms, Replies& out);
+  ErrorCode heartbeat(std::string_view group_id, std::string_view member_id,
+                      GenerationId generation_id, TimeMs now_ms, Replies& out);
+  LeaveResult leave_group(std::string_view group_id, const std::vector<std::string>& member_ids,
+                          TimeMs now_ms, Replies& out);
+  // One error per offset, in order.
+  std::vector<ErrorCode> commit_offsets(const OffsetCommitRequest& request, TimeMs now_ms,
+                                        Replies& out);
+  // The committed offsets of the given partitions (all when nullopt); a
+  // partition without one is absent (OffsetFetch answers -1 for it).
+  std::pair<ErrorCode, std::map<TopicPartitionKey, CommittedOffset>> fetch_offsets(
+      std::string_view group_id,
+      const std::optional<std::vector<TopicPartitionKey>>& partitions) const;
+  std::pair<ErrorCode, GroupSummary> describe_group(std::string_view group_id) const;
+  // (group id, protocol type, state) of every group in owned partitions.
+  std::pair<ErrorCode, std::vector<std::tuple<std::string, std::string, GroupState>>> list_groups() const;
+
+  // Fires every deadline at or before `now_ms`, in deadline order.
+  void advance(TimeMs now_ms, Replies& out);
+  // The earliest pending deadline, if any: when to call advance next.
+  std::optional<TimeMs> next_deadline_ms() const;
+
+  // Offsets read back from __consumer_offsets when this broker takes over a
+  // partition (GroupMetadataManager.loadGroupsAndOffsets): the group is
+  // created Empty if it does not exist.
+  void load_offsets(std::string_view group_id, const std::map<TopicPartitionKey, CommittedOffset>& offsets,
+                    TimeMs now_ms);
+
+  // The __consumer_offsets value GroupMetadataManager.storeGroup writes for
+  // the group as it is now: Stable (after the leader's SyncGroup, with the
+  // assignment) or Empty (a rebalance that ended with no members). nullopt
+  // for an unknown group or one in the middle of a rebalance.
+  std::optional<GroupMetadataValue> group_record(std::string_view group_id) const;
+  // A group read back from __consumer_offsets (GroupMetadata.loadGroup and
+  // GroupCoordinator.onGroupLoaded): Stable with its members, or Empty; every
+  // member's session starts now.
+  void load_group(std::string_view group_id, const GroupMetadataValue& value, TimeMs now_ms,
+                  Replies& out);
+
+  // For tests and checkers.
+  std::optional<GroupState> state(std::string_view group_id) const;
+  std::optional<GenerationId> generation(std::string_view group_id) const;
+
+ private:
+  struct Member {
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
+    std::string client_id;
+    std::string client_host;
+    std::int32_t rebalance_timeout_ms = 0;
+    std::int32_t session_timeout_ms = 0;
+    std::vector<Protocol> protocols;
+    Bytes assignment;
+    std::optional<RequestId> awaiting_join;  // a parked JoinGroup
+    std::optional<RequestId> awaiting_sync;  // a parked SyncGroup
+    bool is_new = false;
+    // The DelayedHeartbeat: when it expires, and its place among equal times.
+    std::optional<TimeMs> heartbeat_deadline_ms;
+    std::uint64_t heartbeat_sequence = 0;
+  };
+  // DelayedJoin, or InitialDelayedJoin (delay_ms, remaining_ms as Kafka's).
+  struct JoinTimer {
+    TimeMs deadline_ms = 0;
+    std::uint64_t sequence = 0;
+    bool initial = false;
+    std::int32_t delay_ms = 0;
+    std::int32_t remaining_ms = 0;
+  };
+  struct Group {
+    std::string group_id;
+    GroupState state = GroupState::empty;
+    TimeMs state_timestamp_ms = 0;
+    GenerationId generation{0};
+    std::optional<std::string> protocol_type;
+    std::optional<std::string> protocol_name;
+    std::optional<std::string> leader_id;
+    std::map<std::string, Member> members;
+    std::map<std::string, int> supported_protocols;  // protocol -> members supporting it
+    // KIP-394 pending member ids -> (expiry, sequence).
+    std::map<std::string, std::pair<TimeMs, std::uint64_t>> pending;
+    bool new_member_added = false;
+    std::optional<JoinTimer> join_timer;
+    std::map<TopicPartitionKey, CommittedOffset> offsets;
+  };
+
+  std::optional<ErrorCode> validate(std::string_view group_id, bool allow_empty_id) const;
+  Group* find(std::string_view group_id);
+  const Group* find(std::string_view group_id) const;
+  Group& get_or_create(std::string_view group_id, TimeMs now_ms);
+  std::string generate_member_id(const JoinRequest& r);
+
+  void unknown_join(Group& g, RequestId id, const JoinRequest& r, TimeMs now_ms, Replies& out);
+  void known_join(Group& g, RequestId id, const JoinRequest& r, TimeMs now_ms, Replies& out);
+  void add_member_and_rebalance(Group& g, RequestId id, const JoinRequest& r,
+                                const std::string& member_id, TimeMs now_ms, Replies& out);
+  void update_member_and_rebalance(Group& g, Member& m, RequestId id, const JoinRequest& r,
+                                   TimeMs now_ms, Replies& out);
+  void maybe_prepare_rebalance(Group& g, TimeMs now_ms, Replies& out);
+  void prepare_rebalance(Group& g, TimeMs now_ms, Replies& out);
+  void try_complete_join(Group& g, TimeMs now_ms, Replies& out);
+  void complete_join(Group& g, TimeMs now_ms, Replies& out);
+  void fire_join_timer(Group& g, TimeMs now_ms, Replies& out);
+  void remove_member_and_update_group(Group& g, const std::string& member_id, TimeMs now_ms,
+                                      Replies& out);
+  void remove_member(Group& g, const std::string& member_id);
+  void propagate_assignment(Group& g, ErrorCode error, TimeMs now_ms, Replies& out);
+  void reset_and_propagate_assignment_error(Group& g, ErrorCode error, TimeMs now_ms, Replies& out);
+  void schedule_heartbeat(Member& m, TimeMs now_ms, std::int64_t timeout_ms);
+  void expire_heartbeat(Group& g, const std::string& member_id, TimeMs now_ms, Replies& out);
+  void transition(Group& g, GroupState to, TimeMs now_ms);
+  std::string select_protocol(const Group& g) const;
+  bool supports_protocols(const Group& g, const std::string& type,
+                          const std::vector<Protocol>& protocols) const;
+  JoinResult join_result_for(const Group& g, const Member& m) const;
+  void unload(Group& g, Replies& out);
+
+  GroupConfig config_;
+  sim::Random& random_;
+  std::map<std::int32_t, PartitionStatus> partitions_;
+  std::map<std::string, Group, std::less<>> groups_;
+  std::uint64_t timer_sequence_ = 0;  // orders deadlines that fall on the same ms
+};
+
+}  // namespace samsa::broker::group

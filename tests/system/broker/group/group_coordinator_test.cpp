@@ -1,0 +1,606 @@
+// The group coordinator's state machine against Kafka 2.8's
+// GroupCoordinator: the join / sync / heartbeat protocol step by step, and a
+// RapidCheck state-machine test in which consumers join, sync, heartbeat,
+// leave, crash and resend while time passes.
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+#include <rapidcheck/state.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "system/broker/group/group_coordinator.h"
+
+using namespace samsa;
+using namespace samsa::broker::group;
+using protocol::ErrorCode;
+using protocol::GenerationId;
+using protocol::PartitionId;
+
+namespace {
+
+constexpr const char* k_group = "g";
+
+JoinRequest join_request(std::string member_id, std::vector<std::string> protocols = {"range"}) {
+  JoinRequest r;
+  r.group_id = k_group;
+  r.member_id = std::move(member_id);
+  r.client_id = "consumer";
+  r.client_host = "/10.0.0.1";
+  r.rebalance_timeout_ms = 10000;
+  r.session_timeout_ms = 6000;
+  r.protocol_type = "consumer";
+  for (auto& p : protocols) r.protocols.push_back({p, Bytes{0x01}});
+  return r;
+}
+
+// A coordinator that owns every __consumer_offsets partition.
+struct Fixture {
+  sim::Random random{42};
+  GroupCoordinator gc{GroupConfig{}, random};
+  Replies out;
+  RequestId next_id = 1;
+  Fixture() {
+    for (std::int32_t p = 0; p < gc.config().offsets_topic_num_partitions; ++p)
+      gc.set_partition_status(p, PartitionStatus::owned, out);
+  }
+  // Sends a JoinGroup; returns its request id.
+  RequestId join(const JoinRequest& r, TimeMs now) {
+    const RequestId id = next_id++;
+    gc.join_group(id, r, now, out);
+    return id;
+  }
+  RequestId sync(const std::string& member, GenerationId gen, TimeMs now,
+                 std::map<std::string, Bytes> assignments = {}) {
+    SyncRequest r;
+    r.group_id = k_group;
+    r.member_id = member;
+    r.generation_id = gen;
+    r.assignments = std::move(assignments);
+    const RequestId id = next_id++;
+    gc.sync_group(id, r, now, out);
+    return id;
+  }
+  // The answer to `id`, if it came (and forgets it).
+  template <class T>
+  std::optional<T> answer(RequestId id) {
+    for (auto it = out.begin(); it != out.end(); ++it)
+      if (it->request == id) {
+        T r = std::get<T>(it->result);
+        out.erase(it);
+        return r;
+      }
+    return std::nullopt;
+  }
+  // A first member that has joined and synced: generation 1, Stable.
+  std::string stable_single_member(TimeMs& now) {
+    const auto required = answer<JoinResult>(join(join_request(""), now));
+    const std::string id = required->member_id;
+    const RequestId j = join(join_request(id), now);
+    now += gc.config().group_initial_rebalance_delay_ms;
+    gc.advance(now, out);
+    const auto joined = answer<JoinResult>(j);
+    REQUIRE(joined);
+    REQUIRE(joined->error == ErrorCode::none);
+    const auto synced = answer<SyncResult>(sync(id, joined->generation_id, now, {{id, Bytes{7}}}));
+    REQUIRE(synced);
+    REQUIRE(synced->error == ErrorCode::none);
+    return id;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("KIP-394: a first join gets MEMBER_ID_REQUIRED, then the initial delay, then generation 1",
+          "[broker][group]") {
+  Fixture f;
+  const auto required = f.answer<JoinResult>(f.join(join_request(""), 0));
+  REQUIRE(required);
+  CHECK(required->error == ErrorCode::member_id_required);
+  CHECK(required->member_id.rfind("consumer-", 0) == 0);
+  CHECK(required->member_id.size() == std::string("consumer-").size() + 36);  // a UUID
+  CHECK(f.gc.state(k_group) == GroupState::empty);
+
+  const RequestId j = f.join(join_request(required->member_id), 100);
+  CHECK(f.gc.state(k_group) == GroupState::preparing_rebalance);
+  CHECK_FALSE(f.answer<JoinResult>(j));  // parked for group.initial.rebalance.delay.ms
+  CHECK(f.gc.next_deadline_ms() == 3100);
+  f.gc.advance(3099, f.out);
+  CHECK_FALSE(f.answer<JoinResult>(j));
+  f.gc.advance(3100, f.out);
+  const auto joined = f.answer<JoinResult>(j);
+  REQUIRE(joined);
+  CHECK(joined->error == ErrorCode::none);
+  CHECK(joined->generation_id == GenerationId(1));
+  CHECK(joined->protocol_name == "range");
+  CHECK(joined->leader_id == required->member_id);
+  REQUIRE(joined->members.size() == 1);  // the leader gets everyone's metadata
+  CHECK(joined->members[0].metadata == Bytes{0x01});
+  CHECK(f.gc.state(k_group) == GroupState::completing_rebalance);
+
+  const auto synced = f.answer<SyncResult>(f.sync(required->member_id, GenerationId(1), 3200,
+                                                  {{required->member_id, Bytes{9, 9}}}));
+  REQUIRE(synced);
+  CHECK(synced->error == ErrorCode::none);
+  CHECK(synced->assignment == Bytes{9, 9});
+  CHECK(f.gc.state(k_group) == GroupState::stable);
+}
+
+TEST_CASE("members joining during the initial delay extend it; all get one generation", "[broker][group]") {
+  Fixture f;
+  JoinRequest old_client = join_request("");
+  old_client.require_known_member_id = false;  // JoinGroup v0-v3: no KIP-394
+  const RequestId a = f.join(old_client, 0);
+  f.gc.advance(2000, f.out);
+  const RequestId b = f.join(old_client, 2000);  // a new member during the delay
+  f.gc.advance(3000, f.out);
+  CHECK_FALSE(f.answer<JoinResult>(a));  // delayed once more (InitialDelayedJoin)
+  f.gc.advance(6000, f.out);
+  const auto ja = f.answer<JoinResult>(a), jb = f.answer<JoinResult>(b);
+  REQUIRE(ja);
+  REQUIRE(jb);
+  CHECK(ja->generation_id == GenerationId(1));
+  CHECK(jb->generation_id == GenerationId(1));
+  CHECK(ja->leader_id == jb->leader_id);
+  CHECK(ja->members.size() + jb->members.size() == 2);  // only the leader's answer lists them
+}
+
+TEST_CASE("a new member rebalances a stable group; the old generation is fenced", "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string first = f.stable_single_member(now);
+  const auto required = f.answer<JoinResult>(f.join(join_request(""), now));
+  const std::string second = required->member_id;
+  const RequestId j2 = f.join(join_request(second), now);
+  CHECK(f.gc.state(k_group) == GroupState::preparing_rebalance);
+  // The first member learns of the rebalance from its heartbeat.
+  CHECK(f.gc.heartbeat(k_group, first, GenerationId(1), now, f.out) == ErrorCode::rebalance_in_progress);
+  CHECK(f.answer<SyncResult>(f.sync(first, GenerationId(1), now))->error == ErrorCode::rebalance_in_progress);
+  const RequestId j1 = f.join(join_request(first), now);  // everyone in: completes at once
+  const auto a = f.answer<JoinResult>(j1), b = f.answer<JoinResult>(j2);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->generation_id == GenerationId(2));
+  CHECK(b->generation_id == GenerationId(2));
+  CHECK(f.gc.heartbeat(k_group, first, GenerationId(1), now, f.out) == ErrorCode::illegal_generation);
+  CHECK(f.answer<SyncResult>(f.sync(second, GenerationId(1), now))->error == ErrorCode::illegal_generation);
+  // A follower's sync waits for the leader's.
+  const std::string leader = a->leader_id, follower = leader == first ? second : first;
+  const RequestId fs = f.sync(follower, GenerationId(2), now);
+  CHECK_FALSE(f.answer<SyncResult>(fs));
+  const RequestId ls = f.sync(leader, GenerationId(2), now, {{leader, Bytes{1}}, {follower, Bytes{2}}});
+  CHECK(f.answer<SyncResult>(fs)->assignment == Bytes{2});
+  CHECK(f.answer<SyncResult>(ls)->assignment == Bytes{1});
+}
+
+TEST_CASE("a member that stops heartbeating is removed after session.timeout.ms", "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = f.stable_single_member(now);
+  CHECK(f.gc.heartbeat(k_group, id, GenerationId(1), now + 5000, f.out) == ErrorCode::none);
+  f.gc.advance(now + 5000 + 5999, f.out);
+  CHECK(f.gc.state(k_group) == GroupState::stable);
+  f.gc.advance(now + 5000 + 6000, f.out);
+  // Its session expired: the group rebalances to an empty generation 2.
+  CHECK(f.gc.heartbeat(k_group, id, GenerationId(1), now + 12000, f.out) == ErrorCode::unknown_member_id);
+  f.gc.advance(now + 30000, f.out);
+  CHECK(f.gc.state(k_group) == GroupState::empty);
+  CHECK(f.gc.generation(k_group) == GenerationId(2));
+}
+
+TEST_CASE("LeaveGroup removes the member and rebalances; unknown members are told so", "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = f.stable_single_member(now);
+  const LeaveResult left = f.gc.leave_group(k_group, {id, "nobody"}, now, f.out);
+  CHECK(left.error == ErrorCode::none);
+  CHECK(left.members == std::vector<ErrorCode>{ErrorCode::none, ErrorCode::unknown_member_id});
+  CHECK(f.gc.state(k_group) == GroupState::empty);  // nobody left to wait for
+  CHECK(f.gc.generation(k_group) == GenerationId(2));
+}
+
+TEST_CASE("protocol selection and consistency", "[broker][group]") {
+  Fixture f;
+  JoinRequest a = join_request("", {"range", "roundrobin"});
+  a.require_known_member_id = false;
+  JoinRequest b = join_request("", {"roundrobin"});
+  b.require_known_member_id = false;
+  const RequestId ja = f.join(a, 0);
+  const RequestId jb = f.join(b, 0);
+  JoinRequest c = join_request("", {"sticky"});
+  c.require_known_member_id = false;
+  CHECK(f.answer<JoinResult>(f.join(c, 0))->error == ErrorCode::inconsistent_group_protocol);
+  f.gc.advance(10000, f.out);
+  CHECK(f.answer<JoinResult>(ja)->protocol_name == "roundrobin");  // the only common one
+  CHECK(f.answer<JoinResult>(jb)->protocol_name == "roundrobin");
+}
+
+TEST_CASE("bad session timeouts, unknown members, other coordinators", "[broker][group]") {
+  Fixture f;
+  JoinRequest r = join_request("");
+  r.session_timeout_ms = 1000;
+  CHECK(f.answer<JoinResult>(f.join(r, 0))->error == ErrorCode::invalid_session_timeout);
+  CHECK(f.answer<JoinResult>(f.join(join_request("ghost"), 0))->error == ErrorCode::unknown_member_id);
+  JoinRequest no_group = join_request("");
+  no_group.group_id = "";
+  CHECK(f.answer<JoinResult>(f.join(no_group, 0))->error == ErrorCode::invalid_group_id);
+
+  const std::int32_t p = f.gc.partition_for(k_group);
+  f.gc.set_partition_status(p, PartitionStatus::loading, f.out);
+  CHECK(f.answer<JoinResult>(f.join(join_request(""), 0))->error == ErrorCode::coordinator_load_in_progress);
+  CHECK(f.answer<SyncResult>(f.sync("m", GenerationId(1), 0))->error == ErrorCode::rebalance_in_progress);
+  CHECK(f.gc.heartbeat(k_group, "m", GenerationId(1), 0, f.out) == ErrorCode::none);  // answered blindly
+  f.gc.set_partition_status(p, PartitionStatus::not_owned, f.out);
+  CHECK(f.answer<JoinResult>(f.join(join_request(""), 0))->error == ErrorCode::not_coordinator);
+}
+
+TEST_CASE("losing the offsets partition answers parked joins NOT_COORDINATOR", "[broker][group]") {
+  Fixture f;
+  const auto required = f.answer<JoinResult>(f.join(join_request(""), 0));
+  const RequestId j = f.join(join_request(required->member_id), 0);
+  f.gc.set_partition_status(f.gc.partition_for(k_group), PartitionStatus::not_owned, f.out);
+  CHECK(f.answer<JoinResult>(j)->error == ErrorCode::not_coordinator);
+  CHECK_FALSE(f.gc.state(k_group).has_value());
+}
+
+TEST_CASE("offset commits: group members of the current generation, or outside group management",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const TopicPartitionKey tp{"t", PartitionId(0)};
+  OffsetCommitRequest standalone;
+  standalone.group_id = "standalone";
+  standalone.offsets = {{tp, CommittedOffset{protocol::Offset(5), protocol::LeaderEpoch(1), "meta", 0}}};
+  CHECK(f.gc.commit_offsets(standalone, 10, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+  const auto fetched = f.gc.fetch_offsets("standalone", std::nullopt);
+  CHECK(fetched.first == ErrorCode::none);
+  CHECK(fetched.second.at(tp).offset == protocol::Offset(5));
+  CHECK(fetched.second.at(tp).commit_timestamp_ms == 10);
+  CHECK(f.gc.fetch_offsets("nobody", std::nullopt).second.empty());
+
+  const std::string id = f.stable_single_member(now);
+  OffsetCommitRequest c;
+  c.group_id = k_group;
+  c.member_id = id;
+  c.generation_id = GenerationId(1);
+  c.offsets = {{tp, CommittedOffset{protocol::Offset(7), protocol::LeaderEpoch::none(), "", 0}}};
+  CHECK(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+  c.generation_id = GenerationId(0);
+  CHECK(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::illegal_generation});
+  c.generation_id = GenerationId(1);
+  c.member_id = "stranger";
+  CHECK(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::unknown_member_id});
+  c.member_id = id;
+  c.offsets[0].second.metadata = std::string(5000, 'x');
+  CHECK(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::offset_metadata_too_large});
+  CHECK(f.gc.fetch_offsets(k_group, std::vector<TopicPartitionKey>{tp}).second.at(tp).offset == protocol::Offset(7));
+  // A generation that does not exist for a group that does not exist.
+  OffsetCommitRequest stale = c;
+  stale.group_id = "new-group";
+  CHECK(f.gc.commit_offsets(stale, now, f.out) == std::vector<ErrorCode>{ErrorCode::illegal_generation});
+}
+
+// ---- the state-machine test --------------------------------------------------
+
+namespace {
+
+constexpr int k_clients = 4;
+constexpr std::int32_t k_partitions = 6;
+
+// A consumer as the test drives it: what it knows of its membership.
+struct Client {
+  std::string member_id;
+  GenerationId generation = GenerationId::none();
+  bool leader = false;
+  std::vector<std::string> members;        // from the leader's JoinGroup answer
+  std::optional<GenerationId> owned_generation;
+  std::set<std::uint8_t> owned;            // the partitions of its last assignment
+};
+
+// What a request was sent with, to judge its answer.
+struct Sent {
+  int client = 0;
+  std::uint64_t incarnation = 0;
+  std::string member_id;
+  GenerationId generation = GenerationId::none();
+};
+
+GroupConfig quick_config() {
+  GroupConfig c;
+  c.group_initial_rebalance_delay_ms = 500;
+  return c;
+}
+
+struct Sut {
+  sim::Random random{7};
+  GroupCoordinator gc{quick_config(), random};
+  TimeMs now_ms = 0;
+  std::array<Client, k_clients> clients;
+  std::array<std::uint64_t, k_clients> incarnation{};
+  std::map<RequestId, Sent> sent;
+  RequestId next_id = 1;
+  GenerationId max_join_generation{0};
+  std::set<std::pair<std::string, GenerationId>> fenced;
+  int assignments_delivered = 0;
+
+  Sut() {
+    Replies out;
+    for (std::int32_t p = 0; p < gc.config().offsets_topic_num_partitions; ++p)
+      gc.set_partition_status(p, PartitionStatus::owned, out);
+  }
+
+  RequestId send(int c) {
+    const RequestId id = next_id++;
+    sent[id] = {c, incarnation[c], clients[c].member_id, clients[c].generation};
+    return id;
+  }
+
+  void fence(const std::string& member, GenerationId g) { fenced.insert({member, g}); }
+
+  // Delivers answers, checking the invariants on each.
+  void deliver(const Replies& out) {
+    const GenerationId current = *gc.generation(k_group);
+    for (const auto& reply : out) {
+      const Sent s = sent.at(reply.request);
+      // Not an answer the client stopped waiting for (crash, lost connection).
+      const bool live = incarnation[s.client] == s.incarnation;
+      Client& c = clients[s.client];
+      if (const auto* j = std::get_if<JoinResult>(&reply.result)) {
+        if (j->error == ErrorCode::none) {
+          // Generations only go up (a batch of answers from one advance
+          // may end in a later generation than its first answers).
+          RC_ASSERT(j->generation_id >= max_join_generation);
+          RC_ASSERT(j->generation_id <= current);
+          max_join_generation = j->generation_id;
+        }
+        if (j->error == ErrorCode::unknown_member_id || j->error == ErrorCode::illegal_generation)
+          fence(s.member_id, s.generation);
+        if (!live) continue;
+        if (j->error == ErrorCode::none) {
+          c.member_id = j->member_id;
+          c.generation = j->generation_id;
+          c.leader = j->leader_id == j->member_id;
+          c.members.clear();
+          for (const auto& m : j->members) c.members.push_back(m.member_id);
+        } else if (j->error == ErrorCode::member_id_required) {
+          c.member_id = j->member_id;
+        } else if (j->error == ErrorCode::unknown_member_id) {
+          c = Client{};
+        }
+      } else {
+        const auto& r = std::get<SyncResult>(reply.result);
+        if (r.error == ErrorCode::none) {
+          // A fenced (member, generation) never gets an assignment, and an
+          // assignment is always the current generation's (assignments are
+          // handed out only inside sync_group, after its timers ran).
+          RC_ASSERT(fenced.count({s.member_id, s.generation}) == 0u);
+          RC_ASSERT(s.generation == current);
+        }
+        if (r.error == ErrorCode::unknown_member_id || r.error == ErrorCode::illegal_generation)
+          fence(s.member_id, s.generation);
+        if (!live) continue;
+        if (r.error == ErrorCode::none) {
+          ++assignments_delivered;
+          c.owned_generation = s.generation;
+          c.owned = std::set<std::uint8_t>(r.assignment.begin(), r.assignment.end());
+        } else if (r.error == ErrorCode::unknown_member_id) {
+          c = Client{};
+        } else if (r.error == ErrorCode::illegal_generation) {
+          c.generation = GenerationId::none();
+        }
+      }
+    }
+    check_single_owner();
+  }
+
+  // Members holding the current generation's assignment own disjoint
+  // partitions: at most one generation's members own the assignment.
+  void check_single_owner() const {
+    const GenerationId current = *gc.generation(k_group);
+    std::set<std::uint8_t> seen;
+    for (const auto& c : clients) {
+      if (c.owned_generation != current) continue;
+      for (auto p : c.owned) RC_ASSERT(seen.insert(p).second);
+    }
+  }
+};
+
+struct Model {
+  TimeMs now_ms = 0;
+};
+
+struct Join : rc::state::Command<Model, Sut> {
+  Join() = default;
+  explicit Join(int c) : client(c) {}
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override {
+    Replies out;
+    JoinRequest r = join_request(sut.clients[client].member_id);
+    r.rebalance_timeout_ms = 3000;  // members that do not rejoin are dropped sooner
+    sut.gc.join_group(sut.send(client), r, sut.now_ms, out);
+    sut.deliver(out);
+  }
+  void show(std::ostream& os) const override { os << "Join(" << client << ")"; }
+};
+
+struct Sync : rc::state::Command<Model, Sut> {
+  Sync() = default;
+  explicit Sync(int c) : client(c) {}
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override {
+    const Client& c = sut.clients[client];
+    SyncRequest r;
+    r.group_id = k_group;
+    r.member_id = c.member_id;
+    r.generation_id = c.generation;
+    if (c.leader) {
+      // The leader deals the partitions round robin over the members it was told of.
+      for (std::int32_t p = 0; p < k_partitions && !c.members.empty(); ++p)
+        r.assignments[c.members[static_cast<std::size_t>(p) % c.members.size()]].push_back(static_cast<std::uint8_t>(p));
+    }
+    Replies out;
+    sut.gc.sync_group(sut.send(client), r, sut.now_ms, out);
+    sut.deliver(out);
+  }
+  void show(std::ostream& os) const override { os << "Sync(" << client << ")"; }
+};
+
+struct Heartbeat : rc::state::Command<Model, Sut> {
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override {
+    Client& c = sut.clients[client];
+    Replies out;
+    const ErrorCode e = sut.gc.heartbeat(k_group, c.member_id, c.generation, sut.now_ms, out);
+    if (e == ErrorCode::unknown_member_id || e == ErrorCode::illegal_generation) sut.fence(c.member_id, c.generation);
+    sut.deliver(out);
+    if (e == ErrorCode::unknown_member_id) sut.clients[client] = Client{};
+  }
+  void show(std::ostream& os) const override { os << "Heartbeat(" << client << ")"; }
+};
+
+struct Leave : rc::state::Command<Model, Sut> {
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override {
+    Replies out;
+    const std::string id = sut.clients[client].member_id;
+    (void)sut.gc.leave_group(k_group, {id}, sut.now_ms, out);
+    sut.deliver(out);
+    sut.clients[client] = Client{};
+    ++sut.incarnation[client];
+  }
+  void show(std::ostream& os) const override { os << "Leave(" << client << ")"; }
+};
+
+// The consumer process dies: it forgets its membership and its requests in flight.
+struct Crash : rc::state::Command<Model, Sut> {
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override {
+    sut.clients[client] = Client{};
+    ++sut.incarnation[client];
+  }
+  void show(std::ostream& os) const override { os << "Crash(" << client << ")"; }
+};
+
+// What a consumer's poll loop would do next: join until it has a
+// generation, sync until it holds that generation's assignment, then
+// heartbeat (and rejoin when told of a rebalance).
+struct Step : rc::state::Command<Model, Sut> {
+  Step() = default;
+  explicit Step(int c) : client(c) {}
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model& m, Sut& sut) const override {
+    const Client& c = sut.clients[client];
+    if (c.member_id.empty() || c.generation == GenerationId::none()) return Join{client}.run(m, sut);
+    if (c.owned_generation != c.generation) return Sync{client}.run(m, sut);
+    Replies out;
+    const ErrorCode e = sut.gc.heartbeat(k_group, c.member_id, c.generation, sut.now_ms, out);
+    if (e == ErrorCode::unknown_member_id || e == ErrorCode::illegal_generation) sut.fence(c.member_id, c.generation);
+    sut.deliver(out);
+    if (e == ErrorCode::unknown_member_id) sut.clients[client] = Client{};
+    if (e == ErrorCode::rebalance_in_progress || e == ErrorCode::illegal_generation)
+      sut.clients[client].generation = GenerationId::none();  // rejoin next
+  }
+  void show(std::ostream& os) const override { os << "Step(" << client << ")"; }
+};
+
+// The answers to the client's requests in flight are lost (a dropped
+// connection): it keeps what it knew, so it may act on an old generation.
+struct LoseAnswers : rc::state::Command<Model, Sut> {
+  int client = *rc::gen::inRange(0, k_clients);
+  void run(const Model&, Sut& sut) const override { ++sut.incarnation[client]; }
+  void show(std::ostream& os) const override { os << "LoseAnswers(" << client << ")"; }
+};
+
+struct Tick : rc::state::Command<Model, Sut> {
+  Tick() = default;
+  explicit Tick(TimeMs t) : ms(t) {}
+  // Mostly short steps; one in ten long enough for sessions to expire.
+  TimeMs ms = *rc::gen::weightedOneOf<TimeMs>({{9, rc::gen::inRange<TimeMs>(0, 1000)},
+                                               {1, rc::gen::inRange<TimeMs>(0, 12000)}});
+  void apply(Model& m) const override { m.now_ms += ms; }
+  void run(const Model& m, Sut& sut) const override {
+    sut.now_ms = m.now_ms + ms;
+    Replies out;
+    sut.gc.advance(sut.now_ms, out);
+    sut.deliver(out);
+  }
+  void show(std::ostream& os) const override { os << "Tick(" << ms << ")"; }
+};
+
+}  // namespace
+
+TEST_CASE("group coordinator state machine under joins, syncs, crashes and time", "[broker][group]") {
+  rc::prop("one generation owns the assignment, generations rise, fenced members get nothing", [] {
+    Model model;
+    Sut sut;
+    // The group exists from the start (a first join), so generation() is defined.
+    Replies out;
+    sut.gc.join_group(sut.send(0), join_request(""), 0, out);
+    sut.deliver(out);
+    // Sequences three times longer than rapidcheck's default: a group
+    // needs a few rounds of join, sync and heartbeat to get anywhere.
+    const auto commands = *rc::gen::scale(
+        3.0, rc::state::gen::commands(
+                 model, rc::state::gen::execOneOfWithArgs<Step, Step, Step, Step, Step, Step, Step,
+                                                          Step, Step, Step, Join, Sync, Heartbeat,
+                                                          Leave, Crash, LoseAnswers, Tick, Tick, Tick,
+                                                          Tick>()));
+    rc::state::runAll(commands, model, sut);
+    bool owns = false;
+    for (const auto& c : sut.clients) owns = owns || !c.owned.empty();
+    RC_CLASSIFY(sut.max_join_generation > GenerationId(1), "several generations");
+    RC_CLASSIFY(owns, "partitions owned at the end");
+    RC_CLASSIFY(sut.assignments_delivered >= 3, "3+ assignments delivered");
+    RC_CLASSIFY(!sut.fenced.empty(), "someone fenced");
+  });
+}
+
+TEST_CASE("coordinator failover: the group and its offsets come back from __consumer_offsets records",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = f.stable_single_member(now);
+  const TopicPartitionKey tp{"t", PartitionId(2)};
+  OffsetCommitRequest c;
+  c.group_id = k_group;
+  c.member_id = id;
+  c.generation_id = GenerationId(1);
+  c.offsets = {{tp, CommittedOffset{protocol::Offset(11), protocol::LeaderEpoch(3), "m", 0}}};
+  REQUIRE(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+
+  // What the old coordinator wrote, through the record bytes.
+  const auto record = f.gc.group_record(k_group);
+  REQUIRE(record);
+  CHECK(record->generation == GenerationId(1));
+  CHECK(record->members.size() == 1);
+  CHECK(record->members[0].assignment == Bytes{7});
+  const GroupMetadataValue read_back = *decode_group_metadata_value(encode_value(*record));
+  const auto offsets = f.gc.fetch_offsets(k_group, std::nullopt).second;
+
+  // A new coordinator loads them.
+  sim::Random random(1);
+  GroupCoordinator next(GroupConfig{}, random);
+  Replies out;
+  next.set_partition_status(next.partition_for(k_group), PartitionStatus::loading, out);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now, out) == ErrorCode::none);  // blindly, while loading
+  next.load_group(k_group, read_back, now, out);
+  next.load_offsets(k_group, offsets, now);
+  next.set_partition_status(next.partition_for(k_group), PartitionStatus::owned, out);
+  CHECK(next.state(k_group) == GroupState::stable);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now + 1000, out) == ErrorCode::none);
+  CHECK(next.heartbeat(k_group, id, GenerationId(0), now + 1000, out) == ErrorCode::illegal_generation);
+  CHECK(next.fetch_offsets(k_group, std::nullopt).second.at(tp).offset == protocol::Offset(11));
+  RequestId sync_id = 99;
+  SyncRequest s;
+  s.group_id = k_group;
+  s.member_id = id;
+  s.generation_id = GenerationId(1);
+  next.sync_group(sync_id, s, now + 1000, out);
+  REQUIRE(out.size() == 1);
+  CHECK(std::get<SyncResult>(out[0].result).assignment == Bytes{7});
+  // Its session runs from the load: silent for session.timeout.ms, it is gone.
+  out.clear();
+  next.advance(now + 1000 + 6000, out);
+  CHECK(next.heartbeat(k_group, id, GenerationId(1), now + 7000, out) == ErrorCode::unknown_member_id);
+}
