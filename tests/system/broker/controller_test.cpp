@@ -116,7 +116,9 @@ struct Rig {
   std::optional<coord::kafka::PartitionState> state(const std::string& topic, std::int32_t p) const {
     const auto* z = cl.zk ? cl.zk->state().find(coord::kafka::partition_state_path(topic, p)) : nullptr;
     if (!z) return std::nullopt;
-    return coord::kafka::parse_partition_state(as_chars(z->data));
+    auto s = coord::kafka::parse_partition_state(as_chars(z->data));
+    if (!s) return std::nullopt;
+    return *s;
   }
   std::vector<std::int32_t> active() const {
     std::vector<std::int32_t> out;
