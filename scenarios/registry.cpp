@@ -4,6 +4,7 @@
 
 #include "scenarios/scenario.h"
 #include "scenarios/broker/acks.h"
+#include "scenarios/groups/delivery.h"
 #include "scenarios/coord/controller_election.h"
 #include "scenarios/selftest/pingpong.h"
 
@@ -50,6 +51,8 @@ const std::vector<Scenario>& builtin_scenarios() {
     std::vector<Scenario> v = {
         {"broker/acks-all", "acks=all, min.insync.replicas=2, RF=3 on three brokers under leader and controller crashes, broker restarts, partitions, slow replication and coordinator restarts; no acknowledged record lost, replicas never diverge below the high watermark", broker::run_acks_all},
         {"broker/acks-1-leader-crash", "acks=1 with the leader crashing while replication is slow: an acknowledged write the new leader never had is lost (expect exit 1 on some seeds)", broker::run_acks_1_leader_crash},
+        {"groups/at-least-once", "a group of three consumers reads a 4-partition topic with process-before-commit while consumers crash mid-processing: no record lost, no two owners in a generation, committed offsets never go back; duplicates are expected", groups::run_at_least_once},
+        {"groups/at-most-once", "the same group with commit-before-process: no record processed twice; records lost to crashes between commit and processing are expected", groups::run_at_most_once},
         {"coord/controller-election", "three brokers race for /controller under broker crashes, partitions and coordinator restarts; checks one holder per epoch, increasing epochs, and a controller after the heal", coord::run_controller_election},
         {"selftest/pingpong",
          "nodes exchange numbered frames over the simulated network while nodes "
