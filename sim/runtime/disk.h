@@ -3,7 +3,10 @@
 // paths relative to the node's data directory. Writes land in the page cache;
 // fsync makes them durable. A crash keeps the durable image plus whatever the
 // world's fault model keeps of unsynced writes. Creating, renaming and
-// removing files are durable when they return (metadata journaling).
+// removing files are durable when they return (metadata journaling), unless
+// the world models ext4 without it: then only after fsync_dir of the parent
+// directory. Code that needs a name to survive a crash calls fsync_dir, as
+// Kafka's Utils.atomicMoveWithFallback and Utils.flushDir do.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -60,13 +63,17 @@ class Disk {
   virtual Result<void, DiskErrc> rename(std::string_view from, std::string_view to) = 0;
   // Names (not paths) of the entries directly in `dir`, sorted; "" is the root.
   virtual Result<std::vector<std::string>, DiskErrc> list(std::string_view dir) = 0;
+  // Makes the entries of `dir` ("" is the root) durable: files created in,
+  // renamed into or removed from it before the call.
+  virtual Result<void, DiskErrc> fsync_dir(std::string_view dir) = 0;
   virtual bool exists(std::string_view path) = 0;
   virtual bool is_directory(std::string_view path) = 0;
 };
 
 // Reads a whole file into memory (convenience for small side files).
 Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path);
-// Writes a whole file atomically and durably: write tmp, fsync, rename.
+// Writes a whole file atomically and durably: write tmp, fsync, rename,
+// fsync the parent directory (Kafka's Utils.atomicMoveWithFallback).
 Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView data);
 
 }  // namespace samsa::sim

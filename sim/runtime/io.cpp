@@ -61,7 +61,9 @@ Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView 
     if (auto r = (*file)->append(data); !r) return r;
     if (auto r = (*file)->fsync(); !r) return r;
   }
-  return disk.rename(tmp, path);
+  if (auto r = disk.rename(tmp, path); !r) return r;
+  const auto slash = path.rfind('/');
+  return disk.fsync_dir(slash == std::string_view::npos ? std::string_view() : path.substr(0, slash));
 }
 
 }  // namespace samsa::sim

@@ -54,6 +54,7 @@ boost::fibers::context* SimScheduler::pick_next() noexcept {
   for (;;) {
     if (!ready_.empty()) {
       auto* ctx = world_->pick(ready_);
+      if (ctx == nullptr) continue;  // all that was ready belongs to paused nodes
       if (ctx != boost::fibers::context::active()) return ctx;
       // The suspending fiber's own timer fired: it cannot resume itself, so
       // the dispatcher (always ready while a user fiber runs) resumes it.

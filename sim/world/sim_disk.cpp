@@ -1,5 +1,7 @@
 #include "sim/world/sim_disk.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -33,11 +35,39 @@ void apply_write(Bytes& image, std::uint64_t offset, ByteView data) {
   std::copy(data.begin(), data.end(), image.begin() + static_cast<std::ptrdiff_t>(offset));
 }
 
-void apply_op(Bytes& image, const Inode::Op& op) {
+void apply_op(Bytes& image, const Inode::Op& op, ByteView data) {
   if (op.is_truncate)
-    image.resize(op.size, 0);
+    image.resize(op.offset, 0);
   else
-    apply_write(image, op.offset, op.data);
+    apply_write(image, op.offset, data);
+}
+
+// Takes one op back out of an image that holds it (newest first).
+void undo(Bytes& image, const Inode::Op& op) {
+  image.resize(op.size_before, 0);
+  std::copy(op.overwritten.begin(), op.overwritten.end(),
+            image.begin() + static_cast<std::ptrdiff_t>(op.offset));
+}
+
+// The durable image before the unsynced ops, and the bytes each op wrote
+// (rebuilt from the cache: a later op may have overwritten them there).
+struct Unwound {
+  Bytes durable;
+  std::vector<Bytes> data;
+};
+
+Unwound unwind(const Inode& inode) {
+  Bytes image = inode.cache;
+  std::vector<Bytes> data(inode.unsynced.size());
+  for (std::size_t k = inode.unsynced.size(); k-- > 0;) {
+    const Inode::Op& op = inode.unsynced[k];
+    if (!op.is_truncate) {
+      const auto from = image.begin() + static_cast<std::ptrdiff_t>(op.offset);
+      data[k].assign(from, from + static_cast<std::ptrdiff_t>(op.length));
+    }
+    undo(image, op);
+  }
+  return {inode.base ? *inode.base : std::move(image), std::move(data)};
 }
 
 class SimFile final : public File {
@@ -48,6 +78,7 @@ class SimFile final : public File {
 
   Result<std::size_t, DiskErrc> read(std::uint64_t offset, std::span<std::uint8_t> out) override {
     if (!alive()) return Err{DiskErrc::io_error};
+    disk_.wait_stall();
     disk_.read_latency();
     if (!alive()) return Err{DiskErrc::io_error};
     const Bytes& img = inode_->cache;
@@ -67,41 +98,39 @@ class SimFile final : public File {
   // O_APPEND does, so concurrent appends never overwrite each other.
   Result<void, DiskErrc> write_at(std::optional<std::uint64_t> at, ByteView data) {
     if (!alive()) return Err{DiskErrc::io_error};
+    disk_.wait_stall();
     disk_.write_latency();
     if (!alive()) return Err{DiskErrc::io_error};  // a crash while parked drops it
     const std::uint64_t offset = at ? *at : inode_->cache.size();
     const std::uint64_t old_size = inode_->cache.size();
     const std::uint64_t new_size = std::max<std::uint64_t>(old_size, offset + data.size());
     if (!disk_.space_for(old_size, new_size)) return Err{DiskErrc::no_space};
-    apply_write(inode_->cache, offset, data);
-    inode_->unsynced.push_back({offset, Bytes(data.begin(), data.end()), false, 0});
+    disk_.record_write(*inode_, offset, data);
     return {};
   }
 
   Result<void, DiskErrc> truncate(std::uint64_t size_bytes) override {
     if (!alive()) return Err{DiskErrc::io_error};
+    disk_.wait_stall();
     disk_.write_latency();
     if (!alive()) return Err{DiskErrc::io_error};
     if (!disk_.space_for(inode_->cache.size(), size_bytes)) return Err{DiskErrc::no_space};
-    inode_->cache.resize(size_bytes, 0);
-    inode_->unsynced.push_back({0, {}, true, size_bytes});
+    disk_.record_truncate(*inode_, size_bytes);
     return {};
   }
 
   Result<void, DiskErrc> fsync() override {
     if (!alive()) return Err{DiskErrc::io_error};
+    disk_.wait_stall();
     disk_.fsync_latency();
     if (!alive()) return Err{DiskErrc::io_error};
     if (disk_.take_fsync_failure()) {
       // Linux after a failed fsync: the dirty pages are marked clean, so the
       // data stays readable but a later fsync will not make it durable.
-      inode_->unsynced.clear();
+      disk_.fsync_failed(*inode_);
       return Err{DiskErrc::io_error};
     }
-    // Replay only what changed since the last fsync: the cost is the bytes
-    // written, not the file size.
-    for (const auto& op : inode_->unsynced) apply_op(inode_->durable, op);
-    inode_->unsynced.clear();
+    disk_.fsynced(*inode_);
     return {};
   }
 
@@ -133,16 +162,104 @@ std::string_view to_string(CrashMode m) {
     case CrashMode::keep_none: return "keep_none";
     case CrashMode::keep_all: return "keep_all";
     case CrashMode::torn: return "torn";
+    case CrashMode::keep_subset: return "keep_subset";
   }
   return "unknown";
 }
 
 SimDisk::SimDisk(World& world, SimNode& node, DiskConfig config, Random rng)
-    : world_(world), node_(node), config_(config), rng_(rng) {}
+    : world_(world), node_(node), config_(config), rng_(rng) {
+  SAMSA_ASSERT(config_.sector_bytes == 512 || config_.sector_bytes == 4096,
+               "sector_bytes must be 512 or 4096");
+}
+
+// --- the page cache and what is unsynced ----------------------------------------------
+
+void SimDisk::record_write(Inode& inode, std::uint64_t offset, ByteView data) {
+  Inode::Op op{offset, data.size(), false, inode.cache.size(), {}, world_.now()};
+  if (offset < op.size_before) {
+    const auto from = inode.cache.begin() + static_cast<std::ptrdiff_t>(offset);
+    const std::uint64_t end = std::min<std::uint64_t>(offset + data.size(), op.size_before);
+    op.overwritten.assign(from, from + static_cast<std::ptrdiff_t>(end - offset));
+  }
+  apply_write(inode.cache, offset, data);
+  inode.unsynced.push_back(std::move(op));
+  world_.trace().fold(TraceKind::disk_write,
+                      (static_cast<std::uint64_t>(node_.id) << 48) ^ offset,
+                      XXH3_64bits(data.data(), data.size()));
+  write_back(inode);
+}
+
+void SimDisk::record_truncate(Inode& inode, std::uint64_t size_bytes) {
+  Inode::Op op{size_bytes, 0, true, inode.cache.size(), {}, world_.now()};
+  if (size_bytes < op.size_before)
+    op.overwritten.assign(inode.cache.begin() + static_cast<std::ptrdiff_t>(size_bytes),
+                          inode.cache.end());
+  inode.cache.resize(size_bytes, 0);
+  inode.unsynced.push_back(std::move(op));
+  world_.trace().fold(TraceKind::disk_write, static_cast<std::uint64_t>(node_.id) << 48,
+                      size_bytes);
+  write_back(inode);
+}
+
+void SimDisk::write_back(Inode& inode) {
+  // Dropping the oldest op from the undo records makes it durable. (After
+  // a failed fsync the durable image is explicit; leave it to the next
+  // fsync then.)
+  if (config_.writeback_after.count() == 0 || inode.base) return;
+  const Duration horizon = world_.now() - config_.writeback_after;
+  std::size_t old = 0;
+  while (old < inode.unsynced.size() && inode.unsynced[old].at <= horizon) ++old;
+  if (old > 0)
+    inode.unsynced.erase(inode.unsynced.begin(),
+                         inode.unsynced.begin() + static_cast<std::ptrdiff_t>(old));
+}
+
+void SimDisk::fsynced(Inode& inode) {
+  // The cost is the ops' records, not the file size, unless a failed fsync
+  // left an explicit durable image: then only the later ops are added to it.
+  if (inode.base && !inode.unsynced.empty()) {
+    Unwound u = unwind(inode);
+    for (std::size_t k = 0; k < inode.unsynced.size(); ++k)
+      apply_op(*inode.base, inode.unsynced[k], u.data[k]);
+  }
+  inode.unsynced.clear();
+}
+
+void SimDisk::fsync_failed(Inode& inode) {
+  if (!inode.unsynced.empty()) inode.base = unwind(inode).durable;
+  inode.unsynced.clear();
+}
+
+Bytes SimDisk::durable_image(const Inode& inode) {
+  if (inode.unsynced.empty()) return inode.base ? *inode.base : inode.cache;
+  return unwind(inode).durable;
+}
+
+std::uint64_t SimDisk::unsynced_overhead_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [path, inode] : files_) {
+    total += inode->unsynced.capacity() * sizeof(Inode::Op);
+    for (const auto& op : inode->unsynced) total += op.overwritten.capacity();
+    if (inode->base) total += inode->base->capacity();
+  }
+  return total;
+}
 
 void SimDisk::park_for(Duration d, const char* what) {
   Waiter w(what);
   world_.park(w, world_.mono_now(node_) + d);
+}
+
+void SimDisk::stall(Duration d) {
+  stalled_until_ = std::max(stalled_until_, world_.now() + d);
+  world_.trace().fold(TraceKind::fault, 22, static_cast<std::uint64_t>(d.count()));
+}
+
+void SimDisk::wait_stall() {
+  if (world_.now() >= stalled_until_) return;
+  Waiter w("disk.stall");
+  world_.park(w, world_.mono_at(node_, stalled_until_));
 }
 
 void SimDisk::read_latency() {
@@ -189,6 +306,8 @@ Result<std::unique_ptr<File>, DiskErrc> SimDisk::open(std::string_view path,
                                                       OpenOptions options) {
   // Dropped while unwinding after a crash: nothing of it may survive.
   if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(path)) return Err{DiskErrc::bad_path};
   if (dirs_.count(std::string(path))) return Err{DiskErrc::is_directory};
   const std::string parent = parent_of(path);
@@ -210,6 +329,8 @@ Result<std::unique_ptr<File>, DiskErrc> SimDisk::open(std::string_view path,
 Result<void, DiskErrc> SimDisk::mkdirs(std::string_view dir) {
   // Dropped while unwinding after a crash: nothing of it may survive.
   if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(dir)) return Err{DiskErrc::bad_path};
   // Check every ancestor first: a failed mkdirs creates nothing.
   std::vector<std::string> chain;
@@ -223,6 +344,8 @@ Result<void, DiskErrc> SimDisk::mkdirs(std::string_view dir) {
 
 Result<void, DiskErrc> SimDisk::remove(std::string_view path) {
   // Dropped while unwinding after a crash: nothing of it may survive.
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
   if (!world_.check_alive()) return Err{DiskErrc::io_error};
   const std::string p(path);
   if (auto f = files_.find(p); f != files_.end()) {
@@ -244,6 +367,8 @@ Result<void, DiskErrc> SimDisk::remove(std::string_view path) {
 Result<void, DiskErrc> SimDisk::rename(std::string_view from, std::string_view to) {
   // Dropped while unwinding after a crash: nothing of it may survive.
   if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   if (!valid_path(from) || !valid_path(to)) return Err{DiskErrc::bad_path};
   auto it = files_.find(std::string(from));
   if (it == files_.end()) return Err{DiskErrc::not_found};
@@ -260,6 +385,8 @@ Result<void, DiskErrc> SimDisk::rename(std::string_view from, std::string_view t
 Result<std::vector<std::string>, DiskErrc> SimDisk::list(std::string_view dir) {
   // Dropped while unwinding after a crash: nothing of it may survive.
   if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
   const std::string d(dir);
   if (!d.empty() && !dirs_.count(d)) return Err{DiskErrc::not_found};
   const std::string prefix = d.empty() ? "" : d + "/";
@@ -274,6 +401,24 @@ Result<std::vector<std::string>, DiskErrc> SimDisk::list(std::string_view dir) {
   return std::vector<std::string>(names.begin(), names.end());
 }
 
+Result<void, DiskErrc> SimDisk::fsync_dir(std::string_view dir) {
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  wait_stall();
+  fsync_latency();
+  if (!world_.check_alive()) return Err{DiskErrc::io_error};
+  const std::string d(dir);
+  if (!d.empty() && !valid_path(d)) return Err{DiskErrc::bad_path};
+  if (!d.empty() && !dirs_.count(d)) return Err{DiskErrc::not_found};
+  if (!config_.dir_ops_need_fsync) return {};
+  // The directory's entries as they are now become what a crash keeps.
+  for (auto it = durable_names_.begin(); it != durable_names_.end();)
+    it = parent_of(it->first) == d ? durable_names_.erase(it) : std::next(it);
+  for (const auto& [path, inode] : files_)
+    if (parent_of(path) == d) durable_names_[path] = inode;
+  world_.trace().fold(TraceKind::fault, 23, stable_hash(d));
+  return {};
+}
+
 bool SimDisk::exists(std::string_view path) {
   const std::string p(path);
   return files_.count(p) > 0 || dirs_.count(p) > 0;
@@ -284,54 +429,89 @@ bool SimDisk::is_directory(std::string_view path) { return dirs_.count(std::stri
 // --- faults -------------------------------------------------------------------------
 
 CrashMode SimDisk::crash() {
-  const std::uint64_t total = config_.weight_keep_none + config_.weight_keep_all + config_.weight_torn;
+  const std::uint64_t w[] = {config_.weight_keep_none, config_.weight_keep_all,
+                             config_.weight_torn, config_.weight_keep_subset};
+  const std::uint64_t total = w[0] + w[1] + w[2] + w[3];
   SAMSA_ASSERT(total > 0);
-  const std::uint64_t r = rng_.uniform(0, total - 1);
-  if (r < config_.weight_keep_none) return crash(CrashMode::keep_none);
-  if (r < config_.weight_keep_none + config_.weight_keep_all) return crash(CrashMode::keep_all);
-  return crash(CrashMode::torn);
+  std::uint64_t r = rng_.uniform(0, total - 1);
+  for (std::uint8_t m = 0; m < 4; ++m) {
+    if (r < w[m]) return crash(static_cast<CrashMode>(m));
+    r -= w[m];
+  }
+  return crash(CrashMode::keep_subset);
 }
 
 CrashMode SimDisk::crash(CrashMode mode) {
-  for (auto& [path, inode] : files_) {
-    if (inode->unsynced.empty()) continue;
-    switch (mode) {
-      case CrashMode::keep_none: break;
-      case CrashMode::keep_all:
-        for (const auto& op : inode->unsynced) apply_op(inode->durable, op);
-        break;
-      case CrashMode::torn: apply_torn(*inode); break;
-    }
-    inode->unsynced.clear();
-    inode->cache = inode->durable;
-  }
+  // Without a directory fsync a name never reached the platter (ext4 model).
+  if (config_.dir_ops_need_fsync) files_ = durable_names_;
+  for (auto& [path, inode] : files_) crash_inode(*inode, mode);
   return mode;
 }
 
-void SimDisk::apply_torn(Inode& inode) {
-  // Keep a prefix of the unsynced operations in issue order; the first one
-  // not kept whole may land partly (a torn write of a byte prefix).
-  const std::size_t n = inode.unsynced.size();
-  const std::size_t keep = static_cast<std::size_t>(rng_.uniform(0, n));
-  for (std::size_t i = 0; i < keep; ++i) apply_op(inode.durable, inode.unsynced[i]);
-  if (keep < n && !inode.unsynced[keep].is_truncate && rng_.chance(0.5)) {
-    const auto& op = inode.unsynced[keep];
-    const std::size_t part = static_cast<std::size_t>(rng_.uniform(0, op.data.size()));
-    apply_write(inode.durable, op.offset, ByteView(op.data).first(part));
+void SimDisk::crash_inode(Inode& inode, CrashMode mode) {
+  if (inode.unsynced.empty()) {
+    if (inode.base) inode.cache = *std::exchange(inode.base, std::nullopt);
+    return;
   }
+  if (mode == CrashMode::keep_all && !inode.base) {
+    inode.unsynced.clear();  // the cache is the image
+    return;
+  }
+  Unwound u = unwind(inode);
+  Bytes image = std::move(u.durable);
+  const std::size_t n = inode.unsynced.size();
+  switch (mode) {
+    case CrashMode::keep_none: break;
+    case CrashMode::keep_all:
+      for (std::size_t k = 0; k < n; ++k) apply_op(image, inode.unsynced[k], u.data[k]);
+      break;
+    case CrashMode::torn: {
+      const std::size_t keep = static_cast<std::size_t>(rng_.uniform(0, n));
+      for (std::size_t k = 0; k < keep; ++k) apply_op(image, inode.unsynced[k], u.data[k]);
+      if (keep < n && !inode.unsynced[keep].is_truncate && rng_.chance(0.5))
+        tear(image, inode.unsynced[keep], u.data[keep]);
+      break;
+    }
+    case CrashMode::keep_subset:
+      for (std::size_t k = 0; k < n; ++k)
+        if (rng_.chance(0.5)) apply_op(image, inode.unsynced[k], u.data[k]);
+      break;
+  }
+  inode.cache = std::move(image);
+  inode.unsynced.clear();
+  inode.base.reset();
+}
+
+void SimDisk::tear(Bytes& image, const Inode::Op& op, ByteView data) {
+  // The write reached the platter in whole sectors up to a cut; the sector
+  // the cut falls in holds garbage (only within the write's own range: the
+  // bytes before it in that sector were there already); the rest is lost.
+  const std::uint64_t sector = config_.sector_bytes;
+  const std::uint64_t cut = op.offset + rng_.uniform(0, op.length);
+  const std::uint64_t whole_end = std::max(op.offset, cut / sector * sector);
+  apply_write(image, op.offset, data.first(whole_end - op.offset));
+  if (cut == whole_end) return;
+  const std::uint64_t torn_end = std::min(op.offset + op.length, (cut / sector + 1) * sector);
+  Bytes garbage(torn_end - whole_end);
+  for (auto& b : garbage) b = static_cast<std::uint8_t>(rng_.uniform(0, 255));
+  apply_write(image, whole_end, garbage);
 }
 
 bool SimDisk::corrupt(std::string_view path, std::uint64_t offset, std::uint64_t length) {
   auto it = files_.find(std::string(path));
   if (it == files_.end()) return false;
   // A latent sector error: the same bits flip in what is on the platter and
-  // in what a read would return.
+  // in what a read would return (so in every image and undo record).
   bool any = false;
   Inode& inode = *it->second;
+  auto flip = [](Bytes& b, std::uint64_t base, std::uint64_t i, std::uint8_t mask) {
+    if (i >= base && i - base < b.size()) b[i - base] ^= mask;
+  };
   for (std::uint64_t i = offset; i < offset + length; ++i) {
     const auto mask = static_cast<std::uint8_t>(1u << rng_.uniform(0, 7));
-    if (i < inode.durable.size()) inode.durable[i] ^= mask, any = true;
     if (i < inode.cache.size()) inode.cache[i] ^= mask, any = true;
+    if (inode.base && i < inode.base->size()) (*inode.base)[i] ^= mask, any = true;
+    for (auto& op : inode.unsynced) flip(op.overwritten, op.offset, i, mask);
   }
   world_.trace().fold(TraceKind::fault, 21, offset);
   return any;
@@ -339,7 +519,8 @@ bool SimDisk::corrupt(std::string_view path, std::uint64_t offset, std::uint64_t
 
 std::map<std::string, Bytes> SimDisk::durable_files() const {
   std::map<std::string, Bytes> out;
-  for (const auto& [path, inode] : files_) out.emplace(path, inode->durable);
+  for (const auto& [path, inode] : config_.dir_ops_need_fsync ? durable_names_ : files_)
+    out.emplace(path, durable_image(*inode));
   return out;
 }
 

@@ -1,13 +1,18 @@
 #pragma once
-// The simulated disk of one node. Each file has a durable image and a
-// page-cache image; writes land in the cache, fsync promotes them. On a crash
-// the disk keeps the durable image plus none, all, or a seeded torn prefix
-// of the unsynced writes (in the order they were issued). Faults: fsync
-// errors, latent sector corruption (bytes flipped, found by CRCs on read),
-// a full disk, and latency per operation.
+// The simulated disk of one node. Each file has a page-cache image (what
+// reads see) and a durable image (what a crash keeps for sure); writes land
+// in the cache, fsync makes them durable. Unsynced writes are kept as ranges
+// over the cache image plus the bytes they overwrote, so a file costs about
+// its size however long it goes without fsync (Kafka's default flush policy).
+// On a crash the disk keeps the durable image plus, per CrashMode, none, all,
+// a torn prefix, or an independent subset of the unsynced writes. Faults:
+// fsync errors, latent sector corruption (bytes flipped, found by CRCs on
+// read), a full disk, stalls, latency per operation, and (ext4 without
+// metadata journaling) names durable only after a directory fsync.
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,7 +25,14 @@ namespace samsa::sim {
 class World;
 struct SimNode;
 
-enum class CrashMode : std::uint8_t { keep_none, keep_all, torn };
+// What a crash keeps of the unsynced writes (in issue order):
+//   keep_none    none of them
+//   keep_all     all of them
+//   torn         a prefix; the first write not kept whole lands in whole
+//                sectors up to a seeded cut, the sector the cut falls in holds
+//                garbage (within the write's range), the rest is lost
+//   keep_subset  each write (or truncate) kept or lost independently
+enum class CrashMode : std::uint8_t { keep_none, keep_all, torn, keep_subset };
 std::string_view to_string(CrashMode m);
 
 struct DiskConfig {
@@ -28,6 +40,14 @@ struct DiskConfig {
   std::uint32_t weight_keep_none = 1;
   std::uint32_t weight_keep_all = 1;
   std::uint32_t weight_torn = 2;
+  std::uint32_t weight_keep_subset = 2;
+  std::uint32_t sector_bytes = 4096;  // 512 or 4096: the unit a torn write tears in
+  // ext4 without journaled metadata: creating, renaming and removing a file
+  // are durable only after fsync_dir of its directory. Off: at once.
+  bool dir_ops_need_fsync = false;
+  // The kernel's writeback (vm.dirty_expire_centisecs): an unsynced write
+  // older than this becomes durable on its own. 0: never (only fsync).
+  Duration writeback_after{0};
   std::uint64_t capacity_bytes = 1ull << 40;
   Duration read_latency_max{0};  // uniform in [0, max]; 0 means no parking
   Duration write_latency_max{0};
@@ -36,15 +56,22 @@ struct DiskConfig {
 };
 
 struct Inode {
-  Bytes durable;
-  Bytes cache;
+  Bytes cache;  // what reads see
+  // One unsynced write or truncate: a range over `cache` plus the bytes it
+  // overwrote (empty for appends), so the durable image is the cache with
+  // the unsynced ops undone, newest first.
   struct Op {
-    std::uint64_t offset;
-    Bytes data;          // empty with is_truncate
+    std::uint64_t offset;       // write: start; truncate: the new size
+    std::uint64_t length;       // write: bytes written; truncate: 0
     bool is_truncate;
-    std::uint64_t size;  // for truncate
+    std::uint64_t size_before;  // file size before the op
+    Bytes overwritten;          // old bytes at [offset, offset + size), < size_before
+    Duration at;                // virtual time issued (writeback)
   };
   std::vector<Op> unsynced;
+  // The durable image when it is not the cache minus `unsynced`: only after a
+  // failed fsync (Linux marks those pages clean; they never become durable).
+  std::optional<Bytes> base;
 };
 
 class SimDisk final : public Disk {
@@ -58,6 +85,7 @@ class SimDisk final : public Disk {
   Result<void, DiskErrc> remove(std::string_view path) override;
   Result<void, DiskErrc> rename(std::string_view from, std::string_view to) override;
   Result<std::vector<std::string>, DiskErrc> list(std::string_view dir) override;
+  Result<void, DiskErrc> fsync_dir(std::string_view dir) override;
   bool exists(std::string_view path) override;
   bool is_directory(std::string_view path) override;
 
@@ -66,6 +94,9 @@ class SimDisk final : public Disk {
   CrashMode crash();
   CrashMode crash(CrashMode mode);
   void fail_fsyncs(std::uint32_t count) { failing_fsyncs_ += count; }
+  // Every operation of this disk (data and metadata) parks until `d` from
+  // now: a stalled device, a full queue, a multipath failover.
+  void stall(Duration d);
   void set_capacity(std::uint64_t bytes) { config_.capacity_bytes = bytes; }
   // Flips bits in [offset, offset + length) of both images of a file.
   bool corrupt(std::string_view path, std::uint64_t offset, std::uint64_t length);
@@ -73,18 +104,30 @@ class SimDisk final : public Disk {
   // Durable contents of every file, for saving a failing run's disk.
   std::map<std::string, Bytes> durable_files() const;
   std::map<std::string, std::shared_ptr<Inode>>& files() { return files_; }
+  // The durable image of one file (what keep_none would leave).
+  static Bytes durable_image(const Inode& inode);
+  // Bytes held for unsynced writes beyond the cache images (overwritten
+  // bytes, op records, failed-fsync bases): the cost of the crash model.
+  std::uint64_t unsynced_overhead_bytes() const;
 
   // --- used by SimFile --------------------------------------------------------
   void read_latency();
   void write_latency();
   void fsync_latency();
+  void wait_stall();
+  void record_write(Inode& inode, std::uint64_t offset, ByteView data);
+  void record_truncate(Inode& inode, std::uint64_t size_bytes);
+  void fsynced(Inode& inode);
+  void fsync_failed(Inode& inode);
   bool space_for(std::uint64_t old_size, std::uint64_t new_size) const;
   bool take_fsync_failure();
   SimNode& node() { return node_; }
   World& world() { return world_; }
 
  private:
-  void apply_torn(Inode& inode);
+  void crash_inode(Inode& inode, CrashMode mode);
+  void tear(Bytes& image, const Inode::Op& op, ByteView data);
+  void write_back(Inode& inode);
   void park_for(Duration d, const char* what);
   void unlink(const std::shared_ptr<Inode>& inode);
 
@@ -94,6 +137,10 @@ class SimDisk final : public Disk {
   Random rng_;
   std::map<std::string, std::shared_ptr<Inode>> files_;
   std::set<std::string> dirs_;
+  // With dir_ops_need_fsync: the names a crash keeps (as of each directory's
+  // last fsync_dir).
+  std::map<std::string, std::shared_ptr<Inode>> durable_names_;
+  Duration stalled_until_{0};
   std::vector<std::weak_ptr<Inode>> unlinked_;  // removed while open
   std::uint32_t failing_fsyncs_ = 0;
 };

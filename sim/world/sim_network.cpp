@@ -19,6 +19,7 @@ struct Pipe {
   std::deque<Bytes> arrived;
   bool fin = false;
   bool delivery_scheduled = false;
+  bool black_holed = false;  // lost a frame to a silent `drop` cut
   Duration last_at{0};
   std::size_t buffered_bytes = 0;
   WaitQueue readers;
@@ -121,19 +122,72 @@ void SimNetwork::isolate(NodeId n) {
     if (other != n) partition(n, other);
 }
 
+void SimNetwork::partition_silent(NodeId a, NodeId b, SilentMode mode) {
+  partition_silent_one_way(a, b, mode);
+  partition_silent_one_way(b, a, mode);
+}
+
+void SimNetwork::partition_silent_one_way(NodeId from, NodeId to, SilentMode mode) {
+  silent_[{from, to}] = mode;
+  world_.trace().fold(TraceKind::fault, 14 + static_cast<std::uint64_t>(mode),
+                      (std::uint64_t(from) << 32) | std::uint32_t(to));
+}
+
+void SimNetwork::isolate_silent(NodeId n, SilentMode mode) {
+  for (NodeId other : world_.node_ids())
+    if (other != n) partition_silent(n, other, mode);
+}
+
+std::string_view to_string(SilentMode m) {
+  return m == SilentMode::hold ? "hold" : "drop";
+}
+
 void SimNetwork::heal(NodeId a, NodeId b) {
   blocked_.erase({a, b});
   blocked_.erase({b, a});
+  silent_.erase({a, b});
+  silent_.erase({b, a});
   world_.trace().fold(TraceKind::fault, 11, (std::uint64_t(a) << 32) | std::uint32_t(b));
+  release_held(
+      [](const Conn& c, NodeId x, NodeId y) {
+        return (c.node[0] == x && c.node[1] == y) || (c.node[0] == y && c.node[1] == x);
+      },
+      a, b);
 }
 
 void SimNetwork::heal_all() {
   blocked_.clear();
+  silent_.clear();
   world_.trace().fold(TraceKind::fault, 12, 0);
+  release_held([](const Conn&, NodeId, NodeId) { return true; }, 0, 0);
+}
+
+void SimNetwork::release_held(bool (*match)(const Conn&, NodeId, NodeId), NodeId a, NodeId b) {
+  // After a silent cut: a connection that lost frames resets (both ends see
+  // it now); held frames go on their way, due at once.
+  std::vector<std::shared_ptr<Conn>> healed;
+  for (auto& [id, weak] : conns_) {
+    auto c = weak.lock();
+    if (c && !c->broken && match(*c, a, b)) healed.push_back(std::move(c));
+  }
+  for (auto& c : healed) {
+    if (c->pipes[0].black_holed || c->pipes[1].black_holed) {
+      break_conn(*c);
+      continue;
+    }
+    for (int dir = 0; dir < 2; ++dir) schedule_delivery(c, dir);
+  }
 }
 
 bool SimNetwork::blocked(NodeId from, NodeId to) const {
   return !blocked_.empty() && blocked_.count({from, to}) > 0;
+}
+
+std::optional<SilentMode> SimNetwork::silently_cut(NodeId from, NodeId to) const {
+  if (silent_.empty()) return std::nullopt;
+  auto it = silent_.find({from, to});
+  if (it == silent_.end()) return std::nullopt;
+  return it->second;
 }
 
 void SimNetwork::clog(NodeId from, NodeId to, Duration extra) {
@@ -241,10 +295,21 @@ void SimNetwork::deliver(const std::shared_ptr<Conn>& c, int dir) {
   p.delivery_scheduled = false;
   if (c->broken) return;
   bool any = false;
+  bool dropped = false;
   while (!p.in_flight.empty() && p.in_flight.front().at <= world_.now()) {
     if (blocked(p.from, p.to)) {
       break_conn(*c);
       return;
+    }
+    if (const auto cut = silently_cut(p.from, p.to)) [[unlikely]] {
+      if (*cut == SilentMode::hold) break;  // waits at the cut; heal reschedules
+      auto lost = std::move(p.in_flight.front());
+      p.in_flight.pop_front();
+      if (lost.frame) p.buffered_bytes -= lost.frame->size();
+      p.black_holed = true;
+      world_.trace().fold(TraceKind::fault, 16, (c->id << 1) | std::uint64_t(dir));
+      dropped = true;
+      continue;
     }
     auto f = std::move(p.in_flight.front());
     p.in_flight.pop_front();
@@ -264,6 +329,10 @@ void SimNetwork::deliver(const std::shared_ptr<Conn>& c, int dir) {
     any = true;
   }
   if (any) p.readers.notify_all();
+  if (dropped) p.writers.notify_all();  // senders parked on a full buffer go on
+  if (!p.in_flight.empty() && p.in_flight.front().at <= world_.now() &&
+      silently_cut(p.from, p.to))
+    return;  // held: heal() schedules the delivery again
   schedule_delivery(c, dir);
 }
 
@@ -298,7 +367,8 @@ Result<std::unique_ptr<Connection>, NetErrc> SimNetwork::connect(
   if (!target) return Err{NetErrc::refused};
   const NodeId t = *target;
   Waiter w("net.connect");
-  if (blocked(from.id, t) || blocked(t, from.id)) {
+  if (blocked(from.id, t) || blocked(t, from.id) || silently_cut(from.id, t) ||
+      silently_cut(t, from.id)) {
     // The SYN (or its answer) is lost: the connect times out.
     MonoTime give_up = world_.mono_now(from) + config_.connect_timeout;
     if (deadline) give_up = std::min(give_up, *deadline);

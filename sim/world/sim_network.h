@@ -4,14 +4,23 @@
 // partitions, clogging (extra delay), connection resets that discard frames
 // in flight, refused connects.
 //
-// Model of a partition: a frame that reaches a blocked link breaks its
-// connection (both ends see `reset`, frames in flight in both directions are
-// lost), and connects across a blocked link time out. So a request that
-// arrived whose response crossed a partition is a lost ack.
+// Model of a partition (reset-style, `partition`): a frame that reaches a
+// blocked link breaks its connection (both ends see `reset`, frames in flight
+// in both directions are lost), and connects across a blocked link time out.
+// So a request that arrived whose response crossed a partition is a lost ack.
+//
+// A silent partition (`partition_silent`) is a real network split: both ends
+// keep the connection open and learn of the cut only by their own timeouts.
+// `hold`: frames wait at the cut and arrive, in order, after heal (TCP
+// retransmitting). `drop`: frames meeting the cut are lost; a connection that
+// lost one stays open while the cut lasts and resets at heal (TCP gave up on
+// a stream with a hole). Connects across either kind hang until their
+// deadline (or connect_timeout).
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -35,6 +44,9 @@ struct NetworkConfig {
 struct Pipe;
 struct Conn;
 
+enum class SilentMode : std::uint8_t { hold, drop };
+std::string_view to_string(SilentMode m);
+
 class SimNetwork {
  public:
   SimNetwork(World& world, NetworkConfig config);
@@ -44,9 +56,15 @@ class SimNetwork {
   void partition(NodeId a, NodeId b);           // both directions
   void partition_one_way(NodeId from, NodeId to);
   void isolate(NodeId n);                       // from every other node
+  // Silent partitions (see above); heal() and heal_all() end them too.
+  void partition_silent(NodeId a, NodeId b, SilentMode mode = SilentMode::hold);
+  void partition_silent_one_way(NodeId from, NodeId to, SilentMode mode = SilentMode::hold);
+  void isolate_silent(NodeId n, SilentMode mode = SilentMode::hold);
+  // Ends every partition (reset-style and silent) between a and b, both ways.
   void heal(NodeId a, NodeId b);
   void heal_all();
   bool blocked(NodeId from, NodeId to) const;
+  std::optional<SilentMode> silently_cut(NodeId from, NodeId to) const;
   void clog(NodeId from, NodeId to, Duration extra);
   void unclog_all();
   void reset_connections(NodeId a, NodeId b);   // discards frames in flight
@@ -75,11 +93,13 @@ class SimNetwork {
   void break_conn(Conn& c);
   void forget(Conn& c);
   void drop_unaccepted(Conn& c);
+  void release_held(bool (*match)(const Conn&, NodeId, NodeId), NodeId a, NodeId b);
 
   World& world_;
   NetworkConfig config_;
   Random rng_;
   std::set<std::pair<NodeId, NodeId>> blocked_;
+  std::map<std::pair<NodeId, NodeId>, SilentMode> silent_;
   std::map<std::pair<NodeId, NodeId>, Duration> clogged_;
   std::map<std::pair<NodeId, NodeId>, Duration> latency_;
   std::set<NodeId> refusing_;

@@ -16,6 +16,7 @@ enum class TraceKind : std::uint8_t {
   fault,
   user,
   cancel,
+  disk_write,
 };
 
 class Trace {

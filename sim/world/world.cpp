@@ -180,6 +180,7 @@ void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   n.up = false;
   n.crashing = true;
   ++n.incarnation;
+  thaw(n);  // SIGKILL ends a SIGSTOP
   trace_.fold(TraceKind::crash, static_cast<std::uint64_t>(id), n.incarnation);
   network_->node_crashed(id);
   // Wake every parked fiber of the node; each throws Crashed when it runs.
@@ -195,6 +196,29 @@ void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   n.logger->info("disk after crash: {}", to_string(mode));
   n.crashing = false;
   n.crash_done->notify_all();
+}
+
+void World::pause(NodeId id) {
+  SimNode& n = node(id);
+  if (!n.up || n.crashing || n.paused) return;
+  n.paused = true;
+  trace_.fold(TraceKind::fault, 4, static_cast<std::uint64_t>(id));
+  n.logger->info("paused");
+}
+
+void World::resume(NodeId id) {
+  SimNode& n = node(id);
+  if (!n.paused) return;
+  trace_.fold(TraceKind::fault, 5, static_cast<std::uint64_t>(id));
+  n.logger->info("resumed");
+  thaw(n);
+}
+
+void World::thaw(SimNode& n) {
+  n.paused = false;
+  SimScheduler& sched = SimScheduler::of_this_thread();
+  for (boost::fibers::context* ctx : n.frozen) sched.make_ready(ctx);
+  n.frozen.clear();
 }
 
 void World::join_all(SimNode& n) {
@@ -276,6 +300,7 @@ void World::shutdown_all() {
   tearing_down_ = true;
   main_ctx_ = boost::fibers::context::active();
   for (auto& n : nodes_) {
+    thaw(*n);
     if (!n->up) continue;
     n->up = false;
     ++n->incarnation;
@@ -328,7 +353,8 @@ std::string World::stuck_report() const {
   auto describe = [&out](const SimNode& n) {
     for (const Waiter& w : n.parked) {
       const FiberProps* p = SimScheduler::props_of(w.ctx);
-      out += fmt::format("  {} waits on {}\n", p ? p->name : n.name, w.what);
+      out += fmt::format("  {} waits on {}{}\n", p ? p->name : n.name, w.what,
+                         n.paused ? " (paused)" : "");
     }
   };
   describe(world_node_);
@@ -337,13 +363,21 @@ std::string World::stuck_report() const {
 }
 
 boost::fibers::context* World::pick(std::vector<boost::fibers::context*>& ready) noexcept {
-  const std::size_t i = ready.size() == 1 ? 0 : sched_rng_.index(ready.size());
-  boost::fibers::context* ctx = ready[i];
-  ready[i] = ready.back();
-  ready.pop_back();
-  const FiberProps* p = SimScheduler::props_of(ctx);
-  trace_.fold(TraceKind::pick, p ? p->fiber_id : 0);
-  return ctx;
+  while (!ready.empty()) {
+    const std::size_t i = ready.size() == 1 ? 0 : sched_rng_.index(ready.size());
+    boost::fibers::context* ctx = ready[i];
+    ready[i] = ready.back();
+    ready.pop_back();
+    const FiberProps* p = SimScheduler::props_of(ctx);
+    if (p && p->node && p->node->paused) [[unlikely]] {
+      // Ready, but its process is stopped: it runs at resume.
+      p->node->frozen.push_back(ctx);
+      continue;
+    }
+    trace_.fold(TraceKind::pick, p ? p->fiber_id : 0);
+    return ctx;
+  }
+  return nullptr;
 }
 
 boost::fibers::context* World::take_main() noexcept {
@@ -436,8 +470,10 @@ void World::at(Duration when, std::function<void()> fn) {
 
 // --- clocks ------------------------------------------------------------------------
 
-MonoTime World::mono_now(const SimNode& n) const {
-  return MonoTime{vt_ + Duration(scale_ppm(vt_.count(), n.drift_ppm))};
+MonoTime World::mono_now(const SimNode& n) const { return mono_at(n, vt_); }
+
+MonoTime World::mono_at(const SimNode& n, Duration v) const {
+  return MonoTime{v + Duration(scale_ppm(v.count(), n.drift_ppm))};
 }
 
 Duration World::to_virtual(const SimNode& n, MonoTime t) const {

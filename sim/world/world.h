@@ -76,6 +76,8 @@ struct SimNode {
   Duration wall_skew_since{0};
   std::unique_ptr<NodeRuntime> runtime;  // of the current incarnation
   bool crashing = false;                 // crash() is joining the old fibers
+  bool paused = false;                   // World::pause: none of its fibers runs
+  std::vector<boost::fibers::context*> frozen;  // made ready while paused
   std::unique_ptr<WaitQueue> crash_done;
   std::unique_ptr<SimDisk> disk;
   std::shared_ptr<spdlog::logger> logger;
@@ -111,6 +113,13 @@ class World final : public Parker {
   // restarts of one node each complete (the node is up afterwards).
   void restart(NodeId id);
   bool is_up(NodeId id) const { return node(id).up; }
+  // Process pause (a GC pause, SIGSTOP): no fiber of the node runs until
+  // resume(); its timers fire late (at resume), frames to it queue, virtual
+  // time goes on. A crash of a paused node ends the pause. Pausing a node
+  // that is down (or crashing) does nothing.
+  void pause(NodeId id);
+  void resume(NodeId id);
+  bool is_paused(NodeId id) const { return node(id).paused; }
   const SimNode& node(NodeId id) const;
   SimNode& node(NodeId id);
   std::optional<NodeId> find_node(std::string_view name) const;
@@ -130,6 +139,7 @@ class World final : public Parker {
 
   // --- clocks ----------------------------------------------------------------
   MonoTime mono_now(const SimNode& n) const;
+  MonoTime mono_at(const SimNode& n, Duration virtual_time) const;
   std::int64_t wall_ms(const SimNode& n) const;
   // Clock faults on a node's wall clock (monotonic time is never touched).
   void jump_wall_clock(NodeId id, Duration delta);
@@ -186,6 +196,7 @@ class World final : public Parker {
   void spawn_on(SimNode& n, std::string name, std::function<void()> fn,
                 SimTaskScope* scope = nullptr);
   void join_all(SimNode& n);
+  void thaw(SimNode& n);
   bool is_stale(const Timer& t) const;
   // Throws Crashed or Cancelled when the running fiber must unwind; true
   // when it already unwinds (its wait must end at once).

@@ -168,7 +168,7 @@ void NetworkControllerChannel::on_response(std::function<void(const ControlRespo
 
 std::size_t NetworkControllerChannel::queued(BrokerId id) const {
   auto it = queues_.find(id);
-  return it == queues_.end() ? 0 : it->second->requests.size();
+  return it == queues_.end() ? 0 : it->second.queue->requests.size();
 }
 
 // RequestSendThread: send, await the response, resend on a new connection
@@ -176,9 +176,9 @@ std::size_t NetworkControllerChannel::queued(BrokerId id) const {
 void NetworkControllerChannel::add_broker(const BrokerInfo& broker) {
   if (queues_.count(broker.id)) remove_broker(broker.id);
   auto q = std::make_shared<Queue>(shared_->rt.parker(), broker, shared_->options.queue_limit);
-  queues_[broker.id] = q;
+  auto scope = shared_->rt.make_scope(fmt::format("controller-channel-{}", broker.id));
   auto shared = shared_;
-  shared->rt.spawn(fmt::format("controller-channel-{}", broker.id), [shared, q] {
+  scope->spawn(fmt::format("controller-channel-{}", broker.id), [shared, q] {
     sim::Runtime& rt = shared->rt;
     const sim::Address to{q->broker.endpoint.host, q->broker.endpoint.port};
     std::unique_ptr<sim::Connection> conn;
@@ -211,25 +211,31 @@ void NetworkControllerChannel::add_broker(const BrokerInfo& broker) {
     }
     if (conn) conn->close();
   });
+  queues_[broker.id] = Entry{std::move(q), std::move(scope)};
+}
+
+void NetworkControllerChannel::stop(Entry& e) {
+  e.queue->requests.close();
+  e.scope->stop();
 }
 
 void NetworkControllerChannel::remove_broker(BrokerId id) {
   auto it = queues_.find(id);
   if (it == queues_.end()) return;
-  it->second->requests.close();
+  stop(it->second);
   queues_.erase(it);
 }
 
 void NetworkControllerChannel::send(BrokerId to, ControlRequest request) {
   auto it = queues_.find(to);
   if (it == queues_.end()) return;  // not a live broker: Kafka drops it too
-  if (it->second->requests.try_send(std::move(request)))
+  if (it->second.queue->requests.try_send(std::move(request)))
     shared_->rt.log().warn("controller {}: request queue to broker {} is full; dropped a request",
                            shared_->self, to);
 }
 
 void NetworkControllerChannel::clear() {
-  for (auto& [id, q] : queues_) q->requests.close();
+  for (auto& [id, e] : queues_) stop(e);
   queues_.clear();
 }
 

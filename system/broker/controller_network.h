@@ -1,6 +1,6 @@
 #pragma once
 // The controller's requests on the wire (Kafka's ControllerChannelManager):
-// one queue and one sender fiber per broker; each request is sent, its
+// one queue and one sender fiber (in a task scope) per broker; each request is sent, its
 // response awaited, and on a broken connection the same request is sent
 // again on a new one, in order, until the broker is removed. Frames are
 // real Kafka requests built from the typed messages, at the versions of
@@ -59,8 +59,16 @@ class NetworkControllerChannel final : public ControllerChannel {
  private:
   struct Shared;
   struct Queue;
+  // A broker's queue and the scope that owns its sender fiber: removing the
+  // broker stops the scope, which cancels a send or reconnect in progress.
+  struct Entry {
+    std::shared_ptr<Queue> queue;
+    std::unique_ptr<sim::TaskScope> scope;
+  };
+  void stop(Entry& e);
+
   std::shared_ptr<Shared> shared_;
-  std::map<BrokerId, std::shared_ptr<Queue>> queues_;
+  std::map<BrokerId, Entry> queues_;
 };
 
 }  // namespace samsa::broker

@@ -37,7 +37,9 @@ void ReplicaFetcher::run() {
     if (partitions_.empty()) {
       drop_connection();
       work_.reset();
+      idle_ = true;
       work_.wait({}, "fetcher.idle");
+      idle_ = false;
       continue;
     }
     if (!ensure_connected()) {
@@ -248,21 +250,36 @@ void ReplicaFetcher::fetch_round() {
 // --- FetcherManager ----------------------------------------------------------------------------
 
 void FetcherManager::add(const TopicPartition& tp, BrokerId leader, LeaderEpoch epoch) {
-  remove(tp);
+  for (auto& [b, e] : fetchers_) e.fetcher->remove(tp);
   auto it = fetchers_.find(leader);
   if (it == fetchers_.end()) {
-    auto f = std::make_unique<ReplicaFetcher>(rt_, rm_, leader);
-    ReplicaFetcher* raw = f.get();
-    it = fetchers_.emplace(leader, std::move(f)).first;
-    // The fiber keeps the replica manager (and so this fetcher) alive.
-    rt_.spawn(fmt::format("fetcher-{}", leader),
-              [keep = rm_.shared_from_this(), raw] { raw->run(); });
+    Entry e;
+    e.fetcher = std::make_unique<ReplicaFetcher>(rt_, rm_, leader);
+    e.scope = rt_.make_scope(fmt::format("fetcher-{}", leader));
+    ReplicaFetcher* raw = e.fetcher.get();
+    // The scope outlives nothing it refers to: destroying the manager stops
+    // the scope (cancels and joins the fiber) before the fetcher goes.
+    e.scope->spawn(fmt::format("fetcher-{}", leader), [raw] { raw->run(); });
+    it = fetchers_.emplace(leader, std::move(e)).first;
   }
-  it->second->add(tp, epoch);
+  it->second.fetcher->add(tp, epoch);
+  reap();
 }
 
 void FetcherManager::remove(const TopicPartition& tp) {
-  for (auto& [b, f] : fetchers_) f->remove(tp);
+  for (auto& [b, e] : fetchers_) e.fetcher->remove(tp);
+  reap();
+}
+
+void FetcherManager::reap() {
+  for (auto it = fetchers_.begin(); it != fetchers_.end();) {
+    if (it->second.fetcher->empty() && it->second.fetcher->idle()) {
+      it->second.scope->stop();
+      it = fetchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace samsa::broker

@@ -11,9 +11,11 @@
 // OffsetsForLeaderEpoch v0 (answers without an epoch); samsa.legacy.no.fetch.
 // leader.epoch sends Fetch v8 (no current leader epoch).
 //
-// Fetchers are fibers of the broker's node that live as long as it: one per
-// source broker, idle while it has no partitions. (Task scopes, when the
-// runtime has them, will let a fetcher end with its last partition.)
+// Each fetcher is a fiber in a task scope of its own. A fetcher whose last
+// partition went away parks idle (holding no partition lock, in no log
+// call); the manager then stops its scope, which cancels and joins it. A
+// fetcher busy in a round is never cancelled: a log operation cut off
+// midway would leave the in-memory log inconsistent on a live node.
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +40,8 @@ class ReplicaFetcher {
   void add(const TopicPartition& tp, LeaderEpoch epoch);
   void remove(const TopicPartition& tp);
   bool empty() const { return partitions_.empty(); }
+  // Parked with no partitions: safe to cancel.
+  bool idle() const { return idle_; }
   // The fiber's body; returns never (the node's crash unwinds it).
   void run();
 
@@ -56,6 +60,7 @@ class ReplicaFetcher {
   sim::Event work_;
   std::unique_ptr<sim::Connection> conn_;
   std::int32_t correlation_ = 0;
+  bool idle_ = false;
 };
 
 class FetcherManager {
@@ -66,9 +71,16 @@ class FetcherManager {
   std::size_t fetchers() const { return fetchers_.size(); }
 
  private:
+  struct Entry {
+    std::unique_ptr<ReplicaFetcher> fetcher;
+    std::unique_ptr<sim::TaskScope> scope;
+  };
+  // Stops the scopes of fetchers that are empty and idle.
+  void reap();
+
   sim::Runtime& rt_;
   ReplicaManager& rm_;
-  std::map<BrokerId, std::unique_ptr<ReplicaFetcher>> fetchers_;
+  std::map<BrokerId, Entry> fetchers_;
 };
 
 }  // namespace samsa::broker

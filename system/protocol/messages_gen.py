@@ -361,7 +361,7 @@ class Field:
 class Struct:
     def __init__(self, name, fields, owner):
         self.name = name            # C++ (and Kafka) type name
-        self.qualified = "%s::%s" % (owner, name) if owner else name
+        self.qualified = "typed::%s::%s" % (snake(owner), name) if owner else name
         self.fields = fields
 
 
@@ -405,6 +405,19 @@ class TypedEmitter:
 
     def emit_decl(self, msg, nested, api, kind, m):
         h = self.h
+        ns = snake(msg.name)
+        if nested:
+            # The nested structs live in a namespace of their own and are
+            # named inside the message by aliases: a struct nested in the
+            # class itself could not be default-constructed (its member
+            # initialisers) before the class is complete, which clang rejects.
+            h.append("namespace typed::%s {" % ns)
+            for s in nested:
+                h.append("")
+                h.append("struct %s {" % s.name)
+                self.emit_members(s, "  ")
+                h.append("};")
+            h.append("\n}  // namespace typed::%s\n" % ns)
         h.append("// %s: Kafka's validVersions %s, flexibleVersions %s." % (
             msg.name, m["validVersions"], m["flexibleVersions"]))
         h.append("struct %s {" % msg.name)
@@ -414,11 +427,10 @@ class TypedEmitter:
         h.append("  static constexpr VersionRange k_flexible_versions%s;" % versions(m["flexibleVersions"]))
         h.append("  // The generic engine's spec of the same message (same table).")
         h.append("  static const MessageSpec& spec() { return k_%s; }" % snake(msg.name))
-        for s in nested:
+        if nested:
             h.append("")
-            h.append("  struct %s {" % s.name)
-            self.emit_members(s, "    ")
-            h.append("  };")
+        for s in nested:
+            h.append("  using %s = typed::%s::%s;" % (s.name, ns, s.name))
         h.append("")
         self.emit_members(msg, "  ", top=True)
         h.append("};\n")

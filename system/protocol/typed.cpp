@@ -19,6 +19,8 @@ namespace {
 // A string / bytes length; null is an error unless `nullable`.
 Result<std::optional<std::size_t>, DecodeError> blob_length(Reader& r, const Ctx& c, bool nullable,
                                                             bool is_string) {
+  std::size_t fast = 0;
+  if (r.try_length(c.flexible, !is_string, fast)) return std::optional<std::size_t>(fast);
   const std::size_t start = r.offset();
   SAMSA_TRY(n, is_string ? r.string_length(c.flexible) : r.bytes_length(c.flexible));
   if (!n && !nullable) {
@@ -28,7 +30,11 @@ Result<std::optional<std::size_t>, DecodeError> blob_length(Reader& r, const Ctx
 }
 
 Status read_string_body(Reader& r, std::size_t n, std::string& out) {
-  SAMSA_TRY(b, r.raw(n));
+  ByteView b;
+  if (!r.try_raw(n, b)) {
+    SAMSA_TRY(slow, r.raw(n));
+    b = slow;
+  }
   out.assign(as_chars(b));
   return {};
 }
@@ -85,46 +91,33 @@ Status read(Reader& r, const Ctx& c, bool nullable, std::optional<Records>& out)
   return read_records_body(r, *n, out.emplace());
 }
 
-Result<std::optional<std::size_t>, DecodeError> read_array_length(Reader& r, const Ctx& c, bool nullable) {
+Result<std::optional<std::size_t>, DecodeError> read_array_length_slow(Reader& r, const Ctx& c, bool nullable) {
   const std::size_t start = r.offset();
   SAMSA_TRY(n, r.array_length(c.flexible));
   if (!n && !nullable) return Err{DecodeError{start, "null array where not nullable"}};
   return n;
 }
 
-Status read_tags(Reader& r, std::vector<UnknownTag>& unknown, const std::function<TagDecoder>& known) {
-  SAMSA_TRY(count, r.unsigned_varint());
-  std::int64_t last_tag = -1;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::size_t start = r.offset();
-    SAMSA_TRY(tag, r.unsigned_varint());
-    if (static_cast<std::int64_t>(tag) <= last_tag) {
-      return Err{DecodeError{start, "tagged fields out of order: tag " + std::to_string(tag) + " after " +
-                                        std::to_string(last_tag)}};
-    }
-    last_tag = tag;
-    SAMSA_TRY(size, r.unsigned_varint());
-    const std::size_t data_start = r.offset();
-    SAMSA_TRY(data, r.raw(size));
-    Reader sub = r.sub(data, data_start);
-    const char* name = nullptr;
-    if (known) {
-      SAMSA_TRY(found, known(tag, sub));
-      name = found;
-    }
-    if (name == nullptr) {
-      unknown.push_back(UnknownTag{tag, Bytes(data.begin(), data.end())});
-      continue;
-    }
-    if (!sub.at_end()) {
-      return Err{sub.error_here(std::string(name) + ": tagged field has " + std::to_string(sub.remaining()) +
-                                " bytes left over")};
-    }
+Result<std::uint32_t, DecodeError> read_tag_count(Reader& r) { return r.unsigned_varint(); }
+
+Result<TagEntry, DecodeError> read_tag_entry(Reader& r, std::int64_t& last_tag) {
+  const std::size_t start = r.offset();
+  SAMSA_TRY(tag, r.unsigned_varint());
+  if (static_cast<std::int64_t>(tag) <= last_tag) {
+    return Err{DecodeError{start, "tagged fields out of order: tag " + std::to_string(tag) + " after " +
+                                      std::to_string(last_tag)}};
   }
-  return {};
+  last_tag = tag;
+  SAMSA_TRY(size, r.unsigned_varint());
+  const std::size_t data_start = r.offset();
+  SAMSA_TRY(data, r.raw(size));
+  return TagEntry{tag, data_start, data};
 }
 
-Status read_tags(Reader& r, std::vector<UnknownTag>& unknown) { return read_tags(r, unknown, nullptr); }
+DecodeError tag_left_over(const Reader& sub, const char* name) {
+  return sub.error_here(std::string(name) + ": tagged field has " + std::to_string(sub.remaining()) +
+                        " bytes left over");
+}
 
 void assert_nullable(bool nullable) { SAMSA_ASSERT(nullable, "null value for a non-nullable field"); }
 

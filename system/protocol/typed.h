@@ -53,7 +53,26 @@ struct Ctx {
   std::int16_t version;
   bool flexible;
 };
-using Status = Result<void, DecodeError>;
+
+// The outcome of reading one field: ok, or the error. One pointer wide, so
+// that the ok path (every field of every message) costs nothing to build
+// and test; only an error allocates.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  template <class F>
+  Status(Err<F> e) : error_(std::make_unique<DecodeError>(std::move(e.error))) {}
+
+  bool ok() const { return error_ == nullptr; }
+  explicit operator bool() const { return ok(); }
+  const DecodeError& error() const {
+    SAMSA_ASSERT(!ok(), "error() of an ok status");
+    return *error_;
+  }
+
+ private:
+  std::unique_ptr<DecodeError> error_;
+};
 
 // ---- reading: read(r, c, nullable_here, out) for every field type ----
 
@@ -63,16 +82,34 @@ Status store(Result<T, DecodeError> v, T& out) {
   out = *v;
   return {};
 }
-inline Status read(Reader& r, const Ctx&, bool, std::int8_t& out) { return store(r.int8(), out); }
-inline Status read(Reader& r, const Ctx&, bool, std::int16_t& out) { return store(r.int16(), out); }
-inline Status read(Reader& r, const Ctx&, bool, std::int32_t& out) { return store(r.int32(), out); }
-inline Status read(Reader& r, const Ctx&, bool, std::int64_t& out) { return store(r.int64(), out); }
-inline Status read(Reader& r, const Ctx&, bool, std::uint16_t& out) { return store(r.uint16(), out); }
-inline Status read(Reader& r, const Ctx&, bool, std::uint32_t& out) { return store(r.uint32(), out); }
+// Fixed-width integers: the fast path when the bytes are there, else the
+// Reader's read for its error.
+inline Status read(Reader& r, const Ctx&, bool, std::int8_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.int8(), out);
+}
+inline Status read(Reader& r, const Ctx&, bool, std::int16_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.int16(), out);
+}
+inline Status read(Reader& r, const Ctx&, bool, std::int32_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.int32(), out);
+}
+inline Status read(Reader& r, const Ctx&, bool, std::int64_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.int64(), out);
+}
+inline Status read(Reader& r, const Ctx&, bool, std::uint16_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.uint16(), out);
+}
+inline Status read(Reader& r, const Ctx&, bool, std::uint32_t& out) {
+  return r.try_fixed(out) ? Status() : store(r.uint32(), out);
+}
 inline Status read(Reader& r, const Ctx&, bool, double& out) { return store(r.float64(), out); }
 inline Status read(Reader& r, const Ctx&, bool, Uuid& out) { return store(r.uuid(), out); }
 inline Status read(Reader& r, const Ctx&, bool, bool& out) {
-  SAMSA_TRY(v, r.int8());
+  std::int8_t v = 0;
+  if (!r.try_fixed(v)) {
+    SAMSA_TRY(slow, r.int8());
+    v = slow;
+  }
   out = v != 0;
   return {};
 }
@@ -84,8 +121,9 @@ Status read(Reader& r, const Ctx& c, bool n, StrongId<Tag, Rep>& out) {
   return {};
 }
 // Unknown codes are kept as their number (errors.h).
-inline Status read(Reader& r, const Ctx&, bool, ErrorCode& out) {
-  SAMSA_TRY(v, r.int16());
+inline Status read(Reader& r, const Ctx& c, bool n, ErrorCode& out) {
+  std::int16_t v = 0;
+  if (auto st = read(r, c, n, v); !st) return st;
   out = static_cast<ErrorCode>(v);
   return {};
 }
@@ -106,7 +144,12 @@ Status read(Reader& r, const Ctx& c, bool, T& out) {
 
 // The length of an array; an error for null where the version does not allow
 // it (then nullable is false) or where the target cannot hold null.
-Result<std::optional<std::size_t>, DecodeError> read_array_length(Reader& r, const Ctx& c, bool nullable);
+Result<std::optional<std::size_t>, DecodeError> read_array_length_slow(Reader& r, const Ctx& c, bool nullable);
+inline Result<std::optional<std::size_t>, DecodeError> read_array_length(Reader& r, const Ctx& c, bool nullable) {
+  std::size_t n = 0;
+  if (r.try_length(c.flexible, true, n)) return std::optional<std::size_t>(n);
+  return read_array_length_slow(r, c, nullable);
+}
 
 template <class T>
 Status read_elements(Reader& r, const Ctx& c, std::size_t n, std::vector<T>& out) {
@@ -140,11 +183,42 @@ Status read(Reader& r, const Ctx& c, bool nullable, std::optional<std::vector<T>
 // The tagged-field section of a struct. `known(tag, sub)` decodes a tag this
 // struct knows in this version from `sub` and returns the field's Kafka name,
 // or nullptr for a tag it does not know (kept in `unknown`).
-using TagDecoder = Result<const char*, DecodeError>(std::uint32_t tag, Reader& sub);
-Status read_tags(Reader& r, std::vector<UnknownTag>& unknown,
-                 const std::function<TagDecoder>& known);
+struct TagEntry {
+  std::uint32_t tag;
+  std::size_t data_start;  // offset of its data
+  ByteView data;
+};
+// Reads one entry of a section of `count`; checks the tags' order.
+Result<TagEntry, DecodeError> read_tag_entry(Reader& r, std::int64_t& last_tag);
+Result<std::uint32_t, DecodeError> read_tag_count(Reader& r);
+DecodeError tag_left_over(const Reader& sub, const char* name);
+
+template <class Known>
+Status read_tags(Reader& r, std::vector<UnknownTag>& unknown, Known&& known) {
+  std::uint32_t count = 0;
+  if (!r.try_small_varint(count)) {
+    SAMSA_TRY(slow, read_tag_count(r));
+    count = slow;
+  }
+  std::int64_t last_tag = -1;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    SAMSA_TRY(entry, read_tag_entry(r, last_tag));
+    Reader sub = r.sub(entry.data, entry.data_start);
+    SAMSA_TRY(name, known(entry.tag, sub));
+    if (name == nullptr) {
+      unknown.push_back(UnknownTag{entry.tag, Bytes(entry.data.begin(), entry.data.end())});
+    } else if (!sub.at_end()) {
+      return Err{tag_left_over(sub, name)};
+    }
+  }
+  return {};
+}
 // The section of a struct without tagged fields of its own.
-Status read_tags(Reader& r, std::vector<UnknownTag>& unknown);
+inline Status read_tags(Reader& r, std::vector<UnknownTag>& unknown) {
+  // The common case: an empty section.
+  if (r.remaining() > 0 && r.try_small_varint_zero()) return {};
+  return read_tags(r, unknown, [](std::uint32_t, Reader&) -> Result<const char*, DecodeError> { return nullptr; });
+}
 
 // ---- writing: write(w, c, nullable_here, value) ----
 

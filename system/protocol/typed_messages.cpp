@@ -4,27 +4,27 @@
 
 namespace samsa::protocol {
 
-typed::Status ProduceRequest::PartitionProduceData::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_request::PartitionProduceData::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Index", index, false);
   SAMSA_TYPED_READ(r, "Records", records, true);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ProduceRequest::PartitionProduceData::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_request::PartitionProduceData::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, index);
   typed::write(w, c, true, records);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ProduceRequest::TopicProduceData::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_request::TopicProduceData::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "PartitionData", partition_data, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ProduceRequest::TopicProduceData::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_request::TopicProduceData::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partition_data);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -59,33 +59,33 @@ void ProduceRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ProduceResponse::BatchIndexAndErrorMessage::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_response::BatchIndexAndErrorMessage::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "BatchIndex", batch_index, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "BatchIndexErrorMessage", batch_index_error_message, c.version >= 8);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ProduceResponse::BatchIndexAndErrorMessage::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_response::BatchIndexAndErrorMessage::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, batch_index);
   if (c.version >= 8) typed::write(w, c, c.version >= 8, batch_index_error_message);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ProduceResponse::LeaderIdAndEpoch::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_response::LeaderIdAndEpoch::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 10) SAMSA_TYPED_READ(r, "LeaderId", leader_id, false);
   if (c.version >= 10) SAMSA_TYPED_READ(r, "LeaderEpoch", leader_epoch, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ProduceResponse::LeaderIdAndEpoch::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_response::LeaderIdAndEpoch::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 10) typed::write(w, c, false, leader_id);
   if (c.version >= 10) typed::write(w, c, false, leader_epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ProduceResponse::PartitionProduceResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_response::PartitionProduceResponse::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Index", index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "BaseOffset", base_offset, false);
@@ -103,7 +103,7 @@ typed::Status ProduceResponse::PartitionProduceResponse::read(Reader& r, const t
   });
 }
 
-void ProduceResponse::PartitionProduceResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_response::PartitionProduceResponse::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, index);
   typed::write(w, c, false, error_code);
   typed::write(w, c, false, base_offset);
@@ -117,20 +117,20 @@ void ProduceResponse::PartitionProduceResponse::write(Writer& w, const typed::Ct
   tags.finish(w);
 }
 
-typed::Status ProduceResponse::TopicProduceResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_response::TopicProduceResponse::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "PartitionResponses", partition_responses, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ProduceResponse::TopicProduceResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_response::TopicProduceResponse::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partition_responses);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ProduceResponse::NodeEndpoint::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::produce_response::NodeEndpoint::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 10) SAMSA_TYPED_READ(r, "NodeId", node_id, false);
   if (c.version >= 10) SAMSA_TYPED_READ(r, "Host", host, false);
   if (c.version >= 10) SAMSA_TYPED_READ(r, "Port", port, false);
@@ -139,7 +139,7 @@ typed::Status ProduceResponse::NodeEndpoint::read(Reader& r, const typed::Ctx& c
   return {};
 }
 
-void ProduceResponse::NodeEndpoint::write(Writer& w, const typed::Ctx& c) const {
+void typed::produce_response::NodeEndpoint::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 10) typed::write(w, c, false, node_id);
   if (c.version >= 10) typed::write(w, c, false, host);
   if (c.version >= 10) typed::write(w, c, false, port);
@@ -181,20 +181,20 @@ void ProduceResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status FetchRequest::ReplicaState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_request::ReplicaState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 15) SAMSA_TYPED_READ(r, "ReplicaId", replica_id, false);
   if (c.version >= 15) SAMSA_TYPED_READ(r, "ReplicaEpoch", replica_epoch, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void FetchRequest::ReplicaState::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_request::ReplicaState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 15) typed::write(w, c, false, replica_id);
   if (c.version >= 15) typed::write(w, c, false, replica_epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchRequest::FetchPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_request::FetchPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Partition", partition, false);
   if (c.version >= 9) SAMSA_TYPED_READ(r, "CurrentLeaderEpoch", current_leader_epoch, false);
   SAMSA_TYPED_READ(r, "FetchOffset", fetch_offset, false);
@@ -205,7 +205,7 @@ typed::Status FetchRequest::FetchPartition::read(Reader& r, const typed::Ctx& c)
   return {};
 }
 
-void FetchRequest::FetchPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_request::FetchPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition);
   if (c.version >= 9) typed::write(w, c, false, current_leader_epoch);
   typed::write(w, c, false, fetch_offset);
@@ -215,7 +215,7 @@ void FetchRequest::FetchPartition::write(Writer& w, const typed::Ctx& c) const {
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchRequest::FetchTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_request::FetchTopic::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 12) SAMSA_TYPED_READ(r, "Topic", topic, false);
   if (c.version >= 13) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
@@ -223,14 +223,14 @@ typed::Status FetchRequest::FetchTopic::read(Reader& r, const typed::Ctx& c) {
   return {};
 }
 
-void FetchRequest::FetchTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_request::FetchTopic::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 12) typed::write(w, c, false, topic);
   if (c.version >= 13) typed::write(w, c, false, topic_id);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchRequest::ForgottenTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_request::ForgottenTopic::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 7 && c.version <= 12) SAMSA_TYPED_READ(r, "Topic", topic, false);
   if (c.version >= 13) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   if (c.version >= 7) SAMSA_TYPED_READ(r, "Partitions", partitions, false);
@@ -238,7 +238,7 @@ typed::Status FetchRequest::ForgottenTopic::read(Reader& r, const typed::Ctx& c)
   return {};
 }
 
-void FetchRequest::ForgottenTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_request::ForgottenTopic::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 7 && c.version <= 12) typed::write(w, c, false, topic);
   if (c.version >= 13) typed::write(w, c, false, topic_id);
   if (c.version >= 7) typed::write(w, c, false, partitions);
@@ -300,59 +300,59 @@ void FetchRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status FetchResponse::EpochEndOffset::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::EpochEndOffset::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 12) SAMSA_TYPED_READ(r, "Epoch", epoch, false);
   if (c.version >= 12) SAMSA_TYPED_READ(r, "EndOffset", end_offset, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void FetchResponse::EpochEndOffset::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::EpochEndOffset::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 12) typed::write(w, c, false, epoch);
   if (c.version >= 12) typed::write(w, c, false, end_offset);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchResponse::LeaderIdAndEpoch::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::LeaderIdAndEpoch::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 12) SAMSA_TYPED_READ(r, "LeaderId", leader_id, false);
   if (c.version >= 12) SAMSA_TYPED_READ(r, "LeaderEpoch", leader_epoch, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void FetchResponse::LeaderIdAndEpoch::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::LeaderIdAndEpoch::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 12) typed::write(w, c, false, leader_id);
   if (c.version >= 12) typed::write(w, c, false, leader_epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchResponse::SnapshotId::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::SnapshotId::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "EndOffset", end_offset, false);
   SAMSA_TYPED_READ(r, "Epoch", epoch, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void FetchResponse::SnapshotId::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::SnapshotId::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, end_offset);
   typed::write(w, c, false, epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchResponse::AbortedTransaction::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::AbortedTransaction::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 4) SAMSA_TYPED_READ(r, "ProducerId", producer_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "FirstOffset", first_offset, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void FetchResponse::AbortedTransaction::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::AbortedTransaction::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 4) typed::write(w, c, false, producer_id);
   if (c.version >= 4) typed::write(w, c, false, first_offset);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchResponse::PartitionData::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::PartitionData::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "HighWatermark", high_watermark, false);
@@ -379,7 +379,7 @@ typed::Status FetchResponse::PartitionData::read(Reader& r, const typed::Ctx& c)
   });
 }
 
-void FetchResponse::PartitionData::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::PartitionData::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   typed::write(w, c, false, high_watermark);
@@ -396,7 +396,7 @@ void FetchResponse::PartitionData::write(Writer& w, const typed::Ctx& c) const {
   tags.finish(w);
 }
 
-typed::Status FetchResponse::FetchableTopicResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::FetchableTopicResponse::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 12) SAMSA_TYPED_READ(r, "Topic", topic, false);
   if (c.version >= 13) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
@@ -404,14 +404,14 @@ typed::Status FetchResponse::FetchableTopicResponse::read(Reader& r, const typed
   return {};
 }
 
-void FetchResponse::FetchableTopicResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::FetchableTopicResponse::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 12) typed::write(w, c, false, topic);
   if (c.version >= 13) typed::write(w, c, false, topic_id);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status FetchResponse::NodeEndpoint::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::fetch_response::NodeEndpoint::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 16) SAMSA_TYPED_READ(r, "NodeId", node_id, false);
   if (c.version >= 16) SAMSA_TYPED_READ(r, "Host", host, false);
   if (c.version >= 16) SAMSA_TYPED_READ(r, "Port", port, false);
@@ -420,7 +420,7 @@ typed::Status FetchResponse::NodeEndpoint::read(Reader& r, const typed::Ctx& c) 
   return {};
 }
 
-void FetchResponse::NodeEndpoint::write(Writer& w, const typed::Ctx& c) const {
+void typed::fetch_response::NodeEndpoint::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 16) typed::write(w, c, false, node_id);
   if (c.version >= 16) typed::write(w, c, false, host);
   if (c.version >= 16) typed::write(w, c, false, port);
@@ -466,7 +466,7 @@ void FetchResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ListOffsetsRequest::ListOffsetsPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::list_offsets_request::ListOffsetsPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "CurrentLeaderEpoch", current_leader_epoch, false);
   SAMSA_TYPED_READ(r, "Timestamp", timestamp, false);
@@ -475,7 +475,7 @@ typed::Status ListOffsetsRequest::ListOffsetsPartition::read(Reader& r, const ty
   return {};
 }
 
-void ListOffsetsRequest::ListOffsetsPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::list_offsets_request::ListOffsetsPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   if (c.version >= 4) typed::write(w, c, false, current_leader_epoch);
   typed::write(w, c, false, timestamp);
@@ -483,14 +483,14 @@ void ListOffsetsRequest::ListOffsetsPartition::write(Writer& w, const typed::Ctx
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ListOffsetsRequest::ListOffsetsTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::list_offsets_request::ListOffsetsTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ListOffsetsRequest::ListOffsetsTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::list_offsets_request::ListOffsetsTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -523,7 +523,7 @@ void ListOffsetsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ListOffsetsResponse::ListOffsetsPartitionResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::list_offsets_response::ListOffsetsPartitionResponse::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   if (c.version <= 0) SAMSA_TYPED_READ(r, "OldStyleOffsets", old_style_offsets, false);
@@ -534,7 +534,7 @@ typed::Status ListOffsetsResponse::ListOffsetsPartitionResponse::read(Reader& r,
   return {};
 }
 
-void ListOffsetsResponse::ListOffsetsPartitionResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::list_offsets_response::ListOffsetsPartitionResponse::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   if (c.version <= 0) typed::write(w, c, false, old_style_offsets);
@@ -544,14 +544,14 @@ void ListOffsetsResponse::ListOffsetsPartitionResponse::write(Writer& w, const t
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ListOffsetsResponse::ListOffsetsTopicResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::list_offsets_response::ListOffsetsTopicResponse::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ListOffsetsResponse::ListOffsetsTopicResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::list_offsets_response::ListOffsetsTopicResponse::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -582,14 +582,14 @@ void ListOffsetsResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status MetadataRequest::MetadataRequestTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::metadata_request::MetadataRequestTopic::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 10) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   SAMSA_TYPED_READ(r, "Name", name, c.version >= 10);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void MetadataRequest::MetadataRequestTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::metadata_request::MetadataRequestTopic::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 10) typed::write(w, c, false, topic_id);
   typed::write(w, c, c.version >= 10, name);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -624,7 +624,7 @@ void MetadataRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status MetadataResponse::MetadataResponseBroker::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::metadata_response::MetadataResponseBroker::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "NodeId", node_id, false);
   SAMSA_TYPED_READ(r, "Host", host, false);
   SAMSA_TYPED_READ(r, "Port", port, false);
@@ -633,7 +633,7 @@ typed::Status MetadataResponse::MetadataResponseBroker::read(Reader& r, const ty
   return {};
 }
 
-void MetadataResponse::MetadataResponseBroker::write(Writer& w, const typed::Ctx& c) const {
+void typed::metadata_response::MetadataResponseBroker::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, node_id);
   typed::write(w, c, false, host);
   typed::write(w, c, false, port);
@@ -641,7 +641,7 @@ void MetadataResponse::MetadataResponseBroker::write(Writer& w, const typed::Ctx
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status MetadataResponse::MetadataResponsePartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::metadata_response::MetadataResponsePartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "LeaderId", leader_id, false);
@@ -653,7 +653,7 @@ typed::Status MetadataResponse::MetadataResponsePartition::read(Reader& r, const
   return {};
 }
 
-void MetadataResponse::MetadataResponsePartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::metadata_response::MetadataResponsePartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, error_code);
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, leader_id);
@@ -664,7 +664,7 @@ void MetadataResponse::MetadataResponsePartition::write(Writer& w, const typed::
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status MetadataResponse::MetadataResponseTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::metadata_response::MetadataResponseTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "Name", name, c.version >= 12);
   if (c.version >= 10) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
@@ -675,7 +675,7 @@ typed::Status MetadataResponse::MetadataResponseTopic::read(Reader& r, const typ
   return {};
 }
 
-void MetadataResponse::MetadataResponseTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::metadata_response::MetadataResponseTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, error_code);
   typed::write(w, c, c.version >= 12, name);
   if (c.version >= 10) typed::write(w, c, false, topic_id);
@@ -718,7 +718,7 @@ void MetadataResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status LeaderAndIsrRequest::LeaderAndIsrPartitionState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leader_and_isr_request::LeaderAndIsrPartitionState::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 1) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ControllerEpoch", controller_epoch, false);
@@ -735,7 +735,7 @@ typed::Status LeaderAndIsrRequest::LeaderAndIsrPartitionState::read(Reader& r, c
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrPartitionState::write(Writer& w, const typed::Ctx& c) const {
+void typed::leader_and_isr_request::LeaderAndIsrPartitionState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 1) typed::write(w, c, false, topic_name);
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, controller_epoch);
@@ -751,7 +751,7 @@ void LeaderAndIsrRequest::LeaderAndIsrPartitionState::write(Writer& w, const typ
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status LeaderAndIsrRequest::LeaderAndIsrTopicState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leader_and_isr_request::LeaderAndIsrTopicState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 2) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   if (c.version >= 2) SAMSA_TYPED_READ(r, "PartitionStates", partition_states, false);
@@ -759,14 +759,14 @@ typed::Status LeaderAndIsrRequest::LeaderAndIsrTopicState::read(Reader& r, const
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrTopicState::write(Writer& w, const typed::Ctx& c) const {
+void typed::leader_and_isr_request::LeaderAndIsrTopicState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 2) typed::write(w, c, false, topic_name);
   if (c.version >= 5) typed::write(w, c, false, topic_id);
   if (c.version >= 2) typed::write(w, c, false, partition_states);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status LeaderAndIsrRequest::LeaderAndIsrLiveLeader::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leader_and_isr_request::LeaderAndIsrLiveLeader::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "BrokerId", broker_id, false);
   SAMSA_TYPED_READ(r, "HostName", host_name, false);
   SAMSA_TYPED_READ(r, "Port", port, false);
@@ -774,7 +774,7 @@ typed::Status LeaderAndIsrRequest::LeaderAndIsrLiveLeader::read(Reader& r, const
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::write(Writer& w, const typed::Ctx& c) const {
+void typed::leader_and_isr_request::LeaderAndIsrLiveLeader::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, broker_id);
   typed::write(w, c, false, host_name);
   typed::write(w, c, false, port);
@@ -818,7 +818,7 @@ void LeaderAndIsrRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status LeaderAndIsrResponse::LeaderAndIsrPartitionError::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leader_and_isr_response::LeaderAndIsrPartitionError::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 4) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -826,21 +826,21 @@ typed::Status LeaderAndIsrResponse::LeaderAndIsrPartitionError::read(Reader& r, 
   return {};
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrPartitionError::write(Writer& w, const typed::Ctx& c) const {
+void typed::leader_and_isr_response::LeaderAndIsrPartitionError::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 4) typed::write(w, c, false, topic_name);
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status LeaderAndIsrResponse::LeaderAndIsrTopicError::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leader_and_isr_response::LeaderAndIsrTopicError::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 5) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "PartitionErrors", partition_errors, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrTopicError::write(Writer& w, const typed::Ctx& c) const {
+void typed::leader_and_isr_response::LeaderAndIsrTopicError::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 5) typed::write(w, c, false, topic_id);
   if (c.version >= 5) typed::write(w, c, false, partition_errors);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -873,33 +873,33 @@ void LeaderAndIsrResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status StopReplicaRequest::StopReplicaPartitionV0::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::stop_replica_request::StopReplicaPartitionV0::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 0) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   if (c.version <= 0) SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void StopReplicaRequest::StopReplicaPartitionV0::write(Writer& w, const typed::Ctx& c) const {
+void typed::stop_replica_request::StopReplicaPartitionV0::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 0) typed::write(w, c, false, topic_name);
   if (c.version <= 0) typed::write(w, c, false, partition_index);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status StopReplicaRequest::StopReplicaTopicV1::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::stop_replica_request::StopReplicaTopicV1::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 1 && c.version <= 2) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 1 && c.version <= 2) SAMSA_TYPED_READ(r, "PartitionIndexes", partition_indexes, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void StopReplicaRequest::StopReplicaTopicV1::write(Writer& w, const typed::Ctx& c) const {
+void typed::stop_replica_request::StopReplicaTopicV1::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 1 && c.version <= 2) typed::write(w, c, false, name);
   if (c.version >= 1 && c.version <= 2) typed::write(w, c, false, partition_indexes);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status StopReplicaRequest::StopReplicaPartitionState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::stop_replica_request::StopReplicaPartitionState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "LeaderEpoch", leader_epoch, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "DeletePartition", delete_partition, false);
@@ -907,21 +907,21 @@ typed::Status StopReplicaRequest::StopReplicaPartitionState::read(Reader& r, con
   return {};
 }
 
-void StopReplicaRequest::StopReplicaPartitionState::write(Writer& w, const typed::Ctx& c) const {
+void typed::stop_replica_request::StopReplicaPartitionState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, partition_index);
   if (c.version >= 3) typed::write(w, c, false, leader_epoch);
   if (c.version >= 3) typed::write(w, c, false, delete_partition);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status StopReplicaRequest::StopReplicaTopicState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::stop_replica_request::StopReplicaTopicState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "PartitionStates", partition_states, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void StopReplicaRequest::StopReplicaTopicState::write(Writer& w, const typed::Ctx& c) const {
+void typed::stop_replica_request::StopReplicaTopicState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, topic_name);
   if (c.version >= 3) typed::write(w, c, false, partition_states);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -964,7 +964,7 @@ void StopReplicaRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status StopReplicaResponse::StopReplicaPartitionError::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::stop_replica_response::StopReplicaPartitionError::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -972,7 +972,7 @@ typed::Status StopReplicaResponse::StopReplicaPartitionError::read(Reader& r, co
   return {};
 }
 
-void StopReplicaResponse::StopReplicaPartitionError::write(Writer& w, const typed::Ctx& c) const {
+void typed::stop_replica_response::StopReplicaPartitionError::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, topic_name);
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
@@ -1004,7 +1004,7 @@ void StopReplicaResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status UpdateMetadataRequest::UpdateMetadataPartitionState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::update_metadata_request::UpdateMetadataPartitionState::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 4) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ControllerEpoch", controller_epoch, false);
@@ -1018,7 +1018,7 @@ typed::Status UpdateMetadataRequest::UpdateMetadataPartitionState::read(Reader& 
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataPartitionState::write(Writer& w, const typed::Ctx& c) const {
+void typed::update_metadata_request::UpdateMetadataPartitionState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 4) typed::write(w, c, false, topic_name);
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, controller_epoch);
@@ -1031,7 +1031,7 @@ void UpdateMetadataRequest::UpdateMetadataPartitionState::write(Writer& w, const
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status UpdateMetadataRequest::UpdateMetadataTopicState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::update_metadata_request::UpdateMetadataTopicState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 5) SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   if (c.version >= 7) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "PartitionStates", partition_states, false);
@@ -1039,14 +1039,14 @@ typed::Status UpdateMetadataRequest::UpdateMetadataTopicState::read(Reader& r, c
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataTopicState::write(Writer& w, const typed::Ctx& c) const {
+void typed::update_metadata_request::UpdateMetadataTopicState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 5) typed::write(w, c, false, topic_name);
   if (c.version >= 7) typed::write(w, c, false, topic_id);
   if (c.version >= 5) typed::write(w, c, false, partition_states);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status UpdateMetadataRequest::UpdateMetadataEndpoint::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::update_metadata_request::UpdateMetadataEndpoint::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 1) SAMSA_TYPED_READ(r, "Port", port, false);
   if (c.version >= 1) SAMSA_TYPED_READ(r, "Host", host, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "Listener", listener, false);
@@ -1055,7 +1055,7 @@ typed::Status UpdateMetadataRequest::UpdateMetadataEndpoint::read(Reader& r, con
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataEndpoint::write(Writer& w, const typed::Ctx& c) const {
+void typed::update_metadata_request::UpdateMetadataEndpoint::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 1) typed::write(w, c, false, port);
   if (c.version >= 1) typed::write(w, c, false, host);
   if (c.version >= 3) typed::write(w, c, false, listener);
@@ -1063,7 +1063,7 @@ void UpdateMetadataRequest::UpdateMetadataEndpoint::write(Writer& w, const typed
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status UpdateMetadataRequest::UpdateMetadataBroker::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::update_metadata_request::UpdateMetadataBroker::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Id", id, false);
   if (c.version <= 0) SAMSA_TYPED_READ(r, "V0Host", v0_host, false);
   if (c.version <= 0) SAMSA_TYPED_READ(r, "V0Port", v0_port, false);
@@ -1073,7 +1073,7 @@ typed::Status UpdateMetadataRequest::UpdateMetadataBroker::read(Reader& r, const
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataBroker::write(Writer& w, const typed::Ctx& c) const {
+void typed::update_metadata_request::UpdateMetadataBroker::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, id);
   if (c.version <= 0) typed::write(w, c, false, v0_host);
   if (c.version <= 0) typed::write(w, c, false, v0_port);
@@ -1174,14 +1174,14 @@ void ControlledShutdownRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ControlledShutdownResponse::RemainingPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::controlled_shutdown_response::RemainingPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "TopicName", topic_name, false);
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void ControlledShutdownResponse::RemainingPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::controlled_shutdown_response::RemainingPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, topic_name);
   typed::write(w, c, false, partition_index);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -1212,7 +1212,7 @@ void ControlledShutdownResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetCommitRequest::OffsetCommitRequestPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_commit_request::OffsetCommitRequestPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "CommittedOffset", committed_offset, false);
   if (c.version >= 6) SAMSA_TYPED_READ(r, "CommittedLeaderEpoch", committed_leader_epoch, false);
@@ -1222,7 +1222,7 @@ typed::Status OffsetCommitRequest::OffsetCommitRequestPartition::read(Reader& r,
   return {};
 }
 
-void OffsetCommitRequest::OffsetCommitRequestPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_commit_request::OffsetCommitRequestPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, committed_offset);
   if (c.version >= 6) typed::write(w, c, false, committed_leader_epoch);
@@ -1231,14 +1231,14 @@ void OffsetCommitRequest::OffsetCommitRequestPartition::write(Writer& w, const t
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetCommitRequest::OffsetCommitRequestTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_commit_request::OffsetCommitRequestTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetCommitRequest::OffsetCommitRequestTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_commit_request::OffsetCommitRequestTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -1277,27 +1277,27 @@ void OffsetCommitRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetCommitResponse::OffsetCommitResponsePartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_commit_response::OffsetCommitResponsePartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetCommitResponse::OffsetCommitResponsePartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_commit_response::OffsetCommitResponsePartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetCommitResponse::OffsetCommitResponseTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_commit_response::OffsetCommitResponseTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetCommitResponse::OffsetCommitResponseTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_commit_response::OffsetCommitResponseTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -1328,33 +1328,33 @@ void OffsetCommitResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetFetchRequest::OffsetFetchRequestTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_request::OffsetFetchRequestTopic::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 7) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version <= 7) SAMSA_TYPED_READ(r, "PartitionIndexes", partition_indexes, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_request::OffsetFetchRequestTopic::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 7) typed::write(w, c, false, name);
   if (c.version <= 7) typed::write(w, c, false, partition_indexes);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchRequest::OffsetFetchRequestTopics::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_request::OffsetFetchRequestTopics::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "PartitionIndexes", partition_indexes, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopics::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_request::OffsetFetchRequestTopics::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, name);
   if (c.version >= 8) typed::write(w, c, false, partition_indexes);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchRequest::OffsetFetchRequestGroup::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_request::OffsetFetchRequestGroup::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "GroupId", group_id, false);
   if (c.version >= 9) SAMSA_TYPED_READ(r, "MemberId", member_id, c.version >= 9);
   if (c.version >= 9) SAMSA_TYPED_READ(r, "MemberEpoch", member_epoch, false);
@@ -1363,7 +1363,7 @@ typed::Status OffsetFetchRequest::OffsetFetchRequestGroup::read(Reader& r, const
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestGroup::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_request::OffsetFetchRequestGroup::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, group_id);
   if (c.version >= 9) typed::write(w, c, c.version >= 9, member_id);
   if (c.version >= 9) typed::write(w, c, false, member_epoch);
@@ -1400,7 +1400,7 @@ void OffsetFetchRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetFetchResponse::OffsetFetchResponsePartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_response::OffsetFetchResponsePartition::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 7) SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.version <= 7) SAMSA_TYPED_READ(r, "CommittedOffset", committed_offset, false);
   if (c.version >= 5 && c.version <= 7) SAMSA_TYPED_READ(r, "CommittedLeaderEpoch", committed_leader_epoch, false);
@@ -1410,7 +1410,7 @@ typed::Status OffsetFetchResponse::OffsetFetchResponsePartition::read(Reader& r,
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_response::OffsetFetchResponsePartition::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 7) typed::write(w, c, false, partition_index);
   if (c.version <= 7) typed::write(w, c, false, committed_offset);
   if (c.version >= 5 && c.version <= 7) typed::write(w, c, false, committed_leader_epoch);
@@ -1419,20 +1419,20 @@ void OffsetFetchResponse::OffsetFetchResponsePartition::write(Writer& w, const t
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchResponse::OffsetFetchResponseTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_response::OffsetFetchResponseTopic::read(Reader& r, const typed::Ctx& c) {
   if (c.version <= 7) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version <= 7) SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_response::OffsetFetchResponseTopic::write(Writer& w, const typed::Ctx& c) const {
   if (c.version <= 7) typed::write(w, c, false, name);
   if (c.version <= 7) typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchResponse::OffsetFetchResponsePartitions::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_response::OffsetFetchResponsePartitions::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "CommittedOffset", committed_offset, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "CommittedLeaderEpoch", committed_leader_epoch, false);
@@ -1442,7 +1442,7 @@ typed::Status OffsetFetchResponse::OffsetFetchResponsePartitions::read(Reader& r
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartitions::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_response::OffsetFetchResponsePartitions::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, partition_index);
   if (c.version >= 8) typed::write(w, c, false, committed_offset);
   if (c.version >= 8) typed::write(w, c, false, committed_leader_epoch);
@@ -1451,20 +1451,20 @@ void OffsetFetchResponse::OffsetFetchResponsePartitions::write(Writer& w, const 
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchResponse::OffsetFetchResponseTopics::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_response::OffsetFetchResponseTopics::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopics::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_response::OffsetFetchResponseTopics::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, name);
   if (c.version >= 8) typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetFetchResponse::OffsetFetchResponseGroup::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_fetch_response::OffsetFetchResponseGroup::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 8) SAMSA_TYPED_READ(r, "GroupId", group_id, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "Topics", topics, false);
   if (c.version >= 8) SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -1472,7 +1472,7 @@ typed::Status OffsetFetchResponse::OffsetFetchResponseGroup::read(Reader& r, con
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseGroup::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_fetch_response::OffsetFetchResponseGroup::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 8) typed::write(w, c, false, group_id);
   if (c.version >= 8) typed::write(w, c, false, topics);
   if (c.version >= 8) typed::write(w, c, false, error_code);
@@ -1535,7 +1535,7 @@ void FindCoordinatorRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status FindCoordinatorResponse::Coordinator::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::find_coordinator_response::Coordinator::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 4) SAMSA_TYPED_READ(r, "Key", key, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "NodeId", node_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "Host", host, false);
@@ -1546,7 +1546,7 @@ typed::Status FindCoordinatorResponse::Coordinator::read(Reader& r, const typed:
   return {};
 }
 
-void FindCoordinatorResponse::Coordinator::write(Writer& w, const typed::Ctx& c) const {
+void typed::find_coordinator_response::Coordinator::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 4) typed::write(w, c, false, key);
   if (c.version >= 4) typed::write(w, c, false, node_id);
   if (c.version >= 4) typed::write(w, c, false, host);
@@ -1591,14 +1591,14 @@ void FindCoordinatorResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status JoinGroupRequest::JoinGroupRequestProtocol::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::join_group_request::JoinGroupRequestProtocol::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Metadata", metadata, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void JoinGroupRequest::JoinGroupRequestProtocol::write(Writer& w, const typed::Ctx& c) const {
+void typed::join_group_request::JoinGroupRequestProtocol::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, metadata);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -1641,7 +1641,7 @@ void JoinGroupRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status JoinGroupResponse::JoinGroupResponseMember::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::join_group_response::JoinGroupResponseMember::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "MemberId", member_id, false);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "GroupInstanceId", group_instance_id, c.version >= 5);
   SAMSA_TYPED_READ(r, "Metadata", metadata, false);
@@ -1649,7 +1649,7 @@ typed::Status JoinGroupResponse::JoinGroupResponseMember::read(Reader& r, const 
   return {};
 }
 
-void JoinGroupResponse::JoinGroupResponseMember::write(Writer& w, const typed::Ctx& c) const {
+void typed::join_group_response::JoinGroupResponseMember::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, member_id);
   if (c.version >= 5) typed::write(w, c, c.version >= 5, group_instance_id);
   typed::write(w, c, false, metadata);
@@ -1749,7 +1749,7 @@ void HeartbeatResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status LeaveGroupRequest::MemberIdentity::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leave_group_request::MemberIdentity::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MemberId", member_id, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "GroupInstanceId", group_instance_id, c.version >= 3);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "Reason", reason, c.version >= 5);
@@ -1757,7 +1757,7 @@ typed::Status LeaveGroupRequest::MemberIdentity::read(Reader& r, const typed::Ct
   return {};
 }
 
-void LeaveGroupRequest::MemberIdentity::write(Writer& w, const typed::Ctx& c) const {
+void typed::leave_group_request::MemberIdentity::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, member_id);
   if (c.version >= 3) typed::write(w, c, c.version >= 3, group_instance_id);
   if (c.version >= 5) typed::write(w, c, c.version >= 5, reason);
@@ -1791,7 +1791,7 @@ void LeaveGroupRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status LeaveGroupResponse::MemberResponse::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::leave_group_response::MemberResponse::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MemberId", member_id, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "GroupInstanceId", group_instance_id, c.version >= 3);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -1799,7 +1799,7 @@ typed::Status LeaveGroupResponse::MemberResponse::read(Reader& r, const typed::C
   return {};
 }
 
-void LeaveGroupResponse::MemberResponse::write(Writer& w, const typed::Ctx& c) const {
+void typed::leave_group_response::MemberResponse::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, member_id);
   if (c.version >= 3) typed::write(w, c, c.version >= 3, group_instance_id);
   if (c.version >= 3) typed::write(w, c, false, error_code);
@@ -1833,14 +1833,14 @@ void LeaveGroupResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status SyncGroupRequest::SyncGroupRequestAssignment::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::sync_group_request::SyncGroupRequestAssignment::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "MemberId", member_id, false);
   SAMSA_TYPED_READ(r, "Assignment", assignment, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void SyncGroupRequest::SyncGroupRequestAssignment::write(Writer& w, const typed::Ctx& c) const {
+void typed::sync_group_request::SyncGroupRequestAssignment::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, member_id);
   typed::write(w, c, false, assignment);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -1937,7 +1937,7 @@ void DescribeGroupsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status DescribeGroupsResponse::DescribedGroupMember::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::describe_groups_response::DescribedGroupMember::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "MemberId", member_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "GroupInstanceId", group_instance_id, c.version >= 4);
   SAMSA_TYPED_READ(r, "ClientId", client_id, false);
@@ -1948,7 +1948,7 @@ typed::Status DescribeGroupsResponse::DescribedGroupMember::read(Reader& r, cons
   return {};
 }
 
-void DescribeGroupsResponse::DescribedGroupMember::write(Writer& w, const typed::Ctx& c) const {
+void typed::describe_groups_response::DescribedGroupMember::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, member_id);
   if (c.version >= 4) typed::write(w, c, c.version >= 4, group_instance_id);
   typed::write(w, c, false, client_id);
@@ -1958,7 +1958,7 @@ void DescribeGroupsResponse::DescribedGroupMember::write(Writer& w, const typed:
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status DescribeGroupsResponse::DescribedGroup::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::describe_groups_response::DescribedGroup::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "GroupId", group_id, false);
   SAMSA_TYPED_READ(r, "GroupState", group_state, false);
@@ -1970,7 +1970,7 @@ typed::Status DescribeGroupsResponse::DescribedGroup::read(Reader& r, const type
   return {};
 }
 
-void DescribeGroupsResponse::DescribedGroup::write(Writer& w, const typed::Ctx& c) const {
+void typed::describe_groups_response::DescribedGroup::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, error_code);
   typed::write(w, c, false, group_id);
   typed::write(w, c, false, group_state);
@@ -2029,7 +2029,7 @@ void ListGroupsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ListGroupsResponse::ListedGroup::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::list_groups_response::ListedGroup::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "GroupId", group_id, false);
   SAMSA_TYPED_READ(r, "ProtocolType", protocol_type, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "GroupState", group_state, false);
@@ -2037,7 +2037,7 @@ typed::Status ListGroupsResponse::ListedGroup::read(Reader& r, const typed::Ctx&
   return {};
 }
 
-void ListGroupsResponse::ListedGroup::write(Writer& w, const typed::Ctx& c) const {
+void typed::list_groups_response::ListedGroup::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, group_id);
   typed::write(w, c, false, protocol_type);
   if (c.version >= 4) typed::write(w, c, false, group_state);
@@ -2096,7 +2096,7 @@ void ApiVersionsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status ApiVersionsResponse::ApiVersion::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::api_versions_response::ApiVersion::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ApiKey", api_key, false);
   SAMSA_TYPED_READ(r, "MinVersion", min_version, false);
   SAMSA_TYPED_READ(r, "MaxVersion", max_version, false);
@@ -2104,14 +2104,14 @@ typed::Status ApiVersionsResponse::ApiVersion::read(Reader& r, const typed::Ctx&
   return {};
 }
 
-void ApiVersionsResponse::ApiVersion::write(Writer& w, const typed::Ctx& c) const {
+void typed::api_versions_response::ApiVersion::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, api_key);
   typed::write(w, c, false, min_version);
   typed::write(w, c, false, max_version);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ApiVersionsResponse::SupportedFeatureKey::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::api_versions_response::SupportedFeatureKey::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MinVersion", min_version, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MaxVersion", max_version, false);
@@ -2119,14 +2119,14 @@ typed::Status ApiVersionsResponse::SupportedFeatureKey::read(Reader& r, const ty
   return {};
 }
 
-void ApiVersionsResponse::SupportedFeatureKey::write(Writer& w, const typed::Ctx& c) const {
+void typed::api_versions_response::SupportedFeatureKey::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, name);
   if (c.version >= 3) typed::write(w, c, false, min_version);
   if (c.version >= 3) typed::write(w, c, false, max_version);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status ApiVersionsResponse::FinalizedFeatureKey::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::api_versions_response::FinalizedFeatureKey::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 3) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MaxVersionLevel", max_version_level, false);
   if (c.version >= 3) SAMSA_TYPED_READ(r, "MinVersionLevel", min_version_level, false);
@@ -2134,7 +2134,7 @@ typed::Status ApiVersionsResponse::FinalizedFeatureKey::read(Reader& r, const ty
   return {};
 }
 
-void ApiVersionsResponse::FinalizedFeatureKey::write(Writer& w, const typed::Ctx& c) const {
+void typed::api_versions_response::FinalizedFeatureKey::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 3) typed::write(w, c, false, name);
   if (c.version >= 3) typed::write(w, c, false, max_version_level);
   if (c.version >= 3) typed::write(w, c, false, min_version_level);
@@ -2192,33 +2192,33 @@ void ApiVersionsResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status CreateTopicsRequest::CreatableReplicaAssignment::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::create_topics_request::CreatableReplicaAssignment::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "BrokerIds", broker_ids, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void CreateTopicsRequest::CreatableReplicaAssignment::write(Writer& w, const typed::Ctx& c) const {
+void typed::create_topics_request::CreatableReplicaAssignment::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, broker_ids);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status CreateTopicsRequest::CreateableTopicConfig::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::create_topics_request::CreateableTopicConfig::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Value", value, true);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void CreateTopicsRequest::CreateableTopicConfig::write(Writer& w, const typed::Ctx& c) const {
+void typed::create_topics_request::CreateableTopicConfig::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, true, value);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status CreateTopicsRequest::CreatableTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::create_topics_request::CreatableTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "NumPartitions", num_partitions, false);
   SAMSA_TYPED_READ(r, "ReplicationFactor", replication_factor, false);
@@ -2228,7 +2228,7 @@ typed::Status CreateTopicsRequest::CreatableTopic::read(Reader& r, const typed::
   return {};
 }
 
-void CreateTopicsRequest::CreatableTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::create_topics_request::CreatableTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, num_partitions);
   typed::write(w, c, false, replication_factor);
@@ -2264,7 +2264,7 @@ void CreateTopicsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status CreateTopicsResponse::CreatableTopicConfigs::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::create_topics_response::CreatableTopicConfigs::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 5) SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "Value", value, c.version >= 5);
   if (c.version >= 5) SAMSA_TYPED_READ(r, "ReadOnly", read_only, false);
@@ -2274,7 +2274,7 @@ typed::Status CreateTopicsResponse::CreatableTopicConfigs::read(Reader& r, const
   return {};
 }
 
-void CreateTopicsResponse::CreatableTopicConfigs::write(Writer& w, const typed::Ctx& c) const {
+void typed::create_topics_response::CreatableTopicConfigs::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 5) typed::write(w, c, false, name);
   if (c.version >= 5) typed::write(w, c, c.version >= 5, value);
   if (c.version >= 5) typed::write(w, c, false, read_only);
@@ -2283,7 +2283,7 @@ void CreateTopicsResponse::CreatableTopicConfigs::write(Writer& w, const typed::
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status CreateTopicsResponse::CreatableTopicResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::create_topics_response::CreatableTopicResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   if (c.version >= 7) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -2301,7 +2301,7 @@ typed::Status CreateTopicsResponse::CreatableTopicResult::read(Reader& r, const 
   });
 }
 
-void CreateTopicsResponse::CreatableTopicResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::create_topics_response::CreatableTopicResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   if (c.version >= 7) typed::write(w, c, false, topic_id);
   typed::write(w, c, false, error_code);
@@ -2340,14 +2340,14 @@ void CreateTopicsResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status DeleteTopicsRequest::DeleteTopicState::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::delete_topics_request::DeleteTopicState::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 6) SAMSA_TYPED_READ(r, "Name", name, c.version >= 6);
   if (c.version >= 6) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void DeleteTopicsRequest::DeleteTopicState::write(Writer& w, const typed::Ctx& c) const {
+void typed::delete_topics_request::DeleteTopicState::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 6) typed::write(w, c, c.version >= 6, name);
   if (c.version >= 6) typed::write(w, c, false, topic_id);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -2380,7 +2380,7 @@ void DeleteTopicsRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status DeleteTopicsResponse::DeletableTopicResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::delete_topics_response::DeletableTopicResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, c.version >= 6);
   if (c.version >= 6) SAMSA_TYPED_READ(r, "TopicId", topic_id, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
@@ -2389,7 +2389,7 @@ typed::Status DeleteTopicsResponse::DeletableTopicResult::read(Reader& r, const 
   return {};
 }
 
-void DeleteTopicsResponse::DeletableTopicResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::delete_topics_response::DeletableTopicResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, c.version >= 6, name);
   if (c.version >= 6) typed::write(w, c, false, topic_id);
   typed::write(w, c, false, error_code);
@@ -2480,7 +2480,7 @@ void InitProducerIdResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetForLeaderEpochRequest::OffsetForLeaderPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_for_leader_epoch_request::OffsetForLeaderPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Partition", partition, false);
   if (c.version >= 2) SAMSA_TYPED_READ(r, "CurrentLeaderEpoch", current_leader_epoch, false);
   SAMSA_TYPED_READ(r, "LeaderEpoch", leader_epoch, false);
@@ -2488,21 +2488,21 @@ typed::Status OffsetForLeaderEpochRequest::OffsetForLeaderPartition::read(Reader
   return {};
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_for_leader_epoch_request::OffsetForLeaderPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition);
   if (c.version >= 2) typed::write(w, c, false, current_leader_epoch);
   typed::write(w, c, false, leader_epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetForLeaderEpochRequest::OffsetForLeaderTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_for_leader_epoch_request::OffsetForLeaderTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Topic", topic, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_for_leader_epoch_request::OffsetForLeaderTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, topic);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -2533,7 +2533,7 @@ void OffsetForLeaderEpochRequest::encode(Writer& w, std::int16_t version) const 
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status OffsetForLeaderEpochResponse::EpochEndOffset::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_for_leader_epoch_response::EpochEndOffset::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   SAMSA_TYPED_READ(r, "Partition", partition, false);
   if (c.version >= 1) SAMSA_TYPED_READ(r, "LeaderEpoch", leader_epoch, false);
@@ -2542,7 +2542,7 @@ typed::Status OffsetForLeaderEpochResponse::EpochEndOffset::read(Reader& r, cons
   return {};
 }
 
-void OffsetForLeaderEpochResponse::EpochEndOffset::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_for_leader_epoch_response::EpochEndOffset::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, error_code);
   typed::write(w, c, false, partition);
   if (c.version >= 1) typed::write(w, c, false, leader_epoch);
@@ -2550,14 +2550,14 @@ void OffsetForLeaderEpochResponse::EpochEndOffset::write(Writer& w, const typed:
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::offset_for_leader_epoch_response::OffsetForLeaderTopicResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Topic", topic, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::offset_for_leader_epoch_response::OffsetForLeaderTopicResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, topic);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -2588,20 +2588,20 @@ void OffsetForLeaderEpochResponse::encode(Writer& w, std::int16_t version) const
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::add_partitions_to_txn_request::AddPartitionsToTxnTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::add_partitions_to_txn_request::AddPartitionsToTxnTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::add_partitions_to_txn_request::AddPartitionsToTxnTransaction::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 4) SAMSA_TYPED_READ(r, "TransactionalId", transactional_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "ProducerId", producer_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "ProducerEpoch", producer_epoch, false);
@@ -2611,7 +2611,7 @@ typed::Status AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::read(Rea
   return {};
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::write(Writer& w, const typed::Ctx& c) const {
+void typed::add_partitions_to_txn_request::AddPartitionsToTxnTransaction::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 4) typed::write(w, c, false, transactional_id);
   if (c.version >= 4) typed::write(w, c, false, producer_id);
   if (c.version >= 4) typed::write(w, c, false, producer_epoch);
@@ -2651,40 +2651,40 @@ void AddPartitionsToTxnRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "PartitionErrorCode", partition_error_code, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, partition_error_code);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "ResultsByPartition", results_by_partition, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, results_by_partition);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status AddPartitionsToTxnResponse::AddPartitionsToTxnResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::add_partitions_to_txn_response::AddPartitionsToTxnResult::read(Reader& r, const typed::Ctx& c) {
   if (c.version >= 4) SAMSA_TYPED_READ(r, "TransactionalId", transactional_id, false);
   if (c.version >= 4) SAMSA_TYPED_READ(r, "TopicResults", topic_results, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::add_partitions_to_txn_response::AddPartitionsToTxnResult::write(Writer& w, const typed::Ctx& c) const {
   if (c.version >= 4) typed::write(w, c, false, transactional_id);
   if (c.version >= 4) typed::write(w, c, false, topic_results);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -2827,20 +2827,20 @@ void EndTxnResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status WriteTxnMarkersRequest::WritableTxnMarkerTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::write_txn_markers_request::WritableTxnMarkerTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "PartitionIndexes", partition_indexes, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarkerTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::write_txn_markers_request::WritableTxnMarkerTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partition_indexes);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status WriteTxnMarkersRequest::WritableTxnMarker::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::write_txn_markers_request::WritableTxnMarker::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ProducerId", producer_id, false);
   SAMSA_TYPED_READ(r, "ProducerEpoch", producer_epoch, false);
   SAMSA_TYPED_READ(r, "TransactionResult", transaction_result, false);
@@ -2850,7 +2850,7 @@ typed::Status WriteTxnMarkersRequest::WritableTxnMarker::read(Reader& r, const t
   return {};
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarker::write(Writer& w, const typed::Ctx& c) const {
+void typed::write_txn_markers_request::WritableTxnMarker::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, producer_id);
   typed::write(w, c, false, producer_epoch);
   typed::write(w, c, false, transaction_result);
@@ -2882,40 +2882,40 @@ void WriteTxnMarkersRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::write_txn_markers_response::WritableTxnMarkerPartitionResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::write_txn_markers_response::WritableTxnMarkerPartitionResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::write_txn_markers_response::WritableTxnMarkerTopicResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::write_txn_markers_response::WritableTxnMarkerTopicResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status WriteTxnMarkersResponse::WritableTxnMarkerResult::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::write_txn_markers_response::WritableTxnMarkerResult::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ProducerId", producer_id, false);
   SAMSA_TYPED_READ(r, "Topics", topics, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerResult::write(Writer& w, const typed::Ctx& c) const {
+void typed::write_txn_markers_response::WritableTxnMarkerResult::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, producer_id);
   typed::write(w, c, false, topics);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -2944,7 +2944,7 @@ void WriteTxnMarkersResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::txn_offset_commit_request::TxnOffsetCommitRequestPartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "CommittedOffset", committed_offset, false);
   if (c.version >= 2) SAMSA_TYPED_READ(r, "CommittedLeaderEpoch", committed_leader_epoch, false);
@@ -2953,7 +2953,7 @@ typed::Status TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::read(Read
   return {};
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::txn_offset_commit_request::TxnOffsetCommitRequestPartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, committed_offset);
   if (c.version >= 2) typed::write(w, c, false, committed_leader_epoch);
@@ -2961,14 +2961,14 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::write(Writer& w, c
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::txn_offset_commit_request::TxnOffsetCommitRequestTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::txn_offset_commit_request::TxnOffsetCommitRequestTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);
@@ -3011,27 +3011,27 @@ void TxnOffsetCommitRequest::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
-typed::Status TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::txn_offset_commit_response::TxnOffsetCommitResponsePartition::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "PartitionIndex", partition_index, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::write(Writer& w, const typed::Ctx& c) const {
+void typed::txn_offset_commit_response::TxnOffsetCommitResponsePartition::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, partition_index);
   typed::write(w, c, false, error_code);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 
-typed::Status TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::read(Reader& r, const typed::Ctx& c) {
+typed::Status typed::txn_offset_commit_response::TxnOffsetCommitResponseTopic::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "Name", name, false);
   SAMSA_TYPED_READ(r, "Partitions", partitions, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::write(Writer& w, const typed::Ctx& c) const {
+void typed::txn_offset_commit_response::TxnOffsetCommitResponseTopic::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, name);
   typed::write(w, c, false, partitions);
   if (c.flexible) typed::write_tags(w, unknown_tags);

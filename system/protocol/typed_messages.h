@@ -19,6 +19,30 @@
 
 namespace samsa::protocol {
 
+namespace typed::produce_request {
+
+struct PartitionProduceData {
+  PartitionId index{0};  // Index 0+
+  std::optional<Records> records{std::in_place};  // Records 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const PartitionProduceData&) const = default;
+};
+
+struct TopicProduceData {
+  std::string name;  // Name 0+
+  std::vector<PartitionProduceData> partition_data;  // PartitionData 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TopicProduceData&) const = default;
+};
+
+}  // namespace typed::produce_request
+
 // ProduceRequest: Kafka's validVersions 0-10, flexibleVersions 9+.
 struct ProduceRequest {
   static constexpr ApiKey k_api_key = ApiKey::produce;
@@ -28,25 +52,8 @@ struct ProduceRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_produce_request; }
 
-  struct PartitionProduceData {
-    PartitionId index{0};  // Index 0+
-    std::optional<Records> records{std::in_place};  // Records 0+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const PartitionProduceData&) const = default;
-  };
-
-  struct TopicProduceData {
-    std::string name;  // Name 0+
-    std::vector<PartitionProduceData> partition_data;  // PartitionData 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TopicProduceData&) const = default;
-  };
+  using PartitionProduceData = typed::produce_request::PartitionProduceData;
+  using TopicProduceData = typed::produce_request::TopicProduceData;
 
   std::optional<std::string> transactional_id;  // TransactionalId 3+, nullable 3+, default "null"
   std::int16_t acks{0};  // Acks 0+
@@ -63,6 +70,68 @@ struct ProduceRequest {
   bool operator==(const ProduceRequest&) const = default;
 };
 
+namespace typed::produce_response {
+
+struct BatchIndexAndErrorMessage {
+  std::int32_t batch_index{0};  // BatchIndex 8+
+  std::optional<std::string> batch_index_error_message;  // BatchIndexErrorMessage 8+, nullable 8+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const BatchIndexAndErrorMessage&) const = default;
+};
+
+struct LeaderIdAndEpoch {
+  BrokerId leader_id{-1};  // LeaderId 10+, default "-1"
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 10+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct PartitionProduceResponse {
+  PartitionId index{0};  // Index 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  Offset base_offset{0};  // BaseOffset 0+
+  std::int64_t log_append_time_ms{-1};  // LogAppendTimeMs 2+, default "-1"
+  Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
+  std::vector<BatchIndexAndErrorMessage> record_errors;  // RecordErrors 8+
+  std::optional<std::string> error_message;  // ErrorMessage 8+, nullable 8+, default "null"
+  std::optional<LeaderIdAndEpoch> current_leader;  // CurrentLeader 10+, tag 0
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const PartitionProduceResponse&) const = default;
+};
+
+struct TopicProduceResponse {
+  std::string name;  // Name 0+
+  std::vector<PartitionProduceResponse> partition_responses;  // PartitionResponses 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TopicProduceResponse&) const = default;
+};
+
+struct NodeEndpoint {
+  BrokerId node_id{0};  // NodeId 10+
+  std::string host;  // Host 10+
+  std::int32_t port{0};  // Port 10+
+  std::optional<std::string> rack;  // Rack 10+, nullable 10+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace typed::produce_response
+
 // ProduceResponse: Kafka's validVersions 0-10, flexibleVersions 9+.
 struct ProduceResponse {
   static constexpr ApiKey k_api_key = ApiKey::produce;
@@ -72,63 +141,11 @@ struct ProduceResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_produce_response; }
 
-  struct BatchIndexAndErrorMessage {
-    std::int32_t batch_index{0};  // BatchIndex 8+
-    std::optional<std::string> batch_index_error_message;  // BatchIndexErrorMessage 8+, nullable 8+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const BatchIndexAndErrorMessage&) const = default;
-  };
-
-  struct LeaderIdAndEpoch {
-    BrokerId leader_id{-1};  // LeaderId 10+, default "-1"
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 10+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct PartitionProduceResponse {
-    PartitionId index{0};  // Index 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    Offset base_offset{0};  // BaseOffset 0+
-    std::int64_t log_append_time_ms{-1};  // LogAppendTimeMs 2+, default "-1"
-    Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
-    std::vector<BatchIndexAndErrorMessage> record_errors;  // RecordErrors 8+
-    std::optional<std::string> error_message;  // ErrorMessage 8+, nullable 8+, default "null"
-    std::optional<LeaderIdAndEpoch> current_leader;  // CurrentLeader 10+, tag 0
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const PartitionProduceResponse&) const = default;
-  };
-
-  struct TopicProduceResponse {
-    std::string name;  // Name 0+
-    std::vector<PartitionProduceResponse> partition_responses;  // PartitionResponses 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TopicProduceResponse&) const = default;
-  };
-
-  struct NodeEndpoint {
-    BrokerId node_id{0};  // NodeId 10+
-    std::string host;  // Host 10+
-    std::int32_t port{0};  // Port 10+
-    std::optional<std::string> rack;  // Rack 10+, nullable 10+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const NodeEndpoint&) const = default;
-  };
+  using BatchIndexAndErrorMessage = typed::produce_response::BatchIndexAndErrorMessage;
+  using LeaderIdAndEpoch = typed::produce_response::LeaderIdAndEpoch;
+  using PartitionProduceResponse = typed::produce_response::PartitionProduceResponse;
+  using TopicProduceResponse = typed::produce_response::TopicProduceResponse;
+  using NodeEndpoint = typed::produce_response::NodeEndpoint;
 
   std::vector<TopicProduceResponse> responses;  // Responses 0+
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+, default "0"
@@ -144,6 +161,56 @@ struct ProduceResponse {
   bool operator==(const ProduceResponse&) const = default;
 };
 
+namespace typed::fetch_request {
+
+struct ReplicaState {
+  BrokerId replica_id{-1};  // ReplicaId 15+, default "-1"
+  BrokerEpoch replica_epoch{-1};  // ReplicaEpoch 15+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ReplicaState&) const = default;
+};
+
+struct FetchPartition {
+  PartitionId partition{0};  // Partition 0+
+  LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 9+, default "-1"
+  Offset fetch_offset{0};  // FetchOffset 0+
+  LeaderEpoch last_fetched_epoch{-1};  // LastFetchedEpoch 12+, default "-1"
+  Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
+  std::int32_t partition_max_bytes{0};  // PartitionMaxBytes 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const FetchPartition&) const = default;
+};
+
+struct FetchTopic {
+  std::string topic;  // Topic 0-12
+  Uuid topic_id;  // TopicId 13+
+  std::vector<FetchPartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const FetchTopic&) const = default;
+};
+
+struct ForgottenTopic {
+  std::string topic;  // Topic 7-12
+  Uuid topic_id;  // TopicId 13+
+  std::vector<PartitionId> partitions;  // Partitions 7+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ForgottenTopic&) const = default;
+};
+
+}  // namespace typed::fetch_request
+
 // FetchRequest: Kafka's validVersions 0-16, flexibleVersions 12+.
 struct FetchRequest {
   static constexpr ApiKey k_api_key = ApiKey::fetch;
@@ -153,51 +220,10 @@ struct FetchRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_fetch_request; }
 
-  struct ReplicaState {
-    BrokerId replica_id{-1};  // ReplicaId 15+, default "-1"
-    BrokerEpoch replica_epoch{-1};  // ReplicaEpoch 15+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ReplicaState&) const = default;
-  };
-
-  struct FetchPartition {
-    PartitionId partition{0};  // Partition 0+
-    LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 9+, default "-1"
-    Offset fetch_offset{0};  // FetchOffset 0+
-    LeaderEpoch last_fetched_epoch{-1};  // LastFetchedEpoch 12+, default "-1"
-    Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
-    std::int32_t partition_max_bytes{0};  // PartitionMaxBytes 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const FetchPartition&) const = default;
-  };
-
-  struct FetchTopic {
-    std::string topic;  // Topic 0-12
-    Uuid topic_id;  // TopicId 13+
-    std::vector<FetchPartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const FetchTopic&) const = default;
-  };
-
-  struct ForgottenTopic {
-    std::string topic;  // Topic 7-12
-    Uuid topic_id;  // TopicId 13+
-    std::vector<PartitionId> partitions;  // Partitions 7+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ForgottenTopic&) const = default;
-  };
+  using ReplicaState = typed::fetch_request::ReplicaState;
+  using FetchPartition = typed::fetch_request::FetchPartition;
+  using FetchTopic = typed::fetch_request::FetchTopic;
+  using ForgottenTopic = typed::fetch_request::ForgottenTopic;
 
   std::optional<std::optional<std::string>> cluster_id;  // ClusterId 12+, nullable 12+, tag 0, default "null"
   BrokerId replica_id{-1};  // ReplicaId 0-14, default "-1"
@@ -222,6 +248,92 @@ struct FetchRequest {
   bool operator==(const FetchRequest&) const = default;
 };
 
+namespace typed::fetch_response {
+
+struct EpochEndOffset {
+  LeaderEpoch epoch{-1};  // Epoch 12+, default "-1"
+  Offset end_offset{-1};  // EndOffset 12+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const EpochEndOffset&) const = default;
+};
+
+struct LeaderIdAndEpoch {
+  BrokerId leader_id{-1};  // LeaderId 12+, default "-1"
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 12+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct SnapshotId {
+  Offset end_offset{-1};  // EndOffset 0+, default "-1"
+  LeaderEpoch epoch{-1};  // Epoch 0+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const SnapshotId&) const = default;
+};
+
+struct AbortedTransaction {
+  ProducerId producer_id{0};  // ProducerId 4+
+  Offset first_offset{0};  // FirstOffset 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AbortedTransaction&) const = default;
+};
+
+struct PartitionData {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  Offset high_watermark{0};  // HighWatermark 0+
+  Offset last_stable_offset{-1};  // LastStableOffset 4+, default "-1"
+  Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
+  std::optional<EpochEndOffset> diverging_epoch;  // DivergingEpoch 12+, tag 0
+  std::optional<LeaderIdAndEpoch> current_leader;  // CurrentLeader 12+, tag 1
+  std::optional<SnapshotId> snapshot_id;  // SnapshotId 12+, tag 2
+  std::optional<std::vector<AbortedTransaction>> aborted_transactions{std::in_place};  // AbortedTransactions 4+, nullable 4+
+  BrokerId preferred_read_replica{-1};  // PreferredReadReplica 11+, default "-1"
+  std::optional<Records> records{std::in_place};  // Records 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct FetchableTopicResponse {
+  std::string topic;  // Topic 0-12
+  Uuid topic_id;  // TopicId 13+
+  std::vector<PartitionData> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const FetchableTopicResponse&) const = default;
+};
+
+struct NodeEndpoint {
+  BrokerId node_id{0};  // NodeId 16+
+  std::string host;  // Host 16+
+  std::int32_t port{0};  // Port 16+
+  std::optional<std::string> rack;  // Rack 16+, nullable 16+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace typed::fetch_response
+
 // FetchResponse: Kafka's validVersions 0-16, flexibleVersions 12+.
 struct FetchResponse {
   static constexpr ApiKey k_api_key = ApiKey::fetch;
@@ -231,87 +343,13 @@ struct FetchResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_fetch_response; }
 
-  struct EpochEndOffset {
-    LeaderEpoch epoch{-1};  // Epoch 12+, default "-1"
-    Offset end_offset{-1};  // EndOffset 12+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const EpochEndOffset&) const = default;
-  };
-
-  struct LeaderIdAndEpoch {
-    BrokerId leader_id{-1};  // LeaderId 12+, default "-1"
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 12+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct SnapshotId {
-    Offset end_offset{-1};  // EndOffset 0+, default "-1"
-    LeaderEpoch epoch{-1};  // Epoch 0+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const SnapshotId&) const = default;
-  };
-
-  struct AbortedTransaction {
-    ProducerId producer_id{0};  // ProducerId 4+
-    Offset first_offset{0};  // FirstOffset 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AbortedTransaction&) const = default;
-  };
-
-  struct PartitionData {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    Offset high_watermark{0};  // HighWatermark 0+
-    Offset last_stable_offset{-1};  // LastStableOffset 4+, default "-1"
-    Offset log_start_offset{-1};  // LogStartOffset 5+, default "-1"
-    std::optional<EpochEndOffset> diverging_epoch;  // DivergingEpoch 12+, tag 0
-    std::optional<LeaderIdAndEpoch> current_leader;  // CurrentLeader 12+, tag 1
-    std::optional<SnapshotId> snapshot_id;  // SnapshotId 12+, tag 2
-    std::optional<std::vector<AbortedTransaction>> aborted_transactions{std::in_place};  // AbortedTransactions 4+, nullable 4+
-    BrokerId preferred_read_replica{-1};  // PreferredReadReplica 11+, default "-1"
-    std::optional<Records> records{std::in_place};  // Records 0+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct FetchableTopicResponse {
-    std::string topic;  // Topic 0-12
-    Uuid topic_id;  // TopicId 13+
-    std::vector<PartitionData> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const FetchableTopicResponse&) const = default;
-  };
-
-  struct NodeEndpoint {
-    BrokerId node_id{0};  // NodeId 16+
-    std::string host;  // Host 16+
-    std::int32_t port{0};  // Port 16+
-    std::optional<std::string> rack;  // Rack 16+, nullable 16+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const NodeEndpoint&) const = default;
-  };
+  using EpochEndOffset = typed::fetch_response::EpochEndOffset;
+  using LeaderIdAndEpoch = typed::fetch_response::LeaderIdAndEpoch;
+  using SnapshotId = typed::fetch_response::SnapshotId;
+  using AbortedTransaction = typed::fetch_response::AbortedTransaction;
+  using PartitionData = typed::fetch_response::PartitionData;
+  using FetchableTopicResponse = typed::fetch_response::FetchableTopicResponse;
+  using NodeEndpoint = typed::fetch_response::NodeEndpoint;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 7+
@@ -329,6 +367,32 @@ struct FetchResponse {
   bool operator==(const FetchResponse&) const = default;
 };
 
+namespace typed::list_offsets_request {
+
+struct ListOffsetsPartition {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 4+, default "-1"
+  std::int64_t timestamp{0};  // Timestamp 0+
+  std::int32_t max_num_offsets{1};  // MaxNumOffsets 0, default "1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ListOffsetsPartition&) const = default;
+};
+
+struct ListOffsetsTopic {
+  std::string name;  // Name 0+
+  std::vector<ListOffsetsPartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ListOffsetsTopic&) const = default;
+};
+
+}  // namespace typed::list_offsets_request
+
 // ListOffsetsRequest: Kafka's validVersions 0-8, flexibleVersions 6+.
 struct ListOffsetsRequest {
   static constexpr ApiKey k_api_key = ApiKey::list_offsets;
@@ -338,27 +402,8 @@ struct ListOffsetsRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_list_offsets_request; }
 
-  struct ListOffsetsPartition {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 4+, default "-1"
-    std::int64_t timestamp{0};  // Timestamp 0+
-    std::int32_t max_num_offsets{1};  // MaxNumOffsets 0, default "1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ListOffsetsPartition&) const = default;
-  };
-
-  struct ListOffsetsTopic {
-    std::string name;  // Name 0+
-    std::vector<ListOffsetsPartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ListOffsetsTopic&) const = default;
-  };
+  using ListOffsetsPartition = typed::list_offsets_request::ListOffsetsPartition;
+  using ListOffsetsTopic = typed::list_offsets_request::ListOffsetsTopic;
 
   BrokerId replica_id{0};  // ReplicaId 0+
   std::int8_t isolation_level{0};  // IsolationLevel 2+
@@ -374,6 +419,34 @@ struct ListOffsetsRequest {
   bool operator==(const ListOffsetsRequest&) const = default;
 };
 
+namespace typed::list_offsets_response {
+
+struct ListOffsetsPartitionResponse {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<Offset> old_style_offsets;  // OldStyleOffsets 0
+  std::int64_t timestamp{-1};  // Timestamp 1+, default "-1"
+  Offset offset{-1};  // Offset 1+, default "-1"
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 4+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ListOffsetsPartitionResponse&) const = default;
+};
+
+struct ListOffsetsTopicResponse {
+  std::string name;  // Name 0+
+  std::vector<ListOffsetsPartitionResponse> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ListOffsetsTopicResponse&) const = default;
+};
+
+}  // namespace typed::list_offsets_response
+
 // ListOffsetsResponse: Kafka's validVersions 0-8, flexibleVersions 6+.
 struct ListOffsetsResponse {
   static constexpr ApiKey k_api_key = ApiKey::list_offsets;
@@ -383,29 +456,8 @@ struct ListOffsetsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_list_offsets_response; }
 
-  struct ListOffsetsPartitionResponse {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<Offset> old_style_offsets;  // OldStyleOffsets 0
-    std::int64_t timestamp{-1};  // Timestamp 1+, default "-1"
-    Offset offset{-1};  // Offset 1+, default "-1"
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 4+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ListOffsetsPartitionResponse&) const = default;
-  };
-
-  struct ListOffsetsTopicResponse {
-    std::string name;  // Name 0+
-    std::vector<ListOffsetsPartitionResponse> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ListOffsetsTopicResponse&) const = default;
-  };
+  using ListOffsetsPartitionResponse = typed::list_offsets_response::ListOffsetsPartitionResponse;
+  using ListOffsetsTopicResponse = typed::list_offsets_response::ListOffsetsTopicResponse;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 2+
   std::vector<ListOffsetsTopicResponse> topics;  // Topics 0+
@@ -420,6 +472,20 @@ struct ListOffsetsResponse {
   bool operator==(const ListOffsetsResponse&) const = default;
 };
 
+namespace typed::metadata_request {
+
+struct MetadataRequestTopic {
+  Uuid topic_id;  // TopicId 10+
+  std::optional<std::string> name{std::in_place};  // Name 0+, nullable 10+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MetadataRequestTopic&) const = default;
+};
+
+}  // namespace typed::metadata_request
+
 // MetadataRequest: Kafka's validVersions 0-12, flexibleVersions 9+.
 struct MetadataRequest {
   static constexpr ApiKey k_api_key = ApiKey::metadata;
@@ -429,15 +495,7 @@ struct MetadataRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_metadata_request; }
 
-  struct MetadataRequestTopic {
-    Uuid topic_id;  // TopicId 10+
-    std::optional<std::string> name{std::in_place};  // Name 0+, nullable 10+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MetadataRequestTopic&) const = default;
-  };
+  using MetadataRequestTopic = typed::metadata_request::MetadataRequestTopic;
 
   std::optional<std::vector<MetadataRequestTopic>> topics{std::in_place};  // Topics 0+, nullable 1+
   bool allow_auto_topic_creation{true};  // AllowAutoTopicCreation 4+, default "true"
@@ -454,6 +512,51 @@ struct MetadataRequest {
   bool operator==(const MetadataRequest&) const = default;
 };
 
+namespace typed::metadata_response {
+
+struct MetadataResponseBroker {
+  BrokerId node_id{0};  // NodeId 0+
+  std::string host;  // Host 0+
+  std::int32_t port{0};  // Port 0+
+  std::optional<std::string> rack;  // Rack 1+, nullable 1+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MetadataResponseBroker&) const = default;
+};
+
+struct MetadataResponsePartition {
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  BrokerId leader_id{0};  // LeaderId 0+
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 7+, default "-1"
+  std::vector<BrokerId> replica_nodes;  // ReplicaNodes 0+
+  std::vector<BrokerId> isr_nodes;  // IsrNodes 0+
+  std::vector<BrokerId> offline_replicas;  // OfflineReplicas 5+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MetadataResponsePartition&) const = default;
+};
+
+struct MetadataResponseTopic {
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::optional<std::string> name{std::in_place};  // Name 0+, nullable 12+
+  Uuid topic_id;  // TopicId 10+
+  bool is_internal{false};  // IsInternal 1+, default "false"
+  std::vector<MetadataResponsePartition> partitions;  // Partitions 0+
+  std::int32_t topic_authorized_operations{-2147483648};  // TopicAuthorizedOperations 8+, default "-2147483648"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MetadataResponseTopic&) const = default;
+};
+
+}  // namespace typed::metadata_response
+
 // MetadataResponse: Kafka's validVersions 0-12, flexibleVersions 9+.
 struct MetadataResponse {
   static constexpr ApiKey k_api_key = ApiKey::metadata;
@@ -463,46 +566,9 @@ struct MetadataResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_metadata_response; }
 
-  struct MetadataResponseBroker {
-    BrokerId node_id{0};  // NodeId 0+
-    std::string host;  // Host 0+
-    std::int32_t port{0};  // Port 0+
-    std::optional<std::string> rack;  // Rack 1+, nullable 1+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MetadataResponseBroker&) const = default;
-  };
-
-  struct MetadataResponsePartition {
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    BrokerId leader_id{0};  // LeaderId 0+
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 7+, default "-1"
-    std::vector<BrokerId> replica_nodes;  // ReplicaNodes 0+
-    std::vector<BrokerId> isr_nodes;  // IsrNodes 0+
-    std::vector<BrokerId> offline_replicas;  // OfflineReplicas 5+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MetadataResponsePartition&) const = default;
-  };
-
-  struct MetadataResponseTopic {
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::optional<std::string> name{std::in_place};  // Name 0+, nullable 12+
-    Uuid topic_id;  // TopicId 10+
-    bool is_internal{false};  // IsInternal 1+, default "false"
-    std::vector<MetadataResponsePartition> partitions;  // Partitions 0+
-    std::int32_t topic_authorized_operations{-2147483648};  // TopicAuthorizedOperations 8+, default "-2147483648"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MetadataResponseTopic&) const = default;
-  };
+  using MetadataResponseBroker = typed::metadata_response::MetadataResponseBroker;
+  using MetadataResponsePartition = typed::metadata_response::MetadataResponsePartition;
+  using MetadataResponseTopic = typed::metadata_response::MetadataResponseTopic;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 3+
   std::vector<MetadataResponseBroker> brokers;  // Brokers 0+
@@ -521,6 +587,52 @@ struct MetadataResponse {
   bool operator==(const MetadataResponse&) const = default;
 };
 
+namespace typed::leader_and_isr_request {
+
+struct LeaderAndIsrPartitionState {
+  std::string topic_name;  // TopicName 0-1
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ControllerEpoch controller_epoch{0};  // ControllerEpoch 0+
+  BrokerId leader{0};  // Leader 0+
+  LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
+  std::vector<BrokerId> isr;  // Isr 0+
+  std::int32_t partition_epoch{0};  // PartitionEpoch 0+
+  std::vector<BrokerId> replicas;  // Replicas 0+
+  std::vector<BrokerId> adding_replicas;  // AddingReplicas 3+
+  std::vector<BrokerId> removing_replicas;  // RemovingReplicas 3+
+  bool is_new{false};  // IsNew 1+, default "false"
+  std::int8_t leader_recovery_state{0};  // LeaderRecoveryState 6+, default "0"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderAndIsrPartitionState&) const = default;
+};
+
+struct LeaderAndIsrTopicState {
+  std::string topic_name;  // TopicName 2+
+  Uuid topic_id;  // TopicId 5+
+  std::vector<LeaderAndIsrPartitionState> partition_states;  // PartitionStates 2+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderAndIsrTopicState&) const = default;
+};
+
+struct LeaderAndIsrLiveLeader {
+  BrokerId broker_id{0};  // BrokerId 0+
+  std::string host_name;  // HostName 0+
+  std::int32_t port{0};  // Port 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderAndIsrLiveLeader&) const = default;
+};
+
+}  // namespace typed::leader_and_isr_request
+
 // LeaderAndIsrRequest: Kafka's validVersions 0-7, flexibleVersions 4+.
 struct LeaderAndIsrRequest {
   static constexpr ApiKey k_api_key = ApiKey::leader_and_isr;
@@ -530,47 +642,9 @@ struct LeaderAndIsrRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_leader_and_isr_request; }
 
-  struct LeaderAndIsrPartitionState {
-    std::string topic_name;  // TopicName 0-1
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ControllerEpoch controller_epoch{0};  // ControllerEpoch 0+
-    BrokerId leader{0};  // Leader 0+
-    LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
-    std::vector<BrokerId> isr;  // Isr 0+
-    std::int32_t partition_epoch{0};  // PartitionEpoch 0+
-    std::vector<BrokerId> replicas;  // Replicas 0+
-    std::vector<BrokerId> adding_replicas;  // AddingReplicas 3+
-    std::vector<BrokerId> removing_replicas;  // RemovingReplicas 3+
-    bool is_new{false};  // IsNew 1+, default "false"
-    std::int8_t leader_recovery_state{0};  // LeaderRecoveryState 6+, default "0"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderAndIsrPartitionState&) const = default;
-  };
-
-  struct LeaderAndIsrTopicState {
-    std::string topic_name;  // TopicName 2+
-    Uuid topic_id;  // TopicId 5+
-    std::vector<LeaderAndIsrPartitionState> partition_states;  // PartitionStates 2+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderAndIsrTopicState&) const = default;
-  };
-
-  struct LeaderAndIsrLiveLeader {
-    BrokerId broker_id{0};  // BrokerId 0+
-    std::string host_name;  // HostName 0+
-    std::int32_t port{0};  // Port 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderAndIsrLiveLeader&) const = default;
-  };
+  using LeaderAndIsrPartitionState = typed::leader_and_isr_request::LeaderAndIsrPartitionState;
+  using LeaderAndIsrTopicState = typed::leader_and_isr_request::LeaderAndIsrTopicState;
+  using LeaderAndIsrLiveLeader = typed::leader_and_isr_request::LeaderAndIsrLiveLeader;
 
   BrokerId controller_id{0};  // ControllerId 0+
   bool is_k_raft_controller{false};  // isKRaftController 7+, default "false"
@@ -591,6 +665,31 @@ struct LeaderAndIsrRequest {
   bool operator==(const LeaderAndIsrRequest&) const = default;
 };
 
+namespace typed::leader_and_isr_response {
+
+struct LeaderAndIsrPartitionError {
+  std::string topic_name;  // TopicName 0-4
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderAndIsrPartitionError&) const = default;
+};
+
+struct LeaderAndIsrTopicError {
+  Uuid topic_id;  // TopicId 5+
+  std::vector<LeaderAndIsrPartitionError> partition_errors;  // PartitionErrors 5+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const LeaderAndIsrTopicError&) const = default;
+};
+
+}  // namespace typed::leader_and_isr_response
+
 // LeaderAndIsrResponse: Kafka's validVersions 0-7, flexibleVersions 4+.
 struct LeaderAndIsrResponse {
   static constexpr ApiKey k_api_key = ApiKey::leader_and_isr;
@@ -600,26 +699,8 @@ struct LeaderAndIsrResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_leader_and_isr_response; }
 
-  struct LeaderAndIsrPartitionError {
-    std::string topic_name;  // TopicName 0-4
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderAndIsrPartitionError&) const = default;
-  };
-
-  struct LeaderAndIsrTopicError {
-    Uuid topic_id;  // TopicId 5+
-    std::vector<LeaderAndIsrPartitionError> partition_errors;  // PartitionErrors 5+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const LeaderAndIsrTopicError&) const = default;
-  };
+  using LeaderAndIsrPartitionError = typed::leader_and_isr_response::LeaderAndIsrPartitionError;
+  using LeaderAndIsrTopicError = typed::leader_and_isr_response::LeaderAndIsrTopicError;
 
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
   std::vector<LeaderAndIsrPartitionError> partition_errors;  // PartitionErrors 0-4
@@ -635,6 +716,51 @@ struct LeaderAndIsrResponse {
   bool operator==(const LeaderAndIsrResponse&) const = default;
 };
 
+namespace typed::stop_replica_request {
+
+struct StopReplicaPartitionV0 {
+  std::string topic_name;  // TopicName 0
+  PartitionId partition_index{0};  // PartitionIndex 0
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const StopReplicaPartitionV0&) const = default;
+};
+
+struct StopReplicaTopicV1 {
+  std::string name;  // Name 1-2
+  std::vector<PartitionId> partition_indexes;  // PartitionIndexes 1-2
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const StopReplicaTopicV1&) const = default;
+};
+
+struct StopReplicaPartitionState {
+  PartitionId partition_index{0};  // PartitionIndex 3+
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 3+, default "-1"
+  bool delete_partition{false};  // DeletePartition 3+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const StopReplicaPartitionState&) const = default;
+};
+
+struct StopReplicaTopicState {
+  std::string topic_name;  // TopicName 3+
+  std::vector<StopReplicaPartitionState> partition_states;  // PartitionStates 3+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const StopReplicaTopicState&) const = default;
+};
+
+}  // namespace typed::stop_replica_request
+
 // StopReplicaRequest: Kafka's validVersions 0-4, flexibleVersions 2+.
 struct StopReplicaRequest {
   static constexpr ApiKey k_api_key = ApiKey::stop_replica;
@@ -644,46 +770,10 @@ struct StopReplicaRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_stop_replica_request; }
 
-  struct StopReplicaPartitionV0 {
-    std::string topic_name;  // TopicName 0
-    PartitionId partition_index{0};  // PartitionIndex 0
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const StopReplicaPartitionV0&) const = default;
-  };
-
-  struct StopReplicaTopicV1 {
-    std::string name;  // Name 1-2
-    std::vector<PartitionId> partition_indexes;  // PartitionIndexes 1-2
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const StopReplicaTopicV1&) const = default;
-  };
-
-  struct StopReplicaPartitionState {
-    PartitionId partition_index{0};  // PartitionIndex 3+
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 3+, default "-1"
-    bool delete_partition{false};  // DeletePartition 3+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const StopReplicaPartitionState&) const = default;
-  };
-
-  struct StopReplicaTopicState {
-    std::string topic_name;  // TopicName 3+
-    std::vector<StopReplicaPartitionState> partition_states;  // PartitionStates 3+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const StopReplicaTopicState&) const = default;
-  };
+  using StopReplicaPartitionV0 = typed::stop_replica_request::StopReplicaPartitionV0;
+  using StopReplicaTopicV1 = typed::stop_replica_request::StopReplicaTopicV1;
+  using StopReplicaPartitionState = typed::stop_replica_request::StopReplicaPartitionState;
+  using StopReplicaTopicState = typed::stop_replica_request::StopReplicaTopicState;
 
   BrokerId controller_id{0};  // ControllerId 0+
   bool is_k_raft_controller{false};  // isKRaftController 4+, default "false"
@@ -704,6 +794,21 @@ struct StopReplicaRequest {
   bool operator==(const StopReplicaRequest&) const = default;
 };
 
+namespace typed::stop_replica_response {
+
+struct StopReplicaPartitionError {
+  std::string topic_name;  // TopicName 0+
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const StopReplicaPartitionError&) const = default;
+};
+
+}  // namespace typed::stop_replica_response
+
 // StopReplicaResponse: Kafka's validVersions 0-4, flexibleVersions 2+.
 struct StopReplicaResponse {
   static constexpr ApiKey k_api_key = ApiKey::stop_replica;
@@ -713,16 +818,7 @@ struct StopReplicaResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_stop_replica_response; }
 
-  struct StopReplicaPartitionError {
-    std::string topic_name;  // TopicName 0+
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const StopReplicaPartitionError&) const = default;
-  };
+  using StopReplicaPartitionError = typed::stop_replica_response::StopReplicaPartitionError;
 
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
   std::vector<StopReplicaPartitionError> partition_errors;  // PartitionErrors 0+
@@ -737,6 +833,63 @@ struct StopReplicaResponse {
   bool operator==(const StopReplicaResponse&) const = default;
 };
 
+namespace typed::update_metadata_request {
+
+struct UpdateMetadataPartitionState {
+  std::string topic_name;  // TopicName 0-4
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ControllerEpoch controller_epoch{0};  // ControllerEpoch 0+
+  BrokerId leader{0};  // Leader 0+
+  LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
+  std::vector<BrokerId> isr;  // Isr 0+
+  std::int32_t zk_version{0};  // ZkVersion 0+
+  std::vector<BrokerId> replicas;  // Replicas 0+
+  std::vector<BrokerId> offline_replicas;  // OfflineReplicas 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const UpdateMetadataPartitionState&) const = default;
+};
+
+struct UpdateMetadataTopicState {
+  std::string topic_name;  // TopicName 5+
+  Uuid topic_id;  // TopicId 7+
+  std::vector<UpdateMetadataPartitionState> partition_states;  // PartitionStates 5+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const UpdateMetadataTopicState&) const = default;
+};
+
+struct UpdateMetadataEndpoint {
+  std::int32_t port{0};  // Port 1+
+  std::string host;  // Host 1+
+  std::string listener;  // Listener 3+
+  std::int16_t security_protocol{0};  // SecurityProtocol 1+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const UpdateMetadataEndpoint&) const = default;
+};
+
+struct UpdateMetadataBroker {
+  BrokerId id{0};  // Id 0+
+  std::string v0_host;  // V0Host 0
+  std::int32_t v0_port{0};  // V0Port 0
+  std::vector<UpdateMetadataEndpoint> endpoints;  // Endpoints 1+
+  std::optional<std::string> rack{std::in_place};  // Rack 2+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const UpdateMetadataBroker&) const = default;
+};
+
+}  // namespace typed::update_metadata_request
+
 // UpdateMetadataRequest: Kafka's validVersions 0-8, flexibleVersions 6+.
 struct UpdateMetadataRequest {
   static constexpr ApiKey k_api_key = ApiKey::update_metadata;
@@ -746,58 +899,10 @@ struct UpdateMetadataRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_update_metadata_request; }
 
-  struct UpdateMetadataPartitionState {
-    std::string topic_name;  // TopicName 0-4
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ControllerEpoch controller_epoch{0};  // ControllerEpoch 0+
-    BrokerId leader{0};  // Leader 0+
-    LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
-    std::vector<BrokerId> isr;  // Isr 0+
-    std::int32_t zk_version{0};  // ZkVersion 0+
-    std::vector<BrokerId> replicas;  // Replicas 0+
-    std::vector<BrokerId> offline_replicas;  // OfflineReplicas 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const UpdateMetadataPartitionState&) const = default;
-  };
-
-  struct UpdateMetadataTopicState {
-    std::string topic_name;  // TopicName 5+
-    Uuid topic_id;  // TopicId 7+
-    std::vector<UpdateMetadataPartitionState> partition_states;  // PartitionStates 5+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const UpdateMetadataTopicState&) const = default;
-  };
-
-  struct UpdateMetadataEndpoint {
-    std::int32_t port{0};  // Port 1+
-    std::string host;  // Host 1+
-    std::string listener;  // Listener 3+
-    std::int16_t security_protocol{0};  // SecurityProtocol 1+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const UpdateMetadataEndpoint&) const = default;
-  };
-
-  struct UpdateMetadataBroker {
-    BrokerId id{0};  // Id 0+
-    std::string v0_host;  // V0Host 0
-    std::int32_t v0_port{0};  // V0Port 0
-    std::vector<UpdateMetadataEndpoint> endpoints;  // Endpoints 1+
-    std::optional<std::string> rack{std::in_place};  // Rack 2+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const UpdateMetadataBroker&) const = default;
-  };
+  using UpdateMetadataPartitionState = typed::update_metadata_request::UpdateMetadataPartitionState;
+  using UpdateMetadataTopicState = typed::update_metadata_request::UpdateMetadataTopicState;
+  using UpdateMetadataEndpoint = typed::update_metadata_request::UpdateMetadataEndpoint;
+  using UpdateMetadataBroker = typed::update_metadata_request::UpdateMetadataBroker;
 
   BrokerId controller_id{0};  // ControllerId 0+
   bool is_k_raft_controller{false};  // isKRaftController 8+, default "false"
@@ -861,6 +966,20 @@ struct ControlledShutdownRequest {
   bool operator==(const ControlledShutdownRequest&) const = default;
 };
 
+namespace typed::controlled_shutdown_response {
+
+struct RemainingPartition {
+  std::string topic_name;  // TopicName 0+
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const RemainingPartition&) const = default;
+};
+
+}  // namespace typed::controlled_shutdown_response
+
 // ControlledShutdownResponse: Kafka's validVersions 0-3, flexibleVersions 3+.
 struct ControlledShutdownResponse {
   static constexpr ApiKey k_api_key = ApiKey::controlled_shutdown;
@@ -870,15 +989,7 @@ struct ControlledShutdownResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_controlled_shutdown_response; }
 
-  struct RemainingPartition {
-    std::string topic_name;  // TopicName 0+
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const RemainingPartition&) const = default;
-  };
+  using RemainingPartition = typed::controlled_shutdown_response::RemainingPartition;
 
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
   std::vector<RemainingPartition> remaining_partitions;  // RemainingPartitions 0+
@@ -893,6 +1004,33 @@ struct ControlledShutdownResponse {
   bool operator==(const ControlledShutdownResponse&) const = default;
 };
 
+namespace typed::offset_commit_request {
+
+struct OffsetCommitRequestPartition {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  Offset committed_offset{0};  // CommittedOffset 0+
+  LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 6+, default "-1"
+  std::int64_t commit_timestamp{-1};  // CommitTimestamp 1, default "-1"
+  std::optional<std::string> committed_metadata{std::in_place};  // CommittedMetadata 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetCommitRequestPartition&) const = default;
+};
+
+struct OffsetCommitRequestTopic {
+  std::string name;  // Name 0+
+  std::vector<OffsetCommitRequestPartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetCommitRequestTopic&) const = default;
+};
+
+}  // namespace typed::offset_commit_request
+
 // OffsetCommitRequest: Kafka's validVersions 0-9, flexibleVersions 8+.
 struct OffsetCommitRequest {
   static constexpr ApiKey k_api_key = ApiKey::offset_commit;
@@ -902,28 +1040,8 @@ struct OffsetCommitRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_commit_request; }
 
-  struct OffsetCommitRequestPartition {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    Offset committed_offset{0};  // CommittedOffset 0+
-    LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 6+, default "-1"
-    std::int64_t commit_timestamp{-1};  // CommitTimestamp 1, default "-1"
-    std::optional<std::string> committed_metadata{std::in_place};  // CommittedMetadata 0+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetCommitRequestPartition&) const = default;
-  };
-
-  struct OffsetCommitRequestTopic {
-    std::string name;  // Name 0+
-    std::vector<OffsetCommitRequestPartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetCommitRequestTopic&) const = default;
-  };
+  using OffsetCommitRequestPartition = typed::offset_commit_request::OffsetCommitRequestPartition;
+  using OffsetCommitRequestTopic = typed::offset_commit_request::OffsetCommitRequestTopic;
 
   std::string group_id;  // GroupId 0+
   GenerationId generation_id_or_member_epoch{-1};  // GenerationIdOrMemberEpoch 1+, default "-1"
@@ -942,6 +1060,30 @@ struct OffsetCommitRequest {
   bool operator==(const OffsetCommitRequest&) const = default;
 };
 
+namespace typed::offset_commit_response {
+
+struct OffsetCommitResponsePartition {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetCommitResponsePartition&) const = default;
+};
+
+struct OffsetCommitResponseTopic {
+  std::string name;  // Name 0+
+  std::vector<OffsetCommitResponsePartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetCommitResponseTopic&) const = default;
+};
+
+}  // namespace typed::offset_commit_response
+
 // OffsetCommitResponse: Kafka's validVersions 0-9, flexibleVersions 8+.
 struct OffsetCommitResponse {
   static constexpr ApiKey k_api_key = ApiKey::offset_commit;
@@ -951,25 +1093,8 @@ struct OffsetCommitResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_commit_response; }
 
-  struct OffsetCommitResponsePartition {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetCommitResponsePartition&) const = default;
-  };
-
-  struct OffsetCommitResponseTopic {
-    std::string name;  // Name 0+
-    std::vector<OffsetCommitResponsePartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetCommitResponseTopic&) const = default;
-  };
+  using OffsetCommitResponsePartition = typed::offset_commit_response::OffsetCommitResponsePartition;
+  using OffsetCommitResponseTopic = typed::offset_commit_response::OffsetCommitResponseTopic;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 3+
   std::vector<OffsetCommitResponseTopic> topics;  // Topics 0+
@@ -984,6 +1109,42 @@ struct OffsetCommitResponse {
   bool operator==(const OffsetCommitResponse&) const = default;
 };
 
+namespace typed::offset_fetch_request {
+
+struct OffsetFetchRequestTopic {
+  std::string name;  // Name 0-7
+  std::vector<PartitionId> partition_indexes;  // PartitionIndexes 0-7
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchRequestTopic&) const = default;
+};
+
+struct OffsetFetchRequestTopics {
+  std::string name;  // Name 8+
+  std::vector<PartitionId> partition_indexes;  // PartitionIndexes 8+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchRequestTopics&) const = default;
+};
+
+struct OffsetFetchRequestGroup {
+  std::string group_id;  // GroupId 8+
+  std::optional<std::string> member_id;  // MemberId 9+, nullable 9+, default "null"
+  std::int32_t member_epoch{-1};  // MemberEpoch 9+, default "-1"
+  std::optional<std::vector<OffsetFetchRequestTopics>> topics{std::in_place};  // Topics 8+, nullable 8+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchRequestGroup&) const = default;
+};
+
+}  // namespace typed::offset_fetch_request
+
 // OffsetFetchRequest: Kafka's validVersions 0-9, flexibleVersions 6+.
 struct OffsetFetchRequest {
   static constexpr ApiKey k_api_key = ApiKey::offset_fetch;
@@ -993,37 +1154,9 @@ struct OffsetFetchRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_fetch_request; }
 
-  struct OffsetFetchRequestTopic {
-    std::string name;  // Name 0-7
-    std::vector<PartitionId> partition_indexes;  // PartitionIndexes 0-7
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchRequestTopic&) const = default;
-  };
-
-  struct OffsetFetchRequestTopics {
-    std::string name;  // Name 8+
-    std::vector<PartitionId> partition_indexes;  // PartitionIndexes 8+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchRequestTopics&) const = default;
-  };
-
-  struct OffsetFetchRequestGroup {
-    std::string group_id;  // GroupId 8+
-    std::optional<std::string> member_id;  // MemberId 9+, nullable 9+, default "null"
-    std::int32_t member_epoch{-1};  // MemberEpoch 9+, default "-1"
-    std::optional<std::vector<OffsetFetchRequestTopics>> topics{std::in_place};  // Topics 8+, nullable 8+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchRequestGroup&) const = default;
-  };
+  using OffsetFetchRequestTopic = typed::offset_fetch_request::OffsetFetchRequestTopic;
+  using OffsetFetchRequestTopics = typed::offset_fetch_request::OffsetFetchRequestTopics;
+  using OffsetFetchRequestGroup = typed::offset_fetch_request::OffsetFetchRequestGroup;
 
   std::string group_id;  // GroupId 0-7
   std::optional<std::vector<OffsetFetchRequestTopic>> topics{std::in_place};  // Topics 0-7, nullable 2-7
@@ -1040,6 +1173,67 @@ struct OffsetFetchRequest {
   bool operator==(const OffsetFetchRequest&) const = default;
 };
 
+namespace typed::offset_fetch_response {
+
+struct OffsetFetchResponsePartition {
+  PartitionId partition_index{0};  // PartitionIndex 0-7
+  Offset committed_offset{0};  // CommittedOffset 0-7
+  LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 5-7, default "-1"
+  std::optional<std::string> metadata{std::in_place};  // Metadata 0-7, nullable 0-7
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0-7
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchResponsePartition&) const = default;
+};
+
+struct OffsetFetchResponseTopic {
+  std::string name;  // Name 0-7
+  std::vector<OffsetFetchResponsePartition> partitions;  // Partitions 0-7
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchResponseTopic&) const = default;
+};
+
+struct OffsetFetchResponsePartitions {
+  PartitionId partition_index{0};  // PartitionIndex 8+
+  Offset committed_offset{0};  // CommittedOffset 8+
+  LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 8+, default "-1"
+  std::optional<std::string> metadata{std::in_place};  // Metadata 8+, nullable 8+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 8+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchResponsePartitions&) const = default;
+};
+
+struct OffsetFetchResponseTopics {
+  std::string name;  // Name 8+
+  std::vector<OffsetFetchResponsePartitions> partitions;  // Partitions 8+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchResponseTopics&) const = default;
+};
+
+struct OffsetFetchResponseGroup {
+  std::string group_id;  // GroupId 8+
+  std::vector<OffsetFetchResponseTopics> topics;  // Topics 8+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 8+, default "0"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetFetchResponseGroup&) const = default;
+};
+
+}  // namespace typed::offset_fetch_response
+
 // OffsetFetchResponse: Kafka's validVersions 0-9, flexibleVersions 6+.
 struct OffsetFetchResponse {
   static constexpr ApiKey k_api_key = ApiKey::offset_fetch;
@@ -1049,62 +1243,11 @@ struct OffsetFetchResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_fetch_response; }
 
-  struct OffsetFetchResponsePartition {
-    PartitionId partition_index{0};  // PartitionIndex 0-7
-    Offset committed_offset{0};  // CommittedOffset 0-7
-    LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 5-7, default "-1"
-    std::optional<std::string> metadata{std::in_place};  // Metadata 0-7, nullable 0-7
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0-7
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchResponsePartition&) const = default;
-  };
-
-  struct OffsetFetchResponseTopic {
-    std::string name;  // Name 0-7
-    std::vector<OffsetFetchResponsePartition> partitions;  // Partitions 0-7
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchResponseTopic&) const = default;
-  };
-
-  struct OffsetFetchResponsePartitions {
-    PartitionId partition_index{0};  // PartitionIndex 8+
-    Offset committed_offset{0};  // CommittedOffset 8+
-    LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 8+, default "-1"
-    std::optional<std::string> metadata{std::in_place};  // Metadata 8+, nullable 8+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 8+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchResponsePartitions&) const = default;
-  };
-
-  struct OffsetFetchResponseTopics {
-    std::string name;  // Name 8+
-    std::vector<OffsetFetchResponsePartitions> partitions;  // Partitions 8+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchResponseTopics&) const = default;
-  };
-
-  struct OffsetFetchResponseGroup {
-    std::string group_id;  // GroupId 8+
-    std::vector<OffsetFetchResponseTopics> topics;  // Topics 8+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 8+, default "0"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetFetchResponseGroup&) const = default;
-  };
+  using OffsetFetchResponsePartition = typed::offset_fetch_response::OffsetFetchResponsePartition;
+  using OffsetFetchResponseTopic = typed::offset_fetch_response::OffsetFetchResponseTopic;
+  using OffsetFetchResponsePartitions = typed::offset_fetch_response::OffsetFetchResponsePartitions;
+  using OffsetFetchResponseTopics = typed::offset_fetch_response::OffsetFetchResponseTopics;
+  using OffsetFetchResponseGroup = typed::offset_fetch_response::OffsetFetchResponseGroup;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 3+
   std::vector<OffsetFetchResponseTopic> topics;  // Topics 0-7
@@ -1144,6 +1287,24 @@ struct FindCoordinatorRequest {
   bool operator==(const FindCoordinatorRequest&) const = default;
 };
 
+namespace typed::find_coordinator_response {
+
+struct Coordinator {
+  std::string key;  // Key 4+
+  BrokerId node_id{0};  // NodeId 4+
+  std::string host;  // Host 4+
+  std::int32_t port{0};  // Port 4+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 4+
+  std::optional<std::string> error_message{std::in_place};  // ErrorMessage 4+, nullable 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const Coordinator&) const = default;
+};
+
+}  // namespace typed::find_coordinator_response
+
 // FindCoordinatorResponse: Kafka's validVersions 0-4, flexibleVersions 3+.
 struct FindCoordinatorResponse {
   static constexpr ApiKey k_api_key = ApiKey::find_coordinator;
@@ -1153,19 +1314,7 @@ struct FindCoordinatorResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_find_coordinator_response; }
 
-  struct Coordinator {
-    std::string key;  // Key 4+
-    BrokerId node_id{0};  // NodeId 4+
-    std::string host;  // Host 4+
-    std::int32_t port{0};  // Port 4+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 4+
-    std::optional<std::string> error_message{std::in_place};  // ErrorMessage 4+, nullable 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const Coordinator&) const = default;
-  };
+  using Coordinator = typed::find_coordinator_response::Coordinator;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0-3
@@ -1185,6 +1334,20 @@ struct FindCoordinatorResponse {
   bool operator==(const FindCoordinatorResponse&) const = default;
 };
 
+namespace typed::join_group_request {
+
+struct JoinGroupRequestProtocol {
+  std::string name;  // Name 0+
+  Bytes metadata;  // Metadata 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const JoinGroupRequestProtocol&) const = default;
+};
+
+}  // namespace typed::join_group_request
+
 // JoinGroupRequest: Kafka's validVersions 0-9, flexibleVersions 6+.
 struct JoinGroupRequest {
   static constexpr ApiKey k_api_key = ApiKey::join_group;
@@ -1194,15 +1357,7 @@ struct JoinGroupRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_join_group_request; }
 
-  struct JoinGroupRequestProtocol {
-    std::string name;  // Name 0+
-    Bytes metadata;  // Metadata 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const JoinGroupRequestProtocol&) const = default;
-  };
+  using JoinGroupRequestProtocol = typed::join_group_request::JoinGroupRequestProtocol;
 
   std::string group_id;  // GroupId 0+
   std::int32_t session_timeout_ms{0};  // SessionTimeoutMs 0+
@@ -1223,6 +1378,21 @@ struct JoinGroupRequest {
   bool operator==(const JoinGroupRequest&) const = default;
 };
 
+namespace typed::join_group_response {
+
+struct JoinGroupResponseMember {
+  std::string member_id;  // MemberId 0+
+  std::optional<std::string> group_instance_id;  // GroupInstanceId 5+, nullable 5+, default "null"
+  Bytes metadata;  // Metadata 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const JoinGroupResponseMember&) const = default;
+};
+
+}  // namespace typed::join_group_response
+
 // JoinGroupResponse: Kafka's validVersions 0-9, flexibleVersions 6+.
 struct JoinGroupResponse {
   static constexpr ApiKey k_api_key = ApiKey::join_group;
@@ -1232,16 +1402,7 @@ struct JoinGroupResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_join_group_response; }
 
-  struct JoinGroupResponseMember {
-    std::string member_id;  // MemberId 0+
-    std::optional<std::string> group_instance_id;  // GroupInstanceId 5+, nullable 5+, default "null"
-    Bytes metadata;  // Metadata 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const JoinGroupResponseMember&) const = default;
-  };
+  using JoinGroupResponseMember = typed::join_group_response::JoinGroupResponseMember;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 2+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
@@ -1309,6 +1470,21 @@ struct HeartbeatResponse {
   bool operator==(const HeartbeatResponse&) const = default;
 };
 
+namespace typed::leave_group_request {
+
+struct MemberIdentity {
+  std::string member_id;  // MemberId 3+
+  std::optional<std::string> group_instance_id;  // GroupInstanceId 3+, nullable 3+, default "null"
+  std::optional<std::string> reason;  // Reason 5+, nullable 5+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MemberIdentity&) const = default;
+};
+
+}  // namespace typed::leave_group_request
+
 // LeaveGroupRequest: Kafka's validVersions 0-5, flexibleVersions 4+.
 struct LeaveGroupRequest {
   static constexpr ApiKey k_api_key = ApiKey::leave_group;
@@ -1318,16 +1494,7 @@ struct LeaveGroupRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_leave_group_request; }
 
-  struct MemberIdentity {
-    std::string member_id;  // MemberId 3+
-    std::optional<std::string> group_instance_id;  // GroupInstanceId 3+, nullable 3+, default "null"
-    std::optional<std::string> reason;  // Reason 5+, nullable 5+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MemberIdentity&) const = default;
-  };
+  using MemberIdentity = typed::leave_group_request::MemberIdentity;
 
   std::string group_id;  // GroupId 0+
   std::string member_id;  // MemberId 0-2
@@ -1343,6 +1510,21 @@ struct LeaveGroupRequest {
   bool operator==(const LeaveGroupRequest&) const = default;
 };
 
+namespace typed::leave_group_response {
+
+struct MemberResponse {
+  std::string member_id;  // MemberId 3+
+  std::optional<std::string> group_instance_id{std::in_place};  // GroupInstanceId 3+, nullable 3+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 3+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const MemberResponse&) const = default;
+};
+
+}  // namespace typed::leave_group_response
+
 // LeaveGroupResponse: Kafka's validVersions 0-5, flexibleVersions 4+.
 struct LeaveGroupResponse {
   static constexpr ApiKey k_api_key = ApiKey::leave_group;
@@ -1352,16 +1534,7 @@ struct LeaveGroupResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_leave_group_response; }
 
-  struct MemberResponse {
-    std::string member_id;  // MemberId 3+
-    std::optional<std::string> group_instance_id{std::in_place};  // GroupInstanceId 3+, nullable 3+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 3+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const MemberResponse&) const = default;
-  };
+  using MemberResponse = typed::leave_group_response::MemberResponse;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
@@ -1377,6 +1550,20 @@ struct LeaveGroupResponse {
   bool operator==(const LeaveGroupResponse&) const = default;
 };
 
+namespace typed::sync_group_request {
+
+struct SyncGroupRequestAssignment {
+  std::string member_id;  // MemberId 0+
+  Bytes assignment;  // Assignment 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const SyncGroupRequestAssignment&) const = default;
+};
+
+}  // namespace typed::sync_group_request
+
 // SyncGroupRequest: Kafka's validVersions 0-5, flexibleVersions 4+.
 struct SyncGroupRequest {
   static constexpr ApiKey k_api_key = ApiKey::sync_group;
@@ -1386,15 +1573,7 @@ struct SyncGroupRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_sync_group_request; }
 
-  struct SyncGroupRequestAssignment {
-    std::string member_id;  // MemberId 0+
-    Bytes assignment;  // Assignment 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const SyncGroupRequestAssignment&) const = default;
-  };
+  using SyncGroupRequestAssignment = typed::sync_group_request::SyncGroupRequestAssignment;
 
   std::string group_id;  // GroupId 0+
   GenerationId generation_id{0};  // GenerationId 0+
@@ -1461,6 +1640,39 @@ struct DescribeGroupsRequest {
   bool operator==(const DescribeGroupsRequest&) const = default;
 };
 
+namespace typed::describe_groups_response {
+
+struct DescribedGroupMember {
+  std::string member_id;  // MemberId 0+
+  std::optional<std::string> group_instance_id;  // GroupInstanceId 4+, nullable 4+, default "null"
+  std::string client_id;  // ClientId 0+
+  std::string client_host;  // ClientHost 0+
+  Bytes member_metadata;  // MemberMetadata 0+
+  Bytes member_assignment;  // MemberAssignment 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribedGroupMember&) const = default;
+};
+
+struct DescribedGroup {
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::string group_id;  // GroupId 0+
+  std::string group_state;  // GroupState 0+
+  std::string protocol_type;  // ProtocolType 0+
+  std::string protocol_data;  // ProtocolData 0+
+  std::vector<DescribedGroupMember> members;  // Members 0+
+  std::int32_t authorized_operations{-2147483648};  // AuthorizedOperations 3+, default "-2147483648"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribedGroup&) const = default;
+};
+
+}  // namespace typed::describe_groups_response
+
 // DescribeGroupsResponse: Kafka's validVersions 0-5, flexibleVersions 5+.
 struct DescribeGroupsResponse {
   static constexpr ApiKey k_api_key = ApiKey::describe_groups;
@@ -1470,34 +1682,8 @@ struct DescribeGroupsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_describe_groups_response; }
 
-  struct DescribedGroupMember {
-    std::string member_id;  // MemberId 0+
-    std::optional<std::string> group_instance_id;  // GroupInstanceId 4+, nullable 4+, default "null"
-    std::string client_id;  // ClientId 0+
-    std::string client_host;  // ClientHost 0+
-    Bytes member_metadata;  // MemberMetadata 0+
-    Bytes member_assignment;  // MemberAssignment 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const DescribedGroupMember&) const = default;
-  };
-
-  struct DescribedGroup {
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::string group_id;  // GroupId 0+
-    std::string group_state;  // GroupState 0+
-    std::string protocol_type;  // ProtocolType 0+
-    std::string protocol_data;  // ProtocolData 0+
-    std::vector<DescribedGroupMember> members;  // Members 0+
-    std::int32_t authorized_operations{-2147483648};  // AuthorizedOperations 3+, default "-2147483648"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const DescribedGroup&) const = default;
-  };
+  using DescribedGroupMember = typed::describe_groups_response::DescribedGroupMember;
+  using DescribedGroup = typed::describe_groups_response::DescribedGroup;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   std::vector<DescribedGroup> groups;  // Groups 0+
@@ -1533,6 +1719,21 @@ struct ListGroupsRequest {
   bool operator==(const ListGroupsRequest&) const = default;
 };
 
+namespace typed::list_groups_response {
+
+struct ListedGroup {
+  std::string group_id;  // GroupId 0+
+  std::string protocol_type;  // ProtocolType 0+
+  std::string group_state;  // GroupState 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ListedGroup&) const = default;
+};
+
+}  // namespace typed::list_groups_response
+
 // ListGroupsResponse: Kafka's validVersions 0-4, flexibleVersions 3+.
 struct ListGroupsResponse {
   static constexpr ApiKey k_api_key = ApiKey::list_groups;
@@ -1542,16 +1743,7 @@ struct ListGroupsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_list_groups_response; }
 
-  struct ListedGroup {
-    std::string group_id;  // GroupId 0+
-    std::string protocol_type;  // ProtocolType 0+
-    std::string group_state;  // GroupState 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ListedGroup&) const = default;
-  };
+  using ListedGroup = typed::list_groups_response::ListedGroup;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
@@ -1589,6 +1781,43 @@ struct ApiVersionsRequest {
   bool operator==(const ApiVersionsRequest&) const = default;
 };
 
+namespace typed::api_versions_response {
+
+struct ApiVersion {
+  std::int16_t api_key{0};  // ApiKey 0+
+  std::int16_t min_version{0};  // MinVersion 0+
+  std::int16_t max_version{0};  // MaxVersion 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const ApiVersion&) const = default;
+};
+
+struct SupportedFeatureKey {
+  std::string name;  // Name 3+
+  std::int16_t min_version{0};  // MinVersion 3+
+  std::int16_t max_version{0};  // MaxVersion 3+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const SupportedFeatureKey&) const = default;
+};
+
+struct FinalizedFeatureKey {
+  std::string name;  // Name 3+
+  std::int16_t max_version_level{0};  // MaxVersionLevel 3+
+  std::int16_t min_version_level{0};  // MinVersionLevel 3+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const FinalizedFeatureKey&) const = default;
+};
+
+}  // namespace typed::api_versions_response
+
 // ApiVersionsResponse: Kafka's validVersions 0-3, flexibleVersions 3+.
 struct ApiVersionsResponse {
   static constexpr ApiKey k_api_key = ApiKey::api_versions;
@@ -1598,38 +1827,9 @@ struct ApiVersionsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_api_versions_response; }
 
-  struct ApiVersion {
-    std::int16_t api_key{0};  // ApiKey 0+
-    std::int16_t min_version{0};  // MinVersion 0+
-    std::int16_t max_version{0};  // MaxVersion 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const ApiVersion&) const = default;
-  };
-
-  struct SupportedFeatureKey {
-    std::string name;  // Name 3+
-    std::int16_t min_version{0};  // MinVersion 3+
-    std::int16_t max_version{0};  // MaxVersion 3+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const SupportedFeatureKey&) const = default;
-  };
-
-  struct FinalizedFeatureKey {
-    std::string name;  // Name 3+
-    std::int16_t max_version_level{0};  // MaxVersionLevel 3+
-    std::int16_t min_version_level{0};  // MinVersionLevel 3+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const FinalizedFeatureKey&) const = default;
-  };
+  using ApiVersion = typed::api_versions_response::ApiVersion;
+  using SupportedFeatureKey = typed::api_versions_response::SupportedFeatureKey;
+  using FinalizedFeatureKey = typed::api_versions_response::FinalizedFeatureKey;
 
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
   std::vector<ApiVersion> api_keys;  // ApiKeys 0+
@@ -1649,6 +1849,43 @@ struct ApiVersionsResponse {
   bool operator==(const ApiVersionsResponse&) const = default;
 };
 
+namespace typed::create_topics_request {
+
+struct CreatableReplicaAssignment {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  std::vector<BrokerId> broker_ids;  // BrokerIds 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const CreatableReplicaAssignment&) const = default;
+};
+
+struct CreateableTopicConfig {
+  std::string name;  // Name 0+
+  std::optional<std::string> value{std::in_place};  // Value 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const CreateableTopicConfig&) const = default;
+};
+
+struct CreatableTopic {
+  std::string name;  // Name 0+
+  std::int32_t num_partitions{0};  // NumPartitions 0+
+  std::int16_t replication_factor{0};  // ReplicationFactor 0+
+  std::vector<CreatableReplicaAssignment> assignments;  // Assignments 0+
+  std::vector<CreateableTopicConfig> configs;  // Configs 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const CreatableTopic&) const = default;
+};
+
+}  // namespace typed::create_topics_request
+
 // CreateTopicsRequest: Kafka's validVersions 0-7, flexibleVersions 5+.
 struct CreateTopicsRequest {
   static constexpr ApiKey k_api_key = ApiKey::create_topics;
@@ -1658,38 +1895,9 @@ struct CreateTopicsRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_create_topics_request; }
 
-  struct CreatableReplicaAssignment {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    std::vector<BrokerId> broker_ids;  // BrokerIds 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const CreatableReplicaAssignment&) const = default;
-  };
-
-  struct CreateableTopicConfig {
-    std::string name;  // Name 0+
-    std::optional<std::string> value{std::in_place};  // Value 0+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const CreateableTopicConfig&) const = default;
-  };
-
-  struct CreatableTopic {
-    std::string name;  // Name 0+
-    std::int32_t num_partitions{0};  // NumPartitions 0+
-    std::int16_t replication_factor{0};  // ReplicationFactor 0+
-    std::vector<CreatableReplicaAssignment> assignments;  // Assignments 0+
-    std::vector<CreateableTopicConfig> configs;  // Configs 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const CreatableTopic&) const = default;
-  };
+  using CreatableReplicaAssignment = typed::create_topics_request::CreatableReplicaAssignment;
+  using CreateableTopicConfig = typed::create_topics_request::CreateableTopicConfig;
+  using CreatableTopic = typed::create_topics_request::CreatableTopic;
 
   std::vector<CreatableTopic> topics;  // Topics 0+
   std::int32_t timeout_ms{60000};  // timeoutMs 0+, default "60000"
@@ -1705,6 +1913,39 @@ struct CreateTopicsRequest {
   bool operator==(const CreateTopicsRequest&) const = default;
 };
 
+namespace typed::create_topics_response {
+
+struct CreatableTopicConfigs {
+  std::string name;  // Name 5+
+  std::optional<std::string> value{std::in_place};  // Value 5+, nullable 5+
+  bool read_only{false};  // ReadOnly 5+
+  std::int8_t config_source{-1};  // ConfigSource 5+, default "-1"
+  bool is_sensitive{false};  // IsSensitive 5+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const CreatableTopicConfigs&) const = default;
+};
+
+struct CreatableTopicResult {
+  std::string name;  // Name 0+
+  Uuid topic_id;  // TopicId 7+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::optional<std::string> error_message{std::in_place};  // ErrorMessage 1+, nullable 0+
+  std::optional<ErrorCode> topic_config_error_code;  // TopicConfigErrorCode 5+, tag 0
+  std::int32_t num_partitions{-1};  // NumPartitions 5+, default "-1"
+  std::int16_t replication_factor{-1};  // ReplicationFactor 5+, default "-1"
+  std::optional<std::vector<CreatableTopicConfigs>> configs{std::in_place};  // Configs 5+, nullable 5+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const CreatableTopicResult&) const = default;
+};
+
+}  // namespace typed::create_topics_response
+
 // CreateTopicsResponse: Kafka's validVersions 0-7, flexibleVersions 5+.
 struct CreateTopicsResponse {
   static constexpr ApiKey k_api_key = ApiKey::create_topics;
@@ -1714,34 +1955,8 @@ struct CreateTopicsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_create_topics_response; }
 
-  struct CreatableTopicConfigs {
-    std::string name;  // Name 5+
-    std::optional<std::string> value{std::in_place};  // Value 5+, nullable 5+
-    bool read_only{false};  // ReadOnly 5+
-    std::int8_t config_source{-1};  // ConfigSource 5+, default "-1"
-    bool is_sensitive{false};  // IsSensitive 5+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const CreatableTopicConfigs&) const = default;
-  };
-
-  struct CreatableTopicResult {
-    std::string name;  // Name 0+
-    Uuid topic_id;  // TopicId 7+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::optional<std::string> error_message{std::in_place};  // ErrorMessage 1+, nullable 0+
-    std::optional<ErrorCode> topic_config_error_code;  // TopicConfigErrorCode 5+, tag 0
-    std::int32_t num_partitions{-1};  // NumPartitions 5+, default "-1"
-    std::int16_t replication_factor{-1};  // ReplicationFactor 5+, default "-1"
-    std::optional<std::vector<CreatableTopicConfigs>> configs{std::in_place};  // Configs 5+, nullable 5+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const CreatableTopicResult&) const = default;
-  };
+  using CreatableTopicConfigs = typed::create_topics_response::CreatableTopicConfigs;
+  using CreatableTopicResult = typed::create_topics_response::CreatableTopicResult;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 2+
   std::vector<CreatableTopicResult> topics;  // Topics 0+
@@ -1756,6 +1971,20 @@ struct CreateTopicsResponse {
   bool operator==(const CreateTopicsResponse&) const = default;
 };
 
+namespace typed::delete_topics_request {
+
+struct DeleteTopicState {
+  std::optional<std::string> name;  // Name 6+, nullable 6+, default "null"
+  Uuid topic_id;  // TopicId 6+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DeleteTopicState&) const = default;
+};
+
+}  // namespace typed::delete_topics_request
+
 // DeleteTopicsRequest: Kafka's validVersions 0-6, flexibleVersions 4+.
 struct DeleteTopicsRequest {
   static constexpr ApiKey k_api_key = ApiKey::delete_topics;
@@ -1765,15 +1994,7 @@ struct DeleteTopicsRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_delete_topics_request; }
 
-  struct DeleteTopicState {
-    std::optional<std::string> name;  // Name 6+, nullable 6+, default "null"
-    Uuid topic_id;  // TopicId 6+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const DeleteTopicState&) const = default;
-  };
+  using DeleteTopicState = typed::delete_topics_request::DeleteTopicState;
 
   std::vector<DeleteTopicState> topics;  // Topics 6+
   std::vector<std::string> topic_names;  // TopicNames 0-5
@@ -1789,6 +2010,22 @@ struct DeleteTopicsRequest {
   bool operator==(const DeleteTopicsRequest&) const = default;
 };
 
+namespace typed::delete_topics_response {
+
+struct DeletableTopicResult {
+  std::optional<std::string> name{std::in_place};  // Name 0+, nullable 6+
+  Uuid topic_id;  // TopicId 6+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::optional<std::string> error_message;  // ErrorMessage 5+, nullable 5+, default "null"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DeletableTopicResult&) const = default;
+};
+
+}  // namespace typed::delete_topics_response
+
 // DeleteTopicsResponse: Kafka's validVersions 0-6, flexibleVersions 4+.
 struct DeleteTopicsResponse {
   static constexpr ApiKey k_api_key = ApiKey::delete_topics;
@@ -1798,17 +2035,7 @@ struct DeleteTopicsResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_delete_topics_response; }
 
-  struct DeletableTopicResult {
-    std::optional<std::string> name{std::in_place};  // Name 0+, nullable 6+
-    Uuid topic_id;  // TopicId 6+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::optional<std::string> error_message;  // ErrorMessage 5+, nullable 5+, default "null"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const DeletableTopicResult&) const = default;
-  };
+  using DeletableTopicResult = typed::delete_topics_response::DeletableTopicResult;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 1+
   std::vector<DeletableTopicResult> responses;  // Responses 0+
@@ -1871,6 +2098,31 @@ struct InitProducerIdResponse {
   bool operator==(const InitProducerIdResponse&) const = default;
 };
 
+namespace typed::offset_for_leader_epoch_request {
+
+struct OffsetForLeaderPartition {
+  PartitionId partition{0};  // Partition 0+
+  LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 2+, default "-1"
+  LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetForLeaderPartition&) const = default;
+};
+
+struct OffsetForLeaderTopic {
+  std::string topic;  // Topic 0+
+  std::vector<OffsetForLeaderPartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetForLeaderTopic&) const = default;
+};
+
+}  // namespace typed::offset_for_leader_epoch_request
+
 // OffsetForLeaderEpochRequest: Kafka's validVersions 0-4, flexibleVersions 4+.
 struct OffsetForLeaderEpochRequest {
   static constexpr ApiKey k_api_key = ApiKey::offset_for_leader_epoch;
@@ -1880,26 +2132,8 @@ struct OffsetForLeaderEpochRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_for_leader_epoch_request; }
 
-  struct OffsetForLeaderPartition {
-    PartitionId partition{0};  // Partition 0+
-    LeaderEpoch current_leader_epoch{-1};  // CurrentLeaderEpoch 2+, default "-1"
-    LeaderEpoch leader_epoch{0};  // LeaderEpoch 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetForLeaderPartition&) const = default;
-  };
-
-  struct OffsetForLeaderTopic {
-    std::string topic;  // Topic 0+
-    std::vector<OffsetForLeaderPartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetForLeaderTopic&) const = default;
-  };
+  using OffsetForLeaderPartition = typed::offset_for_leader_epoch_request::OffsetForLeaderPartition;
+  using OffsetForLeaderTopic = typed::offset_for_leader_epoch_request::OffsetForLeaderTopic;
 
   BrokerId replica_id{-2};  // ReplicaId 3+, default -2
   std::vector<OffsetForLeaderTopic> topics;  // Topics 0+
@@ -1914,6 +2148,32 @@ struct OffsetForLeaderEpochRequest {
   bool operator==(const OffsetForLeaderEpochRequest&) const = default;
 };
 
+namespace typed::offset_for_leader_epoch_response {
+
+struct EpochEndOffset {
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  PartitionId partition{0};  // Partition 0+
+  LeaderEpoch leader_epoch{-1};  // LeaderEpoch 1+, default "-1"
+  Offset end_offset{-1};  // EndOffset 0+, default "-1"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const EpochEndOffset&) const = default;
+};
+
+struct OffsetForLeaderTopicResult {
+  std::string topic;  // Topic 0+
+  std::vector<EpochEndOffset> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const OffsetForLeaderTopicResult&) const = default;
+};
+
+}  // namespace typed::offset_for_leader_epoch_response
+
 // OffsetForLeaderEpochResponse: Kafka's validVersions 0-4, flexibleVersions 4+.
 struct OffsetForLeaderEpochResponse {
   static constexpr ApiKey k_api_key = ApiKey::offset_for_leader_epoch;
@@ -1923,27 +2183,8 @@ struct OffsetForLeaderEpochResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_offset_for_leader_epoch_response; }
 
-  struct EpochEndOffset {
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    PartitionId partition{0};  // Partition 0+
-    LeaderEpoch leader_epoch{-1};  // LeaderEpoch 1+, default "-1"
-    Offset end_offset{-1};  // EndOffset 0+, default "-1"
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const EpochEndOffset&) const = default;
-  };
-
-  struct OffsetForLeaderTopicResult {
-    std::string topic;  // Topic 0+
-    std::vector<EpochEndOffset> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const OffsetForLeaderTopicResult&) const = default;
-  };
+  using EpochEndOffset = typed::offset_for_leader_epoch_response::EpochEndOffset;
+  using OffsetForLeaderTopicResult = typed::offset_for_leader_epoch_response::OffsetForLeaderTopicResult;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 2+
   std::vector<OffsetForLeaderTopicResult> topics;  // Topics 0+
@@ -1958,6 +2199,33 @@ struct OffsetForLeaderEpochResponse {
   bool operator==(const OffsetForLeaderEpochResponse&) const = default;
 };
 
+namespace typed::add_partitions_to_txn_request {
+
+struct AddPartitionsToTxnTopic {
+  std::string name;  // Name 0+
+  std::vector<PartitionId> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AddPartitionsToTxnTopic&) const = default;
+};
+
+struct AddPartitionsToTxnTransaction {
+  std::string transactional_id;  // TransactionalId 4+
+  ProducerId producer_id{0};  // ProducerId 4+
+  ProducerEpoch producer_epoch{0};  // ProducerEpoch 4+
+  bool verify_only{false};  // VerifyOnly 4+, default false
+  std::vector<AddPartitionsToTxnTopic> topics;  // Topics 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AddPartitionsToTxnTransaction&) const = default;
+};
+
+}  // namespace typed::add_partitions_to_txn_request
+
 // AddPartitionsToTxnRequest: Kafka's validVersions 0-4, flexibleVersions 3+.
 struct AddPartitionsToTxnRequest {
   static constexpr ApiKey k_api_key = ApiKey::add_partitions_to_txn;
@@ -1967,28 +2235,8 @@ struct AddPartitionsToTxnRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_add_partitions_to_txn_request; }
 
-  struct AddPartitionsToTxnTopic {
-    std::string name;  // Name 0+
-    std::vector<PartitionId> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AddPartitionsToTxnTopic&) const = default;
-  };
-
-  struct AddPartitionsToTxnTransaction {
-    std::string transactional_id;  // TransactionalId 4+
-    ProducerId producer_id{0};  // ProducerId 4+
-    ProducerEpoch producer_epoch{0};  // ProducerEpoch 4+
-    bool verify_only{false};  // VerifyOnly 4+, default false
-    std::vector<AddPartitionsToTxnTopic> topics;  // Topics 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AddPartitionsToTxnTransaction&) const = default;
-  };
+  using AddPartitionsToTxnTopic = typed::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+  using AddPartitionsToTxnTransaction = typed::add_partitions_to_txn_request::AddPartitionsToTxnTransaction;
 
   std::vector<AddPartitionsToTxnTransaction> transactions;  // Transactions 4+
   std::string v3_and_below_transactional_id;  // V3AndBelowTransactionalId 0-3
@@ -2006,6 +2254,40 @@ struct AddPartitionsToTxnRequest {
   bool operator==(const AddPartitionsToTxnRequest&) const = default;
 };
 
+namespace typed::add_partitions_to_txn_response {
+
+struct AddPartitionsToTxnPartitionResult {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode partition_error_code{ErrorCode::none};  // PartitionErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AddPartitionsToTxnPartitionResult&) const = default;
+};
+
+struct AddPartitionsToTxnTopicResult {
+  std::string name;  // Name 0+
+  std::vector<AddPartitionsToTxnPartitionResult> results_by_partition;  // ResultsByPartition 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AddPartitionsToTxnTopicResult&) const = default;
+};
+
+struct AddPartitionsToTxnResult {
+  std::string transactional_id;  // TransactionalId 4+
+  std::vector<AddPartitionsToTxnTopicResult> topic_results;  // TopicResults 4+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const AddPartitionsToTxnResult&) const = default;
+};
+
+}  // namespace typed::add_partitions_to_txn_response
+
 // AddPartitionsToTxnResponse: Kafka's validVersions 0-4, flexibleVersions 3+.
 struct AddPartitionsToTxnResponse {
   static constexpr ApiKey k_api_key = ApiKey::add_partitions_to_txn;
@@ -2015,35 +2297,9 @@ struct AddPartitionsToTxnResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_add_partitions_to_txn_response; }
 
-  struct AddPartitionsToTxnPartitionResult {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode partition_error_code{ErrorCode::none};  // PartitionErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AddPartitionsToTxnPartitionResult&) const = default;
-  };
-
-  struct AddPartitionsToTxnTopicResult {
-    std::string name;  // Name 0+
-    std::vector<AddPartitionsToTxnPartitionResult> results_by_partition;  // ResultsByPartition 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AddPartitionsToTxnTopicResult&) const = default;
-  };
-
-  struct AddPartitionsToTxnResult {
-    std::string transactional_id;  // TransactionalId 4+
-    std::vector<AddPartitionsToTxnTopicResult> topic_results;  // TopicResults 4+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const AddPartitionsToTxnResult&) const = default;
-  };
+  using AddPartitionsToTxnPartitionResult = typed::add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult;
+  using AddPartitionsToTxnTopicResult = typed::add_partitions_to_txn_response::AddPartitionsToTxnTopicResult;
+  using AddPartitionsToTxnResult = typed::add_partitions_to_txn_response::AddPartitionsToTxnResult;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 0+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 4+
@@ -2152,6 +2408,33 @@ struct EndTxnResponse {
   bool operator==(const EndTxnResponse&) const = default;
 };
 
+namespace typed::write_txn_markers_request {
+
+struct WritableTxnMarkerTopic {
+  std::string name;  // Name 0+
+  std::vector<PartitionId> partition_indexes;  // PartitionIndexes 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const WritableTxnMarkerTopic&) const = default;
+};
+
+struct WritableTxnMarker {
+  ProducerId producer_id{0};  // ProducerId 0+
+  ProducerEpoch producer_epoch{0};  // ProducerEpoch 0+
+  bool transaction_result{false};  // TransactionResult 0+
+  std::vector<WritableTxnMarkerTopic> topics;  // Topics 0+
+  std::int32_t coordinator_epoch{0};  // CoordinatorEpoch 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const WritableTxnMarker&) const = default;
+};
+
+}  // namespace typed::write_txn_markers_request
+
 // WriteTxnMarkersRequest: Kafka's validVersions 0-1, flexibleVersions 1+.
 struct WriteTxnMarkersRequest {
   static constexpr ApiKey k_api_key = ApiKey::write_txn_markers;
@@ -2161,28 +2444,8 @@ struct WriteTxnMarkersRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_write_txn_markers_request; }
 
-  struct WritableTxnMarkerTopic {
-    std::string name;  // Name 0+
-    std::vector<PartitionId> partition_indexes;  // PartitionIndexes 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const WritableTxnMarkerTopic&) const = default;
-  };
-
-  struct WritableTxnMarker {
-    ProducerId producer_id{0};  // ProducerId 0+
-    ProducerEpoch producer_epoch{0};  // ProducerEpoch 0+
-    bool transaction_result{false};  // TransactionResult 0+
-    std::vector<WritableTxnMarkerTopic> topics;  // Topics 0+
-    std::int32_t coordinator_epoch{0};  // CoordinatorEpoch 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const WritableTxnMarker&) const = default;
-  };
+  using WritableTxnMarkerTopic = typed::write_txn_markers_request::WritableTxnMarkerTopic;
+  using WritableTxnMarker = typed::write_txn_markers_request::WritableTxnMarker;
 
   std::vector<WritableTxnMarker> markers;  // Markers 0+
   std::vector<UnknownTag> unknown_tags;  // tags this build does not know
@@ -2196,6 +2459,40 @@ struct WriteTxnMarkersRequest {
   bool operator==(const WriteTxnMarkersRequest&) const = default;
 };
 
+namespace typed::write_txn_markers_response {
+
+struct WritableTxnMarkerPartitionResult {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const WritableTxnMarkerPartitionResult&) const = default;
+};
+
+struct WritableTxnMarkerTopicResult {
+  std::string name;  // Name 0+
+  std::vector<WritableTxnMarkerPartitionResult> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const WritableTxnMarkerTopicResult&) const = default;
+};
+
+struct WritableTxnMarkerResult {
+  ProducerId producer_id{0};  // ProducerId 0+
+  std::vector<WritableTxnMarkerTopicResult> topics;  // Topics 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const WritableTxnMarkerResult&) const = default;
+};
+
+}  // namespace typed::write_txn_markers_response
+
 // WriteTxnMarkersResponse: Kafka's validVersions 0-1, flexibleVersions 1+.
 struct WriteTxnMarkersResponse {
   static constexpr ApiKey k_api_key = ApiKey::write_txn_markers;
@@ -2205,35 +2502,9 @@ struct WriteTxnMarkersResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_write_txn_markers_response; }
 
-  struct WritableTxnMarkerPartitionResult {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const WritableTxnMarkerPartitionResult&) const = default;
-  };
-
-  struct WritableTxnMarkerTopicResult {
-    std::string name;  // Name 0+
-    std::vector<WritableTxnMarkerPartitionResult> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const WritableTxnMarkerTopicResult&) const = default;
-  };
-
-  struct WritableTxnMarkerResult {
-    ProducerId producer_id{0};  // ProducerId 0+
-    std::vector<WritableTxnMarkerTopicResult> topics;  // Topics 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const WritableTxnMarkerResult&) const = default;
-  };
+  using WritableTxnMarkerPartitionResult = typed::write_txn_markers_response::WritableTxnMarkerPartitionResult;
+  using WritableTxnMarkerTopicResult = typed::write_txn_markers_response::WritableTxnMarkerTopicResult;
+  using WritableTxnMarkerResult = typed::write_txn_markers_response::WritableTxnMarkerResult;
 
   std::vector<WritableTxnMarkerResult> markers;  // Markers 0+
   std::vector<UnknownTag> unknown_tags;  // tags this build does not know
@@ -2247,6 +2518,32 @@ struct WriteTxnMarkersResponse {
   bool operator==(const WriteTxnMarkersResponse&) const = default;
 };
 
+namespace typed::txn_offset_commit_request {
+
+struct TxnOffsetCommitRequestPartition {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  Offset committed_offset{0};  // CommittedOffset 0+
+  LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 2+, default "-1"
+  std::optional<std::string> committed_metadata{std::in_place};  // CommittedMetadata 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TxnOffsetCommitRequestPartition&) const = default;
+};
+
+struct TxnOffsetCommitRequestTopic {
+  std::string name;  // Name 0+
+  std::vector<TxnOffsetCommitRequestPartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TxnOffsetCommitRequestTopic&) const = default;
+};
+
+}  // namespace typed::txn_offset_commit_request
+
 // TxnOffsetCommitRequest: Kafka's validVersions 0-3, flexibleVersions 3+.
 struct TxnOffsetCommitRequest {
   static constexpr ApiKey k_api_key = ApiKey::txn_offset_commit;
@@ -2256,27 +2553,8 @@ struct TxnOffsetCommitRequest {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_txn_offset_commit_request; }
 
-  struct TxnOffsetCommitRequestPartition {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    Offset committed_offset{0};  // CommittedOffset 0+
-    LeaderEpoch committed_leader_epoch{-1};  // CommittedLeaderEpoch 2+, default "-1"
-    std::optional<std::string> committed_metadata{std::in_place};  // CommittedMetadata 0+, nullable 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TxnOffsetCommitRequestPartition&) const = default;
-  };
-
-  struct TxnOffsetCommitRequestTopic {
-    std::string name;  // Name 0+
-    std::vector<TxnOffsetCommitRequestPartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TxnOffsetCommitRequestTopic&) const = default;
-  };
+  using TxnOffsetCommitRequestPartition = typed::txn_offset_commit_request::TxnOffsetCommitRequestPartition;
+  using TxnOffsetCommitRequestTopic = typed::txn_offset_commit_request::TxnOffsetCommitRequestTopic;
 
   std::string transactional_id;  // TransactionalId 0+
   std::string group_id;  // GroupId 0+
@@ -2297,6 +2575,30 @@ struct TxnOffsetCommitRequest {
   bool operator==(const TxnOffsetCommitRequest&) const = default;
 };
 
+namespace typed::txn_offset_commit_response {
+
+struct TxnOffsetCommitResponsePartition {
+  PartitionId partition_index{0};  // PartitionIndex 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TxnOffsetCommitResponsePartition&) const = default;
+};
+
+struct TxnOffsetCommitResponseTopic {
+  std::string name;  // Name 0+
+  std::vector<TxnOffsetCommitResponsePartition> partitions;  // Partitions 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const TxnOffsetCommitResponseTopic&) const = default;
+};
+
+}  // namespace typed::txn_offset_commit_response
+
 // TxnOffsetCommitResponse: Kafka's validVersions 0-3, flexibleVersions 3+.
 struct TxnOffsetCommitResponse {
   static constexpr ApiKey k_api_key = ApiKey::txn_offset_commit;
@@ -2306,25 +2608,8 @@ struct TxnOffsetCommitResponse {
   // The generic engine's spec of the same message (same table).
   static const MessageSpec& spec() { return k_txn_offset_commit_response; }
 
-  struct TxnOffsetCommitResponsePartition {
-    PartitionId partition_index{0};  // PartitionIndex 0+
-    ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TxnOffsetCommitResponsePartition&) const = default;
-  };
-
-  struct TxnOffsetCommitResponseTopic {
-    std::string name;  // Name 0+
-    std::vector<TxnOffsetCommitResponsePartition> partitions;  // Partitions 0+
-    std::vector<UnknownTag> unknown_tags;  // tags this build does not know
-
-    typed::Status read(Reader& r, const typed::Ctx& c);
-    void write(Writer& w, const typed::Ctx& c) const;
-    bool operator==(const TxnOffsetCommitResponseTopic&) const = default;
-  };
+  using TxnOffsetCommitResponsePartition = typed::txn_offset_commit_response::TxnOffsetCommitResponsePartition;
+  using TxnOffsetCommitResponseTopic = typed::txn_offset_commit_response::TxnOffsetCommitResponseTopic;
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 0+
   std::vector<TxnOffsetCommitResponseTopic> topics;  // Topics 0+

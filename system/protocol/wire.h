@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "sim/runtime/bytes.h"
 #include "sim/runtime/result.h"
@@ -69,6 +70,60 @@ class Reader {
   Result<std::optional<std::size_t>, DecodeError> array_length(bool compact);
 
   DecodeError error_here(std::string message) const { return {offset(), std::move(message)}; }
+
+  // Fast paths for the typed messages: each reads only when the whole value
+  // is there and in its common form, and otherwise returns false having read
+  // nothing, so that the Result-returning read above gives the error.
+  template <class T>
+  bool try_fixed(T& out) {
+    static_assert(std::is_integral_v<T>);
+    if (remaining() < sizeof(T)) return false;
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v = (v << 8) | data_[pos_ + i];
+    out = static_cast<T>(static_cast<std::make_unsigned_t<T>>(v));
+    pos_ += sizeof(T);
+    return true;
+  }
+  // A non-null length prefix as string_length (wide = false) / bytes_length /
+  // array_length read it, when compact ones fit one byte.
+  bool try_length(bool compact, bool wide, std::size_t& n) {
+    std::size_t size = 0;
+    std::int64_t v = 0;
+    if (compact) {
+      if (remaining() < 1 || data_[pos_] >= 0x80) return false;
+      size = 1;
+      v = static_cast<std::int64_t>(data_[pos_]) - 1;
+    } else {
+      size = wide ? 4 : 2;
+      if (remaining() < size) return false;
+      std::uint32_t u = 0;
+      for (std::size_t i = 0; i < size; ++i) u = (u << 8) | data_[pos_ + i];
+      v = wide ? static_cast<std::int32_t>(u) : static_cast<std::int16_t>(u);
+    }
+    if (v < 0 || static_cast<std::uint64_t>(v) > remaining() - size) return false;
+    pos_ += size;
+    n = static_cast<std::size_t>(v);
+    return true;
+  }
+  // A one-byte unsigned varint (a tag count, a tag, a small size).
+  bool try_small_varint(std::uint32_t& out) {
+    if (remaining() < 1 || data_[pos_] >= 0x80) return false;
+    out = data_[pos_++];
+    return true;
+  }
+  // A zero byte (an empty tagged-field section).
+  bool try_small_varint_zero() {
+    if (remaining() < 1 || data_[pos_] != 0) return false;
+    ++pos_;
+    return true;
+  }
+  // `n` raw bytes when that many are left.
+  bool try_raw(std::size_t n, ByteView& out) {
+    if (n > remaining()) return false;
+    out = data_.subspan(pos_, n);
+    pos_ += n;
+    return true;
+  }
 
  private:
   Result<std::optional<std::size_t>, DecodeError> length_prefix(bool compact, bool wide,

@@ -554,7 +554,8 @@ TEST_CASE("a removed file with an open handle still counts against capacity",
 }
 
 // Passes: truncate is an op in the unsynced list like a write: a torn crash
-// keeps a prefix of [write, truncate, write] in issue order.
+// keeps a prefix of [write, truncate, write] in issue order (the torn one as
+// garbage within its range).
 TEST_CASE("truncates take part in the torn prefix in issue order", "[sim][world]") {
   rc::prop("torn crash keeps a prefix including truncates", [](std::uint64_t seed) {
     World w(quiet_config(seed));
@@ -575,9 +576,16 @@ TEST_CASE("truncates take part in the torn prefix in issue order", "[sim][world]
     w.run(2s);
     const Bytes got = w.disk(n).durable_files().at("x");
     const std::string s(got.begin(), got.end());
-    // keep 0 (+ torn "AB"), keep 1, keep 2 (+ torn "cd"), keep 3:
-    const bool ok = s == "0123456789" || s == "01A3456789" || s == "01AB456789" ||
-                    s == "01A" || s == "01Ac" || s == "01Acd";
+    // keep 0 (+ torn "AB"), keep 1, keep 2 (+ torn "cd"), keep 3. A torn
+    // write lands as garbage inside its (sector-sized or smaller) range: '?'.
+    auto matches = [&s](std::string_view pattern) {
+      if (s.size() != pattern.size()) return false;
+      for (std::size_t i = 0; i < s.size(); ++i)
+        if (pattern[i] != '?' && pattern[i] != s[i]) return false;
+      return true;
+    };
+    const bool ok = matches("0123456789") || matches("01??456789") || matches("01A") ||
+                    matches("01A??") || matches("01Acd");
     RC_ASSERT(ok);
   });
 }

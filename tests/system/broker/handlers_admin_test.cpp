@@ -91,10 +91,12 @@ void serve(Runtime& rt, Connection& conn, Cluster& cl, std::int32_t id, ControlF
   }
 }
 
-void broker_main(Runtime& rt, Cluster& cl, std::int32_t id) {
+void broker_main(Runtime& rt, Cluster& cl, std::int32_t id, bool no_epoch_check) {
   const BrokerConfig cfg = make_broker_config({{"broker.id", std::to_string(id)},
                                                {"zookeeper.session.timeout.ms", "2000"},
-                                               {"auto.leader.rebalance.enable", "false"}})
+                                               {"auto.leader.rebalance.enable", "false"},
+                                               {"samsa.legacy.no.controller.epoch.check",
+                                                no_epoch_check ? "true" : "false"}})
                                .value();
   NetworkControllerChannel channel(rt, BrokerId(id), {});
   Controller controller(rt, cfg, channel);
@@ -147,14 +149,14 @@ Resp call(Runtime& rt, const std::string& host, const Req& req, std::int16_t ver
 }
 
 struct Rig {
-  explicit Rig(std::uint64_t seed) {
+  explicit Rig(std::uint64_t seed, bool no_epoch_check = false) {
     WorldConfig wc;
     wc.seed = seed;
     world = std::make_unique<World>(wc);
     world->add_node("zk", [this](Runtime& rt) { cl.zk = coord::Server::start(rt, {}).value(); });
     world->start(0);
     for (int i = 1; i <= 3; ++i) {
-      const NodeId n = world->add_node(fmt::format("b{}", i), [this, i](Runtime& rt) { broker_main(rt, cl, i); });
+      const NodeId n = world->add_node(fmt::format("b{}", i), [this, i, no_epoch_check](Runtime& rt) { broker_main(rt, cl, i, no_epoch_check); });
       world->start(n);
     }
   }
@@ -306,5 +308,56 @@ TEST_CASE("a broker refuses a deposed controller's requests; with "
       if (r == &fresh) CHECK(e == p::ErrorCode::none);
       else CHECK(e == (legacy ? p::ErrorCode::none : p::ErrorCode::stale_controller_epoch));
     }
+  }
+}
+
+TEST_CASE("a zombie controller's late LeaderAndIsr: refused with STALE_CONTROLLER_EPOCH; "
+          "obeyed with samsa.legacy.no.controller.epoch.check", "[broker][controller][wire][legacy]") {
+  for (bool legacy : {false, true}) {
+    INFO("legacy " << legacy);
+    Rig rig(37, legacy);
+    rig.run_for(2s);
+    const std::int32_t a = rig.controller();
+    REQUIRE(a > 0);
+    const std::int32_t x = a == 1 ? 2 : 1;  // the broker that hears the zombie late
+    const std::int32_t y = 6 - a - x;       // the broker that shuts down
+    rig.client([&](Runtime& rt) {
+      p::CreateTopicsRequest req;
+      p::CreateTopicsRequest::CreatableTopic t;
+      t.name = "t";
+      t.num_partitions = 3;
+      t.replication_factor = 3;
+      req.topics.push_back(t);
+      req.timeout_ms = 5000;
+      REQUIRE(call<p::CreateTopicsRequest, p::CreateTopicsResponse>(rt, fmt::format("b{}", a), req, 5)
+                  .topics.at(0).error_code == p::ErrorCode::none);
+    });
+    rig.run_for(3s);
+    // A's frames to X now take 8 s more; A moves leaders away from Y (its
+    // LeaderAndIsr to X is in flight), then loses the coordinator: B takes
+    // over with epoch 2 and tells X first.
+    rig.world->spawn("clog", [&] { rig.world->network().clog(a, x, 8s); });
+    rig.client([&](Runtime& rt) {
+      p::ControlledShutdownRequest cs;
+      cs.broker_id = BrokerId(y);
+      cs.broker_epoch = rig.cl.epochs.at(y);
+      (void)call<p::ControlledShutdownRequest, p::ControlledShutdownResponse>(rt, fmt::format("b{}", a), cs, 3);
+      rig.world->network().partition(a, 0);
+    });
+    const std::size_t before = rig.cl.received.size();
+    rig.run_for(12s);
+    bool newer_seen = false, zombie_obeyed = false, zombie_refused = false;
+    for (std::size_t i = before; i < rig.cl.received.size(); ++i) {
+      const auto& r = rig.cl.received[i];
+      if (r.broker != x) continue;
+      if (r.controller_epoch == p::ControllerEpoch(2) && r.answered == p::ErrorCode::none) newer_seen = true;
+      if (newer_seen && r.controller_epoch == p::ControllerEpoch(1)) {
+        zombie_obeyed |= r.answered == p::ErrorCode::none;
+        zombie_refused |= r.answered == p::ErrorCode::stale_controller_epoch;
+      }
+    }
+    CHECK(newer_seen);
+    CHECK(zombie_obeyed == legacy);
+    CHECK(zombie_refused == !legacy);
   }
 }
