@@ -186,7 +186,7 @@ void SimDisk::record_write(Inode& inode, std::uint64_t offset, ByteView data) {
   inode.unsynced.push_back(std::move(op));
   world_.trace().fold(TraceKind::disk_write,
                       (static_cast<std::uint64_t>(node_.id) << 48) ^ offset,
-                      XXH3_64bits(data.data(), data.size()));
+                      XXH3_64bits(data.data(), data.size()), node_.id);
   write_back(inode);
 }
 
@@ -198,7 +198,7 @@ void SimDisk::record_truncate(Inode& inode, std::uint64_t size_bytes) {
   inode.cache.resize(size_bytes, 0);
   inode.unsynced.push_back(std::move(op));
   world_.trace().fold(TraceKind::disk_write, static_cast<std::uint64_t>(node_.id) << 48,
-                      size_bytes);
+                      size_bytes, node_.id);
   write_back(inode);
 }
 

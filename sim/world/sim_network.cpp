@@ -1,5 +1,7 @@
 #include "sim/world/sim_network.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 
 #include "sim/world/world.h"
@@ -320,7 +322,8 @@ void SimNetwork::deliver(const std::shared_ptr<Conn>& c, int dir) {
       return;
     }
     if (f.frame) {
-      world_.trace().fold(TraceKind::deliver, (c->id << 1) | std::uint64_t(dir), f.frame->size());
+      world_.trace().fold(TraceKind::deliver, (c->id << 1) | std::uint64_t(dir),
+                          XXH3_64bits(f.frame->data(), f.frame->size()), p.to);
       ++frames_delivered_;
       p.arrived.push_back(std::move(*f.frame));
     } else {

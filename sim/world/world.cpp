@@ -49,13 +49,25 @@ struct EhGlobals {
   unsigned int uncaught_exceptions;
 };
 
+EhGlobals* eh_globals() {
+  // __cxa_get_globals is a call into the C++ runtime's TLS; the address is
+  // fixed per thread, so ask once.
+  thread_local EhGlobals* g = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+  return g;
+}
+
+// Every fiber that switches out leaves the state clear, so a fiber that
+// parks with a clear state (nearly always) has nothing to save or restore.
 class OwnExceptionState {
  public:
-  OwnExceptionState()
-      : g_(reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals())), saved_(*g_) {
-    *g_ = EhGlobals{nullptr, 0};
+  OwnExceptionState() : g_(eh_globals()), saved_(*g_) {
+    if (saved_.caught_exceptions != nullptr || saved_.uncaught_exceptions != 0) [[unlikely]]
+      *g_ = EhGlobals{nullptr, 0};
   }
-  ~OwnExceptionState() { *g_ = saved_; }
+  ~OwnExceptionState() {
+    if (saved_.caught_exceptions != nullptr || saved_.uncaught_exceptions != 0) [[unlikely]]
+      *g_ = saved_;
+  }
   OwnExceptionState(const OwnExceptionState&) = delete;
   OwnExceptionState& operator=(const OwnExceptionState&) = delete;
 
@@ -165,7 +177,7 @@ void World::start(NodeId id) {
   SAMSA_ASSERT(!n.up, "start of a node that is up");
   n.up = true;
   n.runtime = std::make_unique<NodeRuntime>(*this, n);
-  trace_.fold(TraceKind::restart, static_cast<std::uint64_t>(id), n.incarnation);
+  trace_.fold(TraceKind::restart, static_cast<std::uint64_t>(id), n.incarnation, id);
   n.logger->info("start (incarnation {})", n.incarnation);
   NodeRuntime* rt = n.runtime.get();
   spawn_on(n, "main", [rt, &n] { n.main(*rt); });
@@ -181,7 +193,7 @@ void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   n.crashing = true;
   ++n.incarnation;
   thaw(n);  // SIGKILL ends a SIGSTOP
-  trace_.fold(TraceKind::crash, static_cast<std::uint64_t>(id), n.incarnation);
+  trace_.fold(TraceKind::crash, static_cast<std::uint64_t>(id), n.incarnation, id);
   network_->node_crashed(id);
   // Wake every parked fiber of the node; each throws Crashed when it runs.
   std::vector<Waiter*> parked;
@@ -192,7 +204,7 @@ void World::crash(NodeId id, std::optional<CrashMode> disk_mode) {
   join_all(n);
   const CrashMode mode = disk_mode ? n.disk->crash(*disk_mode) : n.disk->crash();
   trace_.fold(TraceKind::disk_crash, static_cast<std::uint64_t>(id),
-              static_cast<std::uint64_t>(mode));
+              static_cast<std::uint64_t>(mode), id);
   n.logger->info("disk after crash: {}", to_string(mode));
   n.crashing = false;
   n.crash_done->notify_all();
@@ -202,14 +214,14 @@ void World::pause(NodeId id) {
   SimNode& n = node(id);
   if (!n.up || n.crashing || n.paused) return;
   n.paused = true;
-  trace_.fold(TraceKind::fault, 4, static_cast<std::uint64_t>(id));
+  trace_.fold(TraceKind::fault, 4, static_cast<std::uint64_t>(id), id);
   n.logger->info("paused");
 }
 
 void World::resume(NodeId id) {
   SimNode& n = node(id);
   if (!n.paused) return;
-  trace_.fold(TraceKind::fault, 5, static_cast<std::uint64_t>(id));
+  trace_.fold(TraceKind::fault, 5, static_cast<std::uint64_t>(id), id);
   n.logger->info("resumed");
   thaw(n);
 }
@@ -374,7 +386,8 @@ boost::fibers::context* World::pick(std::vector<boost::fibers::context*>& ready)
       p->node->frozen.push_back(ctx);
       continue;
     }
-    trace_.fold(TraceKind::pick, p ? p->fiber_id : 0);
+    trace_.fold(TraceKind::pick, p ? p->fiber_id : 0, 0,
+                p && p->node ? p->node->id : -1, p ? std::string_view(p->name) : "main");
     return ctx;
   }
   return nullptr;
@@ -694,7 +707,7 @@ void SimTaskScope::stop() {
   SAMSA_ASSERT(p->scope != this, "TaskScope::stop from a fiber of the scope itself");
   if (!cancelled_) {
     cancelled_ = true;
-    world_.trace_.fold(TraceKind::cancel, id_, live_.size());
+    world_.trace_.fold(TraceKind::cancel, id_, live_.size(), node_.id);
     // Parked fibers of the scope wake and throw Cancelled; ready ones throw
     // at their next park; a crash in between makes them throw Crashed.
     std::vector<Waiter*> parked;

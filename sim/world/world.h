@@ -151,6 +151,9 @@ class World final : public Parker {
   Trace& trace() { return trace_; }
   std::uint64_t trace_hash() const { return trace_.hash(); }
   std::uint64_t events() const { return trace_.events(); }
+  // Records every traced event into `log` from now on (nullptr: stop). Off
+  // by default; the caller owns the log and keeps it alive while recording.
+  void record_trace(TraceLog* log) { trace_.record_into(log, &vt_); }
   Random& random() { return rng_; }  // the world's own stream (fault schedules)
   bool buggify(std::string_view name);
   const std::map<std::string, std::uint64_t, std::less<>>& buggify_fired() const {
