@@ -12,6 +12,7 @@
 #include "scenarios/broker/acks.h"
 #include "scenarios/workload.h"
 #include "scenarios/producer/delivery.h"
+#include "scenarios/groups/delivery.h"
 
 namespace samsa::scenarios {
 
@@ -152,6 +153,8 @@ std::vector<Scenario> code_scenarios() {
       code_scenario("producer/idempotent-lost-acks", "the idempotent producer (acks=all, 5 in flight) under lost acks, broker crashes and restarts and cut links: no lost-write, duplicate or reordering within a partition", producer::run_idempotent_lost_acks),
       code_scenario("producer/retries-no-idempotence", "enable.idempotence=false, retries, 5 requests in flight under lost acks: duplicates and reordering are Kafka's hazard (expect exit 1 on some seeds)", producer::run_retries_no_idempotence),
       code_scenario("producer/acks-0", "acks=0 under the same faults: no send is ever ok with an offset; losses are counted", producer::run_acks_0),
+      code_scenario("groups/at-least-once", "a group of three consumers reads a 4-partition topic with process-before-commit while consumers crash mid-processing: no record lost, no two owners in a generation, committed offsets never go back; duplicates are expected", groups::run_at_least_once),
+      code_scenario("groups/at-most-once", "the same group with commit-before-process: no record processed twice; records lost to crashes between commit and processing are expected", groups::run_at_most_once),
   };
 }
 

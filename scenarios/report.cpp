@@ -31,4 +31,20 @@ RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& worl
   return report;
 }
 
+invariants::Violation violation_from_text(const std::string& text) {
+  const auto colon = text.find(": ");
+  std::string name = colon == std::string::npos ? text : text.substr(0, colon);
+  std::string why = colon == std::string::npos ? text : text.substr(colon + 2);
+  return name == "liveness" ? invariants::Violation::liveness(std::move(name), std::move(why))
+                            : invariants::Violation::safety(std::move(name), std::move(why));
+}
+
+RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& world,
+                      const sim::RunResult& result, const std::vector<std::string>& violations,
+                      const std::string& save_disks_dir) {
+  std::vector<invariants::Violation> typed;
+  for (const auto& v : violations) typed.push_back(violation_from_text(v));
+  return make_report(std::move(scenario), seed, world, result, std::move(typed), save_disks_dir);
+}
+
 }  // namespace samsa::scenarios

@@ -16,4 +16,12 @@ RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& worl
                       const sim::RunResult& result, std::vector<invariants::Violation> violations,
                       const std::string& save_disks_dir);
 
+// For code-defined scenarios whose checkers write "name: explanation": the
+// name before the colon is the violation's (Jepsen's anomaly names), and
+// "liveness: ..." is a liveness violation, everything else safety.
+invariants::Violation violation_from_text(const std::string& text);
+RunReport make_report(std::string scenario, std::uint64_t seed, sim::World& world,
+                      const sim::RunResult& result, const std::vector<std::string>& violations,
+                      const std::string& save_disks_dir);
+
 }  // namespace samsa::scenarios

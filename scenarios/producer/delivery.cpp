@@ -182,15 +182,6 @@ bool read_partition(Runtime& rt, int partition, std::map<std::int64_t, std::stri
 
 std::int64_t index_of(const std::string& value) { return std::stoll(value.substr(value.find('-') + 1)); }
 
-// "name: explanation" as a typed violation; "liveness: ..." is liveness.
-invariants::Violation typed(const std::string& v) {
-  const auto colon = v.find(": ");
-  std::string name = colon == std::string::npos ? v : v.substr(0, colon);
-  std::string why = colon == std::string::npos ? v : v.substr(colon + 2);
-  return name == "liveness" ? invariants::Violation::liveness(std::move(name), std::move(why))
-                            : invariants::Violation::safety(std::move(name), std::move(why));
-}
-
 // The checkers, over the history and the partitions read back.
 std::vector<std::string> check(const Run& run, bool acks0, json& counts) {
   std::vector<std::string> out;
@@ -301,9 +292,7 @@ RunReport run_delivery(const DeliveryConfig& cfg) {
   const bool acks0 = acks != cfg.producer.end() && acks->second == "0";
   json counts;
   auto violations = check(run, acks0, counts);
-  std::vector<invariants::Violation> found;
-  for (const auto& v : violations) found.push_back(typed(v));
-  RunReport report = make_report(cfg.name, cfg.seed, world, rr, std::move(found), "");
+  RunReport report = make_report(cfg.name, cfg.seed, world, rr, violations, "");
   report.details = counts;
   report.details["faults"] = schedule.size();
   report.details["history_ops"] = run.history.ops.size();

@@ -16,6 +16,8 @@ BrokerNode::BrokerNode(sim::Runtime& rt_, const BrokerConfig& config_)
       server(std::make_shared<Server>(rt_, static_cast<std::size_t>(config_.socket_request_max_bytes))) {
   admin = std::make_shared<AdminContext>(AdminContext{rt, config, nullptr, controller, producer_ids, rng});
   add_handlers(*server, replicas, admin);
+  groups = std::make_shared<group::GroupService>(rt, config, replicas, admin);
+  group::add_group_handlers(*server, groups);
 }
 
 std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& config,
@@ -27,6 +29,7 @@ std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& c
   std::shared_ptr<sim::Listener> l(std::move(*listener));
   rt.spawn("isr-expiration", [node] { node->replicas->run_isr_expiration(); });
   rt.spawn("checkpoints", [node] { node->replicas->run_checkpoints(); });
+  rt.spawn("group-timers", [node] { node->groups->run_timers(); });
   SessionConfig sc;
   sc.coordinators = options.coordinators;
   sc.session_timeout_ms = config.zookeeper_session_timeout_ms;

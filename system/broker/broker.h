@@ -11,6 +11,7 @@
 #include "system/broker/config.h"
 #include "system/broker/controller.h"
 #include "system/broker/controller_network.h"
+#include "system/broker/group/group_service.h"
 #include "system/broker/handlers_admin.h"
 #include "system/broker/producer_id_manager.h"
 #include "system/broker/replica_manager.h"
@@ -33,6 +34,7 @@ struct BrokerNode {
   ProducerIdManager producer_ids;
   sim::Random rng;
   std::shared_ptr<AdminContext> admin;
+  std::shared_ptr<group::GroupService> groups;  // the group coordinator
   std::shared_ptr<Server> server;
   bool serving = false;
 };

@@ -41,6 +41,11 @@ class Server : public std::enable_shared_from_this<Server> {
   // Adds an api to the table (the protocol table must know it).
   void add(protocol::ApiKey key, Handler h);
   bool serves(protocol::ApiKey key) const { return handlers_.count(key) > 0; }
+  // The handler of an api (empty when not served), to wrap it.
+  Handler handler(protocol::ApiKey key) const {
+    auto it = handlers_.find(key);
+    return it == handlers_.end() ? Handler() : it->second;
+  }
   // The ApiVersions answer: every api of the table with its versions.
   protocol::ApiVersionsResponse api_versions(protocol::ErrorCode error = protocol::ErrorCode::none) const;
 

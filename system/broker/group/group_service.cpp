@@ -1,0 +1,573 @@
+#include "system/broker/group/group_service.h"
+
+#include "system/broker/admin.h"
+#include "system/protocol/record_batch.h"
+
+namespace samsa::broker::group {
+
+using namespace protocol;
+
+GroupConfig group_config(const BrokerConfig& c) {
+  GroupConfig g;
+  g.group_min_session_timeout_ms = c.group_min_session_timeout_ms;
+  g.group_max_session_timeout_ms = c.group_max_session_timeout_ms;
+  g.group_initial_rebalance_delay_ms = c.group_initial_rebalance_delay_ms;
+  g.group_max_size = c.group_max_size;
+  g.offsets_topic_num_partitions = c.offsets_topic_num_partitions;
+  return g;
+}
+
+GroupService::GroupService(sim::Runtime& rt, const BrokerConfig& config, std::shared_ptr<ReplicaManager> rm,
+                           std::shared_ptr<AdminContext> admin)
+    : rt_(rt),
+      config_(config),
+      rm_(std::move(rm)),
+      admin_(std::move(admin)),
+      random_(rt.random("broker.group")),
+      coordinator_(group_config(config), random_),
+      replies_(rt.parker()),
+      timers_(rt.parker()) {}
+
+// --- plumbing --------------------------------------------------------------------------------------
+
+void GroupService::deliver(Replies& out) {
+  for (auto& r : out) ready_[r.request] = std::move(r);
+  out.clear();
+  replies_.notify_all();
+  timers_.notify_all();  // a call may have moved the earliest deadline
+}
+
+Reply GroupService::wait_reply(RequestId id) {
+  for (;;) {
+    auto it = ready_.find(id);
+    if (it != ready_.end()) {
+      Reply r = std::move(it->second);
+      ready_.erase(it);
+      return r;
+    }
+    replies_.wait("group.reply");
+  }
+}
+
+void GroupService::run_timers() {
+  for (;;) {
+    const auto next = coordinator_.next_deadline_ms();
+    if (!next) {
+      timers_.wait("group.timers");
+    } else if (*next > now_ms()) {
+      timers_.wait("group.timers", sim::MonoTime{std::chrono::milliseconds(*next)});
+    }
+    Replies out;
+    coordinator_.advance(now_ms(), out);
+    deliver(out);
+  }
+}
+
+// --- __consumer_offsets ----------------------------------------------------------------------------
+
+void GroupService::on_leadership_change() {
+  const std::int32_t n = config_.offsets_topic_num_partitions;
+  for (std::int32_t p = 0; p < n; ++p) {
+    auto part = rm_->partition(TopicPartition{std::string(k_offsets_topic), PartitionId(p)});
+    const bool leading = part && part->is_leader();
+    auto& s = partitions_[p];
+    if (leading == s.leading) continue;
+    s.leading = leading;
+    ++s.generation;
+    Replies out;
+    if (leading) {
+      coordinator_.set_partition_status(p, PartitionStatus::loading, out);
+      const std::uint64_t gen = s.generation;
+      rt_.spawn(fmt::format("group-load-{}", p), [self = shared_from_this(), p, gen] { self->load_partition(p, gen); });
+    } else {
+      ++stats_.unloads;
+      coordinator_.set_partition_status(p, PartitionStatus::not_owned, out);
+    }
+    deliver(out);
+  }
+}
+
+namespace {
+
+struct LoadedPartition {
+  std::map<std::string, std::map<TopicPartitionKey, CommittedOffset>> offsets;
+  std::map<std::string, GroupMetadataValue> groups;
+  std::uint64_t records = 0;
+};
+
+// One record of the log, the last one of its key winning.
+void apply_record(LoadedPartition& out, const RecordView& r) {
+  if (!r.key) return;
+  auto key = decode_key(*r.key);
+  if (!key) return;  // GroupMetadataManager throws on an unknown key version; we skip it
+  ++out.records;
+  if (const auto* k = std::get_if<OffsetCommitKey>(&*key)) {
+    const TopicPartitionKey tp{k->topic, PartitionId(k->partition)};
+    if (!r.value) {
+      out.offsets[k->group].erase(tp);
+      return;
+    }
+    auto v = decode_offset_commit_value(*r.value);
+    if (!v) return;
+    out.offsets[k->group][tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms};
+  } else {
+    const auto& g = std::get<GroupMetadataKey>(*key);
+    if (!r.value) {
+      out.groups.erase(g.group);
+      return;
+    }
+    auto v = decode_group_metadata_value(*r.value);
+    if (v) out.groups[g.group] = std::move(*v);
+  }
+}
+
+}  // namespace
+
+// GroupMetadataManager.doLoadGroupsAndOffsets: reads the partition from its
+// start to the log end as it was when loading began.
+void GroupService::load_partition(std::int32_t partition, std::uint64_t generation) {
+  auto part = rm_->partition(TopicPartition{std::string(k_offsets_topic), PartitionId(partition)});
+  if (!part) return;
+  LoadedPartition loaded;
+  {
+    PartitionLock lock(*part);
+    const std::int64_t end = part->log_end_offset().value();
+    std::int64_t offset = part->log_start_offset().value();
+    while (offset < end) {
+      auto read = part->log().read(offset, static_cast<std::uint64_t>(config_.offsets_load_buffer_size));
+      if (!read || read->records.empty()) break;
+      BatchReader batches(read->records);
+      std::int64_t next = offset;
+      while (auto b = batches.next()) {
+        next = b->header.next_offset();
+        if (b->header.is_control()) continue;
+        auto it = RecordIterator::open(b->bytes);
+        if (!it) continue;
+        for (;;) {
+          auto r = it->next();
+          if (!r || *r == nullptr) break;
+          if ((*r)->offset >= offset && (*r)->offset < end) apply_record(loaded, **r);
+        }
+      }
+      if (next <= offset) break;
+      offset = next;
+    }
+  }
+  auto& s = partitions_[partition];
+  if (s.generation != generation || !s.leading) return;  // leadership moved while reading
+  const TimeMs now = now_ms();
+  Replies out;
+  for (const auto& [group, offsets] : loaded.offsets) coordinator_.load_offsets(group, offsets, now);
+  for (const auto& [group, value] : loaded.groups) coordinator_.load_group(group, value, now, out);
+  coordinator_.set_partition_status(partition, PartitionStatus::owned, out);
+  ++stats_.loads;
+  stats_.records_loaded += loaded.records;
+  rt_.log().info("group coordinator: loaded {}-{} ({} records, {} groups)", k_offsets_topic, partition,
+                 loaded.records, loaded.groups.size());
+  deliver(out);
+}
+
+ErrorCode GroupService::append(std::string_view group_id, Bytes batch) {
+  ++stats_.appends;
+  ProduceRequest req;
+  req.acks = static_cast<std::int16_t>(config_.offsets_commit_required_acks);
+  req.timeout_ms = config_.offsets_commit_timeout_ms;
+  auto& t = req.topic_data.emplace_back();
+  t.name = std::string(k_offsets_topic);
+  auto& p = t.partition_data.emplace_back();
+  p.index = PartitionId(coordinator_.partition_for(group_id));
+  p.records = Records(std::move(batch));
+  auto resp = rm_->produce(req, 8);
+  ErrorCode e = ErrorCode::unknown_server_error;
+  if (resp && !resp->responses.empty() && !resp->responses[0].partition_responses.empty())
+    e = resp->responses[0].partition_responses[0].error_code;
+  if (e != ErrorCode::none) ++stats_.append_failures;
+  switch (e) {
+    case ErrorCode::none: return e;
+    case ErrorCode::unknown_topic_or_partition:
+    case ErrorCode::not_enough_replicas:
+    case ErrorCode::not_enough_replicas_after_append: return ErrorCode::coordinator_not_available;
+    case ErrorCode::not_leader_or_follower:
+    case ErrorCode::kafka_storage_error: return ErrorCode::not_coordinator;
+    case ErrorCode::message_too_large:
+    case ErrorCode::record_list_too_large:
+    case ErrorCode::invalid_fetch_size: return ErrorCode::invalid_commit_offset_size;
+    default: return e;
+  }
+}
+
+ErrorCode GroupService::store_group(std::string_view group_id) {
+  auto value = coordinator_.group_record(group_id);
+  if (!value) return ErrorCode::none;
+  BatchBuilder b(BatchOptions{});
+  const Bytes key = encode_key(GroupMetadataKey{std::string(group_id)});
+  const Bytes v = encode_value(*value);
+  b.append(rt_.wall_ms(), ByteView(key), ByteView(v));
+  return append(group_id, b.finish());
+}
+
+// --- the APIs --------------------------------------------------------------------------------------
+
+std::pair<ErrorCode, BrokerId> GroupService::coordinator_for(std::string_view key) {
+  const TopicPartition tp{std::string(k_offsets_topic), PartitionId(coordinator_.partition_for(key))};
+  MetadataCache& cache = rm_->metadata();
+  if (!cache.has_topic(tp.topic)) {
+    coord::Client* c = rm_->coordinator();
+    if (c != nullptr) {
+      NewTopic t;
+      t.name = tp.topic;
+      t.num_partitions = config_.offsets_topic_num_partitions;
+      t.replication_factor = config_.offsets_topic_replication_factor;
+      t.configs = {{"cleanup.policy", "compact"},
+                   {"compression.type", "producer"},
+                   {"segment.bytes", std::to_string(config_.offsets_topic_segment_bytes)}};
+      auto r = create_topics(*c, config_, {t}, false, admin_->rng);
+      if (!r.empty() && r[0].error != ErrorCode::none && r[0].error != ErrorCode::topic_already_exists)
+        rt_.log().info("group coordinator: creating {}: {}", tp.topic, protocol::to_string(r[0].error));
+    }
+    return {ErrorCode::coordinator_not_available, BrokerId::none()};
+  }
+  const ControlPartitionState* s = cache.partition(tp);
+  if (s == nullptr || s->leader.is_none() || !cache.brokers().count(s->leader))
+    return {ErrorCode::coordinator_not_available, BrokerId::none()};
+  return {ErrorCode::none, s->leader};
+}
+
+FindCoordinatorResponse GroupService::find_coordinator(const RequestHeader& h, const FindCoordinatorRequest& r) {
+  FindCoordinatorResponse resp;
+  auto answer = [&](const std::string& key, std::int8_t key_type) {
+    FindCoordinatorResponse::Coordinator c;
+    c.key = key;
+    c.node_id = BrokerId::none();
+    c.error_message = std::nullopt;
+    if (key_type != 0) {
+      c.error_code = ErrorCode::coordinator_not_available;  // no transaction coordinator here
+    } else if (key.empty()) {
+      c.error_code = ErrorCode::invalid_request;
+    } else {
+      auto [error, leader] = coordinator_for(key);
+      c.error_code = error;
+      if (error == ErrorCode::none) {
+        const BrokerInfo& b = rm_->metadata().brokers().at(leader);
+        c.node_id = leader;
+        c.host = b.endpoint.host;
+        c.port = b.endpoint.port;
+      }
+    }
+    return c;
+  };
+  if (h.api_version >= 4) {
+    for (const auto& k : r.coordinator_keys) resp.coordinators.push_back(answer(k, r.key_type));
+    return resp;
+  }
+  auto c = answer(r.key, r.key_type);
+  resp.error_code = c.error_code;
+  resp.error_message = std::nullopt;
+  resp.node_id = c.node_id;
+  resp.host = c.host;
+  resp.port = c.port;
+  return resp;
+}
+
+JoinGroupResponse GroupService::join_group(const RequestHeader& h, const JoinGroupRequest& r) {
+  JoinRequest j;
+  j.group_id = r.group_id;
+  j.member_id = r.member_id;
+  j.group_instance_id = r.group_instance_id;
+  j.require_known_member_id = h.api_version >= 4 && !r.group_instance_id;  // KafkaApis, KIP-394
+  j.client_id = h.client_id.value_or("");
+  j.client_host = "/" + h.client_id.value_or("");
+  j.session_timeout_ms = r.session_timeout_ms;
+  j.rebalance_timeout_ms = h.api_version == 0 ? r.session_timeout_ms : r.rebalance_timeout_ms;
+  j.protocol_type = r.protocol_type;
+  for (const auto& p : r.protocols) j.protocols.push_back(Protocol{p.name, p.metadata});
+  const RequestId id = next_request();
+  Replies out;
+  coordinator_.join_group(id, j, now_ms(), out);
+  deliver(out);
+  const JoinResult res = std::get<JoinResult>(wait_reply(id).result);
+  JoinGroupResponse resp;
+  resp.error_code = res.error;
+  resp.generation_id = res.generation_id;
+  resp.protocol_type = res.protocol_type;
+  resp.protocol_name = h.api_version >= 7 ? res.protocol_name : std::optional<std::string>(res.protocol_name.value_or(""));
+  resp.leader = res.leader_id;
+  resp.member_id = res.member_id;
+  for (const auto& m : res.members) resp.members.push_back({m.member_id, m.group_instance_id, m.metadata, {}});
+  return resp;
+}
+
+SyncGroupResponse GroupService::sync_group(const RequestHeader&, const SyncGroupRequest& r) {
+  SyncRequest s;
+  s.group_id = r.group_id;
+  s.generation_id = r.generation_id;
+  s.member_id = r.member_id;
+  s.protocol_type = r.protocol_type;
+  s.protocol_name = r.protocol_name;
+  for (const auto& a : r.assignments) s.assignments[a.member_id] = a.assignment;
+  const RequestId id = next_request();
+  Replies out;
+  const auto before = coordinator_.state(r.group_id);
+  coordinator_.sync_group(id, s, now_ms(), out);
+  const bool completed = before == GroupState::completing_rebalance &&
+                         coordinator_.state(r.group_id) == GroupState::stable &&
+                         coordinator_.generation(r.group_id) == r.generation_id;
+  if (completed) {
+    // GroupCoordinator.doSyncGroup: the members learn their assignment only
+    // once the group record is stored.
+    const ErrorCode e = store_group(r.group_id);
+    if (e != ErrorCode::none)
+      for (auto& reply : out)
+        if (auto* sr = std::get_if<SyncResult>(&reply.result)) *sr = SyncResult{e, {}, {}, {}};
+  }
+  deliver(out);
+  const SyncResult res = std::get<SyncResult>(wait_reply(id).result);
+  SyncGroupResponse resp;
+  resp.error_code = res.error;
+  resp.protocol_type = res.protocol_type;
+  resp.protocol_name = res.protocol_name;
+  resp.assignment = res.assignment;
+  return resp;
+}
+
+HeartbeatResponse GroupService::heartbeat(const RequestHeader&, const HeartbeatRequest& r) {
+  Replies out;
+  HeartbeatResponse resp;
+  resp.error_code = coordinator_.heartbeat(r.group_id, r.member_id, r.generation_id, now_ms(), out);
+  deliver(out);
+  return resp;
+}
+
+LeaveGroupResponse GroupService::leave_group(const RequestHeader& h, const LeaveGroupRequest& r) {
+  std::vector<std::string> ids;
+  if (h.api_version < 3) {
+    ids.push_back(r.member_id);
+  } else {
+    for (const auto& m : r.members) ids.push_back(m.member_id);
+  }
+  Replies out;
+  const LeaveResult res = coordinator_.leave_group(r.group_id, ids, now_ms(), out);
+  deliver(out);
+  LeaveGroupResponse resp;
+  resp.error_code = res.error;
+  if (h.api_version < 3) {
+    if (resp.error_code == ErrorCode::none && !res.members.empty()) resp.error_code = res.members[0];
+    return resp;
+  }
+  for (std::size_t i = 0; i < ids.size() && i < res.members.size(); ++i)
+    resp.members.push_back({ids[i], r.members[i].group_instance_id, res.members[i], {}});
+  return resp;
+}
+
+OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const protocol::OffsetCommitRequest& r) {
+  group::OffsetCommitRequest c;
+  c.group_id = r.group_id;
+  c.generation_id = h.api_version == 0 ? GenerationId::none() : r.generation_id_or_member_epoch;
+  c.member_id = r.member_id;
+  const TimeMs now = rt_.wall_ms();
+  for (const auto& t : r.topics)
+    for (const auto& p : t.partitions) {
+      CommittedOffset o;
+      o.offset = p.committed_offset;
+      o.leader_epoch = p.committed_leader_epoch;
+      o.metadata = p.committed_metadata.value_or("");
+      o.commit_timestamp_ms = now;
+      c.offsets.push_back({TopicPartitionKey{t.name, p.partition_index}, o});
+    }
+  // What the group had, to put back if the append fails.
+  std::optional<std::vector<TopicPartitionKey>> tps(std::in_place);
+  for (const auto& [tp, o] : c.offsets) tps->push_back(tp);
+  const auto previous = coordinator_.fetch_offsets(r.group_id, tps);
+  Replies out;
+  std::vector<ErrorCode> errors = coordinator_.commit_offsets(c, now_ms(), out);
+  deliver(out);
+  BatchBuilder b(BatchOptions{});
+  bool any = false;
+  for (std::size_t i = 0; i < c.offsets.size(); ++i) {
+    if (errors[i] != ErrorCode::none) continue;
+    const auto& [tp, o] = c.offsets[i];
+    const Bytes key = encode_key(OffsetCommitKey{c.group_id, tp.topic, tp.partition.value()});
+    const Bytes value = encode_value(OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, -1});
+    b.append(now, ByteView(key), ByteView(value));
+    any = true;
+  }
+  if (any) {
+    const ErrorCode e = append(c.group_id, b.finish());
+    if (e != ErrorCode::none) {
+      for (auto& x : errors)
+        if (x == ErrorCode::none) x = e;
+      if (previous.first == ErrorCode::none) coordinator_.load_offsets(r.group_id, previous.second, now_ms());
+    }
+  }
+  OffsetCommitResponse resp;
+  std::size_t i = 0;
+  for (const auto& t : r.topics) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = t.name;
+    for (const auto& p : t.partitions) rt.partitions.push_back({p.partition_index, errors[i++], {}});
+  }
+  return resp;
+}
+
+namespace {
+
+template <class Part>
+Part fetched_partition(PartitionId p, const std::map<TopicPartitionKey, CommittedOffset>& got,
+                       const std::string& topic, ErrorCode error) {
+  Part out;
+  out.partition_index = p;
+  out.committed_offset = Offset::none();
+  out.metadata = "";
+  out.error_code = error;
+  auto it = got.find(TopicPartitionKey{topic, p});
+  if (it != got.end()) {
+    out.committed_offset = it->second.offset;
+    out.committed_leader_epoch = it->second.leader_epoch;
+    out.metadata = it->second.metadata;
+  }
+  return out;
+}
+
+}  // namespace
+
+OffsetFetchResponse GroupService::offset_fetch(const RequestHeader& h, const OffsetFetchRequest& r) {
+  OffsetFetchResponse resp;
+  if (h.api_version >= 8) {
+    for (const auto& g : r.groups) {
+      std::optional<std::vector<TopicPartitionKey>> want;
+      if (g.topics) {
+        want.emplace();
+        for (const auto& t : *g.topics)
+          for (PartitionId p : t.partition_indexes) want->push_back({t.name, p});
+      }
+      auto [error, got] = coordinator_.fetch_offsets(g.group_id, want);
+      auto& out = resp.groups.emplace_back();
+      out.group_id = g.group_id;
+      out.error_code = error;
+      if (error != ErrorCode::none) continue;
+      if (!want) {
+        want.emplace();
+        for (const auto& [tp, o] : got) want->push_back(tp);
+      }
+      for (const auto& tp : *want) {
+        if (out.topics.empty() || out.topics.back().name != tp.topic) out.topics.emplace_back().name = tp.topic;
+        out.topics.back().partitions.push_back(
+            fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartitions>(tp.partition, got, tp.topic, ErrorCode::none));
+      }
+    }
+    return resp;
+  }
+  std::optional<std::vector<TopicPartitionKey>> want;
+  if (r.topics) {
+    want.emplace();
+    for (const auto& t : *r.topics)
+      for (PartitionId p : t.partition_indexes) want->push_back({t.name, p});
+  }
+  auto [error, got] = coordinator_.fetch_offsets(r.group_id, want);
+  // Before v2 the group's error is given in every partition.
+  const ErrorCode per_partition = h.api_version < 2 ? error : ErrorCode::none;
+  resp.error_code = error;
+  if (error != ErrorCode::none && h.api_version >= 2) return resp;
+  if (!want) {
+    want.emplace();
+    for (const auto& [tp, o] : got) want->push_back(tp);
+  }
+  for (const auto& tp : *want) {
+    if (resp.topics.empty() || resp.topics.back().name != tp.topic) resp.topics.emplace_back().name = tp.topic;
+    resp.topics.back().partitions.push_back(
+        fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartition>(tp.partition, got, tp.topic, per_partition));
+  }
+  return resp;
+}
+
+DescribeGroupsResponse GroupService::describe_groups(const RequestHeader&, const DescribeGroupsRequest& r) {
+  DescribeGroupsResponse resp;
+  for (const auto& id : r.groups) {
+    auto [error, s] = coordinator_.describe_group(id);
+    auto& g = resp.groups.emplace_back();
+    g.group_id = id;
+    g.error_code = error;
+    g.group_state = std::string(to_string(s.state));
+    g.protocol_type = s.protocol_type;
+    g.protocol_data = s.protocol_name;
+    for (const auto& m : s.members)
+      g.members.push_back({m.member_id, m.group_instance_id, m.client_id, m.client_host, m.metadata, m.assignment, {}});
+  }
+  return resp;
+}
+
+ListGroupsResponse GroupService::list_groups(const RequestHeader&, const ListGroupsRequest& r) {
+  ListGroupsResponse resp;
+  auto [error, groups] = coordinator_.list_groups();
+  resp.error_code = error;
+  for (const auto& [id, type, state] : groups) {
+    const std::string name(to_string(state));
+    if (!r.states_filter.empty() &&
+        std::find(r.states_filter.begin(), r.states_filter.end(), name) == r.states_filter.end())
+      continue;
+    resp.groups.push_back({id, type, name, {}});
+  }
+  return resp;
+}
+
+}  // namespace samsa::broker::group
+
+#include "system/broker/server.h"
+
+namespace samsa::broker::group {
+
+namespace {
+
+template <class M, class F>
+Handler serve_group(F fn) {
+  return [fn](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+    auto body = f.body<M>();
+    if (!body) return Err{body.error()};
+    return std::optional<Bytes>(encode_response_frame(f.header, fn(f.header, *body)));
+  };
+}
+
+}  // namespace
+
+void add_group_handlers(Server& server, std::shared_ptr<GroupService> g) {
+  server.add(ApiKey::find_coordinator, serve_group<FindCoordinatorRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->find_coordinator(h, r);
+             }));
+  server.add(ApiKey::join_group, serve_group<JoinGroupRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->join_group(h, r);
+             }));
+  server.add(ApiKey::sync_group, serve_group<SyncGroupRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->sync_group(h, r);
+             }));
+  server.add(ApiKey::heartbeat, serve_group<HeartbeatRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->heartbeat(h, r);
+             }));
+  server.add(ApiKey::leave_group, serve_group<LeaveGroupRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->leave_group(h, r);
+             }));
+  server.add(ApiKey::offset_commit, serve_group<protocol::OffsetCommitRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->offset_commit(h, r);
+             }));
+  server.add(ApiKey::offset_fetch, serve_group<OffsetFetchRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->offset_fetch(h, r);
+             }));
+  server.add(ApiKey::describe_groups, serve_group<DescribeGroupsRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->describe_groups(h, r);
+             }));
+  server.add(ApiKey::list_groups, serve_group<ListGroupsRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->list_groups(h, r);
+             }));
+  // KafkaApis.handleLeaderAndIsrRequest's onLeadershipChange callback, and
+  // StopReplica's resignation.
+  for (ApiKey key : {ApiKey::leader_and_isr, ApiKey::stop_replica}) {
+    Handler inner = server.handler(key);
+    SAMSA_ASSERT(static_cast<bool>(inner), "the replica handlers are added first");
+    server.add(key, [inner, g](const RequestFrame& f) {
+      auto out = inner(f);
+      g->on_leadership_change();
+      return out;
+    });
+  }
+}
+
+}  // namespace samsa::broker::group

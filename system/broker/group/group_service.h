@@ -1,0 +1,125 @@
+#pragma once
+// The group coordinator as a broker actor (Kafka 2.8's GroupCoordinator
+// wired by KafkaApis, with GroupMetadataManager's storage): it owns the pure
+// GroupCoordinator of group_coordinator.h, serves the group APIs from the
+// connection fibers, parks a JoinGroup or SyncGroup until the state machine
+// answers it, drives the state machine's timers from the runtime clock, and
+// keeps the groups' state in the internal __consumer_offsets topic:
+//
+//  - FindCoordinator answers the leader of the group's offsets partition,
+//    creating the topic on first use (KafkaApis.getOrCreateInternalTopic:
+//    offsets.topic.num.partitions, offsets.topic.replication.factor,
+//    cleanup.policy=compact; COORDINATOR_NOT_AVAILABLE meanwhile).
+//  - OffsetCommit appends the commit records to the group's partition with
+//    offsets.commit.required.acks (acks=all) and answers only after the
+//    append is committed (GroupMetadataManager.storeOffsets); an append that
+//    fails answers Kafka's mapped error and puts back the offsets the group
+//    had before (Kafka only applies a pending commit on success; an offset
+//    that did not exist before stays in memory until the next load).
+//  - The leader's SyncGroup that completes a rebalance appends the group
+//    record (storeGroup) before the members get their assignments.
+//  - When this broker becomes leader of an offsets partition (LeaderAndIsr)
+//    the partition is loading (COORDINATOR_LOAD_IN_PROGRESS) while its log is
+//    read from the start to the log end; the last record of each key wins
+//    (tombstones delete); then it is owned. When it stops being leader the
+//    partition's groups are unloaded (NOT_COORDINATOR).
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "sim/runtime/runtime.h"
+#include "system/broker/config.h"
+#include "system/broker/group/group_coordinator.h"
+#include "system/broker/handlers_admin.h"
+#include "system/broker/replica_manager.h"
+#include "system/protocol/typed_api.h"
+
+namespace samsa::broker::group {
+
+GroupConfig group_config(const BrokerConfig& c);
+
+struct GroupServiceStats {
+  std::uint64_t loads = 0;           // offsets partitions loaded
+  std::uint64_t unloads = 0;         // offsets partitions given up
+  std::uint64_t records_loaded = 0;  // __consumer_offsets records read while loading
+  std::uint64_t appends = 0;         // appends to __consumer_offsets
+  std::uint64_t append_failures = 0;
+};
+
+class GroupService : public std::enable_shared_from_this<GroupService> {
+ public:
+  GroupService(sim::Runtime& rt, const BrokerConfig& config, std::shared_ptr<ReplicaManager> rm,
+               std::shared_ptr<AdminContext> admin);
+  GroupService(const GroupService&) = delete;
+  GroupService& operator=(const GroupService&) = delete;
+
+  // The fiber that fires the state machine's deadlines (heartbeat expiry,
+  // DelayedJoin, InitialDelayedJoin) at their time on the runtime clock.
+  void run_timers();
+  // Compares this broker's leadership of the offsets partitions with what
+  // the coordinator owns: loads the new ones, unloads the lost ones
+  // (GroupCoordinator.onElection / onResignation). Called after every
+  // LeaderAndIsr and StopReplica.
+  void on_leadership_change();
+
+  protocol::FindCoordinatorResponse find_coordinator(const protocol::RequestHeader& h,
+                                                     const protocol::FindCoordinatorRequest& r);
+  protocol::JoinGroupResponse join_group(const protocol::RequestHeader& h, const protocol::JoinGroupRequest& r);
+  protocol::SyncGroupResponse sync_group(const protocol::RequestHeader& h, const protocol::SyncGroupRequest& r);
+  protocol::HeartbeatResponse heartbeat(const protocol::RequestHeader& h, const protocol::HeartbeatRequest& r);
+  protocol::LeaveGroupResponse leave_group(const protocol::RequestHeader& h, const protocol::LeaveGroupRequest& r);
+  protocol::OffsetCommitResponse offset_commit(const protocol::RequestHeader& h,
+                                               const protocol::OffsetCommitRequest& r);
+  protocol::OffsetFetchResponse offset_fetch(const protocol::RequestHeader& h,
+                                             const protocol::OffsetFetchRequest& r);
+  protocol::DescribeGroupsResponse describe_groups(const protocol::RequestHeader& h,
+                                                   const protocol::DescribeGroupsRequest& r);
+  protocol::ListGroupsResponse list_groups(const protocol::RequestHeader& h, const protocol::ListGroupsRequest& r);
+
+  const GroupCoordinator& coordinator() const { return coordinator_; }
+  const GroupServiceStats& stats() const { return stats_; }
+
+ private:
+  struct OffsetsPartition {
+    bool leading = false;
+    std::uint64_t generation = 0;  // bumped on every change: a load of an older one is dropped
+  };
+
+  TimeMs now_ms() { return sim::to_ms(rt_.now().since_epoch); }
+  RequestId next_request() { return next_request_++; }
+  // Hands answers to the requests parked for them; wakes the timer fiber.
+  void deliver(Replies& out);
+  Reply wait_reply(RequestId id);
+  void load_partition(std::int32_t partition, std::uint64_t generation);
+  // Appends records to the group's offsets partition and waits for acks;
+  // the error as the group APIs report it (storeOffsets' mapping).
+  ErrorCode append(std::string_view group_id, Bytes batch);
+  ErrorCode store_group(std::string_view group_id);
+  std::pair<ErrorCode, protocol::BrokerId> coordinator_for(std::string_view key);
+
+  sim::Runtime& rt_;
+  BrokerConfig config_;
+  std::shared_ptr<ReplicaManager> rm_;
+  std::shared_ptr<AdminContext> admin_;
+  sim::Random random_;  // before coordinator_, which keeps a reference
+  GroupCoordinator coordinator_;
+  std::map<std::int32_t, OffsetsPartition> partitions_;
+  std::map<RequestId, Reply> ready_;
+  sim::WaitQueue replies_;
+  sim::WaitQueue timers_;
+  RequestId next_request_ = 1;
+  GroupServiceStats stats_;
+};
+
+}  // namespace samsa::broker::group
+
+namespace samsa::broker {
+class Server;
+namespace group {
+// Adds FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+// OffsetCommit, OffsetFetch, DescribeGroups and ListGroups to the table, and
+// wraps LeaderAndIsr and StopReplica so that the offsets partitions this
+// broker leads are loaded and unloaded after each.
+void add_group_handlers(Server& server, std::shared_ptr<GroupService> groups);
+}  // namespace group
+}  // namespace samsa::broker

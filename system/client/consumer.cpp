@@ -1,0 +1,680 @@
+#include "system/client/consumer.h"
+
+#include <algorithm>
+
+#include "system/client/group/assignor.h"
+#include "system/protocol/record_batch.h"
+#include "system/protocol/typed_api.h"
+
+namespace samsa::client {
+
+using namespace protocol;
+using Ms = std::chrono::milliseconds;
+
+namespace {
+
+// One connection per address, one request at a time (Java's NetworkClient
+// with max.in.flight 1 per connection, enough for a consumer).
+class Net {
+ public:
+  Net(sim::Runtime& rt, std::string client_id) : rt_(rt), client_id_(std::move(client_id)) {}
+
+  template <class Resp, class Req>
+  std::optional<Resp> call(const sim::Address& to, const Req& req, std::int16_t version, sim::Duration timeout) {
+    const std::string k = to.host + ":" + std::to_string(to.port);
+    auto it = conns_.find(k);
+    if (it == conns_.end()) {
+      auto c = rt_.net().connect(to, rt_.deadline_after(timeout));
+      if (!c) return std::nullopt;
+      it = conns_.emplace(k, std::move(*c)).first;
+    }
+    RequestHeader h;
+    h.api_key = Req::k_api_key;
+    h.api_version = version;
+    h.correlation_id = ++correlation_;
+    h.client_id = client_id_;
+    if (!it->second->send(encode_request_frame(h, req))) {
+      conns_.erase(k);
+      return std::nullopt;
+    }
+    auto frame = it->second->recv(rt_.deadline_after(timeout));
+    if (!frame) {
+      conns_.erase(k);
+      return std::nullopt;
+    }
+    auto resp = decode_response_frame<Resp>(share_frame(std::move(*frame)), version);
+    if (!resp || resp->correlation_id != h.correlation_id) {
+      conns_.erase(k);
+      return std::nullopt;
+    }
+    return std::move(resp->body);
+  }
+
+ private:
+  sim::Runtime& rt_;
+  std::string client_id_;
+  std::map<std::string, std::unique_ptr<sim::Connection>> conns_;
+  std::int32_t correlation_ = 0;
+};
+
+bool needs_rejoin(ErrorCode e) {
+  return e == ErrorCode::rebalance_in_progress || e == ErrorCode::illegal_generation ||
+         e == ErrorCode::unknown_member_id;
+}
+bool coordinator_lost(ErrorCode e) {
+  return e == ErrorCode::not_coordinator || e == ErrorCode::coordinator_not_available;
+}
+
+}  // namespace
+
+struct Consumer::State {
+  State(sim::Runtime& r, ConsumerConfig c)
+      : rt(r), config(std::move(c)), net(r, config.client_id), hb_net(r, config.client_id), rng(r.random("consumer")) {}
+  sim::Runtime& rt;
+  ConsumerConfig config;
+  Net net;
+  Net hb_net;  // the heartbeat fiber's own connections
+  sim::Random rng;
+  std::unique_ptr<group::Assignor> assignor;
+  ConsumerStats stats;
+  bool closed = false;
+  bool heartbeat_running = false;
+
+  // Subscription (SubscriptionState).
+  std::vector<std::string> topics;  // subscribe()
+  bool group_managed = false;
+  std::vector<TopicPartition> assigned;
+  std::map<TopicPartition, std::int64_t> positions;
+  std::map<TopicPartition, std::int32_t> position_epochs;  // epoch of the last record consumed
+  std::vector<ConsumerRecord> buffered;
+
+  // Metadata.
+  std::map<BrokerId, sim::Address> brokers;
+  std::map<TopicPartition, std::pair<BrokerId, LeaderEpoch>> leaders;
+  std::map<std::string, std::int32_t> partition_counts;
+  bool metadata_stale = true;
+
+  // Group membership (AbstractCoordinator).
+  std::optional<sim::Address> coordinator;
+  std::string member_id;
+  GenerationId generation = GenerationId::none();
+  bool rejoin_needed = true;
+  sim::MonoTime last_poll{};
+  sim::MonoTime next_auto_commit{};
+  std::optional<std::map<TopicPartition, std::int64_t>> pending_async;
+
+  sim::Duration request_timeout() const { return Ms(config.request_timeout_ms); }
+  void backoff() { rt.sleep(Ms(config.retry_backoff_ms)); }
+
+  void refresh_metadata();
+  bool ensure_coordinator();
+  void join_group();
+  void on_join_complete(const Bytes& assignment, GenerationId gen);
+  CommitOutcome commit(const std::map<TopicPartition, std::int64_t>& offsets, bool async);
+  void update_positions();
+  std::optional<std::int64_t> list_offset(const TopicPartition& tp, std::int64_t timestamp);
+  void fetch_once(sim::Duration max_wait);
+  void run_heartbeat();
+  void leave_group();
+};
+
+// --- configuration -----------------------------------------------------------------------------
+
+Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props) {
+  ConsumerConfig c;
+  for (const auto& [k, v] : props) {
+    auto as_int = [&](std::int32_t& out) -> bool {
+      try {
+        std::size_t used = 0;
+        const long long n = std::stoll(v, &used);
+        if (used != v.size() || n < 0 || n > std::numeric_limits<std::int32_t>::max()) return false;
+        out = static_cast<std::int32_t>(n);
+        return true;
+      } catch (...) {
+        return false;
+      }
+    };
+    bool ok = true;
+    if (k == "bootstrap.servers") {
+      std::size_t start = 0;
+      while (start < v.size()) {
+        std::size_t end = v.find(',', start);
+        if (end == std::string::npos) end = v.size();
+        const std::string hp = v.substr(start, end - start);
+        const std::size_t colon = hp.rfind(':');
+        std::int32_t port = 0;
+        if (colon == std::string::npos) return Err{std::string("bootstrap.servers: host:port expected")};
+        const std::string ps = hp.substr(colon + 1);
+        if (ps.empty() || ps.find_first_not_of("0123456789") != std::string::npos || ps.size() > 5)
+          return Err{std::string("bootstrap.servers: bad port")};
+        port = std::stoi(ps);
+        c.bootstrap_servers.push_back({hp.substr(0, colon), static_cast<std::uint16_t>(port)});
+        start = end + 1;
+      }
+    } else if (k == "client.id") c.client_id = v;
+    else if (k == "group.id") c.group_id = v;
+    else if (k == "session.timeout.ms") ok = as_int(c.session_timeout_ms);
+    else if (k == "heartbeat.interval.ms") ok = as_int(c.heartbeat_interval_ms);
+    else if (k == "max.poll.interval.ms") ok = as_int(c.max_poll_interval_ms);
+    else if (k == "max.poll.records") ok = as_int(c.max_poll_records) && c.max_poll_records >= 1;
+    else if (k == "fetch.max.wait.ms") ok = as_int(c.fetch_max_wait_ms);
+    else if (k == "fetch.min.bytes") ok = as_int(c.fetch_min_bytes);
+    else if (k == "max.partition.fetch.bytes") ok = as_int(c.max_partition_fetch_bytes);
+    else if (k == "auto.offset.reset") {
+      ok = v == "earliest" || v == "latest" || v == "none";
+      c.auto_offset_reset = v;
+    } else if (k == "enable.auto.commit") {
+      ok = v == "true" || v == "false";
+      c.enable_auto_commit = v == "true";
+    } else if (k == "auto.commit.interval.ms") ok = as_int(c.auto_commit_interval_ms);
+    else if (k == "partition.assignment.strategy") {
+      ok = group::make_assignor(v) != nullptr;
+      c.partition_assignment_strategy = v;
+    } else if (k == "request.timeout.ms") ok = as_int(c.request_timeout_ms);
+    else if (k == "retry.backoff.ms") ok = as_int(c.retry_backoff_ms);
+    else return Err{k + ": unknown consumer key"};
+    if (!ok) return Err{k + ": invalid value '" + v + "'"};
+  }
+  if (c.bootstrap_servers.empty()) return Err{std::string("bootstrap.servers: required")};
+  if (c.heartbeat_interval_ms >= c.session_timeout_ms)
+    return Err{std::string("heartbeat.interval.ms: must be below session.timeout.ms")};
+  return c;
+}
+
+// --- metadata ----------------------------------------------------------------------------------
+
+void Consumer::State::refresh_metadata() {
+  std::vector<sim::Address> targets;
+  for (const auto& [id, a] : brokers) targets.push_back(a);
+  for (const auto& a : config.bootstrap_servers) targets.push_back(a);
+  std::set<std::string> wanted(topics.begin(), topics.end());
+  for (const auto& tp : assigned) wanted.insert(tp.topic);
+  MetadataRequest req;
+  req.topics.emplace();
+  for (const auto& t : wanted) req.topics->emplace_back().name = t;
+  req.allow_auto_topic_creation = false;
+  const std::size_t start = static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto resp = net.call<MetadataResponse>(targets[(start + i) % targets.size()], req, 9, request_timeout());
+    if (!resp) continue;
+    brokers.clear();
+    for (const auto& b : resp->brokers) brokers[b.node_id] = {b.host, static_cast<std::uint16_t>(b.port)};
+    leaders.clear();
+    for (const auto& t : resp->topics) {
+      if (t.error_code != ErrorCode::none || !t.name) continue;
+      partition_counts[*t.name] = static_cast<std::int32_t>(t.partitions.size());
+      for (const auto& p : t.partitions)
+        if (p.error_code == ErrorCode::none) leaders[{*t.name, p.partition_index}] = {p.leader_id, p.leader_epoch};
+    }
+    metadata_stale = false;
+    return;
+  }
+}
+
+// --- the group ---------------------------------------------------------------------------------
+
+bool Consumer::State::ensure_coordinator() {
+  if (coordinator) return true;
+  std::vector<sim::Address> targets;
+  for (const auto& [id, a] : brokers) targets.push_back(a);
+  for (const auto& a : config.bootstrap_servers) targets.push_back(a);
+  FindCoordinatorRequest req;
+  req.key = config.group_id;
+  const std::size_t start = static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto resp = net.call<FindCoordinatorResponse>(targets[(start + i) % targets.size()], req, 3, request_timeout());
+    if (resp && resp->error_code == ErrorCode::none) {
+      coordinator = sim::Address{resp->host, static_cast<std::uint16_t>(resp->port)};
+      return true;
+    }
+  }
+  return false;
+}
+
+void Consumer::State::on_join_complete(const Bytes& bytes, GenerationId gen) {
+  auto a = group::decode_assignment(bytes);
+  assigned = a ? a->partitions : std::vector<TopicPartition>{};
+  std::sort(assigned.begin(), assigned.end());
+  // Eager protocol: every position is given up and read again from the
+  // committed offsets (ConsumerCoordinator.onJoinComplete).
+  positions.clear();
+  buffered.clear();
+  generation = gen;
+  rejoin_needed = false;
+  ++stats.rebalances;
+  if (assignor && a) assignor->on_assignment(*a, gen);
+}
+
+void Consumer::State::join_group() {
+  // onJoinPrepare: an auto-commit before the partitions go.
+  if (config.enable_auto_commit && generation != GenerationId::none() && !positions.empty())
+    (void)commit(positions, false);
+  for (int attempt = 0; !closed; ++attempt) {
+    if (!ensure_coordinator()) {
+      backoff();
+      continue;
+    }
+    JoinGroupRequest req;
+    req.group_id = config.group_id;
+    req.session_timeout_ms = config.session_timeout_ms;
+    req.rebalance_timeout_ms = config.max_poll_interval_ms;
+    req.member_id = member_id;
+    req.protocol_type = std::string(group::k_consumer_protocol_type);
+    group::Subscription sub;
+    sub.topics = topics;
+    auto& p = req.protocols.emplace_back();
+    p.name = std::string(assignor->name());
+    p.metadata = group::encode_subscription(sub, assignor->version());
+    auto j = net.call<JoinGroupResponse>(*coordinator, req, 5,
+                                         Ms(config.max_poll_interval_ms) + Ms(config.request_timeout_ms));
+    if (!j) {
+      coordinator.reset();
+      backoff();
+      continue;
+    }
+    if (j->error_code == ErrorCode::member_id_required) {
+      member_id = j->member_id;  // KIP-394: join again with it
+      continue;
+    }
+    if (j->error_code == ErrorCode::unknown_member_id) member_id.clear();
+    if (coordinator_lost(j->error_code)) coordinator.reset();
+    if (j->error_code != ErrorCode::none) {
+      backoff();
+      continue;
+    }
+    ++stats.joins;
+    member_id = j->member_id;
+    SyncGroupRequest sync;
+    sync.group_id = config.group_id;
+    sync.generation_id = j->generation_id;
+    sync.member_id = member_id;
+    if (j->leader == member_id) {
+      // The leader computes the assignment (ConsumerCoordinator.performAssignment).
+      group::GroupSubscription subs;
+      std::set<std::string> all;
+      for (const auto& m : j->members) {
+        auto s = group::decode_subscription(m.metadata);
+        if (!s) continue;
+        s->group_instance_id = m.group_instance_id;
+        all.insert(s->topics.begin(), s->topics.end());
+        subs[m.member_id] = std::move(*s);
+      }
+      const auto mine = topics;
+      topics.assign(all.begin(), all.end());
+      refresh_metadata();
+      topics = mine;
+      group::PartitionCounts counts;
+      for (const auto& t : all)
+        if (partition_counts.count(t)) counts[t] = partition_counts.at(t);
+      for (const auto& [member, a] : assignor->assign(counts, subs)) {
+        auto& out = sync.assignments.emplace_back();
+        out.member_id = member;
+        out.assignment = group::encode_assignment(a);
+      }
+    }
+    auto s = net.call<SyncGroupResponse>(*coordinator, sync, 3, request_timeout());
+    if (!s) {
+      coordinator.reset();
+      backoff();
+      continue;
+    }
+    if (s->error_code == ErrorCode::unknown_member_id) member_id.clear();
+    if (coordinator_lost(s->error_code)) coordinator.reset();
+    if (s->error_code != ErrorCode::none) {
+      backoff();
+      continue;
+    }
+    on_join_complete(s->assignment, j->generation_id);
+    return;
+  }
+}
+
+void Consumer::State::leave_group() {
+  if (!coordinator || member_id.empty()) return;
+  LeaveGroupRequest req;
+  req.group_id = config.group_id;
+  req.members.emplace_back().member_id = member_id;
+  (void)net.call<LeaveGroupResponse>(*coordinator, req, 3, request_timeout());
+  member_id.clear();
+  generation = GenerationId::none();
+  rejoin_needed = true;
+}
+
+// AbstractCoordinator.HeartbeatThread.
+void Consumer::State::run_heartbeat() {
+  while (!closed) {
+    rt.sleep(Ms(config.heartbeat_interval_ms));
+    if (closed || !group_managed || rejoin_needed || generation == GenerationId::none() || !coordinator) continue;
+    if (rt.now() - last_poll > Ms(config.max_poll_interval_ms)) {
+      // The poll loop is too slow: give the partitions up (maybeLeaveGroup).
+      LeaveGroupRequest req;
+      req.group_id = config.group_id;
+      req.members.emplace_back().member_id = member_id;
+      (void)hb_net.call<LeaveGroupResponse>(*coordinator, req, 3, request_timeout());
+      member_id.clear();
+      generation = GenerationId::none();
+      rejoin_needed = true;
+      continue;
+    }
+    HeartbeatRequest req;
+    req.group_id = config.group_id;
+    req.generation_id = generation;
+    req.member_id = member_id;
+    const GenerationId sent_generation = generation;
+    auto r = hb_net.call<HeartbeatResponse>(*coordinator, req, 3, request_timeout());
+    ++stats.heartbeats;
+    if (generation != sent_generation) continue;  // a rebalance happened meanwhile
+    if (!r) {
+      coordinator.reset();
+      continue;
+    }
+    if (needs_rejoin(r->error_code)) {
+      rejoin_needed = true;
+      if (r->error_code == ErrorCode::unknown_member_id) member_id.clear();
+    } else if (coordinator_lost(r->error_code)) {
+      coordinator.reset();
+    }
+  }
+}
+
+// --- offsets -----------------------------------------------------------------------------------
+
+CommitOutcome Consumer::State::commit(const std::map<TopicPartition, std::int64_t>& offsets, bool async) {
+  CommitOutcome out;
+  out.offsets = offsets;
+  out.async = async;
+  if (offsets.empty()) {
+    out.ok = true;
+    return out;
+  }
+  if (!ensure_coordinator()) {
+    out.error = ErrorCode::coordinator_not_available;
+    return out;
+  }
+  protocol::OffsetCommitRequest req;
+  req.group_id = config.group_id;
+  req.generation_id_or_member_epoch = group_managed ? generation : GenerationId::none();
+  req.member_id = group_managed ? member_id : "";
+  for (const auto& [tp, off] : offsets) {
+    if (req.topics.empty() || req.topics.back().name != tp.topic) req.topics.emplace_back().name = tp.topic;
+    auto& p = req.topics.back().partitions.emplace_back();
+    p.partition_index = tp.partition;
+    p.committed_offset = Offset(off);
+    auto e = position_epochs.find(tp);
+    p.committed_leader_epoch = LeaderEpoch(e == position_epochs.end() ? -1 : e->second);
+    p.committed_metadata = "";
+  }
+  auto resp = net.call<OffsetCommitResponse>(*coordinator, req, 7, request_timeout());
+  if (!resp) {
+    coordinator.reset();
+    out.error = ErrorCode::request_timed_out;  // unknown: it may have been written
+    return out;
+  }
+  out.ok = true;
+  for (const auto& t : resp->topics)
+    for (const auto& p : t.partitions)
+      if (p.error_code != ErrorCode::none && out.ok) {
+        out.ok = false;
+        out.error = p.error_code;
+      }
+  if (needs_rejoin(out.error)) rejoin_needed = true;
+  if (coordinator_lost(out.error)) coordinator.reset();
+  return out;
+}
+
+std::optional<std::int64_t> Consumer::State::list_offset(const TopicPartition& tp, std::int64_t timestamp) {
+  auto l = leaders.find(tp);
+  if (l == leaders.end() || !brokers.count(l->second.first)) return std::nullopt;
+  ListOffsetsRequest req;
+  req.replica_id = BrokerId(-1);
+  auto& t = req.topics.emplace_back();
+  t.name = tp.topic;
+  auto& p = t.partitions.emplace_back();
+  p.partition_index = tp.partition;
+  p.current_leader_epoch = l->second.second;
+  p.timestamp = timestamp;
+  auto resp = net.call<ListOffsetsResponse>(brokers.at(l->second.first), req, 5, request_timeout());
+  if (!resp || resp->topics.empty() || resp->topics[0].partitions.empty()) return std::nullopt;
+  const auto& pr = resp->topics[0].partitions[0];
+  if (pr.error_code != ErrorCode::none) {
+    metadata_stale = true;
+    return std::nullopt;
+  }
+  return pr.offset.value();
+}
+
+// Positions for partitions without one: the committed offset, else the reset policy.
+void Consumer::State::update_positions() {
+  std::vector<TopicPartition> missing;
+  for (const auto& tp : assigned)
+    if (!positions.count(tp)) missing.push_back(tp);
+  if (missing.empty()) return;
+  std::map<TopicPartition, std::int64_t> committed;
+  if (!config.group_id.empty() && ensure_coordinator()) {
+    OffsetFetchRequest req;
+    req.group_id = config.group_id;
+    req.topics.emplace();
+    for (const auto& tp : missing) {
+      if (req.topics->empty() || req.topics->back().name != tp.topic) req.topics->emplace_back().name = tp.topic;
+      req.topics->back().partition_indexes.push_back(tp.partition);
+    }
+    auto resp = net.call<OffsetFetchResponse>(*coordinator, req, 7, request_timeout());
+    if (!resp || resp->error_code != ErrorCode::none) {
+      if (!resp || coordinator_lost(resp->error_code)) coordinator.reset();
+      return;  // COORDINATOR_LOAD_IN_PROGRESS and the like: try again at the next poll
+    }
+    for (const auto& t : resp->topics)
+      for (const auto& p : t.partitions)
+        if (p.error_code == ErrorCode::none && p.committed_offset.value() >= 0)
+          committed[{t.name, p.partition_index}] = p.committed_offset.value();
+  }
+  if (metadata_stale) refresh_metadata();
+  for (const auto& tp : missing) {
+    auto c = committed.find(tp);
+    if (c != committed.end()) {
+      positions[tp] = c->second;
+      continue;
+    }
+    if (config.auto_offset_reset == "none") continue;  // NoOffsetForPartitionException: no position
+    auto off = list_offset(tp, config.auto_offset_reset == "earliest" ? -2 : -1);
+    if (off) {
+      positions[tp] = *off;
+      ++stats.offset_resets;
+    }
+  }
+}
+
+void Consumer::State::fetch_once(sim::Duration max_wait) {
+  if (metadata_stale) refresh_metadata();
+  std::map<BrokerId, std::vector<TopicPartition>> by_leader;
+  for (const auto& [tp, pos] : positions) {
+    auto l = leaders.find(tp);
+    if (l == leaders.end() || l->second.first.is_none()) {
+      metadata_stale = true;
+      continue;
+    }
+    by_leader[l->second.first].push_back(tp);
+  }
+  const auto wait_ms = static_cast<std::int32_t>(std::max<std::int64_t>(0, sim::to_ms(max_wait)));
+  for (const auto& [leader, tps] : by_leader) {
+    if (!brokers.count(leader)) {
+      metadata_stale = true;
+      continue;
+    }
+    FetchRequest req;
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = std::min(wait_ms, config.fetch_max_wait_ms);
+    req.min_bytes = config.fetch_min_bytes;
+    req.max_bytes = 52428800;
+    for (const auto& tp : tps) {
+      if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
+      auto& p = req.topics.back().partitions.emplace_back();
+      p.partition = tp.partition;
+      p.current_leader_epoch = leaders.at(tp).second;
+      p.fetch_offset = Offset(positions.at(tp));
+      p.partition_max_bytes = config.max_partition_fetch_bytes;
+    }
+    ++stats.fetches;
+    auto resp = net.call<FetchResponse>(brokers.at(leader), req, 11, Ms(req.max_wait_ms) + request_timeout());
+    if (!resp) {
+      metadata_stale = true;
+      continue;
+    }
+    for (const auto& t : resp->responses)
+      for (const auto& pd : t.partitions) {
+        const TopicPartition tp{t.topic, pd.partition_index};
+        auto pos = positions.find(tp);
+        if (pos == positions.end()) continue;  // revoked meanwhile
+        switch (pd.error_code) {
+          case ErrorCode::none: break;
+          case ErrorCode::offset_out_of_range:
+            // Fetcher: reset by auto.offset.reset (none: keep failing).
+            if (config.auto_offset_reset != "none") positions.erase(pos);
+            continue;
+          case ErrorCode::fenced_leader_epoch:
+            ++stats.fenced;
+            metadata_stale = true;
+            continue;
+          default:  // NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION...
+            metadata_stale = true;
+            continue;
+        }
+        if (!pd.records) continue;
+        // Positions move when the application gets the records (poll);
+        // a fetch that brings only control batches moves it here.
+        std::int64_t next = pos->second;
+        bool any = false;
+        BatchReader reader(pd.records->view());
+        while (auto b = reader.next()) {
+          next = std::max(next, b->header.next_offset());
+          if (b->header.is_control()) continue;
+          auto it = RecordIterator::open(b->bytes);
+          if (!it) break;
+          for (;;) {
+            auto r = it->next();
+            if (!r || *r == nullptr) break;
+            if ((*r)->offset < pos->second) continue;
+            ConsumerRecord rec;
+            rec.topic = tp.topic;
+            rec.partition = tp.partition.value();
+            rec.offset = (*r)->offset;
+            if ((*r)->key) rec.key = std::string(as_chars(*(*r)->key));
+            if ((*r)->value) rec.value = std::string(as_chars(*(*r)->value));
+            rec.leader_epoch = b->header.partition_leader_epoch;
+            buffered.push_back(std::move(rec));
+            any = true;
+          }
+        }
+        if (!any) pos->second = next;
+      }
+  }
+}
+
+// --- the public face ---------------------------------------------------------------------------
+
+Consumer::Consumer(sim::Runtime& rt, ConsumerConfig config) : s_(std::make_shared<State>(rt, std::move(config))) {
+  s_->assignor = group::make_assignor(s_->config.partition_assignment_strategy);
+  SAMSA_ASSERT(s_->assignor != nullptr, "make_consumer_config checked the strategy");
+  s_->last_poll = rt.now();
+  s_->next_auto_commit = rt.now() + Ms(s_->config.auto_commit_interval_ms);
+}
+
+Consumer::~Consumer() { s_->closed = true; }
+
+void Consumer::subscribe(std::vector<std::string> topics) {
+  std::sort(topics.begin(), topics.end());
+  s_->topics = std::move(topics);
+  s_->group_managed = true;
+  s_->rejoin_needed = true;
+  s_->metadata_stale = true;
+  if (!s_->heartbeat_running) {
+    s_->heartbeat_running = true;
+    s_->rt.spawn("consumer-heartbeat", [s = s_] { s->run_heartbeat(); });
+  }
+}
+
+void Consumer::assign(std::vector<TopicPartition> partitions) {
+  std::sort(partitions.begin(), partitions.end());
+  s_->group_managed = false;
+  s_->topics.clear();
+  s_->assigned = std::move(partitions);
+  std::erase_if(s_->positions, [&](const auto& kv) {
+    return !std::binary_search(s_->assigned.begin(), s_->assigned.end(), kv.first);
+  });
+  s_->metadata_stale = true;
+  if (on_assign) on_assign({-1, s_->assigned});
+}
+
+std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
+  State& s = *s_;
+  s.last_poll = s.rt.now();
+  const sim::MonoTime deadline = s.rt.now() + timeout;
+  if (s.pending_async) {
+    auto out = s.commit(*s.pending_async, true);
+    s.pending_async.reset();
+    if (on_commit) on_commit(out);
+  }
+  if (s.group_managed && s.rejoin_needed) {
+    s.join_group();
+    if (on_assign && !s.rejoin_needed) on_assign({s.generation.value(), s.assigned});
+  }
+  if (s.config.enable_auto_commit && !s.config.group_id.empty() && s.rt.now() >= s.next_auto_commit) {
+    s.next_auto_commit = s.rt.now() + Ms(s.config.auto_commit_interval_ms);
+    auto out = s.commit(s.positions, true);
+    if (on_commit) on_commit(out);
+  }
+  for (;;) {
+    s.update_positions();
+    if (s.buffered.empty() && !s.positions.empty()) s.fetch_once(deadline - s.rt.now());
+    if (!s.buffered.empty() || s.rt.now() >= deadline || s.rejoin_needed) break;
+    if (s.positions.empty()) s.rt.sleep(std::min<sim::Duration>(Ms(s.config.retry_backoff_ms), deadline - s.rt.now()));
+  }
+  s.last_poll = s.rt.now();
+  const std::size_t n = std::min<std::size_t>(s.buffered.size(), static_cast<std::size_t>(s.config.max_poll_records));
+  std::vector<ConsumerRecord> out(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
+  s.buffered.erase(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
+  for (const auto& r : out) {
+    const TopicPartition tp{r.topic, PartitionId(r.partition)};
+    auto p = s.positions.find(tp);
+    if (p != s.positions.end()) p->second = r.offset + 1;
+    s.position_epochs[tp] = r.leader_epoch;
+  }
+  return out;
+}
+
+CommitOutcome Consumer::commit_sync() { return commit_sync(s_->positions); }
+
+CommitOutcome Consumer::commit_sync(const std::map<TopicPartition, std::int64_t>& offsets) {
+  auto out = s_->commit(offsets, false);
+  if (on_commit) on_commit(out);
+  return out;
+}
+
+void Consumer::commit_async() { s_->pending_async = s_->positions; }
+
+void Consumer::seek(const TopicPartition& tp, std::int64_t offset) {
+  s_->positions[tp] = offset;
+  std::erase_if(s_->buffered, [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); });
+}
+
+std::optional<std::int64_t> Consumer::position(const TopicPartition& tp) const {
+  auto it = s_->positions.find(tp);
+  if (it == s_->positions.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<TopicPartition> Consumer::assignment() const { return s_->assigned; }
+std::int32_t Consumer::generation() const { return s_->generation.value(); }
+const std::string& Consumer::member_id() const { return s_->member_id; }
+const ConsumerStats& Consumer::stats() const { return s_->stats; }
+
+void Consumer::close() {
+  if (s_->closed) return;
+  if (s_->group_managed) {
+    if (s_->config.enable_auto_commit) (void)s_->commit(s_->positions, false);
+    s_->leave_group();
+  }
+  s_->closed = true;
+}
+
+}  // namespace samsa::client

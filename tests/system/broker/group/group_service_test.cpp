@@ -1,0 +1,150 @@
+// The group coordinator on whole brokers of the simulated world: a raw
+// client finds the coordinator (which creates __consumer_offsets), joins
+// (KIP-394's MEMBER_ID_REQUIRED first), syncs, commits and reads back its
+// offsets; then the coordinator's broker crashes and the new leader of the
+// group's offsets partition serves the same offsets and the same group.
+#include "system/broker/group/group_service.h"
+
+#include <catch2/catch.hpp>
+
+#include "scenarios/broker/cluster.h"
+#include "scenarios/broker/driver.h"
+#include "tests/sim/world_helpers.h"
+
+using namespace samsa;
+using namespace samsa::scenarios::broker;
+using namespace samsa::protocol;
+
+namespace {
+
+constexpr auto k_call = std::chrono::seconds(30);
+
+Bytes bytes_of(std::string_view s) {
+  const ByteView v = as_bytes(s);
+  return Bytes(v.begin(), v.end());
+}
+
+// FindCoordinator (v3) at every broker in turn until one answers a coordinator.
+std::optional<sim::Address> find_coordinator(sim::Runtime& rt, RawClient& c, Cluster& cluster,
+                                             const std::string& group, BrokerId* id = nullptr) {
+  for (int attempt = 0; attempt < 80; ++attempt) {
+    const int b = 1 + attempt % cluster.brokers();
+    FindCoordinatorRequest req;
+    req.key = group;
+    auto resp = c.call<FindCoordinatorResponse>(cluster.address(b), req, 3, std::chrono::seconds(5));
+    if (resp && resp->error_code == ErrorCode::none) {
+      if (id) *id = resp->node_id;
+      return sim::Address{resp->host, static_cast<std::uint16_t>(resp->port)};
+    }
+    rt.sleep(std::chrono::milliseconds(250));
+  }
+  return std::nullopt;
+}
+
+std::optional<OffsetFetchResponse> fetch_offsets(RawClient& c, const sim::Address& coord, const std::string& group) {
+  OffsetFetchRequest req;
+  req.group_id = group;
+  req.topics.emplace();
+  auto& t = req.topics->emplace_back();
+  t.name = "t";
+  t.partition_indexes = {PartitionId(0), PartitionId(1)};
+  return c.call<OffsetFetchResponse>(coord, req, 7, k_call);
+}
+
+}  // namespace
+
+TEST_CASE("group coordinator on brokers: join, sync, commit; a coordinator crash keeps offsets and the group",
+          "[broker][group]") {
+  auto wc = samsa::testing::quiet_config(11);
+  if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"offsets.topic.num.partitions", "3"},
+                           {"offsets.topic.replication.factor", "3"},
+                           {"min.insync.replicas", "2"},
+                           {"group.initial.rebalance.delay.ms", "100"}}});
+  bool done = false;
+  JoinGroupResponse first, second;
+  SyncGroupResponse synced;
+  OffsetCommitResponse committed;
+  std::optional<OffsetFetchResponse> before, after;
+  ErrorCode heartbeat_after = ErrorCode::unknown_server_error;
+  BrokerId old_coordinator = BrokerId::none(), new_coordinator = BrokerId::none();
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "consumer-1");
+    auto coord = find_coordinator(rt, c, cluster, "g1", &old_coordinator);
+    REQUIRE(coord);
+    JoinGroupRequest join;
+    join.group_id = "g1";
+    join.session_timeout_ms = 10000;
+    join.rebalance_timeout_ms = 10000;
+    join.protocol_type = "consumer";
+    auto& proto = join.protocols.emplace_back();
+    proto.name = "range";
+    proto.metadata = bytes_of("sub");
+    first = *c.call<JoinGroupResponse>(*coord, join, 5, k_call);
+    join.member_id = first.member_id;
+    second = *c.call<JoinGroupResponse>(*coord, join, 5, k_call);
+    SyncGroupRequest sync;
+    sync.group_id = "g1";
+    sync.generation_id = second.generation_id;
+    sync.member_id = second.member_id;
+    auto& a = sync.assignments.emplace_back();
+    a.member_id = second.member_id;
+    a.assignment = bytes_of("assignment");
+    synced = *c.call<SyncGroupResponse>(*coord, sync, 3, k_call);
+    protocol::OffsetCommitRequest commit;
+    commit.group_id = "g1";
+    commit.generation_id_or_member_epoch = second.generation_id;
+    commit.member_id = second.member_id;
+    auto& t = commit.topics.emplace_back();
+    t.name = "t";
+    t.partitions.push_back({PartitionId(0), Offset(42), LeaderEpoch(3), -1, "m", {}});
+    committed = *c.call<OffsetCommitResponse>(*coord, commit, 7, k_call);
+    before = fetch_offsets(c, *coord, "g1");
+    world.crash(static_cast<sim::NodeId>(old_coordinator.value()));
+    c.drop(*coord);
+    for (int attempt = 0; attempt < 40 && !after; ++attempt) {
+      rt.sleep(std::chrono::milliseconds(500));
+      auto nc = find_coordinator(rt, c, cluster, "g1", &new_coordinator);
+      if (!nc || new_coordinator == old_coordinator) continue;
+      auto f = fetch_offsets(c, *nc, "g1");
+      if (f && f->error_code == ErrorCode::none) {
+        after = f;
+        HeartbeatRequest hb;
+        hb.group_id = "g1";
+        hb.generation_id = second.generation_id;
+        hb.member_id = second.member_id;
+        auto r = c.call<HeartbeatResponse>(*nc, hb, 3, k_call);
+        if (r) heartbeat_after = r->error_code;
+      }
+    }
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(120));
+  INFO(r.report);
+  REQUIRE(done);
+  CHECK(first.error_code == ErrorCode::member_id_required);
+  CHECK(!first.member_id.empty());
+  CHECK(second.error_code == ErrorCode::none);
+  CHECK(second.generation_id == GenerationId(1));
+  CHECK(second.leader == second.member_id);
+  REQUIRE(second.members.size() == 1);
+  CHECK(synced.error_code == ErrorCode::none);
+  CHECK(synced.assignment == bytes_of("assignment"));
+  REQUIRE(committed.topics.size() == 1);
+  CHECK(committed.topics[0].partitions[0].error_code == ErrorCode::none);
+  REQUIRE(before);
+  REQUIRE(before->topics.size() == 1);
+  CHECK(before->topics[0].partitions[0].committed_offset == Offset(42));
+  CHECK(before->topics[0].partitions[1].committed_offset == Offset::none());
+  REQUIRE(after);
+  CHECK(new_coordinator != old_coordinator);
+  REQUIRE(after->topics.size() == 1);
+  CHECK(after->topics[0].partitions[0].committed_offset == Offset(42));
+  CHECK(after->topics[0].partitions[0].committed_leader_epoch == LeaderEpoch(3));
+  CHECK(after->topics[0].partitions[0].metadata == std::optional<std::string>("m"));
+  // The group record was stored and loaded: the member is still known.
+  CHECK(heartbeat_after == ErrorCode::none);
+}
