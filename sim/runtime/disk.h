@@ -71,6 +71,12 @@ class Disk {
 };
 
 // Reads a whole file into memory (convenience for small side files).
+// A path both disks accept: relative, '/'-separated, no empty, "." or ".."
+// component (else bad_path).
+bool valid_path(std::string_view p);
+// The directory part of a path ("" for a name in the data directory's root).
+std::string parent_of(std::string_view p);
+
 Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path);
 // Writes a whole file atomically and durably: write tmp, fsync, rename,
 // fsync the parent directory (Kafka's Utils.atomicMoveWithFallback).

@@ -43,6 +43,24 @@ std::optional<std::uint32_t> frame_size(ByteView frame) {
          (std::uint32_t{frame[2]} << 8) | std::uint32_t{frame[3]};
 }
 
+bool valid_path(std::string_view p) {
+  if (p.empty() || p.front() == '/' || p.back() == '/') return false;
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    std::size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view part = p.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string parent_of(std::string_view p) {
+  const auto slash = p.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(p.substr(0, slash));
+}
+
 Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path) {
   auto file = disk.open(path);
   if (!file) return Err{file.error()};
@@ -62,8 +80,7 @@ Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView 
     if (auto r = (*file)->fsync(); !r) return r;
   }
   if (auto r = disk.rename(tmp, path); !r) return r;
-  const auto slash = path.rfind('/');
-  return disk.fsync_dir(slash == std::string_view::npos ? std::string_view() : path.substr(0, slash));
+  return disk.fsync_dir(parent_of(path));
 }
 
 }  // namespace samsa::sim

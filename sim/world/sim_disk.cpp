@@ -12,24 +12,6 @@ namespace samsa::sim {
 
 namespace {
 
-bool valid_path(std::string_view p) {
-  if (p.empty() || p.front() == '/' || p.back() == '/') return false;
-  std::size_t start = 0;
-  while (start <= p.size()) {
-    std::size_t end = p.find('/', start);
-    if (end == std::string_view::npos) end = p.size();
-    std::string_view part = p.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
-
-std::string parent_of(std::string_view p) {
-  const auto slash = p.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(p.substr(0, slash));
-}
-
 void apply_write(Bytes& image, std::uint64_t offset, ByteView data) {
   if (image.size() < offset + data.size()) image.resize(offset + data.size(), 0);
   std::copy(data.begin(), data.end(), image.begin() + static_cast<std::ptrdiff_t>(offset));
