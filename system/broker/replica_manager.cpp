@@ -326,8 +326,7 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
       const TopicPartition tp{t.name, pd.index};
       auto p = partition(tp);
       if (!p) {
-        pr.error_code = metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
-                                                : ErrorCode::unknown_topic_or_partition;
+        pr.error_code = not_leader_error(tp, false);
         continue;
       }
       const ByteView records = pd.records ? pd.records->view() : ByteView{};
@@ -392,8 +391,7 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
         const TopicPartition tp{t.topic, fp.partition};
         auto p = partition(tp);
         if (!p || !p->is_leader()) {
-          pd.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
-                                                       : ErrorCode::unknown_topic_or_partition;
+          pd.error_code = not_leader_error(tp, p != nullptr);
           any_error = true;
           continue;
         }
@@ -437,6 +435,11 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
   }
 }
 
+ErrorCode ReplicaManager::not_leader_error(const TopicPartition& tp, bool hosted) const {
+  return hosted || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
+                                           : ErrorCode::unknown_topic_or_partition;
+}
+
 // --- ListOffsets and OffsetsForLeaderEpoch ---------------------------------------------------------------
 
 ListOffsetsResponse ReplicaManager::list_offsets(const ListOffsetsRequest& req, std::int16_t version) {
@@ -451,8 +454,7 @@ ListOffsetsResponse ReplicaManager::list_offsets(const ListOffsetsRequest& req, 
       const TopicPartition tp{t.name, lp.partition_index};
       auto p = partition(tp);
       if (!p || !p->is_leader()) {
-        pr.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
-                                                     : ErrorCode::unknown_topic_or_partition;
+        pr.error_code = not_leader_error(tp, p != nullptr);
         continue;
       }
       PartitionLock lock(*p);
@@ -497,8 +499,7 @@ OffsetForLeaderEpochResponse ReplicaManager::offsets_for_leader_epoch(
       const TopicPartition tp{t.topic, op.partition};
       auto p = partition(tp);
       if (!p || !p->is_leader()) {
-        pr.error_code = p || metadata_.partition(tp) ? ErrorCode::not_leader_or_follower
-                                                     : ErrorCode::unknown_topic_or_partition;
+        pr.error_code = not_leader_error(tp, p != nullptr);
         continue;
       }
       PartitionLock lock(*p);
