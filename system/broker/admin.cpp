@@ -155,14 +155,14 @@ bool wanted(const DescribeConfigsResource& r, const std::string& key) {
   return !r.keys || std::find(r.keys->begin(), r.keys->end(), key) != r.keys->end();
 }
 
-DescribedConfig broker_entry(const BrokerConfig& b, const ConfigValue& v, bool synonyms) {
+DescribedConfig broker_entry(const ConfigValue& v, bool synonyms) {
   DescribedConfig d;
   d.name = v.name;
   d.value = v.value;
-  d.read_only = true;  // samsa has no dynamic broker configs
+  d.type = v.type;
+  d.read_only = !is_dynamic_broker_config(v.name);
   d.source = v.is_default ? ConfigSource::default_config : ConfigSource::static_broker_config;
   if (synonyms) d.synonyms.push_back({v.name, v.value, d.source});
-  (void)b;
   return d;
 }
 
@@ -170,6 +170,7 @@ DescribedConfig topic_entry(const BrokerConfig& b, const ConfigValue& v, bool sy
   DescribedConfig d;
   d.name = v.name;
   d.value = v.value;
+  d.type = v.type;
   const std::string_view synonym = broker_synonym(v.name);
   const auto broker_value = synonym.empty() ? std::nullopt : broker_config_value(b, synonym);
   if (!v.is_default) d.source = ConfigSource::dynamic_topic_config;
@@ -191,14 +192,15 @@ DescribeConfigsResult describe_one(coord::Client& c, const BrokerConfig& b,
   out.type = r.type;
   out.name = r.name;
   if (r.type == ConfigResourceType::broker) {
-    if (!r.name.empty() && r.name != std::to_string(b.broker_id)) {
+    if (r.name.empty()) return out;  // the dynamic cluster defaults: none in samsa
+    if (r.name != std::to_string(b.broker_id)) {
       out.error = ErrorCode::invalid_request;
       out.error_message = fmt::format("Unexpected broker id, expected {} or empty string, but received {}",
                                       b.broker_id, r.name);
       return out;
     }
     for (const auto& v : describe_broker_config(b))
-      if (wanted(r, v.name)) out.configs.push_back(broker_entry(b, v, synonyms));
+      if (wanted(r, v.name)) out.configs.push_back(broker_entry(v, synonyms));
     return out;
   }
   if (r.type != ConfigResourceType::topic) {
@@ -212,8 +214,8 @@ DescribeConfigsResult describe_one(coord::Client& c, const BrokerConfig& b,
     return out;
   }
   if (auto e = c.exists(kafka::topic_path(r.name)); !e) {
+    // Kafka answers a missing topic without a message.
     out.error = e.error() == Code::no_node ? ErrorCode::unknown_topic_or_partition : ErrorCode::unknown_server_error;
-    out.error_message = fmt::format("Topic {} does not exist", r.name);
     return out;
   }
   std::map<std::string, std::string> overrides;
@@ -228,6 +230,31 @@ DescribeConfigsResult describe_one(coord::Client& c, const BrokerConfig& b,
 }
 
 }  // namespace
+
+bool is_dynamic_broker_config(std::string_view key) {
+  // LogCleaner, DynamicLogConfig (the broker synonyms of topic keys but
+  // log.message.format.version), DynamicThreadPool, metric.reporters,
+  // DynamicListenerConfig's listener keys and SocketServer's quotas; the SSL
+  // and SASL keys are left out (samsa has none).
+  static constexpr std::string_view k_dynamic[] = {
+      "advertised.listeners", "background.threads", "compression.type",
+      "listener.security.protocol.map", "listeners", "log.cleaner.backoff.ms",
+      "log.cleaner.dedupe.buffer.size", "log.cleaner.delete.retention.ms",
+      "log.cleaner.io.buffer.load.factor", "log.cleaner.io.buffer.size",
+      "log.cleaner.io.max.bytes.per.second", "log.cleaner.max.compaction.lag.ms",
+      "log.cleaner.min.cleanable.ratio", "log.cleaner.min.compaction.lag.ms", "log.cleaner.threads",
+      "log.cleanup.policy", "log.flush.interval.messages", "log.flush.interval.ms",
+      "log.index.interval.bytes", "log.index.size.max.bytes", "log.message.downconversion.enable",
+      "log.message.timestamp.difference.max.ms", "log.message.timestamp.type", "log.preallocate",
+      "log.retention.bytes", "log.retention.ms", "log.roll.jitter.ms", "log.roll.ms",
+      "log.segment.bytes", "log.segment.delete.delay.ms", "max.connection.creation.rate",
+      "max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
+      "message.max.bytes", "metric.reporters", "min.insync.replicas", "num.io.threads",
+      "num.network.threads", "num.recovery.threads.per.data.dir", "num.replica.fetchers",
+      "principal.builder.class", "unclean.leader.election.enable",
+  };
+  return std::find(std::begin(k_dynamic), std::end(k_dynamic), key) != std::end(k_dynamic);
+}
 
 std::vector<DescribeConfigsResult> describe_configs(coord::Client& c, const BrokerConfig& broker,
                                                     const std::vector<DescribeConfigsResource>& resources,

@@ -58,7 +58,13 @@ struct DeleteTopicResult {  // DeletableTopicResult
 std::vector<DeleteTopicResult> delete_topics(coord::Client& c, const BrokerConfig& broker,
                                              const std::vector<std::string>& topics);
 
-// DescribeConfigs (KIP-226 sources and synonyms).
+// DescribeConfigs (KIP-226 sources and synonyms), as Kafka 2.8's
+// ConfigHelper.describeConfigs in ZooKeeper mode: a broker resource named by
+// this broker's id lists every broker key (read-only unless Kafka can update
+// it dynamically, DynamicBrokerConfig.AllDynamicConfigs); the empty name
+// lists the cluster-wide dynamic defaults, of which samsa has none; a topic
+// lists every topic key (never read-only), sourced TOPIC_CONFIG for its own
+// overrides, else from its broker synonym.
 enum class ConfigResourceType : std::int8_t { unknown = 0, topic = 2, broker = 4 };
 enum class ConfigSource : std::int8_t {
   unknown = 0,
@@ -80,6 +86,7 @@ struct DescribedConfig {  // DescribeConfigsResourceResult
   ConfigSource source = ConfigSource::default_config;
   bool is_sensitive = false;
   std::vector<ConfigSynonym> synonyms;
+  std::string_view type = "UNKNOWN";  // ConfigDef.Type name (DescribeConfigs v3+ ConfigType)
 };
 struct DescribeConfigsResource {
   ConfigResourceType type = ConfigResourceType::unknown;
@@ -96,6 +103,8 @@ struct DescribeConfigsResult {
 std::vector<DescribeConfigsResult> describe_configs(coord::Client& c, const BrokerConfig& broker,
                                                     const std::vector<DescribeConfigsResource>& resources,
                                                     bool include_synonyms);
+// DynamicBrokerConfig.AllDynamicConfigs (Kafka 2.8) for the keys samsa knows.
+bool is_dynamic_broker_config(std::string_view key);
 
 // InitProducerId without a transactional id: a fresh producer id, epoch 0.
 struct InitProducerIdResult {

@@ -408,10 +408,10 @@ bool was_set(const BrokerConfig& c, std::string_view key) {
 
 std::optional<ConfigValue> broker_config_value(const BrokerConfig& c, std::string_view key) {
   if (const auto* k = find_key(broker_keys(), key))
-    return ConfigValue{std::string(key), render(c, *k), !was_set(c, key)};
+    return ConfigValue{std::string(key), render(c, *k), !was_set(c, key), type_name(k->type)};
   if (const auto* l = find_legacy(key))
     return ConfigValue{std::string(key), std::string(c.legacy.*(l->field) ? "true" : "false"),
-                       !was_set(c, key)};
+                       !was_set(c, key), type_name(Type::boolean)};
   return std::nullopt;
 }
 
@@ -635,7 +635,7 @@ Result<TopicConfig, ConfigError> make_topic_config(
 std::vector<ConfigValue> describe_topic_config(const TopicConfig& t) {
   std::vector<ConfigValue> out;
   for (const auto& k : topic_keys())
-    out.push_back({std::string(k.name), render(t, k), !t.overrides.count(std::string(k.name))});
+    out.push_back({std::string(k.name), render(t, k), !t.overrides.count(std::string(k.name)), type_name(k.type)});
   return out;
 }
 

@@ -179,6 +179,7 @@ struct ConfigValue {
   std::string name;
   std::optional<std::string> value;
   bool is_default = true;
+  std::string_view type = "UNKNOWN";  // Kafka's ConfigDef.Type name: "INT", "LONG", "BOOLEAN" ...
 };
 std::vector<ConfigValue> describe_broker_config(const BrokerConfig& c);
 std::optional<ConfigValue> broker_config_value(const BrokerConfig& c, std::string_view key);

@@ -227,7 +227,7 @@ void add_handlers(Server& server, std::shared_ptr<ReplicaManager> rm, std::share
   }));
   if (!admin) return;
   for (ApiKey key : {ApiKey::create_topics, ApiKey::delete_topics, ApiKey::init_producer_id,
-                     ApiKey::controlled_shutdown}) {
+                     ApiKey::controlled_shutdown, ApiKey::describe_configs}) {
     server.add(key, [admin, rm](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
       admin->client = rm->coordinator();
       auto r = handle_admin_request(*admin, f);

@@ -133,6 +133,19 @@ p::InitProducerIdResponse handle_init_producer_id(AdminContext& ctx, const p::Re
                                                   const p::InitProducerIdRequest& req) {
   p::InitProducerIdResponse resp;
   (void)h;
+  // KafkaApis.handleInitProducerIdRequest (v3+, KIP-360): the producer id and
+  // epoch come both set or both unset. TransactionCoordinator: an empty
+  // transactional id is INVALID_REQUEST; a null one gets a fresh producer id
+  // at epoch 0 whatever id and epoch it names (an idempotent producer bumps
+  // its epoch itself; see system/broker/README.md).
+  const bool has_id = !req.producer_id.is_none();
+  const bool has_epoch = !req.producer_epoch.is_none();
+  if (has_id != has_epoch || (req.transactional_id && req.transactional_id->empty())) {
+    resp.error_code = p::ErrorCode::invalid_request;
+    resp.producer_id = p::ProducerId::none();
+    resp.producer_epoch = p::ProducerEpoch::none();
+    return resp;
+  }
   if (!ctx.client) {
     resp.error_code = p::ErrorCode::coordinator_not_available;
     return resp;
@@ -141,6 +154,69 @@ p::InitProducerIdResponse handle_init_producer_id(AdminContext& ctx, const p::Re
   resp.error_code = r.error;
   resp.producer_id = r.producer_id;
   resp.producer_epoch = r.error == p::ErrorCode::none ? r.producer_epoch : p::ProducerEpoch(0);
+  return resp;
+}
+
+namespace {
+// DescribeConfigsResponse.ConfigType ids by ConfigDef.Type name.
+std::int8_t config_type_id(std::string_view type) {
+  constexpr std::pair<std::string_view, std::int8_t> k_ids[] = {
+      {"BOOLEAN", 1}, {"STRING", 2}, {"INT", 3}, {"SHORT", 4}, {"LONG", 5},
+      {"DOUBLE", 6}, {"LIST", 7}, {"CLASS", 8}, {"PASSWORD", 9}};
+  for (const auto& [name, id] : k_ids)
+    if (name == type) return id;
+  return 0;  // UNKNOWN
+}
+
+p::DescribeConfigsResponse::DescribeConfigsResult to_message(const DescribeConfigsResult& r) {
+  p::DescribeConfigsResponse::DescribeConfigsResult out;
+  out.error_code = r.error;
+  out.error_message = r.error_message;
+  out.resource_type = static_cast<std::int8_t>(r.type);
+  out.resource_name = r.name;
+  for (const auto& c : r.configs) {
+    auto& e = out.configs.emplace_back();
+    e.name = c.name;
+    e.value = c.value;
+    e.read_only = c.read_only;
+    // Kafka 2.8's ConfigHelper never sets IsDefault: v0 answers carry false.
+    e.is_default = false;
+    e.config_source = static_cast<std::int8_t>(c.source);
+    e.is_sensitive = c.is_sensitive;
+    for (const auto& s : c.synonyms)
+      e.synonyms.push_back({s.name, s.value, static_cast<std::int8_t>(s.source), {}});
+    e.config_type = config_type_id(c.type);
+    e.documentation = std::nullopt;  // samsa keeps no documentation strings
+  }
+  return out;
+}
+}  // namespace
+
+p::DescribeConfigsResponse handle_describe_configs(AdminContext& ctx, const p::RequestHeader& h,
+                                                   const p::DescribeConfigsRequest& req) {
+  p::DescribeConfigsResponse resp;
+  std::vector<DescribeConfigsResource> resources;
+  for (const auto& r : req.resources) {
+    DescribeConfigsResource d;
+    d.type = static_cast<ConfigResourceType>(r.resource_type);
+    d.name = r.resource_name;
+    // Null or empty: every key (ConfigHelper).
+    if (r.configuration_keys && !r.configuration_keys->empty()) d.keys = *r.configuration_keys;
+    resources.push_back(std::move(d));
+  }
+  if (!ctx.client) {
+    for (const auto& r : resources) {
+      DescribeConfigsResult e;
+      e.type = r.type;
+      e.name = r.name;
+      e.error = p::ErrorCode::coordinator_not_available;  // between sessions: retriable
+      resp.results.push_back(to_message(e));
+    }
+    return resp;
+  }
+  const bool synonyms = h.api_version >= 1 && req.include_synonyms;
+  for (const auto& r : describe_configs(*ctx.client, ctx.config, resources, synonyms))
+    resp.results.push_back(to_message(r));
   return resp;
 }
 
@@ -156,7 +232,8 @@ p::ControlledShutdownResponse handle_controlled_shutdown(AdminContext& ctx, cons
 
 bool is_admin_api(p::ApiKey key) {
   return key == p::ApiKey::create_topics || key == p::ApiKey::delete_topics ||
-         key == p::ApiKey::init_producer_id || key == p::ApiKey::controlled_shutdown;
+         key == p::ApiKey::init_producer_id || key == p::ApiKey::controlled_shutdown ||
+         key == p::ApiKey::describe_configs;
 }
 
 namespace {
@@ -175,6 +252,8 @@ std::optional<Result<Bytes, p::DecodeError>> handle_admin_request(AdminContext& 
     case p::ApiKey::init_producer_id: return serve<p::InitProducerIdRequest>(ctx, f, handle_init_producer_id);
     case p::ApiKey::controlled_shutdown:
       return serve<p::ControlledShutdownRequest>(ctx, f, handle_controlled_shutdown);
+    case p::ApiKey::describe_configs:
+      return serve<p::DescribeConfigsRequest>(ctx, f, handle_describe_configs);
     default: return std::nullopt;
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Request handlers for the admin and controller APIs a broker serves:
-// CreateTopics, DeleteTopics, InitProducerId, ControlledShutdown (Kafka 2.8's
+// CreateTopics, DeleteTopics, InitProducerId, ControlledShutdown, DescribeConfigs (Kafka 2.8's
 // KafkaApis in ZooKeeper mode). They translate the typed messages to the
 // operations of admin.h and controller.h. The broker's dispatch table calls
 // handle_admin_request for these api keys; the handlers may park the calling
@@ -35,6 +35,9 @@ protocol::DeleteTopicsResponse handle_delete_topics(AdminContext& ctx, const pro
                                                     const protocol::DeleteTopicsRequest& req);
 protocol::InitProducerIdResponse handle_init_producer_id(AdminContext& ctx, const protocol::RequestHeader& h,
                                                          const protocol::InitProducerIdRequest& req);
+// DescribeConfigs (api key 32, v0-4 as Kafka 2.8): broker and topic resources (admin.h).
+protocol::DescribeConfigsResponse handle_describe_configs(AdminContext& ctx, const protocol::RequestHeader& h,
+                                                          const protocol::DescribeConfigsRequest& req);
 protocol::ControlledShutdownResponse handle_controlled_shutdown(AdminContext& ctx,
                                                                 const protocol::RequestHeader& h,
                                                                 const protocol::ControlledShutdownRequest& req);

@@ -184,8 +184,8 @@ class FiberMutex {
 struct PartitionOptions {
   BrokerId self;
   std::int64_t replica_lag_time_max_ms = 30000;
-  std::int32_t min_insync_replicas = 1;
-  std::int32_t max_message_bytes = 1024 * 1024 + 12;
+  std::int32_t min_insync_replicas = 1;  // the topic's min.insync.replicas
+  std::int32_t max_message_bytes = 1024 * 1024 + 12;  // the topic's max.message.bytes
   std::size_t producer_batches_retained = ProducerStateManager::k_batches_retained;
   bool legacy_truncate_to_high_watermark = false;
   bool legacy_isr_expand_below_epoch_start = false;
@@ -225,6 +225,8 @@ class Partition {
   Result<void, log::LogErrc> load();
 
   const std::string& topic() const { return topic_; }
+  // Fixed when the replica is opened: the topic's own configuration applied.
+  const PartitionOptions& options() const { return options_; }
   protocol::PartitionId index() const { return index_; }
   bool is_leader() const { return leader_.has_value(); }
   const Leadership& leadership() const { return leadership_; }

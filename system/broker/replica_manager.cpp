@@ -73,11 +73,31 @@ std::vector<TopicPartition> ReplicaManager::hosted() const {
   return out;
 }
 
+TopicConfig ReplicaManager::topic_config(const std::string& topic) {
+  // LogManager takes a new log's configuration from the broker's defaults
+  // plus the topic's overrides in /config/topics/<topic> (CreateTopics'
+  // configs). Without an answer from the coordinator the broker's defaults
+  // stand in, with a warning.
+  if (coordinator_ != nullptr) {
+    auto d = coordinator_->get_data(fmt::format("/config/topics/{}", topic));
+    if (!d && d.error() == coord::Code::no_node) return topic_defaults(config_);
+    if (d) {
+      if (auto overrides = parse_topic_configs(as_chars(d->data))) {
+        if (auto t = make_topic_config(config_, *overrides)) return *t;
+      }
+    }
+  }
+  rt_.log().warn("topic {}: configuration overrides not read; the broker's defaults apply", topic);
+  return topic_defaults(config_);
+}
+
 std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp, ErrorCode& error) {
   if (auto p = partition(tp)) return p;
   const std::string dir =
       config_.log_dir + "/" + log::partition_dir_name(tp.topic, tp.partition.value());
-  log::LogConfig lc = topic_defaults(config_).log_config();
+  const TopicConfig topic = topic_config(tp.topic);
+  if (auto p = partition(tp)) return p;  // opened by another fiber meanwhile
+  log::LogConfig lc = topic.log_config();
   auto log = log::Log::open(rt_, dir, lc);
   if (!log) {
     error = ErrorCode::kafka_storage_error;
@@ -86,8 +106,8 @@ std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp,
   PartitionOptions o;
   o.self = self_;
   o.replica_lag_time_max_ms = config_.replica_lag_time_max_ms;
-  o.min_insync_replicas = config_.min_insync_replicas;
-  o.max_message_bytes = config_.message_max_bytes;
+  o.min_insync_replicas = topic.min_insync_replicas;
+  o.max_message_bytes = topic.max_message_bytes;
   o.producer_batches_retained = config_.legacy.dedupe_last_batch_only
                                     ? 1
                                     : ProducerStateManager::k_batches_retained;
@@ -288,7 +308,7 @@ ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, Lea
     if (!p->is_leader() || p->leader_epoch() != epoch) return ErrorCode::not_leader_or_follower;
     if (p->high_watermark() > last_offset) {
       const auto isr = p->leader_state()->isr().size();
-      return static_cast<std::int32_t>(isr) < config_.min_insync_replicas
+      return static_cast<std::int32_t>(isr) < p->options().min_insync_replicas
                  ? ErrorCode::not_enough_replicas_after_append
                  : ErrorCode::none;
     }
@@ -333,7 +353,7 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
       LeaderAppend a;
       {
         PartitionLock lock(*p);
-        a = p->append_as_leader(records, req.acks, config_.min_insync_replicas);
+        a = p->append_as_leader(records, req.acks, p->options().min_insync_replicas);
       }
       pr.error_code = a.error;
       pr.log_start_offset = a.log_start_offset;

@@ -37,6 +37,7 @@ constexpr std::array k_apis = {
     ApiSpec{ApiKey::end_txn, "EndTxn", 0, 3, &k_end_txn_request, &k_end_txn_response},
     ApiSpec{ApiKey::write_txn_markers, "WriteTxnMarkers", 0, 1, &k_write_txn_markers_request, &k_write_txn_markers_response},
     ApiSpec{ApiKey::txn_offset_commit, "TxnOffsetCommit", 0, 3, &k_txn_offset_commit_request, &k_txn_offset_commit_response},
+    ApiSpec{ApiKey::describe_configs, "DescribeConfigs", 0, 4, &k_describe_configs_request, &k_describe_configs_response},
 };
 
 std::string lower(std::string_view s) {

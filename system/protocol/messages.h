@@ -60,5 +60,7 @@ extern const MessageSpec k_write_txn_markers_request;
 extern const MessageSpec k_write_txn_markers_response;
 extern const MessageSpec k_txn_offset_commit_request;
 extern const MessageSpec k_txn_offset_commit_response;
+extern const MessageSpec k_describe_configs_request;
+extern const MessageSpec k_describe_configs_response;
 
 }  // namespace samsa::protocol

@@ -1006,6 +1006,49 @@ constexpr FieldSpec k_txn_offset_commit_response_150[] = {
   {"Topics", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_txn_offset_commit_response_149, 0, false}
 };
 
+constexpr FieldSpec k_describe_configs_request_151[] = {
+  {"ResourceType", FieldType::int8, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ResourceName", FieldType::string, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ConfigurationKeys", FieldType::array, FieldType::string, {0, k_version_max}, {0, k_version_max}, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_describe_configs_request_152[] = {
+  {"Resources", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_describe_configs_request_151, 0, false},
+  {"IncludeSynonyms", FieldType::boolean, FieldType::int8, {1, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"IncludeDocumentation", FieldType::boolean, FieldType::int8, {3, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_describe_configs_response_153[] = {
+  {"Name", FieldType::string, FieldType::int8, {1, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Value", FieldType::string, FieldType::int8, {1, k_version_max}, {0, k_version_max}, -1, k_no_versions, {}, 0, false},
+  {"Source", FieldType::int8, FieldType::int8, {1, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_describe_configs_response_154[] = {
+  {"Name", FieldType::string, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Value", FieldType::string, FieldType::int8, {0, k_version_max}, {0, k_version_max}, -1, k_no_versions, {}, 0, false},
+  {"ReadOnly", FieldType::boolean, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"IsDefault", FieldType::boolean, FieldType::int8, {0, 0}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ConfigSource", FieldType::int8, FieldType::int8, {1, k_version_max}, k_no_versions, -1, k_no_versions, {}, -1, false},
+  {"IsSensitive", FieldType::boolean, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Synonyms", FieldType::array, FieldType::strukt, {1, k_version_max}, k_no_versions, -1, k_no_versions, k_describe_configs_response_153, 0, false},
+  {"ConfigType", FieldType::int8, FieldType::int8, {3, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Documentation", FieldType::string, FieldType::int8, {3, k_version_max}, {0, k_version_max}, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_describe_configs_response_155[] = {
+  {"ErrorCode", FieldType::int16, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ErrorMessage", FieldType::string, FieldType::int8, {0, k_version_max}, {0, k_version_max}, -1, k_no_versions, {}, 0, false},
+  {"ResourceType", FieldType::int8, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ResourceName", FieldType::string, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Configs", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_describe_configs_response_154, 0, false}
+};
+
+constexpr FieldSpec k_describe_configs_response_156[] = {
+  {"ThrottleTimeMs", FieldType::int32, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Results", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_describe_configs_response_155, 0, false}
+};
+
 }  // namespace
 
 // ProduceRequest: Kafka's validVersions 0-10
@@ -1116,5 +1159,9 @@ const MessageSpec k_write_txn_markers_response{"WriteTxnMarkersResponse", {1, k_
 const MessageSpec k_txn_offset_commit_request{"TxnOffsetCommitRequest", {3, k_version_max}, k_txn_offset_commit_request_147};
 // TxnOffsetCommitResponse: Kafka's validVersions 0-3
 const MessageSpec k_txn_offset_commit_response{"TxnOffsetCommitResponse", {3, k_version_max}, k_txn_offset_commit_response_150};
+// DescribeConfigsRequest: Kafka's validVersions 0-4
+const MessageSpec k_describe_configs_request{"DescribeConfigsRequest", {4, k_version_max}, k_describe_configs_request_152};
+// DescribeConfigsResponse: Kafka's validVersions 0-4
+const MessageSpec k_describe_configs_response{"DescribeConfigsResponse", {4, k_version_max}, k_describe_configs_response_156};
 
 }  // namespace samsa::protocol

@@ -3062,6 +3062,134 @@ void TxnOffsetCommitResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
+typed::Status typed::describe_configs_request::DescribeConfigsResource::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "ResourceType", resource_type, false);
+  SAMSA_TYPED_READ(r, "ResourceName", resource_name, false);
+  SAMSA_TYPED_READ(r, "ConfigurationKeys", configuration_keys, true);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void typed::describe_configs_request::DescribeConfigsResource::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, resource_type);
+  typed::write(w, c, false, resource_name);
+  typed::write(w, c, true, configuration_keys);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+typed::Status DescribeConfigsRequest::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "Resources", resources, false);
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "IncludeSynonyms", include_synonyms, false);
+  if (c.version >= 3) SAMSA_TYPED_READ(r, "IncludeDocumentation", include_documentation, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void DescribeConfigsRequest::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, resources);
+  if (c.version >= 1) typed::write(w, c, false, include_synonyms);
+  if (c.version >= 3) typed::write(w, c, false, include_documentation);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+Result<DescribeConfigsRequest, DecodeError> DescribeConfigsRequest::decode(Reader& r, std::int16_t version) {
+  DescribeConfigsRequest out;
+  if (auto st = out.read(r, typed::Ctx{version, k_flexible_versions.contains(version)}); !st) {
+    return Err{st.error()};
+  }
+  return out;
+}
+
+void DescribeConfigsRequest::encode(Writer& w, std::int16_t version) const {
+  write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
+}
+
+typed::Status typed::describe_configs_response::DescribeConfigsSynonym::read(Reader& r, const typed::Ctx& c) {
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "Name", name, false);
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "Value", value, true);
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "Source", source, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void typed::describe_configs_response::DescribeConfigsSynonym::write(Writer& w, const typed::Ctx& c) const {
+  if (c.version >= 1) typed::write(w, c, false, name);
+  if (c.version >= 1) typed::write(w, c, true, value);
+  if (c.version >= 1) typed::write(w, c, false, source);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+typed::Status typed::describe_configs_response::DescribeConfigsResourceResult::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "Name", name, false);
+  SAMSA_TYPED_READ(r, "Value", value, true);
+  SAMSA_TYPED_READ(r, "ReadOnly", read_only, false);
+  if (c.version <= 0) SAMSA_TYPED_READ(r, "IsDefault", is_default, false);
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "ConfigSource", config_source, false);
+  SAMSA_TYPED_READ(r, "IsSensitive", is_sensitive, false);
+  if (c.version >= 1) SAMSA_TYPED_READ(r, "Synonyms", synonyms, false);
+  if (c.version >= 3) SAMSA_TYPED_READ(r, "ConfigType", config_type, false);
+  if (c.version >= 3) SAMSA_TYPED_READ(r, "Documentation", documentation, true);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void typed::describe_configs_response::DescribeConfigsResourceResult::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, name);
+  typed::write(w, c, true, value);
+  typed::write(w, c, false, read_only);
+  if (c.version <= 0) typed::write(w, c, false, is_default);
+  if (c.version >= 1) typed::write(w, c, false, config_source);
+  typed::write(w, c, false, is_sensitive);
+  if (c.version >= 1) typed::write(w, c, false, synonyms);
+  if (c.version >= 3) typed::write(w, c, false, config_type);
+  if (c.version >= 3) typed::write(w, c, true, documentation);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+typed::Status typed::describe_configs_response::DescribeConfigsResult::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
+  SAMSA_TYPED_READ(r, "ErrorMessage", error_message, true);
+  SAMSA_TYPED_READ(r, "ResourceType", resource_type, false);
+  SAMSA_TYPED_READ(r, "ResourceName", resource_name, false);
+  SAMSA_TYPED_READ(r, "Configs", configs, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void typed::describe_configs_response::DescribeConfigsResult::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, error_code);
+  typed::write(w, c, true, error_message);
+  typed::write(w, c, false, resource_type);
+  typed::write(w, c, false, resource_name);
+  typed::write(w, c, false, configs);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+typed::Status DescribeConfigsResponse::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "ThrottleTimeMs", throttle_time_ms, false);
+  SAMSA_TYPED_READ(r, "Results", results, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void DescribeConfigsResponse::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, throttle_time_ms);
+  typed::write(w, c, false, results);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+Result<DescribeConfigsResponse, DecodeError> DescribeConfigsResponse::decode(Reader& r, std::int16_t version) {
+  DescribeConfigsResponse out;
+  if (auto st = out.read(r, typed::Ctx{version, k_flexible_versions.contains(version)}); !st) {
+    return Err{st.error()};
+  }
+  return out;
+}
+
+void DescribeConfigsResponse::encode(Writer& w, std::int16_t version) const {
+  write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
+}
+
 Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t version, Reader& r) {
   switch (key) {
     case ProduceRequest::k_api_key: {
@@ -3170,6 +3298,10 @@ Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t vers
     }
     case TxnOffsetCommitRequest::k_api_key: {
       SAMSA_TRY(m, TxnOffsetCommitRequest::decode(r, version));
+      return AnyRequest(std::move(m));
+    }
+    case DescribeConfigsRequest::k_api_key: {
+      SAMSA_TRY(m, DescribeConfigsRequest::decode(r, version));
       return AnyRequest(std::move(m));
     }
   }
@@ -3284,6 +3416,10 @@ Result<AnyResponse, DecodeError> decode_any_response(ApiKey key, std::int16_t ve
     }
     case TxnOffsetCommitResponse::k_api_key: {
       SAMSA_TRY(m, TxnOffsetCommitResponse::decode(r, version));
+      return AnyResponse(std::move(m));
+    }
+    case DescribeConfigsResponse::k_api_key: {
+      SAMSA_TRY(m, DescribeConfigsResponse::decode(r, version));
       return AnyResponse(std::move(m));
     }
   }

@@ -2624,6 +2624,117 @@ struct TxnOffsetCommitResponse {
   bool operator==(const TxnOffsetCommitResponse&) const = default;
 };
 
+namespace typed::describe_configs_request {
+
+struct DescribeConfigsResource {
+  std::int8_t resource_type{0};  // ResourceType 0+
+  std::string resource_name;  // ResourceName 0+
+  std::optional<std::vector<std::string>> configuration_keys{std::in_place};  // ConfigurationKeys 0+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsResource&) const = default;
+};
+
+}  // namespace typed::describe_configs_request
+
+// DescribeConfigsRequest: Kafka's validVersions 0-4, flexibleVersions 4+.
+struct DescribeConfigsRequest {
+  static constexpr ApiKey k_api_key = ApiKey::describe_configs;
+  static constexpr bool k_is_request = true;
+  static constexpr std::string_view k_name = "DescribeConfigsRequest";
+  static constexpr VersionRange k_flexible_versions{4, k_version_max};
+  // The generic engine's spec of the same message (same table).
+  static const MessageSpec& spec() { return k_describe_configs_request; }
+
+  using DescribeConfigsResource = typed::describe_configs_request::DescribeConfigsResource;
+
+  std::vector<DescribeConfigsResource> resources;  // Resources 0+
+  bool include_synonyms{false};  // IncludeSynonyms 1+, default "false"
+  bool include_documentation{false};  // IncludeDocumentation 3+, default "false"
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  // Decodes / encodes the body at `version` (the caller checks that the
+  // table supports it); decoding does not check that the reader is at its end.
+  static Result<DescribeConfigsRequest, DecodeError> decode(Reader& r, std::int16_t version);
+  void encode(Writer& w, std::int16_t version) const;
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsRequest&) const = default;
+};
+
+namespace typed::describe_configs_response {
+
+struct DescribeConfigsSynonym {
+  std::string name;  // Name 1+
+  std::optional<std::string> value{std::in_place};  // Value 1+, nullable 0+
+  std::int8_t source{0};  // Source 1+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsSynonym&) const = default;
+};
+
+struct DescribeConfigsResourceResult {
+  std::string name;  // Name 0+
+  std::optional<std::string> value{std::in_place};  // Value 0+, nullable 0+
+  bool read_only{false};  // ReadOnly 0+
+  bool is_default{false};  // IsDefault 0
+  std::int8_t config_source{-1};  // ConfigSource 1+, default "-1"
+  bool is_sensitive{false};  // IsSensitive 0+
+  std::vector<DescribeConfigsSynonym> synonyms;  // Synonyms 1+
+  std::int8_t config_type{0};  // ConfigType 3+, default "0"
+  std::optional<std::string> documentation{std::in_place};  // Documentation 3+, nullable 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsResourceResult&) const = default;
+};
+
+struct DescribeConfigsResult {
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::optional<std::string> error_message{std::in_place};  // ErrorMessage 0+, nullable 0+
+  std::int8_t resource_type{0};  // ResourceType 0+
+  std::string resource_name;  // ResourceName 0+
+  std::vector<DescribeConfigsResourceResult> configs;  // Configs 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsResult&) const = default;
+};
+
+}  // namespace typed::describe_configs_response
+
+// DescribeConfigsResponse: Kafka's validVersions 0-4, flexibleVersions 4+.
+struct DescribeConfigsResponse {
+  static constexpr ApiKey k_api_key = ApiKey::describe_configs;
+  static constexpr bool k_is_request = false;
+  static constexpr std::string_view k_name = "DescribeConfigsResponse";
+  static constexpr VersionRange k_flexible_versions{4, k_version_max};
+  // The generic engine's spec of the same message (same table).
+  static const MessageSpec& spec() { return k_describe_configs_response; }
+
+  using DescribeConfigsSynonym = typed::describe_configs_response::DescribeConfigsSynonym;
+  using DescribeConfigsResourceResult = typed::describe_configs_response::DescribeConfigsResourceResult;
+  using DescribeConfigsResult = typed::describe_configs_response::DescribeConfigsResult;
+
+  std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 0+
+  std::vector<DescribeConfigsResult> results;  // Results 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  // Decodes / encodes the body at `version` (the caller checks that the
+  // table supports it); decoding does not check that the reader is at its end.
+  static Result<DescribeConfigsResponse, DecodeError> decode(Reader& r, std::int16_t version);
+  void encode(Writer& w, std::int16_t version) const;
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DescribeConfigsResponse&) const = default;
+};
+
 // Every request / response type, in the table's order.
 using AnyRequest = std::variant<ProduceRequest,
                                 FetchRequest,
@@ -2651,7 +2762,8 @@ using AnyRequest = std::variant<ProduceRequest,
                                 AddOffsetsToTxnRequest,
                                 EndTxnRequest,
                                 WriteTxnMarkersRequest,
-                                TxnOffsetCommitRequest>;
+                                TxnOffsetCommitRequest,
+                                DescribeConfigsRequest>;
 using AnyResponse = std::variant<ProduceResponse,
                                  FetchResponse,
                                  ListOffsetsResponse,
@@ -2678,7 +2790,8 @@ using AnyResponse = std::variant<ProduceResponse,
                                  AddOffsetsToTxnResponse,
                                  EndTxnResponse,
                                  WriteTxnMarkersResponse,
-                                 TxnOffsetCommitResponse>;
+                                 TxnOffsetCommitResponse,
+                                 DescribeConfigsResponse>;
 
 // Decodes the body of request / response `key` at `version` into its struct.
 Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t version, Reader& r);
