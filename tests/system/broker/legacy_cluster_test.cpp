@@ -1,0 +1,244 @@
+// The samsa.legacy.* switches on whole simulated clusters (a coordinator and
+// three brokers over the simulated network): for each, one fixed fault
+// sequence on a fixed seed where the switch on breaks its invariant and the
+// same run with the switch off holds. (partition_test.cpp has the same for
+// the pure replication model; acks_scenario_test.cpp finds KAFKA-1211 with
+// the acks-all scenario.)
+#include <catch2/catch.hpp>
+
+#include "scenarios/broker/cluster.h"
+#include "scenarios/broker/driver.h"
+#include "system/broker/controller.h"
+#include "system/coord/client.h"
+#include "tests/sim/world_helpers.h"
+
+using namespace samsa;
+using namespace samsa::scenarios::broker;
+using protocol::BrokerId;
+using protocol::ErrorCode;
+using protocol::Offset;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+struct Rig {
+  Rig(Settings settings, std::uint64_t seed) : world(config(seed)), cluster(world, {3, std::move(settings)}) {}
+  static sim::WorldConfig config(std::uint64_t seed) {
+    auto wc = samsa::testing::quiet_config(seed);
+    if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+    return wc;
+  }
+  sim::World world;
+  Cluster cluster;
+  sim::NodeId client = 0;
+
+  void create(sim::Runtime& rt, const std::string& topic, std::vector<BrokerId> replicas) {
+    auto c = coord::Client::start(rt, coord::ClientConfig{{{"zk", 2181}}, 6000});
+    REQUIRE(c->wait_connected(rt.deadline_after(10s)));
+    bool ok = false;
+    for (int i = 0; i < 20 && !ok; ++i) {
+      ok = broker::write_topic(*c, topic, {{protocol::PartitionId(0), replicas}}, {}).ok();
+      if (!ok) rt.sleep(500ms);
+    }
+    c->close();
+    REQUIRE(ok);
+  }
+  // The leader of topic-0 as some live broker's metadata names it.
+  std::optional<BrokerId> leader(sim::Runtime& rt, RawClient& c, const std::string& topic, int tries = 100) {
+    for (int i = 0; i < tries; ++i) {
+      for (int b = 1; b <= 3; ++b) {
+        if (!world.is_up(b)) continue;
+        std::map<BrokerId, sim::Address> brokers;
+        auto l = find_leader(c, cluster.address(b), topic, 0, &brokers);
+        if (l && brokers.count(*l)) return *l;
+      }
+      rt.sleep(200ms);
+    }
+    return std::nullopt;
+  }
+  BrokerId controller(sim::Runtime& rt, RawClient& c) {
+    for (int i = 0; i < 100; ++i) {
+      protocol::MetadataRequest req;
+      req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{};
+      auto m = c.call<protocol::MetadataResponse>(cluster.address(1), req, 9, 5s);
+      if (m && !m->controller_id.is_none()) return m->controller_id;
+      rt.sleep(200ms);
+    }
+    FAIL("no controller");
+    return BrokerId::none();
+  }
+  void run(std::function<void(sim::Runtime&)> body, int seconds) {
+    bool done = false;
+    client = world.add_node("client", [&done, body](sim::Runtime& rt) {
+      body(rt);
+      done = true;
+    });
+    for (sim::NodeId id : world.node_ids()) world.start(id);
+    const auto r = world.run(world.now() + std::chrono::seconds(seconds));
+    INFO(r.report);
+    REQUIRE(r.reason != sim::StopReason::internal_error);
+    REQUIRE(done);
+  }
+};
+
+// Offsets below both replicas' high watermarks where two replicas hold
+// different records (the divergence the acks-all checker reports).
+int diverging_offsets(const std::vector<Cluster::ReplicaImage>& images) {
+  int n = 0;
+  for (std::size_t i = 0; i < images.size(); ++i)
+    for (std::size_t j = i + 1; j < images.size(); ++j) {
+      const std::int64_t hw = std::min(images[i].high_watermark, images[j].high_watermark);
+      for (std::int64_t o = 0; o < hw; ++o) {
+        auto a = images[i].values.find(o), b = images[j].values.find(o);
+        const bool same = a != images[i].values.end() && b != images[j].values.end() && a->second == b->second;
+        n += !same;
+      }
+    }
+  return n;
+}
+
+// How often each value appears in the log.
+std::map<std::string, int> copies(const std::map<std::int64_t, std::string>& values) {
+  std::map<std::string, int> out;
+  for (const auto& [o, v] : values) ++out[v];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("samsa.legacy.dedupe.last.batch.only: a retried in-flight batch is stored twice after the "
+          "producer's epoch bump (KAFKA-5494 class); five batches remembered: stored once",
+          "[broker][legacy][cluster]") {
+  for (bool legacy : {false, true}) {
+    INFO("legacy " << legacy);
+    Settings s;
+    if (legacy) s.push_back({"samsa.legacy.dedupe.last.batch.only", "true"});
+    Rig rig(s, 31);
+    std::map<std::int64_t, std::string> log;
+    ErrorCode retry_error = ErrorCode::unknown_server_error;
+    rig.run([&](sim::Runtime& rt) {
+      rig.create(rt, "t", {BrokerId(1), BrokerId(2), BrokerId(3)});
+      RawClient c(rt, "producer");
+      const auto leader_id = rig.leader(rt, c, "t");
+      REQUIRE(leader_id);
+      const sim::Address leader = rig.cluster.address(leader_id->value());
+      std::optional<protocol::InitProducerIdResponse> ip;
+      for (int i = 0; i < 20 && !(ip && ip->error_code == ErrorCode::none); ++i) {
+        protocol::InitProducerIdRequest req;
+        req.transactional_id = std::nullopt;
+        ip = c.call<protocol::InitProducerIdResponse>(leader, req, 1, 5s);
+        if (!ip || ip->error_code != ErrorCode::none) rt.sleep(300ms);
+      }
+      REQUIRE(ip);
+      const std::int64_t pid = ip->producer_id.value();
+      auto batch = [&](std::int16_t epoch, int seq, const std::string& v) {
+        return make_batch({v}, rt.wall_ms(), pid, epoch, seq);
+      };
+      REQUIRE(produce(c, leader, "t", 0, batch(0, 0, "a"), -1, 3000).kind == ProduceResult::Kind::ok);
+      // Batch "b" (sequence 1) is written but its response is lost ...
+      rig.world.network().clog(leader_id->value(), rig.client, 2s);
+      {
+        protocol::ProduceRequest req;
+        req.acks = -1;
+        req.timeout_ms = 3000;
+        auto& pd = req.topic_data.emplace_back();
+        pd.name = "t";
+        pd.partition_data.emplace_back().records = protocol::Records(batch(0, 1, "b"));
+        CHECK_FALSE(c.call<protocol::ProduceResponse>(leader, req, 7, 500ms));  // gives up
+      }
+      rig.world.network().unclog_all();
+      rt.sleep(3s);
+      // ... while "c" (sequence 2, in flight behind it) is acknowledged.
+      REQUIRE(produce(c, leader, "t", 0, batch(0, 2, "c"), -1, 3000).kind == ProduceResult::Kind::ok);
+      // The retry of "b": a duplicate (its original offset), or, remembering
+      // only "c", a sequence error.
+      const auto retry = produce(c, leader, "t", 0, batch(0, 1, "b"), -1, 3000);
+      retry_error = retry.error;
+      if (retry.error == ErrorCode::out_of_order_sequence_number) {
+        // The producer's recovery (KIP-360, TransactionManager): bump the
+        // epoch and resend what is not acknowledged from sequence 0.
+        CHECK(produce(c, leader, "t", 0, batch(1, 0, "b"), -1, 3000).kind == ProduceResult::Kind::ok);
+      } else {
+        CHECK(retry.base_offset == Offset(1));
+      }
+      rt.sleep(2s);
+      for (const auto& img : rig.cluster.replicas_of(rt, "t", 0))
+        if (img.broker == leader_id->value()) log = img.values;
+    }, 120);
+    CHECK(retry_error == (legacy ? ErrorCode::out_of_order_sequence_number : ErrorCode::none));
+    const auto n = copies(log);
+    CHECK(n.at("a") == 1);
+    CHECK(n.at("c") == 1);
+    CHECK(n.at("b") == (legacy ? 2 : 1));  // the duplicate
+  }
+}
+
+TEST_CASE("samsa.legacy.no.fetch.leader.epoch: a follower that missed two leader changes fetches "
+          "from its old leader and diverges below the high watermark (KAFKA-6880, fixed by KIP-320)",
+          "[broker][legacy][cluster]") {
+  for (bool legacy : {false, true}) {
+    INFO("legacy " << legacy);
+    Settings s = {{"replica.lag.time.max.ms", "4000"}, {"leader.imbalance.check.interval.seconds", "5"}};
+    if (legacy) s.push_back({"samsa.legacy.no.fetch.leader.epoch", "true"});
+    Rig rig(s, 41);
+    std::vector<Cluster::ReplicaImage> images;
+    std::vector<std::int32_t> leaders;  // the partition's leader after each step
+    int x = 0, g = 0;
+    rig.run([&](sim::Runtime& rt) {
+      RawClient c(rt, "driver");
+      // Roles: X the first (preferred) leader, G the controller and second
+      // replica, F the follower that will hear the controller late.
+      g = rig.controller(rt, c).value();
+      x = g == 1 ? 2 : 1;
+      const int f = 6 - x - g;
+      rig.create(rt, "t", {BrokerId(x), BrokerId(g), BrokerId(f)});
+      auto l = rig.leader(rt, c, "t");
+      REQUIRE(l);
+      REQUIRE(l->value() == x);
+      auto write = [&](int to, const std::string& v, std::int16_t acks) {
+        return produce(c, rig.cluster.address(to), "t", 0, make_batch({v}, rt.wall_ms()), acks, 3000);
+      };
+      for (int i = 0; i < 5; ++i) REQUIRE(write(x, "w" + std::to_string(i), -1).kind == ProduceResult::Kind::ok);
+      // G stops hearing X: records r0..r2 (acks=1) reach X and F only.
+      rig.world.network().partition(x, g);
+      for (int i = 0; i < 3; ++i) REQUIRE(write(x, "r" + std::to_string(i), 1).kind == ProduceResult::Kind::ok);
+      rt.sleep(1s);
+      // F hears the controller 60 s late from now on; X crashes: G leads epoch 1.
+      rig.world.network().clog(g, f, 60s);
+      rig.world.spawn("crash", [&] { rig.world.crash(x, sim::CrashMode::keep_all); });
+      rt.sleep(100ms);
+      rig.world.network().heal(x, g);
+      rt.sleep(10s);
+      l = rig.leader(rt, c, "t");
+      REQUIRE(l);
+      leaders.push_back(l->value());
+      for (int i = 0; i < 5; ++i) CHECK(write(g, "s" + std::to_string(i), 1).kind == ProduceResult::Kind::ok);
+      // X comes back, catches up from G and takes its preferred leadership
+      // back (epoch 2); F still believes X leads epoch 0 and fetches from it:
+      // without the epoch in its Fetch, X serves it from F's own log end.
+      rig.world.spawn("restart", [&] { rig.world.start(x); });
+      rt.sleep(25s);
+      l = rig.leader(rt, c, "t");
+      REQUIRE(l);
+      leaders.push_back(l->value());
+      // The clog ends; F learns the two leader changes (the frames already
+      // delayed arrive, the controller resends what timed out).
+      rig.world.network().unclog_all();
+      rt.sleep(100s);
+      images = rig.cluster.replicas_of(rt, "t", 0);
+    }, 300);
+    CHECK(leaders == std::vector<std::int32_t>{g, x});  // leader epoch 1 on G, 2 on X
+    REQUIRE(images.size() == 3);
+    for (const auto& img : images)
+      UNSCOPED_INFO("broker " << img.broker << " hw " << img.high_watermark << " leo " << img.log_end_offset);
+    const int diverging = diverging_offsets(images);
+    if (legacy) {
+      CHECK(diverging > 0);
+    } else {
+      CHECK(diverging == 0);
+      for (const auto& img : images) CHECK(img.high_watermark == 10);  // w0-4, s0-4 everywhere
+    }
+  }
+}
