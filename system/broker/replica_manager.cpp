@@ -201,6 +201,7 @@ ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest&
         if (s.delete_partition) {
           (void)p->truncate_fully_and_start_at(Offset(0));
           partitions_.erase(s.tp);
+          delete_partition_dir(p->log().dir());
         }
       }
     }
@@ -208,6 +209,29 @@ ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest&
   }
   notify_changed();
   return out;
+}
+
+namespace {
+// Removes a directory and everything under it; false if anything stayed.
+bool remove_tree(sim::Disk& disk, const std::string& dir) {
+  auto names = disk.list(dir);
+  if (!names) return false;
+  bool ok = true;
+  for (const auto& n : *names) {
+    const std::string path = dir + "/" + n;
+    if (disk.is_directory(path)) ok = remove_tree(disk, path) && ok;
+    else ok = disk.remove(path).ok() && ok;
+  }
+  return disk.remove(dir).ok() && ok;
+}
+}  // namespace
+
+void ReplicaManager::delete_partition_dir(const std::string& dir) {
+  // LogManager.asyncDelete renames the directory to *-delete and removes it
+  // after file.delete.delay.ms; samsa removes it at once (nothing reads a
+  // deleted partition's files).
+  if (!remove_tree(rt_.disk(), dir) || !rt_.disk().fsync_dir(sim::parent_of(dir)).ok())
+    rt_.log().warn("{}: not every file of the deleted partition was removed", dir);
 }
 
 // --- ISR changes ----------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // NOT_LEADER_OR_FOLLOWER when the partition exists (hosted here or in the
   // metadata), else UNKNOWN_TOPIC_OR_PARTITION (as Kafka's ReplicaManager).
   protocol::ErrorCode not_leader_error(const TopicPartition& tp, bool hosted) const;
+  void delete_partition_dir(const std::string& dir);  // StopReplica with delete
   TopicConfig topic_config(const std::string& topic);  // parks: reads /config/topics/<topic>
   std::shared_ptr<Partition> get_or_open(const TopicPartition& tp, ErrorCode& error);
   ErrorCode become_leader_or_follower(const ControlPartitionState& s,

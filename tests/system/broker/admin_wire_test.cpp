@@ -275,3 +275,38 @@ TEST_CASE("InitProducerId (KIP-360): an idempotent producer's id and epoch get a
     CHECK(f->values == std::map<std::int64_t, std::string>{{0, "a"}, {1, "b"}, {2, "c"}, {3, "e"}});
   });
 }
+
+TEST_CASE("DeleteTopics: StopReplica with delete removes every replica's directory",
+          "[broker][admin][replica_manager][wire]") {
+  Rig rig;
+  bool had_dirs = false;
+  protocol::DeleteTopicsResponse deleted;
+  rig.run([&](sim::Runtime& rt) {
+    rig.create(rt, "t", {});
+    RawClient c(rt, "admin");
+    const auto leader = rig.leader(rt, c, "t");
+    REQUIRE(produce(c, leader, "t", 0, make_batch({"v"}, rt.wall_ms()), -1, 3000).kind == ProduceResult::Kind::ok);
+    had_dirs = true;
+    for (int b = 1; b <= 3; ++b) had_dirs = had_dirs && rig.world.disk(b).exists("data/t-0");
+    protocol::MetadataRequest m;
+    m.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{};
+    auto md = c.call<protocol::MetadataResponse>(rig.cluster.address(1), m, 9, std::chrono::seconds(5));
+    REQUIRE(md);
+    protocol::DeleteTopicsRequest req;
+    req.topic_names = {"t"};
+    req.timeout_ms = 10000;
+    auto r = c.call<protocol::DeleteTopicsResponse>(rig.cluster.address(md->controller_id.value()), req, 4,
+                                                    std::chrono::seconds(15));
+    REQUIRE(r);
+    deleted = *r;
+    rt.sleep(std::chrono::seconds(5));
+  });
+  CHECK(had_dirs);
+  REQUIRE(deleted.responses.size() == 1);
+  CHECK(deleted.responses[0].error_code == ErrorCode::none);
+  for (int b = 1; b <= 3; ++b) {
+    INFO("broker " << b);
+    CHECK_FALSE(rig.world.disk(b).exists("data/t-0"));
+    CHECK(rig.cluster.node(b)->replicas->partition({"t", protocol::PartitionId(0)}) == nullptr);
+  }
+}
