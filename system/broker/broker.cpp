@@ -29,6 +29,7 @@ std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& c
   std::shared_ptr<sim::Listener> l(std::move(*listener));
   rt.spawn("isr-expiration", [node] { node->replicas->run_isr_expiration(); });
   rt.spawn("checkpoints", [node] { node->replicas->run_checkpoints(); });
+  rt.spawn("isr-change-propagation", [node] { node->replicas->run_isr_change_propagation(); });
   rt.spawn("group-timers", [node] { node->groups->run_timers(); });
   SessionConfig sc;
   sc.coordinators = options.coordinators;

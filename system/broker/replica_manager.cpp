@@ -257,7 +257,8 @@ bool ReplicaManager::write_isr(Partition& p, std::vector<BrokerId> isr) {
     return false;
   }
   p.isr_written(isr, r->version);
-  (void)propagate_isr_changes(*c, {TopicPartition{p.topic(), p.index()}});
+  isr_changes_.insert(TopicPartition{p.topic(), p.index()});
+  last_isr_change_ms_ = now_ms();
   rt_.log().info("{}: ISR now {} (zkVersion {})", to_string(TopicPartition{p.topic(), p.index()}),
                  fmt::join(isr, ","), r->version);
   return true;
@@ -300,6 +301,23 @@ void ReplicaManager::run_isr_expiration() {
       maybe_shrink_isr(*p);
     }
     notify_changed();
+  }
+}
+
+void ReplicaManager::run_isr_change_propagation() {
+  // ZkIsrManager.DefaultIsrPropagationConfig: checkIntervalMs, lingerMs, maxDelayMs.
+  constexpr std::int64_t k_check_ms = 2500, k_linger_ms = 5000, k_max_delay_ms = 60000;
+  last_isr_change_ms_ = last_isr_propagation_ms_ = now_ms();
+  for (;;) {
+    rt_.sleep(std::chrono::milliseconds(k_check_ms));
+    const std::int64_t now = now_ms();
+    if (isr_changes_.empty() || coordinator_ == nullptr) continue;
+    if (last_isr_change_ms_ + k_linger_ms >= now && last_isr_propagation_ms_ + k_max_delay_ms >= now) continue;
+    const std::vector<TopicPartition> changed(isr_changes_.begin(), isr_changes_.end());
+    if (!propagate_isr_changes(*coordinator_, changed)) continue;  // tried again at the next check
+    for (const auto& tp : changed) isr_changes_.erase(tp);
+    last_isr_propagation_ms_ = now;
+    ++stats_.isr_change_notifications;
   }
 }
 

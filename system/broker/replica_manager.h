@@ -15,7 +15,8 @@
 //    its state at the leader, may expand the ISR and advance the HW.
 //  - ISR shrink (a periodic check, replica.lag.time.max.ms) and expansion are
 //    written to the coordinator with compare-and-set on the partition
-//    state's zkVersion, then announced under /isr_change_notification.
+//    state's zkVersion, then announced under /isr_change_notification in
+//    batches (ZkIsrManager).
 //
 // A connection's requests are handled one at a time by its fiber (as
 // Kafka's socket server mutes a channel while a request is in flight), so the
@@ -61,6 +62,7 @@ class MetadataCache {
 
 struct ReplicaManagerStats {
   std::uint64_t isr_shrinks = 0;
+  std::uint64_t isr_change_notifications = 0;  // /isr_change_notification nodes written
   std::uint64_t isr_expansions = 0;
   std::uint64_t isr_write_conflicts = 0;
   std::uint64_t produce_timeouts = 0;
@@ -115,6 +117,10 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // Fibers: the ISR expiration check, HW checkpoints and the flush schedule.
   void run_isr_expiration();
   void run_checkpoints();
+  // ZkIsrManager's "isr-change-propagation": ISR changes written since the
+  // last notification go to the controller in one node, once no change came
+  // for 5 s or 60 s after the last one (checked every 2.5 s).
+  void run_isr_change_propagation();
   FetcherManager& fetchers() { return *fetchers_; }
 
  private:
@@ -145,6 +151,9 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   sim::WaitQueue changed_;
   std::unique_ptr<FetcherManager> fetchers_;
   ReplicaManagerStats stats_;
+  std::set<TopicPartition> isr_changes_;  // written, not yet announced
+  std::int64_t last_isr_change_ms_ = 0;
+  std::int64_t last_isr_propagation_ms_ = 0;
 };
 
 }  // namespace samsa::broker

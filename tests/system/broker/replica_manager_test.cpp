@@ -218,3 +218,56 @@ TEST_CASE("control requests from a stale controller or for an earlier incarnatio
                                       ErrorCode::none, ErrorCode::stale_controller_epoch, ErrorCode::none,
                                       ErrorCode::none});
 }
+
+TEST_CASE("ISR changes reach the controller batched: one notification for a burst of shrinks "
+          "(ZkIsrManager's isr-change-propagation)", "[broker][replica_manager]") {
+  Rig rig(std::vector<std::pair<std::string, std::string>>{{"replica.lag.time.max.ms", "3000"},
+                                                          {"auto.leader.rebalance.enable", "false"}});
+  std::uint64_t shrinks = 0, notifications = 0;
+  std::map<std::string, std::vector<protocol::BrokerId>> isr_at_b2;
+  rig.run([&](sim::Runtime& rt) {
+    RawClient c(rt, "test");
+    REQUIRE(rig.cluster.create_topic(rt, "u", 1, 3));
+    REQUIRE(rig.cluster.create_topic(rt, "w", 1, 3));
+    for (const std::string topic : {"t", "u", "w"}) {
+      std::optional<protocol::BrokerId> l;
+      for (int i = 0; i < 50 && !l; ++i) {
+        l = find_leader(c, rig.cluster.address(2), topic, 0);
+        if (!l) rt.sleep(std::chrono::milliseconds(200));
+      }
+      REQUIRE(l);
+      REQUIRE(l->value() == 1);  // the preferred replica of each
+    }
+    rt.sleep(std::chrono::seconds(10));
+    const auto& stats = rig.cluster.node(1)->replicas->stats();
+    const std::uint64_t shrinks0 = stats.isr_shrinks, notifications0 = stats.isr_change_notifications;
+    // Broker 3 stops fetching from broker 1 while each topic takes a write
+    // (a follower at the leader's log end is never out of sync): three ISR
+    // shrinks within a second or two, announced together 5-7.5 s after the
+    // last one.
+    rig.world.network().partition(1, 3);
+    for (const std::string topic : {"t", "u", "w"})
+      REQUIRE(produce(c, rig.cluster.address(1), topic, 0, make_batch({"v"}, rt.wall_ms()), 1, 3000).kind ==
+              ProduceResult::Kind::ok);
+    rt.sleep(std::chrono::seconds(15));
+    shrinks = rig.cluster.node(1)->replicas->stats().isr_shrinks - shrinks0;
+    notifications = rig.cluster.node(1)->replicas->stats().isr_change_notifications - notifications0;
+    protocol::MetadataRequest m;
+    m.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{};
+    for (const std::string topic : {"t", "u", "w"}) m.topics->push_back({{}, topic, {}});
+    auto md = c.call<protocol::MetadataResponse>(rig.cluster.address(2), m, 9, std::chrono::seconds(5));
+    REQUIRE(md);
+    for (const auto& t : md->topics)
+      if (t.name && !t.partitions.empty()) isr_at_b2[*t.name] = t.partitions[0].isr_nodes;
+    rig.world.network().heal_all();
+  });
+  CHECK(shrinks == 3);
+  CHECK(notifications == 1);
+  const std::vector<protocol::BrokerId> two{protocol::BrokerId(1), protocol::BrokerId(2)};
+  for (const std::string topic : {"t", "u", "w"}) {
+    INFO(topic);
+    auto isr = isr_at_b2[topic];
+    std::sort(isr.begin(), isr.end());
+    CHECK(isr == two);  // the controller told broker 2
+  }
+}
