@@ -76,6 +76,7 @@ int run_check(const CheckArgs& a) {
     fmt::print(stderr, "samsa check: {}\n", h.error().to_string());
     return 2;
   }
+  const invariants::SharedAnalysis one_analysis(*h);  // for the checkers and the delivery summary
   const auto violations = invariants::run_checkers(*h);
   std::vector<std::string> allow = a.allow;
   std::optional<invariants::Expectations> expected;

@@ -7,12 +7,7 @@ using namespace samsa::invariants;
 namespace {
 
 PartitionSnapshot three_replicas() {
-  PartitionSnapshot p;
-  p.topic = "t";
-  p.partition = 0;
-  p.leader = 1;
-  p.leader_epoch = 2;
-  p.high_watermark = 3;
+  PartitionSnapshot p{std::string(1, 't'), 0, 1, 2, 3, {}};
   for (int b = 1; b <= 3; ++b) p.replicas.push_back({b, {{0, 1, 10}, {1, 1, 11}, {2, 2, 12}}});
   return p;
 }
