@@ -50,13 +50,16 @@ Reply GroupService::wait_reply(RequestId id) {
 }
 
 void GroupService::run_timers() {
-  // GroupMetadataManager's "delete-expired-group-metadata" task.
-  TimeMs next_expiry = now_ms() + config_.offsets_retention_check_interval_ms;
+  // GroupMetadataManager's "delete-expired-group-metadata" task, at a fixed
+  // rate from start-up. Only a coordinator with groups keeps a timer for it
+  // (a broker without groups waits for nothing); a tick that fell while it
+  // had none is skipped, not caught up.
+  const TimeMs interval = config_.offsets_retention_check_interval_ms;
+  TimeMs next_expiry = now_ms() + interval;
   for (;;) {
     auto next = coordinator_.next_deadline_ms();
-    // Only a coordinator with groups has offsets to expire (and a broker
-    // without groups keeps no timer for it).
-    if (coordinator_.has_groups()) next = next ? std::min(*next, next_expiry) : next_expiry;
+    const bool had_groups = coordinator_.has_groups();
+    if (had_groups) next = next ? std::min(*next, next_expiry) : next_expiry;
     if (!next) {
       timers_.wait("group.timers");
     } else if (*next > now_ms()) {
@@ -65,9 +68,10 @@ void GroupService::run_timers() {
     Replies out;
     coordinator_.advance(now_ms(), out);
     deliver(out);
-    if (coordinator_.has_groups() && now_ms() >= next_expiry) {
-      next_expiry = now_ms() + config_.offsets_retention_check_interval_ms;
-      expire_offsets();
+    const TimeMs now = now_ms();
+    if (now >= next_expiry) {
+      if (had_groups) expire_offsets();
+      next_expiry += ((now - next_expiry) / interval + 1) * interval;
     }
   }
 }
