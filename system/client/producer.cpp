@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <set>
 
 #include "system/client/metadata.h"
@@ -182,6 +183,10 @@ class Producer::Impl {
                            const std::string& why);
   void complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why);
   bool can_retry(const Batch& b, ErrorCode err) const;
+  bool is_next_sequence(const Batch& b) const;
+  static bool sequence_error(ErrorCode e) {
+    return e == ErrorCode::out_of_order_sequence_number || e == ErrorCode::unknown_producer_id;
+  }
   void reenqueue(const BatchPtr& b);
   void finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode err, std::int64_t base_offset,
                     const std::string& why);
@@ -495,13 +500,20 @@ bool Producer::Impl::can_retry(const Batch& b, ErrorCode err) const {
   if (rt_.now() >= b.created + ms(cfg_.delivery_timeout_ms)) return false;
   if (idempotent_) {
     if (b.producer_id != producer_id_ || b.epoch != epoch_) return false;
-    auto it = sequences_.find(b.tp);
-    const bool next = it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
     // A batch behind one that failed or is being retried: the broker saw a
-    // gap. It goes again, in order, once the earlier one is in.
-    if (err == ErrorCode::out_of_order_sequence_number || err == ErrorCode::unknown_producer_id) return !next;
+    // gap; it goes again, in order, once the earlier one is in. The first
+    // unacknowledged batch itself: the broker lost the producer's state or
+    // never got the batch before; it goes again from sequence 0 under a
+    // bumped epoch (complete_batch asks for the bump). Kafka 2.8+'s
+    // TransactionManager.canRetry for the idempotent producer.
+    if (sequence_error(err)) return true;
   }
   return err == ErrorCode::network_exception || p::is_retriable(err);
+}
+
+bool Producer::Impl::is_next_sequence(const Batch& b) const {
+  auto it = sequences_.find(b.tp);
+  return it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
 }
 
 void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why) {
@@ -526,6 +538,11 @@ void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64
   }
   if (ambiguous(err, cfg_.acks)) b->maybe_written = true;
   if (invalidates_metadata(err)) metadata_.request_update();
+  // TransactionManager.requestEpochBumpForPartition: a real gap at the
+  // broker (UNKNOWN_PRODUCER_ID, or OUT_OF_ORDER_SEQUENCE_NUMBER for the
+  // next sequence) is closed by a new epoch whose sequences start at 0.
+  if (idempotent_ && sequence_error(err) && b->producer_id == producer_id_ && b->epoch == epoch_ && is_next_sequence(*b))
+    bump_needed_ = true;
   if (can_retry(*b, err)) {
     ++stats_.batches_retried;
     b->retry_at = rt_.now() + ms(cfg_.retry_backoff_ms);
@@ -583,13 +600,26 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
 
 // ------------------------------------------------------ TransactionManager
 
-// InitProducerId for a fresh id, or to bump the epoch once nothing is in
-// flight (bumpIdempotentEpochAndResetIdIfNeeded). samsa's broker answers a
-// bump with a new producer id and epoch 0, as a broker without KIP-360
-// does; the client then resets the sequences just the same.
+// TransactionManager.bumpIdempotentEpochAndResetIdIfNeeded (Kafka 2.8+,
+// KIP-360): an idempotent producer bumps its epoch itself, keeping its
+// producer id (the broker takes a higher epoch whose first sequence is 0);
+// only an exhausted epoch (Short.MAX_VALUE) or no producer id at all asks
+// InitProducerId for a new id (resetIdempotentProducerId). samsa bumps once
+// nothing is in flight (Java rewrites the in-flight batches of the
+// partitions that asked and lets the others finish under the old epoch).
 void Producer::Impl::maybe_init_producer_id(MonoTime now) {
   if (!bump_pending() || init_in_flight_) return;
   if (!in_flight_batches_.empty()) return;
+  if (producer_id_ >= 0 && bump_needed_) {
+    ++stats_.epoch_bumps;
+    if (epoch_ < std::numeric_limits<std::int16_t>::max()) {
+      ++epoch_;
+      reset_sequences();
+      return;
+    }
+    producer_id_ = -1;  // the epoch is exhausted: a new producer id
+    epoch_ = -1;
+  }
   if (now < init_retry_at_) {
     soon(init_retry_at_);
     return;
@@ -598,9 +628,9 @@ void Producer::Impl::maybe_init_producer_id(MonoTime now) {
   if (!node) return;
   p::InitProducerIdRequest req;
   req.transactional_id.reset();
-  req.transaction_timeout_ms = 60000;
-  req.producer_id = p::ProducerId(producer_id_);
-  req.producer_epoch = p::ProducerEpoch(epoch_);
+  req.transaction_timeout_ms = std::numeric_limits<std::int32_t>::max();  // as the Java client sends it
+  req.producer_id = p::ProducerId(-1);
+  req.producer_epoch = p::ProducerEpoch(-1);
   init_in_flight_ = true;
   ++stats_.init_producer_id_requests;
   net_.send(*node, req, k_init_pid_version, true, [this](const p::SharedFrame* f, const std::string&) {
@@ -614,17 +644,17 @@ void Producer::Impl::maybe_init_producer_id(MonoTime now) {
       init_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
       return;
     }
-    if (producer_id_ >= 0) ++stats_.epoch_bumps;
     producer_id_ = resp->producer_id.value();
     epoch_ = resp->producer_epoch.value();
     reset_sequences();
   });
 }
 
-// After a bump every partition starts again at sequence 0. A queued batch
-// an earlier attempt of which may be in the log cannot be sent under the
-// new epoch (the broker could not tell it is a duplicate): its fate is
-// unknown. The others get new sequences when drained.
+// After a bump every partition starts again at sequence 0 under the new
+// epoch. A queued batch an earlier attempt of which may be in the log is
+// not resent under it (the broker could not tell it is a duplicate; Java
+// rewrites it): its fate is unknown. The others get new sequences when
+// drained.
 void Producer::Impl::reset_sequences() {
   bump_needed_ = false;
   sequences_.clear();
