@@ -329,7 +329,7 @@ class Kafka final : public Workload {
     bool in_sync_commit = false;
     client::Consumer c(rt, *config);
     c.on_assign = [&](const client::AssignOutcome& a) {
-      assignments_[a.generation][p.id()] = a.partitions;
+      assignments_[a.generation][g.id()] = a.partitions;  // the process of the assign op
       const json v = {{"group", group_}, {"generation", a.generation}, {"partitions", partitions_json(a.partitions)}};
       g.invoke("assign", {{"group", group_}});
       g.ok("assign", v);

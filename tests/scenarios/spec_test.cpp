@@ -128,7 +128,6 @@ TEST_CASE("spec: every built-in scenario parses and names its expectation", "[sc
   for (const auto& s : builtin_scenarios()) {
     INFO(s.name);
     CHECK_FALSE(s.description.empty());
-    if (s.code) continue;  // code-defined (broker/*, producer/*): no file yet
     CHECK(s.origin == "scenarios/" + s.name + ".toml");
   }
   CHECK(find_scenario("selftest/pingpong-dup-bug")->spec.expect == "safety");
