@@ -9,6 +9,7 @@
 #include <set>
 
 #include "invariants/checker.h"
+#include "invariants/kafka_checkers.h"
 
 namespace samsa::invariants {
 
@@ -62,6 +63,11 @@ std::deque<Checker>& registry() {
        "and /controller names it",
        check_election_liveness},
   };
+  static const bool kafka_added = [] {
+    for (auto& c : kafka_checkers()) all.push_back(std::move(c));
+    return true;
+  }();
+  (void)kafka_added;
   return all;
 }
 

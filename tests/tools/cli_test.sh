@@ -78,6 +78,22 @@ check "check of a clean history" 0 "$samsa" check "$tmp/ok.jsonl"
 echo '{"process":0,"type":"ok","f":"send"' >"$tmp/broken.jsonl"
 check "check of a broken history" 2 "$samsa" check "$tmp/broken.jsonl"
 grep -q "broken.jsonl:1:" "$tmp/err" && pass "a broken history names file:line:col" || { echo "FAIL"; cat "$tmp/err"; failures=$((failures+1)); }
+# A Kafka history: v0 acked at offset 0, never polled, though offset 1 was.
+{
+  echo '{"index":0,"time_ns":0,"process":0,"type":"invoke","f":"send","value":{"topic":"t","key":"k","value":"v0"}}'
+  echo '{"index":1,"time_ns":5,"process":0,"type":"ok","f":"send","value":{"topic":"t","key":"k","value":"v0","partition":0,"offset":0}}'
+  echo '{"index":2,"time_ns":6,"process":0,"type":"invoke","f":"send","value":{"topic":"t","key":"k","value":"v1"}}'
+  echo '{"index":3,"time_ns":7,"process":0,"type":"ok","f":"send","value":{"topic":"t","key":"k","value":"v1","partition":0,"offset":1}}'
+  echo '{"index":4,"time_ns":9,"process":1,"type":"invoke","f":"poll","value":{}}'
+  echo '{"index":5,"time_ns":12,"process":1,"type":"ok","f":"poll","value":{"records":[{"topic":"t","partition":0,"offset":1,"key":"k","value":"v1"}]}}'
+} >"$tmp/lost.jsonl"
+check "check finds a lost write" 1 "$samsa" check "$tmp/lost.jsonl" --json
+python3 -c "import json; d=json.load(open('$tmp/out')); l=d['delivery']; assert d['anomalies']['lost-write'][0]['ops']==[1,5] and l['at_most_once'] and not l['at_least_once'] and not l['exactly_once'] and l['partitions'][0]['ordered'], d" \
+  && pass "check --json: delivery verdicts and per-partition order" || { echo "FAIL: check delivery"; head -c 800 "$tmp/out"; failures=$((failures+1)); }
+check "check --set acks=1 with crashes allows the loss" 0 "$samsa" check "$tmp/lost.jsonl" --set acks=1 --set nemeses=crash
+grep -q "at-least-once  violated" "$tmp/out" && grep -q "(allowed: acks=1" "$tmp/out" && pass "check prints delivery and the reason" \
+  || { echo "FAIL: check text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "check --set min.insync.replicas=2 under partitions does not" 1 "$samsa" check "$tmp/lost.jsonl" --set min.insync.replicas=2 --set nemeses=partition
 
 # Failure files: self-contained, the saved schedule replays, shrink.
 check "run --out writes a failure file" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --out "$tmp/one" --set faults.rate_per_s=2.0
