@@ -85,6 +85,8 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
       if (values.empty()) break;
       offset = values.rbegin()->first + 1;
       img.values.insert(values.begin(), values.end());
+      const auto epochs = record_epochs(r->records);
+      img.epochs.insert(epochs.begin(), epochs.end());
     }
     out.push_back(std::move(img));
   }

@@ -49,6 +49,7 @@ class Cluster {
     bool leader = false;           // it believes it leads the partition
     std::int32_t leader_epoch = -1;
     std::map<std::int64_t, std::string> values;
+    std::map<std::int64_t, std::int32_t> epochs;  // each record's batch leader epoch
   };
   std::vector<ReplicaImage> replicas_of(sim::Runtime& rt, const std::string& topic, int partition);
 
