@@ -322,7 +322,7 @@ class Kafka final : public Workload {
 
   // --- consumers -----------------------------------------------------------------------
   // A consumer incarnation records on two processes: `p` polls (a poll ends
-  // once its records are processed: what the application consumed) and
+  // once its record is processed: what the application consumed) and
   // assignments; `q` commits, which in commit-before-process fall inside a
   // poll. An assignment reported inside a poll splits it: the poll so far
   // returned nothing, then the assign, then the rest of the poll.
@@ -340,11 +340,16 @@ class Kafka final : public Workload {
     if (polling) m.p.invoke("poll", json::object());
   }
 
-  void process_all(Runtime& rt, WorkloadContext& ctx, const std::vector<client::ConsumerRecord>& records) {
-    for (const auto& r : records) {
+  // Processes the polled records one by one; each processed record ends a
+  // poll op of its own (the open one, then a new one per record), so a crash
+  // mid-batch leaves what was processed consumed and the rest unknown.
+  void process_all(Runtime& rt, WorkloadContext& ctx, Member& m, const std::vector<client::ConsumerRecord>& records) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i > 0) m.p.invoke("poll", json::object());
       rt.sleep(std::chrono::milliseconds(process_ms_));  // the application's work on the record
-      ++processed_[r.value.value_or("")];
+      ++processed_[records[i].value.value_or("")];
       if (healed(ctx)) ++processed_after_heal_;
+      m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
     }
   }
 
@@ -370,11 +375,9 @@ class Kafka final : public Workload {
         m.p.fail("poll", {{"records", json::array()}, {"skipped", records_json(records)}});
         return;
       }
-      process_all(rt, ctx, records);
-      m.p.ok("poll", {{"records", records_json(records)}});
+      process_all(rt, ctx, m, records);
     } else {
-      process_all(rt, ctx, records);
-      m.p.ok("poll", {{"records", records_json(records)}});
+      process_all(rt, ctx, m, records);
       (void)commit();
     }
   }
