@@ -100,6 +100,7 @@ void register_checker(Checker c) {
 std::vector<Violation> run_checkers(const History& h, const std::vector<std::string>& names,
                                     const nlohmann::json& options) {
   std::vector<Violation> out;
+  const SharedAnalysis one_analysis(h);  // the Kafka checkers read one view of h
   auto run = [&](const Checker& c) {
     const nlohmann::json o = options.contains(c.name) ? options[c.name] : nlohmann::json::object();
     for (auto& v : c.check(h, o)) out.push_back(std::move(v));

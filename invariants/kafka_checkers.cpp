@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -636,10 +637,28 @@ std::vector<Case> liveness(const View& v, const json& options) {
   return out;
 }
 
-// Each checker over a fresh view: a checker is run alone by name.
+// The view shared by the checkers inside a SharedAnalysis scope: built on
+// first use, for that history only (and as long as it has not grown).
+struct Shared {
+  const History* h = nullptr;
+  std::size_t size = 0;
+  std::unique_ptr<View> view;
+};
+thread_local Shared* shared = nullptr;
+
+// The view of `h`: the shared one inside a scope over `h`, else `own`, built now.
+const View& view_of(const History& h, std::optional<View>& own) {
+  if (shared && shared->h == &h && shared->size == h.size()) {
+    if (!shared->view) shared->view = std::make_unique<View>(h);
+    return *shared->view;
+  }
+  return own.emplace(h);
+}
+
 template <class F>
 std::vector<Violation> over_view(const History& h, F f) {
-  const View v(h);
+  std::optional<View> own;
+  const View& v = view_of(h, own);
   if (!v.kafka) return {};
   return strip(f(v));
 }
@@ -738,8 +757,21 @@ const std::vector<std::string>& kafka_checker_names() {
   return names;
 }
 
+SharedAnalysis::SharedAnalysis(const History& h) {
+  if (shared) return;  // an outer scope already shares (or another history is being judged)
+  shared = new Shared{&h, h.size(), nullptr};
+  owner_ = true;
+}
+
+SharedAnalysis::~SharedAnalysis() {
+  if (!owner_) return;
+  delete shared;
+  shared = nullptr;
+}
+
 DeliverySummary delivery_summary(const History& h) {
-  const View v(h);
+  std::optional<View> own;
+  const View& v = view_of(h, own);
   DeliverySummary s;
   s.kafka = v.kafka;
   if (!v.kafka) return s;

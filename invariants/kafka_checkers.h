@@ -49,6 +49,20 @@ std::vector<Violation> check_committed_offset_regression(const History& h, const
 std::vector<Violation> check_assignment_overlap(const History& h, const nlohmann::json& options);
 std::vector<Violation> check_kafka_liveness(const History& h, const nlohmann::json& options);
 
+// While one lives (on this thread), the Kafka checkers and delivery_summary
+// share one analysis of `h` instead of each building its own; run_checkers
+// makes one. Nested scopes over the same history reuse the outer one.
+class SharedAnalysis {
+ public:
+  explicit SharedAnalysis(const History& h);
+  ~SharedAnalysis();
+  SharedAnalysis(const SharedAnalysis&) = delete;
+  SharedAnalysis& operator=(const SharedAnalysis&) = delete;
+
+ private:
+  bool owner_ = false;
+};
+
 struct Checker;
 // The registry's entries for the checkers above (checkers.cpp adds them).
 std::vector<Checker> kafka_checkers();

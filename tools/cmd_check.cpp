@@ -11,6 +11,7 @@
 #include "invariants/checker.h"
 #include "invariants/expectations.h"
 #include "invariants/kafka_checkers.h"
+#include "invariants/timeline.h"
 #include "scenarios/scenario.h"
 #include "tools/commands.h"
 
@@ -22,6 +23,7 @@ struct CheckArgs {
   std::string file;
   std::vector<std::string> allow;
   std::vector<std::string> sets;  // KEY=VALUE: the run's configuration, for expectations_for
+  std::string timeline;           // FILE.html
   bool json = false;
 };
 
@@ -74,6 +76,7 @@ int run_check(const CheckArgs& a) {
     fmt::print(stderr, "samsa check: {}\n", h.error().to_string());
     return 2;
   }
+  const invariants::SharedAnalysis one_analysis(*h);  // for the checkers and the delivery summary
   const auto violations = invariants::run_checkers(*h);
   std::vector<std::string> allow = a.allow;
   std::optional<invariants::Expectations> expected;
@@ -88,6 +91,14 @@ int run_check(const CheckArgs& a) {
     if (std::find(allow.begin(), allow.end(), v.name) == allow.end()) counted.push_back(v);
   }
   const auto delivery = invariants::delivery_summary(*h);
+  if (!a.timeline.empty()) {
+    std::ofstream out(a.timeline);
+    out << invariants::render_timeline(*h, violations, {a.file});
+    if (!out) {
+      fmt::print(stderr, "samsa check: cannot write {}\n", a.timeline);
+      return 2;
+    }
+  }
   const auto verdict = scenarios::verdict_of(counted);
   if (a.json) {
     nlohmann::json j = {{"anomalies", nlohmann::json::object()},
@@ -127,6 +138,7 @@ Command add_check_command(CLI::App& app) {
   c.app->add_option("--set", a->sets,
                     "KEY=VALUE of the run's configuration (Kafka keys, samsa.delivery, nemeses=crash,partition): "
                     "anomalies it permits are allowed (repeatable)");
+  c.app->add_option("--timeline", a->timeline, "write a picture of the history and its violations (HTML, inline SVG)");
   c.app->add_flag("--json", a->json, "print {anomalies: {name: [cases]}, verdict, delivery}");
   c.run = [a] { return run_check(*a); };
   return c;

@@ -535,3 +535,15 @@ TEST_CASE("kafka checkers: one injected anomaly is found by its checker", "[inva
         "kafka-liveness");
   });
 }
+
+TEST_CASE("kafka checkers: a shared analysis is of its history as it is now", "[invariants][kafka]") {
+  Builder b;
+  b.append(1, 0, "a");
+  Builder other = clean();
+  const SharedAnalysis scope(b.h);
+  CHECK(check_unseen(b.h, {}).size() == 1);
+  CHECK(check_unseen(other.h, {}).empty());  // another history: its own analysis
+  b.poll(10, {b.rec(0, 0, "a")});            // the history grew: analysed again
+  CHECK(check_unseen(b.h, {}).empty());
+  CHECK(delivery_summary(b.h).exactly_once());
+}

@@ -40,6 +40,10 @@ check "replay of a failure file" 1 "$samsa" replay "$tmp/full/failures/$file" --
 replayed=$(json_field "$tmp/out" "['trace_hash']")
 [[ "$recorded" == "$replayed" ]] && pass "replay reproduces trace $recorded" \
   || { echo "FAIL: replay trace $replayed != recorded $recorded"; failures=$((failures+1)); }
+check "replay --timeline" 1 "$samsa" replay "$tmp/full/failures/$file" --log-level off --timeline "$tmp/t.html"
+grep -q "<svg" "$tmp/t.html" && grep -q 'class="op bad"' "$tmp/t.html" && grep -q "duplicate" "$tmp/t.html" \
+  && pass "replay --timeline draws the run and outlines the violating ops" \
+  || { echo "FAIL: replay --timeline: $(head -c 300 "$tmp/t.html")"; failures=$((failures+1)); }
 
 check "shard 1/2" 1 "$samsa" sweep selftest/pingpong-dup-bug --seeds 1..6 --shard 1/2 --jobs 1 --out "$tmp/s1"
 check "shard 2/2" 1 "$samsa" sweep selftest/pingpong-dup-bug --seeds 1..6 --shard 2/2 --jobs 1 --out "$tmp/s2"
@@ -108,6 +112,9 @@ check "check --set acks=1 with crashes allows the loss" 0 "$samsa" check "$tmp/l
 grep -q "at-least-once  violated" "$tmp/out" && grep -q "(allowed: acks=1" "$tmp/out" && pass "check prints delivery and the reason" \
   || { echo "FAIL: check text: $(cat "$tmp/out")"; failures=$((failures+1)); }
 check "check --set min.insync.replicas=2 under partitions does not" 1 "$samsa" check "$tmp/lost.jsonl" --set min.insync.replicas=2 --set nemeses=partition
+check "check --timeline" 1 "$samsa" check "$tmp/lost.jsonl" --timeline "$tmp/lost.html"
+grep -q 'id="op-1" class="op bad"' "$tmp/lost.html" && pass "check --timeline outlines the lost write" \
+  || { echo "FAIL: check --timeline"; failures=$((failures+1)); }
 
 # Failure files: self-contained, the saved schedule replays, shrink.
 check "run --out writes a failure file" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --out "$tmp/one" --set faults.rate_per_s=2.0
