@@ -228,3 +228,37 @@ TEST_CASE("samsa.legacy.truncate.to.high.watermark through --set: broker/acks-al
   }
   CHECK(found != 0);
 }
+
+TEST_CASE("the Kafka nemeses apply and end as scheduled: pause, silent partition, power loss, isolate, lost acks",
+          "[scenarios][kafka][nemesis]") {
+  auto schedule = schedule_from_json(nlohmann::json::parse(R"([
+      {"at_ms":3000,"fault":"pause","node":"leader","duration_ms":1500},
+      {"at_ms":6000,"fault":"partition-silent","node":"b1","peer":"b2","duration_ms":1500,"mode":"hold"},
+      {"at_ms":9000,"fault":"lost-acks","node":"leader","peer":"p1","duration_ms":1000},
+      {"at_ms":12000,"fault":"isolate","node":"controller","duration_ms":2000,"mode":"drop","peers":["b1","b2","b3","zk"]},
+      {"at_ms":16000,"fault":"power-loss","node":"b2","duration_ms":1000,"disk":"keep_none"}])"));
+  REQUIRE(schedule.ok());
+  const std::string path = "kafka_workload_test_nemeses.jsonl";
+  RunOptions o;
+  o.schedule = *schedule;
+  o.history_path = path;
+  const auto a = run("broker/power-loss-flush-every-message", 1, {}, o);
+  INFO(first_violation(a));
+  REQUIRE(a.bad_input.empty());
+  REQUIRE(a.verdict == Verdict::ok);
+  CHECK(a.trace_hash == run("broker/power-loss-flush-every-message", 1, {}, o).trace_hash);
+  std::ifstream in(path);
+  auto h = samsa::invariants::History::read_jsonl(in, path);
+  REQUIRE(h.ok());
+  std::remove(path.c_str());
+  std::multiset<std::string> faults;
+  for (const auto& op : h->ops())
+    if (op.process == samsa::invariants::k_nemesis && !op.value.contains("skipped")) faults.insert(std::string(op.f));
+  for (const char* f : {"pause", "partition-silent", "lost-acks", "isolate", "power-loss"}) {
+    INFO(f);
+    CHECK(faults.count(f) == 1);
+    CHECK(faults.count(std::string(f) + "-end") == 1);
+  }
+  // A schedule replayed as written: the events and their parameters.
+  CHECK(a.schedule == *schedule);
+}
