@@ -158,12 +158,12 @@ RunReport Scenario::run(const RunOptions& options) const {
           continue;
         }
         hit[s.event] = {*node, *peer};
-        op["node"] = world.node(*node).name;
-        if (!e.peer.empty()) op["peer"] = world.node(*peer).name;
       } else if (!hit.count(s.event)) {
         continue;  // its apply was skipped
       }
       const auto [node, peer] = hit.at(s.event);
+      op["node"] = world.node(node).name;  // a dynamic target as resolved
+      if (!e.peer.empty()) op["peer"] = world.node(peer).name;
       world.log().info("{} {}", s.apply ? "fault" : "end of fault", to_string(e));
       touched.insert(node);
       for (NodeId p : peer_nodes(world, e, node)) touched.insert(p);

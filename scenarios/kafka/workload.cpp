@@ -206,6 +206,7 @@ class Kafka final : public Workload {
     if (delivery != "process-before-commit" && delivery != "commit-before-process")
       throw std::invalid_argument(
           "workload.delivery must be process-before-commit or commit-before-process, not " + delivery);
+    if (rate_per_s_ <= 0) throw std::invalid_argument("workload.rate_per_s must be above 0");
     zookeeper_ = protocol == "zookeeper";
     commit_first_ = delivery == "commit-before-process";
     for (const auto& c : o.at("checks")) {
