@@ -212,4 +212,10 @@ json to_json(const Expectations& e) {
   return {{"must_hold", e.must_hold}, {"allowed", allowed}};
 }
 
+Judged judge(const std::vector<Violation>& violations, const Expectations& e) {
+  Judged j;
+  for (const auto& v : violations) (e.allows(v.name) ? j.demonstrated : j.failing).push_back(v);
+  return j;
+}
+
 }  // namespace samsa::invariants

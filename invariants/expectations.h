@@ -12,6 +12,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "invariants/violation.h"
 
 namespace samsa::invariants {
 
@@ -32,5 +35,13 @@ struct Expectations {
 Expectations expectations_for(const nlohmann::json& config);
 
 nlohmann::json to_json(const Expectations& e);  // {"must_hold": [...], "allowed": {name: reason}}
+
+// A run's violations split by what the configuration promised: `failing`
+// decide the verdict; `demonstrated` are allowed ones, reported (run --json's
+// `demonstrated`) but not failing.
+struct Judged {
+  std::vector<Violation> failing, demonstrated;
+};
+Judged judge(const std::vector<Violation>& violations, const Expectations& e);
 
 }  // namespace samsa::invariants

@@ -122,3 +122,14 @@ TEST_CASE("expectations: every checker is either must-hold or its anomaly is all
     CHECK(j["allowed"].size() == e.allowed.size());
   }
 }
+
+TEST_CASE("expectations: judge splits violations into failing and demonstrated", "[invariants][expectations]") {
+  const auto e = expectations_for(with_faults({{"acks", "1"}}, {"crash"}));
+  const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("assignment-overlap", "y", {2}),
+                        Violation::liveness("unseen", "z", {3})},
+                       e);
+  REQUIRE(j.failing.size() == 1);
+  CHECK(j.failing[0].name == "assignment-overlap");
+  REQUIRE(j.demonstrated.size() == 2);
+  CHECK(j.demonstrated[0].name == "lost-write");
+}
