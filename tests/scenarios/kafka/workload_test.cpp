@@ -262,3 +262,28 @@ TEST_CASE("the Kafka nemeses apply and end as scheduled: pause, silent partition
   // A schedule replayed as written: the events and their parameters.
   CHECK(a.schedule == *schedule);
 }
+
+TEST_CASE("the idempotent producer with a short delivery.timeout.ms: batches expire in flight, the epoch is bumped, "
+          "nothing lost, duplicated or reordered (KIP-360)",
+          "[scenarios][kafka][producer]") {
+  std::uint64_t retried = 0, bumps = 0;
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+    const auto r = run("producer/idempotent-lost-acks", seed, {{"delivery.timeout.ms", "4000"}});
+    INFO("seed " << seed << ": " << first_violation(r));
+    REQUIRE(r.verdict == Verdict::ok);
+    REQUIRE(r.details["ok"].get<int>() > 0);
+    retried += r.details["batches_retried"].get<std::uint64_t>();
+    bumps += r.details["epoch_bumps"].get<std::uint64_t>();
+  }
+  CHECK(retried > 0);  // the faults did bite
+  CHECK(bumps > 0);    // an expired batch of unknown outcome bumps the epoch
+}
+
+TEST_CASE("idempotent + acks=all with a short delivery.timeout.ms holds over seeds 3..200",
+          "[scenarios][kafka][producer][sweep]") {
+  for (std::uint64_t seed = 3; seed <= 200; ++seed) {
+    const auto r = run("producer/idempotent-lost-acks", seed, {{"delivery.timeout.ms", "4000"}});
+    INFO("seed " << seed << ": " << first_violation(r));
+    REQUIRE(r.verdict == Verdict::ok);
+  }
+}
