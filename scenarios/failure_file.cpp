@@ -24,7 +24,7 @@ nlohmann::json failure_json(const Scenario& s, const RunReport& r) {
   nlohmann::json j = to_json(r);
   j["format"] = "samsa-failure-1";
   j["scenario_origin"] = s.origin;
-  if (!s.text.empty()) j["scenario_text"] = s.text;  // empty: a code-defined scenario
+  if (!s.text.empty()) j["scenario_text"] = s.text;
   j["overrides"] = nlohmann::json::array();
   for (const auto& o : s.overrides) j["overrides"].push_back(o.text());
   j["build_id"] = build_id();

@@ -103,6 +103,11 @@ std::deque<Nemesis> builtin() {
                  w.skew_wall_clock(n, e.params.value("ppm", 0));
                },
                [](World& w, const FaultEvent&, NodeId n, NodeId) { w.skew_wall_clock(n, 0); }});
+  v.push_back({"pause", "the node's fibers stop running (a GC pause, SIGSTOP) until the duration ends",
+               false, true, true, false, {}, nullptr,
+               [](World& w, const FaultEvent&, NodeId n, NodeId) { w.pause(n); },
+               [](World& w, const FaultEvent&, NodeId n, NodeId) { w.resume(n); }});
+  for (auto& n : kafka_nemeses()) v.push_back(std::move(n));
   return v;
 }
 
@@ -117,6 +122,18 @@ std::deque<Nemesis>& registry() {
 }
 
 }  // namespace
+
+std::vector<NodeId> peer_nodes(World& w, const FaultEvent& e, NodeId node) {
+  std::vector<NodeId> out;
+  const auto it = e.params.find("peers");
+  if (it == e.params.end() || !it->is_array()) return out;
+  for (const auto& name : *it) {
+    if (!name.is_string()) continue;
+    const auto id = w.find_node(name.get<std::string>());
+    if (id && *id != node) out.push_back(*id);
+  }
+  return out;
+}
 
 std::vector<std::string> nemesis_names() {
   std::lock_guard lock(registry_mutex());

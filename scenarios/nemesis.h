@@ -28,9 +28,17 @@ struct Nemesis {
   std::function<nlohmann::json(sim::Random&, const nlohmann::json& options)> draw;
   std::function<void(sim::World&, const FaultEvent&, sim::NodeId node, sim::NodeId peer)> apply;
   std::function<void(sim::World&, const FaultEvent&, sim::NodeId node, sim::NodeId peer)> revert;
+  // Acts on a set of nodes besides `node`: the generator lists the names of
+  // every node of the nemesis's `peers` groups in the event's "peers"
+  // parameter (a leader cut off from all brokers, every broker losing power).
+  bool all_peers = false;
 };
 
 std::vector<std::string> nemesis_names();
+// The Kafka nemeses (kafka/nemeses.cpp), part of the built-in ones.
+std::vector<Nemesis> kafka_nemeses();
+// The nodes an event's "peers" parameter names (all_peers nemeses), without `node`.
+std::vector<sim::NodeId> peer_nodes(sim::World& w, const FaultEvent& e, sim::NodeId node);
 const Nemesis* find_nemesis(const std::string& name);  // stable pointer
 void register_nemesis(Nemesis n);
 

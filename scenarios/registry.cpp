@@ -9,10 +9,7 @@
 #include <sstream>
 
 #include "scenarios/scenario.h"
-#include "scenarios/broker/acks.h"
 #include "scenarios/workload.h"
-#include "scenarios/producer/delivery.h"
-#include "scenarios/groups/delivery.h"
 
 namespace samsa::scenarios {
 
@@ -84,7 +81,8 @@ std::mutex& workload_mutex() {
 }
 
 std::deque<WorkloadType>& workloads() {
-  static std::deque<WorkloadType> all = {pingpong_workload(), controller_election_workload()};
+  static std::deque<WorkloadType> all = {pingpong_workload(), controller_election_workload(),
+                                         kafka_workload()};
   return all;
 }
 
@@ -132,34 +130,6 @@ Result<Scenario, SpecError> scenario_from_text(const std::string& text, const st
   return s;
 }
 
-namespace {
-
-Scenario code_scenario(std::string name, std::string description,
-                       std::function<RunReport(const RunOptions&)> run) {
-  Scenario s;
-  s.name = std::move(name);
-  s.description = std::move(description);
-  s.origin = s.name;
-  s.code = std::move(run);
-  return s;
-}
-
-// Scenarios still written in C++ (their own cluster, workload and seeded
-// faults); each is to become a workload plus a TOML file.
-std::vector<Scenario> code_scenarios() {
-  return {
-      code_scenario("broker/acks-all", "acks=all, min.insync.replicas=2, RF=3 on three brokers under leader and controller crashes, broker restarts, partitions, slow replication and coordinator restarts; no acknowledged record lost, replicas never diverge below the high watermark", broker::run_acks_all),
-      code_scenario("broker/acks-1-leader-crash", "acks=1 with the leader crashing while replication is slow: an acknowledged write the new leader never had is lost (expect exit 1 on some seeds)", broker::run_acks_1_leader_crash),
-      code_scenario("producer/idempotent-lost-acks", "the idempotent producer (acks=all, 5 in flight) under lost acks, broker crashes and restarts and cut links: no lost-write, duplicate or reordering within a partition", producer::run_idempotent_lost_acks),
-      code_scenario("producer/retries-no-idempotence", "enable.idempotence=false, retries, 5 requests in flight under lost acks: duplicates and reordering are Kafka's hazard (expect exit 1 on some seeds)", producer::run_retries_no_idempotence),
-      code_scenario("producer/acks-0", "acks=0 under the same faults: no send is ever ok with an offset; losses are counted", producer::run_acks_0),
-      code_scenario("groups/at-least-once", "a group of three consumers reads a 4-partition topic with process-before-commit while consumers crash mid-processing: no record lost, no two owners in a generation, committed offsets never go back; duplicates are expected", groups::run_at_least_once),
-      code_scenario("groups/at-most-once", "the same group with commit-before-process: no record processed twice; records lost to crashes between commit and processing are expected", groups::run_at_most_once),
-  };
-}
-
-}  // namespace
-
 const std::vector<Scenario>& builtin_scenarios() {
   static const std::vector<Scenario> all = [] {
     std::vector<Scenario> v;
@@ -170,7 +140,6 @@ const std::vector<Scenario>& builtin_scenarios() {
       SAMSA_ASSERT(s->name == name, "a built-in scenario's name is its path");
       v.push_back(std::move(*s));
     }
-    for (auto& c : code_scenarios()) v.push_back(std::move(c));
     std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return v;
   }();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "invariants/checker.h"
@@ -58,23 +59,26 @@ void heal_everything(World& w, const std::set<NodeId>& touched) {
   for (NodeId n : touched) {
     w.network().refuse_connects(n, false);
     w.skew_wall_clock(n, 0);
+    if (w.is_paused(n)) w.resume(n);
     if (!w.is_up(n)) w.start(n);
   }
 }
 
-// Node names by group for the schedule generator.
-NodeGroups name_groups(World& w, const std::map<std::string, std::vector<NodeId>>& groups) {
+// Node names by group for the schedule generator; a dynamic target is a
+// group of one pseudo-node of its own name.
+NodeGroups name_groups(World& w, const WorkloadContext& ctx) {
   NodeGroups out;
-  for (const auto& [g, ids] : groups)
+  for (const auto& [g, ids] : ctx.groups)
     for (NodeId id : ids) out[g].push_back(w.node(id).name);
+  for (const auto& [name, resolve] : ctx.dynamic_targets) out[name] = {name};
   return out;
 }
 
-std::string check_schedule(World& w, const Schedule& s) {
+std::string check_schedule(World& w, const WorkloadContext& ctx, const Schedule& s) {
   for (const auto& e : s) {
     if (!find_nemesis(e.fault)) return fmt::format("the schedule names no nemesis '{}'", e.fault);
     for (const auto& n : {e.node, e.peer})
-      if (!n.empty() && !w.find_node(n))
+      if (!n.empty() && !w.find_node(n) && !ctx.dynamic_targets.count(n))
         return fmt::format("the schedule names node '{}', which this run does not have", n);
   }
   return "";
@@ -83,7 +87,6 @@ std::string check_schedule(World& w, const Schedule& s) {
 }  // namespace
 
 RunReport Scenario::run(const RunOptions& options) const {
-  if (code) return code(options);
   const WorkloadType* type = find_workload(spec.workload);
   SAMSA_ASSERT(type != nullptr, "a parsed scenario names a registered workload");
   Random swarm = Random(options.seed).derive("swarm");
@@ -120,34 +123,55 @@ RunReport Scenario::run(const RunOptions& options) const {
   report.seed = options.seed;
   if (options.schedule) {
     report.schedule = *options.schedule;
-    report.bad_input = check_schedule(world, report.schedule);
+    report.bad_input = check_schedule(world, ctx, report.schedule);
     if (!report.bad_input.empty()) {
       workload->teardown(ctx);
       return report;
     }
   } else {
     Random fault_rng = Random(options.seed).derive("faults");
-    report.schedule = generate_schedule(spec, name_groups(world, ctx.groups), rate, fault_rng);
+    report.schedule = generate_schedule(spec, name_groups(world, ctx), rate, fault_rng);
   }
   workload->start(ctx);
 
   const Schedule& schedule = report.schedule;
   std::set<NodeId> touched;
+  // The nodes each applied event hit (dynamic targets resolved at its time).
+  std::map<std::size_t, std::pair<NodeId, NodeId>> hit;
+  auto resolve = [&](const std::string& name) -> std::optional<NodeId> {
+    if (auto id = world.find_node(name)) return id;
+    return ctx.dynamic_targets.at(name)();
+  };
   world.spawn("nemesis", [&] {
     Runtime& ctl = world.control();
     for (const Step& s : timeline(schedule, spec.fault_phase_ms)) {
       ctl.sleep_until(MonoTime{std::chrono::milliseconds(s.at_ms)});
       const FaultEvent& e = schedule[s.event];
       const Nemesis& n = *find_nemesis(e.fault);
-      const NodeId node = *world.find_node(e.node);
-      const NodeId peer = e.peer.empty() ? node : *world.find_node(e.peer);
+      nlohmann::json op = to_json(e);
+      if (s.apply) {
+        const auto node = resolve(e.node);
+        const auto peer = e.peer.empty() ? node : resolve(e.peer);
+        if (!node || !peer || (!e.peer.empty() && *node == *peer)) {
+          op["skipped"] = "no node to hit now";
+          history.nemesis(e.fault, op);
+          continue;
+        }
+        hit[s.event] = {*node, *peer};
+      } else if (!hit.count(s.event)) {
+        continue;  // its apply was skipped
+      }
+      const auto [node, peer] = hit.at(s.event);
+      op["node"] = world.node(node).name;  // a dynamic target as resolved
+      if (!e.peer.empty()) op["peer"] = world.node(peer).name;
       world.log().info("{} {}", s.apply ? "fault" : "end of fault", to_string(e));
       touched.insert(node);
+      for (NodeId p : peer_nodes(world, e, node)) touched.insert(p);
       if (s.apply) {
-        history.nemesis(e.fault, to_json(e));
+        history.nemesis(e.fault, op);
         n.apply(world, e, node, peer);
       } else {
-        history.nemesis(e.fault + "-end", to_json(e));
+        history.nemesis(e.fault + "-end", op);
         n.revert(world, e, node, peer);
       }
     }

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,12 +69,6 @@ struct Scenario {
   std::string origin;  // its file name, for messages
   std::vector<Override> overrides;
   ScenarioSpec spec;
-  // A code-defined scenario (broker/*, producer/* for now): its own cluster,
-  // workload and seeded faults in C++, not yet a TOML file. When set, run()
-  // calls it; the saved schedule is not replayed (the seed re-derives it) and
-  // --set overrides do not reach it.
-  std::function<RunReport(const RunOptions&)> code;
-
   RunReport run(const RunOptions& options) const;  // scenarios/runner.cpp
 };
 

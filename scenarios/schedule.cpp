@@ -135,15 +135,16 @@ Schedule generate_schedule(const ScenarioSpec& spec, const NodeGroups& groups, d
     e.at_ms = at_ms;
     e.fault = ns->name;
     e.node = candidates[rng.index(candidates.size())];
+    std::vector<std::string> peers;
+    for (const auto& p : resolve(ns->peers, groups))
+      if (p != e.node) peers.push_back(p);
     if (nemesis.link) {
-      std::vector<std::string> peers;
-      for (const auto& p : resolve(ns->peers, groups))
-        if (p != e.node) peers.push_back(p);
       if (peers.empty()) continue;
       e.peer = peers[rng.index(peers.size())];
     }
     e.duration_ms = duration;
     if (nemesis.draw) e.params = nemesis.draw(rng, ns->params);
+    if (nemesis.all_peers) e.params["peers"] = peers;
     if (duration > 0) active.push_back({at_ms + duration, e.node, nemesis.takes_down});
     out.push_back(std::move(e));
   }

@@ -286,7 +286,7 @@ NemesisSpec read_nemesis(const Reader& r, const toml::table& t, const std::strin
   n.name = r.string(t, "name", path, "", nemesis_names());
   const Nemesis* type = find_nemesis(n.name);
   std::vector<std::string> allowed = {"name", "weight", "targets", "duration_ms"};
-  if (type->link) allowed.push_back("peers");
+  if (type->link || type->all_peers) allowed.push_back("peers");
   for (const auto& k : keys_of(type->params)) allowed.push_back(k);
   r.check_keys(t, path, allowed);
   n.weight = r.number(t, "weight", path, 1, 0);
@@ -302,7 +302,7 @@ NemesisSpec read_nemesis(const Reader& r, const toml::table& t, const std::strin
   n.targets = r.strings(t, "targets", path, {"all"});
   check_groups("targets", n.targets);
   n.peers = r.strings(t, "peers", path, {"all"});
-  if (type->link) check_groups("peers", n.peers);
+  if (type->link || type->all_peers) check_groups("peers", n.peers);
   n.duration_ms = r.range(t, "duration_ms", path, Range{100, 2000, true}, 0);
   n.params = type->params;
   for (auto& [k, def] : type->params.items()) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ struct WorkloadContext {
   sim::Duration end{0};           // end of the run
   // Node groups that nemeses may target by name ("all" is added by the runner).
   std::map<std::string, std::vector<sim::NodeId>> groups;
+  // Targets nemeses may name that are resolved when the fault applies, not
+  // when the schedule is drawn: the partition's "leader", the "controller".
+  // The schedule names them as they are ("node":"leader"); the runner asks
+  // the function at the fault's time and records the node it got (nullopt:
+  // nothing to hit now, the event is skipped). The budget counts such a
+  // target as one node of its own name.
+  std::map<std::string, std::function<std::optional<sim::NodeId>()>> dynamic_targets;
 };
 
 class Workload {
@@ -53,7 +61,8 @@ struct WorkloadType {
   std::string description;
   nlohmann::json options = nlohmann::json::object();  // allowed keys with defaults
   nlohmann::json config = nlohmann::json::object();   // Kafka keys it reads, defaults
-  // Node groups nemeses may target besides "all" (setup fills them in).
+  // Node groups nemeses may target besides "all" (setup fills them in),
+  // dynamic targets (WorkloadContext::dynamic_targets) included.
   std::vector<std::string> groups;
   // Numeric options that `samsa shrink` may lower ("fewer records").
   std::vector<std::string> shrinkable;
@@ -67,5 +76,6 @@ void register_workload(WorkloadType t);
 // The built-in workloads (each in its own file).
 WorkloadType pingpong_workload();             // selftest/pingpong.cpp
 WorkloadType controller_election_workload();  // coord/controller_election.cpp
+WorkloadType kafka_workload();                // kafka/workload.cpp
 
 }  // namespace samsa::scenarios

@@ -73,6 +73,9 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
     img.broker = b;
     img.high_watermark = p->high_watermark().value();
     img.log_end_offset = p->log_end_offset().value();
+    img.log_start_offset = p->log_start_offset().value();
+    img.leader = p->is_leader();
+    img.leader_epoch = p->leader_epoch().value();
     samsa::broker::PartitionLock lock(*p);
     std::int64_t offset = p->log_start_offset().value();
     while (offset < p->log_end_offset().value()) {
@@ -82,11 +85,39 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
       if (values.empty()) break;
       offset = values.rbegin()->first + 1;
       img.values.insert(values.begin(), values.end());
+      const auto epochs = record_epochs(r->records);
+      img.epochs.insert(epochs.begin(), epochs.end());
     }
     out.push_back(std::move(img));
   }
   (void)rt;
   return out;
+}
+
+std::optional<int> Cluster::leader_of(const std::string& topic, int partition) const {
+  std::optional<int> best;
+  std::int32_t best_epoch = -1;
+  for (int b = 1; b <= config_.brokers; ++b) {
+    const auto* n = node(b);
+    if (n == nullptr) continue;
+    auto p = n->replicas->partition(samsa::broker::TopicPartition{topic, protocol::PartitionId(partition)});
+    if (!p || !p->is_leader() || p->leader_epoch().value() <= best_epoch) continue;
+    best = b;
+    best_epoch = p->leader_epoch().value();
+  }
+  return best;
+}
+
+std::optional<int> Cluster::controller() const {
+  std::optional<int> best;
+  std::int32_t best_epoch = -1;
+  for (int b = 1; b <= config_.brokers; ++b) {
+    const auto* n = node(b);
+    if (n == nullptr || !n->controller.is_active() || n->controller.epoch().value() <= best_epoch) continue;
+    best = b;
+    best_epoch = n->controller.epoch().value();
+  }
+  return best;
 }
 
 }  // namespace samsa::scenarios::broker

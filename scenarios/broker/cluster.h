@@ -6,6 +6,7 @@
 // and to look at every replica's log at the end (the final-state snapshot).
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,9 +45,19 @@ class Cluster {
     int broker = 0;
     std::int64_t high_watermark = 0;
     std::int64_t log_end_offset = 0;
+    std::int64_t log_start_offset = 0;
+    bool leader = false;           // it believes it leads the partition
+    std::int32_t leader_epoch = -1;
     std::map<std::int64_t, std::string> values;
+    std::map<std::int64_t, std::int32_t> epochs;  // each record's batch leader epoch
   };
   std::vector<ReplicaImage> replicas_of(sim::Runtime& rt, const std::string& topic, int partition);
+
+  // Looked at from outside (a nemesis at fault time): the up broker that
+  // leads the partition in the highest leader epoch, and the active
+  // controller of the highest controller epoch.
+  std::optional<int> leader_of(const std::string& topic, int partition) const;
+  std::optional<int> controller() const;
 
  private:
   sim::World& world_;

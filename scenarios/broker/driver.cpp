@@ -41,6 +41,21 @@ std::map<std::int64_t, std::string> record_values(ByteView records) {
   return out;
 }
 
+std::map<std::int64_t, std::int32_t> record_epochs(ByteView records) {
+  std::map<std::int64_t, std::int32_t> out;
+  BatchReader reader(records);
+  while (auto b = reader.next()) {
+    auto it = RecordIterator::open(b->bytes);
+    if (!it) continue;
+    for (;;) {
+      auto r = it->next();
+      if (!r || *r == nullptr) break;
+      out[(*r)->offset] = b->header.partition_leader_epoch;
+    }
+  }
+  return out;
+}
+
 ProduceResult produce(RawClient& c, const sim::Address& leader, const std::string& topic,
                       std::int32_t partition, Bytes batch, std::int16_t acks, std::int32_t timeout_ms) {
   ProduceRequest req;

@@ -47,6 +47,8 @@ Bytes make_batch(const std::vector<std::string>& values, std::int64_t timestamp_
 
 // The values of the records in a record set, by offset.
 std::map<std::int64_t, std::string> record_values(ByteView records);
+// The partition leader epoch of each record's batch, by offset.
+std::map<std::int64_t, std::int32_t> record_epochs(ByteView records);
 
 struct ProduceResult {
   enum class Kind : std::uint8_t { ok, failed, unknown } kind = Kind::unknown;

@@ -1,0 +1,722 @@
+#include "scenarios/kafka/workload.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "scenarios/broker/cluster.h"
+#include "scenarios/broker/driver.h"
+#include "scenarios/scenario.h"
+#include "sim/world/world.h"
+#include "invariants/kafka_checkers.h"
+#include "invariants/snapshot.h"
+#include "system/broker/config.h"
+#include "system/broker/group/offsets_records.h"
+#include "system/client/consumer.h"
+#include "system/client/consumer_zookeeper.h"
+#include "system/client/producer.h"
+
+namespace samsa::scenarios::kafka {
+
+namespace {
+
+using namespace samsa::sim;
+using invariants::Process;
+using invariants::Violation;
+using nlohmann::json;
+using samsa::client::TopicPartition;
+
+// [config] keys by who reads them. A key set to null keeps the default of
+// the component (Kafka's, or the simulated cluster's below).
+const std::vector<std::string> k_broker_keys = {
+    "auto.leader.rebalance.enable", "controlled.shutdown.enable", "default.replication.factor",
+    "group.initial.rebalance.delay.ms", "log.flush.interval.messages", "log.flush.interval.ms",
+    "log.flush.scheduler.interval.ms", "log.segment.bytes", "min.insync.replicas",
+    "offsets.commit.required.acks", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+    "producer.id.expiration.ms", "replica.fetch.backoff.ms", "replica.fetch.wait.max.ms",
+    "replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
+    "unclean.leader.election.enable", "zookeeper.session.timeout.ms",
+    "samsa.legacy.dedupe.last.batch.only", "samsa.legacy.isr.expand.below.epoch.start",
+    "samsa.legacy.no.broker.epoch", "samsa.legacy.no.controller.epoch.check",
+    "samsa.legacy.no.fetch.leader.epoch", "samsa.legacy.offsets.for.leader.epoch.v0",
+    "samsa.legacy.truncate.to.high.watermark"};
+const std::vector<std::string> k_producer_keys = {
+    "acks", "batch.size", "buffer.memory", "compression.type", "delivery.timeout.ms",
+    "enable.idempotence", "linger.ms", "max.block.ms", "max.in.flight.requests.per.connection",
+    "max.request.size", "metadata.max.age.ms", "partitioner.class", "reconnect.backoff.max.ms",
+    "reconnect.backoff.ms", "request.timeout.ms", "retries", "retry.backoff.ms"};
+const std::vector<std::string> k_consumer_keys = {
+    "auto.commit.interval.ms", "auto.offset.reset", "enable.auto.commit", "fetch.max.wait.ms",
+    "fetch.min.bytes", "group.id", "heartbeat.interval.ms", "max.partition.fetch.bytes",
+    "max.poll.interval.ms", "max.poll.records", "partition.assignment.strategy",
+    "rebalance.backoff.ms", "rebalance.max.retries", "request.timeout.ms", "retry.backoff.ms",
+    "session.timeout.ms", "zookeeper.session.timeout.ms"};
+
+// The simulated cluster's defaults where they differ from Kafka's (short
+// timeouts for short runs); a scenario's [config] or --set overrides them.
+json config_defaults() {
+  json c = json::object();
+  for (const auto* keys : {&k_broker_keys, &k_producer_keys, &k_consumer_keys})
+    for (const auto& k : *keys) c[k] = nullptr;
+  c["min.insync.replicas"] = 2;
+  c["replica.lag.time.max.ms"] = 10000;
+  c["offsets.topic.num.partitions"] = 5;
+  c["group.initial.rebalance.delay.ms"] = 500;
+  c["zookeeper.session.timeout.ms"] = 6000;
+  c["request.timeout.ms"] = 3000;
+  c["delivery.timeout.ms"] = 20000;
+  c["group.id"] = "g";
+  c["session.timeout.ms"] = 6000;
+  c["heartbeat.interval.ms"] = 1000;
+  c["max.poll.interval.ms"] = 10000;
+  c["max.poll.records"] = 5;
+  c["fetch.max.wait.ms"] = 200;
+  c["auto.offset.reset"] = "earliest";
+  c["enable.auto.commit"] = false;
+  c["rebalance.backoff.ms"] = 500;
+  return c;
+}
+
+// The final-state checks (the history's are [checkers]).
+const std::vector<std::string> k_checks = {"replica-divergence", "progress"};
+
+std::string as_property(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  return v.dump();
+}
+
+std::map<std::string, std::string> properties(const json& config, const std::vector<std::string>& keys) {
+  std::map<std::string, std::string> out;
+  for (const auto& k : keys)
+    if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
+  return out;
+}
+
+json partitions_json(const std::vector<TopicPartition>& parts) {
+  json a = json::array();
+  for (const auto& tp : parts) a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}});
+  return a;
+}
+
+json offsets_json(const std::map<TopicPartition, std::int64_t>& offsets) {
+  json a = json::array();
+  for (const auto& [tp, o] : offsets)
+    a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}, {"offset", o}});
+  return a;
+}
+
+json record_json(const client::ConsumerRecord& r) {
+  json j = {{"topic", r.topic}, {"partition", r.partition}, {"offset", r.offset},
+            {"value", r.value.value_or("")}};
+  if (r.key) j["key"] = *r.key;
+  return j;
+}
+
+using Tp = std::pair<std::string, int>;  // topic, partition
+
+// A stable hash of a record value for the snapshot (FNV-1a, 64 bits).
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+class Kafka final : public Workload {
+ public:
+  void setup(WorkloadContext& ctx) override {
+    read_options(ctx);
+    const json& cfg = ctx.config;
+    auto settings_map = properties(cfg, k_broker_keys);
+    if (!settings_map.count("offsets.topic.replication.factor"))
+      settings_map["offsets.topic.replication.factor"] = std::to_string(std::min(3, brokers_));
+    std::vector<std::pair<std::string, std::string>> settings(settings_map.begin(), settings_map.end());
+    validate(settings);
+    cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, settings});
+    ctx.groups["coordinator"] = {broker::Cluster::k_zk};
+    for (int b = 1; b <= brokers_; ++b) ctx.groups["brokers"].push_back(cluster_->node_of(b));
+    for (int i = 1; i <= producers_; ++i) {
+      const NodeId id = ctx.world.add_node(fmt::format("p{}", i), [this, &ctx, i](Runtime& rt) {
+        run_producer(rt, ctx, i);
+      });
+      ctx.groups["producers"].push_back(id);
+      ctx.groups["clients"].push_back(id);
+    }
+    for (int i = 1; i <= consumers_; ++i) {
+      const NodeId id = ctx.world.add_node(fmt::format("c{}", i), [this, &ctx](Runtime& rt) {
+        if (zookeeper_) run_zookeeper_consumer(rt, ctx);
+        else run_consumer(rt, ctx);
+      });
+      ctx.groups["consumers"].push_back(id);
+      ctx.groups["clients"].push_back(id);
+    }
+    ctx.world.add_node("admin", [this, &ctx](Runtime& rt) { run_admin(rt, ctx); });
+    const std::string first = ctx.spec.topics.front().name;
+    ctx.dynamic_targets["leader"] = [this, first]() -> std::optional<NodeId> {
+      if (auto b = cluster_->leader_of(first, 0)) return cluster_->node_of(*b);
+      return std::nullopt;
+    };
+    ctx.dynamic_targets["controller"] = [this]() -> std::optional<NodeId> {
+      if (auto b = cluster_->controller()) return cluster_->node_of(*b);
+      return std::nullopt;
+    };
+    const int offsets_partitions = static_cast<int>(cfg.at("offsets.topic.num.partitions").get<std::int64_t>());
+    const int coordinator_partition = samsa::broker::group::offsets_partition_for(group_, offsets_partitions);
+    ctx.dynamic_targets["group-coordinator"] = [this, coordinator_partition]() -> std::optional<NodeId> {
+      if (auto b = cluster_->leader_of("__consumer_offsets", coordinator_partition)) return cluster_->node_of(*b);
+      return std::nullopt;
+    };
+  }
+
+  void start(WorkloadContext& ctx) override {
+    stop_at_ = ctx.end - std::chrono::milliseconds(stop_before_end_ms_);
+    read_at_ = ctx.end - std::chrono::milliseconds(read_before_end_ms_);
+    for (NodeId id : ctx.world.node_ids()) ctx.world.start(id);
+  }
+
+  std::vector<Violation> check(WorkloadContext& ctx) override;
+  // The final state as invariants/ reads it: per partition the leader, its
+  // epoch and high watermark (the highest-epoch leader's view), per replica
+  // its records (batch leader epoch, hash of the value).
+  invariants::Snapshot snapshot() const;
+  json details(WorkloadContext& ctx) override;
+  void teardown(WorkloadContext&) override { cluster_.reset(); }
+
+ private:
+  void read_options(WorkloadContext& ctx) {
+    const json& o = ctx.options;
+    brokers_ = ctx.spec.brokers > 0 ? static_cast<int>(ctx.spec.brokers) : 3;
+    producers_ = static_cast<int>(o.at("producers").get<std::int64_t>());
+    records_ = o.at("records").get<std::int64_t>();
+    rate_per_s_ = o.at("rate_per_s").get<double>();
+    keys_ = static_cast<int>(o.at("keys").get<std::int64_t>());
+    sync_ = o.at("sync").get<bool>();
+    consumers_ = static_cast<int>(o.at("consumers").get<std::int64_t>());
+    process_ms_ = o.at("process_ms").get<std::int64_t>();
+    stop_before_end_ms_ = o.at("stop_before_end_ms").get<std::int64_t>();
+    read_before_end_ms_ = o.at("read_before_end_ms").get<std::int64_t>();
+    const std::string protocol = o.at("group_protocol").get<std::string>();
+    const std::string delivery = o.at("delivery").get<std::string>();
+    if (protocol != "classic" && protocol != "zookeeper")
+      throw std::invalid_argument("workload.group_protocol must be classic or zookeeper, not " + protocol);
+    if (delivery != "process-before-commit" && delivery != "commit-before-process")
+      throw std::invalid_argument(
+          "workload.delivery must be process-before-commit or commit-before-process, not " + delivery);
+    if (rate_per_s_ <= 0) throw std::invalid_argument("workload.rate_per_s must be above 0");
+    zookeeper_ = protocol == "zookeeper";
+    commit_first_ = delivery == "commit-before-process";
+    for (const auto& c : o.at("checks")) {
+      const std::string name = c.is_string() ? c.get<std::string>() : c.dump();
+      if (std::find(k_checks.begin(), k_checks.end(), name) == k_checks.end())
+        throw std::invalid_argument(fmt::format("workload.checks names '{}' (known: {})", name,
+                                                fmt::join(k_checks, ", ")));
+      checks_.insert(name);
+    }
+    if (ctx.spec.topics.empty())
+      throw std::invalid_argument("the kafka workload needs at least one [[topics]] table");
+    for (const auto& t : ctx.spec.topics) {
+      topics_.push_back(t.name);
+      for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
+    }
+    producer_props_ = properties(ctx.config, k_producer_keys);
+    consumer_props_ = properties(ctx.config, k_consumer_keys);
+    group_ = consumer_props_.at("group.id");
+    std::string servers;
+    for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
+    producer_props_["bootstrap.servers"] = servers;
+    consumer_props_["bootstrap.servers"] = servers;
+  }
+
+  // Bad keys are the scenario's mistake: said before the run starts.
+  void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
+    auto b = broker_settings;
+    b.push_back({"broker.id", "1"});
+    b.push_back({"zookeeper.connect", "zk:2181"});
+    if (auto r = samsa::broker::make_broker_config(b); !r)
+      throw std::invalid_argument("broker config: " + r.error().message);
+    if (producers_ > 0)
+      if (auto r = client::parse_producer_config(producer_props_); !r)
+        throw std::invalid_argument("producer config: " + r.error().message);
+    if (consumers_ > 0 && !zookeeper_)
+      if (auto r = client::make_consumer_config(classic_props("c1")); !r)
+        throw std::invalid_argument("consumer config: " + r.error());
+  }
+
+  std::map<std::string, std::string> classic_props(const std::string& id) const {
+    auto p = consumer_props_;
+    for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
+      p.erase(zk_only);
+    p["client.id"] = id;
+    return p;
+  }
+
+  bool healed(WorkloadContext& ctx) const { return ctx.world.now() >= ctx.heal_at; }
+
+  void wait_for_topics(Runtime& rt) {
+    while (!topics_ready_) rt.sleep(100ms);
+  }
+
+  // --- producers -----------------------------------------------------------------------
+  void run_producer(Runtime& rt, WorkloadContext& ctx, int index) {
+    wait_for_topics(rt);
+    auto props = producer_props_;
+    props["client.id"] = fmt::format("p{}", index);
+    auto made = client::Producer::create(rt, props);
+    SAMSA_ASSERT(made.ok(), "producer keys were validated in setup");
+    client::Producer& producer = *made.value();
+    acks0_ = producer.config().acks == 0;
+    Random rng = rt.random("producer");
+    std::int64_t& next = next_seq_[index];
+    const auto mean = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / rate_per_s_));
+    while (rt.now().since_epoch < stop_at_ && (records_ == 0 || next < records_)) {
+      const std::int64_t seq = next++;
+      const std::string& topic = topics_[static_cast<std::size_t>(seq) % topics_.size()];
+      std::optional<std::string> key;
+      if (keys_ > 0) key = fmt::format("k{}", seq % keys_);
+      json v = {{"topic", topic}, {"value", fmt::format("p{}-{}", index, seq)}, {"producer", index}, {"seq", seq}};
+      if (key) v["key"] = *key;
+      // One history process per send: sends overlap (max.in.flight), a
+      // process has one pending operation. "producer" and "seq" order them.
+      auto p = std::make_shared<Process>(ctx.history);
+      p->invoke("send", v);
+      ++sends_;
+      auto future = producer.send({topic, std::nullopt, key, v["value"].get<std::string>(), std::nullopt},
+                                  [this, &ctx, p, v](const client::SendOutcome& o) mutable {
+                                    on_sent(ctx, *p, std::move(v), o);
+                                  });
+      if (sync_) (void)future.get();
+      rt.sleep(rng.uniform(mean / 5, mean * 9 / 5));
+    }
+    producer.close();
+    const auto& s = producer.stats();
+    produce_requests_ += s.produce_requests;
+    batches_retried_ += s.batches_retried;
+    epoch_bumps_ += s.epoch_bumps;
+    ++producers_done_;
+    if (!healed(ctx)) ++producers_done_before_heal_;
+  }
+
+  void on_sent(WorkloadContext& ctx, Process& p, json v, const client::SendOutcome& o) {
+    if (o.partition >= 0) v["partition"] = o.partition;
+    const bool after_heal = healed(ctx);
+    switch (o.kind) {
+      case client::OutcomeKind::ok:
+        v["offset"] = o.offset;
+        p.ok("send", v);
+        if (after_heal) ++completed_after_heal_;
+        break;
+      case client::OutcomeKind::fail:
+        v["error"] = o.message;
+        p.fail("send", v);
+        break;
+      case client::OutcomeKind::info:
+        v["error"] = o.message;
+        p.info("send", v);
+        if (after_heal && acks0_) ++completed_after_heal_;
+        break;
+    }
+  }
+
+  // --- consumers -----------------------------------------------------------------------
+  // A consumer incarnation records on two processes: `p` polls (a poll ends
+  // once its record is processed: what the application consumed) and
+  // assignments; `q` commits, which in commit-before-process fall inside a
+  // poll. An assignment reported inside a poll splits it: the poll so far
+  // returned nothing, then the assign, then the rest of the poll.
+  struct Member {
+    Process p, q;
+    explicit Member(invariants::History& h) : p(h), q(h) {}
+  };
+
+  void on_assigned(Member& m, const client::AssignOutcome& a, bool record_generation) {
+    if (record_generation) assignments_[a.generation][m.p.id()] = a.partitions;
+    const bool polling = m.p.pending();
+    if (polling) m.p.ok("poll", {{"records", json::array()}});
+    m.p.invoke("assign", {{"group", group_}});
+    m.p.ok("assign", {{"group", group_}, {"generation", a.generation}, {"partitions", partitions_json(a.partitions)}});
+    if (polling) m.p.invoke("poll", json::object());
+  }
+
+  // Processes the polled records one by one; each processed record ends a
+  // poll op of its own (the open one, then a new one per record), so a crash
+  // mid-batch leaves what was processed consumed and the rest unknown.
+  void process_all(Runtime& rt, WorkloadContext& ctx, Member& m, const std::vector<client::ConsumerRecord>& records) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i > 0) m.p.invoke("poll", json::object());
+      rt.sleep(std::chrono::milliseconds(process_ms_));  // the application's work on the record
+      ++processed_[records[i].value.value_or("")];
+      if (healed(ctx)) ++processed_after_heal_;
+      m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
+    }
+  }
+
+  static json records_json(const std::vector<client::ConsumerRecord>& records) {
+    json polled = json::array();
+    for (const auto& r : records) polled.push_back(record_json(r));
+    return polled;
+  }
+
+  // One round: poll, then commit and process in the delivery mode's order.
+  // `commit` returns whether the commit was ok.
+  template <class Poll, class Commit>
+  void consume_round(Runtime& rt, WorkloadContext& ctx, Member& m, Poll poll, Commit commit) {
+    m.p.invoke("poll", json::object());
+    const auto records = poll();
+    if (records.empty()) {
+      m.p.ok("poll", {{"records", json::array()}});
+      return;
+    }
+    if (commit_first_) {
+      if (!commit()) {
+        skipped_ += records.size();  // not committed: not processed (at most once)
+        m.p.fail("poll", {{"records", json::array()}, {"skipped", records_json(records)}});
+        return;
+      }
+      process_all(rt, ctx, m, records);
+    } else {
+      process_all(rt, ctx, m, records);
+      (void)commit();
+    }
+  }
+
+  void run_consumer(Runtime& rt, WorkloadContext& ctx) {
+    wait_for_topics(rt);
+    auto config = client::make_consumer_config(classic_props(rt.node_name()));
+    SAMSA_ASSERT(config.ok(), "consumer keys were validated in setup");
+    Member m(ctx.history);
+    ++consumer_incarnations_;
+    bool in_sync_commit = false;
+    client::Consumer c(rt, *config);
+    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a, true); };
+    c.on_commit = [&](const client::CommitOutcome& o) {
+      if (in_sync_commit || m.q.pending()) return;  // recorded by the caller / busy
+      m.q.invoke("commit", {{"group", group_}});
+      record_commit(m.q, o);
+    };
+    c.subscribe(topics_);
+    const Duration until = ctx.end - 1s;
+    while (rt.now().since_epoch < until)
+      consume_round(
+          rt, ctx, m, [&] { return c.poll(500ms); },
+          [&] {
+            m.q.invoke("commit", {{"group", group_}});
+            in_sync_commit = true;
+            const auto o = c.commit_sync();
+            in_sync_commit = false;
+            return record_commit(m.q, o);
+          });
+    c.close();
+  }
+
+  bool record_commit(Process& p, const client::CommitOutcome& o) {
+    const json v = {{"group", group_}, {"offsets", offsets_json(o.offsets)}};
+    // A commit whose answer was lost may have been written: info.
+    if (o.ok) {
+      p.ok("commit", v);
+    } else {
+      ++commit_failures_;
+      if (o.error == protocol::ErrorCode::request_timed_out) p.info("commit", v);
+      else p.fail("commit", v);
+    }
+    return o.ok;
+  }
+
+  void run_zookeeper_consumer(Runtime& rt, WorkloadContext& ctx) {
+    wait_for_topics(rt);
+    client::ZookeeperConsumerConfig zc;
+    zc.zookeeper_connect = {{"zk", 2181}};
+    zc.bootstrap_servers = cluster_->addresses();
+    zc.group_id = group_;
+    zc.consumer_id = rt.node_name();
+    zc.topics = topics_;
+    zc.auto_commit_enable = false;
+    zc.auto_offset_reset = consumer_props_.count("auto.offset.reset") &&
+                                   consumer_props_.at("auto.offset.reset") == "latest"
+                               ? "largest"
+                               : "smallest";
+    auto number = [this](const char* key, std::int32_t& field) {
+      if (consumer_props_.count(key)) field = std::stoi(consumer_props_.at(key));
+    };
+    number("zookeeper.session.timeout.ms", zc.zookeeper_session_timeout_ms);
+    number("rebalance.max.retries", zc.rebalance_max_retries);
+    number("rebalance.backoff.ms", zc.rebalance_backoff_ms);
+    number("fetch.max.wait.ms", zc.fetch_wait_max_ms);
+    if (consumer_props_.count("partition.assignment.strategy"))
+      zc.partition_assignment_strategy = consumer_props_.at("partition.assignment.strategy");
+    Member m(ctx.history);
+    const std::int64_t incarnation = ++consumer_incarnations_;
+    client::ZookeeperConsumer c(rt, zc);
+    // No generations: ownership is ephemeral znodes (assignment-overlap does not apply).
+    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a, false); };
+    const Duration until = ctx.end - 1s;
+    while (rt.now().since_epoch < until) {
+      consume_round(
+          rt, ctx, m,
+          [&] {
+            auto records = c.poll(500ms);
+            zk_stats_[incarnation] = c.stats();
+            return records;
+          },
+          [&] {
+            m.q.invoke("commit", {{"group", group_}});
+            c.commit();  // writes the positions to the offsets znodes; no outcome
+            m.q.ok("commit", {{"group", group_}});
+            return true;
+          });
+    }
+    c.close();
+    zk_stats_[incarnation] = c.stats();
+  }
+
+  // --- admin: topics, read-back, snapshot ----------------------------------------------
+  void run_admin(Runtime& rt, WorkloadContext& ctx) {
+    for (const auto& t : ctx.spec.topics)
+      while (!cluster_->create_topic(rt, t.name, static_cast<int>(t.partitions),
+                                     static_cast<int>(t.replication_factor)))
+        rt.sleep(500ms);
+    topics_ready_ = true;
+    rt.sleep_until(MonoTime{read_at_});
+    bool all = true;
+    // Without consumers the read-back is the history's consumption (Jepsen's
+    // final reads): the checkers judge the sends against it. With a group,
+    // what the group consumed is judged, and the read-back stays out.
+    std::optional<Process> reader;
+    if (consumers_ == 0) reader.emplace(ctx.history);
+    for (const auto& tp : partitions_) {
+      if (reader) reader->invoke("poll", json::object());
+      const bool ok = read_partition(rt, tp, logs_[tp]);
+      all = ok && all;
+      if (!reader) continue;
+      json records = json::array();
+      for (const auto& [offset, value] : logs_[tp])
+        records.push_back({{"topic", tp.first}, {"partition", tp.second}, {"offset", offset}, {"value", value}});
+      if (ok) reader->ok("poll", {{"records", records}});
+      else reader->fail("poll", {{"records", json::array()}});
+    }
+    read_done_ = all;
+    for (const auto& tp : partitions_) snapshot_[tp] = cluster_->replicas_of(rt, tp.first, tp.second);
+  }
+
+  std::optional<Address> leader_address(broker::RawClient& c, const Tp& tp) {
+    for (int b = 1; b <= brokers_; ++b) {
+      std::map<protocol::BrokerId, Address> brokers;
+      auto leader = broker::find_leader(c, cluster_->address(b), tp.first, tp.second, &brokers);
+      if (leader && brokers.count(*leader)) return brokers.at(*leader);
+    }
+    return std::nullopt;
+  }
+
+  // Reads the partition from its start to the leader's high watermark.
+  bool read_partition(Runtime& rt, const Tp& tp, std::map<std::int64_t, std::string>& out) {
+    broker::RawClient c(rt, "reader");
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      auto leader = leader_address(c, tp);
+      if (!leader) {
+        rt.sleep(300ms);
+        continue;
+      }
+      std::map<std::int64_t, std::string> got;
+      protocol::Offset next(0);
+      for (int i = 0; i < 5000; ++i) {
+        auto f = broker::fetch(c, *leader, tp.first, tp.second, next, 0);
+        if (!f || f->error != protocol::ErrorCode::none) break;
+        got.insert(f->values.begin(), f->values.end());
+        if (f->next_offset >= f->high_watermark) {
+          out = std::move(got);
+          return true;
+        }
+        if (f->next_offset == next) break;
+        next = f->next_offset;
+      }
+      rt.sleep(300ms);
+    }
+    return false;
+  }
+
+  // --- state ---------------------------------------------------------------------------
+  // options
+  int brokers_ = 3, producers_ = 1, consumers_ = 0, keys_ = 0;
+  std::int64_t records_ = 0, process_ms_ = 100, stop_before_end_ms_ = 9000, read_before_end_ms_ = 3000;
+  double rate_per_s_ = 250;
+  bool sync_ = false, zookeeper_ = false, commit_first_ = false;
+  std::set<std::string> checks_;
+  std::vector<std::string> topics_;
+  std::vector<Tp> partitions_;
+  std::map<std::string, std::string> producer_props_, consumer_props_;
+  std::string group_;
+  Duration stop_at_{0}, read_at_{0};
+
+  std::unique_ptr<broker::Cluster> cluster_;
+  bool topics_ready_ = false, read_done_ = false, acks0_ = false;
+  // Kept across restarts: values stay unique per run.
+  std::map<int, std::int64_t> next_seq_;
+  std::uint64_t sends_ = 0, completed_after_heal_ = 0, produce_requests_ = 0, batches_retried_ = 0,
+                epoch_bumps_ = 0;
+  int producers_done_ = 0, producers_done_before_heal_ = 0;
+  std::map<std::string, int> processed_;  // value -> times processed
+  std::uint64_t processed_after_heal_ = 0, skipped_ = 0, commit_failures_ = 0;
+  std::int64_t consumer_incarnations_ = 0;
+  std::map<std::int32_t, std::map<std::int64_t, std::vector<TopicPartition>>> assignments_;  // generation -> process
+  std::map<std::int64_t, client::ZookeeperConsumerStats> zk_stats_;
+  // The final state: what the admin read back, and every replica.
+  std::map<Tp, std::map<std::int64_t, std::string>> logs_;
+  std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
+  json counts_ = json::object();
+};
+
+// --- checks -------------------------------------------------------------------------------
+// The history checkers (invariants/kafka_checkers.h, named in [checkers])
+// judge sends and polls; here only what needs the final state: the replicas
+// against each other, and whether the run made progress at all.
+
+std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
+  std::vector<Violation> out;
+  auto on = [this](const char* name) { return checks_.count(name) > 0; };
+  std::uint64_t ok = 0, fail = 0, info = 0, info_missing = 0, records_read = 0;
+  std::set<std::string> in_log;
+  for (const auto& [tp, log] : logs_) {
+    records_read += log.size();
+    for (const auto& [offset, value] : log) in_log.insert(value);
+  }
+  for (const auto& op : ctx.history.ops()) {
+    if (op.f != "send" || op.type == invariants::OpType::invoke) continue;
+    if (op.type == invariants::OpType::ok) ++ok;
+    else if (op.type == invariants::OpType::fail) ++fail;
+    else if (++info; !in_log.count(op.value.value("value", ""))) ++info_missing;  // an unknown outcome that did not happen
+  }
+  const auto divergence = invariants::check_replica_divergence(snapshot());
+  if (on("replica-divergence"))
+    for (const auto& v : divergence) out.push_back(v);
+  if (on("progress")) {
+    if (!read_done_)
+      out.push_back(Violation::liveness("liveness", "the partitions could not be read back after the heal"));
+    const bool finished_early = producers_ > 0 && producers_done_before_heal_ == producers_;
+    if (producers_ > 0 && !finished_early && completed_after_heal_ == 0)
+      out.push_back(Violation::liveness("liveness", "no send completed after the heal"));
+    if (producers_ > 0 && ok == 0 && !acks0_)
+      out.push_back(Violation::liveness("liveness", "no send was acknowledged"));
+  }
+  const auto summary = invariants::delivery_summary(ctx.history);
+  counts_ = {{"ok", ok},
+             {"fail", fail},
+             {"info", info},
+             {"info_missing", info_missing},
+             {"records_read", records_read},
+             {"divergent", divergence.size()},
+             {"lost", summary.lost},
+             {"unseen", summary.unseen},
+             {"duplicated", summary.duplicated},
+             {"redelivered", summary.redelivered},
+             {"at_most_once", summary.at_most_once},
+             {"at_least_once", summary.at_least_once}};
+  return out;
+}
+
+invariants::Snapshot Kafka::snapshot() const {
+  invariants::Snapshot s;
+  for (const auto& [tp, images] : snapshot_) {
+    auto& p = s.partitions.emplace_back();
+    p.topic = tp.first;
+    p.partition = tp.second;
+    for (const auto& img : images) {
+      if (img.leader && img.leader_epoch > p.leader_epoch) {
+        p.leader = img.broker;
+        p.leader_epoch = img.leader_epoch;
+        p.high_watermark = img.high_watermark;
+      }
+      auto& r = p.replicas.emplace_back();
+      r.broker = img.broker;
+      for (const auto& [offset, value] : img.values) {
+        const auto e = img.epochs.find(offset);
+        r.records.push_back({offset, e == img.epochs.end() ? -1 : e->second, fnv1a(value)});
+      }
+    }
+  }
+  return s;
+}
+
+json Kafka::details(WorkloadContext&) {
+  json d = counts_;
+  d["brokers"] = brokers_;
+  d["sends"] = sends_;
+  d["completed_after_heal"] = completed_after_heal_;
+  d["produce_requests"] = produce_requests_;
+  d["batches_retried"] = batches_retried_;
+  d["epoch_bumps"] = epoch_bumps_;
+  if (producer_props_.count("acks")) d["acks"] = producer_props_.at("acks");
+  if (consumers_ > 0) {
+    d["delivery"] = commit_first_ ? "commit-before-process" : "process-before-commit";
+    d["group_protocol"] = zookeeper_ ? "zookeeper" : "classic";
+    d["processed"] = processed_.size();
+    d["processed_after_heal"] = processed_after_heal_;
+    d["consumer_incarnations"] = consumer_incarnations_;
+    d["generations"] = assignments_.size();
+    d["commit_failures"] = commit_failures_;
+    d["skipped"] = skipped_;
+    if (zookeeper_) {
+      client::ZookeeperConsumerStats t;
+      for (const auto& [i, s] : zk_stats_) {
+        t.rebalances += s.rebalances;
+        t.attempts += s.attempts;
+        t.claim_conflicts += s.claim_conflicts;
+        t.rebalance_failures += s.rebalance_failures;
+        t.registrations += s.registrations;
+        t.offset_commits += s.offset_commits;
+      }
+      d["zk_rebalances"] = t.rebalances;
+      d["zk_rebalance_attempts"] = t.attempts;
+      d["zk_claim_conflicts"] = t.claim_conflicts;
+      d["zk_rebalance_failures"] = t.rebalance_failures;
+      d["zk_registrations"] = t.registrations;
+    }
+  }
+  // The final-state snapshot in brief: each replica's log end, high watermark, leadership.
+  json snap = json::array();
+  for (const auto& [tp, images] : snapshot_)
+    for (const auto& img : images)
+      snap.push_back({{"topic", tp.first}, {"partition", tp.second}, {"broker", img.broker},
+                      {"log_end_offset", img.log_end_offset}, {"high_watermark", img.high_watermark},
+                      {"leader", img.leader}, {"leader_epoch", img.leader_epoch}});
+  d["replicas"] = snap;
+  return d;
+}
+
+}  // namespace
+
+const std::vector<std::string>& check_names() { return k_checks; }
+
+}  // namespace samsa::scenarios::kafka
+
+namespace samsa::scenarios {
+
+WorkloadType kafka_workload() {
+  WorkloadType t;
+  t.name = "kafka";
+  t.description =
+      "a coordinator, brokers, the scenario's topics, producers and a consumer group recording "
+      "send/poll/commit/assign/process into the history; final-state checks against every replica";
+  t.options = {{"producers", 1},
+               {"records", 0},
+               {"rate_per_s", 250.0},
+               {"keys", 7},
+               {"sync", false},
+               {"consumers", 0},
+               {"group_protocol", "classic"},
+               {"delivery", "process-before-commit"},
+               {"process_ms", 100},
+               {"stop_before_end_ms", 9000},
+               {"read_before_end_ms", 3000},
+               {"checks", kafka::check_names()}};
+  t.config = kafka::config_defaults();
+  t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
+              "leader",  "controller",  "group-coordinator"};
+  t.shrinkable = {"records"};
+  t.make = [] { return std::make_unique<kafka::Kafka>(); };
+  return t;
+}
+
+}  // namespace samsa::scenarios

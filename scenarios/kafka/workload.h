@@ -1,0 +1,33 @@
+#pragma once
+// The `kafka` workload: a coordinator ("zk") and cluster.brokers brokers
+// ("b1".."bN", system/broker), the scenario's [[topics]], producers
+// ("p1".., system/client's Producer) and a consumer group ("c1"..,
+// system/client's Consumer, or the seed's ZooKeeper consumer), every client
+// operation recorded in the run's history (send, poll, commit, assign,
+// process; DESIGN.md's format). After the run an "admin" node reads every
+// partition back and takes the final-state snapshot (each replica's log,
+// high watermark, leader flag and leader epoch); check() judges the history
+// against it.
+//
+// Node groups for nemeses: "brokers", "coordinator", "producers",
+// "consumers", "clients"; dynamic targets resolved at fault time: "leader"
+// (of the first topic's partition 0), "controller", "group-coordinator"
+// (the leader of the group's __consumer_offsets partition).
+//
+// [workload] options (defaults in kafka_workload()):
+//   producers, records (per producer; 0: until the end), rate_per_s (per
+//   producer), keys (distinct keys; 0: null keys), sync (wait for each send),
+//   consumers, group_protocol (classic | zookeeper), delivery
+//   (process-before-commit | commit-before-process), process_ms,
+//   checks (the final-state checks to apply; see README.md).
+// [config]: Kafka keys, routed by name to the brokers, the producers or the
+// consumers (kafka/workload.cpp lists them); unset keys keep Kafka's (or
+// samsa's simulated-cluster) defaults.
+#include "scenarios/workload.h"
+
+namespace samsa::scenarios::kafka {
+
+// The checks check() knows (the `checks` option names a subset).
+const std::vector<std::string>& check_names();
+
+}  // namespace samsa::scenarios::kafka
