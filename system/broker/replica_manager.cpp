@@ -408,11 +408,17 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
           maybe_expand_isr(*p, replica);
         }
         const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
-        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one);
+        // isolation_level 1 = READ_COMMITTED (KIP-98); followers read to the log end.
+        const bool read_committed = !from_follower && req.isolation_level == 1;
+        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one, read_committed);
         pd.error_code = r.error;
         pd.high_watermark = r.high_watermark;
-        pd.last_stable_offset = r.high_watermark;
+        pd.last_stable_offset = r.last_stable_offset;
         pd.log_start_offset = r.log_start_offset;
+        if (read_committed) {
+          pd.aborted_transactions.emplace();
+          for (const auto& a : r.aborted) pd.aborted_transactions->push_back({a.producer_id, a.first_offset, {}});
+        }
         if (r.error != ErrorCode::none) {
           any_error = true;
           continue;

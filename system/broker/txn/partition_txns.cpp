@@ -52,8 +52,15 @@ std::optional<Offset> PartitionTxns::first_unstable_offset() const {
 }
 
 Offset PartitionTxns::last_stable_offset(Offset high_watermark) const {
-  const auto first = first_unstable_offset();
-  return first && *first < high_watermark ? *first : high_watermark;
+  // As of `high_watermark` itself, whether on_high_watermark has seen it yet.
+  Offset out = high_watermark;
+  for (const auto& [first, t] : unreplicated_)
+    if (t.last_offset >= high_watermark) {
+      out = std::min(out, first);
+      break;  // by first offset: the first one that counts is the lowest
+    }
+  for (const auto& [id, first] : ongoing_) out = std::min(out, first);
+  return out;
 }
 
 std::vector<AbortedTxn> PartitionTxns::aborted(Offset from, Offset upper) const {

@@ -53,7 +53,8 @@ class PartitionTxns {
   // firstUnstableOffset: the first offset of the oldest transaction that is
   // open or whose marker is not yet below the high watermark.
   std::optional<Offset> first_unstable_offset() const;
-  // Log.lastStableOffset: min(first unstable offset, high watermark).
+  // Log.lastStableOffset: min(first unstable offset, high watermark), with
+  // the transactions whose marker is below `high_watermark` counted stable.
   Offset last_stable_offset(Offset high_watermark) const;
   // TransactionIndex.collectAbortedTxns: the aborted transactions that
   // overlap [from, upper): last offset >= from and first offset < upper.
