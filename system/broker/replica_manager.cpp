@@ -520,4 +520,22 @@ OffsetForLeaderEpochResponse ReplicaManager::offsets_for_leader_epoch(
   return resp;
 }
 
+// --- transaction markers (KIP-98) ---------------------------------------------------------------
+
+ErrorCode ReplicaManager::append_txn_marker(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
+                                            ControlRecord marker, sim::Duration timeout) {
+  auto p = partition(tp);
+  if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
+  LeaderAppend a;
+  LeaderEpoch leader_epoch;
+  {
+    PartitionLock lock(*p);
+    leader_epoch = p->leader_epoch();
+    a = p->append_marker_as_leader(id, epoch, marker, -1, config_.min_insync_replicas);
+  }
+  if (a.error != ErrorCode::none) return a.error;
+  notify_changed();
+  return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
+}
+
 }  // namespace samsa::broker

@@ -106,6 +106,10 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
                                              std::int16_t version);
   protocol::OffsetForLeaderEpochResponse offsets_for_leader_epoch(
       const protocol::OffsetForLeaderEpochRequest& req, std::int16_t version);
+  // One WriteTxnMarkers marker on a partition this broker leads, appended
+  // with acks=all and answered once replicated (KafkaApis.handleWriteTxnMarkersRequest).
+  ErrorCode append_txn_marker(const TopicPartition& tp, protocol::ProducerId id, protocol::ProducerEpoch epoch,
+                              protocol::ControlRecord marker, sim::Duration timeout);
 
   // --- for the fetchers and the background fibers --------------------------------------------------
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
