@@ -271,7 +271,7 @@ ErrorCode Partition::validate(ByteView records, std::vector<protocol::BatchHeade
 }
 
 LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
-                                         std::int32_t min_insync_replicas) {
+                                         std::int32_t min_insync_replicas, bool from_coordinator) {
   LeaderAppend out;
   out.log_start_offset = log_start_offset();
   if (!leader_) {
@@ -291,7 +291,11 @@ LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
   for (auto& h : headers) {
     h.base_offset = next;  // where the log will put it
     const std::int64_t last = next + h.last_offset_delta;
-    if (auto pb = producer_batch(h)) {
+    if (auto pb = producer_batch(h); pb && from_coordinator) {
+      pb->last_offset = Offset(last);
+      pb->first_sequence = Sequence::none();  // recorded like a marker: epoch only
+      scratch.update(*pb);
+    } else if (pb) {
       const ProducerCheck c = scratch.check(*pb);
       if (c.duplicate_of) {
         out.duplicate = true;

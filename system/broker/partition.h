@@ -253,7 +253,10 @@ class Partition {
   // LogValidator): CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE, the
   // idempotence verdicts; NOT_ENOUGH_REPLICAS when acks=all finds the ISR
   // below min.insync.replicas before appending.
-  LeaderAppend append_as_leader(ByteView records, std::int16_t acks, std::int32_t min_insync_replicas);
+  // from_coordinator: written by a coordinator of this broker (AppendOrigin.Coordinator:
+  // transactional offset commits), whose batches carry no sequence to check.
+  LeaderAppend append_as_leader(ByteView records, std::int16_t acks, std::int32_t min_insync_replicas,
+                                bool from_coordinator = false);
   // A follower's fetch at `fetch_offset`: its state at the leader. Returns
   // whether the high watermark moved.
   bool record_follower_fetch(BrokerId follower, Offset fetch_offset, std::int64_t now_ms);

@@ -538,4 +538,19 @@ ErrorCode ReplicaManager::append_txn_marker(const TopicPartition& tp, ProducerId
   return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
 }
 
+ErrorCode ReplicaManager::append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout) {
+  auto p = partition(tp);
+  if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
+  LeaderAppend a;
+  LeaderEpoch leader_epoch;
+  {
+    PartitionLock lock(*p);
+    leader_epoch = p->leader_epoch();
+    a = p->append_as_leader(batch, -1, config_.min_insync_replicas, /*from_coordinator=*/true);
+  }
+  if (a.error != ErrorCode::none) return a.error;
+  notify_changed();
+  return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
+}
+
 }  // namespace samsa::broker

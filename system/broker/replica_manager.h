@@ -110,6 +110,9 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // with acks=all and answered once replicated (KafkaApis.handleWriteTxnMarkersRequest).
   ErrorCode append_txn_marker(const TopicPartition& tp, protocol::ProducerId id, protocol::ProducerEpoch epoch,
                               protocol::ControlRecord marker, sim::Duration timeout);
+  // A coordinator's own batch (AppendOrigin.Coordinator: a transactional
+  // offset commit), acks=all; the produce error.
+  ErrorCode append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout);
 
   // --- for the fetchers and the background fibers --------------------------------------------------
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;

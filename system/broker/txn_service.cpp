@@ -1,6 +1,7 @@
 #include "system/broker/txn_service.h"
 
 #include "system/broker/admin.h"
+#include "system/broker/group/group_service.h"
 #include "system/broker/group/offsets_records.h"
 #include "system/broker/server.h"
 #include "system/broker/txn/transaction_log.h"
@@ -201,8 +202,8 @@ bool TxnService::write_markers(BrokerId leader, const TxnMarkers& m, TxnPartitio
   bool go_on = true;
   if (leader == rm_->self()) {
     for (const auto& tp : m.partitions)
-      go_on = settle(tp, rm_->append_txn_marker(TopicPartition{tp.topic, tp.partition}, m.producer_id,
-                                                m.producer_epoch, marker, timeout)) && go_on;
+      go_on = settle(tp, write_marker_here(TopicPartition{tp.topic, tp.partition}, m.producer_id, m.producer_epoch,
+                                           marker)) && go_on;
     return go_on;
   }
   const auto ep = rm_->metadata().endpoint(leader);
@@ -238,6 +239,15 @@ bool TxnService::write_markers(BrokerId leader, const TxnMarkers& m, TxnPartitio
     for (const auto& t : mr.topics)
       for (const auto& p : t.partitions) go_on = settle({t.name, p.partition_index}, p.error_code) && go_on;
   return go_on;
+}
+
+ErrorCode TxnService::write_marker_here(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
+                                        ControlRecord marker) {
+  const ErrorCode e = rm_->append_txn_marker(tp, id, epoch, marker,
+                                             std::chrono::milliseconds(config_.request_timeout_ms));
+  if (e == ErrorCode::none && tp.topic == group::k_offsets_topic && offsets_marker_)
+    offsets_marker_(tp.partition.value(), id, marker.type == ControlType::commit);
+  return e;
 }
 
 void TxnService::run_timers() {
@@ -421,9 +431,8 @@ Handler serve_txn(F fn) {
 }
 
 // KafkaApis.handleWriteTxnMarkersRequest on a partition leader.
-WriteTxnMarkersResponse write_txn_markers(ReplicaManager& rm, const WriteTxnMarkersRequest& r) {
+WriteTxnMarkersResponse write_txn_markers(TxnService& txns, const WriteTxnMarkersRequest& r) {
   WriteTxnMarkersResponse resp;
-  const auto timeout = std::chrono::milliseconds(rm.config().request_timeout_ms);
   for (const auto& m : r.markers) {
     auto& mr = resp.markers.emplace_back();
     mr.producer_id = m.producer_id;
@@ -431,10 +440,8 @@ WriteTxnMarkersResponse write_txn_markers(ReplicaManager& rm, const WriteTxnMark
     for (const auto& t : m.topics) {
       auto& tr = mr.topics.emplace_back();
       tr.name = t.name;
-      for (PartitionId p : t.partition_indexes) {
-        const ErrorCode e = rm.append_txn_marker(TopicPartition{t.name, p}, m.producer_id, m.producer_epoch, marker, timeout);
-        tr.partitions.push_back({p, e, {}});
-      }
+      for (PartitionId p : t.partition_indexes)
+        tr.partitions.push_back({p, txns.write_marker_here(TopicPartition{t.name, p}, m.producer_id, m.producer_epoch, marker), {}});
     }
   }
   return resp;
@@ -442,7 +449,13 @@ WriteTxnMarkersResponse write_txn_markers(ReplicaManager& rm, const WriteTxnMark
 
 }  // namespace
 
-void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<ReplicaManager> rm) {
+void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups) {
+  txns->set_offsets_marker_listener([groups](std::int32_t partition, ProducerId id, bool commit) {
+    groups->complete_txn_offsets(partition, id, commit);
+  });
+  server.add(ApiKey::txn_offset_commit, serve_txn<TxnOffsetCommitRequest>([groups](const RequestHeader& h, const auto& r) {
+               return groups->txn_offset_commit(h, r);
+             }));
   server.add(ApiKey::add_partitions_to_txn,
              serve_txn<AddPartitionsToTxnRequest>([txns](const RequestHeader& h, const auto& r) {
                return txns->add_partitions_to_txn(h, r);
@@ -453,8 +466,8 @@ void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::sha
   server.add(ApiKey::end_txn, serve_txn<EndTxnRequest>([txns](const RequestHeader& h, const auto& r) {
                return txns->end_txn(h, r);
              }));
-  server.add(ApiKey::write_txn_markers, serve_txn<WriteTxnMarkersRequest>([rm](const RequestHeader&, const auto& r) {
-               return write_txn_markers(*rm, r);
+  server.add(ApiKey::write_txn_markers, serve_txn<WriteTxnMarkersRequest>([txns](const RequestHeader&, const auto& r) {
+               return write_txn_markers(*txns, r);
              }));
   // FindCoordinator: key type 1 (TRANSACTION) here, the groups' otherwise.
   if (Handler groups = server.handler(ApiKey::find_coordinator)) {

@@ -26,6 +26,7 @@
 //
 // The partition leaders' side, WriteTxnMarkers, is ReplicaManager::append_txn_marker.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -74,6 +75,15 @@ class TxnService : public std::enable_shared_from_this<TxnService> {
                                                        const protocol::AddOffsetsToTxnRequest& r);
   protocol::EndTxnResponse end_txn(const protocol::RequestHeader& h, const protocol::EndTxnRequest& r);
 
+  // Called after a marker is written to a __consumer_offsets partition of
+  // this broker (KafkaApis.handleWriteTxnMarkersRequest's
+  // scheduleHandleTxnCompletion): (partition, producer id, commit).
+  using OffsetsMarkerListener = std::function<void(std::int32_t, protocol::ProducerId, bool)>;
+  void set_offsets_marker_listener(OffsetsMarkerListener l) { offsets_marker_ = std::move(l); }
+  // One marker on a partition this broker leads, then the listener.
+  ErrorCode write_marker_here(const TopicPartition& tp, protocol::ProducerId id, protocol::ProducerEpoch epoch,
+                              protocol::ControlRecord marker);
+
   const txn::TransactionCoordinator& coordinator() const { return coordinator_; }
   const TxnServiceStats& stats() const { return stats_; }
 
@@ -105,13 +115,19 @@ class TxnService : public std::enable_shared_from_this<TxnService> {
   txn::TransactionCoordinator coordinator_;
   std::map<std::int32_t, TxnPartitionState> partitions_;
   std::int32_t correlation_ = 0;
+  OffsetsMarkerListener offsets_marker_;
   TxnServiceStats stats_;
 };
 
-// Adds AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and WriteTxnMarkers, and
+namespace group {
+class GroupService;
+}
+
+// Adds AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, WriteTxnMarkers and
+// TxnOffsetCommit (to the group coordinator), and
 // wraps FindCoordinator (key type 1 here, the rest to the group
 // coordinator), InitProducerId (a transactional.id here, the rest to the
 // admin handler) and LeaderAndIsr / StopReplica (then on_leadership_change).
-void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<ReplicaManager> rm);
+void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups);
 
 }  // namespace samsa::broker

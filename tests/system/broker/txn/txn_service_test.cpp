@@ -177,9 +177,60 @@ std::optional<ReadCommitted> fetch_committed(RawClient& c, const sim::Address& l
   return out;
 }
 
+std::optional<sim::Address> find_group_coordinator(sim::Runtime& rt, RawClient& c, Cluster& cluster,
+                                                   const std::string& group) {
+  for (int attempt = 0; attempt < 80; ++attempt) {
+    FindCoordinatorRequest req;
+    req.key = group;
+    auto resp = c.call<FindCoordinatorResponse>(cluster.address(1 + attempt % cluster.brokers()), req, 3,
+                                                std::chrono::seconds(5));
+    if (resp && resp->error_code == ErrorCode::none)
+      return sim::Address{resp->host, static_cast<std::uint16_t>(resp->port)};
+    rt.sleep(std::chrono::milliseconds(250));
+  }
+  return std::nullopt;
+}
+
+// sendOffsetsToTransaction: AddOffsetsToTxn at the transaction
+// coordinator, then TxnOffsetCommit at the group coordinator.
+ErrorCode send_offsets(RawClient& c, const sim::Address& coord, const sim::Address& group_coord,
+                       const std::string& id, ProducerId pid, ProducerEpoch epoch, std::int64_t offset) {
+  AddOffsetsToTxnRequest add;
+  add.transactional_id = id;
+  add.producer_id = pid;
+  add.producer_epoch = epoch;
+  add.group_id = "g1";
+  auto a = c.call<AddOffsetsToTxnResponse>(coord, add, 1, k_call);
+  if (!a) return ErrorCode::network_exception;
+  if (a->error_code != ErrorCode::none) return a->error_code;
+  TxnOffsetCommitRequest commit;
+  commit.transactional_id = id;
+  commit.group_id = "g1";
+  commit.producer_id = pid;
+  commit.producer_epoch = epoch;
+  auto& t = commit.topics.emplace_back();
+  t.name = "in";
+  t.partitions.push_back({PartitionId(0), Offset(offset), LeaderEpoch::none(), "", {}});
+  auto r = c.call<TxnOffsetCommitResponse>(group_coord, commit, 2, k_call);
+  if (!r || r->topics.empty()) return ErrorCode::network_exception;
+  return r->topics[0].partitions[0].error_code;
+}
+
+Offset committed_offset(RawClient& c, const sim::Address& group_coord) {
+  OffsetFetchRequest req;
+  req.group_id = "g1";
+  req.topics.emplace();
+  auto& t = req.topics->emplace_back();
+  t.name = "in";
+  t.partition_indexes = {PartitionId(0)};
+  auto r = c.call<OffsetFetchResponse>(group_coord, req, 5, k_call);
+  if (!r || r->topics.empty()) return Offset(-9);
+  return r->topics[0].partitions[0].committed_offset;
+}
+
 }  // namespace
 
-TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO, zombie fencing",
+TEST_CASE("transactions on brokers: commit, abort, offsets in the transaction, read_committed below the LSO, zombie fencing",
           "[broker][txn]") {
   auto wc = samsa::testing::quiet_config(5);
   if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
@@ -195,9 +246,12 @@ TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO,
   ErrorCode aborted = ErrorCode::unknown_server_error, zombie_end = ErrorCode::unknown_server_error;
   ProduceResult p1, p2, p3, zombie_produce;
   std::optional<ReadCommitted> open_committed, open_uncommitted, after_commit, after_abort;
+  ErrorCode offsets_sent = ErrorCode::unknown_server_error;
+  Offset offset_before_commit, offset_after_commit, offset_after_abort;
   world.add_node("client", [&](sim::Runtime& rt) {
     RawClient c(rt, "txn-producer");
     REQUIRE(cluster.create_topic(rt, "out", 1, 3));
+    REQUIRE(cluster.create_topic(rt, "in", 1, 3));
     std::optional<BrokerId> leader_id;
     std::map<BrokerId, sim::Address> brokers;
     for (int i = 0; i < 40 && !leader_id; ++i) {
@@ -214,6 +268,10 @@ TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO,
     ProducerEpoch epoch = first.producer_epoch;
     added = add_partition(c, *coord, "tx1", pid, epoch, "out", 0);
     p1 = produce(c, leader, "out", 0, txn_batch({"a", "b"}, pid, epoch, 0), -1, 10000);
+    auto group_coord = find_group_coordinator(rt, c, cluster, "g1");
+    REQUIRE(group_coord);
+    offsets_sent = send_offsets(c, *coord, *group_coord, "tx1", pid, epoch, 42);
+    offset_before_commit = committed_offset(c, *group_coord);
     open_committed = fetch_committed(c, leader, "out");
     open_uncommitted = fetch_committed(c, leader, "out", false);
     committed = end_txn(c, *coord, "tx1", pid, epoch, true);
@@ -225,7 +283,11 @@ TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO,
     // The next transaction is aborted.
     for (int i = 0; i < 40 && add_partition(c, *coord, "tx1", pid, epoch, "out", 0) != ErrorCode::none; ++i)
       rt.sleep(std::chrono::milliseconds(100));
+    for (int i = 0; i < 40 && committed_offset(c, *group_coord) != Offset(42); ++i)
+      rt.sleep(std::chrono::milliseconds(100));
+    offset_after_commit = committed_offset(c, *group_coord);
     p2 = produce(c, leader, "out", 0, txn_batch({"c"}, pid, epoch, 2), -1, 10000);
+    (void)send_offsets(c, *coord, *group_coord, "tx1", pid, epoch, 99);
     aborted = end_txn(c, *coord, "tx1", pid, epoch, false);
     // A third one stays open when a new instance of the producer starts
     // (the add waits, as the Java client retries, while the abort completes).
@@ -241,6 +303,7 @@ TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO,
         break;
       rt.sleep(std::chrono::milliseconds(100));
     }
+    offset_after_abort = committed_offset(c, *group_coord);
     done = true;
   });
   for (sim::NodeId n : world.node_ids()) world.start(n);
@@ -258,6 +321,11 @@ TEST_CASE("transactions on brokers: commit, abort, read_committed below the LSO,
   REQUIRE(open_uncommitted);
   CHECK(open_uncommitted->values.size() == 2);
   CHECK(committed == ErrorCode::none);
+  // The consumed offset commits with the transaction, not before (KIP-98).
+  CHECK(offsets_sent == ErrorCode::none);
+  CHECK(offset_before_commit == Offset::none());
+  CHECK(offset_after_commit == Offset(42));
+  CHECK(offset_after_abort == Offset(42));
   REQUIRE(after_commit);
   CHECK(after_commit->last_stable_offset == Offset(3));  // a, b, the commit marker
   CHECK(after_commit->values == std::map<std::int64_t, std::string>{{0, "a"}, {1, "b"}});
