@@ -19,7 +19,7 @@ BrokerNode::BrokerNode(sim::Runtime& rt_, const BrokerConfig& config_)
   groups = std::make_shared<group::GroupService>(rt, config, replicas, admin);
   group::add_group_handlers(*server, groups);
   txns = std::make_shared<TxnService>(rt, config, replicas, admin);
-  add_txn_handlers(*server, txns, groups);
+  add_txn_handlers(*server, txns, groups, replicas);
 }
 
 std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& config,

@@ -365,8 +365,75 @@ InitProducerIdResponse TxnService::init_producer_id(const RequestHeader& h, cons
   return resp;
 }
 
-AddPartitionsToTxnResponse TxnService::add_partitions_to_txn(const RequestHeader&, const AddPartitionsToTxnRequest& r) {
-  // Versions 0-3: one transaction (v4's batches are KIP-890's verification).
+ErrorCode TxnService::verify_partition(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
+                                       const TopicPartition& tp) {
+  const txn::TxnPartition part{tp.topic, tp.partition};
+  auto [error, leader] = coordinator_for(transactional_id);
+  if (error != ErrorCode::none) return error;
+  if (leader == rm_->self()) return coordinator_.verify_partitions(transactional_id, id, epoch, {part}).at(part);
+  const auto ep = rm_->metadata().endpoint(leader);
+  if (!ep) return ErrorCode::coordinator_not_available;
+  const auto timeout = std::chrono::milliseconds(config_.request_timeout_ms);
+  auto c = rt_.net().connect(sim::Address{ep->host, ep->port}, rt_.deadline_after(timeout));
+  if (!c) return ErrorCode::coordinator_not_available;
+  AddPartitionsToTxnRequest req;
+  auto& t = req.transactions.emplace_back();
+  t.transactional_id = transactional_id;
+  t.producer_id = id;
+  t.producer_epoch = epoch;
+  t.verify_only = true;
+  t.topics.push_back({tp.topic, {tp.partition}, {}});
+  RequestHeader h;
+  h.api_key = ApiKey::add_partitions_to_txn;
+  h.api_version = 4;
+  h.correlation_id = ++correlation_;
+  h.client_id = fmt::format("broker-{}-txn-verification", rm_->self());
+  auto conn = std::move(*c);
+  ErrorCode out = ErrorCode::coordinator_not_available;
+  if (conn->send(encode_request_frame(h, req))) {
+    if (auto frame = conn->recv(rt_.deadline_after(timeout))) {
+      auto r = decode_response_frame<AddPartitionsToTxnResponse>(share_frame(std::move(*frame)), 4);
+      if (r && r->correlation_id == h.correlation_id) {
+        out = r->body.error_code;
+        for (const auto& res : r->body.results_by_transaction)
+          for (const auto& tr : res.topic_results)
+            for (const auto& pr : tr.results_by_partition)
+              if (out == ErrorCode::none) out = pr.partition_error_code;
+      }
+    }
+  }
+  conn->close();
+  return out;
+}
+
+AddPartitionsToTxnResponse TxnService::add_partitions_to_txn(const RequestHeader& h, const AddPartitionsToTxnRequest& r) {
+  if (h.api_version >= 4) {
+    // From another broker (KIP-890): batches of transactions; VerifyOnly
+    // checks, the others add as the v3 path does.
+    AddPartitionsToTxnResponse resp;
+    for (const auto& t : r.transactions) {
+      TxnPartitions parts;
+      for (const auto& tp : t.topics)
+        for (PartitionId p : tp.partitions) parts.insert({tp.name, p});
+      std::map<txn::TxnPartition, ErrorCode> verdicts;
+      if (t.verify_only) {
+        verdicts = coordinator_.verify_partitions(t.transactional_id, t.producer_id, t.producer_epoch, parts);
+      } else {
+        const ErrorCode e =
+            finish(coordinator_.add_partitions(t.transactional_id, t.producer_id, t.producer_epoch, parts, now_ms())).error;
+        for (const auto& p : parts) verdicts[p] = e;
+      }
+      auto& res = resp.results_by_transaction.emplace_back();
+      res.transactional_id = t.transactional_id;
+      for (const auto& [p, e] : verdicts) {
+        if (res.topic_results.empty() || res.topic_results.back().name != p.topic)
+          res.topic_results.push_back({p.topic, {}, {}});
+        res.topic_results.back().results_by_partition.push_back({p.partition, e, {}});
+      }
+    }
+    return resp;
+  }
+  // Versions 0-3: one transaction, from its producer.
   TxnPartitions parts;
   bool unknown = false;
   for (const auto& t : r.v3_and_below_topics)
@@ -449,7 +516,13 @@ WriteTxnMarkersResponse write_txn_markers(TxnService& txns, const WriteTxnMarker
 
 }  // namespace
 
-void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups) {
+void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups,
+                      std::shared_ptr<ReplicaManager> rm) {
+  rm->set_txn_verifier([weak = std::weak_ptr<TxnService>(txns)](const std::string& id, ProducerId pid,
+                                                                ProducerEpoch epoch, const TopicPartition& tp) {
+    auto self = weak.lock();
+    return self ? self->verify_partition(id, pid, epoch, tp) : ErrorCode::coordinator_not_available;
+  });
   txns->set_offsets_marker_listener([groups](std::int32_t partition, ProducerId id, bool commit) {
     groups->complete_txn_offsets(partition, id, commit);
   });

@@ -84,6 +84,12 @@ class TxnService : public std::enable_shared_from_this<TxnService> {
   ErrorCode write_marker_here(const TopicPartition& tp, protocol::ProducerId id, protocol::ProducerEpoch epoch,
                               protocol::ControlRecord marker);
 
+  // KIP-890 part 1 for a partition leader of this broker: asks the
+  // transactional id's coordinator (here, or AddPartitionsToTxn v4 with
+  // VerifyOnly) whether `tp` is in the producer's open transaction.
+  ErrorCode verify_partition(const std::string& transactional_id, protocol::ProducerId id,
+                             protocol::ProducerEpoch epoch, const TopicPartition& tp);
+
   const txn::TransactionCoordinator& coordinator() const { return coordinator_; }
   const TxnServiceStats& stats() const { return stats_; }
 
@@ -128,6 +134,8 @@ class GroupService;
 // wraps FindCoordinator (key type 1 here, the rest to the group
 // coordinator), InitProducerId (a transactional.id here, the rest to the
 // admin handler) and LeaderAndIsr / StopReplica (then on_leadership_change).
-void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups);
+// Also sets the replica manager's KIP-890 verifier.
+void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::shared_ptr<group::GroupService> groups,
+                      std::shared_ptr<ReplicaManager> rm);
 
 }  // namespace samsa::broker

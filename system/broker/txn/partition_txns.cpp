@@ -13,6 +13,7 @@ std::optional<CompletedTxn> PartitionTxns::on_batch(const protocol::BatchHeader&
     return std::nullopt;
   }
   if (!marker) return std::nullopt;
+  ++markers_seen_[id];
   // appendEndTxnMarker: a marker for a producer with nothing open here
   // (it added the partition but wrote nothing) closes an empty
   // transaction at the marker itself.
@@ -80,6 +81,7 @@ void PartitionTxns::clear() {
   ongoing_.clear();
   unreplicated_.clear();
   aborted_.clear();
+  markers_seen_.clear();
 }
 
 }  // namespace samsa::broker::txn

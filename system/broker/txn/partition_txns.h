@@ -64,6 +64,13 @@ class PartitionTxns {
   // The first offset of `id`'s open transaction here.
   std::optional<Offset> open_transaction(ProducerId id) const;
   std::size_t open_transactions() const { return ongoing_.size(); }
+  // How many markers of `id` this partition has stored: a produce verified
+  // with the coordinator (KIP-890 part 1) is appended only if none came in
+  // between (Kafka 3.6's VerificationGuard).
+  std::uint64_t markers_seen(ProducerId id) const {
+    auto it = markers_seen_.find(id);
+    return it == markers_seen_.end() ? 0 : it->second;
+  }
   void clear();
 
  private:
@@ -74,6 +81,7 @@ class PartitionTxns {
   std::map<ProducerId, Offset> ongoing_;            // producer -> first offset
   std::map<Offset, CompletedTxn> unreplicated_;     // by first offset
   std::vector<AbortedTxn> aborted_;                 // in marker order
+  std::map<ProducerId, std::uint64_t> markers_seen_;
 };
 
 }  // namespace samsa::broker::txn

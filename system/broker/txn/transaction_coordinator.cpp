@@ -264,6 +264,28 @@ std::optional<TxnMarkers> TransactionCoordinator::prepare_markers(TransactionMet
   return mk;
 }
 
+std::map<TxnPartition, ErrorCode> TransactionCoordinator::verify_partitions(const std::string& transactional_id,
+                                                                          ProducerId id, ProducerEpoch epoch,
+                                                                          const TxnPartitions& partitions) {
+  auto all = [&](ErrorCode e) {
+    std::map<TxnPartition, ErrorCode> out;
+    for (const auto& p : partitions) out[p] = e;
+    return out;
+  };
+  if (transactional_id.empty()) return all(ErrorCode::invalid_request);
+  Lookup l = lookup(transactional_id);
+  if (l.error != ErrorCode::none) return all(l.error);
+  if (l.txn == nullptr || l.txn->producer_id() != id) return all(ErrorCode::invalid_producer_id_mapping);
+  const TransactionMetadata& m = *l.txn;
+  if (m.producer_epoch() != epoch) return all(ErrorCode::producer_fenced);
+  // No pending-state check: the append itself is guarded again.
+  if (m.state() == TxnState::prepare_commit || m.state() == TxnState::prepare_abort)
+    return all(ErrorCode::concurrent_transactions);
+  std::map<TxnPartition, ErrorCode> out;
+  for (const auto& p : partitions) out[p] = m.partitions().count(p) ? ErrorCode::none : ErrorCode::invalid_txn_state;
+  return out;
+}
+
 // --- appends --------------------------------------------------------------------------------------------------
 
 AppendOutcome TransactionCoordinator::append_done(const TxnLogAppend& a, ErrorCode append_error,

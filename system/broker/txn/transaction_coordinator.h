@@ -131,6 +131,14 @@ class TransactionCoordinator {
                          const TxnPartitions& partitions, std::int64_t now_ms);
   TxnStep end_txn(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch, TxnResult result,
                   std::int64_t now_ms);
+  // KIP-890 part 1 (Kafka 3.6's handleVerifyPartitionsInTransaction, for a
+  // partition leader's AddPartitionsToTxn v4 with VerifyOnly): NONE for each
+  // partition in the open transaction, INVALID_TXN_STATE for the others; one
+  // error for all when the id, producer or epoch does not match
+  // (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED), the transaction is
+  // ending (CONCURRENT_TRANSACTIONS) or the id is not coordinated here.
+  std::map<TxnPartition, ErrorCode> verify_partitions(const std::string& transactional_id, ProducerId id,
+                                                      ProducerEpoch epoch, const TxnPartitions& partitions);
 
   // --- the owner's callbacks ------------------------------------------------------------------------------
   // `append_error` is the produce error of the append (Kafka's mapping to

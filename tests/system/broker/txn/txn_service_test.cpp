@@ -348,3 +348,84 @@ TEST_CASE("transactions on brokers: commit, abort, offsets in the transaction, r
   CHECK(after_abort->visible == std::map<std::int64_t, std::string>{{0, "a"}, {1, "b"}});
   CHECK(open_uncommitted->visible.size() == 2);
 }
+
+namespace {
+
+struct UnaddedRun {
+  ErrorCode produce_error = ErrorCode::unknown_server_error;
+  std::optional<ReadCommitted> read;
+};
+
+// A producer writes to "out" inside a transaction whose AddPartitionsToTxn
+// named only "other", then commits.
+UnaddedRun produce_to_unadded_partition(bool legacy) {
+  auto wc = samsa::testing::quiet_config(9);
+  sim::World world(wc);
+  std::vector<std::pair<std::string, std::string>> settings = {{"transaction.state.log.num.partitions", "3"},
+                                                              {"transaction.state.log.replication.factor", "3"},
+                                                              {"transaction.state.log.min.isr", "2"}};
+  if (legacy) settings.push_back({"samsa.legacy.no.implicit.add.partitions", "true"});
+  Cluster cluster(world, {3, settings});
+  UnaddedRun out;
+  bool done = false;
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "txn-producer");
+    REQUIRE(cluster.create_topic(rt, "out", 1, 3));
+    REQUIRE(cluster.create_topic(rt, "other", 1, 3));
+    std::optional<BrokerId> leader_id;
+    std::map<BrokerId, sim::Address> brokers;
+    for (int i = 0; i < 40 && !leader_id; ++i) {
+      leader_id = find_leader(c, cluster.address(1), "out", 0, &brokers);
+      if (!leader_id) rt.sleep(std::chrono::milliseconds(250));
+    }
+    REQUIRE(leader_id);
+    auto coord = find_txn_coordinator(rt, c, cluster, "tx2");
+    REQUIRE(coord);
+    const InitProducerIdResponse p = init(rt, c, *coord, "tx2");
+    REQUIRE(p.error_code == ErrorCode::none);
+    REQUIRE(add_partition(c, *coord, "tx2", p.producer_id, p.producer_epoch, "other", 0) == ErrorCode::none);
+    ProduceRequest req;
+    req.transactional_id = "tx2";
+    req.acks = -1;
+    req.timeout_ms = 10000;
+    auto& t = req.topic_data.emplace_back();
+    t.name = "out";
+    auto& pd = t.partition_data.emplace_back();
+    pd.index = PartitionId(0);
+    pd.records = Records(txn_batch({"stray"}, p.producer_id, p.producer_epoch, 0));
+    auto resp = c.call<ProduceResponse>(brokers.at(*leader_id), req, 7, k_call);
+    if (resp) out.produce_error = resp->responses[0].partition_responses[0].error_code;
+    (void)end_txn(c, *coord, "tx2", p.producer_id, p.producer_epoch, true);
+    rt.sleep(std::chrono::seconds(2));  // the markers are written
+    out.read = fetch_committed(c, brokers.at(*leader_id), "out");
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(120));
+  INFO(r.report);
+  REQUIRE(done);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("KIP-890 part 1: a transactional produce to a partition never added is refused (Kafka 3.6)",
+          "[broker][txn]") {
+  const UnaddedRun run = produce_to_unadded_partition(false);
+  CHECK(run.produce_error == ErrorCode::invalid_txn_state);
+  REQUIRE(run.read);
+  CHECK(run.read->high_watermark == Offset(0));
+  CHECK(run.read->last_stable_offset == Offset(0));
+}
+
+TEST_CASE("samsa.legacy.no.implicit.add.partitions: the stray write hangs the partition's LSO", "[broker][txn]") {
+  // Before KIP-890 part 1 the leader takes the batch; no marker ever comes
+  // for "out" (the coordinator never heard of it), so the transaction stays
+  // open there and read_committed consumers stop at it: a hanging transaction.
+  const UnaddedRun run = produce_to_unadded_partition(true);
+  CHECK(run.produce_error == ErrorCode::none);
+  REQUIRE(run.read);
+  CHECK(run.read->high_watermark == Offset(1));
+  CHECK(run.read->last_stable_offset == Offset(0));
+  CHECK(run.read->visible.empty());
+}
