@@ -157,9 +157,14 @@ void TxnService::send_markers(TxnMarkers m) {
   while (!pending.empty()) {
     if (!coordinator_.owns(txn_partition)) return;  // the new coordinator sends them
     std::map<BrokerId, TxnPartitions> by_leader;
-    for (const auto& tp : pending) {
-      const ControlPartitionState* s = rm_->metadata().partition(TopicPartition{tp.topic, tp.partition});
-      if (s != nullptr && !s->leader.is_none()) by_leader[s->leader].insert(tp);
+    for (auto it = pending.begin(); it != pending.end();) {
+      const ControlPartitionState* s = rm_->metadata().partition(TopicPartition{it->topic, it->partition});
+      if (s == nullptr && !rm_->metadata().has_topic(it->topic)) {
+        it = pending.erase(it);  // the topic was deleted: no marker is due there
+        continue;
+      }
+      if (s != nullptr && !s->leader.is_none()) by_leader[s->leader].insert(*it);
+      ++it;
     }
     bool aborted = false;
     for (const auto& [leader, parts] : by_leader) {
