@@ -18,6 +18,8 @@ BrokerNode::BrokerNode(sim::Runtime& rt_, const BrokerConfig& config_)
   add_handlers(*server, replicas, admin);
   groups = std::make_shared<group::GroupService>(rt, config, replicas, admin);
   group::add_group_handlers(*server, groups);
+  txns = std::make_shared<TxnService>(rt, config, replicas, admin);
+  add_txn_handlers(*server, txns, groups, replicas);
 }
 
 std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& config,
@@ -31,6 +33,7 @@ std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& c
   rt.spawn("checkpoints", [node] { node->replicas->run_checkpoints(); });
   rt.spawn("isr-change-propagation", [node] { node->replicas->run_isr_change_propagation(); });
   rt.spawn("group-timers", [node] { node->groups->run_timers(); });
+  rt.spawn("txn-timers", [node] { node->txns->run_timers(); });
   SessionConfig sc;
   sc.coordinators = options.coordinators;
   sc.session_timeout_ms = config.zookeeper_session_timeout_ms;

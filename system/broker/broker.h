@@ -16,6 +16,7 @@
 #include "system/broker/producer_id_manager.h"
 #include "system/broker/replica_manager.h"
 #include "system/broker/server.h"
+#include "system/broker/txn_service.h"
 
 namespace samsa::broker {
 
@@ -35,6 +36,7 @@ struct BrokerNode {
   sim::Random rng;
   std::shared_ptr<AdminContext> admin;
   std::shared_ptr<group::GroupService> groups;  // the group coordinator
+  std::shared_ptr<TxnService> txns;             // the transaction coordinator
   std::shared_ptr<Server> server;
   bool serving = false;
 };

@@ -284,6 +284,7 @@ constexpr LegacyKey k_legacy_keys[] = {
     {"samsa.legacy.no.broker.epoch", &LegacySwitches::no_broker_epoch},
     {"samsa.legacy.no.controller.epoch.check", &LegacySwitches::no_controller_epoch_check},
     {"samsa.legacy.no.fetch.leader.epoch", &LegacySwitches::no_fetch_leader_epoch},
+    {"samsa.legacy.no.implicit.add.partitions", &LegacySwitches::no_implicit_add_partitions},
     {"samsa.legacy.offsets.for.leader.epoch.v0", &LegacySwitches::offsets_for_leader_epoch_v0},
     {"samsa.legacy.truncate.to.high.watermark", &LegacySwitches::truncate_to_high_watermark},
 };

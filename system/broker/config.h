@@ -45,6 +45,10 @@ struct LegacySwitches {
   bool no_broker_epoch = false;               // samsa.legacy.no.broker.epoch (KAFKA-7235)
   bool no_controller_epoch_check = false;     // samsa.legacy.no.controller.epoch.check
   bool dedupe_last_batch_only = false;        // samsa.legacy.dedupe.last.batch.only (KAFKA-5494)
+  // samsa.legacy.no.implicit.add.partitions (before KIP-890 part 1, Kafka
+  // < 3.6): a transactional produce to a partition never added to the
+  // transaction is accepted (no verification with the coordinator).
+  bool no_implicit_add_partitions = false;
 };
 
 struct BrokerConfig {

@@ -150,6 +150,44 @@ ErrorCode check_current_leader_epoch(LeaderEpoch requested, LeaderEpoch ours) {
 
 namespace samsa::broker {
 
+namespace {
+
+// The marker of a control batch (its one record); nullopt for data batches
+// and for a control record that does not parse (Kafka skips those too).
+std::optional<protocol::ControlRecord> control_marker(const protocol::BatchView& b) {
+  if (!b.header.is_control()) return std::nullopt;
+  auto it = protocol::RecordIterator::open(b.bytes);
+  if (!it) return std::nullopt;
+  auto rec = it->next();
+  if (!rec || *rec == nullptr) return std::nullopt;
+  auto marker = protocol::read_control_record(**rec);
+  if (!marker) return std::nullopt;
+  return *marker;
+}
+
+// The partition's transactions from every batch of the log (the aborted
+// index has no file of its own here: a load replays the log).
+Result<void, log::LogErrc> rebuild_transactions(log::Log& log, txn::PartitionTxns& txns) {
+  txns.clear();
+  constexpr std::uint64_t k_chunk_bytes = 1 << 20;
+  std::int64_t offset = log.log_start_offset();
+  while (offset < log.log_end_offset()) {
+    auto read = log.read(offset, k_chunk_bytes);
+    if (!read) return Err{read.error()};
+    protocol::BatchReader reader(read->records, /*check_crc=*/false);
+    const std::int64_t before = offset;
+    while (auto batch = reader.next()) {
+      if (batch->header.last_offset() < offset) continue;
+      txns.on_batch(batch->header, control_marker(*batch));
+      offset = batch->header.next_offset();
+    }
+    if (offset == before) break;  // nothing readable there: keep what we have
+  }
+  return {};
+}
+
+}  // namespace
+
 Partition::Partition(sim::Runtime& rt, std::string topic, protocol::PartitionId index,
                      std::unique_ptr<log::Log> log, PartitionOptions options)
     : rt_(rt),
@@ -162,6 +200,7 @@ Partition::Partition(sim::Runtime& rt, std::string topic, protocol::PartitionId 
 
 Result<void, log::LogErrc> Partition::load() {
   if (auto r = rebuild_producer_state(*log_, producers_); !r) return r;
+  if (auto r = rebuild_transactions(*log_, txns_); !r) return r;
   auto hw = log_->read_high_watermark();
   // A checkpoint that does not parse: start from the log start, as Kafka.
   high_watermark_ = Offset(hw ? *hw : log_->log_start_offset());
@@ -232,7 +271,7 @@ ErrorCode Partition::validate(ByteView records, std::vector<protocol::BatchHeade
 }
 
 LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
-                                         std::int32_t min_insync_replicas) {
+                                         std::int32_t min_insync_replicas, bool from_coordinator) {
   LeaderAppend out;
   out.log_start_offset = log_start_offset();
   if (!leader_) {
@@ -249,9 +288,14 @@ LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
   // hold several batches of one producer).
   ProducerStateManager scratch = producers_;
   std::int64_t next = log_->log_end_offset();
-  for (const auto& h : headers) {
+  for (auto& h : headers) {
+    h.base_offset = next;  // where the log will put it
     const std::int64_t last = next + h.last_offset_delta;
-    if (auto pb = producer_batch(h)) {
+    if (auto pb = producer_batch(h); pb && from_coordinator) {
+      pb->last_offset = Offset(last);
+      pb->first_sequence = Sequence::none();  // recorded like a marker: epoch only
+      scratch.update(*pb);
+    } else if (pb) {
       const ProducerCheck c = scratch.check(*pb);
       if (c.duplicate_of) {
         out.duplicate = true;
@@ -274,6 +318,7 @@ LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
     return out;
   }
   producers_ = std::move(scratch);
+  for (const auto& h : headers) txns_.on_batch(h, std::nullopt);
   out.base_offset = Offset(info->first_offset);
   out.last_offset = Offset(info->last_offset);
   leader_->on_append(log_end_offset());
@@ -296,13 +341,15 @@ Result<void, log::LogErrc> Partition::truncate_to(Offset offset) {
   if (auto r = log_->truncate_to(offset.value()); !r) return r;
   high_watermark_ = std::min(high_watermark_, log_end_offset());
   // ProducerStateManager.truncateAndReload.
-  return rebuild_producer_state(*log_, producers_);
+  if (auto r = rebuild_producer_state(*log_, producers_); !r) return r;
+  return rebuild_transactions(*log_, txns_);
 }
 
 Result<void, log::LogErrc> Partition::truncate_fully_and_start_at(Offset offset) {
   if (auto r = log_->truncate_fully_and_start_at(offset.value()); !r) return r;
   high_watermark_ = offset;
   producers_.clear();
+  txns_.clear();
   return {};
 }
 
@@ -312,6 +359,7 @@ Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView rec
   protocol::BatchReader reader(records, /*check_crc=*/false);
   while (auto b = reader.next()) {
     if (auto pb = producer_batch(b->header)) producers_.update(*pb);
+    txns_.on_batch(b->header, control_marker(*b));
   }
   return info;
 }
@@ -321,16 +369,19 @@ void Partition::update_follower_high_watermark(Offset leader_high_watermark) {
 }
 
 PartitionRead Partition::read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end,
-                              bool min_one) {
+                              bool min_one, bool read_committed) {
   PartitionRead out;
   out.high_watermark = high_watermark();
+  out.last_stable_offset = last_stable_offset();
   out.log_start_offset = log_start_offset();
   out.log_end_offset = log_end_offset();
   if (fetch_offset < out.log_start_offset || fetch_offset > out.log_end_offset) {
     out.error = ErrorCode::offset_out_of_range;
     return out;
   }
-  const Offset max_offset = up_to_log_end ? out.log_end_offset : out.high_watermark;
+  const Offset max_offset = up_to_log_end    ? out.log_end_offset
+                            : read_committed ? out.last_stable_offset
+                                             : out.high_watermark;
   if (fetch_offset >= max_offset) return out;
   auto r = log_->read(fetch_offset.value(), max_bytes, max_offset.value(), min_one);
   if (!r) {
@@ -338,6 +389,56 @@ PartitionRead Partition::read(Offset fetch_offset, std::uint64_t max_bytes, bool
     return out;
   }
   out.records = std::move(r->records);
+  if (read_committed) {
+    // collectAbortedTransactions(fetchOffset, upperBoundOffset): up to the
+    // offset after the last batch read.
+    Offset upper = fetch_offset;
+    protocol::BatchReader reader(out.records, /*check_crc=*/false);
+    while (auto b = reader.next()) upper = Offset(b->header.next_offset());
+    out.aborted = txns_.aborted(fetch_offset, upper);
+  }
+  return out;
+}
+
+LeaderAppend Partition::append_marker_as_leader(protocol::ProducerId id, protocol::ProducerEpoch epoch,
+                                                protocol::ControlRecord marker, std::int16_t acks,
+                                                std::int32_t min_insync_replicas) {
+  LeaderAppend out;
+  out.log_start_offset = log_start_offset();
+  if (!leader_) {
+    out.error = ErrorCode::not_leader_or_follower;
+    return out;
+  }
+  if (acks == -1 && static_cast<std::int32_t>(leader_->isr().size()) < min_insync_replicas) {
+    out.error = ErrorCode::not_enough_replicas;
+    return out;
+  }
+  if (const log::ProducerEntry* e = producers_.entry(id); e != nullptr && epoch.value() < e->epoch) {
+    out.error = ErrorCode::invalid_producer_epoch;
+    return out;
+  }
+  protocol::BatchOptions o;
+  o.base_offset = log_->log_end_offset();
+  o.partition_leader_epoch = leader_->epoch().value();
+  o.producer_id = id.value();
+  o.producer_epoch = epoch.value();
+  const Bytes batch = protocol::build_control_batch(o, rt_.wall_ms(), marker);
+  auto info = log_->append_as_leader(batch, leader_->epoch().value());
+  if (!info) {
+    out.error = static_cast<ErrorCode>(log::kafka_error_code(info.error()));
+    return out;
+  }
+  protocol::BatchReader reader(batch, /*check_crc=*/false);
+  auto stored = reader.next();
+  SAMSA_ASSERT(stored.has_value(), "the control batch we built reads back");
+  protocol::BatchHeader h = stored->header;
+  h.base_offset = info->first_offset;
+  if (auto pb = producer_batch(h)) producers_.update(*pb);
+  txns_.on_batch(h, marker);
+  out.base_offset = Offset(info->first_offset);
+  out.last_offset = Offset(info->last_offset);
+  leader_->on_append(log_end_offset());
+  leader_->maybe_increment_high_watermark();
   return out;
 }
 

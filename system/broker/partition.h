@@ -29,6 +29,7 @@
 
 #include "sim/runtime/runtime.h"
 #include "system/broker/producer_state.h"
+#include "system/broker/txn/partition_txns.h"
 #include "system/log/checkpoint.h"
 #include "system/log/log.h"
 #include "system/protocol/errors.h"
@@ -213,6 +214,8 @@ struct PartitionRead {
   ErrorCode error = ErrorCode::none;
   Bytes records;
   Offset high_watermark = Offset::none();
+  Offset last_stable_offset = Offset::none();
+  std::vector<txn::AbortedTxn> aborted;  // read_committed: the aborted transactions the records overlap
   Offset log_start_offset = Offset::none();
   Offset log_end_offset = Offset::none();
 };
@@ -252,7 +255,10 @@ class Partition {
   // LogValidator): CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE, the
   // idempotence verdicts; NOT_ENOUGH_REPLICAS when acks=all finds the ISR
   // below min.insync.replicas before appending.
-  LeaderAppend append_as_leader(ByteView records, std::int16_t acks, std::int32_t min_insync_replicas);
+  // from_coordinator: written by a coordinator of this broker (AppendOrigin.Coordinator:
+  // transactional offset commits), whose batches carry no sequence to check.
+  LeaderAppend append_as_leader(ByteView records, std::int16_t acks, std::int32_t min_insync_replicas,
+                                bool from_coordinator = false);
   // A follower's fetch at `fetch_offset`: its state at the leader. Returns
   // whether the high watermark moved.
   bool record_follower_fetch(BrokerId follower, Offset fetch_offset, std::int64_t now_ms);
@@ -267,8 +273,24 @@ class Partition {
   void update_follower_high_watermark(Offset leader_high_watermark);
 
   // --- reads; caller holds the mutex ---------------------------------------------------------
-  // Up to the log end (replicas) or the high watermark (consumers).
-  PartitionRead read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end, bool min_one);
+  // Up to the log end (replicas) or the high watermark (consumers);
+  // read_committed (isolation.level, KIP-98): up to the last stable offset,
+  // with the aborted transactions the records overlap (Log.read with
+  // FetchTxnCommitted, collectAbortedTransactions).
+  PartitionRead read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end, bool min_one,
+                     bool read_committed = false);
+
+  // --- transactions (KIP-98); caller holds the mutex -------------------------------------------
+  // Log.lastStableOffset.
+  Offset last_stable_offset() const { return txns_.last_stable_offset(high_watermark()); }
+  const txn::PartitionTxns& transactions() const { return txns_; }
+  // A WriteTxnMarkers marker on the leader (Log.appendAsLeader with
+  // AppendOrigin.Coordinator): a control batch at the leader's epoch;
+  // INVALID_PRODUCER_EPOCH for a marker older than the producer's epoch here
+  // (ProducerAppendInfo.checkProducerEpoch, Kafka 2.7+).
+  LeaderAppend append_marker_as_leader(protocol::ProducerId id, protocol::ProducerEpoch epoch,
+                                       protocol::ControlRecord marker, std::int16_t acks,
+                                       std::int32_t min_insync_replicas);
 
   Result<void, log::LogErrc> checkpoint_high_watermark();
   Result<void, log::LogErrc> save_producer_snapshot();
@@ -287,6 +309,7 @@ class Partition {
   Offset high_watermark_{0};  // a follower's (and a new leader's starting point)
   bool needs_truncation_ = false;
   ProducerStateManager producers_;
+  txn::PartitionTxns txns_;
 };
 
 // Holds a partition's mutex for a scope.

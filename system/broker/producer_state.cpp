@@ -83,6 +83,12 @@ void ProducerStateManager::update(const ProducerBatch& b) {
     e.epoch = b.epoch.value();
     e.recent.clear();
   }
+  // A transaction marker (a control batch: no sequence) moves only the
+  // epoch (ProducerAppendInfo.appendEndTxnMarker, maybeUpdateProducerEpoch).
+  if (b.first_sequence.is_none()) {
+    e.last_timestamp_ms = std::max(e.last_timestamp_ms, b.timestamp_ms);
+    return;
+  }
   e.recent.push_back({b.first_sequence.value(), b.last_sequence.value(), b.last_offset.value()});
   while (e.recent.size() > retained_) e.recent.erase(e.recent.begin());
   e.last_timestamp_ms = std::max(e.last_timestamp_ms, b.timestamp_ms);

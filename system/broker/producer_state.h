@@ -72,7 +72,8 @@ class ProducerStateManager {
   //   epoch and not the sequence after the last one           -> OUT_OF_ORDER_SEQUENCE_NUMBER.
   // Never changes the state.
   ProducerCheck check(const ProducerBatch& b) const;
-  // Records a stored batch. A newer epoch forgets the older epoch's batches.
+  // Records a stored batch. A newer epoch forgets the older epoch's batches;
+  // a transaction marker (no sequence) changes nothing else.
   void update(const ProducerBatch& b);
 
   // The first offset of a remembered batch (last offset minus the sequence

@@ -363,6 +363,25 @@ ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, Lea
   }
 }
 
+namespace {
+
+// The first batch of a produce's records, if it is a transactional data batch.
+std::optional<protocol::BatchHeader> transactional_batch(ByteView records) {
+  protocol::BatchReader reader(records, /*check_crc=*/false);
+  auto b = reader.next();
+  if (!b || !b->header.is_transactional() || b->header.is_control() ||
+      b->header.producer_id == protocol::k_no_producer_id)
+    return std::nullopt;
+  return b->header;
+}
+
+std::uint64_t guarded_marker_count(const Partition& p, ByteView records) {
+  auto h = transactional_batch(records);
+  return h ? p.transactions().markers_seen(ProducerId(h->producer_id)) : 0;
+}
+
+}  // namespace
+
 std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req, std::int16_t) {
   ProduceResponse resp;
   const bool valid_acks = req.acks == -1 || req.acks == 0 || req.acks == 1;
@@ -392,10 +411,17 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
         continue;
       }
       const ByteView records = pd.records ? pd.records->view() : ByteView{};
+      std::optional<std::uint64_t> guard;
+      if (ErrorCode v = verify_transactional(req, tp, *p, records, guard); v != ErrorCode::none) {
+        pr.error_code = v;
+        continue;
+      }
       LeaderAppend a;
       {
         PartitionLock lock(*p);
-        a = p->append_as_leader(records, req.acks, p->options().min_insync_replicas);
+        a = guard && *guard != guarded_marker_count(*p, records)
+                ? LeaderAppend{ErrorCode::invalid_txn_state}
+                : p->append_as_leader(records, req.acks, p->options().min_insync_replicas);
       }
       pr.error_code = a.error;
       pr.log_start_offset = a.log_start_offset;
@@ -470,11 +496,17 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
           maybe_expand_isr(*p, replica);
         }
         const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
-        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one);
+        // isolation_level 1 = READ_COMMITTED (KIP-98); followers read to the log end.
+        const bool read_committed = !from_follower && req.isolation_level == 1;
+        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one, read_committed);
         pd.error_code = r.error;
         pd.high_watermark = r.high_watermark;
-        pd.last_stable_offset = r.high_watermark;
+        pd.last_stable_offset = r.last_stable_offset;
         pd.log_start_offset = r.log_start_offset;
+        if (read_committed) {
+          pd.aborted_transactions.emplace();
+          for (const auto& a : r.aborted) pd.aborted_transactions->push_back({a.producer_id, a.first_offset, {}});
+        }
         if (r.error != ErrorCode::none) {
           any_error = true;
           continue;
@@ -574,6 +606,63 @@ OffsetForLeaderEpochResponse ReplicaManager::offsets_for_leader_epoch(
     }
   }
   return resp;
+}
+
+// --- transaction markers (KIP-98) ---------------------------------------------------------------
+
+ErrorCode ReplicaManager::append_txn_marker(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
+                                            ControlRecord marker, sim::Duration timeout) {
+  auto p = partition(tp);
+  if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
+  LeaderAppend a;
+  LeaderEpoch leader_epoch;
+  {
+    PartitionLock lock(*p);
+    leader_epoch = p->leader_epoch();
+    a = p->append_marker_as_leader(id, epoch, marker, -1, config_.min_insync_replicas);
+  }
+  if (a.error != ErrorCode::none) return a.error;
+  notify_changed();
+  return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
+}
+
+ErrorCode ReplicaManager::append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout) {
+  auto p = partition(tp);
+  if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
+  LeaderAppend a;
+  LeaderEpoch leader_epoch;
+  {
+    PartitionLock lock(*p);
+    leader_epoch = p->leader_epoch();
+    a = p->append_as_leader(batch, -1, config_.min_insync_replicas, /*from_coordinator=*/true);
+  }
+  if (a.error != ErrorCode::none) return a.error;
+  notify_changed();
+  return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
+}
+
+ErrorCode ReplicaManager::verify_transactional(const ProduceRequest& req, const TopicPartition& tp, Partition& p,
+                                               ByteView records, std::optional<std::uint64_t>& guard) {
+  if (config_.legacy.no_implicit_add_partitions || !txn_verifier_ || !req.transactional_id) return ErrorCode::none;
+  const auto h = transactional_batch(records);
+  if (!h) return ErrorCode::none;
+  const ProducerId id(h->producer_id);
+  {
+    PartitionLock lock(p);
+    // Kafka 3.6 verifies only a batch that would open a transaction here.
+    if (!p.is_leader() || p.transactions().open_transaction(id)) return ErrorCode::none;
+    guard = p.transactions().markers_seen(id);
+  }
+  const ErrorCode e = txn_verifier_(*req.transactional_id, id, ProducerEpoch(h->producer_epoch), tp);
+  switch (e) {
+    case ErrorCode::concurrent_transactions:
+    case ErrorCode::coordinator_load_in_progress:
+    case ErrorCode::coordinator_not_available:
+    case ErrorCode::not_coordinator:
+      return ErrorCode::not_enough_replicas;
+    default:
+      return e;  // NONE, INVALID_TXN_STATE ("Partition was not added to the transaction"), PRODUCER_FENCED ...
+  }
 }
 
 }  // namespace samsa::broker

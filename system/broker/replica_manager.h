@@ -22,6 +22,7 @@
 // Kafka's socket server mutes a channel while a request is in flight), so the
 // purgatories are fibers parked on a wait queue, woken when a partition
 // changes.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,6 +109,18 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
                                              std::int16_t version);
   protocol::OffsetForLeaderEpochResponse offsets_for_leader_epoch(
       const protocol::OffsetForLeaderEpochRequest& req, std::int16_t version);
+  // One WriteTxnMarkers marker on a partition this broker leads, appended
+  // with acks=all and answered once replicated (KafkaApis.handleWriteTxnMarkersRequest).
+  ErrorCode append_txn_marker(const TopicPartition& tp, protocol::ProducerId id, protocol::ProducerEpoch epoch,
+                              protocol::ControlRecord marker, sim::Duration timeout);
+  // KIP-890 part 1: asks the transaction coordinator whether a partition is
+  // in the producer's open transaction (set by the broker's TxnService).
+  using TxnVerifier = std::function<ErrorCode(const std::string& transactional_id, protocol::ProducerId,
+                                              protocol::ProducerEpoch, const TopicPartition&)>;
+  void set_txn_verifier(TxnVerifier v) { txn_verifier_ = std::move(v); }
+  // A coordinator's own batch (AppendOrigin.Coordinator: a transactional
+  // offset commit), acks=all; the produce error.
+  ErrorCode append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout);
 
   // --- for the fetchers and the background fibers --------------------------------------------------
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
@@ -137,6 +150,12 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   bool write_isr(Partition& p, std::vector<BrokerId> isr);
   void maybe_expand_isr(Partition& p, BrokerId follower);
   void maybe_shrink_isr(Partition& p);
+  // KIP-890 part 1 before a transactional produce opens a transaction on
+  // `p`: the coordinator's verdict, Kafka 3.6's mapping (the coordinator's
+  // retriable errors as NOT_ENOUGH_REPLICAS); `guard` is the partition's
+  // marker count for the producer when verification began.
+  ErrorCode verify_transactional(const protocol::ProduceRequest& req, const TopicPartition& tp, Partition& p,
+                                 ByteView records, std::optional<std::uint64_t>& guard);
   ErrorCode wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch, Offset last_offset,
                           sim::MonoTime deadline);
   std::int64_t now_ms() { return sim::to_ms(rt_.now().since_epoch); }
@@ -154,6 +173,7 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   std::set<TopicPartition> isr_changes_;  // written, not yet announced
   std::int64_t last_isr_change_ms_ = 0;
   std::int64_t last_isr_propagation_ms_ = 0;
+  TxnVerifier txn_verifier_;
 };
 
 }  // namespace samsa::broker

@@ -125,6 +125,8 @@ void GroupService::on_leadership_change() {
       ++stats_.unloads;
       coordinator_.set_partition_status(p, PartitionStatus::not_owned, out);
     }
+    // A load reads the pending transactional offsets back from the log.
+    std::erase_if(pending_txn_offsets_, [&](const auto& g) { return coordinator_.partition_for(g.first) == p; });
     deliver(out);
   }
 }
@@ -171,6 +173,8 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   auto part = rm_->partition(TopicPartition{std::string(k_offsets_topic), PartitionId(partition)});
   if (!part) return;
   LoadedPartition loaded;
+  // Transactional offset commits wait for their producer's marker.
+  std::map<std::int64_t, LoadedPartition> open_txns;
   {
     PartitionLock lock(*part);
     const std::int64_t end = part->log_end_offset().value();
@@ -182,13 +186,26 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
       std::int64_t next = offset;
       while (auto b = batches.next()) {
         next = b->header.next_offset();
-        if (b->header.is_control()) continue;
         auto it = RecordIterator::open(b->bytes);
         if (!it) continue;
+        const std::int64_t pid = b->header.producer_id;
+        if (b->header.is_control()) {
+          auto r = it->next();
+          if (!r || *r == nullptr || b->header.base_offset < offset) continue;
+          auto marker = read_control_record(**r);
+          auto txn = open_txns.find(pid);
+          if (!marker || txn == open_txns.end()) continue;
+          if (marker->type == ControlType::commit)
+            for (const auto& [group, offsets] : txn->second.offsets)
+              for (const auto& [tp, o] : offsets) loaded.offsets[group][tp] = o;
+          open_txns.erase(txn);
+          continue;
+        }
+        LoadedPartition& into = b->header.is_transactional() ? open_txns[pid] : loaded;
         for (;;) {
           auto r = it->next();
           if (!r || *r == nullptr) break;
-          if ((*r)->offset >= offset && (*r)->offset < end) apply_record(loaded, **r);
+          if ((*r)->offset >= offset && (*r)->offset < end) apply_record(into, **r);
         }
       }
       if (next <= offset) break;
@@ -207,6 +224,8 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
     if (value.current_state_timestamp_ms >= 0) value.current_state_timestamp_ms -= wall_minus_mono;
   Replies out;
   for (const auto& [group, offsets] : loaded.offsets) coordinator_.load_offsets(group, offsets, now);
+  for (const auto& [pid, txn] : open_txns)
+    for (const auto& [group, offsets] : txn.offsets) pending_txn_offsets_[group][pid] = offsets;
   for (const auto& [group, value] : loaded.groups) coordinator_.load_group(group, value, now, out);
   coordinator_.set_partition_status(partition, PartitionStatus::owned, out);
   ++stats_.loads;
@@ -457,6 +476,74 @@ OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const p
     for (const auto& p : t.partitions) rt.partitions.push_back({p.partition_index, errors[i++], {}});
   }
   return resp;
+}
+
+// --- transactional offset commits ----------------------------------------------------------------
+
+TxnOffsetCommitResponse GroupService::txn_offset_commit(const RequestHeader& h, const TxnOffsetCommitRequest& r) {
+  ErrorCode error = ErrorCode::none;
+  auto [status, summary] = coordinator_.describe_group(r.group_id);
+  if (status != ErrorCode::none) {
+    error = status;  // NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS
+  } else if (h.api_version >= 3 && summary.state != GroupState::dead) {
+    // KIP-447: the producer's consumer must still be in this generation.
+    const bool known = r.member_id.empty() ||
+                       std::any_of(summary.members.begin(), summary.members.end(),
+                                   [&](const auto& m) { return m.member_id == r.member_id; });
+    if (!known) error = ErrorCode::unknown_member_id;
+    else if (r.generation_id.value() >= 0 && r.generation_id != summary.generation_id)
+      error = ErrorCode::illegal_generation;
+  }
+  const TimeMs now = rt_.wall_ms();
+  std::map<TopicPartitionKey, CommittedOffset> offsets;
+  if (error == ErrorCode::none) {
+    BatchOptions o;
+    o.transactional = true;
+    o.producer_id = r.producer_id.value();
+    o.producer_epoch = r.producer_epoch.value();
+    BatchBuilder b(o);
+    for (const auto& t : r.topics)
+      for (const auto& p : t.partitions) {
+        CommittedOffset c{p.committed_offset, p.committed_leader_epoch, p.committed_metadata.value_or(""), now};
+        offsets[TopicPartitionKey{t.name, p.partition_index}] = c;
+        const Bytes key = encode_key(OffsetCommitKey{r.group_id, t.name, p.partition_index.value()});
+        const Bytes value = encode_value(OffsetCommitValue{c.offset, c.leader_epoch, c.metadata, now, -1});
+        b.append(now, ByteView(key), ByteView(value));
+      }
+    if (!offsets.empty()) {
+      ++stats_.appends;
+      const TopicPartition tp{std::string(k_offsets_topic), PartitionId(coordinator_.partition_for(r.group_id))};
+      error = rm_->append_as_coordinator(tp, b.finish(), std::chrono::milliseconds(config_.offsets_commit_timeout_ms));
+      if (error != ErrorCode::none) ++stats_.append_failures;
+      if (error == ErrorCode::not_enough_replicas || error == ErrorCode::not_enough_replicas_after_append ||
+          error == ErrorCode::request_timed_out || error == ErrorCode::unknown_topic_or_partition)
+        error = ErrorCode::coordinator_not_available;
+      if (error == ErrorCode::not_leader_or_follower) error = ErrorCode::not_coordinator;
+    }
+  }
+  if (error == ErrorCode::none) {
+    auto& pending = pending_txn_offsets_[r.group_id][r.producer_id.value()];
+    for (const auto& [tp, c] : offsets) pending[tp] = c;
+  }
+  TxnOffsetCommitResponse resp;
+  for (const auto& t : r.topics) {
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    for (const auto& p : t.partitions) tr.partitions.push_back({p.partition_index, error, {}});
+  }
+  return resp;
+}
+
+void GroupService::complete_txn_offsets(std::int32_t partition, ProducerId id, bool commit) {
+  const TimeMs now = now_ms();
+  for (auto it = pending_txn_offsets_.begin(); it != pending_txn_offsets_.end();) {
+    auto txn = it->second.find(id.value());
+    if (coordinator_.partition_for(it->first) == partition && txn != it->second.end()) {
+      if (commit) coordinator_.load_offsets(it->first, txn->second, now);
+      it->second.erase(txn);
+    }
+    it = it->second.empty() ? pending_txn_offsets_.erase(it) : std::next(it);
+  }
 }
 
 namespace {

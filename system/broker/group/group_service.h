@@ -84,6 +84,16 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
                                                    const protocol::DescribeGroupsRequest& r);
   protocol::ListGroupsResponse list_groups(const protocol::RequestHeader& h, const protocol::ListGroupsRequest& r);
 
+  // --- transactional offset commits (KIP-98, KIP-447; GroupCoordinator.handleTxnCommitOffsets) ---
+  // Appends the offsets as a transactional batch of the producer to the
+  // group's partition; they stay pending until the transaction's marker.
+  protocol::TxnOffsetCommitResponse txn_offset_commit(const protocol::RequestHeader& h,
+                                                      const protocol::TxnOffsetCommitRequest& r);
+  // The marker of producer `id` was written to __consumer_offsets-`partition`
+  // (GroupMetadataManager.handleTxnCompletion): its pending offsets there
+  // become the groups' committed offsets (commit) or are dropped (abort).
+  void complete_txn_offsets(std::int32_t partition, protocol::ProducerId id, bool commit);
+
   const GroupCoordinator& coordinator() const { return coordinator_; }
   const GroupServiceStats& stats() const { return stats_; }
 
@@ -113,6 +123,8 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   sim::Random random_;  // before coordinator_, which keeps a reference
   GroupCoordinator coordinator_;
   std::map<std::int32_t, OffsetsPartition> partitions_;
+  // group -> producer id -> offsets of its open transaction.
+  std::map<std::string, std::map<std::int64_t, std::map<TopicPartitionKey, CommittedOffset>>> pending_txn_offsets_;
   std::map<RequestId, Reply> ready_;
   sim::WaitQueue replies_;
   sim::WaitQueue timers_;

@@ -1,0 +1,609 @@
+// The transaction coordinator's state machine (Kafka 2.8's
+// TransactionCoordinator / TransactionMetadata): step-by-step cases, and a
+// model-based test of one transactional id through InitProducerId,
+// AddPartitionsToTxn, EndTxn, appends that succeed or fail, markers,
+// timeouts and coordinator reloads from the log.
+#include "system/broker/txn/transaction_coordinator.h"
+
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+#include <rapidcheck/state.h>
+
+#include <set>
+
+using namespace samsa;
+using namespace samsa::broker::txn;
+using protocol::PartitionId;
+
+namespace {
+
+constexpr std::int64_t k_pid = 4000;
+constexpr std::int32_t k_timeout_ms = 1000;
+const std::string k_id = "tx";
+
+TxnPartitions parts(std::initializer_list<int> ps) {
+  TxnPartitions out;
+  for (int p : ps) out.insert({"out", PartitionId(p)});
+  return out;
+}
+
+struct Rig {
+  TransactionCoordinator c{TxnCoordinatorConfig{900000, 4}};
+  std::int64_t now = 1000;
+  std::int64_t next_pid = k_pid;
+  Rig() {
+    for (int p = 0; p < 4; ++p) {
+      c.begin_load(p, 1);
+      c.complete_load(p, 1, {}, now);
+    }
+  }
+  TransactionCoordinator::NewProducerId ids() {
+    return [this] { return ProducerId(next_pid++); };
+  }
+  // Runs a step whose append succeeds; the answer.
+  TxnAnswer ok(TxnStep s, std::optional<TxnMarkers>* markers = nullptr) {
+    if (s.answer) return *s.answer;
+    REQUIRE(s.append);
+    AppendOutcome o = c.append_done(*s.append, ErrorCode::none, now);
+    if (markers) *markers = o.markers;
+    return o.answer.value_or(TxnAnswer{});
+  }
+  void complete(const TxnMarkers& m) {
+    auto a = c.markers_done(m);
+    REQUIRE(a);
+    CHECK_FALSE(c.append_done(*a, ErrorCode::none, now).answer);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a transaction: init, add, commit, markers, complete", "[broker][txn]") {
+  Rig r;
+  const TxnAnswer init = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  CHECK(init.error == ErrorCode::none);
+  CHECK(init.producer_id == ProducerId(k_pid));
+  CHECK(init.producer_epoch == ProducerEpoch(0));
+  CHECK(r.ok(r.c.add_partitions(k_id, init.producer_id, init.producer_epoch, parts({0, 1}), r.now)).error ==
+        ErrorCode::none);
+  CHECK(r.c.metadata(k_id)->state() == TxnState::ongoing);
+  std::optional<TxnMarkers> markers;
+  CHECK(r.ok(r.c.end_txn(k_id, init.producer_id, init.producer_epoch, TxnResult::commit, r.now), &markers).error ==
+        ErrorCode::none);
+  REQUIRE(markers);
+  CHECK(markers->partitions == parts({0, 1}));
+  CHECK(markers->result == TxnResult::commit);
+  CHECK(r.c.metadata(k_id)->state() == TxnState::prepare_commit);
+  // Until the completion is written, the next transaction waits.
+  CHECK(r.c.add_partitions(k_id, init.producer_id, init.producer_epoch, parts({2}), r.now).answer->error ==
+        ErrorCode::concurrent_transactions);
+  r.complete(*markers);
+  CHECK(r.c.metadata(k_id)->state() == TxnState::complete_commit);
+  CHECK(r.c.metadata(k_id)->partitions().empty());
+  // A retried EndTxn(commit) is fine; an abort of it is not.
+  CHECK(r.c.end_txn(k_id, init.producer_id, init.producer_epoch, TxnResult::commit, r.now).answer->error ==
+        ErrorCode::none);
+  CHECK(r.c.end_txn(k_id, init.producer_id, init.producer_epoch, TxnResult::abort, r.now).answer->error ==
+        ErrorCode::invalid_txn_state);
+}
+
+TEST_CASE("a second producer instance fences the first (zombie fencing)", "[broker][txn]") {
+  Rig r;
+  const TxnAnswer first = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  REQUIRE(r.ok(r.c.add_partitions(k_id, first.producer_id, first.producer_epoch, parts({0}), r.now)).error ==
+          ErrorCode::none);
+  // The new instance finds an open transaction: it is aborted at a fenced
+  // epoch and the new instance is told to retry.
+  std::optional<TxnMarkers> markers;
+  CHECK(r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now), &markers).error ==
+        ErrorCode::concurrent_transactions);
+  REQUIRE(markers);
+  CHECK(markers->result == TxnResult::abort);
+  CHECK(markers->producer_epoch == ProducerEpoch(1));
+  // The zombie can neither add nor commit.
+  CHECK(r.c.end_txn(k_id, first.producer_id, first.producer_epoch, TxnResult::commit, r.now).answer->error ==
+        ErrorCode::producer_fenced);
+  r.complete(*markers);
+  const TxnAnswer second = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  CHECK(second.error == ErrorCode::none);
+  CHECK(second.producer_id == first.producer_id);
+  CHECK(second.producer_epoch == ProducerEpoch(2));
+  CHECK(r.c.add_partitions(k_id, first.producer_id, first.producer_epoch, parts({0}), r.now).answer->error ==
+        ErrorCode::producer_fenced);
+}
+
+TEST_CASE("transaction.timeout.ms aborts an open transaction with an epoch bump", "[broker][txn]") {
+  Rig r;
+  const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({3}), r.now)).error ==
+          ErrorCode::none);
+  CHECK(r.c.abort_timed_out(r.now + k_timeout_ms).empty());  // not past it yet
+  auto aborts = r.c.abort_timed_out(r.now + k_timeout_ms + 1);
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].transit.state == TxnState::prepare_abort);
+  CHECK(aborts[0].transit.producer_epoch == ProducerEpoch(1));
+  AppendOutcome o = r.c.append_done(aborts[0], ErrorCode::none, r.now);
+  CHECK_FALSE(o.answer);
+  REQUIRE(o.markers);
+  CHECK(o.markers->partitions == parts({3}));
+  r.complete(*o.markers);
+  CHECK(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now).answer->error ==
+        ErrorCode::producer_fenced);
+}
+
+TEST_CASE("requests for partitions not led or still loading", "[broker][txn]") {
+  TransactionCoordinator c{TxnCoordinatorConfig{900000, 4}};
+  auto ids = [] { return ProducerId(1); };
+  const int p = c.partition_for(k_id);
+  CHECK(c.init_producer_id(k_id, k_timeout_ms, std::nullopt, ids, 0).answer->error == ErrorCode::not_coordinator);
+  c.begin_load(p, 3);
+  CHECK(c.init_producer_id(k_id, k_timeout_ms, std::nullopt, ids, 0).answer->error ==
+        ErrorCode::coordinator_load_in_progress);
+  c.complete_load(p, 3, {}, 0);
+  CHECK(c.init_producer_id(k_id, 900001, std::nullopt, ids, 0).answer->error ==
+        ErrorCode::invalid_transaction_timeout);
+  CHECK(c.init_producer_id("", k_timeout_ms, std::nullopt, ids, 0).answer->error == ErrorCode::invalid_request);
+  CHECK(c.add_partitions(k_id, ProducerId(1), ProducerEpoch(0), parts({0}), 0).answer->error ==
+        ErrorCode::invalid_producer_id_mapping);
+}
+
+TEST_CASE("a transaction id's partition is Utils.abs(hashCode) % partitions", "[broker][txn]") {
+  // Java: "tx".hashCode() = 't' * 31 + 'x' = 116 * 31 + 120 = 3716.
+  CHECK(transaction_partition_for("tx", 50) == 3716 % 50);
+  // "polygenelubricants".hashCode() == Integer.MIN_VALUE; Utils.abs gives 0.
+  CHECK(transaction_partition_for("polygenelubricants", 50) == 0);
+}
+
+// --- the model ---------------------------------------------------------------------------------------------
+
+namespace {
+
+enum class Pend { none, init, add, end, fence_init, timeout, markers, complete };
+
+struct Logged {  // the last TransactionLogValue appended for the id
+  std::int16_t epoch = -1;
+  TxnState state = TxnState::empty;
+  std::set<int> parts;
+  std::int64_t start_ms = -1;
+};
+
+struct Model {
+  bool exists = false;
+  TxnState state = TxnState::empty;
+  std::int16_t epoch = -1, last_epoch = -1;
+  std::set<int> parts;
+  std::int64_t start_ms = -1;
+  bool failed_fence = false;
+  Pend pend = Pend::none;
+  TxnState target = TxnState::empty;
+  std::int16_t target_epoch = -1, target_last_epoch = -1;
+  std::set<int> target_parts;
+  std::int64_t target_start_ms = -1;
+  bool target_fence = false;
+  std::optional<Logged> log;
+  std::int64_t now = 1000;
+  std::int32_t coordinator_epoch = 1;
+};
+
+struct Sut {
+  TransactionCoordinator c{TxnCoordinatorConfig{900000, 1}};
+  std::optional<TxnLogAppend> append;
+  std::optional<TxnMarkers> markers;
+  Sut() {
+    c.begin_load(0, 1);
+    c.complete_load(0, 1, {}, 1000);
+  }
+};
+
+using Command = rc::state::Command<Model, Sut>;
+
+bool complete_or_empty(TxnState s) {
+  return s == TxnState::empty || s == TxnState::complete_commit || s == TxnState::complete_abort;
+}
+
+TxnPartitions to_parts(const std::set<int>& s) {
+  TxnPartitions out;
+  for (int p : s) out.insert({"out", PartitionId(p)});
+  return out;
+}
+
+// The sut's metadata equals the model's.
+void check_same(const Model& m, const Sut& s) {
+  const TransactionMetadata* t = s.c.metadata(k_id);
+  RC_ASSERT((t != nullptr) == m.exists);
+  if (!t) return;
+  RC_ASSERT(t->state() == m.state);
+  RC_ASSERT(t->producer_epoch() == ProducerEpoch(m.epoch));
+  RC_ASSERT(t->partitions() == to_parts(m.parts));
+  RC_ASSERT(t->pending_transition_in_progress() == (m.pend != Pend::none));
+}
+
+// What the model expects of a step: an answer now, or an append.
+struct Expect {
+  std::optional<ErrorCode> answer;
+};
+
+void expect_step(const TxnStep& got, const Expect& want) {
+  RC_ASSERT(got.answer.has_value() == want.answer.has_value());
+  RC_ASSERT(got.append.has_value() == !want.answer.has_value());
+  if (want.answer) RC_ASSERT(got.answer->error == *want.answer);
+}
+
+// The coordinator's own abort at a fenced epoch (InitProducerId on an
+// Ongoing transaction, or a timeout): the epoch is bumped in memory.
+void model_fence(Model& m, Pend kind) {
+  m.epoch = m.failed_fence ? m.epoch : static_cast<std::int16_t>(m.epoch + 1);
+  m.last_epoch = -1;
+  m.pend = kind;
+  m.target = TxnState::prepare_abort;
+  m.target_epoch = m.epoch;
+  m.target_parts = m.parts;
+  m.target_start_ms = m.start_ms;
+  m.target_fence = true;
+}
+
+// --- InitProducerId ---
+enum class Expected { none, current, last, stale, other_id };
+
+struct Init : Command {
+  Expected e = *rc::gen::element(Expected::none, Expected::none, Expected::current, Expected::last,
+                                 Expected::stale, Expected::other_id);
+  std::optional<ProducerIdAndEpoch> expected(const Model& m) const {
+    switch (e) {
+      case Expected::none: return std::nullopt;
+      case Expected::current: return ProducerIdAndEpoch{ProducerId(k_pid), ProducerEpoch(m.epoch)};
+      case Expected::last: return ProducerIdAndEpoch{ProducerId(k_pid), ProducerEpoch(m.last_epoch)};
+      case Expected::stale:
+        return ProducerIdAndEpoch{ProducerId(k_pid), ProducerEpoch(static_cast<std::int16_t>(m.epoch - 3))};
+      case Expected::other_id: return ProducerIdAndEpoch{ProducerId(k_pid + 77), ProducerEpoch(0)};
+    }
+    return std::nullopt;
+  }
+  Expect predict(Model& m) const {
+    if (!m.exists) {
+      m.exists = true;  // created before any check (putTransactionStateIfNotExists)
+    }
+    const auto x = expected(m);
+    if (m.pend != Pend::none) return {ErrorCode::concurrent_transactions};
+    if (x && !(m.epoch == -1 || x->producer_id == ProducerId(k_pid))) return {ErrorCode::producer_fenced};
+    if (m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort)
+      return {ErrorCode::concurrent_transactions};
+    if (m.state == TxnState::ongoing) {
+      model_fence(m, Pend::fence_init);
+      return {};
+    }
+    std::int16_t next = static_cast<std::int16_t>(m.epoch + 1), last = -1;
+    if (x) {
+      if (m.epoch == -1 || x->epoch.value() == m.epoch) {
+        last = m.epoch;
+      } else if (x->epoch.value() == m.last_epoch) {
+        next = m.epoch;
+        last = m.last_epoch;
+      } else {
+        return {ErrorCode::producer_fenced};
+      }
+    }
+    m.pend = Pend::init;
+    m.target = TxnState::empty;
+    m.target_epoch = next;
+    m.target_last_epoch = last;
+    m.target_parts.clear();
+    m.target_start_ms = -1;
+    m.target_fence = false;
+    return {};
+  }
+  void apply(Model& m) const override { (void)predict(m); }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    const Expect want = predict(m);
+    std::int64_t next_pid = k_pid;
+    TxnStep got = s.c.init_producer_id(k_id, k_timeout_ms, expected(m0), [&] { return ProducerId(next_pid++); },
+                                       m0.now);
+    expect_step(got, want);
+    if (got.append) s.append = got.append;
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "InitProducerId expected=" << static_cast<int>(e); }
+};
+
+// --- AddPartitionsToTxn ---
+struct Add : Command {
+  bool stale = *rc::gen::element(false, false, false, true);
+  std::set<int> ps = *rc::gen::container<std::set<int>>(rc::gen::inRange(0, 3));
+  Expect predict(Model& m) const {
+    if (!m.exists) return {ErrorCode::invalid_producer_id_mapping};
+    if (stale) return {ErrorCode::producer_fenced};
+    if (m.pend != Pend::none) return {ErrorCode::concurrent_transactions};
+    if (m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort)
+      return {ErrorCode::concurrent_transactions};
+    if (m.state == TxnState::ongoing && std::includes(m.parts.begin(), m.parts.end(), ps.begin(), ps.end()))
+      return {ErrorCode::none};
+    if (m.epoch < 0) return {ErrorCode::unknown_server_error};
+    m.pend = Pend::add;
+    m.target = TxnState::ongoing;
+    m.target_epoch = m.epoch;
+    m.target_parts = m.parts;
+    m.target_parts.insert(ps.begin(), ps.end());
+    m.target_start_ms = complete_or_empty(m.state) ? m.now : m.start_ms;
+    m.target_fence = false;
+    return {};
+  }
+  std::int16_t epoch(const Model& m) const { return static_cast<std::int16_t>(stale ? m.epoch - 1 : m.epoch); }
+  void apply(Model& m) const override { (void)predict(m); }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    const Expect want = predict(m);
+    TxnStep got = s.c.add_partitions(k_id, ProducerId(k_pid), ProducerEpoch(epoch(m0)), to_parts(ps), m0.now);
+    expect_step(got, want);
+    if (got.append) s.append = got.append;
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "AddPartitionsToTxn stale=" << stale << " n=" << ps.size(); }
+};
+
+// --- EndTxn ---
+struct End : Command {
+  bool commit = *rc::gen::arbitrary<bool>();
+  bool stale = *rc::gen::element(false, false, false, true);
+  Expect predict(Model& m) const {
+    if (!m.exists) return {ErrorCode::invalid_producer_id_mapping};
+    if (stale) return {ErrorCode::producer_fenced};
+    if (m.pend != Pend::none) return {ErrorCode::concurrent_transactions};
+    switch (m.state) {
+      case TxnState::ongoing:
+        m.pend = Pend::end;
+        m.target = commit ? TxnState::prepare_commit : TxnState::prepare_abort;
+        m.target_epoch = m.epoch;
+        m.target_parts = m.parts;
+        m.target_start_ms = m.start_ms;
+        m.target_fence = false;
+        return {};
+      case TxnState::complete_commit: return {commit ? ErrorCode::none : ErrorCode::invalid_txn_state};
+      case TxnState::complete_abort: return {commit ? ErrorCode::invalid_txn_state : ErrorCode::none};
+      case TxnState::prepare_commit:
+        return {commit ? ErrorCode::concurrent_transactions : ErrorCode::invalid_txn_state};
+      case TxnState::prepare_abort:
+        return {commit ? ErrorCode::invalid_txn_state : ErrorCode::concurrent_transactions};
+      default: return {ErrorCode::invalid_txn_state};
+    }
+  }
+  void apply(Model& m) const override { (void)predict(m); }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    const Expect want = predict(m);
+    const auto epoch = ProducerEpoch(static_cast<std::int16_t>(stale ? m0.epoch - 1 : m0.epoch));
+    TxnStep got = s.c.end_txn(k_id, ProducerId(k_pid), epoch, commit ? TxnResult::commit : TxnResult::abort, m0.now);
+    expect_step(got, want);
+    if (got.append) s.append = got.append;
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "EndTxn commit=" << commit << " stale=" << stale; }
+};
+
+// --- the outstanding append finishes ---
+bool appending(Pend p) { return p != Pend::none && p != Pend::markers; }
+
+struct AppendDone : Command {
+  bool ok = *rc::gen::element(true, true, true, false);
+  void checkPreconditions(const Model& m) const override { RC_PRE(appending(m.pend)); }
+  // The answer the waiting request gets (none: no one waits).
+  std::optional<TxnAnswer> predict(Model& m) const {
+    const Pend kind = m.pend;
+    if (!ok) {
+      if (kind == Pend::complete) return std::nullopt;  // retried, still pending
+      if (m.target_fence) m.failed_fence = true;
+      m.pend = Pend::none;
+      if (kind == Pend::timeout) return std::nullopt;
+      return TxnAnswer{ErrorCode::coordinator_not_available};
+    }
+    m.state = m.target;
+    m.epoch = m.target_epoch;
+    if (kind == Pend::init) m.last_epoch = m.target_last_epoch;
+    m.parts = m.target == TxnState::complete_commit || m.target == TxnState::complete_abort ? std::set<int>{}
+                                                                                               : m.target_parts;
+    m.start_ms = m.target_start_ms;
+    m.log = Logged{m.epoch, m.state, m.parts, m.start_ms};
+    m.pend = Pend::none;
+    switch (kind) {
+      case Pend::init: return TxnAnswer{ErrorCode::none, ProducerId(k_pid), ProducerEpoch(m.epoch)};
+      case Pend::add: return TxnAnswer{ErrorCode::none};
+      case Pend::end:
+      case Pend::fence_init:
+      case Pend::timeout: {
+        // The markers go out; the completion is pending meanwhile.
+        m.pend = Pend::markers;
+        m.failed_fence = false;
+        m.target = m.state == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
+        m.target_parts.clear();
+        m.target_fence = false;
+        if (kind == Pend::end) return TxnAnswer{ErrorCode::none};
+        if (kind == Pend::fence_init) return TxnAnswer{ErrorCode::concurrent_transactions};
+        return std::nullopt;
+      }
+      default: return std::nullopt;
+    }
+  }
+  void apply(Model& m) const override { (void)predict(m); }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    const auto want = predict(m);
+    RC_ASSERT(s.append.has_value());
+    const TxnLogAppend a = *s.append;
+    s.append.reset();
+    AppendOutcome o = s.c.append_done(a, ok ? ErrorCode::none : ErrorCode::not_enough_replicas, m0.now);
+    RC_ASSERT(o.answer.has_value() == want.has_value());
+    if (want) {
+      RC_ASSERT(o.answer->error == want->error);
+      if (want->producer_epoch != ProducerEpoch::none()) {
+        RC_ASSERT(o.answer->producer_id == want->producer_id);
+        RC_ASSERT(o.answer->producer_epoch == want->producer_epoch);
+      }
+    }
+    RC_ASSERT(o.markers.has_value() == (m.pend == Pend::markers));
+    if (o.markers) {
+      RC_ASSERT(o.markers->partitions == to_parts(m.parts));
+      RC_ASSERT(o.markers->producer_epoch == ProducerEpoch(m.epoch));
+      s.markers = o.markers;
+    }
+    RC_ASSERT(o.retry.has_value() == (m.pend == Pend::complete));
+    if (o.retry) s.append = o.retry;
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "append done ok=" << ok; }
+};
+
+// The same, always successful: runs reach later transactions more often.
+struct AppendOk : AppendDone {
+  AppendOk() { ok = true; }
+};
+
+struct MarkersDone : Command {
+  void checkPreconditions(const Model& m) const override { RC_PRE(m.pend == Pend::markers); }
+  void apply(Model& m) const override { m.pend = Pend::complete; }
+  void run(const Model& m0, Sut& s) const override {
+    RC_ASSERT(s.markers.has_value());
+    auto a = s.c.markers_done(*s.markers);
+    s.markers.reset();
+    RC_ASSERT(a.has_value());
+    RC_ASSERT(a->transit.state == m0.target);
+    s.append = a;
+    Model m = m0;
+    apply(m);
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "markers written"; }
+};
+
+// Time passes beyond the timeout; the periodic abort runs.
+struct Expire : Command {
+  void apply(Model& m) const override {
+    m.now += k_timeout_ms + 1;
+    if (m.exists && m.pend == Pend::none && m.state == TxnState::ongoing && m.start_ms + k_timeout_ms < m.now)
+      model_fence(m, Pend::timeout);
+  }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    apply(m);
+    auto aborts = s.c.abort_timed_out(m.now);
+    RC_ASSERT(aborts.size() == (m.pend == Pend::timeout && m0.pend == Pend::none ? 1u : 0u));
+    if (!aborts.empty()) {
+      RC_ASSERT(aborts[0].transit.state == TxnState::prepare_abort);
+      s.append = aborts[0];
+    }
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "timeout passes"; }
+};
+
+// The coordinator moves: the partition is unloaded and loaded again from the
+// log (the last record appended), at a new coordinator epoch.
+struct Reload : Command {
+  void checkPreconditions(const Model& m) const override { RC_PRE(!appending(m.pend)); }
+  void apply(Model& m) const override {
+    m.coordinator_epoch += 1;
+    m.pend = Pend::none;
+    m.failed_fence = false;
+    m.last_epoch = -1;  // not in value v0
+    if (!m.log) {
+      m.exists = false;
+      m.epoch = -1;
+      m.state = TxnState::empty;
+      m.parts.clear();
+      return;
+    }
+    m.exists = true;
+    m.epoch = m.log->epoch;
+    m.state = m.log->state;
+    m.parts = m.log->state == TxnState::empty ? std::set<int>{} : m.log->parts;
+    m.start_ms = m.log->start_ms;
+    if (m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort) {
+      m.pend = Pend::markers;
+      m.target = m.state == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
+    }
+  }
+  void run(const Model& m0, Sut& s) const override {
+    Model m = m0;
+    apply(m);
+    std::map<std::string, std::optional<TxnTransit>> loaded;
+    if (const TransactionMetadata* t = s.c.metadata(k_id); t && m0.log) {
+      TxnTransit logged;
+      logged.producer_id = ProducerId(k_pid);
+      logged.producer_epoch = ProducerEpoch(m0.log->epoch);
+      logged.txn_timeout_ms = k_timeout_ms;
+      logged.state = m0.log->state;
+      logged.partitions = to_parts(m0.log->parts);
+      logged.txn_start_timestamp_ms = m0.log->start_ms;
+      logged.txn_last_update_timestamp_ms = m0.now;
+      loaded[k_id] = logged;
+    }
+    s.c.unload(0);
+    s.markers.reset();
+    s.c.begin_load(0, m.coordinator_epoch);
+    auto resend = s.c.complete_load(0, m.coordinator_epoch, loaded, m.now);
+    RC_ASSERT(resend.size() == (m.pend == Pend::markers ? 1u : 0u));
+    if (!resend.empty()) {
+      RC_ASSERT(resend[0].partitions == to_parts(m.parts));
+      s.markers = resend[0];
+    }
+    check_same(m, s);
+  }
+  void show(std::ostream& os) const override { os << "coordinator reload"; }
+};
+
+}  // namespace
+
+TEST_CASE("the transaction state machine matches a model of Kafka's rules", "[broker][txn]") {
+  rc::prop("every answer, epoch, state and partition set as the model says", [] {
+    Model model;
+    Sut sut;
+    rc::state::check(model, sut,
+                     rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, AppendDone, AppendDone, AppendDone,
+                                                       MarkersDone, Expire, Reload>());
+  });
+  rc::prop("the same over many whole transactions (appends that succeed)", [] {
+    Model model;
+    Sut sut;
+    rc::state::check(model, sut,
+                     rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, End, AppendOk, AppendOk, AppendOk,
+                                                       AppendOk, MarkersDone, MarkersDone, Expire, Reload>());
+  });
+}
+
+TEST_CASE("every state the coordinator reaches came by one of Kafka's legal transitions", "[broker][txn]") {
+  // validPreviousStates, spelled out once more as the table of the KIP-98 design.
+  using S = TxnState;
+  const std::set<std::pair<S, S>> legal = {
+      {S::empty, S::empty},           {S::complete_commit, S::empty},   {S::complete_abort, S::empty},
+      {S::ongoing, S::ongoing},       {S::empty, S::ongoing},           {S::complete_commit, S::ongoing},
+      {S::complete_abort, S::ongoing}, {S::ongoing, S::prepare_commit}, {S::ongoing, S::prepare_abort},
+      {S::prepare_epoch_fence, S::prepare_abort}, {S::prepare_commit, S::complete_commit},
+      {S::prepare_abort, S::complete_abort},      {S::empty, S::dead},  {S::complete_abort, S::dead},
+      {S::complete_commit, S::dead},              {S::ongoing, S::prepare_epoch_fence}};
+  for (S from : k_all_txn_states)
+    for (S to : k_all_txn_states) {
+      INFO(to_string(from) << " -> " << to_string(to));
+      CHECK(is_valid_transition(from, to) == (legal.count({from, to}) > 0));
+    }
+  for (std::int8_t b = -1; b <= 8; ++b)
+    CHECK(txn_state_from_byte(b).has_value() == (b >= 0 && b <= 7));
+  CHECK(is_epoch_exhausted(ProducerEpoch(32766)));
+  CHECK_FALSE(is_epoch_exhausted(ProducerEpoch(32765)));
+}
+
+TEST_CASE("a fence whose append failed is not bumped again (hasFailedEpochFence)", "[broker][txn]") {
+  Rig r;
+  const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({0}), r.now)).error ==
+          ErrorCode::none);
+  TxnStep fence = r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now);
+  REQUIRE(fence.append);
+  CHECK(fence.append->transit.producer_epoch == ProducerEpoch(1));
+  CHECK(r.c.append_done(*fence.append, ErrorCode::not_enough_replicas, r.now).answer->error ==
+        ErrorCode::coordinator_not_available);
+  // The bumped epoch stays in memory (never returned to anyone): the old
+  // producer is fenced already, and the next fence reuses epoch 1.
+  CHECK(r.c.metadata(k_id)->producer_epoch() == ProducerEpoch(1));
+  CHECK(r.c.metadata(k_id)->state() == TxnState::ongoing);
+  TxnStep again = r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now);
+  REQUIRE(again.append);
+  CHECK(again.append->transit.producer_epoch == ProducerEpoch(1));
+}
