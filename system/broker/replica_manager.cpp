@@ -75,8 +75,10 @@ std::vector<TopicPartition> ReplicaManager::hosted() const {
 
 std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp, ErrorCode& error) {
   if (auto p = partition(tp)) return p;
-  const std::string dir =
-      config_.log_dir + "/" + log::partition_dir_name(tp.topic, tp.partition.value());
+  // An empty log.dir is the node's disk root itself (live mode: the disk
+  // root is log.dirs, and Kafka keeps partition dirs right in it).
+  const std::string name = log::partition_dir_name(tp.topic, tp.partition.value());
+  const std::string dir = config_.log_dir.empty() ? name : config_.log_dir + "/" + name;
   log::LogConfig lc = topic_defaults(config_).log_config();
   auto log = log::Log::open(rt_, dir, lc);
   if (!log) {
