@@ -108,6 +108,7 @@ RunReport Scenario::run(const RunOptions& options) const {
   });
   World world(wc);
   world_ptr = &world;
+  if (options.trace_log != nullptr) world.record_trace(options.trace_log);
   const Duration heal_at = std::chrono::milliseconds(spec.fault_phase_ms);
   WorkloadContext ctx{world,   history, spec, spec.workload_options, spec.config, swarm, nodes,
                       heal_at, heal_at + std::chrono::milliseconds(spec.heal_ms), {}};

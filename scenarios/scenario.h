@@ -16,6 +16,10 @@
 #include "scenarios/schedule.h"
 #include "scenarios/spec.h"
 
+namespace samsa::sim {
+struct TraceLog;
+}
+
 namespace samsa::scenarios {
 
 enum class Verdict : std::uint8_t { ok, safety, liveness, internal_error };
@@ -34,6 +38,9 @@ struct RunOptions {
   std::optional<Schedule> schedule;
   // Write the run's history here (JSON lines).
   std::string history_path;
+  // Record every traced event here (sim/world/trace.h), for --trace and
+  // --trace-diff; not owned.
+  sim::TraceLog* trace_log = nullptr;
 };
 
 struct RunReport {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "scenarios/trace_diff.h"
 #include "tools/commands.h"
 #include "tools/run_common.h"
 
@@ -79,6 +80,7 @@ struct RunArgs {
   std::string save_disks;
   std::string history;
   std::string out;
+  std::string trace;
   std::string trace_diff;
 };
 
@@ -89,9 +91,75 @@ void add_common(CLI::App* c, RunArgs& a) {
                 "write each node's durable disk contents under DIR/<node>/");
   c->add_option("--history", a.history, "write the run's history (JSON lines) to FILE");
   c->add_option("--out", a.out, "write the run's failure file (replayable) into DIR");
+  c->add_option("--trace", a.trace, "write every traced event of the run to FILE (JSON lines)");
+  c->add_option("--trace-diff", a.trace_diff,
+                "name the first event at which this run and OTHER part (OTHER: a --trace file or a "
+                "failure file)");
 }
 
-int finish(const Scenario& s, const RunReport& r, const RunArgs& a) {
+// The trace of OTHER: read from a --trace file, or recorded by replaying a
+// failure file as saved.
+std::optional<sim::TraceLog> other_trace(const std::string& other) {
+  std::string error;
+  if (other.ends_with(".jsonl")) {
+    auto log = read_trace_jsonl(other, error);
+    if (!log) fmt::print(stderr, "samsa: {}\n", error);
+    return log;
+  }
+  auto f = read_failure_file(other);
+  if (!f) {
+    fmt::print(stderr, "samsa: --trace-diff {}: {}\n", other, f.error());
+    return std::nullopt;
+  }
+  sim::TraceLog log;
+  RunOptions o;
+  o.seed = f->seed;
+  o.schedule = f->schedule;
+  o.trace_log = &log;
+  run_guarded(f->scenario, o);
+  return log;
+}
+
+// After a run recorded into `log`: --trace writes it, --trace-diff compares
+// it. Returns the diff (null when not asked) or nullopt on bad input.
+std::optional<nlohmann::json> trace_outputs(const RunArgs& a, const sim::TraceLog& log) {
+  if (!a.trace.empty()) {
+    const std::string error = write_trace_jsonl(a.trace, log);
+    if (!error.empty()) fmt::print(stderr, "samsa: {}\n", error);
+  }
+  if (a.trace_diff.empty()) return nlohmann::json(nullptr);
+  auto other = other_trace(a.trace_diff);
+  if (!other) return std::nullopt;
+  nlohmann::json diff = trace_diff(log, *other);
+  if (!a.json) fmt::print("{}", trace_diff_text(diff, a.trace_diff));
+  return diff;
+}
+
+// Runs with the trace recorded when --trace or --trace-diff asks for it.
+struct TracedRun {
+  RunReport report;
+  nlohmann::json diff;  // null unless --trace-diff
+  bool bad_input = false;
+};
+
+TracedRun run_traced(const Scenario& s, RunOptions o, const RunArgs& a) {
+  TracedRun t;
+  if (a.trace.empty() && a.trace_diff.empty()) {
+    t.report = run_guarded(s, o);
+    return t;
+  }
+  sim::TraceLog log;
+  o.trace_log = &log;
+  t.report = run_guarded(s, o);
+  auto diff = trace_outputs(a, log);
+  t.bad_input = !diff.has_value();
+  if (diff) t.diff = std::move(*diff);
+  return t;
+}
+
+int finish(const Scenario& s, const TracedRun& t, const RunArgs& a) {
+  const RunReport& r = t.report;
+  if (t.bad_input) return 2;
   if (!r.bad_input.empty()) {
     fmt::print(stderr, "samsa: {}\n", r.bad_input);
     return 2;
@@ -103,10 +171,13 @@ int finish(const Scenario& s, const RunReport& r, const RunArgs& a) {
     const std::string error = write_failure_file(file, s, r);
     if (!error.empty()) fmt::print(stderr, "samsa: {}\n", error);
   }
-  if (a.json)
-    std::cout << to_json(r).dump() << "\n";
-  else
+  if (a.json) {
+    nlohmann::json j = to_json(r);
+    if (!t.diff.is_null()) j["trace_diff"] = t.diff;
+    std::cout << j.dump() << "\n";
+  } else {
     print_report(r);
+  }
   if (r.verdict == Verdict::internal_error)
     fmt::print(stderr, "samsa: internal error in scenario {} seed {}: replay with `samsa replay {} --seed {}`\n",
                r.scenario, r.seed, s.origin.ends_with(".toml") && !find_scenario(s.name) ? s.origin : s.name,
@@ -122,7 +193,7 @@ int run(const RunArgs& a) {
   o.log_level = a.level;
   o.save_disks_dir = a.save_disks;
   o.history_path = a.history;
-  return finish(*s, run_guarded(*s, o), a);
+  return finish(*s, run_traced(*s, o, a), a);
 }
 
 int replay(const RunArgs& a) {
@@ -158,7 +229,8 @@ int replay(const RunArgs& a) {
     if (f->schedule)
       for (const auto& e : *f->schedule) fmt::print(stderr, "  {}\n", to_string(e));
   }
-  const RunReport r = run_guarded(s, o);
+  const TracedRun t = run_traced(s, o, a);
+  const RunReport& r = t.report;
   if (!a.json && f->recorded.contains("trace_hash")) {
     const std::string recorded = f->recorded["trace_hash"].get<std::string>();
     if (recorded == trace_hash_hex(r.trace_hash))
@@ -167,7 +239,7 @@ int replay(const RunArgs& a) {
       fmt::print(stderr, "trace hash {} differs from the recorded {}{}\n", trace_hash_hex(r.trace_hash),
                  recorded, f->build_id != build_id() ? " (recorded by another build: " + f->build_id + ")" : "");
   }
-  return finish(s, r, a);
+  return finish(s, t, a);
 }
 
 }  // namespace

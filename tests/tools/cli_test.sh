@@ -52,6 +52,20 @@ check "sweep summary counts rechecks" 1 "$samsa" sweep selftest/pingpong-dup-bug
 python3 -c "import json; d=json.loads(open('$tmp/out').read().strip().splitlines()[-1]); assert d['rechecked']==4 and d['mismatched']==0 and d['violation_kinds']['duplicate']['first_seed']==1, d" \
   && pass "sweep summary: rechecked, mismatched, violation kinds" || { echo "FAIL: sweep summary"; cat "$tmp/out"; failures=$((failures+1)); }
 
+# Traces: --trace writes every event; --trace-diff names where two runs part.
+check "run --trace" 0 "$samsa" run selftest/pingpong --seed 7 --trace "$tmp/t7.jsonl"
+check "the same seed agrees with its trace" 0 "$samsa" run selftest/pingpong --seed 7 --trace-diff "$tmp/t7.jsonl" --json
+[[ "$(json_field "$tmp/out" "['trace_diff']['diverged']")" == "False" ]] && pass "trace_diff.diverged is false for the same run" \
+  || { echo "FAIL: trace_diff of the same run"; cat "$tmp/out"; failures=$((failures+1)); }
+check "another schedule parts from it" 0 "$samsa" run selftest/pingpong --seed 7 --set faults.rate_per_s=1.0 --trace-diff "$tmp/t7.jsonl"
+grep -q "part at event" "$tmp/out" && pass "trace-diff names the first differing event" \
+  || { echo "FAIL: trace-diff text"; cat "$tmp/out"; failures=$((failures+1)); }
+check "replay --trace-diff against a failure file" 1 "$samsa" replay "$tmp/full/failures/$file" --log-level off --trace-diff "$tmp/full/failures/$file"
+grep -q "events agree" "$tmp/out" && pass "a failure file replays event for event" \
+  || { echo "FAIL: replay trace-diff"; cat "$tmp/out"; failures=$((failures+1)); }
+echo '{"x":1}' >"$tmp/notrace.jsonl"
+check "--trace-diff of a file that is no trace" 2 "$samsa" run selftest/pingpong --seed 7 --trace-diff "$tmp/notrace.jsonl"
+
 # Scenario files and --set.
 printf '[cluster]\nnodes = [1, 2\n' >"$tmp/bad.toml"
 check "a TOML syntax error is bad input" 2 "$samsa" run "$tmp/bad.toml" --seed 1
