@@ -11,10 +11,16 @@ The clients carry on; at the end every acknowledged record is read back at
 its acknowledged offset and no value is stored twice. Also: server.properties
 errors name FILE:LINE and exit 2; unknown keys warn.
 
-Usage: multiprocess_test.py SAMSA_BINARY [--zookeeper samsa|real]
-(exit 77: confluent-kafka, or for `real` Java or ZooKeeper, is missing)
+With --netns each broker runs in a network namespace of its own (ip netns
++ veth pairs on a bridge): three hosts on one machine, each broker on
+HOST:9092.
+
+Usage: multiprocess_test.py SAMSA_BINARY [--zookeeper samsa|real] [--netns]
+(exit 77: confluent-kafka, or for `real` Java or ZooKeeper, is missing; for
+--netns, network namespaces cannot be made)
 """
 import argparse
+import atexit
 import json
 import os
 import signal
@@ -72,11 +78,66 @@ def write(path, text):
     return path
 
 
-def broker_properties(tmp, b, zookeeper, extra=""):
+class Namespaces:
+    """Three network namespaces, one per broker, bridged to this one with
+    veth pairs: each broker is its own host (its own address, the same port
+    9092 in each). Skips (77) when namespaces cannot be made."""
+
+    def __init__(self):
+        tag = os.getpid() % 100000
+        self.bridge = f"sbr{tag}"
+        net = 64 + os.getpid() % 64, (os.getpid() // 64) % 250
+        self.prefix = f"10.{net[0]}.{net[1]}"
+        self.names = [f"samsa-{tag}-b{i}" for i in range(3)]
+        self.made = []
+        atexit.register(self.remove)
+        if os.geteuid() != 0:
+            self.skip("not root")
+        self.sh(f"ip link add {self.bridge} type bridge")
+        self.made.append("bridge")
+        self.sh(f"ip addr add {self.prefix}.1/24 dev {self.bridge}")
+        self.sh(f"ip link set {self.bridge} up")
+        for i, ns in enumerate(self.names):
+            self.sh(f"ip netns add {ns}")
+            self.made.append(ns)
+            self.sh(f"ip link add sv{tag}h{i} type veth peer name sv{tag}n{i}")
+            self.sh(f"ip link set sv{tag}h{i} master {self.bridge} up")
+            self.sh(f"ip link set sv{tag}n{i} netns {ns}")
+            self.sh(f"ip netns exec {ns} ip addr add {self.host(i)}/24 dev sv{tag}n{i}")
+            self.sh(f"ip netns exec {ns} ip link set sv{tag}n{i} up")
+            self.sh(f"ip netns exec {ns} ip link set lo up")
+
+    def host(self, i):
+        return f"{self.prefix}.{i + 2}"
+
+    def coordinator_host(self):
+        return f"{self.prefix}.1"
+
+    def sh(self, cmd):
+        r = subprocess.run(cmd.split(), capture_output=True, text=True)
+        if r.returncode != 0:
+            if not self.made:
+                self.skip(f"`{cmd}` failed: {r.stderr.strip()}")
+            raise SystemExit(f"`{cmd}` failed: {r.stderr.strip()}")
+
+    def skip(self, why):
+        print(f"network namespaces are not available ({why}; needs root or CAP_NET_ADMIN): skipped")
+        sys.exit(77)
+
+    def remove(self):
+        for ns in self.names:
+            if ns in self.made:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        if "bridge" in self.made:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        self.made = []
+
+
+def broker_properties(tmp, b, zookeeper, extra="", host="127.0.0.1", port=0):
     return write(os.path.join(tmp, f"server-{b}.properties"),
                  "# written by multiprocess_test.py\n"
                  f"broker.id={b}\n"
-                 "listeners=PLAINTEXT://127.0.0.1:0\n"
+                 f"listeners=PLAINTEXT://{host}:{port}\n"
                  f"log.dirs={tmp}/broker-{b}\n"
                  f"zookeeper.connect={zookeeper}\n"
                  "zookeeper.session.timeout.ms=6000\n"
@@ -107,12 +168,12 @@ def test_config_errors(samsa, tmp, zookeeper):
 
 
 class Broker:
-    def __init__(self, samsa, props, b):
-        self.samsa, self.props, self.id = samsa, props, b
+    def __init__(self, samsa, props, b, prefix=()):
+        self.samsa, self.props, self.id, self.prefix = samsa, props, b, list(prefix)
         self.start()
 
     def start(self):
-        self.server = Server([self.samsa, "live", "broker", "--config", self.props],
+        self.server = Server(self.prefix + [self.samsa, "live", "broker", "--config", self.props],
                              name=f"broker {self.id}")
         self.address = self.server.bootstrap
 
@@ -201,20 +262,34 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("samsa")
     ap.add_argument("--zookeeper", choices=["samsa", "real"], default="samsa")
+    ap.add_argument("--netns", action="store_true",
+                    help="each broker in its own network namespace (needs root)")
     args = ap.parse_args()
     tmp = temp_dir("samsa-live-mp-")
+    netns = Namespaces() if args.netns else None
+    coordinator_host = netns.coordinator_host() if netns else "127.0.0.1"
     if args.zookeeper == "real":
         zookeeper = real_zookeeper(tmp)
     else:
         cfg = write(os.path.join(tmp, "zoo.cfg"),
                     f"tickTime=500\ndataDir={tmp}/coordinator\nclientPort=0\n"
-                    "clientPortAddress=127.0.0.1\nmaxSessionTimeout=20000\n")
+                    f"clientPortAddress={coordinator_host}\nmaxSessionTimeout=20000\n")
         zookeeper = Server([args.samsa, "live", "coordinator", "--config", cfg], name="coordinator").zookeeper
     print("zookeeper at", zookeeper, f"({args.zookeeper})")
     test_config_errors(args.samsa, tmp, zookeeper)
 
-    brokers = [Broker(args.samsa, broker_properties(tmp, b, zookeeper, "unknown.samsa.key=1\n" if b == 0 else ""), b)
+    def props(b):
+        extra = "unknown.samsa.key=1\n" if b == 0 else ""
+        if netns:  # its own host: its own address, Kafka's usual port
+            return broker_properties(tmp, b, zookeeper, extra, netns.host(b), 9092)
+        return broker_properties(tmp, b, zookeeper, extra)
+
+    brokers = [Broker(args.samsa, props(b), b,
+                      ["ip", "netns", "exec", netns.names[b]] if netns else ())
                for b in range(3)]
+    if netns:
+        check(all(b.address == f"{netns.host(b.id)}:9092" for b in brokers),
+              "each broker advertises its own namespace's address, port 9092")
     check("unknown key 'unknown.samsa.key'" in brokers[0].server.log(), "an unknown key warns")
     bootstrap = ",".join(b.address for b in brokers)
     print("brokers at", bootstrap)
