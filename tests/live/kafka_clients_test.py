@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from samsa_live import Server, check, finish, have  # noqa: E402
+from samsa_live import Server, check, finish, have, temp_dir  # noqa: E402
 
 try:
     import confluent_kafka
@@ -247,8 +247,8 @@ def test_garbage(bootstrap):
 
 
 def main():
-    cluster = Server([SAMSA, "live", "--brokers", "3", "--base-port", "0", "--coordinator-port", "0"],
-                     name="samsa live")
+    cluster = Server([SAMSA, "live", "--brokers", "3", "--base-port", "0", "--coordinator-port", "0",
+                      "--data-dir", temp_dir("samsa-live-clients-")], name="samsa live")
     print(cluster.ready_line)
     brokers = cluster.bootstrap.split(",")
     check(len(brokers) == 3 and cluster.zookeeper is not None,
