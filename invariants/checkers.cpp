@@ -9,6 +9,7 @@
 #include <set>
 
 #include "invariants/checker.h"
+#include "invariants/kafka_checkers.h"
 
 namespace samsa::invariants {
 
@@ -62,6 +63,11 @@ std::deque<Checker>& registry() {
        "and /controller names it",
        check_election_liveness},
   };
+  static const bool kafka_added = [] {
+    for (auto& c : kafka_checkers()) all.push_back(std::move(c));
+    return true;
+  }();
+  (void)kafka_added;
   return all;
 }
 
@@ -94,6 +100,7 @@ void register_checker(Checker c) {
 std::vector<Violation> run_checkers(const History& h, const std::vector<std::string>& names,
                                     const nlohmann::json& options) {
   std::vector<Violation> out;
+  const SharedAnalysis one_analysis(h);  // the Kafka checkers read one view of h
   auto run = [&](const Checker& c) {
     const nlohmann::json o = options.contains(c.name) ? options[c.name] : nlohmann::json::object();
     for (auto& v : c.check(h, o)) out.push_back(std::move(v));

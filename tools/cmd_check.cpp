@@ -6,8 +6,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "invariants/checker.h"
+#include "invariants/expectations.h"
+#include "invariants/kafka_checkers.h"
+#include "invariants/timeline.h"
 #include "scenarios/scenario.h"
 #include "tools/commands.h"
 
@@ -18,8 +22,48 @@ namespace {
 struct CheckArgs {
   std::string file;
   std::vector<std::string> allow;
+  std::vector<std::string> sets;  // KEY=VALUE: the run's configuration, for expectations_for
+  std::string timeline;           // FILE.html
   bool json = false;
 };
+
+// The configuration given with --set, as expectations_for reads it.
+nlohmann::json config_of(const std::vector<std::string>& sets) {
+  nlohmann::json c = nlohmann::json::object();
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key == "nemeses") {
+      c["nemeses"] = nlohmann::json::array();
+      std::size_t from = 0;
+      while (from <= value.size()) {
+        const auto comma = value.find(',', from);
+        const std::string name = value.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        if (!name.empty()) c["nemeses"].push_back(name);
+        if (comma == std::string::npos) break;
+        from = comma + 1;
+      }
+    } else {
+      c[key] = value;
+    }
+  }
+  return c;
+}
+
+void print_delivery(const invariants::DeliverySummary& d) {
+  if (!d.kafka) return;
+  auto held = [](bool b) { return b ? "held" : "violated"; };
+  fmt::print("at-most-once   {} ({} duplicated in the log, {} redelivered)\n", held(d.at_most_once), d.duplicated,
+             d.redelivered);
+  fmt::print("at-least-once  {} ({} acked, {} consumed, {} lost, {} unseen)\n", held(d.at_least_once), d.acked,
+             d.consumed, d.lost, d.unseen);
+  fmt::print("exactly-once   {}\n", held(d.exactly_once()));
+  for (const auto& p : d.partitions)
+    fmt::print("  {}-{:<10} {} records, order {}{}\n", p.topic, p.partition, p.records,
+               p.ordered() ? "held" : fmt::format("violated ({} cases)", p.order_violations),
+               p.skips ? fmt::format(", {} skips", p.skips) : "");
+}
 
 int run_check(const CheckArgs& a) {
   std::ifstream in(a.file);
@@ -32,29 +76,50 @@ int run_check(const CheckArgs& a) {
     fmt::print(stderr, "samsa check: {}\n", h.error().to_string());
     return 2;
   }
+  const invariants::SharedAnalysis one_analysis(*h);  // for the checkers and the delivery summary
   const auto violations = invariants::run_checkers(*h);
+  std::vector<std::string> allow = a.allow;
+  std::optional<invariants::Expectations> expected;
+  if (!a.sets.empty()) {
+    expected = invariants::expectations_for(config_of(a.sets));
+    for (const auto& [name, reason] : expected->allowed) allow.push_back(name);
+  }
   std::map<std::string, std::vector<const invariants::Violation*>> anomalies;
   std::vector<invariants::Violation> counted;
   for (const auto& v : violations) {
     anomalies[v.name].push_back(&v);
-    if (std::find(a.allow.begin(), a.allow.end(), v.name) == a.allow.end()) counted.push_back(v);
+    if (std::find(allow.begin(), allow.end(), v.name) == allow.end()) counted.push_back(v);
+  }
+  const auto delivery = invariants::delivery_summary(*h);
+  if (!a.timeline.empty()) {
+    std::ofstream out(a.timeline);
+    out << invariants::render_timeline(*h, violations, {a.file});
+    if (!out) {
+      fmt::print(stderr, "samsa check: cannot write {}\n", a.timeline);
+      return 2;
+    }
   }
   const auto verdict = scenarios::verdict_of(counted);
   if (a.json) {
     nlohmann::json j = {{"anomalies", nlohmann::json::object()},
                         {"verdict", std::string(scenarios::to_string(verdict))},
                         {"allowed", a.allow},
-                        {"ops", h->size()}};
+                        {"ops", h->size()},
+                        {"delivery", invariants::to_json(delivery)}};
+    if (expected) j["expected"] = invariants::to_json(*expected);
     for (const auto& [name, cases] : anomalies)
       for (const auto* v : cases) j["anomalies"][name].push_back(invariants::to_json(*v));
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("history   {} ({} ops)\n", a.file, h->size());
     fmt::print("verdict   {}\n", scenarios::to_string(verdict));
+    print_delivery(delivery);
     for (const auto& [name, cases] : anomalies) {
-      const bool allowed = std::find(a.allow.begin(), a.allow.end(), name) != a.allow.end();
-      fmt::print("{:<22}{} case{}{}\n", name, cases.size(), cases.size() == 1 ? "" : "s",
-                 allowed ? " (allowed)" : "");
+      const bool allowed = std::find(allow.begin(), allow.end(), name) != allow.end();
+      std::string why;
+      if (expected && expected->allows(name)) why = ": " + expected->allowed.at(name);
+      fmt::print("{:<22}{} case{}{}{}\n", name, cases.size(), cases.size() == 1 ? "" : "s",
+                 allowed ? " (allowed" : "", allowed ? why + ")" : "");
       for (std::size_t i = 0; i < cases.size() && i < 5; ++i)
         fmt::print("  {}\n", cases[i]->to_string());
     }
@@ -70,7 +135,11 @@ Command add_check_command(CLI::App& app) {
   c.app = app.add_subcommand("check", "run the history checkers over a recorded history");
   c.app->add_option("history", a->file, "a history in JSON lines (run --history FILE)")->required();
   c.app->add_option("--allow", a->allow, "an anomaly that does not fail the check (repeatable)");
-  c.app->add_flag("--json", a->json, "print {anomalies: {name: [cases]}, verdict}");
+  c.app->add_option("--set", a->sets,
+                    "KEY=VALUE of the run's configuration (Kafka keys, samsa.delivery, nemeses=crash,partition): "
+                    "anomalies it permits are allowed (repeatable)");
+  c.app->add_option("--timeline", a->timeline, "write a picture of the history and its violations (HTML, inline SVG)");
+  c.app->add_flag("--json", a->json, "print {anomalies: {name: [cases]}, verdict, delivery}");
   c.run = [a] { return run_check(*a); };
   return c;
 }

@@ -1,9 +1,13 @@
 // samsa list / run / replay.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
+#include "invariants/timeline.h"
 #include "scenarios/trace_diff.h"
 #include "tools/commands.h"
 #include "tools/run_common.h"
@@ -82,7 +86,35 @@ struct RunArgs {
   std::string out;
   std::string trace;
   std::string trace_diff;
+  std::string timeline;  // replay --timeline FILE.html
 };
+
+// The history file a run writes: --history, or a temp file for --timeline alone.
+std::string history_file(const RunArgs& a) {
+  if (!a.history.empty() || a.timeline.empty()) return a.history;
+  return (fs::temp_directory_path() / fmt::format("samsa-timeline-{}.jsonl", ::getpid())).string();
+}
+
+// Renders the run's timeline from the history it wrote; false (and a message) when it cannot.
+bool write_timeline(const RunReport& r, const std::string& history, const RunArgs& a) {
+  std::ifstream in(history);
+  auto h = invariants::History::read_jsonl(in, history);
+  if (history != a.history) fs::remove(history);
+  if (!h) {
+    fmt::print(stderr, "samsa: --timeline: {}\n", h.error().to_string());
+    return false;
+  }
+  invariants::TimelineOptions o;
+  o.title = fmt::format("{} seed {} ({})", r.scenario, r.seed, to_string(r.verdict));
+  std::ofstream out(a.timeline);
+  out << invariants::render_timeline(*h, r.violations, o);
+  if (!out) {
+    fmt::print(stderr, "samsa: --timeline: cannot write {}\n", a.timeline);
+    return false;
+  }
+  if (!a.json) fmt::print(stderr, "timeline written to {}\n", a.timeline);
+  return true;
+}
 
 void add_common(CLI::App* c, RunArgs& a) {
   c->add_option("--set", a.sets, "override a scenario or Kafka config key: KEY=VALUE (repeatable)");
@@ -192,8 +224,10 @@ int run(const RunArgs& a) {
   o.seed = a.seed;
   o.log_level = a.level;
   o.save_disks_dir = a.save_disks;
-  o.history_path = a.history;
-  return finish(*s, run_traced(*s, o, a), a);
+  o.history_path = history_file(a);
+  const TracedRun t = run_traced(*s, o, a);
+  if (!a.timeline.empty() && t.report.bad_input.empty() && !write_timeline(t.report, o.history_path, a)) return 2;
+  return finish(*s, t, a);
 }
 
 int replay(const RunArgs& a) {
@@ -221,7 +255,7 @@ int replay(const RunArgs& a) {
   o.seed = a.seed_given ? a.seed : f->seed;
   o.log_level = a.level;
   o.save_disks_dir = a.save_disks;
-  o.history_path = a.history;
+  o.history_path = history_file(a);
   o.schedule = f->schedule;
   if (!a.json) {
     fmt::print(stderr, "replaying {} seed {} with the saved schedule ({} faults)\n", s.name, o.seed,
@@ -239,6 +273,7 @@ int replay(const RunArgs& a) {
       fmt::print(stderr, "trace hash {} differs from the recorded {}{}\n", trace_hash_hex(r.trace_hash),
                  recorded, f->build_id != build_id() ? " (recorded by another build: " + f->build_id + ")" : "");
   }
+  if (!a.timeline.empty() && r.bad_input.empty() && !write_timeline(r, o.history_path, a)) return 2;
   return finish(s, t, a);
 }
 
@@ -278,6 +313,8 @@ Command add_replay_command(CLI::App& app) {
       ->each([a](const std::string&) { a->seed_given = true; });
   c.app->add_option("--log-level", a->level, "log level (default debug)")
       ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
+  c.app->add_option("--timeline", a->timeline,
+                    "write a picture of the run (one HTML page, inline SVG): ops per process, faults, violations");
   add_common(c.app, *a);
   c.run = [a] { return replay(*a); };
   return c;

@@ -1,8 +1,11 @@
 #include "system/client/consumer.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "system/client/group/assignor.h"
+#include "system/client/metadata.h"
+#include "system/client/network_client.h"
 #include "system/protocol/record_batch.h"
 #include "system/protocol/typed_api.h"
 
@@ -12,50 +15,10 @@ using namespace protocol;
 using Ms = std::chrono::milliseconds;
 
 namespace {
+constexpr std::int16_t k_fetch_version = 11;
+}  // namespace
 
-// One connection per address, one request at a time (Java's NetworkClient
-// with max.in.flight 1 per connection, enough for a consumer).
-class Net {
- public:
-  Net(sim::Runtime& rt, std::string client_id) : rt_(rt), client_id_(std::move(client_id)) {}
-
-  template <class Resp, class Req>
-  std::optional<Resp> call(const sim::Address& to, const Req& req, std::int16_t version, sim::Duration timeout) {
-    const std::string k = to.host + ":" + std::to_string(to.port);
-    auto it = conns_.find(k);
-    if (it == conns_.end()) {
-      auto c = rt_.net().connect(to, rt_.deadline_after(timeout));
-      if (!c) return std::nullopt;
-      it = conns_.emplace(k, std::move(*c)).first;
-    }
-    RequestHeader h;
-    h.api_key = Req::k_api_key;
-    h.api_version = version;
-    h.correlation_id = ++correlation_;
-    h.client_id = client_id_;
-    if (!it->second->send(encode_request_frame(h, req))) {
-      conns_.erase(k);
-      return std::nullopt;
-    }
-    auto frame = it->second->recv(rt_.deadline_after(timeout));
-    if (!frame) {
-      conns_.erase(k);
-      return std::nullopt;
-    }
-    auto resp = decode_response_frame<Resp>(share_frame(std::move(*frame)), version);
-    if (!resp || resp->correlation_id != h.correlation_id) {
-      conns_.erase(k);
-      return std::nullopt;
-    }
-    return std::move(resp->body);
-  }
-
- private:
-  sim::Runtime& rt_;
-  std::string client_id_;
-  std::map<std::string, std::unique_ptr<sim::Connection>> conns_;
-  std::int32_t correlation_ = 0;
-};
+namespace {
 
 bool needs_rejoin(ErrorCode e) {
   return e == ErrorCode::rebalance_in_progress || e == ErrorCode::illegal_generation ||
@@ -69,12 +32,24 @@ bool coordinator_lost(ErrorCode e) {
 
 struct Consumer::State {
   State(sim::Runtime& r, ConsumerConfig c)
-      : rt(r), config(std::move(c)), net(r, config.client_id), hb_net(r, config.client_id), rng(r.random("consumer")) {}
+      : rt(r),
+        config(std::move(c)),
+        rng(r.random("consumer")),
+        scope(r.make_scope("consumer." + config.client_id)),
+        metadata(config.bootstrap_servers, config.metadata_max_age_ms, config.retry_backoff_ms),
+        net(r, network_config(config), *scope, &metadata, "consumer.conn.") {}
+  // Connection fibers end before the state they use goes.
+  ~State() { scope->stop(); }
+  static NetworkConfig network_config(const ConsumerConfig& c) {
+    // KafkaConsumer's NetworkClient: 100 requests in flight per connection.
+    return NetworkConfig{c.client_id, c.request_timeout_ms, c.reconnect_backoff_ms, c.reconnect_backoff_max_ms, 10000, 100};
+  }
   sim::Runtime& rt;
   ConsumerConfig config;
-  Net net;
-  Net hb_net;  // the heartbeat fiber's own connections
   sim::Random rng;
+  std::unique_ptr<sim::TaskScope> scope;
+  Metadata metadata;
+  NetworkClient net;  // the poll loop's and the heartbeat fiber's (ConsumerNetworkClient)
   std::unique_ptr<group::Assignor> assignor;
   ConsumerStats stats;
   bool closed = false;
@@ -88,11 +63,17 @@ struct Consumer::State {
   std::map<TopicPartition, std::int32_t> position_epochs;  // epoch of the last record consumed
   std::vector<ConsumerRecord> buffered;
 
-  // Metadata.
-  std::map<BrokerId, sim::Address> brokers;
-  std::map<TopicPartition, std::pair<BrokerId, LeaderEpoch>> leaders;
-  std::map<std::string, std::int32_t> partition_counts;
-  bool metadata_stale = true;
+  // Fetches in flight, one per leader (Fetcher.nodesWithPendingFetchRequests),
+  // and their answers not yet parsed (Fetcher.completedFetches). A change of
+  // assignment bumps fetch_epoch: older answers are dropped.
+  struct CompletedFetch {
+    std::uint64_t epoch = 0;
+    std::map<TopicPartition, std::int64_t> fetch_offsets;
+    std::optional<FetchResponse> response;
+  };
+  std::set<std::int32_t> fetch_pending;
+  std::deque<CompletedFetch> completed_fetches;
+  std::uint64_t fetch_epoch = 0;
 
   // Group membership (AbstractCoordinator).
   std::optional<sim::Address> coordinator;
@@ -107,6 +88,12 @@ struct Consumer::State {
   void backoff() { rt.sleep(Ms(config.retry_backoff_ms)); }
 
   void refresh_metadata();
+  void maybe_refresh_metadata() {
+    if (rt.now() >= metadata.update_due()) refresh_metadata();
+  }
+  Node coordinator_node() const { return Node{*coordinator, k_channel_coordinator}; }
+  bool send_fetches(std::int32_t max_wait_ms);
+  void parse_fetch(const CompletedFetch& f);
   bool ensure_coordinator();
   void join_group();
   void on_join_complete(const Bytes& assignment, GenerationId gen);
@@ -172,6 +159,9 @@ Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::str
       c.partition_assignment_strategy = v;
     } else if (k == "request.timeout.ms") ok = as_int(c.request_timeout_ms);
     else if (k == "retry.backoff.ms") ok = as_int(c.retry_backoff_ms);
+    else if (k == "metadata.max.age.ms") ok = as_int(c.metadata_max_age_ms);
+    else if (k == "reconnect.backoff.ms") ok = as_int(c.reconnect_backoff_ms);
+    else if (k == "reconnect.backoff.max.ms") ok = as_int(c.reconnect_backoff_max_ms);
     else return Err{k + ": unknown consumer key"};
     if (!ok) return Err{k + ": invalid value '" + v + "'"};
   }
@@ -185,30 +175,20 @@ Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::str
 
 void Consumer::State::refresh_metadata() {
   std::vector<sim::Address> targets;
-  for (const auto& [id, a] : brokers) targets.push_back(a);
+  for (const auto& [id, a] : metadata.brokers()) targets.push_back(a);
   for (const auto& a : config.bootstrap_servers) targets.push_back(a);
   std::set<std::string> wanted(topics.begin(), topics.end());
   for (const auto& tp : assigned) wanted.insert(tp.topic);
-  MetadataRequest req;
-  req.topics.emplace();
-  for (const auto& t : wanted) req.topics->emplace_back().name = t;
-  req.allow_auto_topic_creation = false;
+  metadata.set_topics(std::move(wanted));
+  const MetadataRequest req = metadata.request();
   const std::size_t start = static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
   for (std::size_t i = 0; i < targets.size(); ++i) {
-    auto resp = net.call<MetadataResponse>(targets[(start + i) % targets.size()], req, 9, request_timeout());
+    auto resp = net.call<MetadataResponse>(Node{targets[(start + i) % targets.size()]}, req, 9, request_timeout());
     if (!resp) continue;
-    brokers.clear();
-    for (const auto& b : resp->brokers) brokers[b.node_id] = {b.host, static_cast<std::uint16_t>(b.port)};
-    leaders.clear();
-    for (const auto& t : resp->topics) {
-      if (t.error_code != ErrorCode::none || !t.name) continue;
-      partition_counts[*t.name] = static_cast<std::int32_t>(t.partitions.size());
-      for (const auto& p : t.partitions)
-        if (p.error_code == ErrorCode::none) leaders[{*t.name, p.partition_index}] = {p.leader_id, p.leader_epoch};
-    }
-    metadata_stale = false;
+    metadata.update(*resp, rt.now());
     return;
   }
+  metadata.failed_update(rt.now());
 }
 
 // --- the group ---------------------------------------------------------------------------------
@@ -216,13 +196,13 @@ void Consumer::State::refresh_metadata() {
 bool Consumer::State::ensure_coordinator() {
   if (coordinator) return true;
   std::vector<sim::Address> targets;
-  for (const auto& [id, a] : brokers) targets.push_back(a);
+  for (const auto& [id, a] : metadata.brokers()) targets.push_back(a);
   for (const auto& a : config.bootstrap_servers) targets.push_back(a);
   FindCoordinatorRequest req;
   req.key = config.group_id;
   const std::size_t start = static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
   for (std::size_t i = 0; i < targets.size(); ++i) {
-    auto resp = net.call<FindCoordinatorResponse>(targets[(start + i) % targets.size()], req, 3, request_timeout());
+    auto resp = net.call<FindCoordinatorResponse>(Node{targets[(start + i) % targets.size()]}, req, 3, request_timeout());
     if (resp && resp->error_code == ErrorCode::none) {
       coordinator = sim::Address{resp->host, static_cast<std::uint16_t>(resp->port)};
       return true;
@@ -239,6 +219,8 @@ void Consumer::State::on_join_complete(const Bytes& bytes, GenerationId gen) {
   // committed offsets (ConsumerCoordinator.onJoinComplete).
   positions.clear();
   buffered.clear();
+  ++fetch_epoch;
+  completed_fetches.clear();
   generation = gen;
   rejoin_needed = false;
   ++stats.rebalances;
@@ -265,7 +247,7 @@ void Consumer::State::join_group() {
     auto& p = req.protocols.emplace_back();
     p.name = std::string(assignor->name());
     p.metadata = group::encode_subscription(sub, assignor->version());
-    auto j = net.call<JoinGroupResponse>(*coordinator, req, 5,
+    auto j = net.call<JoinGroupResponse>(coordinator_node(), req, 5,
                                          Ms(config.max_poll_interval_ms) + Ms(config.request_timeout_ms));
     if (!j) {
       coordinator.reset();
@@ -305,14 +287,14 @@ void Consumer::State::join_group() {
       topics = mine;
       group::PartitionCounts counts;
       for (const auto& t : all)
-        if (partition_counts.count(t)) counts[t] = partition_counts.at(t);
+        if (auto n = metadata.partition_count(t)) counts[t] = *n;
       for (const auto& [member, a] : assignor->assign(counts, subs)) {
         auto& out = sync.assignments.emplace_back();
         out.member_id = member;
         out.assignment = group::encode_assignment(a);
       }
     }
-    auto s = net.call<SyncGroupResponse>(*coordinator, sync, 3, request_timeout());
+    auto s = net.call<SyncGroupResponse>(coordinator_node(), sync, 3, request_timeout());
     if (!s) {
       coordinator.reset();
       backoff();
@@ -334,7 +316,7 @@ void Consumer::State::leave_group() {
   LeaveGroupRequest req;
   req.group_id = config.group_id;
   req.members.emplace_back().member_id = member_id;
-  (void)net.call<LeaveGroupResponse>(*coordinator, req, 3, request_timeout());
+  (void)net.call<LeaveGroupResponse>(coordinator_node(), req, 3, request_timeout());
   member_id.clear();
   generation = GenerationId::none();
   rejoin_needed = true;
@@ -350,7 +332,7 @@ void Consumer::State::run_heartbeat() {
       LeaveGroupRequest req;
       req.group_id = config.group_id;
       req.members.emplace_back().member_id = member_id;
-      (void)hb_net.call<LeaveGroupResponse>(*coordinator, req, 3, request_timeout());
+      (void)net.call<LeaveGroupResponse>(coordinator_node(), req, 3, request_timeout());
       member_id.clear();
       generation = GenerationId::none();
       rejoin_needed = true;
@@ -361,7 +343,7 @@ void Consumer::State::run_heartbeat() {
     req.generation_id = generation;
     req.member_id = member_id;
     const GenerationId sent_generation = generation;
-    auto r = hb_net.call<HeartbeatResponse>(*coordinator, req, 3, request_timeout());
+    auto r = net.call<HeartbeatResponse>(coordinator_node(), req, 3, request_timeout());
     ++stats.heartbeats;
     if (generation != sent_generation) continue;  // a rebalance happened meanwhile
     if (!r) {
@@ -404,7 +386,7 @@ CommitOutcome Consumer::State::commit(const std::map<TopicPartition, std::int64_
     p.committed_leader_epoch = LeaderEpoch(e == position_epochs.end() ? -1 : e->second);
     p.committed_metadata = "";
   }
-  auto resp = net.call<OffsetCommitResponse>(*coordinator, req, 7, request_timeout());
+  auto resp = net.call<OffsetCommitResponse>(coordinator_node(), req, 7, request_timeout());
   if (!resp) {
     coordinator.reset();
     out.error = ErrorCode::request_timed_out;  // unknown: it may have been written
@@ -423,21 +405,22 @@ CommitOutcome Consumer::State::commit(const std::map<TopicPartition, std::int64_
 }
 
 std::optional<std::int64_t> Consumer::State::list_offset(const TopicPartition& tp, std::int64_t timestamp) {
-  auto l = leaders.find(tp);
-  if (l == leaders.end() || !brokers.count(l->second.first)) return std::nullopt;
+  auto l = metadata.leader(tp.topic, tp.partition.value());
+  auto addr = metadata.leader_address(tp.topic, tp.partition.value());
+  if (!l || !addr) return std::nullopt;
   ListOffsetsRequest req;
   req.replica_id = BrokerId(-1);
   auto& t = req.topics.emplace_back();
   t.name = tp.topic;
   auto& p = t.partitions.emplace_back();
   p.partition_index = tp.partition;
-  p.current_leader_epoch = l->second.second;
+  p.current_leader_epoch = l->leader_epoch;
   p.timestamp = timestamp;
-  auto resp = net.call<ListOffsetsResponse>(brokers.at(l->second.first), req, 5, request_timeout());
+  auto resp = net.call<ListOffsetsResponse>(Node{*addr}, req, 5, request_timeout());
   if (!resp || resp->topics.empty() || resp->topics[0].partitions.empty()) return std::nullopt;
   const auto& pr = resp->topics[0].partitions[0];
   if (pr.error_code != ErrorCode::none) {
-    metadata_stale = true;
+    metadata.request_update();
     return std::nullopt;
   }
   return pr.offset.value();
@@ -458,7 +441,7 @@ void Consumer::State::update_positions() {
       if (req.topics->empty() || req.topics->back().name != tp.topic) req.topics->emplace_back().name = tp.topic;
       req.topics->back().partition_indexes.push_back(tp.partition);
     }
-    auto resp = net.call<OffsetFetchResponse>(*coordinator, req, 7, request_timeout());
+    auto resp = net.call<OffsetFetchResponse>(coordinator_node(), req, 7, request_timeout());
     if (!resp || resp->error_code != ErrorCode::none) {
       if (!resp || coordinator_lost(resp->error_code)) coordinator.reset();
       return;  // COORDINATOR_LOAD_IN_PROGRESS and the like: try again at the next poll
@@ -468,7 +451,7 @@ void Consumer::State::update_positions() {
         if (p.error_code == ErrorCode::none && p.committed_offset.value() >= 0)
           committed[{t.name, p.partition_index}] = p.committed_offset.value();
   }
-  if (metadata_stale) refresh_metadata();
+  maybe_refresh_metadata();
   for (const auto& tp : missing) {
     auto c = committed.find(tp);
     if (c != committed.end()) {
@@ -484,89 +467,138 @@ void Consumer::State::update_positions() {
   }
 }
 
-void Consumer::State::fetch_once(sim::Duration max_wait) {
-  if (metadata_stale) refresh_metadata();
-  std::map<BrokerId, std::vector<TopicPartition>> by_leader;
+// Fetcher.sendFetches: one Fetch to every leader of a fetchable partition
+// that has no Fetch in flight, all at once. False when none is in flight.
+bool Consumer::State::send_fetches(std::int32_t max_wait_ms) {
+  std::map<std::int32_t, std::vector<TopicPartition>> by_leader;
   for (const auto& [tp, pos] : positions) {
-    auto l = leaders.find(tp);
-    if (l == leaders.end() || l->second.first.is_none()) {
-      metadata_stale = true;
+    auto l = metadata.leader(tp.topic, tp.partition.value());
+    if (!l) {
+      metadata.request_update();
       continue;
     }
-    by_leader[l->second.first].push_back(tp);
+    by_leader[l->leader].push_back(tp);
   }
-  const auto wait_ms = static_cast<std::int32_t>(std::max<std::int64_t>(0, sim::to_ms(max_wait)));
+  const sim::MonoTime now = rt.now();
   for (const auto& [leader, tps] : by_leader) {
-    if (!brokers.count(leader)) {
-      metadata_stale = true;
+    if (fetch_pending.count(leader)) continue;
+    auto addr = metadata.broker(leader);
+    if (!addr) {
+      metadata.request_update();
       continue;
     }
+    const Node node{*addr};
+    if (!net.can_send(node, now)) continue;  // connecting; woken when it is ready
     FetchRequest req;
     req.replica_id = BrokerId(-1);
-    req.max_wait_ms = std::min(wait_ms, config.fetch_max_wait_ms);
+    req.max_wait_ms = std::min(max_wait_ms, config.fetch_max_wait_ms);
     req.min_bytes = config.fetch_min_bytes;
     req.max_bytes = 52428800;
+    CompletedFetch pending;
+    pending.epoch = fetch_epoch;
     for (const auto& tp : tps) {
       if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
       auto& p = req.topics.back().partitions.emplace_back();
       p.partition = tp.partition;
-      p.current_leader_epoch = leaders.at(tp).second;
+      p.current_leader_epoch = metadata.leader(tp.topic, tp.partition.value())->leader_epoch;
       p.fetch_offset = Offset(positions.at(tp));
       p.partition_max_bytes = config.max_partition_fetch_bytes;
+      pending.fetch_offsets[tp] = positions.at(tp);
     }
     ++stats.fetches;
-    auto resp = net.call<FetchResponse>(brokers.at(leader), req, 11, Ms(req.max_wait_ms) + request_timeout());
-    if (!resp) {
-      metadata_stale = true;
-      continue;
-    }
-    for (const auto& t : resp->responses)
-      for (const auto& pd : t.partitions) {
-        const TopicPartition tp{t.topic, pd.partition_index};
-        auto pos = positions.find(tp);
-        if (pos == positions.end()) continue;  // revoked meanwhile
-        switch (pd.error_code) {
-          case ErrorCode::none: break;
-          case ErrorCode::offset_out_of_range:
-            // Fetcher: reset by auto.offset.reset (none: keep failing).
-            if (config.auto_offset_reset != "none") positions.erase(pos);
-            continue;
-          case ErrorCode::fenced_leader_epoch:
-            ++stats.fenced;
-            metadata_stale = true;
-            continue;
-          default:  // NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION...
-            metadata_stale = true;
-            continue;
-        }
-        if (!pd.records) continue;
-        // Positions move when the application gets the records (poll);
-        // a fetch that brings only control batches moves it here.
-        std::int64_t next = pos->second;
-        bool any = false;
-        BatchReader reader(pd.records->view());
-        while (auto b = reader.next()) {
-          next = std::max(next, b->header.next_offset());
-          if (b->header.is_control()) continue;
-          auto it = RecordIterator::open(b->bytes);
-          if (!it) break;
-          for (;;) {
-            auto r = it->next();
-            if (!r || *r == nullptr) break;
-            if ((*r)->offset < pos->second) continue;
-            ConsumerRecord rec;
-            rec.topic = tp.topic;
-            rec.partition = tp.partition.value();
-            rec.offset = (*r)->offset;
-            if ((*r)->key) rec.key = std::string(as_chars(*(*r)->key));
-            if ((*r)->value) rec.value = std::string(as_chars(*(*r)->value));
-            rec.leader_epoch = b->header.partition_leader_epoch;
-            buffered.push_back(std::move(rec));
-            any = true;
-          }
-        }
-        if (!any) pos->second = next;
+    fetch_pending.insert(leader);
+    net.send(node, req, k_fetch_version, true,
+             [this, leader, pending = std::move(pending)](const SharedFrame* f, const std::string&) mutable {
+               fetch_pending.erase(leader);
+               if (f) {
+                 auto r = decode_response_frame<FetchResponse>(*f, k_fetch_version);
+                 if (r) pending.response = std::move(r->body);
+               }
+               completed_fetches.push_back(std::move(pending));
+             },
+             Ms(req.max_wait_ms) + request_timeout());
+  }
+  return !fetch_pending.empty();
+}
+
+// Fetcher.collectFetch for one answer: records at the position the fetch
+// asked from; errors as Fetcher.handleFetchResponse.
+void Consumer::State::parse_fetch(const CompletedFetch& f) {
+  if (f.epoch != fetch_epoch) return;  // the assignment changed meanwhile
+  if (!f.response) {
+    metadata.request_update();
+    return;
+  }
+  for (const auto& t : f.response->responses)
+    for (const auto& pd : t.partitions) {
+      const TopicPartition tp{t.topic, pd.partition_index};
+      auto pos = positions.find(tp);
+      if (pos == positions.end()) continue;  // revoked meanwhile
+      auto asked = f.fetch_offsets.find(tp);
+      if (asked == f.fetch_offsets.end() || asked->second != pos->second) continue;  // a seek meanwhile
+      switch (pd.error_code) {
+        case ErrorCode::none: break;
+        case ErrorCode::offset_out_of_range:
+          // Fetcher: reset by auto.offset.reset (none: keep failing).
+          if (config.auto_offset_reset != "none") positions.erase(pos);
+          continue;
+        case ErrorCode::fenced_leader_epoch:
+          ++stats.fenced;
+          metadata.request_update();
+          continue;
+        default:  // NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION...
+          metadata.request_update();
+          continue;
       }
+      if (!pd.records) continue;
+      // Positions move when the application gets the records (poll);
+      // a fetch that brings only control batches moves it here.
+      std::int64_t next = pos->second;
+      bool any = false;
+      BatchReader reader(pd.records->view());
+      while (auto b = reader.next()) {
+        next = std::max(next, b->header.next_offset());
+        if (b->header.is_control()) continue;
+        auto it = RecordIterator::open(b->bytes);
+        if (!it) break;
+        for (;;) {
+          auto r = it->next();
+          if (!r || *r == nullptr) break;
+          if ((*r)->offset < pos->second) continue;
+          ConsumerRecord rec;
+          rec.topic = tp.topic;
+          rec.partition = tp.partition.value();
+          rec.offset = (*r)->offset;
+          if ((*r)->key) rec.key = std::string(as_chars(*(*r)->key));
+          if ((*r)->value) rec.value = std::string(as_chars(*(*r)->value));
+          rec.leader_epoch = b->header.partition_leader_epoch;
+          buffered.push_back(std::move(rec));
+          any = true;
+        }
+      }
+      if (!any) pos->second = next;
+    }
+}
+
+// KafkaConsumer.pollForFetches: fetches to all leaders at once, then waits
+// until one answers or the poll's time is up; parses every answer in.
+void Consumer::State::fetch_once(sim::Duration max_wait) {
+  const sim::MonoTime deadline = rt.now() + max_wait;
+  for (;;) {
+    net.check_timeouts(rt.now());
+    maybe_refresh_metadata();
+    const auto wait_ms = static_cast<std::int32_t>(std::max<std::int64_t>(0, sim::to_ms(deadline - rt.now())));
+    const bool in_flight = send_fetches(wait_ms);
+    if (!completed_fetches.empty() || rt.now() >= deadline) break;
+    // Nothing in flight: a leader unknown or connecting; look again soon.
+    const sim::MonoTime until = in_flight ? deadline : std::min(deadline, rt.now() + Ms(config.retry_backoff_ms));
+    net.wait_change(until, "consumer.fetch");
+    if (!in_flight && completed_fetches.empty() && rt.now() >= until) break;
+  }
+  while (!completed_fetches.empty()) {
+    CompletedFetch f = std::move(completed_fetches.front());
+    completed_fetches.pop_front();
+    parse_fetch(f);
   }
 }
 
@@ -586,7 +618,7 @@ void Consumer::subscribe(std::vector<std::string> topics) {
   s_->topics = std::move(topics);
   s_->group_managed = true;
   s_->rejoin_needed = true;
-  s_->metadata_stale = true;
+  s_->metadata.request_update();
   if (!s_->heartbeat_running) {
     s_->heartbeat_running = true;
     s_->rt.spawn("consumer-heartbeat", [s = s_] { s->run_heartbeat(); });
@@ -601,7 +633,8 @@ void Consumer::assign(std::vector<TopicPartition> partitions) {
   std::erase_if(s_->positions, [&](const auto& kv) {
     return !std::binary_search(s_->assigned.begin(), s_->assigned.end(), kv.first);
   });
-  s_->metadata_stale = true;
+  s_->metadata.request_update();
+  ++s_->fetch_epoch;
   if (on_assign) on_assign({-1, s_->assigned});
 }
 

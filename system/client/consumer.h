@@ -10,8 +10,9 @@
 //    UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, a lost coordinator), commits
 //    due auto-commits (enable.auto.commit, auto.commit.interval.ms), finds
 //    positions (the committed offset, else auto.offset.reset through
-//    ListOffsets), fetches from each leader with fetch.max.wait.ms and the
-//    current leader epoch (KIP-320), returns up to max.poll.records.
+//    ListOffsets), fetches from every leader at once (one Fetch per node in
+//    flight, as Fetcher.sendFetches) with fetch.max.wait.ms and the current
+//    leader epoch (KIP-320), returns up to max.poll.records.
 //    OFFSET_OUT_OF_RANGE resets the position by auto.offset.reset;
 //    FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER and UNKNOWN_LEADER_EPOCH
 //    refresh the metadata and fetch again (Fetcher.handleFetchResponse).
@@ -23,10 +24,12 @@
 //
 // Outcomes (assignments, commits) are handed to callbacks so a workload can
 // record `assign` and `commit` operations; this code knows no history.
-// Simplifications, said here: fetches to several leaders are sent one after
-// the other (Java sends them in parallel); commit_async sends its commit at
-// the start of the next poll(); no incremental fetch sessions (KIP-227), no
-// cooperative rebalancing, no static membership.
+// Connections and metadata are the producer's (network_client.h,
+// metadata.h); the group coordinator has a connection of its own.
+// Simplifications, said here: commit_async sends its commit at the start of
+// the next poll(); ListOffsets and OffsetFetch are sent one at a time; no
+// incremental fetch sessions (KIP-227), no cooperative rebalancing, no
+// static membership.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -62,6 +65,9 @@ struct ConsumerConfig {
   std::string partition_assignment_strategy = "range";
   std::int32_t request_timeout_ms = 30000;
   std::int32_t retry_backoff_ms = 100;
+  std::int32_t metadata_max_age_ms = 300000;
+  std::int32_t reconnect_backoff_ms = 50;
+  std::int32_t reconnect_backoff_max_ms = 1000;
 };
 
 // Kafka's keys (ConsumerConfig): bootstrap.servers (host:port,...),
@@ -69,7 +75,8 @@ struct ConsumerConfig {
 // max.poll.interval.ms, max.poll.records, fetch.max.wait.ms,
 // fetch.min.bytes, max.partition.fetch.bytes, auto.offset.reset,
 // enable.auto.commit, auto.commit.interval.ms,
-// partition.assignment.strategy, request.timeout.ms, retry.backoff.ms.
+// partition.assignment.strategy, request.timeout.ms, retry.backoff.ms,
+// metadata.max.age.ms, reconnect.backoff.ms, reconnect.backoff.max.ms.
 // An error names the key.
 Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props);
 

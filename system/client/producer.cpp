@@ -1,8 +1,8 @@
 // The producer. Sections follow the Java client's classes:
-//   Metadata         the cluster view (brokers, partition leaders), refreshed
-//                    on demand and after metadata.max.age.ms;
-//   NetworkClient    one connection per broker, its in-flight requests in
-//                    order, request.timeout.ms, reconnect backoff;
+//   Metadata         (metadata.h) the cluster view, refreshed on demand and
+//                    after metadata.max.age.ms; this file sends the requests;
+//   NetworkClient    (network_client.h) one connection per broker, its
+//                    in-flight requests in order, request.timeout.ms;
 //   RecordAccumulator per-partition deques of batches, batch.size,
 //                    linger.ms, buffer.memory;
 //   Sender           drain -> one Produce request per broker; completion,
@@ -15,8 +15,11 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <set>
 
+#include "system/client/metadata.h"
+#include "system/client/network_client.h"
 #include "system/client/partitioner.h"
 #include "system/protocol/record_batch.h"
 #include "system/protocol/typed_api.h"
@@ -101,26 +104,6 @@ struct PartitionSequences {
   std::set<std::int32_t> incomplete;  // base sequences of batches not yet done
 };
 
-struct InFlight {
-  std::int32_t correlation_id = 0;
-  MonoTime deadline;
-  // frame == nullptr: the connection broke or the request timed out.
-  std::function<void(const p::SharedFrame* frame, const std::string& why)> done;
-};
-
-struct Conn {
-  sim::Address addr;
-  std::unique_ptr<sim::Connection> conn;
-  enum class State : std::uint8_t { connecting, ready, closed } state = State::connecting;
-  std::deque<InFlight> in_flight;
-};
-using ConnPtr = std::shared_ptr<Conn>;
-
-struct TopicMeta {
-  ErrorCode error = ErrorCode::none;
-  std::vector<std::int32_t> leaders;  // per partition; -1 when none
-};
-
 bool ambiguous(ErrorCode e, std::int16_t acks) {
   // Errors after which the batch may be in the log (a later leader may keep it).
   return e == ErrorCode::request_timed_out || e == ErrorCode::not_enough_replicas_after_append ||
@@ -146,7 +129,11 @@ class Producer::Impl {
         memory_waiters_(rt.parker()),
         drained_(rt.parker()),
         stopped_(rt.parker()),
-        scope_(rt.make_scope("producer." + cfg_.client_id)) {
+        scope_(rt.make_scope("producer." + cfg_.client_id)),
+        metadata_(cfg_.bootstrap_servers, cfg_.metadata_max_age_ms, cfg_.retry_backoff_ms),
+        net_(rt, network_config(cfg_), *scope_, &metadata_, "producer.conn.") {
+    net_.on_change = [this] { wake(); };
+    net_.on_deadline = [this](MonoTime t) { soon(t); };
     if (cfg_.partitioner_class == k_round_robin_partitioner)
       partitioner_ = std::make_unique<RoundRobinPartitioner>();
     else
@@ -163,6 +150,7 @@ class Producer::Impl {
   void close();
 
   ProducerConfig cfg_copy() const { return cfg_; }
+  std::uint64_t disconnects() const { return net_.disconnects(); }
   sim::Runtime& rt_;
   ProducerConfig cfg_;
   ProducerStats stats_;
@@ -175,15 +163,12 @@ class Producer::Impl {
   std::optional<sim::Address> leader_of(const TopicPartition& tp) const;
   void maybe_update_metadata(MonoTime now);
   void on_metadata(const p::MetadataResponse& m);
-  // --- NetworkClient ---
-  Conn* ready_conn(const sim::Address& a, MonoTime now);
-  std::optional<sim::Address> least_loaded(MonoTime now);
-  void conn_loop(ConnPtr c);
-  void fail_conn(const ConnPtr& c, const std::string& why);
-  void check_request_timeouts(MonoTime now);
-  template <class Req>
-  std::int32_t send_request(Conn& c, const Req& req, std::int16_t version, bool expect_response,
-                            std::function<void(const p::SharedFrame*, const std::string&)> done);
+  static NetworkConfig network_config(const ProducerConfig& c) {
+    return NetworkConfig{c.client_id,       c.request_timeout_ms,          c.reconnect_backoff_ms,
+                         c.reconnect_backoff_max_ms, c.connection_setup_timeout_ms, c.max_in_flight};
+  }
+  // A node that can take a request now (NetworkClient.leastLoadedNode + ready).
+  std::optional<Node> ready_least_loaded(MonoTime now);
   // --- RecordAccumulator ---
   bool reserve_memory(std::size_t bytes, MonoTime deadline);
   void release_memory(std::size_t bytes);
@@ -193,11 +178,15 @@ class Producer::Impl {
   void expire_batches(MonoTime now);
   // --- Sender ---
   void sender_loop();
-  void send_produce(const sim::Address& to, Conn& c, std::vector<BatchPtr> batches);
+  void send_produce(const Node& to, std::vector<BatchPtr> batches);
   void on_produce_response(const std::vector<BatchPtr>& batches, const p::SharedFrame* frame,
                            const std::string& why);
   void complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why);
   bool can_retry(const Batch& b, ErrorCode err) const;
+  bool is_next_sequence(const Batch& b) const;
+  static bool sequence_error(ErrorCode e) {
+    return e == ErrorCode::out_of_order_sequence_number || e == ErrorCode::unknown_producer_id;
+  }
   void reenqueue(const BatchPtr& b);
   void finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode err, std::int64_t base_offset,
                     const std::string& why);
@@ -213,19 +202,6 @@ class Producer::Impl {
   sim::Random rng_;
   bool idempotent_ = true;
   std::unique_ptr<Partitioner> partitioner_;
-  // Metadata
-  std::map<std::int32_t, sim::Address> brokers_;
-  std::map<std::string, TopicMeta> topics_;
-  std::set<std::string> wanted_;
-  bool meta_needed_ = true;
-  bool meta_in_flight_ = false;
-  MonoTime meta_last_ok_{};
-  MonoTime meta_retry_at_{};
-  // NetworkClient
-  std::map<sim::Address, ConnPtr> conns_;
-  std::map<sim::Address, int> connect_failures_;
-  std::map<sim::Address, MonoTime> reconnect_at_;
-  std::int32_t correlation_ = 0;
   // RecordAccumulator
   std::map<TopicPartition, std::deque<BatchPtr>> queues_;
   std::set<BatchPtr> in_flight_batches_;
@@ -248,55 +224,53 @@ class Producer::Impl {
   bool closing_ = false;
   bool stopped_flag_ = false;
   std::unique_ptr<sim::TaskScope> scope_;
+  Metadata metadata_;
+  NetworkClient net_;  // its fibers run in scope_
 };
 
 // ---------------------------------------------------------------- Metadata
 
 std::optional<TopicLayout> Producer::Impl::layout(const std::string& topic) const {
-  auto it = topics_.find(topic);
-  if (it == topics_.end() || it->second.error != ErrorCode::none || it->second.leaders.empty()) return std::nullopt;
+  const TopicMeta* t = metadata_.topic(topic);
+  if (t == nullptr || t->error != ErrorCode::none || t->partitions.empty()) return std::nullopt;
   TopicLayout l;
-  l.partitions = static_cast<std::int32_t>(it->second.leaders.size());
+  l.partitions = static_cast<std::int32_t>(t->partitions.size());
   for (std::int32_t i = 0; i < l.partitions; ++i)
-    if (it->second.leaders[i] >= 0) l.available.push_back(PartitionId(i));
+    if (t->partitions[static_cast<std::size_t>(i)].leader >= 0) l.available.push_back(PartitionId(i));
   return l;
 }
 
 std::optional<sim::Address> Producer::Impl::leader_of(const TopicPartition& tp) const {
-  auto it = topics_.find(tp.topic);
-  if (it == topics_.end() || tp.partition >= static_cast<std::int32_t>(it->second.leaders.size())) return std::nullopt;
-  auto b = brokers_.find(it->second.leaders[tp.partition]);
-  if (b == brokers_.end()) return std::nullopt;
-  return b->second;
+  return metadata_.leader_address(tp.topic, tp.partition);
+}
+
+std::optional<Node> Producer::Impl::ready_least_loaded(MonoTime now) {
+  auto addr = net_.least_loaded(now, rng_);
+  if (!addr) return std::nullopt;  // woken when a connection is ready or a backoff ends
+  const Node node{*addr};
+  if (!net_.ready(node, now)) return std::nullopt;
+  return node;
 }
 
 // Metadata.timeToNextUpdate: an update that was asked for, or the age limit.
 void Producer::Impl::maybe_update_metadata(MonoTime now) {
-  if (meta_in_flight_) return;
-  const MonoTime due = meta_needed_ ? meta_retry_at_ : std::max(meta_retry_at_, meta_last_ok_ + ms(cfg_.metadata_max_age_ms));
+  if (metadata_.in_flight()) return;
+  const MonoTime due = metadata_.update_due();
   if (now < due) {
     soon(due);
     return;
   }
-  auto node = least_loaded(now);
-  if (!node) return;  // woken when a connection is ready or a backoff ends
-  Conn* c = ready_conn(*node, now);
-  if (c == nullptr) return;
-  p::MetadataRequest req;
-  req.topics.emplace();
-  for (const auto& t : wanted_) req.topics->emplace_back().name = t;
-  req.allow_auto_topic_creation = false;
-  meta_in_flight_ = true;
+  auto node = ready_least_loaded(now);
+  if (!node) return;
   ++stats_.metadata_requests;
-  send_request(*c, req, k_metadata_version, true, [this](const p::SharedFrame* f, const std::string&) {
-    meta_in_flight_ = false;
+  net_.send(*node, metadata_.request(), k_metadata_version, true, [this](const p::SharedFrame* f, const std::string&) {
     std::optional<p::MetadataResponse> resp;
     if (f) {
       auto r = p::decode_response_frame<p::MetadataResponse>(*f, k_metadata_version);
       if (r) resp = std::move(r->body);
     }
     if (!resp) {
-      meta_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
+      metadata_.failed_update(rt_.now());
       return;
     }
     on_metadata(*resp);
@@ -304,159 +278,8 @@ void Producer::Impl::maybe_update_metadata(MonoTime now) {
 }
 
 void Producer::Impl::on_metadata(const p::MetadataResponse& m) {
-  brokers_.clear();
-  for (const auto& b : m.brokers)
-    brokers_[b.node_id.value()] = sim::Address{b.host, static_cast<std::uint16_t>(b.port)};
-  bool missing = false;
-  for (const auto& t : m.topics) {
-    if (!t.name) continue;
-    TopicMeta tm;
-    tm.error = t.error_code;
-    std::int32_t n = 0;
-    for (const auto& pt : t.partitions) n = std::max(n, pt.partition_index.value() + 1);
-    tm.leaders.assign(static_cast<std::size_t>(n), -1);
-    for (const auto& pt : t.partitions) {
-      const bool has_leader = pt.error_code == ErrorCode::none || pt.error_code == ErrorCode::replica_not_available;
-      tm.leaders[pt.partition_index.value()] = has_leader ? pt.leader_id.value() : -1;
-      if (!has_leader) missing = true;
-    }
-    if (tm.error != ErrorCode::none) missing = true;
-    topics_[*t.name] = std::move(tm);
-  }
-  meta_last_ok_ = rt_.now();
-  // A partition without a leader is asked about again after the backoff.
-  meta_needed_ = missing;
-  meta_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
+  metadata_.update(m, rt_.now());
   meta_waiters_.notify_all();
-}
-
-// ----------------------------------------------------------- NetworkClient
-
-// The connection to `a` if it can take a request now; else starts
-// connecting (outside the reconnect backoff) and returns nullptr.
-Conn* Producer::Impl::ready_conn(const sim::Address& a, MonoTime now) {
-  auto it = conns_.find(a);
-  if (it != conns_.end()) return it->second->state == Conn::State::ready ? it->second.get() : nullptr;
-  auto back = reconnect_at_.find(a);
-  if (back != reconnect_at_.end() && now < back->second) {
-    soon(back->second);
-    return nullptr;
-  }
-  auto c = std::make_shared<Conn>();
-  c->addr = a;
-  conns_[a] = c;
-  scope_->spawn("producer.conn." + a.host, [this, c] { conn_loop(c); });
-  return nullptr;
-}
-
-// NetworkClient.leastLoadedNode: the connected node with the fewest
-// requests in flight, from a random start; else one that may connect.
-std::optional<sim::Address> Producer::Impl::least_loaded(MonoTime now) {
-  std::vector<sim::Address> nodes;
-  for (const auto& [id, a] : brokers_) nodes.push_back(a);
-  if (nodes.empty()) nodes = cfg_.bootstrap_servers;
-  const std::size_t start = static_cast<std::size_t>(rng_.uniform(0, static_cast<std::int64_t>(nodes.size()) - 1));
-  std::optional<sim::Address> best, connectable;
-  std::size_t best_load = ~std::size_t{0};
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const auto& a = nodes[(start + i) % nodes.size()];
-    auto it = conns_.find(a);
-    if (it != conns_.end() && it->second->state == Conn::State::ready) {
-      if (it->second->in_flight.size() < best_load && static_cast<std::int32_t>(it->second->in_flight.size()) < cfg_.max_in_flight) {
-        best = a;
-        best_load = it->second->in_flight.size();
-      }
-    } else if (it != conns_.end()) {
-      if (!connectable) connectable = a;  // connecting: wait for it
-    } else {
-      auto back = reconnect_at_.find(a);
-      if (back == reconnect_at_.end() || now >= back->second) {
-        if (!connectable) connectable = a;
-      } else {
-        soon(back->second);
-      }
-    }
-  }
-  return best ? best : connectable;
-}
-
-void Producer::Impl::conn_loop(ConnPtr c) {
-  auto r = rt_.net().connect(c->addr, rt_.deadline_after(ms(cfg_.connection_setup_timeout_ms)));
-  if (c->state == Conn::State::closed) return;
-  if (!r) {
-    fail_conn(c, fmt::format("connection to {}:{} failed", c->addr.host, c->addr.port));
-    return;
-  }
-  c->conn = std::move(r).value();
-  c->state = Conn::State::ready;
-  connect_failures_.erase(c->addr);
-  wake();
-  for (;;) {
-    auto f = c->conn->recv();
-    if (c->state == Conn::State::closed) return;
-    if (!f) {
-      fail_conn(c, fmt::format("disconnected from {}:{}", c->addr.host, c->addr.port));
-      return;
-    }
-    if (c->in_flight.empty()) {
-      fail_conn(c, "a response nobody asked for");
-      return;
-    }
-    InFlight req = std::move(c->in_flight.front());
-    c->in_flight.pop_front();
-    const p::SharedFrame frame = p::share_frame(std::move(f).value());
-    req.done(&frame, {});
-    wake();
-  }
-}
-
-// NetworkClient.processDisconnection: every request in flight on the
-// connection fails, metadata is refreshed, the node backs off exponentially.
-void Producer::Impl::fail_conn(const ConnPtr& c, const std::string& why) {
-  if (c->state == Conn::State::closed) return;
-  c->state = Conn::State::closed;
-  if (c->conn) c->conn->close();
-  auto it = conns_.find(c->addr);
-  if (it != conns_.end() && it->second == c) conns_.erase(it);
-  ++stats_.disconnects;
-  const int n = ++connect_failures_[c->addr];
-  std::int64_t backoff = cfg_.reconnect_backoff_ms;
-  for (int i = 1; i < n && backoff < cfg_.reconnect_backoff_max_ms; ++i) backoff *= 2;
-  reconnect_at_[c->addr] = rt_.now() + ms(std::min(backoff, cfg_.reconnect_backoff_max_ms));
-  meta_needed_ = true;
-  auto reqs = std::move(c->in_flight);
-  c->in_flight.clear();
-  for (auto& r : reqs) r.done(nullptr, why);
-  wake();
-}
-
-void Producer::Impl::check_request_timeouts(MonoTime now) {
-  std::vector<ConnPtr> expired;
-  for (const auto& [a, c] : conns_) {
-    if (c->in_flight.empty()) continue;
-    if (c->in_flight.front().deadline <= now) expired.push_back(c);
-    else soon(c->in_flight.front().deadline);
-  }
-  for (const auto& c : expired) fail_conn(c, "request timed out after request.timeout.ms");
-}
-
-template <class Req>
-std::int32_t Producer::Impl::send_request(Conn& c, const Req& req, std::int16_t version, bool expect_response,
-                                          std::function<void(const p::SharedFrame*, const std::string&)> done) {
-  p::RequestHeader h;
-  h.api_key = Req::k_api_key;
-  h.api_version = version;
-  h.correlation_id = ++correlation_;
-  h.client_id = cfg_.client_id;
-  if (expect_response)
-    c.in_flight.push_back({h.correlation_id, rt_.now() + ms(cfg_.request_timeout_ms), std::move(done)});
-  auto sent = c.conn->send(p::encode_request_frame(h, req));
-  if (!sent) {
-    // The connection is already broken; its fiber fails the requests.
-    if (!expect_response) done(nullptr, "send failed");
-  }
-  soon(rt_.now() + ms(cfg_.request_timeout_ms));
-  return h.correlation_id;
 }
 
 // ------------------------------------------------------- RecordAccumulator
@@ -523,7 +346,7 @@ void Producer::Impl::ready_and_drain(MonoTime now) {
     const BatchPtr& first = q.front();
     auto leader = leader_of(tp);
     if (!leader) {
-      meta_needed_ = true;
+      metadata_.request_update();
       continue;
     }
     if (first->attempts > 0 && now < first->retry_at) {
@@ -548,8 +371,8 @@ void Producer::Impl::ready_and_drain(MonoTime now) {
     by_leader[*leader].push_back(tp);
   }
   for (auto& [addr, tps] : by_leader) {
-    Conn* c = ready_conn(addr, now);
-    if (c == nullptr || static_cast<std::int32_t>(c->in_flight.size()) >= cfg_.max_in_flight) continue;
+    const Node node{addr};
+    if (!net_.can_send(node, now)) continue;
     std::vector<BatchPtr> batches;
     std::size_t bytes = 0;
     for (const auto& tp : tps) {
@@ -568,7 +391,7 @@ void Producer::Impl::ready_and_drain(MonoTime now) {
       }
       batches.push_back(std::move(b));
     }
-    send_produce(addr, *c, std::move(batches));
+    send_produce(node, std::move(batches));
   }
 }
 
@@ -604,8 +427,7 @@ void Producer::Impl::expire_batches(MonoTime now) {
 
 // ------------------------------------------------------------------ Sender
 
-void Producer::Impl::send_produce(const sim::Address& to, Conn& c, std::vector<BatchPtr> batches) {
-  (void)to;
+void Producer::Impl::send_produce(const Node& to, std::vector<BatchPtr> batches) {
   p::ProduceRequest req;
   req.acks = cfg_.acks;
   req.timeout_ms = static_cast<std::int32_t>(cfg_.request_timeout_ms);
@@ -635,14 +457,14 @@ void Producer::Impl::send_produce(const sim::Address& to, Conn& c, std::vector<B
   if (cfg_.acks == 0) {
     // No answer comes (the request is not "expecting a response"): each
     // send completes now, its fate unknown.
-    send_request(c, req, k_produce_version, false, [](const p::SharedFrame*, const std::string&) {});
+    net_.send(to, req, k_produce_version, false, {});
     for (const auto& b : batches) {
       b->maybe_written = true;
       complete_batch(b, ErrorCode::none, -1, "acks=0: no acknowledgement");
     }
     return;
   }
-  send_request(c, req, k_produce_version, true, [this, batches](const p::SharedFrame* f, const std::string& why) {
+  net_.send(to, req, k_produce_version, true, [this, batches](const p::SharedFrame* f, const std::string& why) {
     on_produce_response(batches, f, why);
   });
 }
@@ -678,13 +500,20 @@ bool Producer::Impl::can_retry(const Batch& b, ErrorCode err) const {
   if (rt_.now() >= b.created + ms(cfg_.delivery_timeout_ms)) return false;
   if (idempotent_) {
     if (b.producer_id != producer_id_ || b.epoch != epoch_) return false;
-    auto it = sequences_.find(b.tp);
-    const bool next = it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
     // A batch behind one that failed or is being retried: the broker saw a
-    // gap. It goes again, in order, once the earlier one is in.
-    if (err == ErrorCode::out_of_order_sequence_number || err == ErrorCode::unknown_producer_id) return !next;
+    // gap; it goes again, in order, once the earlier one is in. The first
+    // unacknowledged batch itself: the broker lost the producer's state or
+    // never got the batch before; it goes again from sequence 0 under a
+    // bumped epoch (complete_batch asks for the bump). Kafka 2.8+'s
+    // TransactionManager.canRetry for the idempotent producer.
+    if (sequence_error(err)) return true;
   }
   return err == ErrorCode::network_exception || p::is_retriable(err);
+}
+
+bool Producer::Impl::is_next_sequence(const Batch& b) const {
+  auto it = sequences_.find(b.tp);
+  return it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
 }
 
 void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why) {
@@ -708,7 +537,12 @@ void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64
     return;
   }
   if (ambiguous(err, cfg_.acks)) b->maybe_written = true;
-  if (invalidates_metadata(err)) meta_needed_ = true;
+  if (invalidates_metadata(err)) metadata_.request_update();
+  // TransactionManager.requestEpochBumpForPartition: a real gap at the
+  // broker (UNKNOWN_PRODUCER_ID, or OUT_OF_ORDER_SEQUENCE_NUMBER for the
+  // next sequence) is closed by a new epoch whose sequences start at 0.
+  if (idempotent_ && sequence_error(err) && b->producer_id == producer_id_ && b->epoch == epoch_ && is_next_sequence(*b))
+    bump_needed_ = true;
   if (can_retry(*b, err)) {
     ++stats_.batches_retried;
     b->retry_at = rt_.now() + ms(cfg_.retry_backoff_ms);
@@ -766,29 +600,40 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
 
 // ------------------------------------------------------ TransactionManager
 
-// InitProducerId for a fresh id, or to bump the epoch once nothing is in
-// flight (bumpIdempotentEpochAndResetIdIfNeeded). samsa's broker answers a
-// bump with a new producer id and epoch 0, as a broker without KIP-360
-// does; the client then resets the sequences just the same.
+// TransactionManager.bumpIdempotentEpochAndResetIdIfNeeded (Kafka 2.8+,
+// KIP-360): an idempotent producer bumps its epoch itself, keeping its
+// producer id (the broker takes a higher epoch whose first sequence is 0);
+// only an exhausted epoch (Short.MAX_VALUE) or no producer id at all asks
+// InitProducerId for a new id (resetIdempotentProducerId). samsa bumps once
+// nothing is in flight (Java rewrites the in-flight batches of the
+// partitions that asked and lets the others finish under the old epoch).
 void Producer::Impl::maybe_init_producer_id(MonoTime now) {
   if (!bump_pending() || init_in_flight_) return;
   if (!in_flight_batches_.empty()) return;
+  if (producer_id_ >= 0 && bump_needed_) {
+    ++stats_.epoch_bumps;
+    if (epoch_ < std::numeric_limits<std::int16_t>::max()) {
+      ++epoch_;
+      reset_sequences();
+      return;
+    }
+    producer_id_ = -1;  // the epoch is exhausted: a new producer id
+    epoch_ = -1;
+  }
   if (now < init_retry_at_) {
     soon(init_retry_at_);
     return;
   }
-  auto node = least_loaded(now);
+  auto node = ready_least_loaded(now);
   if (!node) return;
-  Conn* c = ready_conn(*node, now);
-  if (c == nullptr) return;
   p::InitProducerIdRequest req;
   req.transactional_id.reset();
-  req.transaction_timeout_ms = 60000;
-  req.producer_id = p::ProducerId(producer_id_);
-  req.producer_epoch = p::ProducerEpoch(epoch_);
+  req.transaction_timeout_ms = std::numeric_limits<std::int32_t>::max();  // as the Java client sends it
+  req.producer_id = p::ProducerId(-1);
+  req.producer_epoch = p::ProducerEpoch(-1);
   init_in_flight_ = true;
   ++stats_.init_producer_id_requests;
-  send_request(*c, req, k_init_pid_version, true, [this](const p::SharedFrame* f, const std::string&) {
+  net_.send(*node, req, k_init_pid_version, true, [this](const p::SharedFrame* f, const std::string&) {
     init_in_flight_ = false;
     std::optional<p::InitProducerIdResponse> resp;
     if (f) {
@@ -799,17 +644,17 @@ void Producer::Impl::maybe_init_producer_id(MonoTime now) {
       init_retry_at_ = rt_.now() + ms(cfg_.retry_backoff_ms);
       return;
     }
-    if (producer_id_ >= 0) ++stats_.epoch_bumps;
     producer_id_ = resp->producer_id.value();
     epoch_ = resp->producer_epoch.value();
     reset_sequences();
   });
 }
 
-// After a bump every partition starts again at sequence 0. A queued batch
-// an earlier attempt of which may be in the log cannot be sent under the
-// new epoch (the broker could not tell it is a duplicate): its fate is
-// unknown. The others get new sequences when drained.
+// After a bump every partition starts again at sequence 0 under the new
+// epoch. A queued batch an earlier attempt of which may be in the log is
+// not resent under it (the broker could not tell it is a duplicate; Java
+// rewrites it): its fate is unknown. The others get new sequences when
+// drained.
 void Producer::Impl::reset_sequences() {
   bump_needed_ = false;
   sequences_.clear();
@@ -840,7 +685,7 @@ void Producer::Impl::sender_loop() {
     const MonoTime now = rt_.now();
     next_wake_.reset();
     expire_batches(now);
-    check_request_timeouts(now);
+    net_.check_timeouts(now);
     maybe_update_metadata(now);
     maybe_init_producer_id(now);
     ready_and_drain(now);
@@ -868,14 +713,14 @@ SendFuture Producer::Impl::send(ProducerRecord rec, SendCallback cb) {
   if (closing_) return fail_now("Cannot perform operation after producer has been closed");
   const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
   // KafkaProducer.waitOnMetadata.
-  wanted_.insert(rec.topic);
+  metadata_.add_topic(rec.topic);
   std::optional<TopicLayout> l = layout(rec.topic);
   while (!l || (rec.partition && *rec.partition >= l->partitions)) {
     if (rt_.now() >= deadline)
       return fail_now(rec.partition && l ? fmt::format("Partition {} of topic {} with partition count {} is not present in "
                                                        "metadata after {} ms.", *rec.partition, rec.topic, l->partitions, cfg_.max_block_ms)
                                          : fmt::format("Topic {} not present in metadata after {} ms.", rec.topic, cfg_.max_block_ms));
-    meta_needed_ = true;
+    metadata_.request_update();
     wake();
     meta_waiters_.wait("producer.metadata", deadline);
     l = layout(rec.topic);
@@ -926,10 +771,7 @@ void Producer::Impl::close() {
   closing_ = true;
   wake();
   stopped_.wait({}, "producer.close");
-  for (auto& [a, c] : conns_) {
-    c->state = Conn::State::closed;
-    if (c->conn) c->conn->close();
-  }
+  net_.close();
 }
 
 // ------------------------------------------------------------ Producer
@@ -949,7 +791,10 @@ SendFuture Producer::send(ProducerRecord record, SendCallback callback) {
 void Producer::flush() { impl_->flush(); }
 void Producer::close() { impl_->close(); }
 const ProducerConfig& Producer::config() const { return impl_->cfg_; }
-const ProducerStats& Producer::stats() const { return impl_->stats_; }
+const ProducerStats& Producer::stats() const {
+  impl_->stats_.disconnects = impl_->disconnects();
+  return impl_->stats_;
+}
 std::pair<std::int64_t, std::int16_t> Producer::producer_id_and_epoch() const {
   return {impl_->producer_id_, impl_->epoch_};
 }

@@ -40,6 +40,10 @@ check "replay of a failure file" 1 "$samsa" replay "$tmp/full/failures/$file" --
 replayed=$(json_field "$tmp/out" "['trace_hash']")
 [[ "$recorded" == "$replayed" ]] && pass "replay reproduces trace $recorded" \
   || { echo "FAIL: replay trace $replayed != recorded $recorded"; failures=$((failures+1)); }
+check "replay --timeline" 1 "$samsa" replay "$tmp/full/failures/$file" --log-level off --timeline "$tmp/t.html"
+grep -q "<svg" "$tmp/t.html" && grep -q 'class="op bad"' "$tmp/t.html" && grep -q "duplicate" "$tmp/t.html" \
+  && pass "replay --timeline draws the run and outlines the violating ops" \
+  || { echo "FAIL: replay --timeline: $(head -c 300 "$tmp/t.html")"; failures=$((failures+1)); }
 
 check "shard 1/2" 1 "$samsa" sweep selftest/pingpong-dup-bug --seeds 1..6 --shard 1/2 --jobs 1 --out "$tmp/s1"
 check "shard 2/2" 1 "$samsa" sweep selftest/pingpong-dup-bug --seeds 1..6 --shard 2/2 --jobs 1 --out "$tmp/s2"
@@ -92,6 +96,25 @@ check "check of a clean history" 0 "$samsa" check "$tmp/ok.jsonl"
 echo '{"process":0,"type":"ok","f":"send"' >"$tmp/broken.jsonl"
 check "check of a broken history" 2 "$samsa" check "$tmp/broken.jsonl"
 grep -q "broken.jsonl:1:" "$tmp/err" && pass "a broken history names file:line:col" || { echo "FAIL"; cat "$tmp/err"; failures=$((failures+1)); }
+# A Kafka history: v0 acked at offset 0, never polled, though offset 1 was.
+{
+  echo '{"index":0,"time_ns":0,"process":0,"type":"invoke","f":"send","value":{"topic":"t","key":"k","value":"v0"}}'
+  echo '{"index":1,"time_ns":5,"process":0,"type":"ok","f":"send","value":{"topic":"t","key":"k","value":"v0","partition":0,"offset":0}}'
+  echo '{"index":2,"time_ns":6,"process":0,"type":"invoke","f":"send","value":{"topic":"t","key":"k","value":"v1"}}'
+  echo '{"index":3,"time_ns":7,"process":0,"type":"ok","f":"send","value":{"topic":"t","key":"k","value":"v1","partition":0,"offset":1}}'
+  echo '{"index":4,"time_ns":9,"process":1,"type":"invoke","f":"poll","value":{}}'
+  echo '{"index":5,"time_ns":12,"process":1,"type":"ok","f":"poll","value":{"records":[{"topic":"t","partition":0,"offset":1,"key":"k","value":"v1"}]}}'
+} >"$tmp/lost.jsonl"
+check "check finds a lost write" 1 "$samsa" check "$tmp/lost.jsonl" --json
+python3 -c "import json; d=json.load(open('$tmp/out')); l=d['delivery']; assert d['anomalies']['lost-write'][0]['ops']==[1,5] and l['at_most_once'] and not l['at_least_once'] and not l['exactly_once'] and l['partitions'][0]['ordered'], d" \
+  && pass "check --json: delivery verdicts and per-partition order" || { echo "FAIL: check delivery"; head -c 800 "$tmp/out"; failures=$((failures+1)); }
+check "check --set acks=1 with crashes allows the loss" 0 "$samsa" check "$tmp/lost.jsonl" --set acks=1 --set nemeses=crash
+grep -q "at-least-once  violated" "$tmp/out" && grep -q "(allowed: acks=1" "$tmp/out" && pass "check prints delivery and the reason" \
+  || { echo "FAIL: check text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "check --set min.insync.replicas=2 under partitions does not" 1 "$samsa" check "$tmp/lost.jsonl" --set min.insync.replicas=2 --set nemeses=partition
+check "check --timeline" 1 "$samsa" check "$tmp/lost.jsonl" --timeline "$tmp/lost.html"
+grep -q 'id="op-1" class="op bad"' "$tmp/lost.html" && pass "check --timeline outlines the lost write" \
+  || { echo "FAIL: check --timeline"; failures=$((failures+1)); }
 
 # Failure files: self-contained, the saved schedule replays, shrink.
 check "run --out writes a failure file" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --out "$tmp/one" --set faults.rate_per_s=2.0

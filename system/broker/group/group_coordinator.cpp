@@ -6,6 +6,7 @@
 
 #include "sim/runtime/assert.h"
 #include "system/broker/group/offsets_records.h"
+#include "system/protocol/wire.h"
 
 namespace samsa::broker::group {
 
@@ -769,6 +770,81 @@ void GroupCoordinator::unload(Group& g, Replies& out) {
     m.awaiting_join.reset();
     m.awaiting_sync.reset();
   }
+}
+
+// ---- offset retention ---------------------------------------------------------------
+
+namespace {
+// ConsumerProtocolSubscription's topics (every version begins with them).
+std::optional<std::vector<std::string>> subscription_topics(const Bytes& metadata) {
+  protocol::Reader r{ByteView(metadata)};
+  if (!r.int16()) return std::nullopt;
+  auto n = r.array_length(false);
+  if (!n || !*n) return std::nullopt;
+  std::vector<std::string> topics;
+  for (std::size_t i = 0; i < **n; ++i) {
+    auto len = r.string_length(false);
+    if (!len || !*len) return std::nullopt;
+    auto bytes = r.raw(**len);
+    if (!bytes) return std::nullopt;
+    topics.emplace_back(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  }
+  return topics;
+}
+}  // namespace
+
+// GroupMetadata.computeSubscribedTopics: known only for the "consumer"
+// protocol type when every member's metadata for the chosen protocol parses.
+std::optional<std::set<std::string>> GroupCoordinator::subscribed_topics(const Group& g) const {
+  if (g.protocol_type != "consumer" || !g.protocol_name || g.members.empty()) return std::nullopt;
+  std::set<std::string> out;
+  for (const auto& [id, m] : g.members) {
+    const Protocol* chosen = nullptr;
+    for (const auto& p : m.protocols)
+      if (p.name == *g.protocol_name) chosen = &p;
+    if (chosen == nullptr) return std::nullopt;
+    auto topics = subscription_topics(chosen->metadata);
+    if (!topics) return std::nullopt;
+    out.insert(topics->begin(), topics->end());
+  }
+  return out;
+}
+
+std::vector<GroupCoordinator::ExpiredGroup> GroupCoordinator::expire_offsets(TimeMs now_ms, std::int64_t retention_ms) {
+  std::vector<ExpiredGroup> out;
+  std::vector<std::string> dead;
+  for (auto& [id, g] : groups_) {
+    if (validate(id, true)) continue;  // a partition not (yet) owned
+    ExpiredGroup e;
+    e.group_id = id;
+    const bool empty = g.state == GroupState::empty;
+    std::optional<std::set<std::string>> subscribed;
+    bool eligible = true;
+    if (g.protocol_type && !empty) {
+      subscribed = subscribed_topics(g);
+      eligible = subscribed.has_value();
+    }
+    if (eligible) {
+      for (auto it = g.offsets.begin(); it != g.offsets.end();) {
+        // Empty with a protocol type: since the group became Empty; else since the commit.
+        const TimeMs base = empty && g.protocol_type ? g.state_timestamp_ms : it->second.commit_timestamp_ms;
+        const bool expired = (!subscribed || !subscribed->count(it->first.topic)) && now_ms - base >= retention_ms;
+        if (!expired) {
+          ++it;
+          continue;
+        }
+        e.offsets.push_back(it->first);
+        it = g.offsets.erase(it);
+      }
+    }
+    if (empty && g.offsets.empty()) {
+      e.group_tombstone = g.generation.value() > 0;  // generation 0: offsets storage only
+      dead.push_back(id);
+    }
+    if (!e.offsets.empty() || e.group_tombstone) out.push_back(std::move(e));
+  }
+  for (const auto& id : dead) groups_.erase(id);
+  return out;
 }
 
 std::optional<GroupState> GroupCoordinator::state(std::string_view group_id) const {

@@ -23,8 +23,10 @@
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
 // is accepted and kept, but members are treated as dynamic), writing the
 // group and offsets to __consumer_offsets (storeGroup/storeOffsets complete
-// at once; the caller appends the records of offsets_records.h), offset
-// retention, transactional offset commits, DeleteGroups. Where Kafka iterates
+// at once; the caller appends the records of offsets_records.h),
+// per-commit retention times (OffsetCommit v2-v4 retention_time_ms, value
+// v1 expire timestamps), transactional offset commits, DeleteGroups.
+// Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
 // a hash map (leader choice after the leader leaves, ties in protocol
 // votes) this class picks the smallest member id / protocol name.
 #include <cstdint>
@@ -226,6 +228,30 @@ class GroupCoordinator {
   void load_group(std::string_view group_id, const GroupMetadataValue& value, TimeMs now_ms,
                   Replies& out);
 
+  // GroupMetadataManager.cleanupGroupMetadata with
+  // GroupMetadata.removeExpiredOffsets (KIP-211), over the groups of owned
+  // partitions, in group id order: an offset expires once `retention_ms`
+  // (offsets.retention.minutes) has passed
+  //  - for an Empty group, since the group became Empty (every offset);
+  //  - for a group outside group management (no protocol type), since the
+  //    offset's commit;
+  //  - for a "consumer" group with members whose subscriptions parse, since
+  //    the commit, and only for topics no member subscribes to;
+  //  - never otherwise.
+  // An Empty group left without offsets goes Dead and is removed. The
+  // answer lists the tombstones to write: expired offsets, and the group's
+  // metadata key when it went Dead after a generation > 0.
+  struct ExpiredGroup {
+    std::string group_id;
+    std::vector<TopicPartitionKey> offsets;
+    bool group_tombstone = false;
+    bool operator==(const ExpiredGroup&) const = default;
+  };
+  std::vector<ExpiredGroup> expire_offsets(TimeMs now_ms, std::int64_t retention_ms);
+
+  // Any group in memory (loaded or created).
+  bool has_groups() const { return !groups_.empty(); }
+
   // For tests and checkers.
   std::optional<GroupState> state(std::string_view group_id) const;
   std::optional<GenerationId> generation(std::string_view group_id) const;
@@ -302,6 +328,7 @@ class GroupCoordinator {
                           const std::vector<Protocol>& protocols) const;
   JoinResult join_result_for(const Group& g, const Member& m) const;
   void unload(Group& g, Replies& out);
+  std::optional<std::set<std::string>> subscribed_topics(const Group& g) const;
 
   GroupConfig config_;
   sim::Random& random_;

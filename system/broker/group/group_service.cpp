@@ -50,8 +50,16 @@ Reply GroupService::wait_reply(RequestId id) {
 }
 
 void GroupService::run_timers() {
+  // GroupMetadataManager's "delete-expired-group-metadata" task, at a fixed
+  // rate from start-up. Only a coordinator with groups keeps a timer for it
+  // (a broker without groups waits for nothing); a tick that fell while it
+  // had none is skipped, not caught up.
+  const TimeMs interval = config_.offsets_retention_check_interval_ms;
+  TimeMs next_expiry = now_ms() + interval;
   for (;;) {
-    const auto next = coordinator_.next_deadline_ms();
+    auto next = coordinator_.next_deadline_ms();
+    const bool had_groups = coordinator_.has_groups();
+    if (had_groups) next = next ? std::min(*next, next_expiry) : next_expiry;
     if (!next) {
       timers_.wait("group.timers");
     } else if (*next > now_ms()) {
@@ -60,7 +68,41 @@ void GroupService::run_timers() {
     Replies out;
     coordinator_.advance(now_ms(), out);
     deliver(out);
+    const TimeMs now = now_ms();
+    if (now >= next_expiry) {
+      if (had_groups) expire_offsets();
+      next_expiry += ((now - next_expiry) / interval + 1) * interval;
+    }
   }
+}
+
+// GroupMetadataManager.cleanupGroupMetadata: tombstones for what expired,
+// appended to each group's partition without waiting for replicas (Kafka
+// appends them to the leader with acks 0 and lets a new leader expire them
+// again); written from a fiber of their own so the timers go on.
+void GroupService::expire_offsets() {
+  const std::int64_t retention_ms = std::int64_t{config_.offsets_retention_minutes} * 60 * 1000;
+  auto expired = coordinator_.expire_offsets(now_ms(), retention_ms);
+  if (expired.empty()) return;
+  std::vector<std::pair<std::string, Bytes>> batches;
+  for (const auto& e : expired) {
+    stats_.offsets_expired += e.offsets.size();
+    if (e.group_tombstone) ++stats_.groups_removed;
+    BatchBuilder b(BatchOptions{});
+    for (const auto& tp : e.offsets) {
+      const Bytes key = encode_key(OffsetCommitKey{e.group_id, tp.topic, tp.partition.value()});
+      b.append(rt_.wall_ms(), ByteView(key), std::nullopt);
+    }
+    if (e.group_tombstone) {
+      const Bytes key = encode_key(GroupMetadataKey{e.group_id});
+      b.append(rt_.wall_ms(), ByteView(key), std::nullopt);
+    }
+    batches.emplace_back(e.group_id, b.finish());
+  }
+  rt_.log().info("group coordinator: {} group(s) with expired offsets", expired.size());
+  rt_.spawn("group-expire", [self = shared_from_this(), batches = std::move(batches)]() mutable {
+    for (auto& [group, batch] : batches) (void)self->append(group, std::move(batch), 1);
+  });
 }
 
 // --- __consumer_offsets ----------------------------------------------------------------------------
@@ -109,7 +151,7 @@ void apply_record(LoadedPartition& out, const RecordView& r) {
     }
     auto v = decode_offset_commit_value(*r.value);
     if (!v) return;
-    out.offsets[k->group][tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms};
+    out.offsets[k->group][tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms};  // wall clock
   } else {
     const auto& g = std::get<GroupMetadataKey>(*key);
     if (!r.value) {
@@ -156,6 +198,13 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   auto& s = partitions_[partition];
   if (s.generation != generation || !s.leading) return;  // leadership moved while reading
   const TimeMs now = now_ms();
+  // Records carry wall-clock times (Kafka's time.milliseconds()); the
+  // coordinator's clock is the node's monotonic one.
+  const TimeMs wall_minus_mono = rt_.wall_ms() - now;
+  for (auto& [group, offsets] : loaded.offsets)
+    for (auto& [tp, o] : offsets) o.commit_timestamp_ms -= wall_minus_mono;
+  for (auto& [group, value] : loaded.groups)
+    if (value.current_state_timestamp_ms >= 0) value.current_state_timestamp_ms -= wall_minus_mono;
   Replies out;
   for (const auto& [group, offsets] : loaded.offsets) coordinator_.load_offsets(group, offsets, now);
   for (const auto& [group, value] : loaded.groups) coordinator_.load_group(group, value, now, out);
@@ -167,10 +216,10 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   deliver(out);
 }
 
-ErrorCode GroupService::append(std::string_view group_id, Bytes batch) {
+ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks) {
   ++stats_.appends;
   ProduceRequest req;
-  req.acks = static_cast<std::int16_t>(config_.offsets_commit_required_acks);
+  req.acks = acks.value_or(static_cast<std::int16_t>(config_.offsets_commit_required_acks));
   req.timeout_ms = config_.offsets_commit_timeout_ms;
   auto& t = req.topic_data.emplace_back();
   t.name = std::string(k_offsets_topic);
@@ -199,6 +248,7 @@ ErrorCode GroupService::append(std::string_view group_id, Bytes batch) {
 ErrorCode GroupService::store_group(std::string_view group_id) {
   auto value = coordinator_.group_record(group_id);
   if (!value) return ErrorCode::none;
+  value->current_state_timestamp_ms += rt_.wall_ms() - now_ms();  // to the wall clock, as Kafka writes it
   BatchBuilder b(BatchOptions{});
   const Bytes key = encode_key(GroupMetadataKey{std::string(group_id)});
   const Bytes v = encode_value(*value);

@@ -21,11 +21,15 @@
 //  - When this broker becomes leader of an offsets partition (LeaderAndIsr)
 //    the partition is loading (COORDINATOR_LOAD_IN_PROGRESS) while its log is
 //    read from the start to the log end; the last record of each key wins
-//    (tombstones delete); then it is owned. When it stops being leader the
+//    (tombstones delete); then it is owned.
+//  - Every offsets.retention.check.interval.ms, offsets older than
+//    offsets.retention.minutes expire as GroupCoordinator::expire_offsets
+//    says; their tombstones (and an emptied group's) are appended. When it stops being leader the
 //    partition's groups are unloaded (NOT_COORDINATOR).
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "sim/runtime/runtime.h"
 #include "system/broker/config.h"
@@ -44,6 +48,8 @@ struct GroupServiceStats {
   std::uint64_t records_loaded = 0;  // __consumer_offsets records read while loading
   std::uint64_t appends = 0;         // appends to __consumer_offsets
   std::uint64_t append_failures = 0;
+  std::uint64_t offsets_expired = 0;  // offsets removed by offsets.retention.minutes
+  std::uint64_t groups_removed = 0;   // Dead groups whose metadata got a tombstone
 };
 
 class GroupService : public std::enable_shared_from_this<GroupService> {
@@ -54,7 +60,9 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   GroupService& operator=(const GroupService&) = delete;
 
   // The fiber that fires the state machine's deadlines (heartbeat expiry,
-  // DelayedJoin, InitialDelayedJoin) at their time on the runtime clock.
+  // DelayedJoin, InitialDelayedJoin) at their time on the runtime clock,
+  // and every offsets.retention.check.interval.ms expires offsets
+  // (offsets.retention.minutes, KIP-211) and writes their tombstones.
   void run_timers();
   // Compares this broker's leadership of the offsets partitions with what
   // the coordinator owns: loads the new ones, unloads the lost ones
@@ -93,7 +101,8 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   void load_partition(std::int32_t partition, std::uint64_t generation);
   // Appends records to the group's offsets partition and waits for acks;
   // the error as the group APIs report it (storeOffsets' mapping).
-  ErrorCode append(std::string_view group_id, Bytes batch);
+  ErrorCode append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks = std::nullopt);
+  void expire_offsets();
   ErrorCode store_group(std::string_view group_id);
   std::pair<ErrorCode, protocol::BrokerId> coordinator_for(std::string_view key);
 

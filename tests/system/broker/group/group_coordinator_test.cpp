@@ -604,3 +604,181 @@ TEST_CASE("coordinator failover: the group and its offsets come back from __cons
   next.advance(now + 1000 + 6000, out);
   CHECK(next.heartbeat(k_group, id, GenerationId(1), now + 7000, out) == ErrorCode::unknown_member_id);
 }
+
+// ---- offset retention (GroupMetadataManager.cleanupGroupMetadata, KIP-211) ----------------
+
+namespace {
+
+// ConsumerProtocolSubscription v0 with the given topics and no user data.
+Bytes subscription_of(const std::vector<std::string>& topics) {
+  Bytes b{0, 0, 0, 0, 0, static_cast<std::uint8_t>(topics.size())};
+  for (const auto& t : topics) {
+    b.push_back(0);
+    b.push_back(static_cast<std::uint8_t>(t.size()));
+    b.insert(b.end(), t.begin(), t.end());
+  }
+  for (int i = 0; i < 4; ++i) b.push_back(0xff);
+  return b;
+}
+
+TopicPartitionKey tp_of(const std::string& topic) { return {topic, PartitionId(0)}; }
+
+void commit(Fixture& f, const std::string& group, const std::string& member, GenerationId gen,
+            const std::vector<std::string>& topics, TimeMs now) {
+  OffsetCommitRequest c;
+  c.group_id = group;
+  c.generation_id = gen;
+  c.member_id = member;
+  for (const auto& t : topics) c.offsets.push_back({tp_of(t), CommittedOffset{protocol::Offset(5), {}, "", 0}});
+  REQUIRE(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>(topics.size(), ErrorCode::none));
+}
+
+// Group "g": one member subscribed to `topics`, Stable in generation 1.
+std::string stable_subscribed(Fixture& f, const std::vector<std::string>& topics, TimeMs& now) {
+  JoinRequest r = join_request("");
+  r.protocols[0].metadata = subscription_of(topics);
+  const std::string id = f.answer<JoinResult>(f.join(r, now))->member_id;
+  r.member_id = id;
+  const RequestId j = f.join(r, now);
+  now += f.gc.config().group_initial_rebalance_delay_ms;
+  f.gc.advance(now, f.out);
+  const auto joined = f.answer<JoinResult>(j);
+  REQUIRE(joined);
+  REQUIRE(f.answer<SyncResult>(f.sync(id, joined->generation_id, now, {{id, Bytes{7}}}))->error == ErrorCode::none);
+  return id;
+}
+
+std::set<std::string> committed_topics(const Fixture& f, const std::string& group) {
+  std::set<std::string> out;
+  for (const auto& [tp, o] : f.gc.fetch_offsets(group, std::nullopt).second) out.insert(tp.topic);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("offset retention: standalone offsets expire by commit time; a group left without offsets is removed "
+          "without a group tombstone (generation 0)",
+          "[broker][group]") {
+  Fixture f;
+  commit(f, "s", "", GenerationId::none(), {"a"}, 0);
+  commit(f, "s", "", GenerationId::none(), {"b"}, 500);
+  CHECK(f.gc.expire_offsets(999, 1000).empty());
+  auto e = f.gc.expire_offsets(1000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("a")}, false});
+  CHECK(committed_topics(f, "s") == std::set<std::string>{"b"});
+  e = f.gc.expire_offsets(1500, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("b")}, false});
+  CHECK_FALSE(f.gc.state("s"));  // Dead and gone
+}
+
+TEST_CASE("offset retention (KIP-211): a Stable consumer group keeps the offsets of subscribed topics; once Empty, "
+          "all go retention after it emptied, then a group tombstone",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = stable_subscribed(f, {"a"}, now);
+  commit(f, k_group, id, GenerationId(1), {"a", "b"}, now);
+  const TimeMs committed = now;
+  // Past retention (within the member's session): only the unsubscribed topic goes.
+  auto e = f.gc.expire_offsets(committed + 2000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{k_group, {tp_of("b")}, false});
+  CHECK(committed_topics(f, k_group) == std::set<std::string>{"a"});
+  CHECK(f.gc.state(k_group) == GroupState::stable);
+  // The member leaves at t: the clock for "a" starts again from the Empty transition.
+  const TimeMs left = committed + 3000;
+  REQUIRE(f.gc.leave_group(k_group, {id}, left, f.out).error == ErrorCode::none);
+  REQUIRE(f.gc.state(k_group) == GroupState::empty);
+  CHECK(f.gc.expire_offsets(left + 999, 1000).empty());
+  e = f.gc.expire_offsets(left + 1000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{k_group, {tp_of("a")}, true});
+  CHECK_FALSE(f.gc.state(k_group));
+  CHECK(f.gc.fetch_offsets(k_group, std::nullopt).second.empty());
+}
+
+TEST_CASE("offset retention: a consumer group whose subscriptions do not parse keeps every offset while it has members",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const std::string id = f.stable_single_member(now);  // metadata 0x01: not a subscription
+  commit(f, k_group, id, GenerationId(1), {"a", "b"}, now);
+  CHECK(f.gc.expire_offsets(now + 5000, 1000).empty());
+  CHECK(committed_topics(f, k_group) == std::set<std::string>{"a", "b"});
+}
+
+TEST_CASE("offset retention agrees with a model of removeExpiredOffsets over random commits and times",
+          "[broker][group]") {
+  rc::prop("expired offsets, removed groups and tombstones as Kafka 2.8 computes them", [] {
+    Fixture f;
+    TimeMs now = 0;
+    const std::vector<std::string> topics{"a", "b", "c"};
+    const auto subscribed = *rc::gen::container<std::vector<bool>>(3, rc::gen::arbitrary<bool>());
+    std::vector<std::string> sub;
+    for (std::size_t i = 0; i < 3; ++i)
+      if (subscribed[i]) sub.push_back(topics[i]);
+    if (sub.empty()) sub.push_back("a");
+    const std::string id = stable_subscribed(f, sub, now);
+    // The model: per group, topic -> commit time; when group "g" went Empty.
+    std::map<std::string, std::map<std::string, TimeMs>> model;
+    model[k_group];  // g exists from its join, offsets or not
+    std::optional<TimeMs> g_empty_since;
+    const int steps = *rc::gen::inRange(1, 30);
+    const TimeMs retention = *rc::gen::inRange(1, 5000);
+    for (int i = 0; i < steps; ++i) {
+      now += *rc::gen::inRange(0, 3000);  // below session.timeout.ms: the heartbeat keeps the member
+      if (!g_empty_since) RC_ASSERT(f.gc.heartbeat(k_group, id, GenerationId(1), now, f.out) == ErrorCode::none);
+      const int what = *rc::gen::inRange(0, 4);
+      const std::string topic = *rc::gen::elementOf(topics);
+      if (what == 0) {
+        const std::string group = *rc::gen::element<std::string>("s1", "s2");
+        commit(f, group, "", GenerationId::none(), {topic}, now);
+        model[group][topic] = now;
+      } else if (what == 1 && !g_empty_since) {
+        commit(f, k_group, id, GenerationId(1), {topic}, now);
+        model[k_group][topic] = now;
+      } else if (what == 2 && !g_empty_since) {
+        REQUIRE(f.gc.leave_group(k_group, {id}, now, f.out).error == ErrorCode::none);
+        g_empty_since = now;
+      } else {
+        // What the model says expires now, group by group, in group id order.
+        std::vector<GroupCoordinator::ExpiredGroup> expected;
+        for (auto git = model.begin(); git != model.end();) {
+          auto& [group, offsets] = *git;
+          GroupCoordinator::ExpiredGroup e{group, {}, false};
+          const bool is_g = group == k_group;
+          for (auto it = offsets.begin(); it != offsets.end();) {
+            const bool sub_kept = is_g && !g_empty_since && std::count(sub.begin(), sub.end(), it->first);
+            const TimeMs base = is_g && g_empty_since ? *g_empty_since : it->second;
+            if (!sub_kept && now - base >= retention) {
+              e.offsets.push_back(tp_of(it->first));
+              it = offsets.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          const bool empty_group = !is_g || g_empty_since;
+          const bool dead = empty_group && offsets.empty();
+          e.group_tombstone = dead && is_g;
+          if (!e.offsets.empty() || e.group_tombstone) expected.push_back(e);
+          if (dead) {
+            if (is_g) g_empty_since.reset();
+            git = model.erase(git);
+          } else {
+            ++git;
+          }
+        }
+        const auto got = f.gc.expire_offsets(now, retention);
+        RC_ASSERT(got == expected);
+        for (const auto& [group, offsets] : model) {
+          std::set<std::string> want;
+          for (const auto& [t, _] : offsets) want.insert(t);
+          RC_ASSERT(committed_topics(f, group) == want);
+        }
+        if (!model.count(k_group) && !f.gc.state(k_group)) return;  // g is gone: nothing more to do with it
+      }
+    }
+  });
+}

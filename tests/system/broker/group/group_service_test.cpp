@@ -148,3 +148,72 @@ TEST_CASE("group coordinator on brokers: join, sync, commit; a coordinator crash
   // The group record was stored and loaded: the member is still known.
   CHECK(heartbeat_after == ErrorCode::none);
 }
+
+TEST_CASE("group coordinator on brokers: offsets.retention.minutes expires an old offset, keeps a fresh one; the "
+          "tombstone survives a coordinator failover",
+          "[broker][group]") {
+  auto wc = samsa::testing::quiet_config(12);
+  if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"offsets.topic.num.partitions", "3"},
+                           {"offsets.topic.replication.factor", "3"},
+                           {"min.insync.replicas", "2"},
+                           {"offsets.retention.minutes", "1"},
+                           {"offsets.retention.check.interval.ms", "10000"}}});
+  bool done = false;
+  std::optional<OffsetFetchResponse> fresh, expired, after;
+  BrokerId old_coordinator = BrokerId::none(), new_coordinator = BrokerId::none();
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "standalone");
+    auto coord = find_coordinator(rt, c, cluster, "g2", &old_coordinator);
+    REQUIRE(coord);
+    // Offsets outside group management (generation -1): retention counts from each commit.
+    auto commit = [&](PartitionId p, std::int64_t offset) {
+      protocol::OffsetCommitRequest req;
+      req.group_id = "g2";
+      req.generation_id_or_member_epoch = GenerationId::none();
+      req.member_id = "";
+      auto& t = req.topics.emplace_back();
+      t.name = "t";
+      t.partitions.push_back({p, Offset(offset), LeaderEpoch(0), -1, "", {}});
+      auto r = c.call<OffsetCommitResponse>(*coord, req, 7, k_call);
+      REQUIRE(r);
+      REQUIRE(r->topics[0].partitions[0].error_code == ErrorCode::none);
+    };
+    commit(PartitionId(0), 10);
+    rt.sleep(std::chrono::seconds(50));
+    commit(PartitionId(1), 20);
+    fresh = fetch_offsets(c, *coord, "g2");
+    rt.sleep(std::chrono::seconds(25));  // p0 is 75 s old: past a check after its 60 s
+    expired = fetch_offsets(c, *coord, "g2");
+    world.crash(static_cast<sim::NodeId>(old_coordinator.value()));
+    c.drop(*coord);
+    for (int attempt = 0; attempt < 40 && !after; ++attempt) {
+      rt.sleep(std::chrono::milliseconds(200));
+      auto nc = find_coordinator(rt, c, cluster, "g2", &new_coordinator);
+      if (!nc || new_coordinator == old_coordinator) continue;
+      auto f = fetch_offsets(c, *nc, "g2");
+      if (f && f->error_code == ErrorCode::none) after = f;
+    }
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(200));
+  INFO(r.report);
+  REQUIRE(done);
+  auto offset_of = [](const std::optional<OffsetFetchResponse>& f, int p) {
+    REQUIRE(f);
+    REQUIRE(f->topics.size() == 1);
+    return f->topics[0].partitions[static_cast<std::size_t>(p)].committed_offset;
+  };
+  CHECK(offset_of(fresh, 0) == Offset(10));
+  CHECK(offset_of(fresh, 1) == Offset(20));
+  CHECK(offset_of(expired, 0) == Offset::none());
+  CHECK(offset_of(expired, 1) == Offset(20));
+  // The new coordinator read the tombstone: p0 stays gone (its next check is
+  // later than the load), p1 is loaded.
+  CHECK(new_coordinator != old_coordinator);
+  CHECK(offset_of(after, 0) == Offset::none());
+  CHECK(offset_of(after, 1) == Offset(20));
+}

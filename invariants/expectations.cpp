@@ -1,0 +1,221 @@
+// expectations_for: Kafka's promises per configuration. Facts: Kafka's
+// ProducerConfig (acks=all and enable.idempotence=true are the defaults since
+// 3.0; idempotence needs acks=all, retries > 0 and
+// max.in.flight.requests.per.connection <= 5, and is off when a key
+// conflicts and it was not set explicitly), KIP-101/KIP-279 (truncation by
+// leader epoch), Jepsen's Kafka analysis (2013: min.insync.replicas=1 loses
+// acked writes when the ISR shrinks to the leader) and jepsen.tests.kafka's
+// allowed-error-types (int-send-skip always; poll-skip and nonmonotonic-poll
+// with subscribe).
+#include "invariants/expectations.h"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <vector>
+
+#include "invariants/kafka_checkers.h"
+
+namespace samsa::invariants {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::optional<std::string> text(const json& c, const char* key) {
+  if (!c.is_object() || !c.contains(key) || c[key].is_null()) return std::nullopt;
+  const json& v = c[key];
+  if (v.is_string()) return lower(v.get<std::string>());
+  return lower(v.dump());
+}
+
+std::optional<long long> number(const json& c, const char* key) {
+  const auto t = text(c, key);
+  if (!t) return std::nullopt;
+  try {
+    return std::stoll(*t);
+  } catch (...) {
+    return std::nullopt;  // not a number: treated as absent (the config parser reports it)
+  }
+}
+
+std::optional<bool> flag(const json& c, const char* key) {
+  const auto t = text(c, key);
+  if (!t) return std::nullopt;
+  return *t == "true" || *t == "1";
+}
+
+// The faults a configuration's nemeses can cause.
+struct Faults {
+  bool any = false;
+  bool leader_loss = false;   // a leader stops leading: crash, restart, partition
+  bool lost_acks = false;     // a request reaches the broker and its answer does not come back
+  bool unsynced_loss = false; // a crash that drops the page cache (power loss)
+};
+
+Faults faults_of(const json& c) {
+  Faults f;
+  if (!c.is_object() || !c.contains("nemeses") || !c["nemeses"].is_array()) return f;
+  for (const auto& n : c["nemeses"]) {
+    const std::string name = n.is_string() ? n.get<std::string>() : n.is_object() ? n.value("name", "") : "";
+    const std::string disk = n.is_object() ? n.value("disk", n.contains("params") && n["params"].is_object()
+                                                                  ? n["params"].value("disk", "random")
+                                                                  : "random")
+                                           : "random";
+    if (name.empty()) continue;
+    f.any = true;
+    if (name == "crash" || name == "restart" || name == "power-loss") {
+      f.leader_loss = f.lost_acks = true;
+      // A crash keeps the page cache only with disk = keep_all; restart is a crash with the disk config's draw.
+      if (name == "power-loss" || disk != "keep_all") f.unsynced_loss = true;
+    }
+    if (name == "partition" || name == "partition-one-way") f.leader_loss = f.lost_acks = true;
+    if (name == "reset" || name == "clog" || name == "lost-ack") f.lost_acks = true;
+  }
+  return f;
+}
+
+struct Legacy {
+  const char* key;
+  const char* jira;
+  const char* what;
+  std::vector<const char*> anomalies;
+};
+
+const std::vector<Legacy>& legacy_switches() {
+  static const std::vector<Legacy> v = {
+      {"samsa.legacy.truncate.to.high.watermark", "KAFKA-1211",
+       "followers truncate to the high watermark on restart (before KIP-101)",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.offsets.for.leader.epoch.v0", "KAFKA-6361",
+       "OffsetsForLeaderEpoch v0 returns no epoch, so truncation misses a diverged tail",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.no.fetch.leader.epoch", "KAFKA-6880",
+       "fetches carry no leader epoch (before KIP-320): a zombie leader is followed",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.isr.expand.below.epoch.start", "KAFKA-7128",
+       "a follower rejoins the ISR before it reached the leader epoch's start offset",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.no.broker.epoch", "KAFKA-7235",
+       "controller requests carry no broker epoch: a restarted broker obeys stale ones",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.no.controller.epoch.check", "KIP-91/controller epoch",
+       "brokers obey a zombie controller's requests",
+       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+      {"samsa.legacy.dedupe.last.batch.only", "KAFKA-5494",
+       "the broker remembers one batch per producer, so retried in-flight batches are written twice",
+       {"duplicate", "redelivery", "nonmonotonic-send", "per-key-order"}},
+  };
+  return v;
+}
+
+class Builder {
+ public:
+  void allow(std::initializer_list<const char*> names, const std::string& reason) {
+    for (const char* n : names) allowed_.emplace(n, reason);  // the first reason given stays
+  }
+  void allow(const std::vector<const char*>& names, const std::string& reason) {
+    for (const char* n : names) allowed_.emplace(n, reason);
+  }
+  Expectations done() {
+    Expectations e;
+    e.allowed = allowed_;
+    for (const auto& c : kafka_checker_names()) {
+      const std::string anomaly = c == "kafka-liveness" ? "liveness" : c;
+      if (!e.allowed.count(anomaly)) e.must_hold.insert(c);
+    }
+    return e;
+  }
+
+ private:
+  std::map<std::string, std::string> allowed_;
+};
+
+void producer_rules(const json& c, const Faults& f, Builder& b) {
+  const std::string acks = text(c, "acks").value_or("all");
+  const bool acks_all = acks == "all" || acks == "-1";
+  const long long retries = number(c, "retries").value_or(2147483647);
+  const long long in_flight = number(c, "max.in.flight.requests.per.connection").value_or(5);
+  const auto idem_set = flag(c, "enable.idempotence");
+  // Kafka 3.x: idempotence by default unless a key conflicts with it.
+  const bool idempotent = idem_set.value_or(acks_all && retries > 0 && in_flight <= 5);
+  const long long rf = number(c, "replication.factor").value_or(3);
+  const long long min_isr = number(c, "min.insync.replicas").value_or(1);
+  const long long flush = number(c, "log.flush.interval.messages").value_or(number(c, "flush.messages").value_or(-1));
+
+  if (acks == "0" && f.any)
+    b.allow({"lost-write", "unseen", "liveness"},
+            "acks=0: a send is ok before any broker has it, so any fault can drop it");
+  if (acks == "1" && f.leader_loss)
+    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+            "acks=1 with leader loss: the leader acks before followers copy; the next leader truncates it");
+  if (acks_all && min_isr <= 1 && rf > 1 && f.leader_loss)
+    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+            "min.insync.replicas=1: the ISR can shrink to the leader alone, whose loss loses acked records");
+  if (flag(c, "unclean.leader.election.enable").value_or(false) && f.leader_loss)
+    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+            "unclean.leader.election.enable=true: an out-of-sync replica may lead and truncate acked records");
+  if (f.unsynced_loss && flush != 1)
+    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+            "power loss with the default flush policy: acked records wait in the page cache "
+            "(log.flush.interval.messages != 1), and replicas losing power together lose them");
+  if (!idempotent && retries > 0 && f.lost_acks) {
+    b.allow({"duplicate", "redelivery"},
+            "retries without idempotence: a batch whose ack was lost is written again");
+    if (in_flight > 1)
+      b.allow({"nonmonotonic-send", "per-key-order", "int-nonmonotonic-send"},
+              "retries without idempotence and max.in.flight.requests.per.connection > 1: a retried batch "
+              "lands after its successor");
+  }
+}
+
+void consumer_rules(const json& c, const Faults& f, Builder& b) {
+  const std::string delivery = text(c, "samsa.delivery").value_or("at-least-once");
+  if (delivery == "at-most-once")
+    b.allow({"lost-write", "unseen", "poll-skip", "liveness"},
+            "at-most-once: offsets are committed before processing; records in hand when a consumer stops are "
+            "skipped");
+  if (delivery == "at-least-once" && f.any)
+    b.allow({"redelivery", "nonmonotonic-poll"},
+            "at-least-once: records processed but not yet committed are read again after a crash or rebalance");
+  if (text(c, "samsa.consume").value_or("subscribe") == "subscribe")
+    b.allow({"poll-skip", "nonmonotonic-poll"},
+            "subscribe: a rebalance between polls moves a consumer to another committed position (Jepsen)");
+  const bool transactional = text(c, "transactional.id").has_value();
+  if (transactional && text(c, "isolation.level").value_or("read_uncommitted") != "read_committed")
+    b.allow({"G1a", "precommitted-read"},
+            "isolation.level=read_uncommitted: records of open and aborted transactions are returned");
+  b.allow({"int-send-skip"}, "other producers' records interleave with one producer's (Jepsen allows it always)");
+}
+
+}  // namespace
+
+Expectations expectations_for(const json& config) {
+  const Faults f = faults_of(config);
+  Builder b;
+  for (const Legacy& l : legacy_switches())
+    if (flag(config, l.key).value_or(false))
+      b.allow(l.anomalies, std::string(l.key) + "=true re-creates " + l.jira + ": " + l.what);
+  producer_rules(config, f, b);
+  consumer_rules(config, f, b);
+  return b.done();
+}
+
+json to_json(const Expectations& e) {
+  json allowed = json::object();
+  for (const auto& [name, reason] : e.allowed) allowed[name] = reason;
+  return {{"must_hold", e.must_hold}, {"allowed", allowed}};
+}
+
+Judged judge(const std::vector<Violation>& violations, const Expectations& e) {
+  Judged j;
+  for (const auto& v : violations) (e.allows(v.name) ? j.demonstrated : j.failing).push_back(v);
+  return j;
+}
+
+}  // namespace samsa::invariants

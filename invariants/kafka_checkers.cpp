@@ -1,0 +1,828 @@
+// The Kafka checkers (kafka_checkers.h). Facts from Jepsen's
+// jepsen.tests.kafka (jepsen/src/jepsen/tests/kafka.clj): the version order
+// of a partition comes from sends whose effect must have happened and from
+// every poll; lost-write is bounded by the highest offset polled in a
+// partition; poll-skip / nonmonotonic-poll compare a process's successive
+// polls of a partition and forget partitions an assign takes away; the int-*
+// anomalies look inside one operation.
+#include "invariants/kafka_checkers.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "invariants/checker.h"
+#include "invariants/snapshot.h"
+
+namespace samsa::invariants {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Tp {
+  std::string topic;
+  std::int32_t partition = 0;
+  auto operator<=>(const Tp&) const = default;
+};
+
+std::string name_of(const Tp& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
+
+std::string text_of(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+struct Rec {
+  std::optional<Tp> tp;
+  std::int64_t offset = -1;  // -1: unknown
+  std::optional<std::string> key;
+  std::string topic, value;
+};
+
+using RecordId = std::pair<std::string, std::string>;  // (topic, value): values are unique per run
+RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
+
+std::optional<Rec> parse_record(const json& j) {
+  if (!j.is_object() || !j.contains("value")) return std::nullopt;
+  Rec r;
+  r.topic = j.value("topic", "");
+  r.value = text_of(j["value"]);
+  if (j.contains("partition") && j["partition"].is_number_integer())
+    r.tp = Tp{r.topic, j["partition"].get<std::int32_t>()};
+  if (j.contains("offset") && j["offset"].is_number_integer()) r.offset = j["offset"].get<std::int64_t>();
+  if (j.contains("key") && !j["key"].is_null()) r.key = text_of(j["key"]);
+  return r;
+}
+
+std::vector<Rec> parse_list(const json& v, const char* field) {
+  std::vector<Rec> out;
+  if (!v.is_object() || !v.contains(field) || !v[field].is_array()) return out;
+  for (const auto& j : v[field])
+    if (auto r = parse_record(j)) out.push_back(std::move(*r));
+  return out;
+}
+
+std::vector<Rec> sent_records(const Op& op) {
+  if (op.f == "txn") return parse_list(op.value, "sends");
+  if (op.f != "send") return {};
+  if (op.value.is_object() && op.value.contains("records")) return parse_list(op.value, "records");
+  if (auto r = parse_record(op.value)) return {std::move(*r)};
+  return {};
+}
+
+std::vector<Rec> polled_records(const Op& op) {
+  if (op.f == "txn") return parse_list(op.value, "polls");
+  if (op.f == "poll") return parse_list(op.value, "records");
+  return {};
+}
+
+// One completed send of one record.
+struct Send {
+  const Op* done = nullptr;
+  std::int64_t invoked = 0;  // index of the invoke (the completion's when none)
+  std::size_t pos = 0;       // position in its op
+  std::string producer;
+  Rec rec;
+};
+
+// The log of one partition as the history shows it.
+struct Log {
+  std::map<std::int64_t, std::map<std::string, std::int64_t>> at;  // offset -> value -> first witness op
+  std::map<std::int64_t, std::int64_t> dense;                      // offset -> index
+  std::vector<std::int64_t> offsets;                               // index -> offset
+  std::map<std::string, std::vector<std::int64_t>> offsets_of;     // value -> its offsets, ascending
+  std::int64_t max_read = -1, max_read_op = -1;                    // highest offset an ok poll read
+};
+
+struct Position {
+  std::int64_t op = 0;
+  std::size_t pos = 0;
+  auto operator<=>(const Position&) const = default;
+};
+
+class View {
+ public:
+  explicit View(const History& h);
+
+  const History& h;
+  bool kafka = false;
+  std::map<Tp, Log> logs;
+  std::vector<Send> sends;  // ok/info/fail completions, history order
+  std::map<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
+  std::map<RecordId, Position> first_read;  // by an ok poll
+  std::map<RecordId, Tp> read_tp;
+
+  bool read(const RecordId& id) const { return first_read.count(id) != 0; }
+  // The record's dense index in its partition's version order.
+  std::optional<std::pair<Tp, std::int64_t>> locate(const Rec& r) const;
+
+ private:
+  void add(const Rec& r, std::int64_t op);
+  void finish();
+};
+
+std::string producer_of(const Op& op) {
+  if (op.value.is_object() && op.value.contains("producer")) return text_of(op.value["producer"]);
+  return fmt::format("process {}", op.process);
+}
+
+int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
+
+View::View(const History& hist) : h(hist) {
+  std::map<std::int64_t, const Op*> pending;
+  std::set<RecordId> read_by_any;
+  for (const Op& op : h.ops()) {
+    if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
+    kafka = true;
+    if (op.type == OpType::invoke) {
+      pending[op.process] = &op;
+      continue;
+    }
+    const auto it = pending.find(op.process);
+    const std::int64_t invoked = it != pending.end() && it->second->f == op.f ? it->second->index : op.index;
+    if (it != pending.end()) pending.erase(it);
+    std::size_t pos = 0;
+    for (auto& r : polled_records(op)) {
+      // Jepsen: every poll, whatever its outcome, shows what the log holds.
+      if (r.tp) add(r, op.index);
+      read_by_any.insert(id_of(r));
+      if (op.type == OpType::ok) {
+        first_read.emplace(id_of(r), Position{op.index, pos});
+        if (r.tp) {
+          read_tp.emplace(id_of(r), *r.tp);
+          Log& log = logs[*r.tp];
+          if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
+        }
+      }
+      ++pos;
+    }
+    pos = 0;
+    for (auto& r : sent_records(op)) sends.push_back({&op, invoked, pos++, producer_of(op), std::move(r)});
+  }
+  for (const Send& s : sends) {
+    const RecordId id = id_of(s.rec);
+    auto& w = writer[id];
+    if (!w || rank(s.done->type) > rank(w->done->type)) w = &s;
+    // A send's offset is in the log when it was ok, or info and read (Jepsen's must-have-committed?).
+    const bool happened = s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any.count(id));
+    if (happened && s.rec.tp && s.rec.offset >= 0) add(s.rec, s.done->index);
+  }
+  finish();
+}
+
+void View::add(const Rec& r, std::int64_t op) {
+  if (r.offset < 0) return;
+  Log& log = logs[*r.tp];
+  log.at[r.offset].emplace(r.value, op);
+}
+
+void View::finish() {
+  for (auto& [tp, log] : logs) {
+    for (const auto& [offset, values] : log.at) {
+      log.dense[offset] = static_cast<std::int64_t>(log.offsets.size());
+      log.offsets.push_back(offset);
+      for (const auto& [value, op] : values) log.offsets_of[value].push_back(offset);
+    }
+  }
+}
+
+std::optional<std::pair<Tp, std::int64_t>> View::locate(const Rec& r) const {
+  std::optional<Tp> tp = r.tp;
+  if (!tp) {
+    const auto it = read_tp.find(id_of(r));
+    if (it == read_tp.end()) return std::nullopt;
+    tp = it->second;
+  }
+  const auto log = logs.find(*tp);
+  if (log == logs.end()) return std::nullopt;
+  if (r.offset >= 0) {
+    const auto d = log->second.dense.find(r.offset);
+    if (d != log->second.dense.end()) return std::pair{*tp, d->second};
+  }
+  const auto o = log->second.offsets_of.find(r.value);
+  if (o == log->second.offsets_of.end()) return std::nullopt;
+  return std::pair{*tp, log->second.dense.at(o->second.front())};
+}
+
+// A violation and the partition it is about (for the per-partition summary).
+struct Case {
+  Violation v;
+  std::optional<Tp> tp;
+};
+
+std::vector<Violation> strip(std::vector<Case> cases) {
+  std::vector<Violation> out;
+  out.reserve(cases.size());
+  for (auto& c : cases) out.push_back(std::move(c.v));
+  return out;
+}
+
+std::string describe(const Rec& r) {
+  std::string s = fmt::format("{:?}", r.value);
+  if (r.tp) s += fmt::format(" ({}{})", name_of(*r.tp), r.offset >= 0 ? fmt::format(" offset {}", r.offset) : "");
+  return s;
+}
+
+// --- the log itself ------------------------------------------------------------------
+
+std::vector<Case> inconsistent_offsets(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [tp, log] : v.logs)
+    for (const auto& [offset, values] : log.at) {
+      if (values.size() < 2) continue;
+      std::vector<std::int64_t> ops;
+      std::vector<std::string> names;
+      for (const auto& [value, op] : values) ops.push_back(op), names.push_back(fmt::format("{:?}", value));
+      std::sort(ops.begin(), ops.end());
+      out.push_back({Violation::safety("inconsistent-offsets",
+                                       fmt::format("{} offset {} holds {} values: {}", name_of(tp), offset,
+                                                   values.size(), fmt::join(names, ", ")),
+                                       ops),
+                     tp});
+    }
+  return out;
+}
+
+std::vector<Case> duplicate(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [tp, log] : v.logs)
+    for (const auto& [value, offsets] : log.offsets_of) {
+      if (offsets.size() < 2) continue;
+      std::vector<std::int64_t> ops;
+      for (auto o : offsets) ops.push_back(log.at.at(o).at(value));
+      std::sort(ops.begin(), ops.end());
+      out.push_back({Violation::safety("duplicate",
+                                       fmt::format("{:?} is at {} offsets of {}: {}", value, offsets.size(),
+                                                   name_of(tp), fmt::join(offsets, ", ")),
+                                       ops),
+                     tp});
+    }
+  // One record in two partitions of its topic.
+  std::map<RecordId, std::vector<std::pair<Tp, std::int64_t>>> places;
+  for (const auto& [tp, log] : v.logs)
+    for (const auto& [value, offsets] : log.offsets_of)
+      places[{tp.topic, value}].push_back({tp, log.at.at(offsets.front()).at(value)});
+  for (const auto& [id, where] : places) {
+    if (where.size() < 2) continue;
+    std::vector<std::string> names;
+    std::vector<std::int64_t> ops;
+    for (const auto& [tp, op] : where) names.push_back(name_of(tp)), ops.push_back(op);
+    out.push_back({Violation::safety("duplicate", fmt::format("{:?} is in {} partitions: {}", id.second,
+                                                              where.size(), fmt::join(names, ", ")),
+                                     ops),
+                   where.front().first});
+  }
+  return out;
+}
+
+// Jepsen's lost-write: in each partition, every record whose last offset is
+// at or below the highest offset any ok poll read, written by an ok send,
+// and read by no ok poll.
+std::vector<Case> lost_write(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [tp, log] : v.logs) {
+    if (log.max_read < 0) continue;
+    for (const auto& [value, offsets] : log.offsets_of) {
+      if (offsets.back() > log.max_read) continue;
+      const RecordId id{tp.topic, value};
+      if (v.read(id)) continue;
+      const auto w = v.writer.find(id);
+      if (w == v.writer.end() || w->second->done->type != OpType::ok) continue;
+      out.push_back({Violation::safety("lost-write",
+                                       fmt::format("acknowledged {} was never polled, though offset {} of {} was",
+                                                   describe(w->second->rec), log.max_read, name_of(tp)),
+                                       {w->second->done->index, log.max_read_op}),
+                     tp});
+    }
+  }
+  return out;
+}
+
+std::vector<Case> unseen(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [id, s] : v.writer) {
+    if (s->done->type != OpType::ok || v.read(id)) continue;
+    out.push_back({Violation::liveness("unseen", fmt::format("acknowledged {} was never polled", describe(s->rec)),
+                                       {s->done->index}),
+                   s->rec.tp});
+  }
+  return out;
+}
+
+std::vector<Case> g1a(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [id, pos] : v.first_read) {
+    const auto w = v.writer.find(id);
+    if (w == v.writer.end() || w->second->done->type != OpType::fail) continue;
+    out.push_back({Violation::safety("G1a",
+                                     fmt::format("{:?} was polled though its send failed (aborted read)", id.second),
+                                     {w->second->done->index, pos.op}),
+                   v.read_tp.count(id) ? std::optional<Tp>(v.read_tp.at(id)) : std::nullopt});
+  }
+  return out;
+}
+
+// --- order between operations of one process ------------------------------------------
+
+// A known record's place: the partition, its dense index, and its offset.
+struct Place {
+  Tp tp;
+  std::int64_t index = 0, offset = 0;
+};
+
+// The records of one op per partition, in op order, where their index is known.
+std::map<Tp, std::vector<Place>> places_by_partition(const View& v, const std::vector<Rec>& recs) {
+  std::map<Tp, std::vector<Place>> out;
+  for (const auto& r : recs)
+    if (auto l = v.locate(r)) out[l->first].push_back({l->first, l->second, v.logs.at(l->first).offsets[l->second]});
+  return out;
+}
+
+std::string skipped_text(const Log& log, std::int64_t from_index, std::int64_t to_index) {
+  const std::int64_t n = to_index - from_index - 1;
+  return fmt::format("skipped {} record{} (offset{} {}{})", n, n == 1 ? "" : "s", n == 1 ? "" : "s",
+                     log.offsets[from_index + 1], n == 1 ? "" : fmt::format("..{}", log.offsets[to_index - 1]));
+}
+
+// poll-skip and nonmonotonic-poll: Jepsen's poll-skip+nonmonotonic-cases-per-process.
+std::vector<Case> poll_order(const View& v, bool skips, const json& options) {
+  const bool reset_on_assign = options.is_object() && options.value("reset_on_assign", false);
+  struct Last {
+    std::int64_t index, offset, op;
+  };
+  std::map<std::int64_t, std::map<Tp, Last>> last;  // process -> partition -> its last read
+  std::vector<Case> out;
+  for (const Op& op : v.h.ops()) {
+    if (op.type != OpType::ok) continue;
+    auto& mine = last[op.process];
+    if (op.f == "assign") {
+      std::set<Tp> kept;
+      if (op.value.is_object() && op.value.contains("partitions") && op.value["partitions"].is_array())
+        for (const auto& p : op.value["partitions"])
+          if (p.is_object() && p.contains("partition") && p["partition"].is_number_integer())
+            kept.insert({p.value("topic", ""), p["partition"].get<std::int32_t>()});
+      for (auto it = mine.begin(); it != mine.end();)
+        it = reset_on_assign || !kept.count(it->first) ? mine.erase(it) : std::next(it);
+      continue;
+    }
+    if (op.f != "poll" && op.f != "txn") continue;
+    for (const auto& [tp, places] : places_by_partition(v, polled_records(op))) {
+      const auto it = mine.find(tp);
+      if (it != mine.end()) {
+        const Last& prev = it->second;
+        const std::int64_t delta = places.front().index - prev.index;
+        if (skips && delta > 1)
+          out.push_back({Violation::safety("poll-skip",
+                                           fmt::format("process {} polled {} offset {} after offset {}: {}", op.process,
+                                                       name_of(tp), places.front().offset, prev.offset,
+                                                       skipped_text(v.logs.at(tp), prev.index, places.front().index)),
+                                           {prev.op, op.index}),
+                         tp});
+        if (!skips && delta < 1)
+          out.push_back({Violation::safety("nonmonotonic-poll",
+                                           fmt::format("process {} polled {} offset {} after offset {}", op.process,
+                                                       name_of(tp), places.front().offset, prev.offset),
+                                           {prev.op, op.index}),
+                         tp});
+      }
+      mine[tp] = {places.back().index, places.back().offset, op.index};
+    }
+  }
+  return out;
+}
+
+// The ok and info sends of each producer, in the order they were invoked.
+std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v, bool with_fail) {
+  std::map<std::string, std::vector<const Send*>> out;
+  for (const Send& s : v.sends)
+    if (with_fail || s.done->type != OpType::fail) out[s.producer].push_back(&s);
+  for (auto& [p, list] : out)
+    std::stable_sort(list.begin(), list.end(), [](const Send* a, const Send* b) {
+      return std::tie(a->invoked, a->pos) < std::tie(b->invoked, b->pos);
+    });
+  return out;
+}
+
+// Jepsen's nonmonotonic-send-cases: a producer's later send lands at or
+// before its earlier one in the partition's log.
+std::vector<Case> nonmonotonic_send(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [producer, list] : sends_by_producer(v, false)) {
+    std::map<Tp, std::pair<Place, const Send*>> last;
+    for (const Send* s : list) {
+      const auto l = v.locate(s->rec);
+      if (!l) continue;
+      const Place here{l->first, l->second, v.logs.at(l->first).offsets[l->second]};
+      const auto it = last.find(here.tp);
+      if (it != last.end() && it->second.second->done != s->done && here.index <= it->second.first.index)
+        out.push_back({Violation::safety("nonmonotonic-send",
+                                         fmt::format("{} sent {:?} after {:?}, but it is at {} offset {}, not after {}",
+                                                     producer, s->rec.value, it->second.second->rec.value,
+                                                     name_of(here.tp), here.offset, it->second.first.offset),
+                                         {it->second.second->done->index, s->done->index}),
+                       here.tp});
+      last[here.tp] = {here, s};
+    }
+  }
+  return out;
+}
+
+// --- order inside one operation ---------------------------------------------------------
+
+std::vector<Case> inside(const View& v, bool polls, bool skips) {
+  const std::string name = polls ? (skips ? "int-poll-skip" : "int-nonmonotonic-poll")
+                                 : (skips ? "int-send-skip" : "int-nonmonotonic-send");
+  std::vector<Case> out;
+  for (const Op& op : v.h.ops()) {
+    if (op.type != OpType::ok && op.type != OpType::info) continue;
+    const auto recs = polls ? polled_records(op) : sent_records(op);
+    if (recs.size() < 2) continue;
+    for (const auto& [tp, places] : places_by_partition(v, recs))
+      for (std::size_t i = 1; i < places.size(); ++i) {
+        const std::int64_t delta = places[i].index - places[i - 1].index;
+        if (skips && delta > 1)
+          out.push_back({Violation::safety(name,
+                                           fmt::format("one {} of process {} went from {} offset {} to {}: {}", op.f,
+                                                       op.process, name_of(tp), places[i - 1].offset, places[i].offset,
+                                                       skipped_text(v.logs.at(tp), places[i - 1].index, places[i].index)),
+                                           {op.index}),
+                         tp});
+        if (!skips && delta < 1)
+          out.push_back({Violation::safety(name,
+                                           fmt::format("one {} of process {} went from {} offset {} back to {}", op.f,
+                                                       op.process, name_of(tp), places[i - 1].offset, places[i].offset),
+                                           {op.index}),
+                         tp});
+      }
+  }
+  return out;
+}
+
+std::vector<Case> precommitted_read(const View& v) {
+  std::vector<Case> out;
+  for (const Op& op : v.h.ops()) {
+    if (op.f != "txn" || (op.type != OpType::ok && op.type != OpType::info)) continue;
+    std::set<RecordId> sent;
+    for (const auto& r : sent_records(op)) sent.insert(id_of(r));
+    for (const auto& r : polled_records(op))
+      if (sent.count(id_of(r))) {
+        out.push_back({Violation::safety("precommitted-read",
+                                         fmt::format("transaction of process {} polled {}, which it sent itself",
+                                                     op.process, describe(r)),
+                                         {op.index}),
+                       r.tp});
+        break;
+      }
+  }
+  return out;
+}
+
+// --- samsa's own ----------------------------------------------------------------------
+
+// per-key-order: one producer's records of one key are consumed (first
+// consumption, by history order of the ok polls) in the order it sent them.
+std::vector<Case> per_key_order(const View& v) {
+  std::vector<Case> out;
+  for (const auto& [producer, list] : sends_by_producer(v, false)) {
+    std::map<RecordId, std::pair<Position, const Send*>> latest;  // (topic, key) -> latest first consumption so far
+    for (const Send* s : list) {
+      if (!s->rec.key) continue;
+      const auto read = v.first_read.find(id_of(s->rec));
+      if (read == v.first_read.end()) continue;
+      const RecordId key{s->rec.topic, *s->rec.key};
+      const auto it = latest.find(key);
+      if (it != latest.end() && read->second < it->second.first) {
+        const Send* earlier = it->second.second;
+        std::vector<std::int64_t> ops = {earlier->done->index, s->done->index, read->second.op};
+        if (it->second.first.op != read->second.op) ops.push_back(it->second.first.op);
+        std::sort(ops.begin(), ops.end());
+        out.push_back({Violation::safety("per-key-order",
+                                         fmt::format("{} sent {:?} then {:?} with key {:?}; they were consumed the "
+                                                     "other way round",
+                                                     producer, earlier->rec.value, s->rec.value, *s->rec.key),
+                                         ops),
+                       v.read_tp.count(id_of(s->rec)) ? std::optional<Tp>(v.read_tp.at(id_of(s->rec))) : std::nullopt});
+        continue;
+      }
+      latest[key] = {read->second, s};
+    }
+  }
+  return out;
+}
+
+// The group of each ok poll's process: from its latest ok assign (a process
+// that never joined a group is a consumer group of its own).
+std::vector<Case> redelivery(const View& v) {
+  std::map<std::int64_t, std::string> group_of;
+  std::map<std::pair<std::string, RecordId>, std::int64_t> consumed;  // (group, record) -> first op
+  std::vector<Case> out;
+  for (const Op& op : v.h.ops()) {
+    if (op.type != OpType::ok) continue;
+    if (op.f == "assign" && op.value.is_object()) group_of[op.process] = "group " + op.value.value("group", "");
+    if (op.f != "poll" && op.f != "txn") continue;
+    const auto g = group_of.find(op.process);
+    const std::string group = g != group_of.end() ? g->second : fmt::format("process {}", op.process);
+    for (const auto& r : polled_records(op)) {
+      const auto [it, fresh] = consumed.emplace(std::pair{group, id_of(r)}, op.index);
+      if (fresh) continue;
+      out.push_back({Violation::safety("redelivery",
+                                       fmt::format("{} consumed {} again (process {})", group, describe(r), op.process),
+                                       {it->second, op.index}),
+                     r.tp});
+    }
+  }
+  return out;
+}
+
+Tp tp_of(const json& j) { return {j.value("topic", ""), j.value("partition", 0)}; }
+
+std::vector<Case> committed_offset_regression(const History& h) {
+  std::map<std::pair<std::string, Tp>, std::pair<std::int64_t, std::int64_t>> committed;  // -> (offset, op)
+  std::vector<Case> out;
+  for (const Op& op : h.ops()) {
+    if (!op.value.is_object()) continue;
+    const std::string group = op.value.value("group", "");
+    if (op.f == "reset-offsets" && op.type != OpType::invoke && op.type != OpType::fail) {
+      for (auto it = committed.begin(); it != committed.end();)
+        it = it->first.first == group ? committed.erase(it) : std::next(it);
+      continue;
+    }
+    if (op.f != "commit" || op.type != OpType::ok || !op.value.contains("offsets") || !op.value["offsets"].is_array())
+      continue;
+    const bool reset = op.value.value("reset", false);
+    for (const auto& o : op.value["offsets"]) {
+      if (!o.is_object() || !o.contains("offset") || !o["offset"].is_number_integer()) continue;
+      const Tp tp = tp_of(o);
+      const std::int64_t offset = o["offset"].get<std::int64_t>();
+      auto& slot = committed[{group, tp}];
+      if (!reset && slot.second > 0 && offset < slot.first)
+        out.push_back({Violation::safety("committed-offset-regression",
+                                         fmt::format("group {} committed {} offset {} after offset {}", group,
+                                                     name_of(tp), offset, slot.first),
+                                         {slot.second - 1, op.index}),
+                       tp});
+      slot = {offset, op.index + 1};
+    }
+  }
+  return out;
+}
+
+std::vector<Case> assignment_overlap(const History& h) {
+  std::map<std::tuple<std::string, std::int64_t, Tp>, const Op*> owner;
+  std::vector<Case> out;
+  for (const Op& op : h.ops()) {
+    if (op.f != "assign" || op.type != OpType::ok || !op.value.is_object() || !op.value.contains("partitions") ||
+        !op.value["partitions"].is_array())
+      continue;
+    const std::string group = op.value.value("group", "");
+    const std::int64_t generation = op.value.value("generation", std::int64_t{-1});
+    for (const auto& p : op.value["partitions"]) {
+      if (!p.is_object()) continue;
+      const Tp tp = tp_of(p);
+      const auto [it, fresh] = owner.emplace(std::tuple{group, generation, tp}, &op);
+      if (fresh || it->second->process == op.process) continue;
+      out.push_back({Violation::safety("assignment-overlap",
+                                       fmt::format("group {} generation {} gave {} to process {} and process {}", group,
+                                                   generation, name_of(tp), it->second->process, op.process),
+                                       {it->second->index, op.index}),
+                     tp});
+    }
+  }
+  return out;
+}
+
+bool is_heal(const Op& op) { return op.process == k_nemesis && (op.f == "heal-all" || op.f == "heal"); }
+
+// liveness: after the last heal, every acknowledged record is consumed
+// (within `within_ms` of the heal, or of its ack when that came later).
+std::vector<Case> liveness(const View& v, const json& options) {
+  const Op* heal = nullptr;
+  for (const Op& op : v.h.ops())
+    if (is_heal(op)) heal = &op;
+  if (!heal || v.h.ops().empty()) return {};
+  const std::int64_t within_ms = options.is_object() ? options.value("within_ms", std::int64_t{-1}) : -1;
+  const std::int64_t end_ns = v.h.ops().back().time_ns;
+  std::map<RecordId, std::int64_t> read_at_ns;
+  for (const Op& op : v.h.ops())
+    if (op.type == OpType::ok)
+      for (const auto& r : polled_records(op)) read_at_ns.emplace(id_of(r), op.time_ns);
+  std::vector<Case> out;
+  for (const auto& [id, s] : v.writer) {
+    if (s->done->type != OpType::ok) continue;
+    const std::int64_t acked_ns = s->done->time_ns;
+    const std::int64_t from_ns = std::max(acked_ns, heal->time_ns);
+    std::int64_t deadline_ns = end_ns;
+    if (within_ms >= 0) {
+      deadline_ns = from_ns + within_ms * 1'000'000;
+      if (deadline_ns > end_ns) continue;  // the run ended before its bound
+    }
+    const auto r = read_at_ns.find(id);
+    if (r != read_at_ns.end() && r->second <= deadline_ns) continue;
+    out.push_back({Violation::liveness(
+                       "liveness",
+                       within_ms >= 0
+                           ? fmt::format("acknowledged {} was not consumed within {} ms after the heal", describe(s->rec),
+                                         within_ms)
+                           : fmt::format("acknowledged {} was not consumed after the heal", describe(s->rec)),
+                       {s->done->index, heal->index}),
+                   s->rec.tp});
+  }
+  return out;
+}
+
+// The view shared by the checkers inside a SharedAnalysis scope: built on
+// first use, for that history only (and as long as it has not grown).
+struct Shared {
+  const History* h = nullptr;
+  std::size_t size = 0;
+  std::unique_ptr<View> view;
+};
+thread_local Shared* shared = nullptr;
+
+// The view of `h`: the shared one inside a scope over `h`, else `own`, built now.
+const View& view_of(const History& h, std::optional<View>& own) {
+  if (shared && shared->h == &h && shared->size == h.size()) {
+    if (!shared->view) shared->view = std::make_unique<View>(h);
+    return *shared->view;
+  }
+  return own.emplace(h);
+}
+
+template <class F>
+std::vector<Violation> over_view(const History& h, F f) {
+  std::optional<View> own;
+  const View& v = view_of(h, own);
+  if (!v.kafka) return {};
+  return strip(f(v));
+}
+
+}  // namespace
+
+std::vector<Violation> check_lost_write(const History& h, const json&) { return over_view(h, lost_write); }
+std::vector<Violation> check_unseen(const History& h, const json&) { return over_view(h, unseen); }
+std::vector<Violation> check_duplicate(const History& h, const json&) { return over_view(h, duplicate); }
+std::vector<Violation> check_inconsistent_offsets(const History& h, const json&) {
+  return over_view(h, inconsistent_offsets);
+}
+std::vector<Violation> check_poll_skip(const History& h, const json& o) {
+  return over_view(h, [&](const View& v) { return poll_order(v, true, o); });
+}
+std::vector<Violation> check_nonmonotonic_poll(const History& h, const json& o) {
+  return over_view(h, [&](const View& v) { return poll_order(v, false, o); });
+}
+std::vector<Violation> check_nonmonotonic_send(const History& h, const json&) {
+  return over_view(h, nonmonotonic_send);
+}
+std::vector<Violation> check_int_poll_skip(const History& h, const json&) {
+  return over_view(h, [](const View& v) { return inside(v, true, true); });
+}
+std::vector<Violation> check_int_nonmonotonic_poll(const History& h, const json&) {
+  return over_view(h, [](const View& v) { return inside(v, true, false); });
+}
+std::vector<Violation> check_int_nonmonotonic_send(const History& h, const json&) {
+  return over_view(h, [](const View& v) { return inside(v, false, false); });
+}
+std::vector<Violation> check_int_send_skip(const History& h, const json&) {
+  return over_view(h, [](const View& v) { return inside(v, false, true); });
+}
+std::vector<Violation> check_precommitted_read(const History& h, const json&) {
+  return over_view(h, precommitted_read);
+}
+std::vector<Violation> check_g1a(const History& h, const json&) { return over_view(h, g1a); }
+std::vector<Violation> check_per_key_order(const History& h, const json&) { return over_view(h, per_key_order); }
+std::vector<Violation> check_redelivery(const History& h, const json&) { return over_view(h, redelivery); }
+std::vector<Violation> check_committed_offset_regression(const History& h, const json&) {
+  return strip(committed_offset_regression(h));
+}
+std::vector<Violation> check_assignment_overlap(const History& h, const json&) {
+  return strip(assignment_overlap(h));
+}
+std::vector<Violation> check_kafka_liveness(const History& h, const json& o) {
+  return over_view(h, [&](const View& v) { return liveness(v, o); });
+}
+
+std::vector<Checker> kafka_checkers() {
+  auto snapshot_checker = [](const History&, const json& o) {
+    if (!o.is_object() || !o.contains("snapshot")) return std::vector<Violation>{};
+    return check_replica_divergence(snapshot_from_json(o["snapshot"]));
+  };
+  return {
+      {"lost-write", "an acknowledged record at or below the highest offset polled in its partition was never polled",
+       check_lost_write},
+      {"unseen", "an acknowledged record was never polled (liveness: nothing above it proves it lost)", check_unseen},
+      {"duplicate", "one record at two offsets of its partition, or in two partitions", check_duplicate},
+      {"inconsistent-offsets", "two different records reported at one offset of a partition",
+       check_inconsistent_offsets},
+      {"poll-skip", "a process's next poll of a partition skips records after its last one (forgotten on assign)",
+       check_poll_skip},
+      {"nonmonotonic-poll", "a process's next poll of a partition starts at or before its last one",
+       check_nonmonotonic_poll},
+      {"nonmonotonic-send", "a producer's later send lands at or before its earlier one in the log",
+       check_nonmonotonic_send},
+      {"int-poll-skip", "one poll skips records of a partition between two it returned", check_int_poll_skip},
+      {"int-nonmonotonic-poll", "one poll returns a partition's records out of log order",
+       check_int_nonmonotonic_poll},
+      {"int-nonmonotonic-send", "one operation's sends land out of order in the log", check_int_nonmonotonic_send},
+      {"int-send-skip", "other records land between two sends of one operation (normal for Kafka transactions)",
+       check_int_send_skip},
+      {"precommitted-read", "a transaction polls a record it sent itself", check_precommitted_read},
+      {"G1a", "aborted read: a record whose send failed definitely was polled", check_g1a},
+      {"per-key-order", "one producer's records of one key are consumed in another order than sent",
+       check_per_key_order},
+      {"redelivery", "one consumer group consumed one record twice (at-least-once, not at-most-once)",
+       check_redelivery},
+      {"committed-offset-regression", "a group's committed offset of a partition goes back without a reset",
+       check_committed_offset_regression},
+      {"assignment-overlap", "two members own one partition in one generation of a group", check_assignment_overlap},
+      {"kafka-liveness", "after the last heal every acknowledged record is consumed (within option within_ms)",
+       check_kafka_liveness},
+      {"replica-divergence", "two replicas differ below the high watermark (option snapshot: a Snapshot as JSON)",
+       snapshot_checker},
+  };
+}
+
+const std::vector<std::string>& kafka_checker_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& c : kafka_checkers()) n.push_back(c.name);
+    return n;
+  }();
+  return names;
+}
+
+SharedAnalysis::SharedAnalysis(const History& h) {
+  if (shared) return;  // an outer scope already shares (or another history is being judged)
+  shared = new Shared{&h, h.size(), nullptr};
+  owner_ = true;
+}
+
+SharedAnalysis::~SharedAnalysis() {
+  if (!owner_) return;
+  delete shared;
+  shared = nullptr;
+}
+
+DeliverySummary delivery_summary(const History& h) {
+  std::optional<View> own;
+  const View& v = view_of(h, own);
+  DeliverySummary s;
+  s.kafka = v.kafka;
+  if (!v.kafka) return s;
+  for (const auto& [id, w] : v.writer) s.acked += w->done->type == OpType::ok;
+  s.consumed = static_cast<std::int64_t>(v.first_read.size());
+  const auto lost = lost_write(v), not_seen = unseen(v), dups = duplicate(v), again = redelivery(v);
+  s.lost = static_cast<std::int64_t>(lost.size());
+  s.unseen = static_cast<std::int64_t>(not_seen.size());
+  s.duplicated = static_cast<std::int64_t>(dups.size());
+  s.redelivered = static_cast<std::int64_t>(again.size());
+  s.at_least_once = s.lost == 0 && s.unseen == 0;
+  s.at_most_once = s.duplicated == 0 && s.redelivered == 0;
+  std::map<Tp, PartitionOrder> parts;
+  for (const auto& [tp, log] : v.logs)
+    parts[tp] = {tp.topic, tp.partition, static_cast<std::int64_t>(log.offsets.size()), 0, 0};
+  auto count = [&](const std::vector<Case>& cases, bool skip) {
+    for (const auto& c : cases)
+      if (c.tp && parts.count(*c.tp)) ++(skip ? parts[*c.tp].skips : parts[*c.tp].order_violations);
+  };
+  count(poll_order(v, false, json::object()), false);
+  count(inside(v, true, false), false);
+  count(nonmonotonic_send(v), false);
+  count(inside(v, false, false), false);
+  count(per_key_order(v), false);
+  count(inconsistent_offsets(v), false);
+  count(poll_order(v, true, json::object()), true);
+  count(inside(v, true, true), true);
+  for (auto& [tp, p] : parts) s.partitions.push_back(p);
+  return s;
+}
+
+json to_json(const DeliverySummary& s) {
+  if (!s.kafka) return nullptr;
+  json parts = json::array();
+  for (const auto& p : s.partitions)
+    parts.push_back({{"topic", p.topic},
+                     {"partition", p.partition},
+                     {"records", p.records},
+                     {"ordered", p.ordered()},
+                     {"order_violations", p.order_violations},
+                     {"skips", p.skips}});
+  return {{"at_most_once", s.at_most_once},
+          {"at_least_once", s.at_least_once},
+          {"exactly_once", s.exactly_once()},
+          {"acked", s.acked},
+          {"consumed", s.consumed},
+          {"lost", s.lost},
+          {"unseen", s.unseen},
+          {"duplicated", s.duplicated},
+          {"redelivered", s.redelivered},
+          {"partitions", parts}};
+}
+
+}  // namespace samsa::invariants
