@@ -1,24 +1,34 @@
 // `samsa live`: the system on real sockets, real files and real time.
 //
-//   samsa live [--brokers N] [--base-port P] [--coordinator-port P] [--host H] [--data-dir D]
+//   samsa live [--brokers N] [--base-port P] [--coordinator-port P] [--host H]
+//              [--data-dir D] [--set KEY=VALUE ...]
 //       the embedded default: a coordinator (ZooKeeper's protocol) and N
-//       brokers in this one process; prints `ready ...` when clients can
-//       connect.
+//       brokers in this one process; prints `ready bootstrap=... zookeeper=...`
+//       when clients can connect.
 //   samsa live coordinator --config zoo.cfg
 //       one coordinator process, configured by ZooKeeper's zoo.cfg keys.
+//   samsa live broker --config server.properties
+//       one broker process, configured by Kafka's server.properties keys;
+//       zookeeper.connect may name samsa's coordinator or a real ZooKeeper.
 //
-// SIGTERM (or SIGINT) shuts down in order (brokers drain, then the
-// coordinator) and exits 0; a second SIGINT exits at once. Bad config values
-// name FILE:LINE and exit 2.
+// SIGTERM (or SIGINT) shuts down in order: brokers make a controlled
+// shutdown (leadership moved away, logs flushed, session closed), then the
+// coordinator; exit 0. A second SIGINT exits at once. Bad config values
+// name FILE:LINE and exit 2; unknown keys warn.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "sim/live/live_world.h"
+#include "system/broker/broker.h"
+#include "system/broker/controlled_shutdown.h"
 #include "system/coord/server.h"
 #include "tools/commands.h"
 #include "tools/live_config.h"
@@ -38,7 +48,8 @@ struct LiveOptions {
   int brokers = 3;
   std::string data_dir;  // empty: a fresh temp dir
   std::string log_level = "info";
-  std::string config;    // coordinator --config
+  std::string config;    // coordinator / broker --config
+  std::vector<std::string> sets;  // --set KEY=VALUE for the embedded brokers
 };
 
 // How a server failed to start (set by its node's main, read after run()).
@@ -48,35 +59,49 @@ struct StartFailure {
   std::string message;
 };
 
-// Tracks what must be up before `ready` is printed, and prints it once.
+// Tracks what must be up before `ready` is printed, and prints it once:
+// brokers in index order, whichever registered first.
 class Readiness {
  public:
-  explicit Readiness(int pending) : pending_(pending) {}
+  Readiness(int brokers, std::string zookeeper) : brokers_(static_cast<std::size_t>(brokers)),
+                                                  zookeeper_(std::move(zookeeper)) {}
   void coordinator_up(std::string address) {
     zookeeper_ = std::move(address);
-    arrive();
+    coordinator_ = true;
+    maybe_print();
   }
-  void broker_up(std::string address) {
-    bootstrap_ += (bootstrap_.empty() ? "" : ",") + address;
-    arrive();
+  void broker_up(int index, std::string address) {
+    brokers_.at(static_cast<std::size_t>(index)) = std::move(address);
+    maybe_print();
   }
+  void no_coordinator_here() { coordinator_ = true; }
 
  private:
-  void arrive() {
-    if (--pending_ != 0) return;
+  void maybe_print() {
+    if (printed_ || !coordinator_) return;
+    std::string bootstrap;
+    for (const auto& b : brokers_) {
+      if (b.empty()) return;
+      bootstrap += (bootstrap.empty() ? "" : ",") + b;
+    }
+    printed_ = true;
     std::string line = "ready";
-    if (!bootstrap_.empty()) line += " bootstrap=" + bootstrap_;
+    if (!bootstrap.empty()) line += " bootstrap=" + bootstrap;
     line += " zookeeper=" + zookeeper_;
     std::cout << line << std::endl;  // one line, flushed: scripts wait for it
   }
-  int pending_;
-  std::string bootstrap_;
+  std::vector<std::string> brokers_;
   std::string zookeeper_;
+  bool coordinator_ = false;
+  bool printed_ = false;
 };
 
 // Adds the coordinator node: system/coord's server on the node's runtime.
+// `on_up` runs on the coordinator's main fiber once it listens, with its
+// port (the embedded cluster starts its brokers there).
 Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorSettings& s,
-                                            Readiness& ready, StartFailure& failure) {
+                                            Readiness& ready, StartFailure& failure,
+                                            std::function<void(std::uint16_t)> on_up = {}) {
   sim::LiveNodeConfig nc;
   nc.name = "coordinator";
   nc.data_dir = s.data_dir;
@@ -89,7 +114,7 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
   sc.max_session_timeout_ms = s.max_session_timeout_ms;
   sc.snapshot_every_txns = s.snap_count;
   const std::string host = s.client_port_address;
-  return world.add_node(nc, [&world, sc, host, &ready, &failure](sim::Runtime& rt) {
+  return world.add_node(nc, [&world, sc, host, &ready, &failure, on_up](sim::Runtime& rt) {
     auto server = coord::Server::start(rt, sc);
     if (!server) {
       failure = {true, server.error().starts_with("listen") ? 2 : 1,
@@ -98,30 +123,55 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
       return;
     }
     ready.coordinator_up(fmt::format("{}:{}", host, (*server)->port()));
+    if (on_up) on_up((*server)->port());
     // The server's actors own it; the coordinator needs no drain: every
     // write was fsynced before it was acknowledged.
   });
 }
 
-// --- brokers plug in here ------------------------------------------------------
-// A broker of the embedded cluster: what its server.properties would say.
-struct BrokerPlan {
-  int broker_id = 0;              // broker.id
-  std::string host;               // listeners=PLAINTEXT://host:port
-  std::uint16_t port = 0;
-  std::string data_dir;           // log.dirs (the node's disk root)
-  std::string zookeeper_connect;  // zookeeper.connect
-};
+// Adds one broker node (not started): system/broker's server on the node's
+// runtime, bound to the settings' listener and advertising the address
+// clients must use; a drain hook for Kafka's controlled shutdown
+// (broker/controlled_shutdown.h); and ready.broker_up once the broker
+// serves and its metadata cache (the controller's UpdateMetadata) knows
+// `cluster_size` brokers, so a client's first Metadata sees the cluster.
+Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s, int index,
+                                       std::size_t cluster_size, Readiness& ready,
+                                       StartFailure& failure) {
+  sim::LiveNodeConfig nc;
+  nc.name = fmt::format("broker-{}", s.config.broker_id);
+  nc.data_dir = s.log_dir;
+  nc.listen_host = s.bind_host;
+  nc.max_frame_bytes = static_cast<std::size_t>(s.config.socket_request_max_bytes);
+  return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure](sim::Runtime& rt) {
+    auto bound = rt.net().listen(s.port);
+    if (!bound) {
+      failure = {true, 2, fmt::format("broker {}: cannot listen on {}:{}: {}", s.config.broker_id,
+                                      s.bind_host, s.port, sim::to_string(bound.error()))};
+      world.request_stop();
+      return;
+    }
+    broker::BrokerOptions options;
+    options.coordinators = s.coordinators;
+    options.listener = std::shared_ptr<sim::Listener>(std::move(*bound));
+    options.advertised = broker::BrokerEndpoint{s.advertised_host,
+                                                s.advertised_port.value_or(options.listener->port())};
+    auto node = broker::start_broker(rt, s.config, options);
+    std::weak_ptr<broker::BrokerNode> weak = node;
+    world.set_drain(rt.node_id(), [weak] {
+      if (auto n = weak.lock()) broker::controlled_shutdown(*n);
+    });
+    while (!node->serving || node->replicas->metadata().brokers().size() < cluster_size)
+      rt.sleep(std::chrono::milliseconds(10));
+    ready.broker_up(index, fmt::format("{}:{}", options.advertised->host, options.advertised->port));
+  });
+}
 
-// Adds one broker node to the world (not started): system/broker's server
-// on the node's runtime, a drain hook for Kafka's controlled shutdown
-// (world.set_drain: move leadership away, flush logs), and
-// ready.broker_up("host:port") once it is registered in /brokers/ids.
-// nullptr until system/broker exists; `samsa live broker --config
-// server.properties` will read its plan with read_properties().
-using StartBroker = Result<NodeId, std::string> (*)(LiveWorld&, const BrokerPlan&, Readiness&,
-                                                    StartFailure&);
-constexpr StartBroker k_start_broker = nullptr;
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == 0) return "localhost";
+  return name;
+}
 
 std::string fresh_data_dir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -154,21 +204,32 @@ int exit_code_of(const sim::LiveRunResult& r, const StartFailure& failure) {
   return 1;
 }
 
-int run_coordinator(const LiveOptions& o) {
-  auto file = read_properties(o.config);
+// Reads a properties file; prints the error and returns nullopt.
+std::optional<ConfigFile> read_config(const std::string& path) {
+  auto file = read_properties(path);
   if (!file) {
     std::cerr << file.error() << "\n";
-    return 2;
+    return std::nullopt;
   }
+  return std::move(*file);
+}
+
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+}
+
+int run_coordinator(const LiveOptions& o) {
+  auto file = read_config(o.config);
+  if (!file) return 2;
   auto parsed = parse_coordinator(*file);
   if (!parsed) {
     std::cerr << parsed.error() << "\n";
     return 2;
   }
-  for (const auto& w : parsed->warnings) std::cerr << "warning: " << w << "\n";
+  print_warnings(parsed->warnings);
   LiveWorld world(world_config(o));
   std::cout << "seed " << world.seed() << "\ndata-dir " << parsed->settings.data_dir << std::endl;
-  Readiness ready(1);
+  Readiness ready(0, "");
   StartFailure failure;
   auto id = add_coordinator(world, parsed->settings, ready, failure);
   if (!id) {
@@ -179,46 +240,112 @@ int run_coordinator(const LiveOptions& o) {
   return exit_code_of(world.run(), failure);
 }
 
+// One broker process: Kafka's server.properties.
+int run_broker(const LiveOptions& o) {
+  auto file = read_config(o.config);
+  if (!file) return 2;
+  auto parsed = parse_broker(*file, host_name());
+  if (!parsed) {
+    std::cerr << parsed.error() << "\n";
+    return 2;
+  }
+  print_warnings(parsed->warnings);
+  const BrokerSettings& s = parsed->settings;
+  LiveWorld world(world_config(o));
+  std::cout << "seed " << world.seed() << "\ndata-dir " << s.log_dir << std::endl;
+  Readiness ready(1, s.config.zookeeper_connect);
+  ready.no_coordinator_here();
+  StartFailure failure;
+  auto id = add_broker(world, s, 0, 1, ready, failure);
+  if (!id) {
+    std::cerr << o.config << ": log.dirs " << id.error() << "\n";
+    return 2;
+  }
+  world.start(*id);
+  return exit_code_of(world.run(), failure);
+}
+
+// The server.properties of broker `b` of the embedded cluster: its identity
+// and addresses, defaults fit for a cluster of `brokers` (replication
+// factors of min(3, brokers), as a production cluster's would be; no
+// initial rebalance delay, as Kafka's own config/server.properties for
+// development), then the user's --set KEY=VALUE lines.
+Result<BrokerSettings, std::string> embedded_broker(const LiveOptions& o, const std::string& dir, int b) {
+  const int rf = std::min(3, o.brokers);
+  const int port = o.base_port == 0 ? 0 : o.base_port + b;
+  ConfigFile file{"--set", {}};
+  auto add = [&](std::string k, std::string v) { file.entries.push_back({std::move(k), std::move(v), 0}); };
+  add("broker.id", std::to_string(b));
+  add("listeners", fmt::format("PLAINTEXT://{}:{}", o.host, port));
+  add("log.dirs", fmt::format("{}/broker-{}", dir, b));
+  add("zookeeper.connect", fmt::format("{}:{}", o.host, o.coordinator_port == 0 ? 2181 : o.coordinator_port));
+  add("default.replication.factor", std::to_string(rf));
+  add("offsets.topic.replication.factor", std::to_string(rf));
+  add("transaction.state.log.replication.factor", std::to_string(rf));
+  add("transaction.state.log.min.isr", std::to_string(std::min(2, rf)));
+  add("group.initial.rebalance.delay.ms", "0");
+  for (std::size_t i = 0; i < o.sets.size(); ++i) {
+    const auto eq = o.sets[i].find('=');
+    if (eq == std::string::npos) return Err{"--set " + o.sets[i] + ": expected KEY=VALUE"};
+    file.entries.push_back({o.sets[i].substr(0, eq), o.sets[i].substr(eq + 1), static_cast<int>(i + 1)});
+  }
+  auto parsed = parse_broker(file, host_name());
+  if (!parsed) return Err{parsed.error()};
+  print_warnings(parsed->warnings);
+  return std::move(parsed->settings);
+}
+
 int run_embedded(const LiveOptions& o) {
   std::string dir = o.data_dir.empty() ? fresh_data_dir() : o.data_dir;
   if (dir.empty()) {
     std::cerr << "samsa live: cannot make a temp data dir\n";
     return 2;
   }
+  if (o.base_port != 0 && o.base_port + o.brokers - 1 > 65535) {
+    std::cerr << "samsa live: --base-port " << o.base_port << " leaves no room for " << o.brokers << " brokers\n";
+    return 2;
+  }
+  std::vector<BrokerSettings> brokers;
+  for (int b = 0; b < o.brokers; ++b) {
+    auto s = embedded_broker(o, dir, b);
+    if (!s) {
+      std::cerr << "samsa live: " << s.error() << "\n";
+      return 2;
+    }
+    brokers.push_back(std::move(*s));
+  }
   LiveWorld world(world_config(o));
   std::cout << "seed " << world.seed() << "\ndata-dir " << dir << std::endl;
-  const int brokers = k_start_broker != nullptr ? o.brokers : 0;
-  if (o.brokers > 0 && k_start_broker == nullptr)
-    std::cerr << "samsa live: brokers are not part of this build yet (system/broker); "
-                 "running the coordinator only\n";
-  Readiness ready(1 + brokers);
+  Readiness ready(o.brokers, "");
   StartFailure failure;
   CoordinatorSettings cs;
   cs.data_dir = dir + "/coordinator";
   cs.client_port = o.coordinator_port;
   cs.client_port_address = o.host;
   cs.tick_ms = 2000;
-  auto coordinator = add_coordinator(world, cs, ready, failure);
+  // Brokers start once the coordinator they register with listens (so
+  // --coordinator-port 0 works), and are shut down before it:
+  // LiveWorld::run stops nodes in reverse order of adding them.
+  bool started = false;
+  auto start_brokers = [&](std::uint16_t port) {
+    if (std::exchange(started, true)) return;
+    for (std::size_t b = 0; b < brokers.size(); ++b) {
+      brokers[b].coordinators = {sim::Address{o.host, port}};
+      auto id = add_broker(world, brokers[b], static_cast<int>(b), brokers.size(), ready, failure);
+      if (!id) {
+        failure = {true, 2, fmt::format("broker {}: {}", b, id.error())};
+        world.request_stop();
+        return;
+      }
+      world.start(*id);
+    }
+  };
+  auto coordinator = add_coordinator(world, cs, ready, failure, start_brokers);
   if (!coordinator) {
     std::cerr << "samsa live: " << coordinator.error() << "\n";
     return 2;
   }
   world.start(*coordinator);
-  // Brokers start after the coordinator they register with (and are shut
-  // down before it: LiveWorld::run stops nodes in reverse order). With
-  // --coordinator-port 0 they will need the port the coordinator got: start
-  // them from its main, once it is up.
-  for (int b = 0; b < brokers; ++b) {
-    const BrokerPlan plan{b, o.host, static_cast<std::uint16_t>(o.base_port + b),
-                          fmt::format("{}/broker-{}", dir, b),
-                          fmt::format("{}:{}", o.host, o.coordinator_port)};
-    auto id = k_start_broker(world, plan, ready, failure);
-    if (!id) {
-      std::cerr << "samsa live: broker " << b << ": " << id.error() << "\n";
-      return 2;
-    }
-    world.start(*id);
-  }
   return exit_code_of(world.run(), failure);
 }
 
@@ -226,22 +353,27 @@ int run_embedded(const LiveOptions& o) {
 
 Command add_live_command(CLI::App& app) {
   auto opts = std::make_shared<LiveOptions>();
+  const auto levels = CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"});
   auto* live = app.add_subcommand("live", "run on real sockets, real files and real time");
   live->add_option("--brokers", opts->brokers, "brokers to start (default 3)")
       ->check(CLI::Range(0, 64));
-  live->add_option("--base-port", opts->base_port, "the first broker's port (default 9092)");
+  live->add_option("--base-port", opts->base_port,
+                   "the first broker's port; the others follow (default 9092; 0: each picks a free one)");
   live->add_option("--coordinator-port", opts->coordinator_port,
                    "the coordinator's port (default 2181; 0 picks a free one)");
-  live->add_option("--host", opts->host, "the address to listen on (default 127.0.0.1)");
+  live->add_option("--host", opts->host, "the address to listen on and advertise (default 127.0.0.1)");
   live->add_option("--data-dir", opts->data_dir, "where servers keep their files (default: a fresh temp dir)");
-  live->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")
-      ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
+  live->add_option("--set", opts->sets, "KEY=VALUE: a server.properties key for every broker (repeatable)");
+  live->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
   auto* coord = live->add_subcommand("coordinator", "one coordinator, configured by a zoo.cfg");
   coord->add_option("--config", opts->config, "ZooKeeper-style config file")->required();
-  coord->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")
-      ->check(CLI::IsMember({"off", "error", "warn", "info", "debug", "trace"}));
-  return {live, [opts, coord] {
+  coord->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
+  auto* broker = live->add_subcommand("broker", "one broker, configured by Kafka's server.properties");
+  broker->add_option("--config", opts->config, "server.properties")->required();
+  broker->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
+  return {live, [opts, coord, broker] {
             if (coord->parsed()) return run_coordinator(*opts);
+            if (broker->parsed()) return run_broker(*opts);
             return run_embedded(*opts);
           }};
 }

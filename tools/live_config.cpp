@@ -3,6 +3,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 
 namespace samsa::tools {
@@ -119,6 +120,146 @@ Result<ParsedCoordinator, std::string> parse_coordinator(const ConfigFile& file)
                std::to_string(lo) + " ms) is larger than maxSessionTimeout (" +
                std::to_string(hi) + " ms)"};
   }
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& v, char sep) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  for (;;) {
+    const auto next = v.find(sep, at);
+    out.push_back(trim(v.substr(at, next == std::string::npos ? std::string::npos : next - at)));
+    if (next == std::string::npos) return out;
+    at = next + 1;
+  }
+}
+
+}  // namespace
+
+Result<ListenerAddress, std::string> parse_listener(const std::string& value) {
+  const auto listeners = split(value, ',');
+  if (listeners.size() != 1)
+    return Err{std::string("samsa brokers serve one listener (PLAINTEXT://host:port)")};
+  const std::string& uri = listeners.front();
+  const auto scheme = uri.find("://");
+  if (scheme == std::string::npos) return Err{"'" + uri + "' is not of the form PLAINTEXT://host:port"};
+  if (uri.substr(0, scheme) != "PLAINTEXT")
+    return Err{"only PLAINTEXT listeners are served, not " + uri.substr(0, scheme)};
+  const std::string rest = uri.substr(scheme + 3);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos) return Err{"'" + uri + "' names no port"};
+  const auto port = parse_int<std::uint16_t>(rest.substr(colon + 1));
+  if (!port) return Err{"'" + rest.substr(colon + 1) + "' is not a port 0..65535"};
+  ListenerAddress out{rest.substr(0, colon), *port};
+  // IPv6 literals are written [::1]:9092.
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  return out;
+}
+
+Result<std::vector<sim::Address>, std::string> parse_zookeeper_connect(const std::string& value) {
+  if (value.find('/') != std::string::npos)
+    return Err{std::string("a chroot path is not supported (samsa keeps Kafka's znodes at the root)")};
+  std::vector<sim::Address> out;
+  for (const std::string& hp : split(value, ',')) {
+    if (hp.empty()) return Err{std::string("an empty host:port")};
+    const auto colon = hp.rfind(':');
+    sim::Address a{hp.substr(0, colon), 2181};
+    if (colon != std::string::npos) {
+      const auto port = parse_int<std::uint16_t>(hp.substr(colon + 1));
+      if (!port || *port == 0) return Err{"'" + hp + "' has no port 1..65535"};
+      a.port = *port;
+    }
+    if (a.host.empty()) return Err{"'" + hp + "' names no host"};
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+namespace {
+
+// Where the broker listens and what it advertises (KafkaConfig.listeners,
+// advertisedListeners: advertised.listeners defaults to listeners, which
+// default to the old host.name and port keys).
+Result<void, std::string> resolve_listeners(const ConfigFile& file,
+                                            const std::map<std::string, const ConfigEntry*>& last,
+                                            const std::string& default_host, BrokerSettings& s) {
+  const broker::BrokerConfig& c = s.config;
+  ListenerAddress bind{c.host_name, static_cast<std::uint16_t>(c.port)};
+  if (c.port < 0 || c.port > 65535) {
+    const auto it = last.find("port");
+    return Err{(it != last.end() ? file.where(*it->second) : file.path) + ": port must be 0..65535"};
+  }
+  if (const auto it = last.find("listeners"); it != last.end()) {
+    auto l = parse_listener(c.listeners);
+    if (!l) return Err{file.where(*it->second) + ": bad value for listeners: " + l.error()};
+    bind = *l;
+  }
+  s.bind_host = bind.host.empty() ? "0.0.0.0" : bind.host;
+  s.port = bind.port;
+  const bool routable = !bind.host.empty() && bind.host != "0.0.0.0" && bind.host != "::";
+  s.advertised_host = routable ? bind.host : default_host;
+  s.advertised_port = bind.port == 0 ? std::nullopt : std::optional<std::uint16_t>(bind.port);
+  if (const auto it = last.find("advertised.listeners"); it != last.end()) {
+    auto a = parse_listener(c.advertised_listeners);
+    if (!a) return Err{file.where(*it->second) + ": bad value for advertised.listeners: " + a.error()};
+    if (a->host == "0.0.0.0" || a->host == "::")
+      return Err{file.where(*it->second) +
+                 ": advertised.listeners cannot use the nonroutable meta-address " + a->host};
+    if (a->port == 0) return Err{file.where(*it->second) + ": advertised.listeners needs a port"};
+    if (!a->host.empty()) s.advertised_host = a->host;
+    s.advertised_port = a->port;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ParsedBroker, std::string> parse_broker(const ConfigFile& file, const std::string& default_host) {
+  ParsedBroker out;
+  BrokerSettings& s = out.settings;
+  std::vector<std::pair<std::string, std::string>> known;
+  std::map<std::string, const ConfigEntry*> last;
+  for (const ConfigEntry& e : file.entries) {
+    if (!broker::is_broker_config_key(e.key)) {
+      out.warnings.push_back(file.where(e) + ": unknown key '" + e.key + "'; ignored");
+      continue;
+    }
+    // One key at a time, so that a bad value names its own line.
+    if (auto r = broker::set_broker_config(s.config, e.key, e.value); !r)
+      return Err{file.where(e) + ": " + r.error().message};
+    known.emplace_back(e.key, e.value);
+    last[e.key] = &e;
+  }
+  // Again as a whole, for the rules that span keys.
+  auto whole = broker::make_broker_config(known);
+  if (!whole) {
+    const auto it = last.find(whole.error().key);
+    return Err{(it != last.end() ? file.where(*it->second) : file.path) + ": " + whole.error().message};
+  }
+  s.config = std::move(*whole);
+  if (!last.count("broker.id") || s.config.broker_id < 0)
+    return Err{(last.count("broker.id") ? file.where(*last.at("broker.id")) : file.path) +
+               ": broker.id must be set to 0 or more (samsa does not generate broker ids)"};
+  if (!last.count("zookeeper.connect")) return Err{file.path + ": zookeeper.connect is not set"};
+  auto zk = parse_zookeeper_connect(s.config.zookeeper_connect);
+  if (!zk) return Err{file.where(*last.at("zookeeper.connect")) + ": bad value for zookeeper.connect: " + zk.error()};
+  s.coordinators = std::move(*zk);
+  if (auto r = resolve_listeners(file, last, default_host, s); !r) return Err{r.error()};
+  // log.dirs, else log.dir (Kafka's default /tmp/kafka-logs).
+  s.log_dir = s.config.log_dir;
+  if (const auto it = last.find("log.dirs"); it != last.end()) {
+    const auto dirs = split(s.config.log_dirs, ',');
+    if (dirs.front().empty()) return Err{file.where(*it->second) + ": bad value for log.dirs: an empty path"};
+    s.log_dir = dirs.front();
+    if (dirs.size() > 1)
+      out.warnings.push_back(file.where(*it->second) + ": samsa brokers keep one log dir; using " + s.log_dir);
+  }
+  // The node's disk is rooted at the log dir; the broker's paths are
+  // relative to it.
+  s.config.log_dir.clear();
   return out;
 }
 

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/runtime/network.h"
 #include "sim/runtime/result.h"
+#include "system/broker/config.h"
 
 namespace samsa::tools {
 
@@ -49,5 +51,42 @@ struct ParsedCoordinator {
 // Interprets zoo.cfg entries. An error names FILE:LINE (or the file, for a
 // missing required key).
 Result<ParsedCoordinator, std::string> parse_coordinator(const ConfigFile& file);
+
+// One PLAINTEXT listener of Kafka's `listeners` / `advertised.listeners`
+// (PLAINTEXT://host:port; an empty host binds every interface).
+struct ListenerAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// Parses a listeners value. Only PLAINTEXT is served: another security
+// protocol, several listeners or a malformed URI is an error.
+Result<ListenerAddress, std::string> parse_listener(const std::string& value);
+
+// zookeeper.connect: host:port[,host:port...] (port 2181 when left out).
+// A chroot suffix (/path) is an error: samsa brokers keep Kafka's paths at
+// the root.
+Result<std::vector<sim::Address>, std::string> parse_zookeeper_connect(const std::string& value);
+
+// A broker process, from Kafka's server.properties keys.
+struct BrokerSettings {
+  broker::BrokerConfig config;
+  std::string log_dir;             // log.dirs (first entry), else log.dir
+  std::string bind_host;           // listeners' host ("0.0.0.0" when empty)
+  std::uint16_t port = 9092;       // listeners' port (0: any free port)
+  std::string advertised_host;     // advertised.listeners, else listeners' host
+  std::optional<std::uint16_t> advertised_port;  // nullopt: the bound port
+  std::vector<sim::Address> coordinators;        // zookeeper.connect
+};
+
+struct ParsedBroker {
+  BrokerSettings settings;
+  std::vector<std::string> warnings;  // "FILE:LINE: ..."
+};
+
+// Interprets server.properties entries: every key the broker knows goes
+// through broker::make_broker_config (Kafka's validators and messages);
+// unknown keys warn. `default_host` is advertised when no listener names a
+// host (Kafka advertises the machine's canonical host name).
+Result<ParsedBroker, std::string> parse_broker(const ConfigFile& file, const std::string& default_host);
 
 }  // namespace samsa::tools

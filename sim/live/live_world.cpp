@@ -325,8 +325,9 @@ void LiveWorld::wake_main() noexcept {
 
 void LiveWorld::setup_signals() {
   signals_.emplace(io_, SIGINT, SIGTERM);
-  auto handler = std::make_shared<std::function<void(const std::error_code&, int)>>();
-  *handler = [this, handler](const std::error_code& ec, int sig) {
+  // The handler re-arms itself from a member (capturing only `this`): a
+  // shared_ptr capturing itself was a cycle that leaked.
+  signal_handler_ = [this](const std::error_code& ec, int sig) {
     if (ec) return;
     ++signals_seen_;
     if (signals_seen_ > 1 && sig == SIGINT) {
@@ -341,9 +342,9 @@ void LiveWorld::setup_signals() {
       stop_requested_ = true;
       wake_main();
     }
-    signals_->async_wait(*handler);
+    signals_->async_wait(signal_handler_);
   };
-  signals_->async_wait(*handler);
+  signals_->async_wait(signal_handler_);
 }
 
 LiveRunResult LiveWorld::run() {

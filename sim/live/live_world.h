@@ -193,6 +193,7 @@ class LiveWorld final : public Parker {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::optional<asio::signal_set> signals_;
+  std::function<void(const std::error_code&, int)> signal_handler_;
   int signals_seen_ = 0;
   int stop_signal_ = 0;
   bool stop_requested_ = false;

@@ -25,10 +25,14 @@ BrokerNode::BrokerNode(sim::Runtime& rt_, const BrokerConfig& config_)
 std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& config,
                                          const BrokerOptions& options) {
   auto node = std::make_shared<BrokerNode>(rt, config);
-  const BrokerEndpoint endpoint{rt.node_name(), static_cast<std::uint16_t>(config.port)};
-  auto listener = rt.net().listen(endpoint.port);
-  SAMSA_ASSERT(listener.ok(), "the broker's port is free on its own node");
-  std::shared_ptr<sim::Listener> l(std::move(*listener));
+  const BrokerEndpoint endpoint = options.advertised.value_or(
+      BrokerEndpoint{rt.node_name(), static_cast<std::uint16_t>(config.port)});
+  std::shared_ptr<sim::Listener> l = options.listener;
+  if (!l) {
+    auto listener = rt.net().listen(static_cast<std::uint16_t>(config.port));
+    SAMSA_ASSERT(listener.ok(), "the broker's port is free on its own node");
+    l = std::move(*listener);
+  }
   rt.spawn("isr-expiration", [node] { node->replicas->run_isr_expiration(); });
   rt.spawn("checkpoints", [node] { node->replicas->run_checkpoints(); });
   rt.spawn("isr-change-propagation", [node] { node->replicas->run_isr_change_propagation(); });
@@ -56,6 +60,9 @@ std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& c
         ~Detach() { rm.set_coordinator(nullptr, BrokerEpoch::none()); }
       } detach{*node->replicas};
       node->controller.run_session(c, epoch);
+      // A controlled shutdown closed the session: stay out of the
+      // coordinator until the node's fibers are stopped.
+      while (node->shutting_down) node->rt.sleep(std::chrono::hours(1));
     });
   });
   return node;

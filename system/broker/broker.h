@@ -5,6 +5,7 @@
 // that registers /brokers/ids/<id> (its czxid is the broker epoch, KIP-380)
 // and, in each session, takes part in controller elections.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "sim/runtime/runtime.h"
@@ -22,6 +23,12 @@ namespace samsa::broker {
 
 struct BrokerOptions {
   std::vector<sim::Address> coordinators;  // zookeeper.connect as addresses
+  // What /brokers/ids/<id> advertises (advertised.listeners); by default the
+  // node's name and `port`, which is what the simulated network resolves.
+  std::optional<BrokerEndpoint> advertised;
+  // A listener already bound (live mode binds first, so that a port in use
+  // is a clean start-up error); by default the broker listens on `port`.
+  std::shared_ptr<sim::Listener> listener;
 };
 
 // What one incarnation of a broker holds; kept alive by its fibers.
@@ -39,6 +46,9 @@ struct BrokerNode {
   std::shared_ptr<TxnService> txns;             // the transaction coordinator
   std::shared_ptr<Server> server;
   bool serving = false;
+  // Set by controlled_shutdown (controlled_shutdown.h): the coordinator
+  // session is closed on purpose and must not be opened again.
+  bool shutting_down = false;
 };
 
 // Builds the broker and starts its fibers (listener, coordinator sessions,

@@ -93,8 +93,10 @@ TopicConfig ReplicaManager::topic_config(const std::string& topic) {
 
 std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp, ErrorCode& error) {
   if (auto p = partition(tp)) return p;
-  const std::string dir =
-      config_.log_dir + "/" + log::partition_dir_name(tp.topic, tp.partition.value());
+  // An empty log.dir is the node's disk root itself (live mode: the disk
+  // root is log.dirs, and Kafka keeps partition dirs right in it).
+  const std::string name = log::partition_dir_name(tp.topic, tp.partition.value());
+  const std::string dir = config_.log_dir.empty() ? name : config_.log_dir + "/" + name;
   const TopicConfig topic = topic_config(tp.topic);
   if (auto p = partition(tp)) return p;  // opened by another fiber meanwhile
   log::LogConfig lc = topic.log_config();

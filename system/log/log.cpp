@@ -453,8 +453,11 @@ Result<void, LogErrc> Log::assign_leader_epoch(std::int32_t epoch) {
 Result<void, LogErrc> Log::checkpoint_high_watermark(std::int64_t high_watermark) {
   if (offline_) return Err{LogErrc::offline};
   const auto tp = parse_partition_dir(base_name(dir_)).value_or(std::pair{base_name(dir_), 0});
+  if (checkpointed_high_watermark_ == high_watermark) return {};
   const std::string text = encode_offset_checkpoint({{tp, high_watermark}});
-  return guard(write_text_file(disk_, join_path(dir_, k_high_watermark_file), text));
+  auto r = guard(write_text_file(disk_, join_path(dir_, k_high_watermark_file), text));
+  if (r) checkpointed_high_watermark_ = high_watermark;
+  return r;
 }
 
 Result<std::int64_t, LogErrc> Log::read_high_watermark() {
@@ -481,7 +484,12 @@ Result<std::vector<std::int64_t>, LogErrc> Log::snapshot_offsets() {
 Result<void, LogErrc> Log::save_producer_snapshot(const ProducerSnapshot& snapshot) {
   if (offline_) return Err{LogErrc::offline};
   const std::string path = join_path(dir_, offset_file_name(log_end_offset(), k_snapshot_suffix));
-  if (auto r = write_text_file(disk_, path, encode_producer_snapshot(snapshot)); !r) return guard(r);
+  std::string text = encode_producer_snapshot(snapshot);
+  if (saved_snapshot_ && saved_snapshot_->first == log_end_offset() && saved_snapshot_->second == text)
+    return {};
+  saved_snapshot_.reset();
+  if (auto r = write_text_file(disk_, path, text); !r) return guard(r);
+  saved_snapshot_.emplace(log_end_offset(), std::move(text));
   auto offsets = snapshot_offsets();
   if (!offsets) return Err{offsets.error()};
   while (offsets->size() > k_snapshots_kept) {
@@ -510,6 +518,7 @@ Log::load_producer_snapshot() {
 // Snapshots below the log start describe deleted data; the newest of them
 // is kept (it still seeds producer state when nothing newer exists).
 Result<void, LogErrc> Log::delete_snapshots_below(std::int64_t offset) {
+  saved_snapshot_.reset();
   auto offsets = snapshot_offsets();
   if (!offsets) return Err{offsets.error()};
   std::vector<std::int64_t> below;
@@ -524,6 +533,7 @@ Result<void, LogErrc> Log::delete_snapshots_below(std::int64_t offset) {
 }
 
 Result<void, LogErrc> Log::delete_snapshots_above(std::int64_t offset) {
+  saved_snapshot_.reset();
   auto offsets = snapshot_offsets();
   if (!offsets) return Err{offsets.error()};
   for (const std::int64_t o : *offsets) {

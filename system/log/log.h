@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/runtime/runtime.h"
@@ -145,6 +146,11 @@ class Log {
   bool offline_ = false;
   LeaderEpochCache epochs_;
   RecoveryStats recovery_stats_;
+  // What the checkpoint files already hold durably: the periodic
+  // checkpoints skip rewriting (and fsyncing) an unchanged value, so an
+  // idle partition costs no disk work.
+  std::optional<std::int64_t> checkpointed_high_watermark_;
+  std::optional<std::pair<std::int64_t, std::string>> saved_snapshot_;  // (log end, text)
 };
 
 }  // namespace samsa::log
