@@ -53,7 +53,7 @@ void print_report(const RunReport& r) {
   fmt::print("virtual   {} ms\n", r.virtual_time_ms);
   fmt::print("wall      {} ms\n", r.wall_ms);
   for (const auto& [k, v] : r.details.items())
-    if (k != "stuck") fmt::print("  {:<18}{}\n", k, v.dump());
+    if (k != "stuck") fmt::print("  {:<18} {}\n", k, v.dump());
   for (std::size_t i = 0; i < r.violations.size() && i < 10; ++i)
     fmt::print("violation: {}\n", r.violations[i].to_string());
   if (r.violations.size() > 10)
