@@ -107,6 +107,15 @@ std::deque<Nemesis> builtin() {
                false, true, true, false, {}, nullptr,
                [](World& w, const FaultEvent&, NodeId n, NodeId) { w.pause(n); },
                [](World& w, const FaultEvent&, NodeId n, NodeId) { w.resume(n); }});
+  // SimDisk::stall: every disk operation of the node waits until the
+  // duration ends (a stalled device, a multipath failover); fsyncs on the
+  // ack path (log.flush.interval.messages=1) hold their acks that long.
+  v.push_back({"disk-stall", "the node's disk answers nothing (reads, writes, fsyncs wait) until the duration ends",
+               false, true, true, false, {}, nullptr,
+               [](World& w, const FaultEvent& e, NodeId n, NodeId) {
+                 w.disk(n).stall(std::chrono::milliseconds(e.duration_ms));
+               },
+               [](World&, const FaultEvent&, NodeId, NodeId) {}});
   for (auto& n : kafka_nemeses()) v.push_back(std::move(n));
   return v;
 }

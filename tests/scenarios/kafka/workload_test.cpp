@@ -229,14 +229,16 @@ TEST_CASE("samsa.legacy.truncate.to.high.watermark through --set: broker/acks-al
   CHECK(found != 0);
 }
 
-TEST_CASE("the Kafka nemeses apply and end as scheduled: pause, silent partition, power loss, isolate, lost acks",
+TEST_CASE("the Kafka nemeses apply and end as scheduled: pause, silent partition, power loss, isolate, lost acks, "
+          "disk stall",
           "[scenarios][kafka][nemesis]") {
   auto schedule = schedule_from_json(nlohmann::json::parse(R"([
       {"at_ms":3000,"fault":"pause","node":"leader","duration_ms":1500},
       {"at_ms":6000,"fault":"partition-silent","node":"b1","peer":"b2","duration_ms":1500,"mode":"hold"},
       {"at_ms":9000,"fault":"lost-acks","node":"leader","peer":"p1","duration_ms":1000},
       {"at_ms":12000,"fault":"isolate","node":"controller","duration_ms":2000,"mode":"drop","peers":["b1","b2","b3","zk"]},
-      {"at_ms":16000,"fault":"power-loss","node":"b2","duration_ms":1000,"disk":"keep_none"}])"));
+      {"at_ms":16000,"fault":"power-loss","node":"b2","duration_ms":1000,"disk":"keep_none"},
+      {"at_ms":17500,"fault":"disk-stall","node":"leader","duration_ms":1000}])"));
   REQUIRE(schedule.ok());
   const std::string path = "kafka_workload_test_nemeses.jsonl";
   RunOptions o;
@@ -254,13 +256,40 @@ TEST_CASE("the Kafka nemeses apply and end as scheduled: pause, silent partition
   std::multiset<std::string> faults;
   for (const auto& op : h->ops())
     if (op.process == samsa::invariants::k_nemesis && !op.value.contains("skipped")) faults.insert(std::string(op.f));
-  for (const char* f : {"pause", "partition-silent", "lost-acks", "isolate", "power-loss"}) {
+  for (const char* f : {"pause", "partition-silent", "lost-acks", "isolate", "power-loss", "disk-stall"}) {
     INFO(f);
     CHECK(faults.count(f) == 1);
     CHECK(faults.count(std::string(f) + "-end") == 1);
   }
   // A schedule replayed as written: the events and their parameters.
   CHECK(a.schedule == *schedule);
+}
+
+TEST_CASE("disk-stall on the leader holds its acks (flush every message); on a producer it holds none",
+          "[scenarios][kafka][nemesis]") {
+  const auto acked_in_stall = [](const std::string& node) {
+    auto schedule = schedule_from_json(nlohmann::json::parse(
+        R"([{"at_ms":5000,"fault":"disk-stall","node":")" + node + R"(","duration_ms":2000}])"));
+    REQUIRE(schedule.ok());
+    const std::string path = "kafka_workload_test_stall.jsonl";
+    RunOptions o;
+    o.schedule = *schedule;
+    o.history_path = path;
+    const auto r = run("broker/power-loss-flush-every-message", 1, {}, o);
+    REQUIRE(r.bad_input.empty());
+    std::ifstream in(path);
+    auto h = samsa::invariants::History::read_jsonl(in, path);
+    REQUIRE(h.ok());
+    std::remove(path.c_str());
+    int n = 0;
+    for (const auto& op : h->ops())
+      if (op.f == "send" && op.type == samsa::invariants::OpType::ok && op.value.value("partition", -1) == 0 &&
+          op.time_ns > 5'200'000'000 && op.time_ns < 6'800'000'000)
+        ++n;
+    return n;
+  };
+  CHECK(acked_in_stall("leader") == 0);
+  CHECK(acked_in_stall("p1") > 0);
 }
 
 TEST_CASE("the idempotent producer with a short delivery.timeout.ms: batches expire in flight, the epoch is bumped, "
