@@ -91,6 +91,22 @@ TopicConfig ReplicaManager::topic_config(const std::string& topic) {
   return topic_defaults(config_);
 }
 
+std::pair<ErrorCode, BrokerId> ReplicaManager::internal_partition_leader(
+    const std::string& topic, PartitionId p, const std::function<NewTopic()>& make_topic, sim::Random& rng) {
+  if (!metadata_.has_topic(topic)) {
+    if (coordinator_ != nullptr) {
+      auto r = create_topics(*coordinator_, config_, {make_topic()}, false, rng);
+      if (!r.empty() && r[0].error != ErrorCode::none && r[0].error != ErrorCode::topic_already_exists)
+        rt_.log().info("creating {}: {}", topic, protocol::to_string(r[0].error));
+    }
+    return {ErrorCode::coordinator_not_available, BrokerId::none()};
+  }
+  const ControlPartitionState* s = metadata_.partition(TopicPartition{topic, p});
+  if (s == nullptr || s->leader.is_none() || !metadata_.brokers().count(s->leader))
+    return {ErrorCode::coordinator_not_available, BrokerId::none()};
+  return {ErrorCode::none, s->leader};
+}
+
 std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp, ErrorCode& error) {
   if (auto p = partition(tp)) return p;
   // An empty log.dir is the node's disk root itself (live mode: the disk

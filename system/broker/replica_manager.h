@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "sim/runtime/runtime.h"
+#include "system/broker/admin.h"
 #include "system/broker/config.h"
 #include "system/broker/control_fence.h"
 #include "system/broker/controller_channel.h"
@@ -86,6 +87,15 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // between sessions): ISR writes and topic creation go through it.
   void set_coordinator(coord::Client* c, BrokerEpoch epoch);
   coord::Client* coordinator() const { return coordinator_; }
+  // The live leader of partition `p` of an internal topic (__consumer_offsets,
+  // __transaction_state): Kafka's FindCoordinator path, which creates the
+  // topic on first use (KafkaApis.getOrCreateInternalTopic) and answers
+  // COORDINATOR_NOT_AVAILABLE until the partition has a leader that is alive.
+  // `make_topic` describes the topic; it is called only to create it.
+  std::pair<ErrorCode, protocol::BrokerId> internal_partition_leader(const std::string& topic,
+                                                                      protocol::PartitionId p,
+                                                                      const std::function<NewTopic()>& make_topic,
+                                                                      sim::Random& rng);
 
   // --- control requests (already decoded from their frames) ----------------------------
   struct PartitionError {

@@ -269,30 +269,21 @@ void TxnService::run_timers() {
 // --- the APIs -------------------------------------------------------------------------------------------
 
 std::pair<ErrorCode, BrokerId> TxnService::coordinator_for(std::string_view transactional_id) {
-  const TopicPartition tp{k_txn_topic, PartitionId(coordinator_.partition_for(transactional_id))};
-  MetadataCache& cache = rm_->metadata();
-  if (!cache.has_topic(tp.topic)) {
-    coord::Client* c = rm_->coordinator();
-    if (c != nullptr) {
-      NewTopic t;
-      t.name = tp.topic;
-      t.num_partitions = config_.transaction_state_log_num_partitions;
-      t.replication_factor = config_.transaction_state_log_replication_factor;
-      t.configs = {{"cleanup.policy", "compact"},
-                   {"compression.type", "uncompressed"},
-                   {"min.insync.replicas", std::to_string(config_.transaction_state_log_min_isr)},
-                   {"segment.bytes", std::to_string(config_.transaction_state_log_segment_bytes)},
-                   {"unclean.leader.election.enable", "false"}};
-      auto r = create_topics(*c, config_, {t}, false, admin_->rng);
-      if (!r.empty() && r[0].error != ErrorCode::none && r[0].error != ErrorCode::topic_already_exists)
-        rt_.log().info("txn coordinator: creating {}: {}", tp.topic, protocol::to_string(r[0].error));
-    }
-    return {ErrorCode::coordinator_not_available, BrokerId::none()};
-  }
-  const ControlPartitionState* s = cache.partition(tp);
-  if (s == nullptr || s->leader.is_none() || !cache.brokers().count(s->leader))
-    return {ErrorCode::coordinator_not_available, BrokerId::none()};
-  return {ErrorCode::none, s->leader};
+  auto make_topic = [this] {  // as Kafka's TransactionLog creates it
+    NewTopic t;
+    t.name = k_txn_topic;
+    t.num_partitions = config_.transaction_state_log_num_partitions;
+    t.replication_factor = config_.transaction_state_log_replication_factor;
+    t.configs = {{"cleanup.policy", "compact"},
+                 {"compression.type", "uncompressed"},
+                 {"min.insync.replicas", std::to_string(config_.transaction_state_log_min_isr)},
+                 {"segment.bytes", std::to_string(config_.transaction_state_log_segment_bytes)},
+                 {"unclean.leader.election.enable", "false"}};
+    return t;
+  };
+  return rm_->internal_partition_leader(std::string(k_txn_topic),
+                                        PartitionId(coordinator_.partition_for(transactional_id)), make_topic,
+                                        admin_->rng);
 }
 
 FindCoordinatorResponse TxnService::find_coordinator(const RequestHeader& h, const FindCoordinatorRequest& r) {

@@ -278,28 +278,18 @@ ErrorCode GroupService::store_group(std::string_view group_id) {
 // --- the APIs --------------------------------------------------------------------------------------
 
 std::pair<ErrorCode, BrokerId> GroupService::coordinator_for(std::string_view key) {
-  const TopicPartition tp{std::string(k_offsets_topic), PartitionId(coordinator_.partition_for(key))};
-  MetadataCache& cache = rm_->metadata();
-  if (!cache.has_topic(tp.topic)) {
-    coord::Client* c = rm_->coordinator();
-    if (c != nullptr) {
-      NewTopic t;
-      t.name = tp.topic;
-      t.num_partitions = config_.offsets_topic_num_partitions;
-      t.replication_factor = config_.offsets_topic_replication_factor;
-      t.configs = {{"cleanup.policy", "compact"},
-                   {"compression.type", "producer"},
-                   {"segment.bytes", std::to_string(config_.offsets_topic_segment_bytes)}};
-      auto r = create_topics(*c, config_, {t}, false, admin_->rng);
-      if (!r.empty() && r[0].error != ErrorCode::none && r[0].error != ErrorCode::topic_already_exists)
-        rt_.log().info("group coordinator: creating {}: {}", tp.topic, protocol::to_string(r[0].error));
-    }
-    return {ErrorCode::coordinator_not_available, BrokerId::none()};
-  }
-  const ControlPartitionState* s = cache.partition(tp);
-  if (s == nullptr || s->leader.is_none() || !cache.brokers().count(s->leader))
-    return {ErrorCode::coordinator_not_available, BrokerId::none()};
-  return {ErrorCode::none, s->leader};
+  auto make_topic = [this] {  // as Kafka's GroupMetadataManager creates it
+    NewTopic t;
+    t.name = std::string(k_offsets_topic);
+    t.num_partitions = config_.offsets_topic_num_partitions;
+    t.replication_factor = config_.offsets_topic_replication_factor;
+    t.configs = {{"cleanup.policy", "compact"},
+                 {"compression.type", "producer"},
+                 {"segment.bytes", std::to_string(config_.offsets_topic_segment_bytes)}};
+    return t;
+  };
+  return rm_->internal_partition_leader(std::string(k_offsets_topic), PartitionId(coordinator_.partition_for(key)),
+                                        make_topic, admin_->rng);
 }
 
 FindCoordinatorResponse GroupService::find_coordinator(const RequestHeader& h, const FindCoordinatorRequest& r) {
