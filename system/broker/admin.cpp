@@ -155,34 +155,49 @@ bool wanted(const DescribeConfigsResource& r, const std::string& key) {
   return !r.keys || std::find(r.keys->begin(), r.keys->end(), key) != r.keys->end();
 }
 
-DescribedConfig broker_entry(const ConfigValue& v, bool synonyms) {
+// ConfigHelper.configSynonyms: the values of `name`'s synonyms set in the
+// broker's settings (STATIC_BROKER_CONFIG), then their non-null defaults
+// (DEFAULT_CONFIG), from the first entry for `name` itself on: Kafka's
+// dropWhile drops a more specific synonym listed before it, so a topic's
+// retention.ms shows none when only log.retention.hours has a value.
+std::vector<ConfigSynonym> config_synonyms(const BrokerConfig& b, std::string_view name) {
+  const auto names = broker_config_synonyms(name);
+  std::vector<ConfigSynonym> all;
+  for (auto n : names)
+    if (auto v = broker_config_value(b, n); v && !v->is_default)
+      all.push_back({std::string(n), v->value, ConfigSource::static_broker_config});
+  for (auto n : names)
+    if (auto d = broker_default_value(n)) all.push_back({std::string(n), *d, ConfigSource::default_config});
+  auto first = std::find_if(all.begin(), all.end(), [&](const ConfigSynonym& s) { return s.name == name; });
+  return {first, all.end()};
+}
+
+// createBrokerConfigEntry: the source is the first synonym's.
+DescribedConfig broker_entry(const BrokerConfig& b, const ConfigValue& v, bool synonyms) {
   DescribedConfig d;
   d.name = v.name;
   d.value = v.value;
   d.type = v.type;
   d.read_only = !is_dynamic_broker_config(v.name);
-  d.source = v.is_default ? ConfigSource::default_config : ConfigSource::static_broker_config;
-  if (synonyms) d.synonyms.push_back({v.name, v.value, d.source});
+  auto all = config_synonyms(b, v.name);
+  d.source = all.empty() ? ConfigSource::default_config : all.front().source;
+  if (synonyms) d.synonyms = std::move(all);
   return d;
 }
 
+// createTopicConfigEntry: the topic's own override (TOPIC_CONFIG) first, then
+// the synonyms of its broker key.
 DescribedConfig topic_entry(const BrokerConfig& b, const ConfigValue& v, bool synonyms) {
   DescribedConfig d;
   d.name = v.name;
   d.value = v.value;
   d.type = v.type;
-  const std::string_view synonym = broker_synonym(v.name);
-  const auto broker_value = synonym.empty() ? std::nullopt : broker_config_value(b, synonym);
-  if (!v.is_default) d.source = ConfigSource::dynamic_topic_config;
-  else if (broker_value && !broker_value->is_default) d.source = ConfigSource::static_broker_config;
-  else d.source = ConfigSource::default_config;
-  if (synonyms) {
-    if (!v.is_default) d.synonyms.push_back({v.name, v.value, ConfigSource::dynamic_topic_config});
-    if (broker_value)
-      d.synonyms.push_back({broker_value->name, broker_value->value,
-                            broker_value->is_default ? ConfigSource::default_config
-                                                     : ConfigSource::static_broker_config});
-  }
+  std::vector<ConfigSynonym> all;
+  if (!v.is_default) all.push_back({v.name, v.value, ConfigSource::dynamic_topic_config});
+  if (const std::string_view synonym = broker_synonym(v.name); !synonym.empty())
+    for (auto& s : config_synonyms(b, synonym)) all.push_back(std::move(s));
+  d.source = all.empty() ? ConfigSource::default_config : all.front().source;
+  if (synonyms) d.synonyms = std::move(all);
   return d;
 }
 
@@ -200,7 +215,7 @@ DescribeConfigsResult describe_one(coord::Client& c, const BrokerConfig& b,
       return out;
     }
     for (const auto& v : describe_broker_config(b))
-      if (wanted(r, v.name)) out.configs.push_back(broker_entry(v, synonyms));
+      if (wanted(r, v.name)) out.configs.push_back(broker_entry(b, v, synonyms));
     return out;
   }
   if (r.type != ConfigResourceType::topic) {

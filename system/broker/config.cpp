@@ -424,6 +424,33 @@ std::vector<ConfigValue> describe_broker_config(const BrokerConfig& c) {
   return out;
 }
 
+std::vector<std::string_view> broker_config_synonyms(std::string_view key) {
+  // DynamicBrokerConfig.brokerConfigSynonyms without listener overrides:
+  // log.flush.scheduler.interval.ms stands in for log.flush.interval.ms, not
+  // the other way round.
+  static constexpr std::string_view k_roll[] = {"log.roll.ms", "log.roll.hours"};
+  static constexpr std::string_view k_jitter[] = {"log.roll.jitter.ms", "log.roll.jitter.hours"};
+  static constexpr std::string_view k_flush[] = {"log.flush.interval.ms", "log.flush.scheduler.interval.ms"};
+  static constexpr std::string_view k_retention[] = {"log.retention.ms", "log.retention.minutes",
+                                                     "log.retention.hours"};
+  const auto in = [&](const auto& group) { return std::find(std::begin(group), std::end(group), key) != std::end(group); };
+  std::vector<std::string_view> out;
+  if (in(k_roll)) out.assign(std::begin(k_roll), std::end(k_roll));
+  else if (in(k_jitter)) out.assign(std::begin(k_jitter), std::end(k_jitter));
+  else if (key == k_flush[0]) out.assign(std::begin(k_flush), std::end(k_flush));
+  else if (in(k_retention)) out.assign(std::begin(k_retention), std::end(k_retention));
+  else out.push_back(key);
+  std::erase_if(out, [](std::string_view k) { return !is_broker_config_key(k); });
+  return out;
+}
+
+std::optional<std::string> broker_default_value(std::string_view key) {
+  static const BrokerConfig defaults{};
+  if (const auto* k = find_key(broker_keys(), key)) return render(defaults, *k);
+  if (find_legacy(key)) return std::string("false");
+  return std::nullopt;
+}
+
 // --- properties text -----------------------------------------------------------
 
 namespace {

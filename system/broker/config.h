@@ -43,7 +43,7 @@ struct LegacySwitches {
   bool no_fetch_leader_epoch = false;         // samsa.legacy.no.fetch.leader.epoch (KAFKA-6880)
   bool isr_expand_below_epoch_start = false;  // samsa.legacy.isr.expand.below.epoch.start (KAFKA-7128)
   bool no_broker_epoch = false;               // samsa.legacy.no.broker.epoch (KAFKA-7235)
-  bool no_controller_epoch_check = false;     // samsa.legacy.no.controller.epoch.check
+  bool no_controller_epoch_check = false;     // samsa.legacy.no.controller.epoch.check (KAFKA-532)
   bool dedupe_last_batch_only = false;        // samsa.legacy.dedupe.last.batch.only (KAFKA-5494)
   // samsa.legacy.no.implicit.add.partitions (before KIP-890 part 1, Kafka
   // < 3.6): a transactional produce to a partition never added to the
@@ -187,6 +187,13 @@ struct ConfigValue {
 };
 std::vector<ConfigValue> describe_broker_config(const BrokerConfig& c);
 std::optional<ConfigValue> broker_config_value(const BrokerConfig& c, std::string_view key);
+// DynamicBrokerConfig.brokerConfigSynonyms (Kafka 2.8): the broker keys that
+// set the same value, the most specific first (log.retention.ms, .minutes,
+// .hours); a key without synonyms is its own only one.
+std::vector<std::string_view> broker_config_synonyms(std::string_view key);
+// The key's default as Kafka renders it (KafkaConfig's defaults); nullopt for
+// a key whose default is null (log.retention.ms) or an unknown key.
+std::optional<std::string> broker_default_value(std::string_view key);
 
 // --- topic level (LogConfig) ---------------------------------------------------
 // A topic's effective configuration: the broker's defaults (through Kafka's

@@ -90,6 +90,7 @@ struct Controller::Signals {
   bool topic_change = false;
   bool isr_change = false;
   bool topic_deletion = false;
+  std::vector<StopReplicaOutcome> stop_replica_outcomes;  // answers to StopReplica(delete)
   std::optional<sim::MonoTime> retry_at;  // a coordinator call failed: try again then
 
   coord::Watcher raise(bool Signals::*flag, const std::shared_ptr<Signals>& self) {
@@ -146,7 +147,7 @@ void Controller::run_session(coord::Client& c, BrokerEpoch own_epoch) {
     if (session_over()) break;
     const bool pending = sig->controller_change || (active_ && (sig->broker_change ||
                          sig->topic_change || sig->isr_change || sig->topic_deletion ||
-                         !shutdown_requests_.empty()));
+                         !sig->stop_replica_outcomes.empty() || !shutdown_requests_.empty()));
     if (pending) continue;
     std::optional<sim::MonoTime> deadline = sig->retry_at;
     if (active_ && config_.auto_leader_rebalance_enable)
@@ -178,6 +179,8 @@ void Controller::handle_pending() {
   step(&Signals::topic_change, &Controller::process_topic_change);
   step(&Signals::topic_deletion, &Controller::process_topic_deletion);
   step(&Signals::isr_change, &Controller::process_isr_change_notification);
+  if (active_ && !resign_ && !session_over() && !sig.stop_replica_outcomes.empty())
+    process_stop_replica_outcomes();
   while (active_ && !resign_ && !shutdown_requests_.empty()) {
     ShutdownRequest* r = shutdown_requests_.front();
     shutdown_requests_.pop_front();
@@ -291,6 +294,7 @@ void Controller::on_controller_failover() {
   }
   trigger_online_partition_state_change();
   send_batch();
+  signals_->stop_replica_outcomes.clear();  // answers to an earlier term
   signals_->topic_deletion = true;
   signals_->isr_change = true;
   next_rebalance_check_ = rt_.now() + std::chrono::seconds(5);  // Kafka's first check
@@ -435,6 +439,15 @@ void Controller::set_replica_state(const TopicPartition& tp, BrokerId b, Replica
   it->second = to;
 }
 
+// StopReplica v3's leader epoch (KIP-570): the broker fences an older one.
+// Kafka before KIP-380 sent StopReplica v0 (no epoch at all; KIP-570 came in
+// 2.6), so with samsa.legacy.no.broker.epoch none is sent and a request
+// meant for an earlier incarnation stops whatever the replica is now.
+LeaderEpoch Controller::stop_replica_epoch(const PartitionInfo& info) const {
+  if (config_.legacy.no_broker_epoch) return LeaderEpoch::none();
+  return info.leadership ? info.leadership->leader_epoch : LeaderEpoch(0);
+}
+
 bool Controller::allow_unclean(const std::string& topic) const {
   if (auto it = ctx_.unclean_override.find(topic); it != ctx_.unclean_override.end()) return it->second;
   return config_.unclean_leader_election_enable;
@@ -549,8 +562,7 @@ void Controller::replicas_online(const std::vector<std::pair<TopicPartition, Bro
 void Controller::replicas_offline(const std::vector<std::pair<TopicPartition, BrokerId>>& replicas) {
   for (const auto& [tp, b] : replicas) {
     PartitionInfo& info = ctx_.partitions.at(tp);
-    if (ctx_.live_brokers.count(b))
-      batch_.add_stop_replica(b, StopReplicaPartition{tp, info.leadership ? info.leadership->leader_epoch : LeaderEpoch(0), false});
+    if (ctx_.live_brokers.count(b)) batch_.add_stop_replica(b, StopReplicaPartition{tp, stop_replica_epoch(info), false});
     for (int round = 0; round < k_max_election_rounds; ++round) {
       ControllerEpoch stored;
       auto current = read_leadership(tp, &stored);
@@ -619,7 +631,14 @@ void Controller::add_update_metadata(const std::set<BrokerId>& to, const std::ve
 
 void Controller::send_batch() {
   if (batch_.empty()) return;
-  batch_.send(channel_, id_, ctx_.epoch, ctx_.live_brokers);
+  // Answers to deletions come back to this session's event loop.
+  std::weak_ptr<Signals> sig = signals_;
+  batch_.send(channel_, id_, ctx_.epoch, ctx_.live_brokers, [sig](const StopReplicaOutcome& o) {
+    if (auto s = sig.lock()) {
+      s->stop_replica_outcomes.push_back(o);
+      s->wake.set();
+    }
+  });
 }
 
 // --- broker changes -------------------------------------------------------------------
@@ -634,7 +653,14 @@ void Controller::process_broker_change() {
   for (const auto& [id, info] : *cur) {
     auto known = ctx_.live_brokers.find(id);
     if (known == ctx_.live_brokers.end()) fresh.push_back(id);
-    else if (info.epoch > known->second.epoch) bounced.push_back(id);  // KIP-380
+    else if (info.epoch > known->second.epoch) {
+      // KIP-380: a newer czxid is a bounce (dead, then new). Before it
+      // (KAFKA-7235) the controller compared broker ids only: a broker that
+      // came back before the controller read /brokers/ids again was never
+      // told its partitions, and the old incarnation's leaderships stood.
+      if (config_.legacy.no_broker_epoch) known->second = info;
+      else bounced.push_back(id);
+    }
   }
   for (const auto& [id, info] : ctx_.live_brokers)
     if (!cur->count(id)) dead.push_back(id);
@@ -682,6 +708,15 @@ void Controller::on_broker_startup(const std::vector<BrokerId>& brokers) {
   add_update_metadata(fresh, with_leaders);
   replicas_online(replicas_on(fresh));
   trigger_online_partition_state_change();
+  // A broker with replicas of a topic being deleted is back: the deletion
+  // may go on (TopicDeletionManager.resumeDeletionForTopics).
+  bool resume = false;
+  for (const auto& [tp, b] : replicas_on(fresh))
+    if (ctx_.topics_being_deleted.count(tp.topic)) {
+      ctx_.topics_ineligible_for_deletion.erase(tp.topic);
+      resume = true;
+    }
+  if (resume) resume_deletions();
   send_batch();
 }
 
@@ -696,10 +731,13 @@ void Controller::on_broker_failure(const std::vector<BrokerId>& brokers) {
   for (const auto& tp : offline_leader) set_partition_state(tp, PartitionState::offline);
   trigger_online_partition_state_change();
   if (resign_) return;
-  std::vector<std::pair<TopicPartition, BrokerId>> replicas;
+  std::vector<std::pair<TopicPartition, BrokerId>> replicas, deleting;
   for (const auto& r : replicas_on(dead))
-    if (!ctx_.topics_being_deleted.count(r.first.topic)) replicas.push_back(r);
+    (ctx_.topics_being_deleted.count(r.first.topic) ? deleting : replicas).push_back(r);
   replicas_offline(replicas);
+  // Replicas of topics being deleted cannot answer now: failed, retried
+  // when their broker is back.
+  fail_replica_deletion(deleting);
   if (offline_leader.empty()) batch_.add_update_metadata_brokers(ctx_.live_or_shutting_down_ids());
   send_batch();
 }
@@ -763,6 +801,8 @@ void Controller::on_new_partition_creation(const std::vector<TopicPartition>& pa
   send_batch();
 }
 
+// TopicDeletion (KafkaController.processTopicDeletion): queue the topics
+// /admin/delete_topics names; TopicDeletionManager does the rest.
 void Controller::process_topic_deletion() {
   auto children = client_->get_children(std::string(kafka::k_delete_topics),
                                         signals_->raise(&Signals::topic_deletion, signals_));
@@ -772,46 +812,138 @@ void Controller::process_topic_deletion() {
     return;
   }
   for (const auto& topic : children->children) {
-    const std::string marker = fmt::format("{}/{}", kafka::k_delete_topics, topic);
     if (!config_.delete_topic_enable || !ctx_.topics.count(topic)) {
-      (void)client_->remove(marker);  // Kafka drops requests it will not act on
+      // Kafka drops requests it will not act on.
+      (void)client_->remove(fmt::format("{}/{}", kafka::k_delete_topics, topic));
       continue;
     }
-    ctx_.topics_being_deleted.insert(topic);
-    std::vector<TopicPartition> tps;
+    if (!ctx_.topics_being_deleted.insert(topic).second) continue;
+    // TopicDeletionManager.enqueueTopicsForDeletion; a topic with a replica
+    // on a broker that is down waits for it (topicsIneligibleForDeletion).
     for (const auto& [tp, info] : ctx_.partitions)
-      if (tp.topic == topic) tps.push_back(tp);
-    // StopReplica(delete) to every live replica; UpdateMetadata marks the
-    // partitions as being deleted (LeaderDuringDelete).
-    for (const auto& tp : tps) {
-      PartitionInfo& info = ctx_.partitions.at(tp);
-      for (auto b : info.replicas) {
-        batch_.add_stop_replica(b, StopReplicaPartition{tp, k_epoch_during_delete, true});
-        set_replica_state(tp, b, ReplicaState::offline);
-        set_replica_state(tp, b, ReplicaState::deletion_started);
-      }
-      ControlPartitionState s = control_state(tp);
-      s.leader = k_leader_during_delete;
-      batch_.add_update_metadata(ctx_.live_or_shutting_down_ids(), s);
-      set_partition_state(tp, PartitionState::offline);
-    }
-    send_batch();
-    // Simplified TopicDeletionManager: the znodes go once the requests are
-    // queued; Kafka waits for each replica's StopReplica response and retries
-    // replicas on brokers that are down (ReplicaDeletionIneligible).
-    if (!remove_recursive(*client_, kafka::topic_path(topic)) ||
-        !remove_recursive(*client_, topic_config_path(topic)) ||
-        !remove_recursive(*client_, marker)) {
-      signals_->retry_at = rt_.now() + k_retry_backoff;
-      return;
-    }
-    ctx_.topics.erase(topic);
-    ctx_.topics_being_deleted.erase(topic);
-    ctx_.unclean_override.erase(topic);
-    std::erase_if(ctx_.partitions, [&](const auto& kv) { return kv.first.topic == topic; });
-    std::erase_if(ctx_.replica_states, [&](const auto& kv) { return kv.first.first.topic == topic; });
-    rt_.log().info("controller {}: deleted topic {}", id_, topic);
+      if (tp.topic == topic)
+        for (auto b : info.replicas)
+          if (!ctx_.is_replica_online(b, true)) ctx_.topics_ineligible_for_deletion.insert(topic);
   }
+  resume_deletions();
+}
+
+// TopicDeletionManager.resumeDeletions: a topic whose replicas are all
+// deleted is removed; one with failed replicas and none in flight is tried
+// again; one queued, not in flight and eligible (every replica's broker up)
+// starts (again).
+void Controller::resume_deletions() {
+  const std::set<std::string> queued = ctx_.topics_being_deleted;
+  for (const auto& topic : queued) {
+    if (all_replicas_in(topic, ReplicaState::deletion_successful)) {
+      complete_delete_topic(topic);
+      continue;
+    }
+    const bool in_flight = any_replica_in(topic, ReplicaState::deletion_started);
+    if (!in_flight && any_replica_in(topic, ReplicaState::deletion_ineligible)) {
+      // retryDeletionForIneligibleReplicas: back to OfflineReplica.
+      for (auto& [key, state] : ctx_.replica_states)
+        if (key.first.topic == topic && state == ReplicaState::deletion_ineligible)
+          set_replica_state(key.first, key.second, ReplicaState::offline);
+    }
+    if (!in_flight && !ctx_.topics_ineligible_for_deletion.count(topic)) start_topic_deletion(topic);
+  }
+  send_batch();
+}
+
+// onTopicDeletion + startReplicaDeletion: UpdateMetadata marks the
+// partitions as being deleted (LeaderDuringDelete); every replica not yet
+// deleted gets StopReplica(delete) if its broker is up, else it is
+// ReplicaDeletionIneligible and the topic waits for that broker.
+void Controller::start_topic_deletion(const std::string& topic) {
+  rt_.log().info("controller {}: deletion of topic {} (re)started", id_, topic);
+  for (auto& [tp, info] : ctx_.partitions) {
+    if (tp.topic != topic) continue;
+    ControlPartitionState s = control_state(tp);
+    s.leader = k_leader_during_delete;
+    batch_.add_update_metadata(ctx_.live_or_shutting_down_ids(), s);
+    if (info.state != PartitionState::offline) set_partition_state(tp, PartitionState::offline);
+    for (auto b : info.replicas) {
+      if (replica_state(tp, b) == ReplicaState::deletion_successful) continue;
+      if (!ctx_.is_replica_online(b, true)) {
+        set_replica_state(tp, b, ReplicaState::offline);
+        set_replica_state(tp, b, ReplicaState::deletion_ineligible);
+        ctx_.topics_ineligible_for_deletion.insert(topic);
+        continue;
+      }
+      batch_.add_stop_replica(b, StopReplicaPartition{tp, k_epoch_during_delete, true});
+      set_replica_state(tp, b, ReplicaState::offline);
+      set_replica_state(tp, b, ReplicaState::deletion_started);
+    }
+  }
+}
+
+// TopicDeletionStopReplicaResponseReceived: failReplicaDeletion for the
+// partitions answered with an error, completeReplicaDeletion for the rest.
+void Controller::process_stop_replica_outcomes() {
+  auto outcomes = std::move(signals_->stop_replica_outcomes);
+  signals_->stop_replica_outcomes.clear();
+  for (const auto& o : outcomes) {
+    std::vector<std::pair<TopicPartition, BrokerId>> failed;
+    for (const auto& [tp, error] : o.partitions) {
+      if (!ctx_.topics_being_deleted.count(tp.topic)) continue;
+      if (replica_state(tp, o.broker) != ReplicaState::deletion_started) continue;  // a late answer
+      if (error == ErrorCode::none) set_replica_state(tp, o.broker, ReplicaState::deletion_successful);
+      else failed.emplace_back(tp, o.broker);
+    }
+    fail_replica_deletion(failed);
+  }
+  resume_deletions();
+}
+
+// failReplicaDeletion: ReplicaDeletionIneligible, and the topic waits until
+// a broker with one of its replicas starts (onBrokerStartup).
+void Controller::fail_replica_deletion(const std::vector<std::pair<TopicPartition, BrokerId>>& replicas) {
+  for (const auto& [tp, b] : replicas) {
+    const ReplicaState st = replica_state(tp, b);
+    if (st != ReplicaState::deletion_started && st != ReplicaState::offline) continue;
+    rt_.log().info("controller {}: deletion of replica {} of {} failed; retried later", id_, b, to_string(tp));
+    set_replica_state(tp, b, ReplicaState::deletion_ineligible);
+    ctx_.topics_ineligible_for_deletion.insert(tp.topic);
+  }
+}
+
+// completeDeleteTopic: only now do the topic's znodes go, the marker last.
+void Controller::complete_delete_topic(const std::string& topic) {
+  if (!remove_recursive(*client_, kafka::topic_path(topic)) ||
+      !remove_recursive(*client_, topic_config_path(topic)) ||
+      !remove_recursive(*client_, fmt::format("{}/{}", kafka::k_delete_topics, topic))) {
+    signals_->retry_at = rt_.now() + k_retry_backoff;
+    return;
+  }
+  ctx_.topics.erase(topic);
+  ctx_.topics_being_deleted.erase(topic);
+  ctx_.topics_ineligible_for_deletion.erase(topic);
+  ctx_.unclean_override.erase(topic);
+  std::erase_if(ctx_.partitions, [&](const auto& kv) { return kv.first.topic == topic; });
+  std::erase_if(ctx_.replica_states, [&](const auto& kv) { return kv.first.first.topic == topic; });
+  rt_.log().info("controller {}: deleted topic {}", id_, topic);
+}
+
+ReplicaState Controller::replica_state(const TopicPartition& tp, BrokerId b) const {
+  auto it = ctx_.replica_states.find({tp, b});
+  return it == ctx_.replica_states.end() ? ReplicaState::non_existent : it->second;
+}
+
+bool Controller::any_replica_in(const std::string& topic, ReplicaState st) const {
+  for (const auto& [tp, info] : ctx_.partitions)
+    if (tp.topic == topic)
+      for (auto b : info.replicas)
+        if (replica_state(tp, b) == st) return true;
+  return false;
+}
+
+bool Controller::all_replicas_in(const std::string& topic, ReplicaState st) const {
+  for (const auto& [tp, info] : ctx_.partitions)
+    if (tp.topic == topic)
+      for (auto b : info.replicas)
+        if (replica_state(tp, b) != st) return false;
+  return true;
 }
 
 // --- ISR change notifications -------------------------------------------------------------
@@ -861,7 +993,7 @@ void Controller::process_controlled_shutdown(ShutdownRequest& r) {
     r.result.error = ErrorCode::broker_not_available;
     return;
   }
-  if (!r.epoch.is_none() && r.epoch < known->second.epoch) {  // KIP-380
+  if (!config_.legacy.no_broker_epoch && !r.epoch.is_none() && r.epoch < known->second.epoch) {  // KIP-380
     r.result.error = ErrorCode::stale_broker_epoch;
     return;
   }

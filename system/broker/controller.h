@@ -47,7 +47,8 @@ struct ControllerContext {
   std::set<BrokerId> shutting_down;
   std::map<TopicPartition, PartitionInfo> partitions;
   std::set<std::string> topics;
-  std::set<std::string> topics_being_deleted;
+  std::set<std::string> topics_being_deleted;          // topicsToBeDeleted
+  std::set<std::string> topics_ineligible_for_deletion;  // waiting for a broker with a replica
   std::map<std::string, bool> unclean_override;  // topic -> unclean.leader.election.enable
   std::map<std::pair<TopicPartition, BrokerId>, ReplicaState> replica_states;
 
@@ -103,6 +104,7 @@ class Controller {
   void process_topic_change();
   void process_isr_change_notification();
   void process_topic_deletion();
+  void process_stop_replica_outcomes();
   void process_controlled_shutdown(ShutdownRequest& r);
   void check_and_trigger_auto_leader_rebalance();
 
@@ -119,6 +121,15 @@ class Controller {
   void replicas_offline(const std::vector<std::pair<TopicPartition, BrokerId>>& replicas);
   void set_partition_state(const TopicPartition& tp, PartitionState to);
   void set_replica_state(const TopicPartition& tp, BrokerId b, ReplicaState to);
+  ReplicaState replica_state(const TopicPartition& tp, BrokerId b) const;
+  bool any_replica_in(const std::string& topic, ReplicaState st) const;
+  bool all_replicas_in(const std::string& topic, ReplicaState st) const;
+
+  // --- TopicDeletionManager ------------------------------------------------------------
+  void resume_deletions();
+  void start_topic_deletion(const std::string& topic);
+  void fail_replica_deletion(const std::vector<std::pair<TopicPartition, BrokerId>>& replicas);
+  void complete_delete_topic(const std::string& topic);
 
   // --- coordinator reads and fenced writes --------------------------------------------
   bool load_context();
@@ -134,6 +145,7 @@ class Controller {
   void add_leader_and_isr(const std::set<BrokerId>& to, const TopicPartition& tp, bool is_new);
   void add_update_metadata(const std::set<BrokerId>& to, const std::vector<TopicPartition>& tps);
   void send_batch();
+  LeaderEpoch stop_replica_epoch(const PartitionInfo& info) const;
   bool allow_unclean(const std::string& topic) const;
   std::vector<std::pair<TopicPartition, BrokerId>> replicas_on(const BrokerSet& brokers) const;
 

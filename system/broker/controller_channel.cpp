@@ -42,9 +42,9 @@ bool RequestBatch::empty() const {
 }
 
 void RequestBatch::send(ControllerChannel& channel, BrokerId controller_id, ControllerEpoch epoch,
-                        const std::map<BrokerId, BrokerInfo>& live) {
-  const auto stamp = [&](BrokerId to, auto body) {
-    channel.send(to, ControlRequest{controller_id, epoch, live.at(to).epoch, std::move(body)});
+                        const std::map<BrokerId, BrokerInfo>& live, const StopReplicaCallback& on_deleted) {
+  const auto stamp = [&](BrokerId to, auto body, StopReplicaCallback cb = {}) {
+    channel.send(to, ControlRequest{controller_id, epoch, live.at(to).epoch, std::move(body), std::move(cb)});
   };
   for (auto& [to, states] : leader_and_isr_) {
     if (!live.count(to)) continue;
@@ -70,8 +70,12 @@ void RequestBatch::send(ControllerChannel& channel, BrokerId controller_id, Cont
   for (auto& [to, parts] : stop_replica_) {
     if (!live.count(to)) continue;
     StopReplicaCommand c;
-    for (auto& [tp, p] : parts) c.partitions.push_back(p);
-    stamp(to, std::move(c));
+    bool deletes = false;
+    for (auto& [tp, p] : parts) {
+      c.partitions.push_back(p);
+      deletes |= p.delete_partition;
+    }
+    stamp(to, std::move(c), deletes ? on_deleted : StopReplicaCallback{});
   }
   leader_and_isr_.clear();
   update_metadata_.clear();

@@ -6,6 +6,7 @@
 // per broker, stamped with the controller's epoch and the receiving broker's
 // epoch (KIP-380). A ControllerChannel queues them per broker and delivers
 // them in order; the network implementation encodes Kafka's frames.
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "system/broker/leader_election.h"
 #include "system/broker/zk_registration.h"
+#include "system/protocol/errors.h"
 #include "system/protocol/ids.h"
 
 namespace samsa::broker {
@@ -62,11 +64,23 @@ struct StopReplicaCommand {
   std::vector<StopReplicaPartition> partitions;
 };
 
+// What a broker answered for the partitions a StopReplica was deleting
+// (TopicDeletionStopReplicaResponseReceived): each partition's error, or the
+// request's error for all of them when the request itself was refused.
+struct StopReplicaOutcome {
+  BrokerId broker;
+  std::vector<std::pair<TopicPartition, protocol::ErrorCode>> partitions;
+};
+using StopReplicaCallback = std::function<void(const StopReplicaOutcome&)>;
+
 struct ControlRequest {
   BrokerId controller_id;
   ControllerEpoch controller_epoch;
   BrokerEpoch broker_epoch;  // the receiving broker's epoch as the controller knows it
   std::variant<LeaderAndIsrCommand, UpdateMetadataCommand, StopReplicaCommand> body;
+  // A StopReplica that deletes partitions: called (never parking) with the
+  // broker's answer. A request dropped with its broker's queue is never answered.
+  StopReplicaCallback on_deleted;
 };
 
 // Per-broker queues of control requests (ControllerChannelManager). Calls
@@ -95,8 +109,9 @@ class RequestBatch {
   bool empty() const;
   // Sends every collected request to the live brokers among its targets, in
   // Kafka's order (LeaderAndIsr, UpdateMetadata, StopReplica), and clears.
+  // `on_deleted` goes with every StopReplica that deletes a partition.
   void send(ControllerChannel& channel, BrokerId controller_id, ControllerEpoch epoch,
-            const std::map<BrokerId, BrokerInfo>& live);
+            const std::map<BrokerId, BrokerInfo>& live, const StopReplicaCallback& on_deleted = {});
 
  private:
   std::map<BrokerId, std::map<TopicPartition, ControlPartitionState>> leader_and_isr_;

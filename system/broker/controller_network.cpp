@@ -143,6 +143,28 @@ p::ErrorCode response_error(const ControlRequest& r, const Bytes& frame, std::in
   return code(p::decode_response_frame<p::StopReplicaResponse>(shared, version));
 }
 
+// The deleted partitions' errors from a StopReplica response (Kafka's
+// ControllerBrokerRequestBatch.sendStopReplicaRequests callback): the
+// request's error for every one when the request was refused, a partition
+// the response does not name counts as failed.
+StopReplicaOutcome stop_replica_outcome(BrokerId broker, const ControlRequest& r, const Bytes& frame,
+                                        std::int16_t version) {
+  StopReplicaOutcome out{broker, {}};
+  const auto resp = p::decode_response_frame<p::StopReplicaResponse>(p::share_frame(frame), version);
+  std::map<TopicPartition, p::ErrorCode> errors;
+  if (resp)
+    for (const auto& pe : resp->body.partition_errors)
+      errors[TopicPartition{pe.topic_name, pe.partition_index}] = pe.error_code;
+  for (const auto& part : std::get<StopReplicaCommand>(r.body).partitions) {
+    if (!part.delete_partition) continue;
+    p::ErrorCode e = p::ErrorCode::unknown_server_error;
+    if (resp && resp->body.error_code != p::ErrorCode::none) e = resp->body.error_code;
+    else if (auto it = errors.find(part.tp); it != errors.end()) e = it->second;
+    out.partitions.emplace_back(part.tp, e);
+  }
+  return out;
+}
+
 std::int16_t version_of(const ControlRequest& r, const ControlVersions& v) {
   if (std::holds_alternative<LeaderAndIsrCommand>(r.body)) return v.leader_and_isr;
   if (std::holds_alternative<UpdateMetadataCommand>(r.body)) return v.update_metadata;
@@ -206,6 +228,9 @@ void NetworkControllerChannel::add_broker(const BrokerInfo& broker) {
         if (shared->on_response)
           shared->on_response({q->broker.id, api_of(*request),
                                response_error(*request, *reply, version_of(*request, shared->options.versions))});
+        if (request->on_deleted)
+          request->on_deleted(
+              stop_replica_outcome(q->broker.id, *request, *reply, shared->options.versions.stop_replica));
         break;
       }
     }

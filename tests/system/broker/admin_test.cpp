@@ -159,11 +159,26 @@ TEST_CASE("DescribeConfigs: topic overrides, broker settings and defaults with t
   REQUIRE(retention);
   CHECK(retention->value == "5000");
   CHECK(retention->source == ConfigSource::dynamic_topic_config);
-  REQUIRE(retention->synonyms.size() == 2);
-  CHECK(retention->synonyms[1].name == "log.retention.ms");
+  // ConfigHelper.configSynonyms starts at the first entry for log.retention.ms
+  // itself: the default of log.retention.hours before it is dropped.
+  REQUIRE(retention->synonyms.size() == 1);
+  CHECK(retention->synonyms[0].name == "retention.ms");
+  CHECK(retention->synonyms[0].source == ConfigSource::dynamic_topic_config);
   const auto* isr = entry(r[0], "min.insync.replicas");
   CHECK(isr->value == "2");
   CHECK(isr->source == ConfigSource::static_broker_config);
+  // The broker's setting, then Kafka's default.
+  REQUIRE(isr->synonyms.size() == 2);
+  CHECK(isr->synonyms[0].name == "min.insync.replicas");
+  CHECK(isr->synonyms[0].value == "2");
+  CHECK(isr->synonyms[0].source == ConfigSource::static_broker_config);
+  CHECK(isr->synonyms[1].value == "1");
+  CHECK(isr->synonyms[1].source == ConfigSource::default_config);
+  const auto* cleanup = entry(r[0], "cleanup.policy");
+  REQUIRE(cleanup->synonyms.size() == 1);
+  CHECK(cleanup->synonyms[0].name == "log.cleanup.policy");
+  CHECK(cleanup->synonyms[0].value == "delete");
+  CHECK(cleanup->synonyms[0].source == ConfigSource::default_config);
   CHECK(entry(r[0], "segment.bytes")->source == ConfigSource::default_config);
   REQUIRE(r[1].error == ErrorCode::none);
   REQUIRE(r[1].configs.size() == 2);
@@ -172,6 +187,53 @@ TEST_CASE("DescribeConfigs: topic overrides, broker settings and defaults with t
   CHECK(entry(r[1], "num.partitions")->value == "1");
   CHECK(r[2].error == ErrorCode::invalid_request);
   CHECK(r[3].error == ErrorCode::unknown_topic_or_partition);
+}
+
+TEST_CASE("DescribeConfigs synonyms as Kafka 2.8 lists them: log.retention.ms, .minutes, .hours; "
+          "settings before defaults; none without include_synonyms", "[broker][admin][zk]") {
+  test::CoordRig rig(8);
+  std::vector<DescribeConfigsResult> with, without;
+  rig.session([&](sim::Runtime& rt, coord::Client& c) {
+    register_brokers(c, 1);
+    sim::Random rng = rt.random("assign");
+    const BrokerConfig b = cfg({{"broker.id", "1"}, {"log.retention.ms", "60000"}, {"log.retention.hours", "24"}});
+    (void)create_topics(c, b, {NewTopic{"t", 1, 1, {}, {}}}, false, rng);
+    const std::vector<DescribeConfigsResource> res = {
+        {ConfigResourceType::topic, "t", std::vector<std::string>{"retention.ms", "flush.ms"}},
+        {ConfigResourceType::broker, "1",
+         std::vector<std::string>{"log.retention.ms", "log.retention.hours", "log.retention.minutes"}}};
+    with = describe_configs(c, b, res, true);
+    without = describe_configs(c, b, res, false);
+  });
+  rig.run();
+  REQUIRE(with.size() == 2);
+  const auto names = [](const DescribedConfig* d) {
+    std::vector<std::string> out;
+    for (const auto& s : d->synonyms) out.push_back(std::string(s.source == ConfigSource::default_config ? "D:" : "S:") + s.name + "=" + s.value.value_or("null"));
+    return out;
+  };
+  const auto* topic_retention = entry(with[0], "retention.ms");
+  REQUIRE(topic_retention);
+  CHECK(topic_retention->value == "60000");
+  CHECK(topic_retention->source == ConfigSource::static_broker_config);
+  CHECK(names(topic_retention) == std::vector<std::string>{"S:log.retention.ms=60000", "S:log.retention.hours=24",
+                                                          "D:log.retention.hours=168"});
+  // log.flush.scheduler.interval.ms stands in for log.flush.interval.ms, whose default is null.
+  const auto* flush = entry(with[0], "flush.ms");
+  REQUIRE(flush);
+  CHECK(flush->source == ConfigSource::default_config);
+  CHECK(flush->synonyms.empty());
+  CHECK(names(entry(with[1], "log.retention.ms")) ==
+        std::vector<std::string>{"S:log.retention.ms=60000", "S:log.retention.hours=24", "D:log.retention.hours=168"});
+  CHECK(names(entry(with[1], "log.retention.hours")) ==
+        std::vector<std::string>{"S:log.retention.hours=24", "D:log.retention.hours=168"});
+  // Neither set nor defaulted: no synonyms, the default source.
+  CHECK(entry(with[1], "log.retention.minutes")->synonyms.empty());
+  CHECK(entry(with[1], "log.retention.minutes")->source == ConfigSource::default_config);
+  REQUIRE(without.size() == 2);
+  for (const auto& r : without)
+    for (const auto& d : r.configs) CHECK(d.synonyms.empty());
+  CHECK(entry(without[0], "retention.ms")->source == ConfigSource::static_broker_config);
 }
 
 TEST_CASE("InitProducerId: blocks of 1000 ids by CAS on /latest_producer_id_block; brokers "

@@ -40,6 +40,7 @@ struct Cluster {
   std::map<std::int32_t, BrokerEpoch> epochs;       // latest registration
   std::vector<Sent> sent;
   std::map<std::int32_t, std::uint64_t> registrations;
+  std::set<std::int32_t> refuse_deletes;  // brokers whose StopReplica(delete) fails
 };
 
 // Records what the controller sends instead of putting it on the wire.
@@ -50,6 +51,15 @@ class RecordingChannel final : public ControllerChannel {
   void remove_broker(BrokerId id) override { brokers_.erase(id); }
   void send(BrokerId to, ControlRequest r) override {
     CHECK(brokers_.count(to) == 1);  // only to brokers the channel knows
+    // Every deletion succeeds at once, unless the test makes a broker refuse them.
+    if (r.on_deleted) {
+      StopReplicaOutcome o{to, {}};
+      const auto error = cluster_.refuse_deletes.count(to.value()) ? protocol::ErrorCode::kafka_storage_error
+                                                                  : protocol::ErrorCode::none;
+      for (const auto& p : std::get<StopReplicaCommand>(r.body).partitions)
+        if (p.delete_partition) o.partitions.emplace_back(p.tp, error);
+      r.on_deleted(o);
+    }
     cluster_.sent.push_back({self_, to, std::move(r), cluster_.world->now()});
   }
   void clear() override { brokers_.clear(); }
@@ -423,6 +433,70 @@ TEST_CASE("controller: DeleteTopics marks the topic; the controller stops and de
       for (const auto& p : c->partitions) deletes += p.delete_partition;
   CHECK(deletes == 4);  // 2 partitions x 2 replicas
   CHECK(rig.cl.controllers.at(rig.active().at(0))->context().partitions.empty());
+}
+
+namespace {
+int delete_requests_to(const Cluster& cl, std::int32_t broker) {
+  int n = 0;
+  for (const auto& s : cl.sent)
+    if (const auto* c = std::get_if<StopReplicaCommand>(&s.request.body); c && s.to == BrokerId(broker))
+      for (const auto& p : c->partitions) n += p.delete_partition;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("controller: a topic is deleted only once every replica answered its StopReplica(delete); "
+          "a failed replica is retried when its broker is back (TopicDeletionManager)",
+          "[broker][controller][zk]") {
+  Rig rig(24);
+  rig.run_for(2s);
+  rig.create_topic("gone", 1, 3);
+  rig.run_for(2s);
+  REQUIRE(rig.state("gone", 0));
+  const std::int32_t ctl = rig.active().at(0);
+  const std::int32_t refusing = ctl == 3 ? 2 : 3;
+  rig.cl.refuse_deletes.insert(refusing);
+  rig.admin([](Runtime&, coord::Client& c) { REQUIRE(mark_topic_for_deletion(c, "gone").ok()); });
+  rig.run_for(4s);
+  // One replica failed: nothing is removed, and no retry until its broker starts.
+  CHECK(rig.cl.zk->state().find("/brokers/topics/gone"));
+  CHECK(rig.cl.zk->state().find("/admin/delete_topics/gone"));
+  CHECK(delete_requests_to(rig.cl, refusing) == 1);
+  rig.cl.refuse_deletes.clear();
+  rig.world->spawn("b", [&] { rig.world->crash(static_cast<NodeId>(refusing)); });
+  rig.run_for(5s);  // the session expires: the broker is dead
+  CHECK(rig.cl.zk->state().find("/brokers/topics/gone"));
+  rig.world->spawn("b", [&] { rig.world->start(static_cast<NodeId>(refusing)); });
+  rig.run_for(4s);
+  CHECK(delete_requests_to(rig.cl, refusing) == 2);  // retried on the new incarnation only
+  for (std::int32_t b = 1; b <= 3; ++b)
+    if (b != refusing) CHECK(delete_requests_to(rig.cl, b) == 1);  // deleted replicas are not asked again
+  CHECK_FALSE(rig.cl.zk->state().find("/brokers/topics/gone"));
+  CHECK_FALSE(rig.cl.zk->state().find("/config/topics/gone"));
+  CHECK_FALSE(rig.cl.zk->state().find("/admin/delete_topics/gone"));
+  CHECK(rig.cl.controllers.at(rig.active().at(0))->context().partitions.empty());
+}
+
+TEST_CASE("controller: a topic with a replica on a broker that is down waits for that broker before "
+          "its znodes go", "[broker][controller][zk]") {
+  Rig rig(25);
+  rig.run_for(2s);
+  rig.create_topic("gone", 1, 3);
+  rig.run_for(2s);
+  const std::int32_t ctl = rig.active().at(0);
+  const std::int32_t down = ctl == 3 ? 2 : 3;
+  rig.world->spawn("b", [&] { rig.world->crash(static_cast<NodeId>(down)); });
+  rig.run_for(5s);
+  rig.admin([](Runtime&, coord::Client& c) { REQUIRE(mark_topic_for_deletion(c, "gone").ok()); });
+  rig.run_for(4s);
+  CHECK(rig.cl.zk->state().find("/brokers/topics/gone"));
+  CHECK(rig.cl.zk->state().find("/admin/delete_topics/gone"));
+  CHECK(delete_requests_to(rig.cl, down) == 0);
+  rig.world->spawn("b", [&] { rig.world->start(static_cast<NodeId>(down)); });
+  rig.run_for(4s);
+  CHECK(delete_requests_to(rig.cl, down) == 1);
+  CHECK_FALSE(rig.cl.zk->state().find("/brokers/topics/gone"));
+  CHECK_FALSE(rig.cl.zk->state().find("/admin/delete_topics/gone"));
 }
 
 TEST_CASE("controller: a controller partitioned from the coordinator is replaced with a higher "

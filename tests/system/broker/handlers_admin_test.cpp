@@ -83,6 +83,11 @@ void serve(Runtime& rt, Connection& conn, Cluster& cl, std::int32_t id, ControlF
       r.answered = fence.admit(b.controller_epoch, b.broker_epoch);
       p::StopReplicaResponse resp;
       resp.error_code = r.answered;
+      // Like a broker, every partition is answered (the controller's topic
+      // deletion waits for these).
+      for (const auto& t : b.topic_states)
+        for (const auto& s : t.partition_states)
+          resp.partition_errors.push_back({t.topic_name, s.partition_index, r.answered, {}});
       reply = p::encode_response_frame(f->header, resp);
     }
     cl.received.push_back(std::move(r));

@@ -242,3 +242,129 @@ TEST_CASE("samsa.legacy.no.fetch.leader.epoch: a follower that missed two leader
     }
   }
 }
+
+namespace {
+
+// Produce attempts, one a second for `seconds`, to whatever leader the
+// metadata names; how many were acknowledged.
+int acked_writes(Rig& rig, sim::Runtime& rt, RawClient& c, const std::string& prefix, int seconds) {
+  int acked = 0;
+  for (int i = 0; i < seconds; ++i) {
+    if (auto l = rig.leader(rt, c, "t", 3); l && rig.world.is_up(l->value())) {
+      const auto r = produce(c, rig.cluster.address(l->value()), "t", 0,
+                             make_batch({prefix + std::to_string(i)}, rt.wall_ms()), -1, 3000);
+      acked += r.kind == ProduceResult::Kind::ok;
+    }
+    rt.sleep(1s);
+  }
+  return acked;
+}
+
+}  // namespace
+
+TEST_CASE("samsa.legacy.no.broker.epoch: a leader that is back before the controller reads "
+          "/brokers/ids again is never told its partitions, which stay without a serving leader "
+          "(KAFKA-7235, fixed by KIP-380); with broker epochs the bounce is seen and a new leader elected",
+          "[broker][legacy][cluster]") {
+  for (std::uint64_t seed : {51, 52, 53}) {
+    for (bool legacy : {false, true}) {
+      INFO("seed " << seed << " legacy " << legacy);
+      Settings s = {{"zookeeper.session.timeout.ms", "6000"}};
+      if (legacy) s.push_back({"samsa.legacy.no.broker.epoch", "true"});
+      Rig rig(s, seed);
+      int before = 0, after = 0;
+      rig.run([&](sim::Runtime& rt) {
+        RawClient c(rt, "driver");
+        // X leads, G is the controller, F the third replica.
+        const int g = rig.controller(rt, c).value();
+        const int x = g == 1 ? 2 : 1;
+        const int f = 6 - x - g;
+        rig.create(rt, "t", {BrokerId(x), BrokerId(g), BrokerId(f)});
+        auto l = rig.leader(rt, c, "t");
+        REQUIRE(l);
+        REQUIRE(l->value() == x);
+        before = acked_writes(rig, rt, c, "w", 3);
+        // The controller hears the coordinator 0.4 s late (a busy controller
+        // event queue in Kafka). X crashes and starts again at once: its new
+        // session registers /brokers/ids/X as soon as the old one expires,
+        // before the controller's read of the children that the expiry
+        // triggered comes back. Only the registration's czxid tells.
+        rig.world.network().clog(Cluster::k_zk, g, 400ms);
+        rig.world.spawn("bounce", [&] {
+          rig.world.crash(x, sim::CrashMode::keep_all);
+          rig.world.start(x);
+        });
+        rt.sleep(15s);
+        rig.world.network().unclog_all();
+        rt.sleep(5s);
+        after = acked_writes(rig, rt, c, "a", 20);
+      }, 200);
+      CHECK(before == 3);
+      if (legacy) CHECK(after == 0);  // the partition is offline for good
+      else CHECK(after == 20);
+    }
+  }
+}
+
+TEST_CASE("samsa.legacy.no.controller.epoch.check: a deposed controller's late UpdateMetadata points "
+          "the new controller's broker at the old leader, and writes fail while the zombie lives; "
+          "with the check it is refused (STALE_CONTROLLER_EPOCH)",
+          "[broker][legacy][cluster]") {
+  for (std::uint64_t seed : {61, 62, 63}) {
+    for (bool legacy : {false, true}) {
+      INFO("seed " << seed << " legacy " << legacy);
+      Settings s = {{"zookeeper.session.timeout.ms", "6000"}, {"auto.leader.rebalance.enable", "false"}};
+      if (legacy) s.push_back({"samsa.legacy.no.controller.epoch.check", "true"});
+      Rig rig(s, seed);
+      int acked = 0;
+      std::optional<BrokerId> named;
+      int a = 0, c_id = 0;
+      rig.run([&](sim::Runtime& rt) {
+        RawClient c(rt, "driver");
+        // A: the first controller, soon a zombie; X the first leader; C the
+        // third broker, which becomes controller and leader.
+        a = rig.controller(rt, c).value();
+        const int x = a == 1 ? 2 : 1;
+        c_id = 6 - x - a;
+        rig.create(rt, "t", {BrokerId(x), BrokerId(a), BrokerId(c_id)});
+        auto l = rig.leader(rt, c, "t");
+        REQUIRE(l);
+        REQUIRE(l->value() == x);
+        for (int i = 0; i < 3; ++i)
+          REQUIRE(produce(c, rig.cluster.address(x), "t", 0, make_batch({"w" + std::to_string(i)}, rt.wall_ms()), -1,
+                          3000).kind == ProduceResult::Kind::ok);
+        // A's frames to C are slow; X dies: once X's session expired, A
+        // makes itself leader (epoch 1) and tells C, late.
+        // (5 s a frame: A's channel sends the UpdateMetadata once the
+        // LeaderAndIsr before it is answered, so it lands about 10 s later.)
+        rig.world.network().clog(a, c_id, 5s);
+        rig.world.spawn("crash", [&] { rig.world.crash(x, sim::CrashMode::keep_all); });
+        rt.sleep(7s);
+        // A loses the coordinator: its session expires, C becomes the
+        // controller (epoch 2) and the leader (epoch 2). A has not noticed.
+        rig.world.network().partition(a, Cluster::k_zk);
+        rt.sleep(16s);  // A's UpdateMetadata of controller epoch 1 reaches C
+        for (int i = 0; i < 10; ++i) {
+          named = find_leader(c, rig.cluster.address(c_id), "t", 0);
+          if (named && rig.world.is_up(named->value())) {
+            const auto r = produce(c, rig.cluster.address(named->value()), "t", 0,
+                                   make_batch({"a" + std::to_string(i)}, rt.wall_ms()), -1, 2000);
+            acked += r.kind == ProduceResult::Kind::ok;
+          }
+          rt.sleep(1s);
+        }
+        rig.world.network().heal_all();
+        rig.world.network().unclog_all();
+        rt.sleep(10s);
+      }, 200);
+      REQUIRE(named);
+      if (legacy) {
+        CHECK(named->value() == a);  // the zombie, which no follower replicates from
+        CHECK(acked == 0);
+      } else {
+        CHECK(named->value() == c_id);
+        CHECK(acked == 10);
+      }
+    }
+  }
+}
