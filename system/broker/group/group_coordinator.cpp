@@ -1,6 +1,7 @@
 #include "system/broker/group/group_coordinator.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -307,9 +308,12 @@ void GroupCoordinator::complete_join(Group& g, TimeMs now_ms, Replies& out) {
 
   // initNextGeneration.
   g.generation = g.generation.next();
+  g.storing.reset();
   if (g.members.empty()) {
     g.protocol_name.reset();
     transition(g, GroupState::empty, now_ms);
+    // onCompleteJoin stores the Empty group (its generation) too.
+    if (config_.store_groups) stores_.push_back({g.group_id, g.generation, record_of(g, nullptr)});
     return;
   }
   g.protocol_name = select_protocol(g);
@@ -366,6 +370,7 @@ void GroupCoordinator::propagate_assignment(Group& g, ErrorCode error, TimeMs no
 void GroupCoordinator::reset_and_propagate_assignment_error(Group& g, ErrorCode error, TimeMs now_ms,
                                                             Replies& out) {
   SAMSA_ASSERT(g.state == GroupState::completing_rebalance);
+  g.storing.reset();
   for (auto& [_, m] : g.members) m.assignment.clear();
   propagate_assignment(g, error, now_ms, out);
 }
@@ -512,15 +517,17 @@ void GroupCoordinator::sync_group(RequestId id, const SyncRequest& r, TimeMs now
     case GroupState::preparing_rebalance: return reply_sync(out, id, sync_error(ErrorCode::rebalance_in_progress));
     case GroupState::completing_rebalance:
       m.awaiting_sync = id;
-      if (g.leader_id == r.member_id) {
-        // Members the leader left out get an empty assignment; storeGroup
-        // succeeds at once here.
-        for (auto& [mid, member] : g.members) {
+      if (g.leader_id == r.member_id && !g.storing) {
+        // Members the leader left out get an empty assignment.
+        std::map<std::string, Bytes> assignments;
+        for (const auto& [mid, member] : g.members) {
           auto a = r.assignments.find(mid);
-          member.assignment = a == r.assignments.end() ? Bytes{} : a->second;
+          assignments[mid] = a == r.assignments.end() ? Bytes{} : a->second;
         }
-        propagate_assignment(g, ErrorCode::none, now_ms, out);
-        transition(g, GroupState::stable, now_ms);
+        if (!config_.store_groups) return set_and_propagate_assignment(g, assignments, now_ms, out);
+        // storeGroup: everyone waits for the record.
+        stores_.push_back({g.group_id, g.generation, record_of(g, &assignments)});
+        g.storing = std::move(assignments);
       }
       return;
     case GroupState::stable: {
@@ -535,6 +542,32 @@ void GroupCoordinator::sync_group(RequestId id, const SyncRequest& r, TimeMs now
     case GroupState::dead: break;
   }
   SAMSA_ASSERT(false, "SyncGroup reached a Dead group");
+}
+
+void GroupCoordinator::set_and_propagate_assignment(Group& g, const std::map<std::string, Bytes>& assignments,
+                                                   TimeMs now_ms, Replies& out) {
+  for (auto& [mid, member] : g.members) {
+    auto a = assignments.find(mid);
+    member.assignment = a == assignments.end() ? Bytes{} : a->second;
+  }
+  g.storing.reset();
+  propagate_assignment(g, ErrorCode::none, now_ms, out);
+  transition(g, GroupState::stable, now_ms);
+}
+
+std::vector<GroupStore> GroupCoordinator::take_stores() { return std::exchange(stores_, {}); }
+
+void GroupCoordinator::group_stored(std::string_view group_id, GenerationId generation, ErrorCode error,
+                                    TimeMs now_ms, Replies& out) {
+  advance(now_ms, out);
+  Group* g = find(group_id);
+  if (!g || g->generation != generation || g->state != GroupState::completing_rebalance || !g->storing) return;
+  if (error == ErrorCode::none) {
+    const auto assignments = *g->storing;
+    return set_and_propagate_assignment(*g, assignments, now_ms, out);
+  }
+  reset_and_propagate_assignment_error(*g, error, now_ms, out);
+  maybe_prepare_rebalance(*g, now_ms, out);
 }
 
 ErrorCode GroupCoordinator::heartbeat(std::string_view group_id, std::string_view member_id,
@@ -657,6 +690,13 @@ void GroupCoordinator::load_offsets(std::string_view group_id,
 std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_view group_id) const {
   const Group* g = find(group_id);
   if (!g || (g->state != GroupState::stable && g->state != GroupState::empty)) return std::nullopt;
+  return record_of(*g, nullptr);
+}
+
+// GroupMetadataManager.groupMetadataValue: the members' assignments are
+// `assignments` when given (the one being stored), else the members' own.
+GroupMetadataValue GroupCoordinator::record_of(const Group& gr, const std::map<std::string, Bytes>* assignments) const {
+  const Group* g = &gr;
   GroupMetadataValue v;
   v.protocol_type = g->protocol_type.value_or("");
   v.generation = g->generation;
@@ -674,6 +714,10 @@ std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_vie
     for (const auto& p : m.protocols)
       if (p.name == g->protocol_name) r.subscription = p.metadata;
     r.assignment = m.assignment;
+    if (assignments) {
+      auto a = assignments->find(id);
+      r.assignment = a == assignments->end() ? Bytes{} : a->second;
+    }
     v.members.push_back(std::move(r));
   }
   return v;

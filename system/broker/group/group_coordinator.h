@@ -20,10 +20,19 @@
 // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS; committed
 // offsets (offset commits outside group management with generation -1).
 //
+// Storing the group (GroupMetadataManager.storeGroup): with
+// `GroupConfig::store_groups` the leader's SyncGroup that completes a
+// rebalance, and a rebalance that leaves the group Empty, hand a
+// `GroupStore` to the caller (`take_stores`), who appends the record and
+// reports back with `group_stored`; until then the group stays
+// CompletingRebalance and every SyncGroup waits, so no member learns an
+// assignment whose generation is not in the log (a new coordinator loads
+// that generation and bumps from it). Without it storeGroup succeeds at once.
+//
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
 // is accepted and kept, but members are treated as dynamic), writing the
-// group and offsets to __consumer_offsets (storeGroup/storeOffsets complete
-// at once; the caller appends the records of offsets_records.h),
+// offsets to __consumer_offsets (storeOffsets completes at once; the caller
+// appends the records of offsets_records.h),
 // per-commit retention times (OffsetCommit v2-v4 retention_time_ms, value
 // v1 expire timestamps), transactional offset commits, DeleteGroups.
 // Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
@@ -63,6 +72,17 @@ struct GroupConfig {
   std::int32_t offset_metadata_max_bytes = 4096;
   // GroupCoordinator.NewMemberJoinTimeoutMs (not configurable in Kafka).
   std::int32_t new_member_join_timeout_ms = 5 * 60 * 1000;
+  // samsa's: the caller stores group records (take_stores / group_stored).
+  bool store_groups = false;
+};
+
+// A group record to append (GroupMetadataManager.storeGroup), for the
+// generation it describes.
+struct GroupStore {
+  std::string group_id;
+  GenerationId generation{0};
+  GroupMetadataValue value;
+  bool operator==(const GroupStore&) const = default;
 };
 
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };
@@ -249,6 +269,15 @@ class GroupCoordinator {
   };
   std::vector<ExpiredGroup> expire_offsets(TimeMs now_ms, std::int64_t retention_ms);
 
+  // The group records to append since the last call (store_groups only).
+  std::vector<GroupStore> take_stores();
+  // The append of `generation`'s record ended (GroupCoordinator.doSyncGroup's
+  // storeGroup callback): on success the members parked in SyncGroup get
+  // their assignments and the group is Stable; on an error they get the
+  // error and the group rebalances. Ignored when the group moved on.
+  void group_stored(std::string_view group_id, GenerationId generation, ErrorCode error, TimeMs now_ms,
+                    Replies& out);
+
   // Any group in memory (loaded or created).
   bool has_groups() const { return !groups_.empty(); }
 
@@ -296,6 +325,8 @@ class GroupCoordinator {
     bool new_member_added = false;
     std::optional<JoinTimer> join_timer;
     std::map<TopicPartitionKey, CommittedOffset> offsets;
+    // The leader's assignment while its record is being stored.
+    std::optional<std::map<std::string, Bytes>> storing;
   };
 
   std::optional<ErrorCode> validate(std::string_view group_id, bool allow_empty_id) const;
@@ -329,12 +360,16 @@ class GroupCoordinator {
   JoinResult join_result_for(const Group& g, const Member& m) const;
   void unload(Group& g, Replies& out);
   std::optional<std::set<std::string>> subscribed_topics(const Group& g) const;
+  GroupMetadataValue record_of(const Group& g, const std::map<std::string, Bytes>* assignments) const;
+  void set_and_propagate_assignment(Group& g, const std::map<std::string, Bytes>& assignments, TimeMs now_ms,
+                                    Replies& out);
 
   GroupConfig config_;
   sim::Random& random_;
   std::map<std::int32_t, PartitionStatus> partitions_;
   std::map<std::string, Group, std::less<>> groups_;
   std::uint64_t timer_sequence_ = 0;  // orders deadlines that fall on the same ms
+  std::vector<GroupStore> stores_;
 };
 
 }  // namespace samsa::broker::group

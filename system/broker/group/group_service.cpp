@@ -14,6 +14,7 @@ GroupConfig group_config(const BrokerConfig& c) {
   g.group_initial_rebalance_delay_ms = c.group_initial_rebalance_delay_ms;
   g.group_max_size = c.group_max_size;
   g.offsets_topic_num_partitions = c.offsets_topic_num_partitions;
+  g.store_groups = true;  // GroupService appends the group records
   return g;
 }
 
@@ -33,6 +34,12 @@ GroupService::GroupService(sim::Runtime& rt, const BrokerConfig& config, std::sh
 void GroupService::deliver(Replies& out) {
   for (auto& r : out) ready_[r.request] = std::move(r);
   out.clear();
+  // Group records to store, each from a fiber of its own (the caller may be
+  // the timer fiber, which must not wait for replicas).
+  for (auto& store : coordinator_.take_stores())
+    rt_.spawn("group-store", [self = shared_from_this(), store = std::move(store)]() mutable {
+      self->store_group(std::move(store));
+    });
   replies_.notify_all();
   timers_.notify_all();  // a call may have moved the earliest deadline
 }
@@ -264,15 +271,23 @@ ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::opti
   }
 }
 
-ErrorCode GroupService::store_group(std::string_view group_id) {
-  auto value = coordinator_.group_record(group_id);
-  if (!value) return ErrorCode::none;
-  value->current_state_timestamp_ms += rt_.wall_ms() - now_ms();  // to the wall clock, as Kafka writes it
+// GroupMetadataManager.storeGroup: appends the record with acks=all and
+// tells the state machine how it went, with storeGroup's error mapping.
+void GroupService::store_group(GroupStore store) {
+  store.value.current_state_timestamp_ms += rt_.wall_ms() - now_ms();  // to the wall clock, as Kafka writes it
   BatchBuilder b(BatchOptions{});
-  const Bytes key = encode_key(GroupMetadataKey{std::string(group_id)});
-  const Bytes v = encode_value(*value);
+  const Bytes key = encode_key(GroupMetadataKey{store.group_id});
+  const Bytes v = encode_value(store.value);
   b.append(rt_.wall_ms(), ByteView(key), ByteView(v));
-  return append(group_id, b.finish());
+  ErrorCode e = append(store.group_id, b.finish());
+  if (e == ErrorCode::request_timed_out) e = ErrorCode::rebalance_in_progress;
+  if (e == ErrorCode::invalid_commit_offset_size) e = ErrorCode::unknown_server_error;
+  if (e != ErrorCode::none)
+    rt_.log().info("group coordinator: storing group {} generation {} failed: {}", store.group_id,
+                   store.generation.value(), to_string(e));
+  Replies out;
+  coordinator_.group_stored(store.group_id, store.generation, e, now_ms(), out);
+  deliver(out);
 }
 
 // --- the APIs --------------------------------------------------------------------------------------
@@ -366,19 +381,9 @@ SyncGroupResponse GroupService::sync_group(const RequestHeader&, const SyncGroup
   for (const auto& a : r.assignments) s.assignments[a.member_id] = a.assignment;
   const RequestId id = next_request();
   Replies out;
-  const auto before = coordinator_.state(r.group_id);
+  // GroupCoordinator.doSyncGroup: the members learn their assignment only
+  // once the group record is stored (store_group answers them).
   coordinator_.sync_group(id, s, now_ms(), out);
-  const bool completed = before == GroupState::completing_rebalance &&
-                         coordinator_.state(r.group_id) == GroupState::stable &&
-                         coordinator_.generation(r.group_id) == r.generation_id;
-  if (completed) {
-    // GroupCoordinator.doSyncGroup: the members learn their assignment only
-    // once the group record is stored.
-    const ErrorCode e = store_group(r.group_id);
-    if (e != ErrorCode::none)
-      for (auto& reply : out)
-        if (auto* sr = std::get_if<SyncResult>(&reply.result)) *sr = SyncResult{e, {}, {}, {}};
-  }
   deliver(out);
   const SyncResult res = std::get<SyncResult>(wait_reply(id).result);
   SyncGroupResponse resp;

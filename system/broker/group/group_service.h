@@ -17,7 +17,9 @@
 //    had before (Kafka only applies a pending commit on success; an offset
 //    that did not exist before stays in memory until the next load).
 //  - The leader's SyncGroup that completes a rebalance appends the group
-//    record (storeGroup) before the members get their assignments.
+//    record (storeGroup) before any member gets its assignment, and a
+//    rebalance that empties the group appends the Empty record
+//    (GroupCoordinator::take_stores / group_stored).
 //  - When this broker becomes leader of an offsets partition (LeaderAndIsr)
 //    the partition is loading (COORDINATOR_LOAD_IN_PROGRESS) while its log is
 //    read from the start to the log end; the last record of each key wins
@@ -113,7 +115,7 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   // the error as the group APIs report it (storeOffsets' mapping).
   ErrorCode append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks = std::nullopt);
   void expire_offsets();
-  ErrorCode store_group(std::string_view group_id);
+  void store_group(GroupStore store);
   std::pair<ErrorCode, protocol::BrokerId> coordinator_for(std::string_view key);
 
   sim::Runtime& rt_;
