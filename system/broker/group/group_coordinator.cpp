@@ -660,7 +660,7 @@ std::vector<ErrorCode> GroupCoordinator::commit_offsets(const OffsetCommitReques
     }
     CommittedOffset stored = offset;
     stored.commit_timestamp_ms = now_ms;
-    g.offsets[tp] = stored;
+    if (!config_.store_groups) g.offsets[tp] = stored;
     errors.push_back(ErrorCode::none);
   }
   return errors;
@@ -680,11 +680,28 @@ std::pair<ErrorCode, std::map<TopicPartitionKey, CommittedOffset>> GroupCoordina
   return {ErrorCode::none, out};
 }
 
+void GroupCoordinator::offsets_appended(std::string_view group_id,
+                                        const std::vector<std::pair<TopicPartitionKey, CommittedOffset>>& offsets,
+                                        std::int64_t record_offset) {
+  if (validate(group_id, true)) return;  // unloaded meanwhile: a new load reads the log
+  Group* g = find(group_id);
+  if (!g || g->state == GroupState::dead) return;
+  for (const auto& [tp, o] : offsets) {
+    auto [it, fresh] = g->offset_records.emplace(tp, record_offset);
+    if (!fresh && it->second > record_offset) continue;
+    it->second = record_offset;
+    g->offsets[tp] = o;
+  }
+}
+
 void GroupCoordinator::load_offsets(std::string_view group_id,
                                     const std::map<TopicPartitionKey, CommittedOffset>& offsets,
                                     TimeMs now_ms) {
   Group& g = get_or_create(group_id, now_ms);
-  for (const auto& [tp, o] : offsets) g.offsets[tp] = o;
+  for (const auto& [tp, o] : offsets) {
+    g.offsets[tp] = o;
+    g.offset_records[tp] = -1;
+  }
 }
 
 std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_view group_id) const {

@@ -29,10 +29,14 @@
 // assignment whose generation is not in the log (a new coordinator loads
 // that generation and bumps from it). Without it storeGroup succeeds at once.
 //
+// Likewise with store_groups a valid OffsetCommit changes nothing until the
+// caller reports its append (`offsets_appended`, GroupMetadata's
+// pendingOffsetCommits and onOffsetCommitAppend): OffsetFetch answers only
+// offsets in the log, and of two appends for a partition the later one in
+// the log wins whatever order they complete in.
+//
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
-// is accepted and kept, but members are treated as dynamic), writing the
-// offsets to __consumer_offsets (storeOffsets completes at once; the caller
-// appends the records of offsets_records.h),
+// is accepted and kept, but members are treated as dynamic),
 // per-commit retention times (OffsetCommit v2-v4 retention_time_ms, value
 // v1 expire timestamps), transactional offset commits, DeleteGroups.
 // Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
@@ -72,7 +76,8 @@ struct GroupConfig {
   std::int32_t offset_metadata_max_bytes = 4096;
   // GroupCoordinator.NewMemberJoinTimeoutMs (not configurable in Kafka).
   std::int32_t new_member_join_timeout_ms = 5 * 60 * 1000;
-  // samsa's: the caller stores group records (take_stores / group_stored).
+  // samsa's: the caller stores group records (take_stores / group_stored)
+  // and committed offsets (offsets_appended).
   bool store_groups = false;
 };
 
@@ -214,7 +219,7 @@ class GroupCoordinator {
                       GenerationId generation_id, TimeMs now_ms, Replies& out);
   LeaveResult leave_group(std::string_view group_id, const std::vector<std::string>& member_ids,
                           TimeMs now_ms, Replies& out);
-  // One error per offset, in order.
+  // One error per offset, in order. Applied at once unless store_groups.
   std::vector<ErrorCode> commit_offsets(const OffsetCommitRequest& request, TimeMs now_ms,
                                         Replies& out);
   // The committed offsets of the given partitions (all when nullopt); a
@@ -268,6 +273,13 @@ class GroupCoordinator {
     bool operator==(const ExpiredGroup&) const = default;
   };
   std::vector<ExpiredGroup> expire_offsets(TimeMs now_ms, std::int64_t retention_ms);
+
+  // The commit records of `offsets` were appended at log offset
+  // `record_offset` (GroupMetadata.onOffsetCommitAppend): each becomes the
+  // committed offset unless an append later in the log already did.
+  void offsets_appended(std::string_view group_id,
+                        const std::vector<std::pair<TopicPartitionKey, CommittedOffset>>& offsets,
+                        std::int64_t record_offset);
 
   // The group records to append since the last call (store_groups only).
   std::vector<GroupStore> take_stores();
@@ -325,6 +337,8 @@ class GroupCoordinator {
     bool new_member_added = false;
     std::optional<JoinTimer> join_timer;
     std::map<TopicPartitionKey, CommittedOffset> offsets;
+    // The log offset of each committed offset's record (-1: loaded).
+    std::map<TopicPartitionKey, std::int64_t> offset_records;
     // The leader's assignment while its record is being stored.
     std::optional<std::map<std::string, Bytes>> storing;
   };

@@ -242,7 +242,8 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   deliver(out);
 }
 
-ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks) {
+ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks,
+                               std::int64_t* base_offset) {
   ++stats_.appends;
   ProduceRequest req;
   req.acks = acks.value_or(static_cast<std::int16_t>(config_.offsets_commit_required_acks));
@@ -254,8 +255,10 @@ ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::opti
   p.records = Records(std::move(batch));
   auto resp = rm_->produce(req, 8);
   ErrorCode e = ErrorCode::unknown_server_error;
-  if (resp && !resp->responses.empty() && !resp->responses[0].partition_responses.empty())
+  if (resp && !resp->responses.empty() && !resp->responses[0].partition_responses.empty()) {
     e = resp->responses[0].partition_responses[0].error_code;
+    if (base_offset) *base_offset = resp->responses[0].partition_responses[0].base_offset.value();
+  }
   if (e != ErrorCode::none) ++stats_.append_failures;
   switch (e) {
     case ErrorCode::none: return e;
@@ -438,29 +441,30 @@ OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const p
       o.commit_timestamp_ms = now;
       c.offsets.push_back({TopicPartitionKey{t.name, p.partition_index}, o});
     }
-  // What the group had, to put back if the append fails.
-  std::optional<std::vector<TopicPartitionKey>> tps(std::in_place);
-  for (const auto& [tp, o] : c.offsets) tps->push_back(tp);
-  const auto previous = coordinator_.fetch_offsets(r.group_id, tps);
   Replies out;
-  std::vector<ErrorCode> errors = coordinator_.commit_offsets(c, now_ms(), out);
+  const TimeMs mono = now_ms();
+  std::vector<ErrorCode> errors = coordinator_.commit_offsets(c, mono, out);
   deliver(out);
+  // GroupMetadataManager.storeOffsets: the valid ones are appended, and
+  // become the group's committed offsets once the append is committed.
   BatchBuilder b(BatchOptions{});
-  bool any = false;
+  std::vector<std::pair<TopicPartitionKey, CommittedOffset>> appended;
   for (std::size_t i = 0; i < c.offsets.size(); ++i) {
     if (errors[i] != ErrorCode::none) continue;
     const auto& [tp, o] = c.offsets[i];
     const Bytes key = encode_key(OffsetCommitKey{c.group_id, tp.topic, tp.partition.value()});
     const Bytes value = encode_value(OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, -1});
     b.append(now, ByteView(key), ByteView(value));
-    any = true;
+    appended.emplace_back(tp, o).second.commit_timestamp_ms = mono;  // the state machine's clock
   }
-  if (any) {
-    const ErrorCode e = append(c.group_id, b.finish());
-    if (e != ErrorCode::none) {
+  if (!appended.empty()) {
+    std::int64_t record_offset = -1;
+    const ErrorCode e = append(c.group_id, b.finish(), std::nullopt, &record_offset);
+    if (e == ErrorCode::none) {
+      coordinator_.offsets_appended(c.group_id, appended, record_offset);
+    } else {
       for (auto& x : errors)
         if (x == ErrorCode::none) x = e;
-      if (previous.first == ErrorCode::none) coordinator_.load_offsets(r.group_id, previous.second, now_ms());
     }
   }
   OffsetCommitResponse resp;
