@@ -313,7 +313,7 @@ void GroupCoordinator::complete_join(Group& g, TimeMs now_ms, Replies& out) {
     g.protocol_name.reset();
     transition(g, GroupState::empty, now_ms);
     // onCompleteJoin stores the Empty group (its generation) too.
-    if (config_.store_groups) stores_.push_back({g.group_id, g.generation, record_of(g, nullptr)});
+    if (config_.store_groups) stores_.push_back({g.group_id, g.generation, next_store_id_++, record_of(g, nullptr)});
     return;
   }
   g.protocol_name = select_protocol(g);
@@ -526,7 +526,8 @@ void GroupCoordinator::sync_group(RequestId id, const SyncRequest& r, TimeMs now
         }
         if (!config_.store_groups) return set_and_propagate_assignment(g, assignments, now_ms, out);
         // storeGroup: everyone waits for the record.
-        stores_.push_back({g.group_id, g.generation, record_of(g, &assignments)});
+        g.storing_id = next_store_id_++;
+        stores_.push_back({g.group_id, g.generation, g.storing_id, record_of(g, &assignments)});
         g.storing = std::move(assignments);
       }
       return;
@@ -557,11 +558,12 @@ void GroupCoordinator::set_and_propagate_assignment(Group& g, const std::map<std
 
 std::vector<GroupStore> GroupCoordinator::take_stores() { return std::exchange(stores_, {}); }
 
-void GroupCoordinator::group_stored(std::string_view group_id, GenerationId generation, ErrorCode error,
-                                    TimeMs now_ms, Replies& out) {
+void GroupCoordinator::group_stored(const GroupStore& store, ErrorCode error, TimeMs now_ms, Replies& out) {
   advance(now_ms, out);
-  Group* g = find(group_id);
-  if (!g || g->generation != generation || g->state != GroupState::completing_rebalance || !g->storing) return;
+  Group* g = find(store.group_id);
+  if (!g || g->generation != store.generation || g->state != GroupState::completing_rebalance || !g->storing ||
+      g->storing_id != store.id)
+    return;
   if (error == ErrorCode::none) {
     const auto assignments = *g->storing;
     return set_and_propagate_assignment(*g, assignments, now_ms, out);

@@ -86,6 +86,7 @@ struct GroupConfig {
 struct GroupStore {
   std::string group_id;
   GenerationId generation{0};
+  std::uint64_t id = 0;  // names this store in group_stored
   GroupMetadataValue value;
   bool operator==(const GroupStore&) const = default;
 };
@@ -287,8 +288,9 @@ class GroupCoordinator {
   // storeGroup callback): on success the members parked in SyncGroup get
   // their assignments and the group is Stable; on an error they get the
   // error and the group rebalances. Ignored when the group moved on.
-  void group_stored(std::string_view group_id, GenerationId generation, ErrorCode error, TimeMs now_ms,
-                    Replies& out);
+  // A store of a group unloaded meanwhile (even if loaded again since) is
+  // ignored: it is told apart by `store.id`.
+  void group_stored(const GroupStore& store, ErrorCode error, TimeMs now_ms, Replies& out);
 
   // Any group in memory (loaded or created).
   bool has_groups() const { return !groups_.empty(); }
@@ -341,6 +343,7 @@ class GroupCoordinator {
     std::map<TopicPartitionKey, std::int64_t> offset_records;
     // The leader's assignment while its record is being stored.
     std::optional<std::map<std::string, Bytes>> storing;
+    std::uint64_t storing_id = 0;
   };
 
   std::optional<ErrorCode> validate(std::string_view group_id, bool allow_empty_id) const;
@@ -384,6 +387,7 @@ class GroupCoordinator {
   std::map<std::string, Group, std::less<>> groups_;
   std::uint64_t timer_sequence_ = 0;  // orders deadlines that fall on the same ms
   std::vector<GroupStore> stores_;
+  std::uint64_t next_store_id_ = 1;
 };
 
 }  // namespace samsa::broker::group

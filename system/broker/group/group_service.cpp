@@ -289,7 +289,7 @@ void GroupService::store_group(GroupStore store) {
     rt_.log().info("group coordinator: storing group {} generation {} failed: {}", store.group_id,
                    store.generation.value(), to_string(e));
   Replies out;
-  coordinator_.group_stored(store.group_id, store.generation, e, now_ms(), out);
+  coordinator_.group_stored(store, e, now_ms(), out);
   deliver(out);
 }
 
