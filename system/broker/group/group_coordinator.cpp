@@ -890,8 +890,12 @@ std::vector<GroupCoordinator::ExpiredGroup> GroupCoordinator::expire_offsets(Tim
     if (eligible) {
       for (auto it = g.offsets.begin(); it != g.offsets.end();) {
         // Empty with a protocol type: since the group became Empty; else since the commit.
+        // Empty with a protocol type: since the group became Empty; else since
+        // the commit; an explicit expire timestamp over both (getExpiredOffsets).
         const TimeMs base = empty && g.protocol_type ? g.state_timestamp_ms : it->second.commit_timestamp_ms;
-        const bool expired = (!subscribed || !subscribed->count(it->first.topic)) && now_ms - base >= retention_ms;
+        const bool due = it->second.expire_timestamp_ms ? now_ms >= *it->second.expire_timestamp_ms
+                                                        : now_ms - base >= retention_ms;
+        const bool expired = (!subscribed || !subscribed->count(it->first.topic)) && due;
         if (!expired) {
           ++it;
           continue;

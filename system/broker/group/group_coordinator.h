@@ -37,8 +37,7 @@
 //
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
 // is accepted and kept, but members are treated as dynamic),
-// per-commit retention times (OffsetCommit v2-v4 retention_time_ms, value
-// v1 expire timestamps), transactional offset commits, DeleteGroups.
+// transactional offset commits (group_service.h keeps them), DeleteGroups.
 // Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
 // a hash map (leader choice after the leader leaves, ties in protocol
 // votes) this class picks the smallest member id / protocol name.
@@ -165,6 +164,9 @@ struct CommittedOffset {
   protocol::LeaderEpoch leader_epoch = protocol::LeaderEpoch::none();
   std::string metadata;
   TimeMs commit_timestamp_ms = 0;
+  // OffsetCommit v1-v4's per-commit expiry (v2-v4 retention_time_ms; the
+  // record's value v1): when set it alone decides expiry.
+  std::optional<TimeMs> expire_timestamp_ms;
   bool operator==(const CommittedOffset&) const = default;
 };
 
@@ -256,7 +258,9 @@ class GroupCoordinator {
 
   // GroupMetadataManager.cleanupGroupMetadata with
   // GroupMetadata.removeExpiredOffsets (KIP-211), over the groups of owned
-  // partitions, in group id order: an offset expires once `retention_ms`
+  // partitions, in group id order: an offset with an expire timestamp (an
+  // OffsetCommit v1-v4 with retention_time_ms) expires at that time, unless
+  // its topic is subscribed; any other once `retention_ms`
   // (offsets.retention.minutes) has passed
   //  - for an Empty group, since the group became Empty (every offset);
   //  - for a group outside group management (no protocol type), since the

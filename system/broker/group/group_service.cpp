@@ -160,7 +160,9 @@ void apply_record(LoadedPartition& out, const RecordView& r) {
     }
     auto v = decode_offset_commit_value(*r.value);
     if (!v) return;
-    out.offsets[k->group][tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms};  // wall clock
+    CommittedOffset o{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms, std::nullopt};  // wall clock
+    if (v->expire_timestamp_ms >= 0) o.expire_timestamp_ms = v->expire_timestamp_ms;
+    out.offsets[k->group][tp] = o;
   } else {
     const auto& g = std::get<GroupMetadataKey>(*key);
     if (!r.value) {
@@ -226,7 +228,10 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   // coordinator's clock is the node's monotonic one.
   const TimeMs wall_minus_mono = rt_.wall_ms() - now;
   for (auto& [group, offsets] : loaded.offsets)
-    for (auto& [tp, o] : offsets) o.commit_timestamp_ms -= wall_minus_mono;
+    for (auto& [tp, o] : offsets) {
+      o.commit_timestamp_ms -= wall_minus_mono;
+      if (o.expire_timestamp_ms) *o.expire_timestamp_ms -= wall_minus_mono;
+    }
   for (auto& [group, value] : loaded.groups)
     if (value.current_state_timestamp_ms >= 0) value.current_state_timestamp_ms -= wall_minus_mono;
   Replies out;
@@ -438,7 +443,12 @@ OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const p
       o.offset = p.committed_offset;
       o.leader_epoch = p.committed_leader_epoch;
       o.metadata = p.committed_metadata.value_or("");
-      o.commit_timestamp_ms = now;
+      // KafkaApis.handleOffsetCommitRequest: v1's explicit commit
+      // timestamp, else now; v2-v4's retention_time_ms gives the offset an
+      // expire timestamp (value v1), else offsets.retention.minutes applies.
+      o.commit_timestamp_ms = h.api_version == 1 && p.commit_timestamp != -1 ? p.commit_timestamp : now;
+      if (h.api_version >= 2 && h.api_version <= 4 && r.retention_time_ms != -1)
+        o.expire_timestamp_ms = now + r.retention_time_ms;
       c.offsets.push_back({TopicPartitionKey{t.name, p.partition_index}, o});
     }
   Replies out;
@@ -453,9 +463,14 @@ OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const p
     if (errors[i] != ErrorCode::none) continue;
     const auto& [tp, o] = c.offsets[i];
     const Bytes key = encode_key(OffsetCommitKey{c.group_id, tp.topic, tp.partition.value()});
-    const Bytes value = encode_value(OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, -1});
+    const Bytes value = encode_value(
+        OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, o.expire_timestamp_ms.value_or(-1)});
     b.append(now, ByteView(key), ByteView(value));
-    appended.emplace_back(tp, o).second.commit_timestamp_ms = mono;  // the state machine's clock
+    // The state machine's clock is the node's monotonic one.
+    CommittedOffset applied = o;
+    applied.commit_timestamp_ms -= now - mono;
+    if (applied.expire_timestamp_ms) *applied.expire_timestamp_ms -= now - mono;
+    appended.emplace_back(tp, applied);
   }
   if (!appended.empty()) {
     std::int64_t record_offset = -1;

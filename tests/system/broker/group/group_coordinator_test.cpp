@@ -876,6 +876,30 @@ TEST_CASE("offset retention: standalone offsets expire by commit time; a group l
   CHECK_FALSE(f.gc.state("s"));  // Dead and gone
 }
 
+TEST_CASE("offset retention: an OffsetCommit v2-v4 retention_time_ms (an expire timestamp) decides alone when "
+          "the offset expires",
+          "[broker][group]") {
+  Fixture f;
+  OffsetCommitRequest c;
+  c.group_id = "s";
+  CommittedOffset shortly{protocol::Offset(5), {}, "", 0, TimeMs{200}};
+  CommittedOffset long_kept{protocol::Offset(6), {}, "", 0, TimeMs{5000}};
+  c.offsets = {{tp_of("a"), shortly}, {tp_of("b"), long_kept}, {tp_of("c"), CommittedOffset{protocol::Offset(7), {}, "", 0}}};
+  REQUIRE(f.gc.commit_offsets(c, 0, f.out) == std::vector<ErrorCode>(3, ErrorCode::none));
+  // Before offsets.retention.minutes (1000 here): only the short expire timestamp.
+  auto e = f.gc.expire_offsets(200, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("a")}, false});
+  // After it: the default-retention offset goes; the long expire timestamp keeps "b".
+  e = f.gc.expire_offsets(1000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("c")}, false});
+  CHECK(committed_topics(f, "s") == std::set<std::string>{"b"});
+  e = f.gc.expire_offsets(5000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("b")}, false});
+}
+
 TEST_CASE("offset retention (KIP-211): a Stable consumer group keeps the offsets of subscribed topics; once Empty, "
           "all go retention after it emptied, then a group tombstone",
           "[broker][group]") {
