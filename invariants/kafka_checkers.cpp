@@ -598,10 +598,61 @@ std::vector<Case> assignment_overlap(const History& h) {
   return out;
 }
 
+// A rebalance storm: after the last heal a group goes on making
+// generations none of which consumes anything (option storm_generations,
+// default 10, in a row up to the end of the run): its members polled no
+// record between one generation's first assignment and the next.
+std::vector<Case> rebalance_storm(const History& h, const Op& heal, const json& options) {
+  const std::int64_t limit = options.is_object() ? options.value("storm_generations", std::int64_t{10}) : 10;
+  struct Streak {
+    std::int64_t generation = -1;
+    std::int64_t unproductive = 0;  // generations in a row that consumed nothing, the current one included
+    const Op* first = nullptr;      // the first assignment of the streak
+    const Op* last = nullptr;
+    bool consumed = false;          // by the current generation
+  };
+  std::map<std::string, Streak> groups;
+  std::map<std::int64_t, std::string> group_of;  // consumer process -> its group
+  for (const Op& op : h.ops()) {
+    if (op.type != OpType::ok || op.index < heal.index || !op.value.is_object()) continue;
+    if (op.f == "assign") {
+      const std::string group = op.value.value("group", "");
+      group_of[op.process] = group;
+      Streak& s = groups[group];
+      const std::int64_t gen = op.value.value("generation", std::int64_t{-1});
+      if (gen == s.generation && s.last) continue;
+      if (s.consumed) s = Streak{};
+      s.generation = gen;
+      s.consumed = false;
+      ++s.unproductive;
+      if (!s.first) s.first = &op;
+      s.last = &op;
+    } else if (op.f == "poll" && !polled_records(op).empty()) {
+      auto g = group_of.find(op.process);
+      if (g == group_of.end()) continue;
+      Streak& s = groups[g->second];
+      s.consumed = true;
+      s.unproductive = 0;
+      s.first = nullptr;
+    }
+  }
+  std::vector<Case> out;
+  for (const auto& [group, s] : groups)
+    if (!s.consumed && s.unproductive >= limit && s.first)
+      out.push_back({Violation::liveness("liveness",
+                                         fmt::format("group {} rebalanced {} times after the heal without consuming "
+                                                     "(a rebalance storm)",
+                                                     group, s.unproductive),
+                                         {s.first->index, s.last->index}),
+                     std::nullopt});
+  return out;
+}
+
 bool is_heal(const Op& op) { return op.process == k_nemesis && (op.f == "heal-all" || op.f == "heal"); }
 
 // liveness: after the last heal, every acknowledged record is consumed
-// (within `within_ms` of the heal, or of its ack when that came later).
+// (within `within_ms` of the heal, or of its ack when that came later), and
+// no group is in a rebalance storm (rebalance_storm).
 std::vector<Case> liveness(const View& v, const json& options) {
   const Op* heal = nullptr;
   for (const Op& op : v.h.ops())
@@ -613,7 +664,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
   for (const Op& op : v.h.ops())
     if (op.type == OpType::ok)
       for (const auto& r : polled_records(op)) read_at_ns.emplace(id_of(r), op.time_ns);
-  std::vector<Case> out;
+  std::vector<Case> out = rebalance_storm(v.h, *heal, options);
   for (const auto& [id, s] : v.writer) {
     if (s->done->type != OpType::ok) continue;
     const std::int64_t acked_ns = s->done->time_ns;
@@ -741,7 +792,9 @@ std::vector<Checker> kafka_checkers() {
       {"committed-offset-regression", "a group's committed offset of a partition goes back without a reset",
        check_committed_offset_regression},
       {"assignment-overlap", "two members own one partition in one generation of a group", check_assignment_overlap},
-      {"kafka-liveness", "after the last heal every acknowledged record is consumed (within option within_ms)",
+      {"kafka-liveness",
+       "after the last heal every acknowledged record is consumed (within option within_ms) and no group keeps "
+       "rebalancing without consuming (option storm_generations)",
        check_kafka_liveness},
       {"replica-divergence", "two replicas differ below the high watermark (option snapshot: a Snapshot as JSON)",
        snapshot_checker},

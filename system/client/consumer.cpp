@@ -83,11 +83,20 @@ struct Consumer::State {
   sim::MonoTime last_poll{};
   sim::MonoTime next_auto_commit{};
   std::optional<std::map<TopicPartition, std::int64_t>> pending_async;
+  // The leader's view of the group's topics when it assigned
+  // (ConsumerCoordinator.assignmentSnapshot): partition counts, a topic
+  // without metadata absent. A metadata update that changes it makes the
+  // leader rejoin (rejoinNeededOrPending), so that an assignment made while
+  // a topic had no metadata is made again once it has.
+  std::optional<std::map<std::string, std::int32_t>> assignment_snapshot;
+  std::vector<std::string> group_topics;  // the leader's group subscription
 
   sim::Duration request_timeout() const { return Ms(config.request_timeout_ms); }
   void backoff() { rt.sleep(Ms(config.retry_backoff_ms)); }
 
   void refresh_metadata();
+  std::map<std::string, std::int32_t> metadata_snapshot(const std::vector<std::string>& of) const;
+  void check_metadata_snapshot();
   void maybe_refresh_metadata() {
     if (rt.now() >= metadata.update_due()) refresh_metadata();
   }
@@ -179,6 +188,7 @@ void Consumer::State::refresh_metadata() {
   for (const auto& a : config.bootstrap_servers) targets.push_back(a);
   std::set<std::string> wanted(topics.begin(), topics.end());
   for (const auto& tp : assigned) wanted.insert(tp.topic);
+  if (assignment_snapshot) wanted.insert(group_topics.begin(), group_topics.end());
   metadata.set_topics(std::move(wanted));
   const MetadataRequest req = metadata.request();
   const std::size_t start = static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
@@ -189,6 +199,22 @@ void Consumer::State::refresh_metadata() {
     return;
   }
   metadata.failed_update(rt.now());
+}
+
+// ConsumerCoordinator.MetadataSnapshot: the partition count of each topic
+// the metadata knows.
+std::map<std::string, std::int32_t> Consumer::State::metadata_snapshot(const std::vector<std::string>& of) const {
+  std::map<std::string, std::int32_t> out;
+  for (const auto& t : of)
+    if (auto n = metadata.partition_count(t); n && *n > 0) out[t] = *n;
+  return out;
+}
+
+// ConsumerCoordinator.rejoinNeededOrPending: the leader rejoins when the
+// group's topics look different from what it assigned.
+void Consumer::State::check_metadata_snapshot() {
+  if (!assignment_snapshot || rejoin_needed) return;
+  if (metadata_snapshot(group_topics) != *assignment_snapshot) rejoin_needed = true;
 }
 
 // --- the group ---------------------------------------------------------------------------------
@@ -225,6 +251,8 @@ void Consumer::State::on_join_complete(const Bytes& bytes, GenerationId gen) {
   rejoin_needed = false;
   ++stats.rebalances;
   if (assignor && a) assignor->on_assignment(*a, gen);
+  // Topics the leader could not assign yet: ask again for their metadata.
+  if (assignment_snapshot && assignment_snapshot->size() < group_topics.size()) metadata.request_update();
 }
 
 void Consumer::State::join_group() {
@@ -270,6 +298,7 @@ void Consumer::State::join_group() {
     sync.group_id = config.group_id;
     sync.generation_id = j->generation_id;
     sync.member_id = member_id;
+    assignment_snapshot.reset();
     if (j->leader == member_id) {
       // The leader computes the assignment (ConsumerCoordinator.performAssignment).
       group::GroupSubscription subs;
@@ -285,9 +314,11 @@ void Consumer::State::join_group() {
       topics.assign(all.begin(), all.end());
       refresh_metadata();
       topics = mine;
+      group_topics.assign(all.begin(), all.end());
+      // AbstractPartitionAssignor: a topic without metadata gets no partitions.
+      assignment_snapshot = metadata_snapshot(group_topics);
       group::PartitionCounts counts;
-      for (const auto& t : all)
-        if (auto n = metadata.partition_count(t)) counts[t] = *n;
+      for (const auto& [t, n] : *assignment_snapshot) counts[t] = n;
       for (const auto& [member, a] : assignor->assign(counts, subs)) {
         auto& out = sync.assignments.emplace_back();
         out.member_id = member;
@@ -326,7 +357,9 @@ void Consumer::State::leave_group() {
 void Consumer::State::run_heartbeat() {
   while (!closed) {
     rt.sleep(Ms(config.heartbeat_interval_ms));
-    if (closed || !group_managed || rejoin_needed || generation == GenerationId::none() || !coordinator) continue;
+    if (closed || !group_managed || rejoin_needed || generation == GenerationId::none()) continue;
+    // HeartbeatThread: a lost coordinator is looked up again from here too.
+    if (!coordinator && !ensure_coordinator()) continue;
     if (rt.now() - last_poll > Ms(config.max_poll_interval_ms)) {
       // The poll loop is too slow: give the partitions up (maybeLeaveGroup).
       LeaveGroupRequest req;
@@ -647,6 +680,14 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
     s.pending_async.reset();
     if (on_commit) on_commit(out);
   }
+  if (s.group_managed) {
+    // ConsumerCoordinator.poll: find a lost coordinator; NetworkClient.poll
+    // sends a requested metadata update; the leader compares the metadata
+    // with what it assigned.
+    if (!s.coordinator) (void)s.ensure_coordinator();
+    s.maybe_refresh_metadata();
+    s.check_metadata_snapshot();
+  }
   if (s.group_managed && s.rejoin_needed) {
     s.join_group();
     if (on_assign && !s.rejoin_needed) on_assign({s.generation.value(), s.assigned});
@@ -657,6 +698,10 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
     if (on_commit) on_commit(out);
   }
   for (;;) {
+    if (s.group_managed) {
+      s.maybe_refresh_metadata();
+      s.check_metadata_snapshot();
+    }
     s.update_positions();
     if (s.buffered.empty() && !s.positions.empty()) s.fetch_once(deadline - s.rt.now());
     if (!s.buffered.empty() || s.rt.now() >= deadline || s.rejoin_needed) break;

@@ -6,8 +6,11 @@
 //    with KIP-394's MEMBER_ID_REQUIRED retry, the leader runs
 //    partition.assignment.strategy, SyncGroup); assign(partitions) reads
 //    without a group.
-//  - poll(timeout): rejoins when needed (ILLEGAL_GENERATION,
-//    UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, a lost coordinator), commits
+//  - poll(timeout): looks a lost coordinator up again, sends a requested
+//    metadata update, rejoins when needed (ILLEGAL_GENERATION,
+//    UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, a lost coordinator, and for
+//    the leader a change in the group's topics' partition counts since it
+//    assigned: ConsumerCoordinator.rejoinNeededOrPending), commits
 //    due auto-commits (enable.auto.commit, auto.commit.interval.ms), finds
 //    positions (the committed offset, else auto.offset.reset through
 //    ListOffsets), fetches from every leader at once (one Fetch per node in

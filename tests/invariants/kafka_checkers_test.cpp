@@ -313,6 +313,33 @@ TEST_CASE("kafka-liveness: after the heal every acknowledged record is consumed"
   CHECK(named(c.h, "kafka-liveness").empty());
 }
 
+TEST_CASE("kafka-liveness: a group that keeps rebalancing after the heal without consuming is a rebalance storm",
+          "[invariants][kafka]") {
+  Builder b = clean();
+  b.h.nemesis("heal-all");
+  std::int64_t first = -1, last = -1;
+  for (int gen = 2; gen < 12; ++gen) {
+    last = b.assign(10, "g", gen, {0});
+    if (first < 0) first = last;
+    b.poll(10, {});
+  }
+  auto v = named(b.h, "kafka-liveness");
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].kind == Kind::liveness);
+  CHECK(v[0].ops == std::vector<std::int64_t>{first, last});
+  // Fewer generations than storm_generations, or one that consumes, is no storm.
+  CHECK(check_kafka_liveness(b.h, {{"storm_generations", 11}}).empty());
+  b.append(1, 0, "d");
+  b.poll(10, {b.rec(0, 3, "d")});
+  CHECK(named(b.h, "kafka-liveness").empty());
+  // A storm that started before the heal counts only from the heal.
+  Builder c = clean();
+  for (int gen = 2; gen < 12; ++gen) c.assign(10, "g", gen, {0});
+  c.h.nemesis("heal-all");
+  c.assign(10, "g", 12, {0});
+  CHECK(named(c.h, "kafka-liveness").empty());
+}
+
 TEST_CASE("kafka-liveness: within_ms bounds the time to consume", "[invariants][kafka]") {
   std::int64_t now = 0;
   History h([&] { return now; });

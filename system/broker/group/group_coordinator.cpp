@@ -1,6 +1,7 @@
 #include "system/broker/group/group_coordinator.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -307,9 +308,12 @@ void GroupCoordinator::complete_join(Group& g, TimeMs now_ms, Replies& out) {
 
   // initNextGeneration.
   g.generation = g.generation.next();
+  g.storing.reset();
   if (g.members.empty()) {
     g.protocol_name.reset();
     transition(g, GroupState::empty, now_ms);
+    // onCompleteJoin stores the Empty group (its generation) too.
+    if (config_.store_groups) stores_.push_back({g.group_id, g.generation, next_store_id_++, record_of(g, nullptr)});
     return;
   }
   g.protocol_name = select_protocol(g);
@@ -366,6 +370,7 @@ void GroupCoordinator::propagate_assignment(Group& g, ErrorCode error, TimeMs no
 void GroupCoordinator::reset_and_propagate_assignment_error(Group& g, ErrorCode error, TimeMs now_ms,
                                                             Replies& out) {
   SAMSA_ASSERT(g.state == GroupState::completing_rebalance);
+  g.storing.reset();
   for (auto& [_, m] : g.members) m.assignment.clear();
   propagate_assignment(g, error, now_ms, out);
 }
@@ -512,15 +517,18 @@ void GroupCoordinator::sync_group(RequestId id, const SyncRequest& r, TimeMs now
     case GroupState::preparing_rebalance: return reply_sync(out, id, sync_error(ErrorCode::rebalance_in_progress));
     case GroupState::completing_rebalance:
       m.awaiting_sync = id;
-      if (g.leader_id == r.member_id) {
-        // Members the leader left out get an empty assignment; storeGroup
-        // succeeds at once here.
-        for (auto& [mid, member] : g.members) {
+      if (g.leader_id == r.member_id && !g.storing) {
+        // Members the leader left out get an empty assignment.
+        std::map<std::string, Bytes> assignments;
+        for (const auto& [mid, member] : g.members) {
           auto a = r.assignments.find(mid);
-          member.assignment = a == r.assignments.end() ? Bytes{} : a->second;
+          assignments[mid] = a == r.assignments.end() ? Bytes{} : a->second;
         }
-        propagate_assignment(g, ErrorCode::none, now_ms, out);
-        transition(g, GroupState::stable, now_ms);
+        if (!config_.store_groups) return set_and_propagate_assignment(g, assignments, now_ms, out);
+        // storeGroup: everyone waits for the record.
+        g.storing_id = next_store_id_++;
+        stores_.push_back({g.group_id, g.generation, g.storing_id, record_of(g, &assignments)});
+        g.storing = std::move(assignments);
       }
       return;
     case GroupState::stable: {
@@ -535,6 +543,33 @@ void GroupCoordinator::sync_group(RequestId id, const SyncRequest& r, TimeMs now
     case GroupState::dead: break;
   }
   SAMSA_ASSERT(false, "SyncGroup reached a Dead group");
+}
+
+void GroupCoordinator::set_and_propagate_assignment(Group& g, const std::map<std::string, Bytes>& assignments,
+                                                   TimeMs now_ms, Replies& out) {
+  for (auto& [mid, member] : g.members) {
+    auto a = assignments.find(mid);
+    member.assignment = a == assignments.end() ? Bytes{} : a->second;
+  }
+  g.storing.reset();
+  propagate_assignment(g, ErrorCode::none, now_ms, out);
+  transition(g, GroupState::stable, now_ms);
+}
+
+std::vector<GroupStore> GroupCoordinator::take_stores() { return std::exchange(stores_, {}); }
+
+void GroupCoordinator::group_stored(const GroupStore& store, ErrorCode error, TimeMs now_ms, Replies& out) {
+  advance(now_ms, out);
+  Group* g = find(store.group_id);
+  if (!g || g->generation != store.generation || g->state != GroupState::completing_rebalance || !g->storing ||
+      g->storing_id != store.id)
+    return;
+  if (error == ErrorCode::none) {
+    const auto assignments = *g->storing;
+    return set_and_propagate_assignment(*g, assignments, now_ms, out);
+  }
+  reset_and_propagate_assignment_error(*g, error, now_ms, out);
+  maybe_prepare_rebalance(*g, now_ms, out);
 }
 
 ErrorCode GroupCoordinator::heartbeat(std::string_view group_id, std::string_view member_id,
@@ -627,7 +662,7 @@ std::vector<ErrorCode> GroupCoordinator::commit_offsets(const OffsetCommitReques
     }
     CommittedOffset stored = offset;
     stored.commit_timestamp_ms = now_ms;
-    g.offsets[tp] = stored;
+    if (!config_.store_groups) g.offsets[tp] = stored;
     errors.push_back(ErrorCode::none);
   }
   return errors;
@@ -647,16 +682,40 @@ std::pair<ErrorCode, std::map<TopicPartitionKey, CommittedOffset>> GroupCoordina
   return {ErrorCode::none, out};
 }
 
+void GroupCoordinator::offsets_appended(std::string_view group_id,
+                                        const std::vector<std::pair<TopicPartitionKey, CommittedOffset>>& offsets,
+                                        std::int64_t record_offset) {
+  if (validate(group_id, true)) return;  // unloaded meanwhile: a new load reads the log
+  Group* g = find(group_id);
+  if (!g || g->state == GroupState::dead) return;
+  for (const auto& [tp, o] : offsets) {
+    auto [it, fresh] = g->offset_records.emplace(tp, record_offset);
+    if (!fresh && it->second > record_offset) continue;
+    it->second = record_offset;
+    g->offsets[tp] = o;
+  }
+}
+
 void GroupCoordinator::load_offsets(std::string_view group_id,
                                     const std::map<TopicPartitionKey, CommittedOffset>& offsets,
                                     TimeMs now_ms) {
   Group& g = get_or_create(group_id, now_ms);
-  for (const auto& [tp, o] : offsets) g.offsets[tp] = o;
+  for (const auto& [tp, o] : offsets) {
+    g.offsets[tp] = o;
+    g.offset_records[tp] = -1;
+  }
 }
 
 std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_view group_id) const {
   const Group* g = find(group_id);
   if (!g || (g->state != GroupState::stable && g->state != GroupState::empty)) return std::nullopt;
+  return record_of(*g, nullptr);
+}
+
+// GroupMetadataManager.groupMetadataValue: the members' assignments are
+// `assignments` when given (the one being stored), else the members' own.
+GroupMetadataValue GroupCoordinator::record_of(const Group& gr, const std::map<std::string, Bytes>* assignments) const {
+  const Group* g = &gr;
   GroupMetadataValue v;
   v.protocol_type = g->protocol_type.value_or("");
   v.generation = g->generation;
@@ -674,6 +733,10 @@ std::optional<GroupMetadataValue> GroupCoordinator::group_record(std::string_vie
     for (const auto& p : m.protocols)
       if (p.name == g->protocol_name) r.subscription = p.metadata;
     r.assignment = m.assignment;
+    if (assignments) {
+      auto a = assignments->find(id);
+      r.assignment = a == assignments->end() ? Bytes{} : a->second;
+    }
     v.members.push_back(std::move(r));
   }
   return v;
@@ -827,8 +890,12 @@ std::vector<GroupCoordinator::ExpiredGroup> GroupCoordinator::expire_offsets(Tim
     if (eligible) {
       for (auto it = g.offsets.begin(); it != g.offsets.end();) {
         // Empty with a protocol type: since the group became Empty; else since the commit.
+        // Empty with a protocol type: since the group became Empty; else since
+        // the commit; an explicit expire timestamp over both (getExpiredOffsets).
         const TimeMs base = empty && g.protocol_type ? g.state_timestamp_ms : it->second.commit_timestamp_ms;
-        const bool expired = (!subscribed || !subscribed->count(it->first.topic)) && now_ms - base >= retention_ms;
+        const bool due = it->second.expire_timestamp_ms ? now_ms >= *it->second.expire_timestamp_ms
+                                                        : now_ms - base >= retention_ms;
+        const bool expired = (!subscribed || !subscribed->count(it->first.topic)) && due;
         if (!expired) {
           ++it;
           continue;

@@ -20,12 +20,24 @@
 // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS; committed
 // offsets (offset commits outside group management with generation -1).
 //
+// Storing the group (GroupMetadataManager.storeGroup): with
+// `GroupConfig::store_groups` the leader's SyncGroup that completes a
+// rebalance, and a rebalance that leaves the group Empty, hand a
+// `GroupStore` to the caller (`take_stores`), who appends the record and
+// reports back with `group_stored`; until then the group stays
+// CompletingRebalance and every SyncGroup waits, so no member learns an
+// assignment whose generation is not in the log (a new coordinator loads
+// that generation and bumps from it). Without it storeGroup succeeds at once.
+//
+// Likewise with store_groups a valid OffsetCommit changes nothing until the
+// caller reports its append (`offsets_appended`, GroupMetadata's
+// pendingOffsetCommits and onOffsetCommitAppend): OffsetFetch answers only
+// offsets in the log, and of two appends for a partition the later one in
+// the log wins whatever order they complete in.
+//
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
-// is accepted and kept, but members are treated as dynamic), writing the
-// group and offsets to __consumer_offsets (storeGroup/storeOffsets complete
-// at once; the caller appends the records of offsets_records.h),
-// per-commit retention times (OffsetCommit v2-v4 retention_time_ms, value
-// v1 expire timestamps), transactional offset commits, DeleteGroups.
+// is accepted and kept, but members are treated as dynamic),
+// transactional offset commits (group_service.h keeps them), DeleteGroups.
 // Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
 // a hash map (leader choice after the leader leaves, ties in protocol
 // votes) this class picks the smallest member id / protocol name.
@@ -63,6 +75,19 @@ struct GroupConfig {
   std::int32_t offset_metadata_max_bytes = 4096;
   // GroupCoordinator.NewMemberJoinTimeoutMs (not configurable in Kafka).
   std::int32_t new_member_join_timeout_ms = 5 * 60 * 1000;
+  // samsa's: the caller stores group records (take_stores / group_stored)
+  // and committed offsets (offsets_appended).
+  bool store_groups = false;
+};
+
+// A group record to append (GroupMetadataManager.storeGroup), for the
+// generation it describes.
+struct GroupStore {
+  std::string group_id;
+  GenerationId generation{0};
+  std::uint64_t id = 0;  // names this store in group_stored
+  GroupMetadataValue value;
+  bool operator==(const GroupStore&) const = default;
 };
 
 enum class GroupState { empty, preparing_rebalance, completing_rebalance, stable, dead };
@@ -139,6 +164,9 @@ struct CommittedOffset {
   protocol::LeaderEpoch leader_epoch = protocol::LeaderEpoch::none();
   std::string metadata;
   TimeMs commit_timestamp_ms = 0;
+  // OffsetCommit v1-v4's per-commit expiry (v2-v4 retention_time_ms; the
+  // record's value v1): when set it alone decides expiry.
+  std::optional<TimeMs> expire_timestamp_ms;
   bool operator==(const CommittedOffset&) const = default;
 };
 
@@ -194,7 +222,7 @@ class GroupCoordinator {
                       GenerationId generation_id, TimeMs now_ms, Replies& out);
   LeaveResult leave_group(std::string_view group_id, const std::vector<std::string>& member_ids,
                           TimeMs now_ms, Replies& out);
-  // One error per offset, in order.
+  // One error per offset, in order. Applied at once unless store_groups.
   std::vector<ErrorCode> commit_offsets(const OffsetCommitRequest& request, TimeMs now_ms,
                                         Replies& out);
   // The committed offsets of the given partitions (all when nullopt); a
@@ -230,7 +258,9 @@ class GroupCoordinator {
 
   // GroupMetadataManager.cleanupGroupMetadata with
   // GroupMetadata.removeExpiredOffsets (KIP-211), over the groups of owned
-  // partitions, in group id order: an offset expires once `retention_ms`
+  // partitions, in group id order: an offset with an expire timestamp (an
+  // OffsetCommit v1-v4 with retention_time_ms) expires at that time, unless
+  // its topic is subscribed; any other once `retention_ms`
   // (offsets.retention.minutes) has passed
   //  - for an Empty group, since the group became Empty (every offset);
   //  - for a group outside group management (no protocol type), since the
@@ -248,6 +278,23 @@ class GroupCoordinator {
     bool operator==(const ExpiredGroup&) const = default;
   };
   std::vector<ExpiredGroup> expire_offsets(TimeMs now_ms, std::int64_t retention_ms);
+
+  // The commit records of `offsets` were appended at log offset
+  // `record_offset` (GroupMetadata.onOffsetCommitAppend): each becomes the
+  // committed offset unless an append later in the log already did.
+  void offsets_appended(std::string_view group_id,
+                        const std::vector<std::pair<TopicPartitionKey, CommittedOffset>>& offsets,
+                        std::int64_t record_offset);
+
+  // The group records to append since the last call (store_groups only).
+  std::vector<GroupStore> take_stores();
+  // The append of `generation`'s record ended (GroupCoordinator.doSyncGroup's
+  // storeGroup callback): on success the members parked in SyncGroup get
+  // their assignments and the group is Stable; on an error they get the
+  // error and the group rebalances. Ignored when the group moved on.
+  // A store of a group unloaded meanwhile (even if loaded again since) is
+  // ignored: it is told apart by `store.id`.
+  void group_stored(const GroupStore& store, ErrorCode error, TimeMs now_ms, Replies& out);
 
   // Any group in memory (loaded or created).
   bool has_groups() const { return !groups_.empty(); }
@@ -296,6 +343,11 @@ class GroupCoordinator {
     bool new_member_added = false;
     std::optional<JoinTimer> join_timer;
     std::map<TopicPartitionKey, CommittedOffset> offsets;
+    // The log offset of each committed offset's record (-1: loaded).
+    std::map<TopicPartitionKey, std::int64_t> offset_records;
+    // The leader's assignment while its record is being stored.
+    std::optional<std::map<std::string, Bytes>> storing;
+    std::uint64_t storing_id = 0;
   };
 
   std::optional<ErrorCode> validate(std::string_view group_id, bool allow_empty_id) const;
@@ -329,12 +381,17 @@ class GroupCoordinator {
   JoinResult join_result_for(const Group& g, const Member& m) const;
   void unload(Group& g, Replies& out);
   std::optional<std::set<std::string>> subscribed_topics(const Group& g) const;
+  GroupMetadataValue record_of(const Group& g, const std::map<std::string, Bytes>* assignments) const;
+  void set_and_propagate_assignment(Group& g, const std::map<std::string, Bytes>& assignments, TimeMs now_ms,
+                                    Replies& out);
 
   GroupConfig config_;
   sim::Random& random_;
   std::map<std::int32_t, PartitionStatus> partitions_;
   std::map<std::string, Group, std::less<>> groups_;
   std::uint64_t timer_sequence_ = 0;  // orders deadlines that fall on the same ms
+  std::vector<GroupStore> stores_;
+  std::uint64_t next_store_id_ = 1;
 };
 
 }  // namespace samsa::broker::group

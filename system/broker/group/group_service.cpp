@@ -14,6 +14,7 @@ GroupConfig group_config(const BrokerConfig& c) {
   g.group_initial_rebalance_delay_ms = c.group_initial_rebalance_delay_ms;
   g.group_max_size = c.group_max_size;
   g.offsets_topic_num_partitions = c.offsets_topic_num_partitions;
+  g.store_groups = true;  // GroupService appends the group records
   return g;
 }
 
@@ -33,6 +34,12 @@ GroupService::GroupService(sim::Runtime& rt, const BrokerConfig& config, std::sh
 void GroupService::deliver(Replies& out) {
   for (auto& r : out) ready_[r.request] = std::move(r);
   out.clear();
+  // Group records to store, each from a fiber of its own (the caller may be
+  // the timer fiber, which must not wait for replicas).
+  for (auto& store : coordinator_.take_stores())
+    rt_.spawn("group-store", [self = shared_from_this(), store = std::move(store)]() mutable {
+      self->store_group(std::move(store));
+    });
   replies_.notify_all();
   timers_.notify_all();  // a call may have moved the earliest deadline
 }
@@ -153,7 +160,9 @@ void apply_record(LoadedPartition& out, const RecordView& r) {
     }
     auto v = decode_offset_commit_value(*r.value);
     if (!v) return;
-    out.offsets[k->group][tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms};  // wall clock
+    CommittedOffset o{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp_ms, std::nullopt};  // wall clock
+    if (v->expire_timestamp_ms >= 0) o.expire_timestamp_ms = v->expire_timestamp_ms;
+    out.offsets[k->group][tp] = o;
   } else {
     const auto& g = std::get<GroupMetadataKey>(*key);
     if (!r.value) {
@@ -219,7 +228,10 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   // coordinator's clock is the node's monotonic one.
   const TimeMs wall_minus_mono = rt_.wall_ms() - now;
   for (auto& [group, offsets] : loaded.offsets)
-    for (auto& [tp, o] : offsets) o.commit_timestamp_ms -= wall_minus_mono;
+    for (auto& [tp, o] : offsets) {
+      o.commit_timestamp_ms -= wall_minus_mono;
+      if (o.expire_timestamp_ms) *o.expire_timestamp_ms -= wall_minus_mono;
+    }
   for (auto& [group, value] : loaded.groups)
     if (value.current_state_timestamp_ms >= 0) value.current_state_timestamp_ms -= wall_minus_mono;
   Replies out;
@@ -235,7 +247,8 @@ void GroupService::load_partition(std::int32_t partition, std::uint64_t generati
   deliver(out);
 }
 
-ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks) {
+ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks,
+                               std::int64_t* base_offset) {
   ++stats_.appends;
   ProduceRequest req;
   req.acks = acks.value_or(static_cast<std::int16_t>(config_.offsets_commit_required_acks));
@@ -247,8 +260,10 @@ ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::opti
   p.records = Records(std::move(batch));
   auto resp = rm_->produce(req, 8);
   ErrorCode e = ErrorCode::unknown_server_error;
-  if (resp && !resp->responses.empty() && !resp->responses[0].partition_responses.empty())
+  if (resp && !resp->responses.empty() && !resp->responses[0].partition_responses.empty()) {
     e = resp->responses[0].partition_responses[0].error_code;
+    if (base_offset) *base_offset = resp->responses[0].partition_responses[0].base_offset.value();
+  }
   if (e != ErrorCode::none) ++stats_.append_failures;
   switch (e) {
     case ErrorCode::none: return e;
@@ -264,15 +279,23 @@ ErrorCode GroupService::append(std::string_view group_id, Bytes batch, std::opti
   }
 }
 
-ErrorCode GroupService::store_group(std::string_view group_id) {
-  auto value = coordinator_.group_record(group_id);
-  if (!value) return ErrorCode::none;
-  value->current_state_timestamp_ms += rt_.wall_ms() - now_ms();  // to the wall clock, as Kafka writes it
+// GroupMetadataManager.storeGroup: appends the record with acks=all and
+// tells the state machine how it went, with storeGroup's error mapping.
+void GroupService::store_group(GroupStore store) {
+  store.value.current_state_timestamp_ms += rt_.wall_ms() - now_ms();  // to the wall clock, as Kafka writes it
   BatchBuilder b(BatchOptions{});
-  const Bytes key = encode_key(GroupMetadataKey{std::string(group_id)});
-  const Bytes v = encode_value(*value);
+  const Bytes key = encode_key(GroupMetadataKey{store.group_id});
+  const Bytes v = encode_value(store.value);
   b.append(rt_.wall_ms(), ByteView(key), ByteView(v));
-  return append(group_id, b.finish());
+  ErrorCode e = append(store.group_id, b.finish());
+  if (e == ErrorCode::request_timed_out) e = ErrorCode::rebalance_in_progress;
+  if (e == ErrorCode::invalid_commit_offset_size) e = ErrorCode::unknown_server_error;
+  if (e != ErrorCode::none)
+    rt_.log().info("group coordinator: storing group {} generation {} failed: {}", store.group_id,
+                   store.generation.value(), to_string(e));
+  Replies out;
+  coordinator_.group_stored(store, e, now_ms(), out);
+  deliver(out);
 }
 
 // --- the APIs --------------------------------------------------------------------------------------
@@ -366,19 +389,9 @@ SyncGroupResponse GroupService::sync_group(const RequestHeader&, const SyncGroup
   for (const auto& a : r.assignments) s.assignments[a.member_id] = a.assignment;
   const RequestId id = next_request();
   Replies out;
-  const auto before = coordinator_.state(r.group_id);
+  // GroupCoordinator.doSyncGroup: the members learn their assignment only
+  // once the group record is stored (store_group answers them).
   coordinator_.sync_group(id, s, now_ms(), out);
-  const bool completed = before == GroupState::completing_rebalance &&
-                         coordinator_.state(r.group_id) == GroupState::stable &&
-                         coordinator_.generation(r.group_id) == r.generation_id;
-  if (completed) {
-    // GroupCoordinator.doSyncGroup: the members learn their assignment only
-    // once the group record is stored.
-    const ErrorCode e = store_group(r.group_id);
-    if (e != ErrorCode::none)
-      for (auto& reply : out)
-        if (auto* sr = std::get_if<SyncResult>(&reply.result)) *sr = SyncResult{e, {}, {}, {}};
-  }
   deliver(out);
   const SyncResult res = std::get<SyncResult>(wait_reply(id).result);
   SyncGroupResponse resp;
@@ -430,32 +443,43 @@ OffsetCommitResponse GroupService::offset_commit(const RequestHeader& h, const p
       o.offset = p.committed_offset;
       o.leader_epoch = p.committed_leader_epoch;
       o.metadata = p.committed_metadata.value_or("");
-      o.commit_timestamp_ms = now;
+      // KafkaApis.handleOffsetCommitRequest: v1's explicit commit
+      // timestamp, else now; v2-v4's retention_time_ms gives the offset an
+      // expire timestamp (value v1), else offsets.retention.minutes applies.
+      o.commit_timestamp_ms = h.api_version == 1 && p.commit_timestamp != -1 ? p.commit_timestamp : now;
+      if (h.api_version >= 2 && h.api_version <= 4 && r.retention_time_ms != -1)
+        o.expire_timestamp_ms = now + r.retention_time_ms;
       c.offsets.push_back({TopicPartitionKey{t.name, p.partition_index}, o});
     }
-  // What the group had, to put back if the append fails.
-  std::optional<std::vector<TopicPartitionKey>> tps(std::in_place);
-  for (const auto& [tp, o] : c.offsets) tps->push_back(tp);
-  const auto previous = coordinator_.fetch_offsets(r.group_id, tps);
   Replies out;
-  std::vector<ErrorCode> errors = coordinator_.commit_offsets(c, now_ms(), out);
+  const TimeMs mono = now_ms();
+  std::vector<ErrorCode> errors = coordinator_.commit_offsets(c, mono, out);
   deliver(out);
+  // GroupMetadataManager.storeOffsets: the valid ones are appended, and
+  // become the group's committed offsets once the append is committed.
   BatchBuilder b(BatchOptions{});
-  bool any = false;
+  std::vector<std::pair<TopicPartitionKey, CommittedOffset>> appended;
   for (std::size_t i = 0; i < c.offsets.size(); ++i) {
     if (errors[i] != ErrorCode::none) continue;
     const auto& [tp, o] = c.offsets[i];
     const Bytes key = encode_key(OffsetCommitKey{c.group_id, tp.topic, tp.partition.value()});
-    const Bytes value = encode_value(OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, -1});
+    const Bytes value = encode_value(
+        OffsetCommitValue{o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, o.expire_timestamp_ms.value_or(-1)});
     b.append(now, ByteView(key), ByteView(value));
-    any = true;
+    // The state machine's clock is the node's monotonic one.
+    CommittedOffset applied = o;
+    applied.commit_timestamp_ms -= now - mono;
+    if (applied.expire_timestamp_ms) *applied.expire_timestamp_ms -= now - mono;
+    appended.emplace_back(tp, applied);
   }
-  if (any) {
-    const ErrorCode e = append(c.group_id, b.finish());
-    if (e != ErrorCode::none) {
+  if (!appended.empty()) {
+    std::int64_t record_offset = -1;
+    const ErrorCode e = append(c.group_id, b.finish(), std::nullopt, &record_offset);
+    if (e == ErrorCode::none) {
+      coordinator_.offsets_appended(c.group_id, appended, record_offset);
+    } else {
       for (auto& x : errors)
         if (x == ErrorCode::none) x = e;
-      if (previous.first == ErrorCode::none) coordinator_.load_offsets(r.group_id, previous.second, now_ms());
     }
   }
   OffsetCommitResponse resp;

@@ -12,12 +12,13 @@
 //    cleanup.policy=compact; COORDINATOR_NOT_AVAILABLE meanwhile).
 //  - OffsetCommit appends the commit records to the group's partition with
 //    offsets.commit.required.acks (acks=all) and answers only after the
-//    append is committed (GroupMetadataManager.storeOffsets); an append that
-//    fails answers Kafka's mapped error and puts back the offsets the group
-//    had before (Kafka only applies a pending commit on success; an offset
-//    that did not exist before stays in memory until the next load).
+//    append is committed (GroupMetadataManager.storeOffsets); only then are
+//    they the group's committed offsets (the later record in the log wins);
+//    an append that fails changes nothing and answers Kafka's mapped error.
 //  - The leader's SyncGroup that completes a rebalance appends the group
-//    record (storeGroup) before the members get their assignments.
+//    record (storeGroup) before any member gets its assignment, and a
+//    rebalance that empties the group appends the Empty record
+//    (GroupCoordinator::take_stores / group_stored).
 //  - When this broker becomes leader of an offsets partition (LeaderAndIsr)
 //    the partition is loading (COORDINATOR_LOAD_IN_PROGRESS) while its log is
 //    read from the start to the log end; the last record of each key wins
@@ -111,9 +112,11 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   void load_partition(std::int32_t partition, std::uint64_t generation);
   // Appends records to the group's offsets partition and waits for acks;
   // the error as the group APIs report it (storeOffsets' mapping).
-  ErrorCode append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks = std::nullopt);
+  // `base_offset`, when given, gets the batch's offset in the log.
+  ErrorCode append(std::string_view group_id, Bytes batch, std::optional<std::int16_t> acks = std::nullopt,
+                   std::int64_t* base_offset = nullptr);
   void expire_offsets();
-  ErrorCode store_group(std::string_view group_id);
+  void store_group(GroupStore store);
   std::pair<ErrorCode, protocol::BrokerId> coordinator_for(std::string_view key);
 
   sim::Runtime& rt_;

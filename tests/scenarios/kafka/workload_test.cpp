@@ -87,12 +87,8 @@ TEST_CASE("kafka scenarios that must hold hold on seeds 1..2", "[scenarios][kafk
 }
 
 TEST_CASE("kafka scenarios that must hold hold on seeds 3..100", "[scenarios][kafka][sweep]") {
-  for (const auto& name : k_kafka) {
-    // Known findings, left visible: seed 13 of rebalance-under-broker-faults
-    // stops consuming after the group coordinator moved (kafka-liveness).
-    if (name == "groups/rebalance-under-broker-faults") continue;
+  for (const auto& name : k_kafka)
     if (find_scenario(name)->spec.expect == "ok") must_hold(name, 3, 100);
-  }
 }
 
 TEST_CASE("kafka demonstrations find their violation within seeds 1..5", "[scenarios][kafka]") {

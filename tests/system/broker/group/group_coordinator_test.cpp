@@ -38,10 +38,10 @@ JoinRequest join_request(std::string member_id, std::vector<std::string> protoco
 // A coordinator that owns every __consumer_offsets partition.
 struct Fixture {
   sim::Random random{42};
-  GroupCoordinator gc{GroupConfig{}, random};
+  GroupCoordinator gc;
   Replies out;
   RequestId next_id = 1;
-  Fixture() {
+  explicit Fixture(GroupConfig config = GroupConfig{}) : gc(config, random) {
     for (std::int32_t p = 0; p < gc.config().offsets_topic_num_partitions; ++p)
       gc.set_partition_status(p, PartitionStatus::owned, out);
   }
@@ -281,6 +281,111 @@ TEST_CASE("offset commits: group members of the current generation, or outside g
   CHECK(f.gc.commit_offsets(stale, now, f.out) == std::vector<ErrorCode>{ErrorCode::illegal_generation});
 }
 
+namespace {
+
+GroupConfig storing_config() {
+  GroupConfig c;
+  c.store_groups = true;
+  return c;
+}
+
+// Two members in generation 1 of a group that stores its records; the
+// leader's SyncGroup has been sent (its record is being stored).
+struct StoringFixture : Fixture {
+  StoringFixture() : Fixture(storing_config()) {
+    const std::string a = answer<JoinResult>(join(join_request(""), now))->member_id;
+    const std::string b = answer<JoinResult>(join(join_request(""), now))->member_id;
+    const RequestId ja = join(join_request(a), now), jb = join(join_request(b), now);
+    now += 10000;  // the initial delay, extended by the second member up to the rebalance timeout
+    gc.advance(now, out);
+    const auto joined = answer<JoinResult>(ja);
+    REQUIRE(answer<JoinResult>(jb));
+    REQUIRE(joined->generation_id == GenerationId(1));
+    leader = joined->leader_id;
+    follower = leader == a ? b : a;
+    follower_sync = sync(follower, GenerationId(1), now);
+    leader_sync = sync(leader, GenerationId(1), now, {{leader, Bytes{1}}, {follower, Bytes{2}}});
+  }
+  TimeMs now = 0;
+  std::string leader, follower;
+  RequestId follower_sync = 0, leader_sync = 0;
+};
+
+}  // namespace
+
+TEST_CASE("storeGroup: no member learns its assignment before the group record is stored", "[broker][group]") {
+  StoringFixture f;
+  auto stores = f.gc.take_stores();
+  REQUIRE(stores.size() == 1);
+  CHECK(stores[0].generation == GenerationId(1));
+  REQUIRE(stores[0].value.members.size() == 2);
+  CHECK(f.gc.state(k_group) == GroupState::completing_rebalance);
+  CHECK_FALSE(f.answer<SyncResult>(f.follower_sync));
+  CHECK_FALSE(f.answer<SyncResult>(f.leader_sync));
+  // A follower that syncs again meanwhile waits too.
+  const RequestId again = f.sync(f.follower, GenerationId(1), f.now);
+  CHECK_FALSE(f.answer<SyncResult>(again));
+  f.gc.group_stored(stores[0], ErrorCode::none, f.now, f.out);
+  CHECK(f.gc.state(k_group) == GroupState::stable);
+  CHECK(f.answer<SyncResult>(again)->assignment == Bytes{2});
+  CHECK(f.answer<SyncResult>(f.leader_sync)->assignment == Bytes{1});
+}
+
+TEST_CASE("storeGroup: a failed store answers the error and rebalances into the next generation",
+          "[broker][group]") {
+  StoringFixture f;
+  auto stores = f.gc.take_stores();
+  REQUIRE(stores.size() == 1);
+  f.gc.group_stored(stores[0], ErrorCode::not_coordinator, f.now, f.out);
+  CHECK(f.answer<SyncResult>(f.follower_sync)->error == ErrorCode::not_coordinator);
+  CHECK(f.answer<SyncResult>(f.leader_sync)->error == ErrorCode::not_coordinator);
+  CHECK(f.gc.state(k_group) == GroupState::preparing_rebalance);
+}
+
+TEST_CASE("storeGroup: the answer to a store from before a failover changes nothing after the reload",
+          "[broker][group]") {
+  StoringFixture f;
+  const GroupStore old = f.gc.take_stores().at(0);
+  // The partition moves away and back; the log has no record of the group
+  // (the old append did not make it), so generation 1 comes again.
+  const std::int32_t p = f.gc.partition_for(k_group);
+  f.gc.set_partition_status(p, PartitionStatus::not_owned, f.out);
+  CHECK(f.answer<SyncResult>(f.follower_sync)->error == ErrorCode::not_coordinator);
+  CHECK(f.answer<SyncResult>(f.leader_sync)->error == ErrorCode::not_coordinator);
+  f.gc.set_partition_status(p, PartitionStatus::owned, f.out);
+  const std::string c = f.answer<JoinResult>(f.join(join_request(""), f.now))->member_id;
+  const RequestId jc = f.join(join_request(c), f.now);
+  f.now += f.gc.config().group_initial_rebalance_delay_ms;
+  f.gc.advance(f.now, f.out);
+  REQUIRE(f.answer<JoinResult>(jc)->generation_id == GenerationId(1));
+  const RequestId sc = f.sync(c, GenerationId(1), f.now, {{c, Bytes{9}}});
+  const auto fresh = f.gc.take_stores();
+  REQUIRE(fresh.size() == 1);
+  // The old append's late success must not hand out the new assignment.
+  f.gc.group_stored(old, ErrorCode::none, f.now, f.out);
+  CHECK_FALSE(f.answer<SyncResult>(sc));
+  CHECK(f.gc.state(k_group) == GroupState::completing_rebalance);
+  f.gc.group_stored(fresh[0], ErrorCode::none, f.now, f.out);
+  CHECK(f.answer<SyncResult>(sc)->assignment == Bytes{9});
+}
+
+TEST_CASE("storeOffsets: a commit counts once appended; of two appends the later one in the log wins",
+          "[broker][group]") {
+  Fixture f(storing_config());
+  const TopicPartitionKey tp{"t", PartitionId(0)};
+  OffsetCommitRequest c;
+  c.group_id = "standalone";
+  c.offsets = {{tp, CommittedOffset{protocol::Offset(5), protocol::LeaderEpoch::none(), "", 0}}};
+  REQUIRE(f.gc.commit_offsets(c, 0, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+  CHECK(f.gc.fetch_offsets("standalone", std::nullopt).second.empty());  // pending: not in the log yet
+  auto later = c.offsets;
+  later[0].second.offset = protocol::Offset(9);
+  // The later commit's append (log offset 8) completes before the earlier one's (log offset 7).
+  f.gc.offsets_appended("standalone", later, 8);
+  f.gc.offsets_appended("standalone", c.offsets, 7);
+  CHECK(f.gc.fetch_offsets("standalone", std::nullopt).second.at(tp).offset == protocol::Offset(9));
+}
+
 // ---- the state-machine test --------------------------------------------------
 
 namespace {
@@ -306,15 +411,30 @@ struct Sent {
   GenerationId generation = GenerationId::none();
 };
 
-GroupConfig quick_config() {
+GroupConfig quick_config(bool store_groups) {
   GroupConfig c;
   c.group_initial_rebalance_delay_ms = 500;
+  c.store_groups = store_groups;
   return c;
 }
 
+// A group record being appended; `stale` once the coordinator lost the
+// partition (whether it reached the log was decided then).
+struct PendingStore {
+  GroupStore store;
+  bool stale = false;
+};
+
 struct Sut {
+  // `store_groups`: the test plays the log of __consumer_offsets.
+  explicit Sut(bool store_groups = false) : store_mode(store_groups), gc(quick_config(store_groups), random) {
+    Replies out;
+    for (std::int32_t p = 0; p < gc.config().offsets_topic_num_partitions; ++p)
+      gc.set_partition_status(p, PartitionStatus::owned, out);
+  }
+  bool store_mode = false;
   sim::Random random{7};
-  GroupCoordinator gc{quick_config(), random};
+  GroupCoordinator gc;
   TimeMs now_ms = 0;
   std::array<Client, k_clients> clients;
   std::array<std::uint64_t, k_clients> incarnation{};
@@ -323,12 +443,13 @@ struct Sut {
   GenerationId max_join_generation{0};
   std::set<std::pair<std::string, GenerationId>> fenced;
   int assignments_delivered = 0;
+  // Every (generation, partition) ever handed out, and to which member.
+  std::map<std::pair<GenerationId, std::uint8_t>, std::string> owners;
+  std::vector<PendingStore> stores;
+  std::optional<GroupMetadataValue> log;  // the group's last record in __consumer_offsets
+  int failovers = 0;
 
-  Sut() {
-    Replies out;
-    for (std::int32_t p = 0; p < gc.config().offsets_topic_num_partitions; ++p)
-      gc.set_partition_status(p, PartitionStatus::owned, out);
-  }
+  GenerationId current_generation() const { return gc.generation(k_group).value_or(GenerationId::none()); }
 
   RequestId send(int c) {
     const RequestId id = next_id++;
@@ -336,11 +457,16 @@ struct Sut {
     return id;
   }
 
-  void fence(const std::string& member, GenerationId g) { fenced.insert({member, g}); }
+  // A generation above the coordinator's is one a failover forgot (never
+  // stored, never handed out): it may come again, so its fencing is not final.
+  void fence(const std::string& member, GenerationId g) {
+    if (g <= current_generation()) fenced.insert({member, g});
+  }
 
   // Delivers answers, checking the invariants on each.
   void deliver(const Replies& out) {
-    const GenerationId current = *gc.generation(k_group);
+    for (auto& st : gc.take_stores()) stores.push_back({std::move(st), false});
+    const GenerationId current = current_generation();
     for (const auto& reply : out) {
       const Sent s = sent.at(reply.request);
       // Not an answer the client stopped waiting for (crash, lost connection).
@@ -349,8 +475,9 @@ struct Sut {
       if (const auto* j = std::get_if<JoinResult>(&reply.result)) {
         if (j->error == ErrorCode::none) {
           // Generations only go up (a batch of answers from one advance
-          // may end in a later generation than its first answers).
-          RC_ASSERT(j->generation_id >= max_join_generation);
+          // may end in a later generation than its first answers). After a
+          // failover generations that were never stored come again.
+          RC_ASSERT(failovers > 0 || j->generation_id >= max_join_generation);
           RC_ASSERT(j->generation_id <= current);
           max_join_generation = j->generation_id;
         }
@@ -376,6 +503,12 @@ struct Sut {
           // handed out only inside sync_group, after its timers ran).
           RC_ASSERT(fenced.count({s.member_id, s.generation}) == 0u);
           RC_ASSERT(s.generation == current);
+          // Two members never hold one partition in one generation, across
+          // coordinator failovers too.
+          for (std::uint8_t p : r.assignment) {
+            const auto [it, fresh] = owners.emplace(std::pair{s.generation, p}, s.member_id);
+            RC_ASSERT(fresh || it->second == s.member_id);
+          }
         }
         if (r.error == ErrorCode::unknown_member_id || r.error == ErrorCode::illegal_generation)
           fence(s.member_id, s.generation);
@@ -397,7 +530,7 @@ struct Sut {
   // Members holding the current generation's assignment own disjoint
   // partitions: at most one generation's members own the assignment.
   void check_single_owner() const {
-    const GenerationId current = *gc.generation(k_group);
+    const GenerationId current = current_generation();
     std::set<std::uint8_t> seen;
     for (const auto& c : clients) {
       if (c.owned_generation != current) continue;
@@ -512,6 +645,52 @@ struct LoseAnswers : rc::state::Command<Model, Sut> {
   void show(std::ostream& os) const override { os << "LoseAnswers(" << client << ")"; }
 };
 
+// The oldest group record being appended is done: written and acked,
+// not written (an error), or written but not acked in time. A stale one
+// (from before a failover) is answered too, and must change nothing.
+struct StoreDone : rc::state::Command<Model, Sut> {
+  int outcome = *rc::gen::inRange(0, 3);
+  void run(const Model&, Sut& sut) const override {
+    if (sut.stores.empty()) return;
+    const PendingStore done = sut.stores.front();
+    sut.stores.erase(sut.stores.begin());
+    if (!done.stale && outcome != 1) sut.log = done.store.value;
+    const ErrorCode e = outcome == 0 ? ErrorCode::none
+                        : outcome == 1 ? ErrorCode::not_enough_replicas
+                                       : ErrorCode::rebalance_in_progress;  // storeGroup's REQUEST_TIMED_OUT
+    Replies out;
+    sut.gc.group_stored(done.store, e, sut.now_ms, out);
+    sut.deliver(out);
+  }
+  void show(std::ostream& os) const override { os << "StoreDone(" << outcome << ")"; }
+};
+
+// The coordinator's __consumer_offsets partition moves away and comes back
+// (or to a broker with the same log): records being appended reach the log
+// or not (bit i of `written` for the i-th), then the group is loaded from
+// the log's last record (GroupMetadataManager.loadGroupsForPartition).
+struct Failover : rc::state::Command<Model, Sut> {
+  unsigned written = *rc::gen::arbitrary<std::uint8_t>();
+  void run(const Model&, Sut& sut) const override {
+    if (!sut.store_mode) return;
+    Replies out;
+    const std::int32_t p = sut.gc.partition_for(k_group);
+    sut.gc.set_partition_status(p, PartitionStatus::not_owned, out);
+    for (std::size_t i = 0; i < sut.stores.size(); ++i) {
+      if (sut.stores[i].stale) continue;
+      if ((written >> (i % 8)) & 1u) sut.log = sut.stores[i].store.value;
+      sut.stores[i].stale = true;
+    }
+    ++sut.failovers;
+    sut.deliver(out);
+    sut.gc.set_partition_status(p, PartitionStatus::loading, out);
+    if (sut.log) sut.gc.load_group(k_group, *sut.log, sut.now_ms, out);
+    sut.gc.set_partition_status(p, PartitionStatus::owned, out);
+    sut.deliver(out);
+  }
+  void show(std::ostream& os) const override { os << "Failover(" << written << ")"; }
+};
+
 struct Tick : rc::state::Command<Model, Sut> {
   Tick() = default;
   explicit Tick(TimeMs t) : ms(t) {}
@@ -553,6 +732,30 @@ TEST_CASE("group coordinator state machine under joins, syncs, crashes and time"
     RC_CLASSIFY(owns, "partitions owned at the end");
     RC_CLASSIFY(sut.assignments_delivered >= 3, "3+ assignments delivered");
     RC_CLASSIFY(!sut.fenced.empty(), "someone fenced");
+  });
+}
+
+TEST_CASE("group coordinator state machine with group records stored in a log that fails over",
+          "[broker][group]") {
+  rc::prop("no two members hold one partition in one generation, across coordinator failovers", [] {
+    Model model;
+    Sut sut(true);
+    Replies out;
+    sut.gc.join_group(sut.send(0), join_request(""), 0, out);
+    sut.deliver(out);
+    // Longer still: a failover needs rounds before and after it to matter.
+    const auto commands = *rc::gen::scale(
+        8.0, rc::state::gen::commands(
+                 model, rc::state::gen::execOneOfWithArgs<Step, Step, Step, Step, Step, Step, Step,
+                                                          Step, Step, Step, Join, Sync, Heartbeat,
+                                                          Leave, Crash, LoseAnswers, StoreDone, StoreDone,
+                                                          StoreDone, StoreDone, Failover, Tick, Tick,
+                                                          Tick>()));
+    rc::state::runAll(commands, model, sut);
+    RC_CLASSIFY(sut.failovers > 0, "failed over");
+    RC_CLASSIFY(sut.assignments_delivered >= 3, "3+ assignments delivered");
+    RC_CLASSIFY(sut.failovers > 0 && sut.assignments_delivered > 0 && sut.owners.size() > 6,
+                "assignments in several generations around a failover");
   });
 }
 
@@ -671,6 +874,30 @@ TEST_CASE("offset retention: standalone offsets expire by commit time; a group l
   REQUIRE(e.size() == 1);
   CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("b")}, false});
   CHECK_FALSE(f.gc.state("s"));  // Dead and gone
+}
+
+TEST_CASE("offset retention: an OffsetCommit v2-v4 retention_time_ms (an expire timestamp) decides alone when "
+          "the offset expires",
+          "[broker][group]") {
+  Fixture f;
+  OffsetCommitRequest c;
+  c.group_id = "s";
+  CommittedOffset shortly{protocol::Offset(5), {}, "", 0, TimeMs{200}};
+  CommittedOffset long_kept{protocol::Offset(6), {}, "", 0, TimeMs{5000}};
+  c.offsets = {{tp_of("a"), shortly}, {tp_of("b"), long_kept}, {tp_of("c"), CommittedOffset{protocol::Offset(7), {}, "", 0}}};
+  REQUIRE(f.gc.commit_offsets(c, 0, f.out) == std::vector<ErrorCode>(3, ErrorCode::none));
+  // Before offsets.retention.minutes (1000 here): only the short expire timestamp.
+  auto e = f.gc.expire_offsets(200, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("a")}, false});
+  // After it: the default-retention offset goes; the long expire timestamp keeps "b".
+  e = f.gc.expire_offsets(1000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("c")}, false});
+  CHECK(committed_topics(f, "s") == std::set<std::string>{"b"});
+  e = f.gc.expire_offsets(5000, 1000);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == GroupCoordinator::ExpiredGroup{"s", {tp_of("b")}, false});
 }
 
 TEST_CASE("offset retention (KIP-211): a Stable consumer group keeps the offsets of subscribed topics; once Empty, "

@@ -217,3 +217,69 @@ TEST_CASE("group coordinator on brokers: offsets.retention.minutes expires an ol
   CHECK(offset_of(after, 0) == Offset::none());
   CHECK(offset_of(after, 1) == Offset(20));
 }
+
+TEST_CASE("group coordinator on brokers: an OffsetCommit v2 retention_time_ms expires its offset before "
+          "offsets.retention.minutes, also after a coordinator failover",
+          "[broker][group]") {
+  auto wc = samsa::testing::quiet_config(13);
+  if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"offsets.topic.num.partitions", "3"},
+                           {"offsets.topic.replication.factor", "3"},
+                           {"min.insync.replicas", "2"},
+                           {"offsets.retention.minutes", "1"},
+                           {"offsets.retention.check.interval.ms", "5000"}}});
+  bool done = false;
+  std::optional<OffsetFetchResponse> loaded, later;
+  BrokerId old_coordinator = BrokerId::none(), new_coordinator = BrokerId::none();
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "standalone");
+    auto coord = find_coordinator(rt, c, cluster, "g3", &old_coordinator);
+    REQUIRE(coord);
+    auto commit = [&](PartitionId p, std::int16_t version, std::int64_t retention_ms) {
+      protocol::OffsetCommitRequest req;
+      req.group_id = "g3";
+      req.generation_id_or_member_epoch = GenerationId::none();
+      req.member_id = "";
+      req.retention_time_ms = retention_ms;
+      auto& t = req.topics.emplace_back();
+      t.name = "t";
+      t.partitions.push_back({p, Offset(10 + p.value()), LeaderEpoch(0), -1, "", {}});
+      auto r = c.call<OffsetCommitResponse>(*coord, req, version, k_call);
+      REQUIRE(r);
+      REQUIRE(r->topics[0].partitions[0].error_code == ErrorCode::none);
+    };
+    commit(PartitionId(0), 2, 30000);  // expires 30 s from now (the record's value v1)
+    commit(PartitionId(1), 7, -1);     // offsets.retention.minutes: 60 s
+    // The expire timestamp must survive the load by the next coordinator.
+    world.crash(static_cast<sim::NodeId>(old_coordinator.value()));
+    c.drop(*coord);
+    std::optional<sim::Address> nc;
+    for (int attempt = 0; attempt < 40 && !loaded; ++attempt) {
+      rt.sleep(std::chrono::milliseconds(200));
+      nc = find_coordinator(rt, c, cluster, "g3", &new_coordinator);
+      if (!nc || new_coordinator == old_coordinator) continue;
+      auto f = fetch_offsets(c, *nc, "g3");
+      if (f && f->error_code == ErrorCode::none) loaded = f;
+    }
+    REQUIRE(loaded);
+    rt.sleep(std::chrono::seconds(40));
+    later = fetch_offsets(c, *nc, "g3");
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(200));
+  INFO(r.report);
+  REQUIRE(done);
+  auto offset_of = [](const std::optional<OffsetFetchResponse>& f, int p) {
+    REQUIRE(f);
+    REQUIRE(f->topics.size() == 1);
+    return f->topics[0].partitions[static_cast<std::size_t>(p)].committed_offset;
+  };
+  CHECK(new_coordinator != old_coordinator);
+  CHECK(offset_of(loaded, 0) == Offset(10));
+  CHECK(offset_of(loaded, 1) == Offset(11));
+  CHECK(offset_of(later, 0) == Offset::none());  // past its expire timestamp
+  CHECK(offset_of(later, 1) == Offset(11));      // not yet 60 s old
+}
