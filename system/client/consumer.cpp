@@ -93,6 +93,11 @@ struct Consumer::State {
   sim::MonoTime last_poll{};
   sim::MonoTime next_auto_commit{};
   std::optional<std::map<TopicPartition, std::int64_t>> pending_async;
+  // Topics the leader could not assign (no metadata for them then): once
+  // the metadata knows them the leader rejoins (ConsumerCoordinator's
+  // "cached metadata has changed" rejoin); else their partitions stay
+  // unowned for good.
+  std::set<std::string> unassigned_topics;
 
   sim::Duration request_timeout() const { return Ms(config.request_timeout_ms); }
   void backoff() { rt.sleep(Ms(config.retry_backoff_ms)); }
@@ -279,6 +284,7 @@ void Consumer::State::join_group() {
       continue;
     }
     ++stats.joins;
+    unassigned_topics.clear();
     member_id = j->member_id;
     SyncGroupRequest sync;
     sync.group_id = config.group_id;
@@ -300,8 +306,11 @@ void Consumer::State::join_group() {
       refresh_metadata();
       topics = mine;
       group::PartitionCounts counts;
-      for (const auto& t : all)
+      unassigned_topics.clear();
+      for (const auto& t : all) {
         if (auto n = metadata.partition_count(t)) counts[t] = *n;
+        else unassigned_topics.insert(t);
+      }
       for (const auto& [member, a] : assignor->assign(counts, subs)) {
         auto& out = sync.assignments.emplace_back();
         out.member_id = member;
@@ -690,6 +699,16 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
     auto out = s.commit(*s.pending_async, true);
     s.pending_async.reset();
     if (on_commit) on_commit(out);
+  }
+  // ConsumerCoordinator.poll: a lost coordinator is looked up again here,
+  // or heartbeats stop for good and the member is dropped after
+  // session.timeout.ms (a transactional producer then gets UNKNOWN_MEMBER_ID).
+  if (s.group_managed && !s.rejoin_needed && !s.coordinator) (void)s.ensure_coordinator();
+  if (s.group_managed && !s.rejoin_needed && !s.unassigned_topics.empty()) {
+    s.metadata.request_update();  // honours retry.backoff.ms
+    s.maybe_refresh_metadata();
+    for (const auto& t : s.unassigned_topics)
+      if (s.metadata.partition_count(t)) s.rejoin_needed = true;
   }
   if (s.group_managed && s.rejoin_needed) {
     s.join_group();

@@ -1015,12 +1015,17 @@ TxnResult Producer::Impl::txn_call(std::int8_t key_type, const std::string& key,
     auto resp = net_.call<Resp>(Node{*coordinator, k_channel_coordinator}, req, version, ms(cfg_.request_timeout_ms));
     const ErrorCode e = resp ? error_of(*resp) : ErrorCode::network_exception;
     last = e;
+    if (e != ErrorCode::none)
+      rt_.log().debug("producer {}: {} to {}: {}", cfg_.client_id, Req::k_name, coordinator->host, p::to_string(e));
     switch (classify_txn_error(e)) {
       case TxnStep::done:
         if (out) *out = std::move(*resp);
         return {};
       case TxnStep::find_coordinator:
+        // FindCoordinator again after retry.backoff.ms (a refused or
+        // backing-off connection fails at once: no busy loop).
         coordinator.reset();
+        rt_.sleep(ms(cfg_.retry_backoff_ms));
         break;
       case TxnStep::retry:
         // Java retries CONCURRENT_TRANSACTIONS after 20 ms when adding partitions; retry.backoff.ms otherwise.

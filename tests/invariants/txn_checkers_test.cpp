@@ -145,3 +145,19 @@ TEST_CASE("serial transactions never form G0 or G1c cycles", "[invariants][txn]"
     RC_ASSERT(check_g1c(h, json::object()).empty());
   });
 }
+
+TEST_CASE("an info txn whose output was read consumed its input: no lost-write, no unseen", "[invariants][txn]") {
+  History h;
+  h.invoke(0, "send", {{"topic", "in"}, {"value", "i1"}});
+  h.ok(0, "send", {{"topic", "in"}, {"value", "i1"}, {"partition", 0}, {"offset", 0}});
+  h.invoke(0, "send", {{"topic", "in"}, {"value", "i2"}});
+  h.ok(0, "send", {{"topic", "in"}, {"value", "i2"}, {"partition", 0}, {"offset", 1}});
+  txn(h, 1, OpType::info, {rec(0, 0, "i1", "in")}, {rec(0, 0, "i1@t1.1", "out")});
+  txn(h, 2, OpType::ok, {rec(0, 1, "i2", "in")}, {rec(0, 2, "i2@t1.2", "out")});
+  // Nothing shows the info transaction committed: i1 is unseen, and lost (i2
+  // above it was read); so is the ok transaction's unread output.
+  CHECK(run_checkers(h, {"unseen"}).size() == 2);
+  CHECK(run_checkers(h, {"lost-write"}).size() == 1);
+  poll(h, 9, {rec(0, 0, "i1@t1.1", "out"), rec(0, 2, "i2@t1.2", "out")});
+  CHECK(run_checkers(h, {"unseen", "lost-write"}).empty());
+}

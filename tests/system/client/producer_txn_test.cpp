@@ -244,3 +244,63 @@ TEST_CASE("producer txn: sendOffsetsToTransaction commits the group's offsets wi
     p->close();
   });
 }
+
+TEST_CASE("read_committed skips an aborted transaction interleaved with a committed one in one partition",
+          "[client][txn]") {
+  with_cluster(15, [](Runtime& rt, Cluster&) {
+    auto a = txn_producer(rt, "txn-ia");
+    auto b = txn_producer(rt, "txn-ib");
+    REQUIRE(a->init_transactions().ok());
+    REQUIRE(b->init_transactions().ok());
+    REQUIRE(a->begin_transaction().ok());
+    REQUIRE(b->begin_transaction().ok());
+    for (int i = 0; i < 3; ++i) {
+      CHECK(a->send({"t", 0, std::nullopt, "a" + std::to_string(i), std::nullopt}).get().kind == OutcomeKind::ok);
+      CHECK(b->send({"t", 0, std::nullopt, "b" + std::to_string(i), std::nullopt}).get().kind == OutcomeKind::ok);
+    }
+    REQUIRE(b->abort_transaction().ok());
+    CHECK(a->send({"t", 0, std::nullopt, "a3", std::nullopt}).get().kind == OutcomeKind::ok);
+    REQUIRE(a->commit_transaction().ok());
+    REQUIRE(b->begin_transaction().ok());
+    CHECK(b->send({"t", 0, std::nullopt, "b9", std::nullopt}).get().kind == OutcomeKind::ok);
+    REQUIRE(b->commit_transaction().ok());
+    a->close();
+    b->close();
+    CHECK(read_all(rt, "t", 1, true) == std::multiset<std::string>{"a0", "a1", "a2", "a3", "b9"});
+    CHECK(read_all(rt, "t", 1, false).size() == 8);
+  });
+}
+
+TEST_CASE("require_stable: a group's offset held by an open transaction gives no position until it commits",
+          "[client][txn]") {
+  with_cluster(16, [](Runtime& rt, Cluster&) {
+    auto p = txn_producer(rt, "txn-rs");
+    REQUIRE(p->init_transactions().ok());
+    REQUIRE(p->begin_transaction().ok());
+    const TopicPartition tp{"in", protocol::PartitionId(0)};
+    REQUIRE(p->send_offsets_to_transaction({{tp, 3}}, ConsumerGroupMetadata{"rs", -1, "", std::nullopt}).ok());
+    auto position_now = [&](bool read_committed, int polls) {
+      Consumer probe(rt, consumer_config("probe", read_committed, "rs"));
+      probe.assign({tp});
+      std::optional<std::int64_t> pos;
+      for (int i = 0; i < polls && !pos; ++i) {
+        (void)probe.poll(0ms);
+        pos = probe.position(tp);
+        rt.sleep(100ms);
+      }
+      const auto unstable = probe.stats().unstable_offsets;
+      probe.close();
+      return std::make_pair(pos, unstable);
+    };
+    auto [open, unstable] = position_now(true, 10);
+    CHECK(!open);  // UNSTABLE_OFFSET_COMMIT: no position yet
+    CHECK(unstable > 0);
+    auto [uncommitted, none] = position_now(false, 10);
+    CHECK(uncommitted == 0);  // without require_stable: the last stable commit (none: earliest)
+    CHECK(none == 0);
+    REQUIRE(p->commit_transaction().ok());
+    auto [after, ignored] = position_now(true, 50);
+    CHECK(after == 3);
+    p->close();
+  });
+}
