@@ -329,9 +329,7 @@ class Eos final : public Workload {
       }
       const client::TxnResult a = p.abort_transaction();
       if (a.ok()) return end_aborted("the application aborted", sends);
-      ++aborted_;
-      proc.fail("txn", {{"polls", polls}, {"sends", sends}, {"error", "abort: " + a.message}});
-      return Round::restart;
+      return end_unknown("abort: " + a.message, sends);
     }
     if (p.transaction_state() == client::TxnState::in_transaction)
       r = p.send_offsets_to_transaction(offsets, c.group_metadata());
@@ -351,17 +349,14 @@ class Eos final : public Workload {
     if (r.kind == client::TxnErrorKind::abortable) {
       const client::TxnResult a = p.abort_transaction();
       if (a.ok()) return end_aborted(r.message, sends);
-      // The abort did not finish: never committed, the coordinator aborts it.
-      proc.fail("txn", {{"polls", polls}, {"sends", sends}, {"error", r.message + "; abort: " + a.message}});
-      ++aborted_;
-      return Round::restart;
+      return end_unknown(r.message + "; abort: " + a.message, sends);
     }
+    // Fatal (fenced, INVALID_TXN_STATE) or timed out: only a finished abort
+    // is a definite failure. Even without this round's EndTxn(commit) the
+    // transaction may have committed: a delayed EndTxn of the previous
+    // round, same producer epoch, ends this one (what KIP-890 part 2's
+    // epoch bump per transaction prevents).
     rt.log().info("eos: t{} {} error: {}", index, to_string(r.kind), r.message);
-    if (!r.maybe_committed && r.kind != client::TxnErrorKind::timeout) {
-      ++aborted_;
-      proc.fail("txn", {{"polls", polls}, {"sends", sends}, {"error", r.message}});
-      return Round::restart;
-    }
     return end_unknown(r.message, sends);
   }
 

@@ -84,3 +84,20 @@ TEST_CASE("txn/read-uncommitted: the read_uncommitted reader shows G1a within se
   CHECK(!has(committed, "G1a"));
   CHECK(committed.verdict == Verdict::ok);
 }
+
+TEST_CASE("samsa.legacy.no.implicit.add.partitions: a delayed produce or offset commit breaks exactly-once within "
+          "seeds 1..30; the same seed holds with KIP-890 part 1",
+          "[scenarios][txn][legacy]") {
+  const std::string name = "txn/legacy-no-implicit-add-partitions";
+  std::uint64_t found = 0;
+  for (std::uint64_t seed = 1; seed <= 30 && !found; ++seed) {
+    const auto r = run(name, seed);
+    INFO("seed " << seed << ": " << first_violation(r));
+    REQUIRE(r.verdict != Verdict::internal_error);
+    if (r.verdict == Verdict::safety) found = seed;
+  }
+  REQUIRE(found != 0);
+  const auto fixed = run(name, found, {{"samsa.legacy.no.implicit.add.partitions", "false"}});
+  INFO("seed " << found << " without the switch: " << first_violation(fixed));
+  CHECK(fixed.verdict == Verdict::ok);
+}
