@@ -7,6 +7,8 @@
 // out of order.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <set>
 
@@ -303,4 +305,69 @@ TEST_CASE("require_stable: a group's offset held by an open transaction gives no
     CHECK(after == 3);
     p->close();
   });
+}
+
+// Model-based: random calls (begin, send, sendOffsets, commit, abort) in
+// any order against a model of TransactionManager's states (Kafka's
+// isTransitionValid): each call's outcome kind and the state after it
+// match the model; at the end read_committed shows exactly the records of
+// the committed transactions. A second instance with the same
+// transactional.id then fences the first: its next coordinator call is
+// fatal and every call after it too.
+TEST_CASE("producer txn model: random call sequences follow the state machine; committed records and only they "
+          "are visible", "[client][txn]") {
+  for (std::uint64_t seed : {21, 22, 23}) {
+    with_cluster(seed, [seed](Runtime& rt, Cluster&) {
+      auto p = txn_producer(rt, "txn-model");
+      REQUIRE(p->init_transactions().ok());
+      Random rng = rt.random("model");
+      enum class M { ready, open };
+      M model = M::ready;
+      std::vector<std::string> open_values;
+      std::multiset<std::string> committed;
+      int next = 0;
+      for (int step = 0; step < 60; ++step) {
+        const auto op = rng.uniform(0, 4);
+        INFO("seed " << seed << " step " << step << " op " << op);
+        if (op == 0) {  // begin
+          const TxnResult r = p->begin_transaction();
+          CHECK(r.kind == (model == M::ready ? TxnErrorKind::none : TxnErrorKind::illegal_state));
+          if (model == M::ready) open_values.clear();
+          model = M::open;
+        } else if (op == 1) {  // send
+          const std::string v = fmt::format("m{}-{}", seed, next++);
+          const auto o = p->send({"t", std::nullopt, std::nullopt, v, std::nullopt}).get();
+          CHECK(o.kind == (model == M::open ? OutcomeKind::ok : OutcomeKind::fail));
+          if (model == M::open) open_values.push_back(v);
+        } else if (op == 2) {  // sendOffsetsToTransaction
+          const TxnResult r = p->send_offsets_to_transaction({{{"in", protocol::PartitionId(0)}, next}},
+                                                             ConsumerGroupMetadata{"model", -1, "", std::nullopt});
+          CHECK(r.kind == (model == M::open ? TxnErrorKind::none : TxnErrorKind::illegal_state));
+        } else if (op == 3) {  // commit
+          const TxnResult r = p->commit_transaction();
+          CHECK(r.kind == (model == M::open ? TxnErrorKind::none : TxnErrorKind::illegal_state));
+          if (model == M::open) committed.insert(open_values.begin(), open_values.end());
+          model = M::ready;
+        } else {  // abort
+          const TxnResult r = p->abort_transaction();
+          CHECK(r.kind == (model == M::open ? TxnErrorKind::none : TxnErrorKind::illegal_state));
+          model = M::ready;
+        }
+        CHECK(p->transaction_state() == (model == M::open ? TxnState::in_transaction : TxnState::ready));
+      }
+      if (model == M::open) REQUIRE(p->abort_transaction().ok());
+      CHECK(read_all(rt, "t", 3, true) == committed);
+      // Fencing: the first instance's next coordinator call is fatal, then every call.
+      auto fresh = txn_producer(rt, "txn-model");
+      REQUIRE(fresh->init_transactions().ok());
+      REQUIRE(p->begin_transaction().ok());  // local: the coordinator is not asked yet
+      CHECK(p->send({"t", std::nullopt, std::nullopt, "zombie", std::nullopt}).get().kind == OutcomeKind::fail);
+      CHECK(p->transaction_state() == TxnState::fatal_error);
+      CHECK(p->commit_transaction().kind == TxnErrorKind::fatal);
+      CHECK(p->abort_transaction().kind == TxnErrorKind::fatal);
+      CHECK(p->begin_transaction().kind == TxnErrorKind::fatal);
+      fresh->close();
+      p->close();
+    });
+  }
 }
