@@ -10,6 +10,7 @@
 
 #include "invariants/checker.h"
 #include "invariants/kafka_checkers.h"
+#include "invariants/txn_checkers.h"
 
 namespace samsa::invariants {
 
@@ -65,6 +66,7 @@ std::deque<Checker>& registry() {
   };
   static const bool kafka_added = [] {
     for (auto& c : kafka_checkers()) all.push_back(std::move(c));
+    for (auto& c : txn_checkers()) all.push_back(std::move(c));
     return true;
   }();
   (void)kafka_added;

@@ -135,9 +135,30 @@ std::string producer_of(const Op& op) {
 
 int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 
+// Transactions whose outcome is unknown (info) but some of whose writes were
+// read: they committed, and a transaction is atomic, so what they polled
+// was consumed (a consume-transform-produce round whose output is seen).
+std::set<std::int64_t> committed_info_txns(const History& h) {
+  std::set<RecordId> polled;
+  for (const Op& op : h.ops())
+    if (op.type != OpType::invoke)
+      for (auto& r : polled_records(op)) polled.insert(id_of(r));
+  std::set<std::int64_t> out;
+  for (const Op& op : h.ops()) {
+    if (op.f != "txn" || op.type != OpType::info) continue;
+    for (auto& r : sent_records(op))
+      if (polled.count(id_of(r))) {
+        out.insert(op.index);
+        break;
+      }
+  }
+  return out;
+}
+
 View::View(const History& hist) : h(hist) {
   std::map<std::int64_t, const Op*> pending;
   std::set<RecordId> read_by_any;
+  const std::set<std::int64_t> committed_info = committed_info_txns(h);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
     kafka = true;
@@ -153,7 +174,7 @@ View::View(const History& hist) : h(hist) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
       read_by_any.insert(id_of(r));
-      if (op.type == OpType::ok) {
+      if (op.type == OpType::ok || committed_info.count(op.index)) {
         first_read.emplace(id_of(r), Position{op.index, pos});
         if (r.tp) {
           read_tp.emplace(id_of(r), *r.tp);

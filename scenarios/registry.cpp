@@ -82,7 +82,7 @@ std::mutex& workload_mutex() {
 
 std::deque<WorkloadType>& workloads() {
   static std::deque<WorkloadType> all = {pingpong_workload(), controller_election_workload(),
-                                         kafka_workload()};
+                                         kafka_workload(), eos_workload()};
   return all;
 }
 

@@ -77,5 +77,6 @@ void register_workload(WorkloadType t);
 WorkloadType pingpong_workload();             // selftest/pingpong.cpp
 WorkloadType controller_election_workload();  // coord/controller_election.cpp
 WorkloadType kafka_workload();                // kafka/workload.cpp
+WorkloadType eos_workload();                  // kafka/eos_workload.cpp
 
 }  // namespace samsa::scenarios

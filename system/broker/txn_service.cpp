@@ -460,6 +460,25 @@ AddPartitionsToTxnResponse TxnService::add_partitions_to_txn(const RequestHeader
   return resp;
 }
 
+ErrorCode TxnService::verify_offset_commit(const TxnOffsetCommitRequest& r) {
+  if (config_.legacy.no_implicit_add_partitions) return ErrorCode::none;
+  const TopicPartition tp{std::string(group::k_offsets_topic),
+                          PartitionId(group::offsets_partition_for(r.group_id, config_.offsets_topic_num_partitions))};
+  if (auto part = rm_->partition(tp)) {
+    PartitionLock lock(*part);
+    if (part->is_leader() && part->transactions().open_transaction(r.producer_id)) return ErrorCode::none;
+  }
+  const ErrorCode e = verify_partition(r.transactional_id, r.producer_id, r.producer_epoch, tp);
+  switch (e) {
+    case ErrorCode::coordinator_load_in_progress:
+    case ErrorCode::coordinator_not_available:
+    case ErrorCode::not_coordinator:
+      return ErrorCode::concurrent_transactions;  // retriable for the producer; the group coordinator is fine
+    default:
+      return e;  // NONE, INVALID_TXN_STATE (not in the transaction), PRODUCER_FENCED ...
+  }
+}
+
 AddOffsetsToTxnResponse TxnService::add_offsets_to_txn(const RequestHeader&, const AddOffsetsToTxnRequest& r) {
   // The group's __consumer_offsets partition joins the transaction (KIP-98).
   const PartitionId offsets_partition(group::offsets_partition_for(r.group_id, config_.offsets_topic_num_partitions));
@@ -522,7 +541,17 @@ void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::sha
   txns->set_offsets_marker_listener([groups](std::int32_t partition, ProducerId id, bool commit) {
     groups->complete_txn_offsets(partition, id, commit);
   });
-  server.add(ApiKey::txn_offset_commit, serve_txn<TxnOffsetCommitRequest>([groups](const RequestHeader& h, const auto& r) {
+  server.add(ApiKey::txn_offset_commit,
+             serve_txn<TxnOffsetCommitRequest>([groups, txns](const RequestHeader& h, const auto& r) {
+               if (const ErrorCode e = txns->verify_offset_commit(r); e != ErrorCode::none) {
+                 TxnOffsetCommitResponse resp;
+                 for (const auto& t : r.topics) {
+                   auto& tr = resp.topics.emplace_back();
+                   tr.name = t.name;
+                   for (const auto& p : t.partitions) tr.partitions.push_back({p.partition_index, e, {}});
+                 }
+                 return resp;
+               }
                return groups->txn_offset_commit(h, r);
              }));
   server.add(ApiKey::add_partitions_to_txn,

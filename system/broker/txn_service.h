@@ -90,6 +90,15 @@ class TxnService : public std::enable_shared_from_this<TxnService> {
   ErrorCode verify_partition(const std::string& transactional_id, protocol::ProducerId id,
                              protocol::ProducerEpoch epoch, const TopicPartition& tp);
 
+  // KIP-890 part 1 for a TxnOffsetCommit (Kafka 3.6's
+  // GroupCoordinator.handleTxnCommitOffsets verifying the offsets
+  // partition): unless the producer already has a transaction open on the
+  // group's __consumer_offsets partition here, the coordinator must say the
+  // partition is in its ongoing transaction; else a delayed TxnOffsetCommit
+  // of an ended transaction would join the producer's next one.
+  // NONE also when samsa.legacy.no.implicit.add.partitions is set.
+  ErrorCode verify_offset_commit(const protocol::TxnOffsetCommitRequest& r);
+
   const txn::TransactionCoordinator& coordinator() const { return coordinator_; }
   const TxnServiceStats& stats() const { return stats_; }
 

@@ -28,6 +28,16 @@ bool coordinator_lost(ErrorCode e) {
   return e == ErrorCode::not_coordinator || e == ErrorCode::coordinator_not_available;
 }
 
+// Fetcher.CompletedFetch.containsAbortMarker.
+bool is_abort_marker(ByteView batch) {
+  auto it = RecordIterator::open(batch);
+  if (!it) return false;
+  auto r = it->next();
+  if (!r || *r == nullptr) return false;
+  auto m = read_control_record(**r);
+  return m && m->type == ControlType::abort;
+}
+
 }  // namespace
 
 struct Consumer::State {
@@ -171,6 +181,10 @@ Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::str
     else if (k == "metadata.max.age.ms") ok = as_int(c.metadata_max_age_ms);
     else if (k == "reconnect.backoff.ms") ok = as_int(c.reconnect_backoff_ms);
     else if (k == "reconnect.backoff.max.ms") ok = as_int(c.reconnect_backoff_max_ms);
+    else if (k == "isolation.level") {
+      ok = v == "read_committed" || v == "read_uncommitted";
+      c.read_committed = v == "read_committed";
+    }
     else return Err{k + ": unknown consumer key"};
     if (!ok) return Err{k + ": invalid value '" + v + "'"};
   }
@@ -469,6 +483,7 @@ void Consumer::State::update_positions() {
   if (!config.group_id.empty() && ensure_coordinator()) {
     OffsetFetchRequest req;
     req.group_id = config.group_id;
+    req.require_stable = config.read_committed;  // KIP-447: not while a transaction holds an offset
     req.topics.emplace();
     for (const auto& tp : missing) {
       if (req.topics->empty() || req.topics->back().name != tp.topic) req.topics->emplace_back().name = tp.topic;
@@ -479,10 +494,19 @@ void Consumer::State::update_positions() {
       if (!resp || coordinator_lost(resp->error_code)) coordinator.reset();
       return;  // COORDINATOR_LOAD_IN_PROGRESS and the like: try again at the next poll
     }
+    bool unstable = false;
     for (const auto& t : resp->topics)
-      for (const auto& p : t.partitions)
+      for (const auto& p : t.partitions) {
+        if (p.error_code == ErrorCode::unstable_offset_commit) {
+          // A transaction's offset is pending: no position yet, ask again
+          // (ConsumerCoordinator.OffsetFetchResponseHandler retries).
+          std::erase(missing, TopicPartition{t.name, p.partition_index});
+          unstable = true;
+        }
         if (p.error_code == ErrorCode::none && p.committed_offset.value() >= 0)
           committed[{t.name, p.partition_index}] = p.committed_offset.value();
+      }
+    if (unstable) ++stats.unstable_offsets;
   }
   maybe_refresh_metadata();
   for (const auto& tp : missing) {
@@ -527,6 +551,7 @@ bool Consumer::State::send_fetches(std::int32_t max_wait_ms) {
     req.max_wait_ms = std::min(max_wait_ms, config.fetch_max_wait_ms);
     req.min_bytes = config.fetch_min_bytes;
     req.max_bytes = 52428800;
+    req.isolation_level = config.read_committed ? 1 : 0;
     CompletedFetch pending;
     pending.epoch = fetch_epoch;
     for (const auto& tp : tps) {
@@ -588,9 +613,28 @@ void Consumer::State::parse_fetch(const CompletedFetch& f) {
       // a fetch that brings only control batches moves it here.
       std::int64_t next = pos->second;
       bool any = false;
+      // read_committed (Fetcher.CompletedFetch): the aborted transactions
+      // by first offset; a producer's batches from there to its abort
+      // marker are skipped.
+      std::vector<std::pair<std::int64_t, std::int64_t>> aborted;  // first offset, producer id
+      if (config.read_committed && pd.aborted_transactions)
+        for (const auto& a : *pd.aborted_transactions) aborted.emplace_back(a.first_offset.value(), a.producer_id.value());
+      std::sort(aborted.begin(), aborted.end());
+      std::size_t aborted_at = 0;
+      std::set<std::int64_t> aborted_producers;
       BatchReader reader(pd.records->view());
       while (auto b = reader.next()) {
         next = std::max(next, b->header.next_offset());
+        if (config.read_committed && b->header.producer_id >= 0) {
+          while (aborted_at < aborted.size() && aborted[aborted_at].first <= b->header.last_offset())
+            aborted_producers.insert(aborted[aborted_at++].second);
+          if (b->header.is_control()) {
+            if (is_abort_marker(b->bytes)) aborted_producers.erase(b->header.producer_id);
+          } else if (b->header.is_transactional() && aborted_producers.count(b->header.producer_id)) {
+            ++stats.aborted_batches_skipped;
+            continue;
+          }
+        }
         if (b->header.is_control()) continue;
         auto it = RecordIterator::open(b->bytes);
         if (!it) break;
@@ -744,6 +788,9 @@ std::optional<std::int64_t> Consumer::position(const TopicPartition& tp) const {
 std::vector<TopicPartition> Consumer::assignment() const { return s_->assigned; }
 std::int32_t Consumer::generation() const { return s_->generation.value(); }
 const std::string& Consumer::member_id() const { return s_->member_id; }
+ConsumerGroupMetadata Consumer::group_metadata() const {
+  return {s_->config.group_id, s_->generation.value(), s_->member_id, std::nullopt};
+}
 const ConsumerStats& Consumer::stats() const { return s_->stats; }
 
 void Consumer::close() {

@@ -44,6 +44,7 @@
 
 #include "sim/runtime/runtime.h"
 #include "system/client/group/consumer_protocol.h"
+#include "system/client/group_metadata.h"
 #include "system/protocol/errors.h"
 #include "system/protocol/ids.h"
 
@@ -71,6 +72,10 @@ struct ConsumerConfig {
   std::int32_t metadata_max_age_ms = 300000;
   std::int32_t reconnect_backoff_ms = 50;
   std::int32_t reconnect_backoff_max_ms = 1000;
+  // isolation.level: read_committed fetches stop at the last stable offset
+  // and skip aborted transactions (Fetcher's abortedProducerIds); its
+  // OffsetFetch asks require_stable (KIP-447).
+  bool read_committed = false;
 };
 
 // Kafka's keys (ConsumerConfig): bootstrap.servers (host:port,...),
@@ -79,7 +84,8 @@ struct ConsumerConfig {
 // fetch.min.bytes, max.partition.fetch.bytes, auto.offset.reset,
 // enable.auto.commit, auto.commit.interval.ms,
 // partition.assignment.strategy, request.timeout.ms, retry.backoff.ms,
-// metadata.max.age.ms, reconnect.backoff.ms, reconnect.backoff.max.ms.
+// metadata.max.age.ms, reconnect.backoff.ms, reconnect.backoff.max.ms,
+// isolation.level (read_uncommitted, read_committed).
 // An error names the key.
 Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props);
 
@@ -111,6 +117,8 @@ struct ConsumerStats {
   std::uint64_t offset_resets = 0;  // positions set by auto.offset.reset
   std::uint64_t fenced = 0;         // FENCED_LEADER_EPOCH answers
   std::uint64_t heartbeats = 0;
+  std::uint64_t aborted_batches_skipped = 0;  // read_committed
+  std::uint64_t unstable_offsets = 0;         // UNSTABLE_OFFSET_COMMIT answers (KIP-447)
 };
 
 class Consumer {
@@ -133,6 +141,9 @@ class Consumer {
   std::vector<TopicPartition> assignment() const;
   std::int32_t generation() const;
   const std::string& member_id() const;
+  // KafkaConsumer.groupMetadata, for a transactional producer's
+  // sendOffsetsToTransaction (KIP-447).
+  ConsumerGroupMetadata group_metadata() const;
   // Leaves the group (LeaveGroup) and stops the heartbeat fiber.
   void close();
 

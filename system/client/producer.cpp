@@ -7,8 +7,10 @@
 //                    linger.ms, buffer.memory;
 //   Sender           drain -> one Produce request per broker; completion,
 //                    retries, delivery.timeout.ms;
-//   TransactionManager (idempotence only) producer id and epoch, sequences
-//                    per partition, epoch bumps (KIP-360).
+//   TransactionManager producer id and epoch, sequences per partition,
+//                    epoch bumps (KIP-360); with transactional.id the
+//                    transaction state machine, its coordinator requests
+//                    and the split of abortable and fatal errors.
 #include "system/client/producer.h"
 
 #include <fmt/format.h>
@@ -30,6 +32,31 @@ namespace p = protocol;
 using p::ErrorCode;
 using sim::Duration;
 using sim::MonoTime;
+
+std::string_view to_string(TxnState s) {
+  switch (s) {
+    case TxnState::uninitialized: return "UNINITIALIZED";
+    case TxnState::initializing: return "INITIALIZING";
+    case TxnState::ready: return "READY";
+    case TxnState::in_transaction: return "IN_TRANSACTION";
+    case TxnState::committing_transaction: return "COMMITTING_TRANSACTION";
+    case TxnState::aborting_transaction: return "ABORTING_TRANSACTION";
+    case TxnState::abortable_error: return "ABORTABLE_ERROR";
+    case TxnState::fatal_error: return "FATAL_ERROR";
+  }
+  return "?";
+}
+
+std::string_view to_string(TxnErrorKind k) {
+  switch (k) {
+    case TxnErrorKind::none: return "none";
+    case TxnErrorKind::abortable: return "abortable";
+    case TxnErrorKind::fatal: return "fatal";
+    case TxnErrorKind::timeout: return "timeout";
+    case TxnErrorKind::illegal_state: return "illegal_state";
+  }
+  return "?";
+}
 
 std::string_view to_string(OutcomeKind k) {
   switch (k) {
@@ -60,6 +87,11 @@ namespace {
 constexpr std::int16_t k_produce_version = 7;
 constexpr std::int16_t k_metadata_version = 9;
 constexpr std::int16_t k_init_pid_version = 3;
+constexpr std::int16_t k_find_coordinator_version = 3;
+constexpr std::int16_t k_add_partitions_version = 3;
+constexpr std::int16_t k_add_offsets_version = 3;
+constexpr std::int16_t k_end_txn_version = 3;
+constexpr std::int16_t k_txn_offset_commit_version = 3;
 constexpr std::size_t k_batch_overhead_bytes = 61;  // DefaultRecordBatch.RECORD_BATCH_OVERHEAD
 
 Duration ms(std::int64_t v) { return std::chrono::milliseconds(v); }
@@ -139,6 +171,7 @@ class Producer::Impl {
     else
       partitioner_ = std::make_unique<DefaultPartitioner>(rng_);
     idempotent_ = cfg_.enable_idempotence;
+    transactional_ = cfg_.transactional();
     scope_->spawn("sender", [this] { sender_loop(); });
   }
 
@@ -148,6 +181,13 @@ class Producer::Impl {
   SendFuture send(ProducerRecord rec, SendCallback cb);
   void flush();
   void close();
+  // --- TransactionManager (transactions) ---
+  TxnResult init_transactions();
+  TxnResult begin_transaction();
+  TxnResult send_offsets(const std::map<group::TopicPartition, std::int64_t>& offsets, const ConsumerGroupMetadata& g);
+  TxnResult commit_transaction();
+  TxnResult abort_transaction();
+  TxnState txn_state_ = TxnState::uninitialized;
 
   ProducerConfig cfg_copy() const { return cfg_; }
   std::uint64_t disconnects() const { return net_.disconnects(); }
@@ -197,10 +237,40 @@ class Producer::Impl {
   // --- TransactionManager (idempotence) ---
   void maybe_init_producer_id(MonoTime now);
   void reset_sequences();
-  bool bump_pending() const { return idempotent_ && (producer_id_ < 0 || bump_needed_); }
+  // A transactional producer's epoch is the coordinator's: no local bump.
+  bool bump_pending() const { return idempotent_ && !transactional_ && (producer_id_ < 0 || bump_needed_); }
+  // --- TransactionManager (transactions) ---
+  enum class TxnStep : std::uint8_t { done, retry, find_coordinator, abortable, fatal };
+  static TxnStep classify_txn_error(ErrorCode e);
+  TxnResult txn_error(TxnErrorKind kind, ErrorCode e, std::string message);
+  void transition_to_abortable(ErrorCode e, std::string message);
+  void transition_to_fatal(ErrorCode e, std::string message);
+  std::optional<TxnResult> fail_if_not_ready_for(std::string_view what) const;
+  bool find_coordinator(std::int8_t key_type, const std::string& key, MonoTime deadline, std::optional<sim::Address>& out);
+  // One coordinator request with TxnRequestHandler's retries; `error_of`
+  // reads the error out of the answer.
+  template <class Resp, class Req, class ErrorOf>
+  TxnResult txn_call(std::int8_t key_type, const std::string& key, std::optional<sim::Address>& coordinator,
+                     const Req& req, std::int16_t version, MonoTime deadline, ErrorOf error_of, Resp* out = nullptr);
+  TxnResult add_partition(const TopicPartition& tp);
+  TxnResult init_producer_id_txn(MonoTime deadline, bool bump);
+  TxnResult end_txn(bool commit, MonoTime deadline);
+  // Queued batches never sent are dropped when the transaction is to be aborted.
+  void abort_undrained_batches(ErrorCode e, const std::string& why);
+  void wait_in_flight();
 
   sim::Random rng_;
   bool idempotent_ = true;
+  bool transactional_ = false;
+  // TransactionManager (transactions)
+  std::optional<sim::Address> txn_coordinator_;
+  std::optional<sim::Address> group_coordinator_;
+  std::string group_coordinator_key_;
+  std::set<TopicPartition> txn_partitions_;  // added to the open transaction
+  bool txn_started_ = false;                 // something was added: EndTxn is needed
+  bool epoch_bump_required_ = false;         // KIP-360: InitProducerId with the current id after the abort
+  bool commit_sent_ = false;
+  TxnResult last_error_;
   std::unique_ptr<Partitioner> partitioner_;
   // RecordAccumulator
   std::map<TopicPartition, std::deque<BatchPtr>> queues_;
@@ -339,10 +409,15 @@ SendOutcome Producer::Impl::append(const TopicPartition& tp, Pending&& rec, Mono
 // per partition, within max.request.size.
 void Producer::Impl::ready_and_drain(MonoTime now) {
   if (bump_pending()) return;
+  // TransactionManager.isSendToPartitionAllowed: only within an open (or
+  // committing) transaction, and only to partitions added to it.
+  if (transactional_ && txn_state_ != TxnState::in_transaction && txn_state_ != TxnState::committing_transaction)
+    return;
   std::map<sim::Address, std::vector<TopicPartition>> by_leader;
   const bool exhausted = !memory_waiters_.empty();
   for (auto& [tp, q] : queues_) {
     if (q.empty()) continue;
+    if (transactional_ && !txn_partitions_.count(tp)) continue;
     const BatchPtr& first = q.front();
     auto leader = leader_of(tp);
     if (!leader) {
@@ -429,12 +504,14 @@ void Producer::Impl::expire_batches(MonoTime now) {
 
 void Producer::Impl::send_produce(const Node& to, std::vector<BatchPtr> batches) {
   p::ProduceRequest req;
+  if (transactional_) req.transactional_id = cfg_.transactional_id;
   req.acks = cfg_.acks;
   req.timeout_ms = static_cast<std::int32_t>(cfg_.request_timeout_ms);
   for (const auto& b : batches) {
     if (req.topic_data.empty() || req.topic_data.back().name != b->tp.topic) req.topic_data.emplace_back().name = b->tp.topic;
     p::BatchOptions o;
     o.compression = cfg_.compression;
+    o.transactional = transactional_;
     o.producer_id = b->producer_id;
     o.producer_epoch = b->epoch;
     o.base_sequence = b->base_sequence;
@@ -541,9 +618,13 @@ void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64
   // TransactionManager.requestEpochBumpForPartition: a real gap at the
   // broker (UNKNOWN_PRODUCER_ID, or OUT_OF_ORDER_SEQUENCE_NUMBER for the
   // next sequence) is closed by a new epoch whose sequences start at 0.
-  if (idempotent_ && sequence_error(err) && b->producer_id == producer_id_ && b->epoch == epoch_ && is_next_sequence(*b))
-    bump_needed_ = true;
-  if (can_retry(*b, err)) {
+  const bool gap = idempotent_ && sequence_error(err) && b->producer_id == producer_id_ && b->epoch == epoch_ &&
+                   is_next_sequence(*b);
+  if (gap) bump_needed_ = true;
+  // A transactional producer's gap is closed by aborting and a new epoch
+  // from the coordinator: the batch fails (finish_batch makes the
+  // transaction abortable).
+  if (!(transactional_ && gap) && can_retry(*b, err)) {
     ++stats_.batches_retried;
     b->retry_at = rt_.now() + ms(cfg_.retry_backoff_ms);
     reenqueue(b);
@@ -576,8 +657,20 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
     if (kind == OutcomeKind::ok) s.last_acked = std::max(s.last_acked, b->base_sequence + b->count() - 1);
     // A batch that failed or whose fate is unknown leaves a gap the broker
     // will not accept past: bump the epoch and start the sequences again
-    // (KIP-360; TransactionManager.requestEpochBumpForPartition).
+    // (KIP-360; TransactionManager.requestEpochBumpForPartition). With
+    // transactions the coordinator bumps it after the abort.
+    else if (transactional_) epoch_bump_required_ = true;
     else bump_needed_ = true;
+  }
+  // TransactionManager.maybeTransitionToErrorState: a failed batch fences
+  // (fatal) or makes the open transaction abortable.
+  if (transactional_ && kind != OutcomeKind::ok) {
+    const std::string msg = fmt::format("a batch to {}-{} failed: {}", b->tp.topic, b->tp.partition, why);
+    if (err == ErrorCode::producer_fenced || err == ErrorCode::transactional_id_authorization_failed ||
+        err == ErrorCode::cluster_authorization_failed)
+      transition_to_fatal(err, msg);
+    else
+      transition_to_abortable(err, msg);
   }
   release_memory(b->reserved_bytes);
   for (std::size_t i = 0; i < b->records.size(); ++i) {
@@ -608,6 +701,7 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
 // nothing is in flight (Java rewrites the in-flight batches of the
 // partitions that asked and lets the others finish under the old epoch).
 void Producer::Impl::maybe_init_producer_id(MonoTime now) {
+  if (transactional_) return;  // init_transactions asks the coordinator
   if (!bump_pending() || init_in_flight_) return;
   if (!in_flight_batches_.empty()) return;
   if (producer_id_ >= 0 && bump_needed_) {
@@ -688,6 +782,11 @@ void Producer::Impl::sender_loop() {
     net_.check_timeouts(now);
     maybe_update_metadata(now);
     maybe_init_producer_id(now);
+    // Sender.maybeSendAndPollTransactionalRequest: a transaction that must
+    // abort sends nothing more.
+    if (transactional_ && (txn_state_ == TxnState::abortable_error || txn_state_ == TxnState::fatal_error ||
+                           txn_state_ == TxnState::aborting_transaction))
+      abort_undrained_batches(last_error_.error, "the transaction is being aborted: " + last_error_.message);
     ready_and_drain(now);
     if (closing_ && incomplete_records_ == 0 && in_flight_batches_.empty()) break;
     std::optional<MonoTime> until = next_wake_;
@@ -711,6 +810,9 @@ SendFuture Producer::Impl::send(ProducerRecord rec, SendCallback cb) {
     return future;
   };
   if (closing_) return fail_now("Cannot perform operation after producer has been closed");
+  if (transactional_) {
+    if (auto bad = fail_if_not_ready_for("send")) return fail_now(bad->message);
+  }
   const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
   // KafkaProducer.waitOnMetadata.
   metadata_.add_topic(rec.topic);
@@ -737,6 +839,13 @@ SendFuture Producer::Impl::send(ProducerRecord rec, SendCallback cb) {
   std::optional<ByteView> key;
   if (rec.key) key = as_bytes(*rec.key);
   TopicPartition tp{rec.topic, choose_partition(explicit_partition, *partitioner_, rec.topic, key, *l).value()};
+  // TransactionManager.maybeAddPartition: the partition joins the
+  // transaction before its first record is queued (the Java client adds it
+  // asynchronously and holds the batch back until then).
+  if (transactional_) {
+    TxnResult added = add_partition(tp);
+    if (!added.ok()) return fail_now(added.message, tp.partition);
+  }
   Pending pending{rec.key, std::move(rec.value), rec.timestamp_ms.value_or(rt_.wall_ms()), std::move(cb), state};
   ++incomplete_records_;
   bool new_batch = false;
@@ -746,7 +855,14 @@ SendFuture Producer::Impl::send(ProducerRecord rec, SendCallback cb) {
   if (new_batch) {
     partitioner_->on_new_batch(tp.topic, *l, p::PartitionId(tp.partition));
     tp.partition = choose_partition(explicit_partition, *partitioner_, rec.topic, key, *l).value();
-    r = append(tp, std::move(pending), deadline, &new_batch, false);
+    if (transactional_) {
+      TxnResult added = add_partition(tp);
+      if (!added.ok()) {
+        r = {OutcomeKind::fail, tp.topic, tp.partition, -1, added.error, added.message};
+        new_batch = false;
+      }
+    }
+    if (new_batch) r = append(tp, std::move(pending), deadline, &new_batch, false);
   }
   if (r.kind == OutcomeKind::fail) {
     --incomplete_records_;
@@ -774,6 +890,400 @@ void Producer::Impl::close() {
   net_.close();
 }
 
+// ------------------------------------- TransactionManager (transactions)
+//
+// Kafka 2.8+'s TransactionManager for a transactional.id, with its
+// coordinator requests made on the caller's fiber (the Java client queues
+// them for the Sender; the order is the same: a partition is added before
+// its first batch goes, EndTxn after every batch is done).
+
+// The TxnRequestHandlers' handling of a coordinator's answer.
+Producer::Impl::TxnStep Producer::Impl::classify_txn_error(ErrorCode e) {
+  switch (e) {
+    case ErrorCode::none: return TxnStep::done;
+    case ErrorCode::not_coordinator:
+    case ErrorCode::coordinator_not_available:
+    case ErrorCode::network_exception:
+    case ErrorCode::request_timed_out: return TxnStep::find_coordinator;
+    case ErrorCode::coordinator_load_in_progress:
+    case ErrorCode::concurrent_transactions:
+    case ErrorCode::unknown_topic_or_partition:
+    case ErrorCode::unstable_offset_commit: return TxnStep::retry;
+    // ProducerFencedException, InvalidTxnStateException and the
+    // authorization errors end the producer.
+    case ErrorCode::producer_fenced:
+    case ErrorCode::invalid_producer_epoch:
+    case ErrorCode::invalid_txn_state:
+    case ErrorCode::transactional_id_authorization_failed:
+    case ErrorCode::cluster_authorization_failed:
+    case ErrorCode::unsupported_version:
+    case ErrorCode::unsupported_for_message_format: return TxnStep::fatal;
+    // KIP-360: the coordinator lost the producer id (or a group fenced the
+    // member, KIP-447's CommitFailedException): abort, then a new epoch.
+    case ErrorCode::invalid_producer_id_mapping:
+    case ErrorCode::unknown_producer_id:
+    case ErrorCode::unknown_member_id:
+    case ErrorCode::illegal_generation:
+    case ErrorCode::fenced_instance_id:
+    case ErrorCode::topic_authorization_failed:
+    case ErrorCode::group_authorization_failed:
+    case ErrorCode::operation_not_attempted: return TxnStep::abortable;
+    default: return p::is_retriable(e) ? TxnStep::retry : TxnStep::fatal;
+  }
+}
+
+TxnResult Producer::Impl::txn_error(TxnErrorKind kind, ErrorCode e, std::string message) {
+  TxnResult r;
+  r.kind = kind;
+  r.error = e;
+  r.message = std::move(message);
+  return r;
+}
+
+// TransactionManager.transitionToAbortableError: only from a state where a
+// transaction is open (a failure while aborting or after a fatal error
+// changes nothing).
+void Producer::Impl::transition_to_abortable(ErrorCode e, std::string message) {
+  if (txn_state_ != TxnState::in_transaction && txn_state_ != TxnState::committing_transaction &&
+      txn_state_ != TxnState::abortable_error)
+    return;
+  if (txn_state_ != TxnState::abortable_error) last_error_ = txn_error(TxnErrorKind::abortable, e, std::move(message));
+  txn_state_ = TxnState::abortable_error;
+  wake();
+}
+
+void Producer::Impl::transition_to_fatal(ErrorCode e, std::string message) {
+  if (txn_state_ == TxnState::fatal_error) return;
+  last_error_ = txn_error(TxnErrorKind::fatal, e, std::move(message));
+  txn_state_ = TxnState::fatal_error;
+  wake();
+}
+
+// TransactionManager.failIfNotReadyForSend and the state checks of each call.
+std::optional<TxnResult> Producer::Impl::fail_if_not_ready_for(std::string_view what) const {
+  auto err = [&](TxnErrorKind k, ErrorCode e, std::string m) {
+    TxnResult r;
+    r.kind = k;
+    r.error = e;
+    r.message = std::move(m);
+    return std::optional<TxnResult>(std::move(r));
+  };
+  if (txn_state_ == TxnState::fatal_error || txn_state_ == TxnState::abortable_error)
+    return err(last_error_.kind, last_error_.error,
+               fmt::format("Cannot perform {} because at least one previous transactional or idempotent request has "
+                           "failed with errors: {}", what, last_error_.message));
+  if (producer_id_ < 0)
+    return err(TxnErrorKind::illegal_state, ErrorCode::none,
+               fmt::format("Cannot perform a '{}' before completing a call to initTransactions", what));
+  if (txn_state_ != TxnState::in_transaction)
+    return err(TxnErrorKind::illegal_state, ErrorCode::none,
+               fmt::format("Cannot call {} in state {}", what, to_string(txn_state_)));
+  return std::nullopt;
+}
+
+// FindCoordinator (key type 1: transaction, 0: group) from any broker.
+bool Producer::Impl::find_coordinator(std::int8_t key_type, const std::string& key, MonoTime deadline,
+                                      std::optional<sim::Address>& out) {
+  p::FindCoordinatorRequest req;
+  req.key = key;
+  req.key_type = key_type;
+  while (rt_.now() < deadline) {
+    std::vector<sim::Address> targets = metadata_.nodes();
+    if (targets.empty()) targets = cfg_.bootstrap_servers;
+    const auto start = static_cast<std::size_t>(rng_.uniform(0, static_cast<std::int64_t>(targets.size()) - 1));
+    for (std::size_t i = 0; i < targets.size() && rt_.now() < deadline; ++i) {
+      ++stats_.txn_coordinator_requests;
+      auto resp = net_.call<p::FindCoordinatorResponse>(Node{targets[(start + i) % targets.size()], k_channel_coordinator},
+                                                        req, k_find_coordinator_version, ms(cfg_.request_timeout_ms));
+      if (resp && resp->error_code == ErrorCode::none) {
+        out = sim::Address{resp->host, static_cast<std::uint16_t>(resp->port)};
+        return true;
+      }
+    }
+    rt_.sleep(ms(cfg_.retry_backoff_ms));
+  }
+  return false;
+}
+
+template <class Resp, class Req, class ErrorOf>
+TxnResult Producer::Impl::txn_call(std::int8_t key_type, const std::string& key, std::optional<sim::Address>& coordinator,
+                                   const Req& req, std::int16_t version, MonoTime deadline, ErrorOf error_of, Resp* out) {
+  ErrorCode last = ErrorCode::request_timed_out;
+  while (rt_.now() < deadline) {
+    if (!coordinator && !find_coordinator(key_type, key, deadline, coordinator)) break;
+    ++stats_.txn_coordinator_requests;
+    auto resp = net_.call<Resp>(Node{*coordinator, k_channel_coordinator}, req, version, ms(cfg_.request_timeout_ms));
+    const ErrorCode e = resp ? error_of(*resp) : ErrorCode::network_exception;
+    last = e;
+    if (e != ErrorCode::none)
+      rt_.log().debug("producer {}: {} to {}: {}", cfg_.client_id, Req::k_name, coordinator->host, p::to_string(e));
+    switch (classify_txn_error(e)) {
+      case TxnStep::done:
+        if (out) *out = std::move(*resp);
+        return {};
+      case TxnStep::find_coordinator:
+        // FindCoordinator again after retry.backoff.ms (a refused or
+        // backing-off connection fails at once: no busy loop).
+        coordinator.reset();
+        rt_.sleep(ms(cfg_.retry_backoff_ms));
+        break;
+      case TxnStep::retry:
+        // Java retries CONCURRENT_TRANSACTIONS after 20 ms when adding partitions; retry.backoff.ms otherwise.
+        rt_.sleep(ms(e == ErrorCode::concurrent_transactions ? std::min<std::int64_t>(20, cfg_.retry_backoff_ms)
+                                                              : cfg_.retry_backoff_ms));
+        break;
+      case TxnStep::abortable:
+        return txn_error(TxnErrorKind::abortable, e, fmt::format("{} failed: {}", Req::k_name, p::to_string(e)));
+      case TxnStep::fatal:
+        return txn_error(TxnErrorKind::fatal, e, fmt::format("{} failed: {}", Req::k_name, p::to_string(e)));
+    }
+  }
+  return txn_error(TxnErrorKind::timeout, last,
+                   fmt::format("Timeout expired after {} ms while awaiting {}", cfg_.max_block_ms, Req::k_name));
+}
+
+// InitProducerId with the transactional.id; `bump` sends the current id
+// and epoch (KIP-360: the coordinator bumps the epoch of this producer,
+// or fences if another instance took over).
+TxnResult Producer::Impl::init_producer_id_txn(MonoTime deadline, bool bump) {
+  p::InitProducerIdRequest req;
+  req.transactional_id = cfg_.transactional_id;
+  req.transaction_timeout_ms = cfg_.transaction_timeout_ms;
+  req.producer_id = p::ProducerId(bump ? producer_id_ : -1);
+  req.producer_epoch = p::ProducerEpoch(bump ? epoch_ : -1);
+  p::InitProducerIdResponse resp;
+  TxnResult r = txn_call<p::InitProducerIdResponse>(
+      1, cfg_.transactional_id, txn_coordinator_, req, k_init_pid_version, deadline,
+      [](const p::InitProducerIdResponse& x) { return x.error_code; }, &resp);
+  if (!r.ok()) return r;
+  if (bump) ++stats_.txn_epoch_bumps;
+  producer_id_ = resp.producer_id.value();
+  epoch_ = resp.producer_epoch.value();
+  reset_sequences();
+  epoch_bump_required_ = false;
+  return {};
+}
+
+TxnResult Producer::Impl::init_transactions() {
+  if (!transactional_)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     "Transactional method invoked on a non-transactional producer.");
+  if (txn_state_ != TxnState::uninitialized && txn_state_ != TxnState::initializing)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     fmt::format("Invalid transition attempted from state {} to state INITIALIZING", to_string(txn_state_)));
+  txn_state_ = TxnState::initializing;
+  TxnResult r = init_producer_id_txn(rt_.now() + ms(cfg_.max_block_ms), false);
+  if (r.kind == TxnErrorKind::fatal || r.kind == TxnErrorKind::abortable) {
+    transition_to_fatal(r.error, r.message);
+    r.kind = TxnErrorKind::fatal;
+    return r;
+  }
+  if (r.ok()) txn_state_ = TxnState::ready;
+  return r;  // a timeout may be retried
+}
+
+TxnResult Producer::Impl::begin_transaction() {
+  if (!transactional_)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     "Transactional method invoked on a non-transactional producer.");
+  if (txn_state_ == TxnState::fatal_error || txn_state_ == TxnState::abortable_error) return last_error_;
+  if (txn_state_ != TxnState::ready)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     fmt::format("Invalid transition attempted from state {} to state IN_TRANSACTION", to_string(txn_state_)));
+  txn_state_ = TxnState::in_transaction;
+  txn_partitions_.clear();
+  txn_started_ = false;
+  commit_sent_ = false;
+  last_error_ = {};
+  return {};
+}
+
+// AddPartitionsToTxn v3 for one partition not yet in the transaction.
+TxnResult Producer::Impl::add_partition(const TopicPartition& tp) {
+  if (txn_partitions_.count(tp)) return {};
+  p::AddPartitionsToTxnRequest req;
+  req.v3_and_below_transactional_id = cfg_.transactional_id;
+  req.v3_and_below_producer_id = p::ProducerId(producer_id_);
+  req.v3_and_below_producer_epoch = p::ProducerEpoch(epoch_);
+  req.v3_and_below_topics.push_back({tp.topic, {p::PartitionId(tp.partition)}, {}});
+  TxnResult r = txn_call<p::AddPartitionsToTxnResponse>(
+      1, cfg_.transactional_id, txn_coordinator_, req, k_add_partitions_version, rt_.now() + ms(cfg_.max_block_ms),
+      [](const p::AddPartitionsToTxnResponse& x) {
+        if (x.error_code != ErrorCode::none) return x.error_code;
+        for (const auto& t : x.results_by_topic_v3_and_below)
+          for (const auto& pr : t.results_by_partition)
+            if (pr.partition_error_code != ErrorCode::none) return pr.partition_error_code;
+        return ErrorCode::none;
+      });
+  if (r.ok()) {
+    txn_partitions_.insert(tp);
+    txn_started_ = true;
+    return r;
+  }
+  // A send that cannot add its partition makes the transaction abortable
+  // (or ends the producer); a timeout too, as the Java client's expired batch.
+  if (r.kind == TxnErrorKind::fatal) transition_to_fatal(r.error, r.message);
+  else transition_to_abortable(r.error, r.message);
+  if (r.kind != TxnErrorKind::fatal) r.kind = TxnErrorKind::abortable;
+  return r;
+}
+
+TxnResult Producer::Impl::send_offsets(const std::map<group::TopicPartition, std::int64_t>& offsets,
+                                       const ConsumerGroupMetadata& g) {
+  if (!transactional_)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     "Transactional method invoked on a non-transactional producer.");
+  if (auto bad = fail_if_not_ready_for("sendOffsetsToTransaction")) return *bad;
+  const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
+  auto on_error = [&](TxnResult r) {
+    if (r.kind == TxnErrorKind::fatal) transition_to_fatal(r.error, r.message);
+    else if (r.kind == TxnErrorKind::abortable) transition_to_abortable(r.error, r.message);
+    return r;
+  };
+  p::AddOffsetsToTxnRequest add;
+  add.transactional_id = cfg_.transactional_id;
+  add.producer_id = p::ProducerId(producer_id_);
+  add.producer_epoch = p::ProducerEpoch(epoch_);
+  add.group_id = g.group_id;
+  TxnResult r = txn_call<p::AddOffsetsToTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, add, k_add_offsets_version,
+                                                     deadline, [](const p::AddOffsetsToTxnResponse& x) { return x.error_code; });
+  if (!r.ok()) return on_error(std::move(r));
+  txn_started_ = true;
+  // TxnOffsetCommit v3 (KIP-447): the group coordinator checks generation and member.
+  p::TxnOffsetCommitRequest req;
+  req.transactional_id = cfg_.transactional_id;
+  req.group_id = g.group_id;
+  req.producer_id = p::ProducerId(producer_id_);
+  req.producer_epoch = p::ProducerEpoch(epoch_);
+  req.generation_id = p::GenerationId(g.generation_id);
+  req.member_id = g.member_id;
+  req.group_instance_id = g.group_instance_id;
+  for (const auto& [tp, off] : offsets) {
+    if (req.topics.empty() || req.topics.back().name != tp.topic) req.topics.emplace_back().name = tp.topic;
+    auto& part = req.topics.back().partitions.emplace_back();
+    part.partition_index = tp.partition;
+    part.committed_offset = p::Offset(off);
+    part.committed_metadata = "";
+  }
+  if (group_coordinator_key_ != g.group_id) group_coordinator_.reset();
+  group_coordinator_key_ = g.group_id;
+  r = txn_call<p::TxnOffsetCommitResponse>(0, g.group_id, group_coordinator_, req, k_txn_offset_commit_version, deadline,
+                                           [](const p::TxnOffsetCommitResponse& x) {
+                                             for (const auto& t : x.topics)
+                                               for (const auto& pr : t.partitions)
+                                                 if (pr.error_code != ErrorCode::none) return pr.error_code;
+                                             return ErrorCode::none;
+                                           });
+  if (!r.ok()) return on_error(std::move(r));
+  return {};
+}
+
+// Drops the batches not in flight (RecordAccumulator.abortUndrainedBatches).
+void Producer::Impl::abort_undrained_batches(ErrorCode e, const std::string& why) {
+  std::vector<BatchPtr> dropped;
+  for (auto& [tp, q] : queues_) {
+    for (const auto& b : q) dropped.push_back(b);
+    q.clear();
+  }
+  for (const auto& b : dropped)
+    finish_batch(b, b->maybe_written ? OutcomeKind::info : OutcomeKind::fail,
+                 e == ErrorCode::none ? ErrorCode::operation_not_attempted : e, -1, why);
+}
+
+void Producer::Impl::wait_in_flight() {
+  wake();
+  while (incomplete_records_ > 0) drained_.wait("producer.txn.drain");
+}
+
+TxnResult Producer::Impl::end_txn(bool commit, MonoTime deadline) {
+  if (!txn_started_) return {};  // nothing was added: the coordinator knows no transaction
+  p::EndTxnRequest req;
+  req.transactional_id = cfg_.transactional_id;
+  req.producer_id = p::ProducerId(producer_id_);
+  req.producer_epoch = p::ProducerEpoch(epoch_);
+  req.committed = commit;
+  if (commit) commit_sent_ = true;
+  return txn_call<p::EndTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, req, k_end_txn_version, deadline,
+                                     [](const p::EndTxnResponse& x) { return x.error_code; });
+}
+
+TxnResult Producer::Impl::commit_transaction() {
+  if (!transactional_)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     "Transactional method invoked on a non-transactional producer.");
+  if (txn_state_ == TxnState::fatal_error || txn_state_ == TxnState::abortable_error) {
+    TxnResult r = last_error_;
+    r.message = "Cannot commit transaction: " + r.message;
+    r.maybe_committed = commit_sent_;
+    return r;
+  }
+  if (txn_state_ != TxnState::in_transaction && txn_state_ != TxnState::committing_transaction)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     fmt::format("Invalid transition attempted from state {} to state COMMITTING_TRANSACTION",
+                                 to_string(txn_state_)));
+  const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
+  txn_state_ = TxnState::committing_transaction;
+  // KafkaProducer.commitTransaction flushes; a failed batch makes it abortable.
+  ++flushing_;
+  wake();
+  while (incomplete_records_ > 0 && rt_.now() < deadline) drained_.wait("producer.txn.flush", deadline);
+  --flushing_;
+  if (txn_state_ != TxnState::committing_transaction) {
+    TxnResult r = last_error_;
+    r.message = "Cannot commit transaction: " + r.message;
+    return r;
+  }
+  if (incomplete_records_ > 0)
+    return txn_error(TxnErrorKind::timeout, ErrorCode::request_timed_out,
+                     fmt::format("Timeout expired after {} ms while awaiting the records of the transaction", cfg_.max_block_ms));
+  TxnResult r = end_txn(true, deadline);
+  r.maybe_committed = commit_sent_;
+  if (r.ok()) {
+    ++stats_.txn_commits;
+    txn_state_ = TxnState::ready;
+    return r;
+  }
+  if (r.kind == TxnErrorKind::fatal) transition_to_fatal(r.error, r.message);
+  else if (r.kind == TxnErrorKind::abortable) {
+    transition_to_abortable(r.error, r.message);
+    epoch_bump_required_ = true;
+  }
+  return r;
+}
+
+TxnResult Producer::Impl::abort_transaction() {
+  if (!transactional_)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     "Transactional method invoked on a non-transactional producer.");
+  if (txn_state_ == TxnState::fatal_error) return last_error_;
+  if (txn_state_ != TxnState::in_transaction && txn_state_ != TxnState::abortable_error &&
+      txn_state_ != TxnState::aborting_transaction)
+    return txn_error(TxnErrorKind::illegal_state, ErrorCode::none,
+                     fmt::format("Invalid transition attempted from state {} to state ABORTING_TRANSACTION",
+                                 to_string(txn_state_)));
+  const MonoTime deadline = rt_.now() + ms(cfg_.max_block_ms);
+  const bool pid_lost = last_error_.error == ErrorCode::invalid_producer_id_mapping;
+  txn_state_ = TxnState::aborting_transaction;
+  abort_undrained_batches(last_error_.error, "the transaction is being aborted");
+  wait_in_flight();
+  // KIP-360: after INVALID_PRODUCER_ID_MAPPING the coordinator takes no
+  // EndTxn; InitProducerId alone ends the transaction.
+  TxnResult r = pid_lost ? TxnResult{} : end_txn(false, deadline);
+  if (r.ok() && (epoch_bump_required_ || pid_lost)) r = init_producer_id_txn(deadline, true);
+  if (r.ok()) {
+    ++stats_.txn_aborts;
+    txn_state_ = TxnState::ready;
+    last_error_ = {};
+    txn_partitions_.clear();
+    return r;
+  }
+  if (r.kind == TxnErrorKind::fatal || r.kind == TxnErrorKind::abortable) {
+    r.kind = TxnErrorKind::fatal;  // an abort that cannot finish ends the producer
+    transition_to_fatal(r.error, r.message);
+  }
+  return r;  // a timeout: abortTransaction may be called again
+}
+
 // ------------------------------------------------------------ Producer
 
 Result<std::unique_ptr<Producer>, ConfigError> Producer::create(sim::Runtime& rt,
@@ -795,6 +1305,15 @@ const ProducerStats& Producer::stats() const {
   impl_->stats_.disconnects = impl_->disconnects();
   return impl_->stats_;
 }
+TxnResult Producer::init_transactions() { return impl_->init_transactions(); }
+TxnResult Producer::begin_transaction() { return impl_->begin_transaction(); }
+TxnResult Producer::send_offsets_to_transaction(const std::map<group::TopicPartition, std::int64_t>& offsets,
+                                                const ConsumerGroupMetadata& group) {
+  return impl_->send_offsets(offsets, group);
+}
+TxnResult Producer::commit_transaction() { return impl_->commit_transaction(); }
+TxnResult Producer::abort_transaction() { return impl_->abort_transaction(); }
+TxnState Producer::transaction_state() const { return impl_->txn_state_; }
 std::pair<std::int64_t, std::int16_t> Producer::producer_id_and_epoch() const {
   return {impl_->producer_id_, impl_->epoch_};
 }

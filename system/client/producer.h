@@ -21,6 +21,8 @@
 #include <string>
 
 #include "sim/runtime/runtime.h"
+#include "system/client/group/consumer_protocol.h"
+#include "system/client/group_metadata.h"
 #include "system/client/producer_config.h"
 #include "system/protocol/errors.h"
 
@@ -64,6 +66,37 @@ class SendFuture {
   std::shared_ptr<detail::SendState> s_;
 };
 
+// TransactionManager.State (Kafka 2.8+).
+enum class TxnState : std::uint8_t {
+  uninitialized,
+  initializing,
+  ready,
+  in_transaction,
+  committing_transaction,
+  aborting_transaction,
+  abortable_error,
+  fatal_error,
+};
+std::string_view to_string(TxnState s);
+
+// How a transactional call ended, split as the Java client splits its
+// exceptions: abortable (the application must abortTransaction and may go
+// on), fatal (ProducerFencedException and the like: the producer must be
+// closed), timeout (max.block.ms passed: the same call may be made again),
+// illegal_state (the call does not fit the state: IllegalStateException).
+enum class TxnErrorKind : std::uint8_t { none, abortable, fatal, timeout, illegal_state };
+std::string_view to_string(TxnErrorKind k);
+
+struct TxnResult {
+  TxnErrorKind kind = TxnErrorKind::none;
+  protocol::ErrorCode error = protocol::ErrorCode::none;
+  std::string message;
+  // commitTransaction only: EndTxn(commit) was sent, so after a failure the
+  // transaction may have committed (Jepsen's info).
+  bool maybe_committed = false;
+  bool ok() const { return kind == TxnErrorKind::none; }
+};
+
 struct ProducerStats {
   std::uint64_t produce_requests = 0;
   std::uint64_t batches_sent = 0;  // every attempt of every batch
@@ -72,6 +105,10 @@ struct ProducerStats {
   std::uint64_t init_producer_id_requests = 0;
   std::uint64_t epoch_bumps = 0;
   std::uint64_t disconnects = 0;
+  std::uint64_t txn_commits = 0;
+  std::uint64_t txn_aborts = 0;
+  std::uint64_t txn_epoch_bumps = 0;  // InitProducerId with the current id and epoch (KIP-360)
+  std::uint64_t txn_coordinator_requests = 0;
 };
 
 class Producer {
@@ -94,6 +131,26 @@ class Producer {
   void flush();
   // Sends what is queued, waits for all outcomes, stops the producer's fibers.
   void close();
+
+  // KafkaProducer's transactions (transactional.id set; KIP-98, KIP-447,
+  // KIP-360). Each call parks the caller until it is done or max.block.ms
+  // passed, and returns the outcome as a value. One fiber uses them.
+  // While a transaction is open, send() adds each new partition to it
+  // (AddPartitionsToTxn) before the record is queued, and the Sender writes
+  // only to added partitions.
+  TxnResult init_transactions();
+  TxnResult begin_transaction();
+  // AddOffsetsToTxn, then TxnOffsetCommit v3 to the group's coordinator
+  // with the consumer's generation and member id.
+  TxnResult send_offsets_to_transaction(const std::map<group::TopicPartition, std::int64_t>& offsets,
+                                        const ConsumerGroupMetadata& group);
+  // Flushes, then EndTxn(commit).
+  TxnResult commit_transaction();
+  // Drops queued records, waits for those in flight, EndTxn(abort), then
+  // InitProducerId with the current id and epoch when an error asked for a
+  // new epoch.
+  TxnResult abort_transaction();
+  TxnState transaction_state() const;
 
   const ProducerConfig& config() const;
   const ProducerStats& stats() const;

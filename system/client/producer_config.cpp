@@ -68,6 +68,7 @@ Result<void, ConfigError> apply(ProducerConfig& c, const std::string& k, const s
   SAMSA_NUM("reconnect.backoff.ms", reconnect_backoff_ms, 0)
   SAMSA_NUM("reconnect.backoff.max.ms", reconnect_backoff_max_ms, 0)
   SAMSA_NUM("socket.connection.setup.timeout.ms", connection_setup_timeout_ms, 0)
+  SAMSA_NUM("transaction.timeout.ms", transaction_timeout_ms, 1)
 #undef SAMSA_NUM
   if (k == "bootstrap.servers") {
     auto s = servers(v);
@@ -102,6 +103,10 @@ Result<void, ConfigError> apply(ProducerConfig& c, const std::string& k, const s
     c.compression = it->second;
     return {};
   }
+  if (k == "transactional.id") {
+    c.transactional_id = v;
+    return {};
+  }
   if (k == "partitioner.class") {
     c.partitioner_class = v;
     return {};
@@ -119,7 +124,12 @@ Result<ProducerConfig, ConfigError> parse_producer_config(const Props& props) {
   }
   if (c.bootstrap_servers.empty())
     return Err{ConfigError{"bootstrap.servers", "Missing required configuration \"bootstrap.servers\" which has no default value."}};
-  const bool explicit_idempotence = props.count("enable.idempotence") > 0;
+  bool explicit_idempotence = props.count("enable.idempotence") > 0;
+  if (c.transactional()) {
+    if (explicit_idempotence && !c.enable_idempotence)
+      return Err{ConfigError{"enable.idempotence", "Cannot set a transactional.id without also enabling idempotence."}};
+    explicit_idempotence = true;  // its conflicts are errors, not a quiet fallback
+  }
   if (c.enable_idempotence) {
     const char* conflict = nullptr;
     const char* key = nullptr;

@@ -34,6 +34,9 @@ struct ProducerConfig {
   std::int64_t reconnect_backoff_max_ms = 1000; // reconnect.backoff.max.ms
   std::int64_t connection_setup_timeout_ms = 10000;  // socket.connection.setup.timeout.ms
   std::string partitioner_class;                // partitioner.class (empty: the default)
+  std::string transactional_id;                 // transactional.id (empty: not transactional)
+  std::int32_t transaction_timeout_ms = 60000;  // transaction.timeout.ms
+  bool transactional() const { return !transactional_id.empty(); }
 };
 
 struct ConfigError {
@@ -45,7 +48,10 @@ struct ConfigError {
 // .postProcessAndValidateIdempotenceConfigs (Kafka 3.2+, KAFKA-13598): an
 // explicit enable.idempotence=true with acks != all, retries = 0 or
 // max.in.flight > 5 is an error; without an explicit setting such a
-// configuration quietly turns idempotence off.
+// configuration quietly turns idempotence off. A transactional.id needs
+// idempotence: explicitly off is an error, conflicts with it are errors
+// (ProducerConfig: "Cannot set a transactional.id without also enabling
+// idempotence").
 Result<ProducerConfig, ConfigError> parse_producer_config(const std::map<std::string, std::string>& props);
 
 }  // namespace samsa::client

@@ -583,6 +583,16 @@ Part fetched_partition(PartitionId p, const std::map<TopicPartitionKey, Committe
 
 OffsetFetchResponse GroupService::offset_fetch(const RequestHeader& h, const OffsetFetchRequest& r) {
   OffsetFetchResponse resp;
+  // KIP-447 (GroupMetadataManager.getOffsets with requireStable): a
+  // partition whose offset a transaction still holds is UNSTABLE_OFFSET_COMMIT.
+  auto stable = [&](const std::string& group, const TopicPartitionKey& tp, ErrorCode e) {
+    if (!r.require_stable || h.api_version < 7 || e != ErrorCode::none) return e;
+    auto g = pending_txn_offsets_.find(group);
+    if (g == pending_txn_offsets_.end()) return e;
+    for (const auto& [pid, offsets] : g->second)
+      if (offsets.count(tp)) return ErrorCode::unstable_offset_commit;
+    return e;
+  };
   if (h.api_version >= 8) {
     for (const auto& g : r.groups) {
       std::optional<std::vector<TopicPartitionKey>> want;
@@ -602,8 +612,8 @@ OffsetFetchResponse GroupService::offset_fetch(const RequestHeader& h, const Off
       }
       for (const auto& tp : *want) {
         if (out.topics.empty() || out.topics.back().name != tp.topic) out.topics.emplace_back().name = tp.topic;
-        out.topics.back().partitions.push_back(
-            fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartitions>(tp.partition, got, tp.topic, ErrorCode::none));
+        out.topics.back().partitions.push_back(fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartitions>(
+            tp.partition, got, tp.topic, stable(g.group_id, tp, ErrorCode::none)));
       }
     }
     return resp;
@@ -625,8 +635,8 @@ OffsetFetchResponse GroupService::offset_fetch(const RequestHeader& h, const Off
   }
   for (const auto& tp : *want) {
     if (resp.topics.empty() || resp.topics.back().name != tp.topic) resp.topics.emplace_back().name = tp.topic;
-    resp.topics.back().partitions.push_back(
-        fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartition>(tp.partition, got, tp.topic, per_partition));
+    resp.topics.back().partitions.push_back(fetched_partition<OffsetFetchResponse::OffsetFetchResponsePartition>(
+        tp.partition, got, tp.topic, stable(r.group_id, tp, per_partition)));
   }
   return resp;
 }
