@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -303,11 +304,47 @@ std::vector<Case> duplicate(const View& v) {
   return out;
 }
 
+// The acknowledged records a final-state snapshot shows in no replica's log:
+// acknowledged before it was taken, in a partition it has, and not below
+// every replica's log start (retention). Their value's record_hash is looked
+// for at any offset (another offset is inconsistent-offsets' business).
+std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
+  std::set<RecordId> out;
+  if (s == nullptr) return out;
+  struct Held {
+    std::set<std::uint64_t> hashes;
+    std::int64_t log_start = std::numeric_limits<std::int64_t>::max();  // the lowest of its replicas
+  };
+  std::map<Tp, Held> held;
+  for (const auto& p : s->partitions) {
+    if (p.replicas.empty()) continue;
+    Held& h = held[Tp{p.topic, p.partition}];
+    for (const auto& r : p.replicas) {
+      h.log_start = std::min(h.log_start, r.log_start_offset);
+      for (const auto& rec : r.records) h.hashes.insert(rec.hash);
+    }
+  }
+  for (const auto& [id, w] : v.writer) {
+    if (w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
+    std::optional<Tp> tp = w->rec.tp;
+    if (!tp && v.read_tp.count(id)) tp = v.read_tp.at(id);
+    if (!tp) continue;
+    const auto h = held.find(*tp);
+    if (h == held.end() || h->second.hashes.count(record_hash(id.second))) continue;
+    if (h->second.log_start > 0 && (w->rec.offset < 0 || w->rec.offset < h->second.log_start)) continue;
+    out.insert(id);
+  }
+  return out;
+}
+
 // Jepsen's lost-write: in each partition, every record whose last offset is
 // at or below the highest offset any ok poll read, written by an ok send,
-// and read by no ok poll.
-std::vector<Case> lost_write(const View& v) {
+// and read by no ok poll. With a final-state snapshot also every
+// acknowledged record in no replica's log (absent_from), read or not: a loss
+// is a safety violation even when no consumer got to look for it.
+std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
+  std::set<RecordId> reported;
   for (const auto& [tp, log] : v.logs) {
     if (log.max_read < 0) continue;
     for (const auto& [value, offsets] : log.offsets_of) {
@@ -321,15 +358,27 @@ std::vector<Case> lost_write(const View& v) {
                                                    describe(w->second->rec), log.max_read, name_of(tp)),
                                        {w->second->done->index, log.max_read_op}),
                      tp});
+      reported.insert(id);
     }
+  }
+  for (const auto& id : absent_from(v, final_state)) {
+    if (reported.count(id)) continue;
+    const Send& w = *v.writer.at(id);
+    out.push_back({Violation::safety("lost-write",
+                                     fmt::format("acknowledged {} is in no replica's log at the end", describe(w.rec)),
+                                     {w.done->index}),
+                   w.rec.tp});
   }
   return out;
 }
 
-std::vector<Case> unseen(const View& v) {
+// Acknowledged and never polled; with a final-state snapshot, not the ones
+// it shows in no replica's log (those are lost-write).
+std::vector<Case> unseen(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
+  const std::set<RecordId> lost = absent_from(v, final_state);
   for (const auto& [id, s] : v.writer) {
-    if (s->done->type != OpType::ok || v.read(id)) continue;
+    if (s->done->type != OpType::ok || v.read(id) || lost.count(id)) continue;
     out.push_back({Violation::liveness("unseen", fmt::format("acknowledged {} was never polled", describe(s->rec)),
                                        {s->done->index}),
                    s->rec.tp});
@@ -737,8 +786,22 @@ std::vector<Violation> over_view(const History& h, F f) {
 
 }  // namespace
 
-std::vector<Violation> check_lost_write(const History& h, const json&) { return over_view(h, lost_write); }
-std::vector<Violation> check_unseen(const History& h, const json&) { return over_view(h, unseen); }
+namespace {
+// The option "snapshot" (a Snapshot as JSON), if given.
+std::optional<Snapshot> final_state_of(const json& options) {
+  if (!options.is_object() || !options.contains("snapshot")) return std::nullopt;
+  return snapshot_from_json(options["snapshot"]);
+}
+}  // namespace
+
+std::vector<Violation> check_lost_write(const History& h, const json& o) {
+  const auto s = final_state_of(o);
+  return over_view(h, [&](const View& v) { return lost_write(v, s ? &*s : nullptr); });
+}
+std::vector<Violation> check_unseen(const History& h, const json& o) {
+  const auto s = final_state_of(o);
+  return over_view(h, [&](const View& v) { return unseen(v, s ? &*s : nullptr); });
+}
 std::vector<Violation> check_duplicate(const History& h, const json&) { return over_view(h, duplicate); }
 std::vector<Violation> check_inconsistent_offsets(const History& h, const json&) {
   return over_view(h, inconsistent_offsets);
@@ -786,9 +849,14 @@ std::vector<Checker> kafka_checkers() {
     return check_replica_divergence(snapshot_from_json(o["snapshot"]));
   };
   return {
-      {"lost-write", "an acknowledged record at or below the highest offset polled in its partition was never polled",
+      {"lost-write",
+       "an acknowledged record at or below the highest offset polled in its partition was never polled, or (option "
+       "snapshot: the final state) is in no replica's log",
        check_lost_write},
-      {"unseen", "an acknowledged record was never polled (liveness: nothing above it proves it lost)", check_unseen},
+      {"unseen",
+       "an acknowledged record was never polled (liveness: nothing proves it lost; option snapshot: it is still in "
+       "a replica's log)",
+       check_unseen},
       {"duplicate", "one record at two offsets of its partition, or in two partitions", check_duplicate},
       {"inconsistent-offsets", "two different records reported at one offset of a partition",
        check_inconsistent_offsets},
@@ -843,7 +911,7 @@ SharedAnalysis::~SharedAnalysis() {
   shared = nullptr;
 }
 
-DeliverySummary delivery_summary(const History& h) {
+DeliverySummary delivery_summary(const History& h, const Snapshot* final_state) {
   std::optional<View> own;
   const View& v = view_of(h, own);
   DeliverySummary s;
@@ -851,7 +919,8 @@ DeliverySummary delivery_summary(const History& h) {
   if (!v.kafka) return s;
   for (const auto& [id, w] : v.writer) s.acked += w->done->type == OpType::ok;
   s.consumed = static_cast<std::int64_t>(v.first_read.size());
-  const auto lost = lost_write(v), not_seen = unseen(v), dups = duplicate(v), again = redelivery(v);
+  const auto lost = lost_write(v, final_state), not_seen = unseen(v, final_state), dups = duplicate(v),
+             again = redelivery(v);
   s.lost = static_cast<std::int64_t>(lost.size());
   s.unseen = static_cast<std::int64_t>(not_seen.size());
   s.duplicated = static_cast<std::int64_t>(dups.size());

@@ -24,12 +24,17 @@
 #include <vector>
 
 #include "invariants/history.h"
+#include "invariants/snapshot.h"
 #include "invariants/violation.h"
 
 namespace samsa::invariants {
 
 // Each is registered under its name (the part after check_, with - for _;
 // G1a as "G1a"). Options are a JSON object; see kafka_checkers.cpp per checker.
+// lost-write and unseen take the option "snapshot" (a Snapshot as JSON,
+// snapshot.h): the final state, from which an acknowledged record in no
+// replica's log is a lost-write even if no poll looked for it, and unseen
+// keeps the ones still in a log.
 std::vector<Violation> check_lost_write(const History& h, const nlohmann::json& options);
 std::vector<Violation> check_unseen(const History& h, const nlohmann::json& options);
 std::vector<Violation> check_duplicate(const History& h, const nlohmann::json& options);
@@ -91,7 +96,10 @@ struct DeliverySummary {
   bool exactly_once() const { return at_most_once && at_least_once; }
   std::vector<PartitionOrder> partitions;
 };
-DeliverySummary delivery_summary(const History& h);
+// With a final-state snapshot, lost counts the acknowledged records in no
+// replica's log too, and unseen only those still in one (as the lost-write
+// and unseen checkers with option snapshot).
+DeliverySummary delivery_summary(const History& h, const Snapshot* final_state = nullptr);
 nlohmann::json to_json(const DeliverySummary& s);
 
 }  // namespace samsa::invariants

@@ -7,6 +7,12 @@
 
 namespace samsa::invariants {
 
+std::uint64_t record_hash(std::string_view value) {
+  std::uint64_t h = 14695981039346656037ull;  // the FNV offset basis
+  for (unsigned char c : value) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 nlohmann::json to_json(const Snapshot& s) {
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& p : s.partitions) {
@@ -14,7 +20,7 @@ nlohmann::json to_json(const Snapshot& s) {
     for (const auto& r : p.replicas) {
       nlohmann::json records = nlohmann::json::array();
       for (const auto& rec : r.records) records.push_back({rec.offset, rec.leader_epoch, rec.hash});
-      replicas.push_back({{"broker", r.broker}, {"records", records}});
+      replicas.push_back({{"broker", r.broker}, {"log_start_offset", r.log_start_offset}, {"records", records}});
     }
     parts.push_back({{"topic", p.topic},
                      {"partition", p.partition},
@@ -23,12 +29,13 @@ nlohmann::json to_json(const Snapshot& s) {
                      {"high_watermark", p.high_watermark},
                      {"replicas", replicas}});
   }
-  return {{"partitions", parts}};
+  return {{"time_ns", s.time_ns}, {"partitions", parts}};
 }
 
 Snapshot snapshot_from_json(const nlohmann::json& j) {
   Snapshot s;
   if (!j.is_object() || !j.contains("partitions") || !j["partitions"].is_array()) return s;
+  s.time_ns = j.value("time_ns", std::int64_t{-1});
   for (const auto& pj : j["partitions"]) {
     if (!pj.is_object()) continue;
     PartitionSnapshot p;
@@ -42,6 +49,7 @@ Snapshot snapshot_from_json(const nlohmann::json& j) {
         if (!rj.is_object()) continue;
         ReplicaLog r;
         r.broker = rj.value("broker", -1);
+        r.log_start_offset = rj.value("log_start_offset", std::int64_t{0});
         if (rj.contains("records") && rj["records"].is_array())
           for (const auto& e : rj["records"])
             if (e.is_array() && e.size() == 3 && e[0].is_number_integer() && e[1].is_number_integer() &&

@@ -1,6 +1,6 @@
 #pragma once
-// The final state of a simulated cluster, as the replica-divergence checker
-// reads it: per topic-partition its leader, leader epoch and high watermark,
+// The final state of a simulated cluster, as the replica-divergence and
+// lost-write checkers read it: per topic-partition its leader, leader epoch and high watermark,
 // and per replica the records of its log. A plain struct so a workload fills
 // it from whatever it can read (the brokers' logs at the end of a run, or
 // dump-log on saved disks) without the checker knowing system/ types.
@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "invariants/violation.h"
@@ -24,12 +25,17 @@ namespace samsa::invariants {
 struct ReplicaRecord {
   std::int64_t offset = 0;
   std::int32_t leader_epoch = 0;  // the partition leader epoch of the record's batch
-  std::uint64_t hash = 0;         // of the record's key and value (any stable hash)
+  std::uint64_t hash = 0;         // record_hash of the record's value
 };
+
+// FNV-1a (64 bits) of a record's value: how the history's values are found
+// in a snapshot (lost-write) and how replicas are compared.
+std::uint64_t record_hash(std::string_view value);
 
 struct ReplicaLog {
   std::int32_t broker = -1;
   std::vector<ReplicaRecord> records;  // in offset order
+  std::int64_t log_start_offset = 0;   // below it retention removed records: not lost
 };
 
 struct PartitionSnapshot {
@@ -42,6 +48,9 @@ struct PartitionSnapshot {
 };
 
 struct Snapshot {
+  // When it was taken (the history's time_ns); -1: after every operation.
+  // lost-write judges from it only the sends acknowledged before then.
+  std::int64_t time_ns = -1;
   std::vector<PartitionSnapshot> partitions;
 };
 

@@ -196,6 +196,14 @@ RunReport Scenario::run(const RunOptions& options) const {
       names.push_back(c);
       checker_options[c] = o;
     }
+    // The workload's final state: lost-write judges acknowledged records in
+    // no replica's log from it, unseen keeps the ones still in a log.
+    if (auto final_state = workload->final_state(ctx)) {
+      const nlohmann::json snapshot = invariants::to_json(*final_state);
+      for (const char* c : {"lost-write", "unseen"})
+        if (checker_options.contains(c) && checker_options[c].is_object() && !checker_options[c].contains("snapshot"))
+          checker_options[c]["snapshot"] = snapshot;
+    }
     if (!names.empty())
       for (auto& v : invariants::run_checkers(history, names, checker_options))
         report.violations.push_back(std::move(v));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "invariants/history.h"
+#include "invariants/snapshot.h"
 #include "invariants/violation.h"
 #include "sim/world/world.h"
 
@@ -49,6 +50,9 @@ class Workload {
   virtual void start(WorkloadContext& ctx) = 0;
   // After the run: checks of the final state (the history checkers run apart).
   virtual std::vector<invariants::Violation> check(WorkloadContext&) { return {}; }
+  // The final state of the system under test (each replica's log), once
+  // known: the runner gives it to the lost-write and unseen checkers.
+  virtual std::optional<invariants::Snapshot> final_state(WorkloadContext&) { return std::nullopt; }
   // Counters for the report's details.
   virtual nlohmann::json details(WorkloadContext&) { return nlohmann::json::object(); }
   // Last call while the world still exists: let go of anything that refers

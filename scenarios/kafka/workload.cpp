@@ -119,13 +119,6 @@ json record_json(const client::ConsumerRecord& r) {
 
 using Tp = std::pair<std::string, int>;  // topic, partition
 
-// A stable hash of a record value for the snapshot (FNV-1a, 64 bits).
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 class Kafka final : public Workload {
  public:
   void setup(WorkloadContext& ctx) override {
@@ -183,6 +176,11 @@ class Kafka final : public Workload {
   // epoch and high watermark (the highest-epoch leader's view), per replica
   // its records (batch leader epoch, hash of the value).
   invariants::Snapshot snapshot() const;
+  // For the lost-write and unseen checkers: once the admin took it.
+  std::optional<invariants::Snapshot> final_state(WorkloadContext&) override {
+    if (snapshot_.empty()) return std::nullopt;
+    return snapshot();
+  }
   json details(WorkloadContext& ctx) override;
   void teardown(WorkloadContext&) override { cluster_.reset(); }
 
@@ -305,7 +303,7 @@ class Kafka final : public Workload {
     const bool after_heal = healed(ctx);
     switch (o.kind) {
       case client::OutcomeKind::ok:
-        v["offset"] = o.offset;
+        if (o.offset >= 0) v["offset"] = o.offset;  // none: written, where unknown
         p.ok("send", v);
         if (after_heal) ++completed_after_heal_;
         break;
@@ -498,6 +496,8 @@ class Kafka final : public Workload {
       else reader->fail("poll", {{"records", json::array()}});
     }
     read_done_ = all;
+    // Every send acknowledged before now is in the logs read below, or lost.
+    snapshot_time_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx.world.now()).count();
     for (const auto& tp : partitions_) snapshot_[tp] = cluster_->replicas_of(rt, tp.first, tp.second);
   }
 
@@ -565,6 +565,7 @@ class Kafka final : public Workload {
   // The final state: what the admin read back, and every replica.
   std::map<Tp, std::map<std::int64_t, std::string>> logs_;
   std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
+  std::int64_t snapshot_time_ns_ = -1;
   json counts_ = json::object();
 };
 
@@ -588,7 +589,8 @@ std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
     else if (op.type == invariants::OpType::fail) ++fail;
     else if (++info; !in_log.count(op.value.value("value", ""))) ++info_missing;  // an unknown outcome that did not happen
   }
-  const auto divergence = invariants::check_replica_divergence(snapshot());
+  const invariants::Snapshot final_state = snapshot();
+  const auto divergence = invariants::check_replica_divergence(final_state);
   if (on("replica-divergence"))
     for (const auto& v : divergence) out.push_back(v);
   if (on("progress")) {
@@ -600,7 +602,7 @@ std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
     if (producers_ > 0 && ok == 0 && !acks0_)
       out.push_back(Violation::liveness("liveness", "no send was acknowledged"));
   }
-  const auto summary = invariants::delivery_summary(ctx.history);
+  const auto summary = invariants::delivery_summary(ctx.history, snapshot_.empty() ? nullptr : &final_state);
   counts_ = {{"ok", ok},
              {"fail", fail},
              {"info", info},
@@ -618,6 +620,7 @@ std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
 
 invariants::Snapshot Kafka::snapshot() const {
   invariants::Snapshot s;
+  s.time_ns = snapshot_time_ns_;
   for (const auto& [tp, images] : snapshot_) {
     auto& p = s.partitions.emplace_back();
     p.topic = tp.first;
@@ -630,9 +633,10 @@ invariants::Snapshot Kafka::snapshot() const {
       }
       auto& r = p.replicas.emplace_back();
       r.broker = img.broker;
+      r.log_start_offset = img.log_start_offset;
       for (const auto& [offset, value] : img.values) {
         const auto e = img.epochs.find(offset);
-        r.records.push_back({offset, e == img.epochs.end() ? -1 : e->second, fnv1a(value)});
+        r.records.push_back({offset, e == img.epochs.end() ? -1 : e->second, invariants::record_hash(value)});
       }
     }
   }

@@ -224,6 +224,10 @@ class Producer::Impl {
   void complete_batch(const BatchPtr& b, ErrorCode err, std::int64_t base_offset, const std::string& why);
   bool can_retry(const Batch& b, ErrorCode err) const;
   bool is_next_sequence(const Batch& b) const;
+  // Whether an acknowledged later sequence of the batch's producer epoch
+  // proves it is in the log: the broker takes an epoch's sequences only in
+  // order (ProducerStateManager's checkSequence).
+  bool written_before(const Batch& b) const;
   static bool sequence_error(ErrorCode e) {
     return e == ErrorCode::out_of_order_sequence_number || e == ErrorCode::unknown_producer_id;
   }
@@ -493,6 +497,10 @@ void Producer::Impl::expire_batches(MonoTime now) {
     else soon(b->created + limit);
   }
   for (const auto& b : expired) {
+    if (written_before(*b)) {
+      finish_batch(b, OutcomeKind::ok, ErrorCode::none, -1, {});
+      continue;
+    }
     const bool unknown = b->maybe_written || b->in_flight;
     finish_batch(b, unknown ? OutcomeKind::info : OutcomeKind::fail, ErrorCode::request_timed_out, -1,
                  fmt::format("Expiring {} record(s) for {}-{}: {} ms has passed since batch creation", b->count(),
@@ -588,6 +596,12 @@ bool Producer::Impl::can_retry(const Batch& b, ErrorCode err) const {
   return err == ErrorCode::network_exception || p::is_retriable(err);
 }
 
+bool Producer::Impl::written_before(const Batch& b) const {
+  if (!idempotent_ || b.base_sequence < 0 || b.producer_id != producer_id_ || b.epoch != epoch_) return false;
+  auto it = sequences_.find(b.tp);
+  return it != sequences_.end() && b.base_sequence + b.count() - 1 <= it->second.last_acked;
+}
+
 bool Producer::Impl::is_next_sequence(const Batch& b) const {
   auto it = sequences_.find(b.tp);
   return it != sequences_.end() && it->second.last_acked + 1 == b.base_sequence;
@@ -611,6 +625,13 @@ void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64
   if (err == ErrorCode::none) {
     if (cfg_.acks == 0) finish_batch(b, OutcomeKind::info, err, -1, why);
     else finish_batch(b, OutcomeKind::ok, err, base_offset, {});
+    return;
+  }
+  if (written_before(*b)) {
+    // A later sequence of this epoch was acknowledged, so this batch is in
+    // the log before it; a retry would only meet OUT_OF_ORDER_SEQUENCE_NUMBER
+    // (the broker remembers the last 5 batches) until delivery.timeout.ms.
+    finish_batch(b, OutcomeKind::ok, ErrorCode::none, -1, {});
     return;
   }
   if (ambiguous(err, cfg_.acks)) b->maybe_written = true;
@@ -679,7 +700,8 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
     o.kind = kind;
     o.topic = b->tp.topic;
     o.partition = b->tp.partition;
-    o.offset = kind == OutcomeKind::ok ? base_offset + static_cast<std::int64_t>(i) : -1;
+    // ok without an offset: written, where is unknown (Java's RecordMetadata without one).
+    o.offset = kind == OutcomeKind::ok && base_offset >= 0 ? base_offset + static_cast<std::int64_t>(i) : -1;
     o.error = err;
     o.message = why;
     r.state->outcome = o;

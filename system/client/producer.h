@@ -7,7 +7,9 @@
 // batches into one Produce request per broker and handles the answers.
 //
 // Every send ends in exactly one outcome, classified as Jepsen does:
-//   ok    written, with partition and offset (never for acks=0);
+//   ok    written, with partition and offset (never for acks=0); offset -1
+//         when the idempotent producer knows the batch is in the log (a later
+//         sequence of its epoch was acknowledged) but not where;
 //   fail  definitely not written (never sent, or rejected by the broker on
 //         every attempt it made);
 //   info  unknown (a lost ack, a request timeout, delivery.timeout.ms after
@@ -35,7 +37,7 @@ struct SendOutcome {
   OutcomeKind kind = OutcomeKind::info;
   std::string topic;
   std::int32_t partition = -1;  // -1 when no partition was chosen
-  std::int64_t offset = -1;     // only for ok
+  std::int64_t offset = -1;     // only for ok (-1 there: written, where unknown)
   protocol::ErrorCode error = protocol::ErrorCode::none;
   std::string message;  // why, for fail and info
 };

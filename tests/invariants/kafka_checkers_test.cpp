@@ -8,6 +8,7 @@
 
 #include "invariants/checker.h"
 #include "invariants/kafka_checkers.h"
+#include "invariants/snapshot.h"
 
 using namespace samsa::invariants;
 using json = nlohmann::json;
@@ -129,6 +130,134 @@ TEST_CASE("lost-write: an acked record below the highest polled offset, never po
   d.h.ok(10, "poll", {{"records", {d.rec(0, 1, "b")}}});
   CHECK(named(d.h, "lost-write").empty());
   CHECK(named(clean().h, "lost-write").empty());
+}
+
+namespace {
+
+// A history whose ops are stamped by `now_ns`, and a final state of t-0.
+struct Timed {
+  std::int64_t now_ns = 0;
+  History h{[this] { return now_ns; }};
+  std::int64_t ack(std::int64_t p, std::int64_t offset, const std::string& value) {
+    json v = {{"topic", "t"}, {"value", value}};
+    h.invoke(p, "send", v);
+    v["partition"] = 0;
+    if (offset >= 0) v["offset"] = offset;
+    return h.ok(p, "send", v);
+  }
+};
+
+// t-0 on two replicas holding `values` at offsets 0.. (broker 2 one behind).
+Snapshot t0_holding(const std::vector<std::string>& values, std::int64_t time_ns = -1) {
+  Snapshot s;
+  s.time_ns = time_ns;
+  auto& p = s.partitions.emplace_back();
+  p.topic = "t";
+  p.partition = 0;
+  p.leader = 1;
+  p.leader_epoch = 0;
+  p.high_watermark = static_cast<std::int64_t>(values.size()) - 1;
+  for (int broker : {1, 2}) {
+    auto& r = p.replicas.emplace_back();
+    r.broker = broker;
+    const std::size_t n = broker == 1 ? values.size() : values.size() - 1;
+    for (std::size_t i = 0; i < n; ++i)
+      r.records.push_back({static_cast<std::int64_t>(i), 0, record_hash(values[i])});
+  }
+  return s;
+}
+
+std::vector<Violation> with_final_state(const History& h, const std::string& name, const Snapshot& s) {
+  std::vector<Violation> out;
+  for (auto& v : run_checkers(h, {name}, {{name, {{"snapshot", to_json(s)}}}}))
+    if (v.name == name) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("lost-write: with the final state, an acknowledged record in no replica's log is lost though nothing "
+          "polled; unseen keeps the ones still in a log",
+          "[invariants][kafka]") {
+  Timed t;
+  t.ack(1, 0, "a");
+  const auto lost = t.ack(1, 1, "b");
+  t.ack(1, 1, "c");  // the offset b was acknowledged at, after a truncation
+  const Snapshot s = t0_holding({"a", "c"});
+  // Without the final state nothing proves b lost: three unseen, no lost-write.
+  CHECK(named(t.h, "lost-write").empty());
+  CHECK(named(t.h, "unseen").size() == 3);
+  const auto v = with_final_state(t.h, "lost-write", s);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].kind == Kind::safety);
+  CHECK(v[0].ops == std::vector<std::int64_t>{lost});
+  CHECK(v[0].explanation.find("\"b\"") != std::string::npos);
+  CHECK(v[0].explanation.find("no replica") != std::string::npos);
+  const auto u = with_final_state(t.h, "unseen", s);
+  REQUIRE(u.size() == 2);  // a and c: in the log, never consumed
+  for (const auto& x : u) CHECK(x.explanation.find("\"b\"") == std::string::npos);
+  // The delivery summary counts the same way.
+  const auto summary = delivery_summary(t.h, &s);
+  CHECK(summary.lost == 1);
+  CHECK(summary.unseen == 2);
+  CHECK_FALSE(summary.at_least_once);
+  // A record in any replica's log is not lost.
+  CHECK(with_final_state(t.h, "lost-write", t0_holding({"a", "b", "c", "x"})).empty());
+}
+
+TEST_CASE("lost-write: a record lost from the log and also polled-past is reported once", "[invariants][kafka]") {
+  Timed t;
+  const auto lost = t.ack(1, 0, "a");
+  t.ack(1, 1, "b");
+  t.h.invoke(10, "poll", json::object());
+  t.h.ok(10, "poll", {{"records", {{{"topic", "t"}, {"partition", 0}, {"offset", 1}, {"value", "b"}}}}});
+  const auto v = with_final_state(t.h, "lost-write", t0_holding({"b", "x"}));
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].ops.front() == lost);
+}
+
+TEST_CASE("lost-write: the final state judges only what was acknowledged before it, outside retention, in its "
+          "partitions",
+          "[invariants][kafka]") {
+  Timed t;
+  t.now_ns = 1'000;
+  t.ack(1, 0, "a");
+  t.now_ns = 5'000;
+  t.ack(1, 1, "late");  // acknowledged after the snapshot: it may be in the log by now
+  const Snapshot s = t0_holding({"a", "x"}, /*time_ns=*/2'000);
+  CHECK(with_final_state(t.h, "lost-write", s).empty());
+  REQUIRE(with_final_state(t.h, "unseen", s).size() == 2);
+  // The same snapshot taken after the ack: lost.
+  CHECK(with_final_state(t.h, "lost-write", t0_holding({"a", "x"}, 6'000)).size() == 1);
+  // Below every replica's log start retention removed it: not lost; an ok
+  // without an offset cannot be placed against the log start.
+  Timed r;
+  r.ack(1, 0, "gone");
+  r.ack(1, -1, "where");
+  r.ack(1, 7, "kept");
+  Snapshot retained = t0_holding({"kept"});
+  for (auto& rep : retained.partitions[0].replicas) {
+    rep.log_start_offset = 7;
+    for (auto& rec : rep.records) rec.offset = 7;
+  }
+  CHECK(with_final_state(r.h, "lost-write", retained).empty());
+  // A partition the final state does not show is not judged.
+  Timed other;
+  json v = {{"topic", "u"}, {"value", "elsewhere"}};
+  other.h.invoke(1, "send", v);
+  v["partition"] = 0;
+  v["offset"] = 0;
+  other.h.ok(1, "send", v);
+  CHECK(with_final_state(other.h, "lost-write", t0_holding({"a"})).empty());
+}
+
+TEST_CASE("lost-write: an ok send without an offset (written, where unknown) is found in the log by its value",
+          "[invariants][kafka]") {
+  Timed t;
+  t.ack(1, -1, "a");
+  t.ack(1, 1, "b");
+  CHECK(with_final_state(t.h, "lost-write", t0_holding({"a", "b", "x"})).empty());
+  CHECK(with_final_state(t.h, "lost-write", t0_holding({"b", "x"})).size() == 1);
 }
 
 TEST_CASE("duplicate and inconsistent-offsets: one value at two offsets, two values at one", "[invariants][kafka]") {

@@ -3,6 +3,7 @@
 #include "invariants/snapshot.h"
 
 using namespace samsa::invariants;
+using json = nlohmann::json;
 
 namespace {
 
@@ -48,8 +49,22 @@ TEST_CASE("replica-divergence: a hole below the high watermark is divergence", "
 
 TEST_CASE("snapshot: JSON round trip", "[invariants][snapshot]") {
   Snapshot s;
+  s.time_ns = 32'000'000'000;
   s.partitions.push_back(three_replicas());
+  s.partitions[0].replicas[1].log_start_offset = 1;
   const Snapshot back = snapshot_from_json(to_json(s));
   REQUIRE(back.partitions.size() == 1);
+  CHECK(back.time_ns == s.time_ns);
+  CHECK(back.partitions[0].replicas[1].log_start_offset == 1);
   CHECK(to_json(back) == to_json(s));
+  // An older snapshot without them: taken after everything, nothing retained away.
+  const Snapshot old = snapshot_from_json(json::parse(R"({"partitions":[{"topic":"t","replicas":[{"broker":1}]}]})"));
+  CHECK(old.time_ns == -1);
+  CHECK(old.partitions.at(0).replicas.at(0).log_start_offset == 0);
+}
+
+TEST_CASE("snapshot: record_hash is FNV-1a of the value", "[invariants][snapshot]") {
+  CHECK(record_hash("") == 0xcbf29ce484222325ull);  // the offset basis
+  CHECK(record_hash("a") == 0xaf63dc4c8601ec8cull);  // published FNV-1a 64 test vector
+  CHECK(record_hash("p1-1") != record_hash("p1-2"));
 }

@@ -31,6 +31,7 @@ struct Attempt {
 struct ScriptedBroker {
   std::vector<std::pair<std::int64_t, std::int16_t>> ids;
   std::vector<p::ErrorCode> errors;
+  p::ErrorCode after = p::ErrorCode::none;  // the answer once `errors` ends
   std::vector<Attempt> attempts;
   std::vector<std::pair<std::int64_t, std::int16_t>> init_requests;  // (producer id, epoch) asked with
   std::int64_t log_end = 0;
@@ -76,7 +77,7 @@ struct ScriptedBroker {
             REQUIRE(b);
             const std::size_t i = attempts.size();
             attempts.push_back({b->header.producer_id, b->header.producer_epoch, b->header.base_sequence});
-            pr.error_code = i < errors.size() ? errors[i] : p::ErrorCode::none;
+            pr.error_code = i < errors.size() ? errors[i] : after;
             pr.base_offset = p::Offset(-1);
             if (pr.error_code == p::ErrorCode::none) {
               pr.base_offset = p::Offset(log_end);
@@ -117,13 +118,13 @@ struct Run {
 
 // Sends "a" then "b" (one batch each) and closes; `together`: both before
 // waiting, so that both are in flight at once.
-Run run(ScriptedBroker& broker, bool together = false) {
+Run run(ScriptedBroker& broker, bool together = false, std::map<std::string, std::string> props = {}) {
   World w(quiet_config(5));
   Run out;
+  props.insert({{"bootstrap.servers", "b0:9092"}, {"retry.backoff.ms", "10"}, {"batch.size", "1"}});
   const NodeId b = w.add_node("b0", [&](Runtime& rt) { broker.serve(rt); });
   const NodeId c = w.add_node("c", [&](Runtime& rt) {
-    auto producer = Producer::create(
-        rt, {{"bootstrap.servers", "b0:9092"}, {"retry.backoff.ms", "10"}, {"batch.size", "1"}});
+    auto producer = Producer::create(rt, props);
     REQUIRE(producer.ok());
     if (together) {
       auto fa = (*producer)->send({"t", 0, std::nullopt, "a", 0});
@@ -191,4 +192,30 @@ TEST_CASE("KIP-360: an exhausted epoch (Short.MAX_VALUE) asks InitProducerId for
   REQUIRE(broker.init_requests.size() == 2);
   CHECK(broker.init_requests[1] == std::pair<std::int64_t, std::int16_t>{-1, -1});
   CHECK(r.id_and_epoch == std::pair<std::int64_t, std::int16_t>{8, 0});
+}
+
+// Seen in producer/idempotent-lost-acks seed 270: a batch's answer was lost
+// on the old leader's connection while later batches of the epoch were
+// acknowledged by the new leader; its retry met OUT_OF_ORDER_SEQUENCE_NUMBER
+// (older than the 5 batches the broker remembers) until delivery.timeout.ms
+// and stalled the partition. Kafka's Java client does the same
+// (TransactionManager.canRetry retries a sequence that is not the next one;
+// KAFKA-14359's family); a later acknowledged sequence proves it written.
+TEST_CASE("idempotence: a batch behind an acknowledged later sequence is written: ok without offset, not retried "
+          "until delivery.timeout.ms",
+          "[client][producer]") {
+  ScriptedBroker broker;
+  broker.ids = {{7, 0}};
+  // "a" (seq 0): an ambiguous answer; "b" (seq 1, in flight with it): ok;
+  // every later attempt (a's retry): OUT_OF_ORDER_SEQUENCE_NUMBER.
+  broker.errors = {p::ErrorCode::request_timed_out, p::ErrorCode::none};
+  broker.after = p::ErrorCode::out_of_order_sequence_number;
+  const Run r = run(broker, /*together=*/true, {{"request.timeout.ms", "1000"}, {"delivery.timeout.ms", "5000"}});
+  REQUIRE(r.outcomes.size() == 2);
+  CHECK(r.outcomes[0].kind == OutcomeKind::ok);
+  CHECK(r.outcomes[0].offset == -1);  // written; where is not known
+  CHECK(r.outcomes[1].kind == OutcomeKind::ok);
+  CHECK(r.outcomes[1].offset == 0);
+  CHECK(broker.attempts == std::vector<Attempt>{{7, 0, 0}, {7, 0, 1}, {7, 0, 0}});
+  CHECK(r.stats.epoch_bumps == 0);
 }
