@@ -143,6 +143,7 @@ Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s
   nc.data_dir = s.log_dir;
   nc.listen_host = s.bind_host;
   nc.max_frame_bytes = static_cast<std::size_t>(s.config.socket_request_max_bytes);
+  nc.connection_limits = s.connection_limits;
   return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure](sim::Runtime& rt) {
     auto bound = rt.net().listen(s.port);
     if (!bound) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <functional>
+#include <map>
 
 namespace samsa::sim {
 
@@ -65,6 +67,16 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   Bytes out_pending;  // queued frames, written after the write in flight
   Bytes out_writing;  // the batch an async write is sending
   bool writing = false;
+  // Gives the connection's quota slot back (accepted connections); once.
+  std::function<void()> release;
+
+  ~ConnState() { release_quota(); }
+  void release_quota() noexcept {
+    if (!release) return;
+    auto r = std::move(release);
+    release = nullptr;
+    r();
+  }
 
   // The next whole frame, if the buffer holds one. Sets `bad` on a size
   // prefix that is negative or over the limit.
@@ -176,6 +188,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     std::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
+    release_quota();
   }
 
   void close() noexcept {
@@ -243,12 +256,38 @@ class LiveConnection final : public Connection {
 // A listening socket; one async accept is kept outstanding while fewer than
 // k_accept_queue accepted connections wait for accept().
 struct ListenState : std::enable_shared_from_this<ListenState> {
-  ListenState(tcp::acceptor a, Parker& parker) : acceptor(std::move(a)), acceptors(parker) {}
+  ListenState(tcp::acceptor a, Parker& parker, ConnectionLimits l)
+      : acceptor(std::move(a)), acceptors(parker), limits(std::move(l)) {}
   tcp::acceptor acceptor;
   WaitQueue acceptors;
   std::deque<tcp::socket> ready;
   bool accepting = false;
   bool closed = false;
+  // Connection quotas: open accepted connections, in all and by address.
+  ConnectionLimits limits;
+  std::int64_t open = 0;
+  std::map<std::string, std::int64_t> open_by_ip;
+  bool at_limit_logged = false;
+
+  // Takes a slot for a connection from `ip`; the returned function gives
+  // it back (when the connection closes).
+  std::function<void()> take_slot(const std::string& ip, LiveNetStats& stats) {
+    ++open;
+    ++open_by_ip[ip];
+    ++stats.connections_open;
+    return [weak = weak_from_this(), ip, st = &stats] {
+      --st->connections_open;  // the world's stats outlive every connection
+      auto self = weak.lock();
+      if (!self) return;
+      --self->open;
+      if (--self->open_by_ip[ip] == 0) self->open_by_ip.erase(ip);
+      self->acceptors.notify_all();  // an acceptor may wait for a slot
+    };
+  }
+  std::int64_t open_from(const std::string& ip) const {
+    const auto it = open_by_ip.find(ip);
+    return it == open_by_ip.end() ? 0 : it->second;
+  }
 
   void start_accept() {
     if (accepting || closed || ready.size() >= k_accept_queue) return;
@@ -287,17 +326,23 @@ class LiveListener final : public Listener {
     for (;;) {
       if (!parker_.check_alive()) return Err{NetErrc::closed};
       if (s_->closed) return Err{NetErrc::closed};
-      if (!s_->ready.empty()) {
+      // At max.connections nothing is taken until a connection closes
+      // (Kafka's Acceptor waits in ConnectionQuotas.waitForConnectionSlot).
+      const bool full = s_->open >= s_->limits.max_connections;
+      if (full && !s_->at_limit_logged && options_.log) {
+        options_.log->warn("{} connections open, the configured max.connections: new connections "
+                           "wait until one closes", s_->open);
+      }
+      s_->at_limit_logged = full;
+      if (!full && !s_->ready.empty()) {
         tcp::socket sock = std::move(s_->ready.front());
         s_->ready.pop_front();
         s_->start_accept();
-        ++stats_.connections_accepted;
-        auto state =
-            std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
-        return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
+        if (auto conn = admit(std::move(sock))) return std::move(conn);
+        continue;
       }
       if (timed_out) return Err{NetErrc::timed_out};
-      s_->start_accept();
+      if (!full) s_->start_accept();
       timed_out = s_->acceptors.wait("net.accept", deadline) == Wake::timed_out;
     }
   }
@@ -305,6 +350,29 @@ class LiveListener final : public Listener {
   std::uint16_t port() const override { return port_; }
 
  private:
+  // A connection within its address's quota, else nullptr: closed at once
+  // with one log line (Kafka's TooManyConnectionsException, logged by the
+  // Acceptor as "Rejected connection from ...").
+  std::unique_ptr<Connection> admit(tcp::socket sock) {
+    std::error_code ec;
+    const auto remote = sock.remote_endpoint(ec);
+    const std::string ip = ec ? std::string() : remote.address().to_string();
+    const std::int64_t limit = s_->limits.limit_for(ip);
+    if (s_->open_from(ip) >= limit) {
+      ++stats_.connections_rejected;
+      if (options_.log)
+        options_.log->info("Rejected connection from {}:{}, address already has the configured "
+                           "maximum of {} connections (max.connections.per.ip)",
+                           ip, ec ? 0 : remote.port(), limit);
+      sock.close(ec);
+      return nullptr;
+    }
+    ++stats_.connections_accepted;
+    auto state = std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
+    state->release = s_->take_slot(ip, stats_);
+    return std::make_unique<LiveConnection>(state, parker_);
+  }
+
   std::shared_ptr<ListenState> s_;
   Parker& parker_;
   LiveNetOptions options_;
@@ -370,7 +438,7 @@ Result<std::unique_ptr<Listener>, NetErrc> LiveNetwork::listen(std::uint16_t por
   if (ec == asio::error::address_in_use) return Err{NetErrc::address_in_use};
   if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
   if (ec) return Err{NetErrc::refused};
-  auto state = std::make_shared<ListenState>(std::move(acceptor), parker_);
+  auto state = std::make_shared<ListenState>(std::move(acceptor), parker_, options_.limits);
   state->start_accept();
   return std::unique_ptr<Listener>(
       std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_));

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "sim/live/connection_limits.h"
 #include "sim/runtime/network.h"
 #include "sim/runtime/sync.h"
 
@@ -27,13 +28,17 @@ struct LiveNetStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_made = 0;
   std::uint64_t bad_frames = 0;
+  std::uint64_t connections_rejected = 0;  // over max.connections.per.ip
+  std::int64_t connections_open = 0;       // accepted and not yet closed
 };
+
 
 struct LiveNetOptions {
   std::string listen_host = "127.0.0.1";
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;
   spdlog::logger* log = nullptr;  // one line per bad frame (the node's logger)
+  ConnectionLimits limits;        // for accepted connections
 };
 
 class LiveNetwork final : public Network {

@@ -526,7 +526,8 @@ LiveRuntime::LiveRuntime(LiveWorld& world, LiveNode& node)
       incarnation_(node.incarnation),
       net_(world.io(), world,
            LiveNetOptions{node.config.listen_host, node.config.max_frame_bytes,
-                          node.config.send_buffer_bytes, node.logger.get()},
+                          node.config.send_buffer_bytes, node.logger.get(),
+                          node.config.connection_limits},
            world.next_conn_id_, world.net_stats_) {}
 
 void LiveRuntime::sleep(Duration d) {

@@ -62,6 +62,8 @@ struct LiveNodeConfig {
   // larger frame is a bad_frame error on that connection.
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;  // per connection; send parks beyond
+  // max.connections, max.connections.per.ip(.overrides) for its listeners.
+  ConnectionLimits connection_limits;
 };
 
 enum class LiveStop : std::uint8_t {
