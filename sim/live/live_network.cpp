@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <set>
+#include <vector>
 #include <functional>
 #include <map>
 
@@ -69,8 +71,21 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   bool writing = false;
   // Gives the connection's quota slot back (accepted connections); once.
   std::function<void()> release;
+  // Takes the connection out of the world's link registry; once.
+  std::function<void()> unregister;
 
-  ~ConnState() { release_quota(); }
+  ~ConnState() {
+    release_quota();
+    if (unregister) unregister();
+  }
+  // A fault: the connection breaks now (both ends see it end).
+  void reset_now() noexcept {
+    broken = true;
+    out_pending.clear();
+    shut();
+    readers.notify_all();
+    writers.notify_all();
+  }
   void release_quota() noexcept {
     if (!release) return;
     auto r = std::move(release);
@@ -204,6 +219,69 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   }
 };
 
+}  // namespace
+
+struct LiveLinks::Impl {
+  struct Entry {
+    std::weak_ptr<ConnState> conn;
+    std::int32_t a;  // the node that owns this end
+    std::int32_t b;  // the node at the other end, -1 outside the process
+  };
+  std::map<std::uint16_t, std::int32_t> listening;     // port -> node
+  std::map<std::uint16_t, std::int32_t> client_ports;  // outgoing connection's local port -> node
+  std::set<std::pair<std::int32_t, std::int32_t>> cuts;  // (lower, higher)
+  std::map<std::uint64_t, Entry> conns;                  // by connection id
+
+  std::int32_t node_on(const std::map<std::uint16_t, std::int32_t>& m, std::uint16_t port) const {
+    const auto it = m.find(port);
+    return it == m.end() ? -1 : it->second;
+  }
+  void add(const std::shared_ptr<ConnState>& c, std::int32_t a, std::int32_t b,
+           std::optional<std::uint16_t> client_port) {
+    conns[c->id] = Entry{c, a, b};
+    if (client_port) client_ports[*client_port] = a;
+    c->unregister = [this, id = c->id, client_port] {
+      conns.erase(id);
+      if (client_port) client_ports.erase(*client_port);
+    };
+  }
+};
+
+LiveLinks::LiveLinks() : impl_(std::make_unique<Impl>()) {}
+LiveLinks::~LiveLinks() {
+  // Connections still alive must not call back into a registry that is gone.
+  for (auto& [id, e] : impl_->conns)
+    if (auto c = e.conn.lock()) c->unregister = nullptr;
+}
+
+void LiveLinks::cut(std::int32_t a, std::int32_t b, bool on) {
+  const auto key = std::minmax(a, b);
+  if (!on) {
+    impl_->cuts.erase(key);
+    return;
+  }
+  impl_->cuts.insert(key);
+  reset(a, b);
+}
+
+bool LiveLinks::is_cut(std::int32_t a, std::int32_t b) const {
+  return a >= 0 && b >= 0 && impl_->cuts.count(std::minmax(a, b)) > 0;
+}
+
+std::size_t LiveLinks::reset(std::int32_t a, std::int32_t b) {
+  std::vector<std::shared_ptr<ConnState>> hit;
+  for (auto& [id, e] : impl_->conns) {
+    const bool match = b == a ? (e.a == a || e.b == a)
+                              : ((e.a == a && e.b == b) || (e.a == b && e.b == a && b >= 0));
+    if (!match) continue;
+    if (auto c = e.conn.lock()) hit.push_back(std::move(c));
+  }
+  for (auto& c : hit) c->reset_now();
+  return hit.size();
+}
+
+namespace {
+
 class LiveConnection final : public Connection {
  public:
   LiveConnection(std::shared_ptr<ConnState> s, Parker& parker)
@@ -314,12 +392,17 @@ struct ListenState : std::enable_shared_from_this<ListenState> {
 class LiveListener final : public Listener {
  public:
   LiveListener(std::shared_ptr<ListenState> s, Parker& parker, const LiveNetOptions& options,
-               std::uint64_t& next_id, LiveNetStats& stats)
-      : s_(std::move(s)), parker_(parker), options_(options), next_id_(next_id), stats_(stats) {
+               std::uint64_t& next_id, LiveNetStats& stats, LiveLinks& links, std::int32_t self)
+      : s_(std::move(s)), parker_(parker), options_(options), next_id_(next_id), stats_(stats),
+        links_(links), self_(self) {
     std::error_code ec;
     port_ = s_->acceptor.local_endpoint(ec).port();
+    links_.impl().listening[port_] = self_;
   }
-  ~LiveListener() override { s_->close(); }
+  ~LiveListener() override {
+    s_->close();
+    links_.impl().listening.erase(port_);
+  }
 
   Result<std::unique_ptr<Connection>, NetErrc> accept(std::optional<MonoTime> deadline) override {
     bool timed_out = false;
@@ -357,6 +440,11 @@ class LiveListener final : public Listener {
     std::error_code ec;
     const auto remote = sock.remote_endpoint(ec);
     const std::string ip = ec ? std::string() : remote.address().to_string();
+    const std::int32_t from = links_.impl().node_on(links_.impl().client_ports, ec ? 0 : remote.port());
+    if (links_.is_cut(self_, from)) {  // it connected just before a cut
+      sock.close(ec);
+      return nullptr;
+    }
     const std::int64_t limit = s_->limits.limit_for(ip);
     if (s_->open_from(ip) >= limit) {
       ++stats_.connections_rejected;
@@ -370,6 +458,7 @@ class LiveListener final : public Listener {
     ++stats_.connections_accepted;
     auto state = std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
     state->release = s_->take_slot(ip, stats_);
+    links_.impl().add(state, self_, from, std::nullopt);
     return std::make_unique<LiveConnection>(state, parker_);
   }
 
@@ -378,6 +467,8 @@ class LiveListener final : public Listener {
   LiveNetOptions options_;
   std::uint64_t& next_id_;
   LiveNetStats& stats_;
+  LiveLinks& links_;
+  std::int32_t self_;
   std::uint16_t port_ = 0;
 };
 
@@ -441,12 +532,16 @@ Result<std::unique_ptr<Listener>, NetErrc> LiveNetwork::listen(std::uint16_t por
   auto state = std::make_shared<ListenState>(std::move(acceptor), parker_, options_.limits);
   state->start_accept();
   return std::unique_ptr<Listener>(
-      std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_));
+      std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_, links_,
+                                     self_));
 }
 
 Result<std::unique_ptr<Connection>, NetErrc> LiveNetwork::connect(const Address& to,
                                                                  std::optional<MonoTime> deadline) {
   parker_.check_alive();
+  // In-process peers are found by port (one host); a cut link refuses.
+  const std::int32_t target = links_.impl().node_on(links_.impl().listening, to.port);
+  if (links_.is_cut(self_, target)) return Err{NetErrc::refused};
   auto op = std::make_shared<ConnectOp>(io_, parker_);
   op->start(to);
   // A deadline or a shutdown (Crashed) while waiting gives the connect up;
@@ -462,8 +557,12 @@ Result<std::unique_ptr<Connection>, NetErrc> LiveNetwork::connect(const Address&
       return Err{NetErrc::timed_out};
   }
   if (op->ec) return Err{connect_errc_of(op->ec)};
+  if (links_.is_cut(self_, target)) return Err{NetErrc::refused};  // cut while connecting
   ++stats_.connections_made;
+  std::error_code ec;
+  const std::uint16_t local_port = op->socket.local_endpoint(ec).port();
   auto state = std::make_shared<ConnState>(std::move(op->socket), parker_, options_, ++next_id_, stats_);
+  links_.impl().add(state, self_, target, ec ? std::nullopt : std::optional<std::uint16_t>(local_port));
   return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
 }
 

@@ -41,13 +41,43 @@ struct LiveNetOptions {
   ConnectionLimits limits;        // for accepted connections
 };
 
+// The connections between the nodes of one live world, for injected faults
+// (`samsa live --nemesis`): which node listens on which port, which node
+// made each outgoing connection, and which pairs of nodes are cut off from
+// each other. A cut refuses new connects between the pair (either way) and
+// resets the connections between them: the TCP flavour of a partition.
+// Connections from outside the process (clients) belong to no node (-1).
+class LiveLinks {
+ public:
+  LiveLinks();
+  ~LiveLinks();
+  LiveLinks(const LiveLinks&) = delete;
+  LiveLinks& operator=(const LiveLinks&) = delete;
+
+  // Cuts (or heals) the links between nodes a and b; a cut resets them now.
+  void cut(std::int32_t a, std::int32_t b, bool on);
+  bool is_cut(std::int32_t a, std::int32_t b) const;
+  // Resets every connection between a and b now (b = -1: a's connections
+  // with clients outside the process; b = a: all of a's connections).
+  // Returns how many were reset.
+  std::size_t reset(std::int32_t a, std::int32_t b);
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class LiveNetwork final : public Network {
  public:
   // `next_id` numbers connections for logs (owned by the world: unique
   // across the nodes and incarnations of a process).
+  // `self` is the node this network belongs to (-1: a control actor).
   LiveNetwork(asio::io_context& io, Parker& parker, LiveNetOptions options, std::uint64_t& next_id,
-              LiveNetStats& stats)
-      : io_(io), parker_(parker), options_(std::move(options)), next_id_(next_id), stats_(stats) {}
+              LiveNetStats& stats, LiveLinks& links, std::int32_t self)
+      : io_(io), parker_(parker), options_(std::move(options)), next_id_(next_id), stats_(stats),
+        links_(links), self_(self) {}
 
   // Port 0 binds an ephemeral port (Listener::port() tells which).
   Result<std::unique_ptr<Listener>, NetErrc> listen(std::uint16_t port) override;
@@ -62,6 +92,8 @@ class LiveNetwork final : public Network {
   LiveNetOptions options_;
   std::uint64_t& next_id_;
   LiveNetStats& stats_;
+  LiveLinks& links_;
+  std::int32_t self_;
 };
 
 }  // namespace samsa::sim

@@ -162,6 +162,8 @@ class LiveWorld final : public Parker {
   // Counts for tests: fibers alive in nodes and control actors.
   std::size_t fiber_count() const;
   const LiveNetStats& net_stats() const { return net_stats_; }
+  // The links between this world's nodes, for injected faults.
+  LiveLinks& links() { return links_; }
 
  private:
   struct Timer {
@@ -192,6 +194,7 @@ class LiveWorld final : public Parker {
 
   LiveConfig config_;
   std::uint64_t seed_ = 0;
+  LiveLinks links_;  // before io_: handlers destroyed with it unregister here
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::optional<asio::signal_set> signals_;

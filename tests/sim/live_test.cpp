@@ -585,6 +585,45 @@ TEST_CASE("max.connections: at the limit the listener takes nothing until a conn
   CHECK(r.reason == LiveStop::requested);
 }
 
+TEST_CASE("a cut link between two nodes resets their connections and refuses new ones until healed",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  const NodeId server = add_echo_server(world, dir.path + "/s", {}, port, conns);
+  std::vector<std::string> steps;
+  bool client_done = false;
+  auto client = world.add_node(LiveNodeConfig{"client", dir.path + "/c"}, [&](Runtime& rt) {
+    while (port == 0) rt.sleep(1ms);
+    const Address to{"127.0.0.1", port};
+    auto c = rt.net().connect(to, rt.deadline_after(5s)).value();
+    steps.push_back(echoes(*c) ? "echo" : "no echo");
+    world.links().cut(server, rt.node_id(), true);
+    steps.push_back(c->recv(rt.deadline_after(5s)).error() == NetErrc::reset ? "reset" : "not reset");
+    auto refused = rt.net().connect(to, rt.deadline_after(5s));
+    steps.push_back(!refused && refused.error() == NetErrc::refused ? "refused" : "connected");
+    world.links().cut(server, rt.node_id(), false);
+    auto again = rt.net().connect(to, rt.deadline_after(5s));
+    steps.push_back(again && echoes(**again) ? "healed" : "still cut");
+    client_done = true;
+  });
+  world.start(server);
+  world.start(client.value());
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (!client_done) rt.sleep(1ms);
+    // A control actor belongs to no node: cuts never touch it.
+    world.links().cut(server, *client, true);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s));
+    CHECK((c && echoes(**c)));
+    CHECK(world.links().reset(server, -1) >= 1);  // the server's end of it
+    CHECK(c.value()->recv(rt.deadline_after(5s)).error() == NetErrc::reset);
+  });
+  CHECK(r.reason == LiveStop::requested);
+  CHECK(steps == std::vector<std::string>{"echo", "reset", "refused", "healed"});
+}
+
 // An operation that holds the disk's I/O thread until `release` is set
 // (10 s at most, so a broken hand-off fails instead of hanging).
 Result<void, DiskErrc> hold_io_thread(LiveDisk& disk, std::atomic<bool>& running,
