@@ -229,7 +229,8 @@ struct LiveLinks::Impl {
   };
   std::map<std::uint16_t, std::int32_t> listening;     // port -> node
   std::map<std::uint16_t, std::int32_t> client_ports;  // outgoing connection's local port -> node
-  std::set<std::pair<std::int32_t, std::int32_t>> cuts;  // (lower, higher)
+  // (lower, higher) -> how many faults cut it now (overlapping faults)
+  std::map<std::pair<std::int32_t, std::int32_t>, int> cuts;
   std::map<std::uint64_t, Entry> conns;                  // by connection id
 
   std::int32_t node_on(const std::map<std::uint16_t, std::int32_t>& m, std::uint16_t port) const {
@@ -257,10 +258,11 @@ LiveLinks::~LiveLinks() {
 void LiveLinks::cut(std::int32_t a, std::int32_t b, bool on) {
   const auto key = std::minmax(a, b);
   if (!on) {
-    impl_->cuts.erase(key);
+    if (auto it = impl_->cuts.find(key); it != impl_->cuts.end() && --it->second <= 0)
+      impl_->cuts.erase(it);
     return;
   }
-  impl_->cuts.insert(key);
+  ++impl_->cuts[key];
   reset(a, b);
 }
 

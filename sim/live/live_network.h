@@ -55,6 +55,7 @@ class LiveLinks {
   LiveLinks& operator=(const LiveLinks&) = delete;
 
   // Cuts (or heals) the links between nodes a and b; a cut resets them now.
+  // Cuts count: a link cut twice is healed by the second heal.
   void cut(std::int32_t a, std::int32_t b, bool on);
   bool is_cut(std::int32_t a, std::int32_t b) const;
   // Resets every connection between a and b now (b = -1: a's connections

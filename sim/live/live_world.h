@@ -143,6 +143,8 @@ class LiveWorld final : public Parker {
   LiveRunResult run();
   // Thread-safe and signal-safe in spirit: posts the request to io().
   void request_stop();
+  // True once a stop was asked for (drivers stop faulting nodes then).
+  bool stopping() const { return stop_requested_ || stop_flag_.load(); }
 
   // --- Parker --------------------------------------------------------------------
   Wake park(Waiter& w, std::optional<MonoTime> deadline) override;

@@ -603,6 +603,10 @@ TEST_CASE("a cut link between two nodes resets their connections and refuses new
     steps.push_back(c->recv(rt.deadline_after(5s)).error() == NetErrc::reset ? "reset" : "not reset");
     auto refused = rt.net().connect(to, rt.deadline_after(5s));
     steps.push_back(!refused && refused.error() == NetErrc::refused ? "refused" : "connected");
+    // Two overlapping faults on one link: the first heal leaves it cut.
+    world.links().cut(rt.node_id(), server, true);
+    world.links().cut(server, rt.node_id(), false);
+    steps.push_back(world.links().is_cut(server, rt.node_id()) ? "still cut" : "healed early");
     world.links().cut(server, rt.node_id(), false);
     auto again = rt.net().connect(to, rt.deadline_after(5s));
     steps.push_back(again && echoes(**again) ? "healed" : "still cut");
@@ -621,7 +625,7 @@ TEST_CASE("a cut link between two nodes resets their connections and refuses new
     CHECK(c.value()->recv(rt.deadline_after(5s)).error() == NetErrc::reset);
   });
   CHECK(r.reason == LiveStop::requested);
-  CHECK(steps == std::vector<std::string>{"echo", "reset", "refused", "healed"});
+  CHECK(steps == std::vector<std::string>{"echo", "reset", "refused", "still cut", "healed"});
 }
 
 // An operation that holds the disk's I/O thread until `release` is set
