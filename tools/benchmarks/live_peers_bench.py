@@ -9,17 +9,22 @@ acks=all, min.insync.replicas=2); the same with log.flush.interval.messages=1
 (an fsync per append: what the disk I/O thread is for), with batches
 and with no linger (records/50 records, many small requests); librdkafka's mock
 cluster (kcat's -X test.mock.num.brokers=3, inside the client process);
-Apache Kafka 4.x when tools/setup --peers fetched it (tools/peers/).
+Apache Kafka 4.x (one KRaft node: 3 JVM nodes do not fit beside the builds
+on 2 cores) with kcat and with Kafka's own ProducerPerformance, and samsa
+with ProducerPerformance, when tools/setup --peers fetched it (tools/peers/).
 
-Printed per shape: records/s, MB/s and the samsa process's peak resident
-memory (VmHWM). A shape whose peer is missing prints "skipped" and why.
+Printed per shape: records/s, MB/s, the server process's peak resident
+memory (VmHWM; the JVM's for Kafka) and, for ProducerPerformance, its p99
+latency. A shape whose peer is missing prints "skipped" and why.
 """
 import argparse
+import glob
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "live"))
@@ -91,6 +96,112 @@ def samsa_shape(samsa, brokers, acks, sets, path, n, linger_ms=5):
         server.stop()
 
 
+# The version tools/peers/pom.xml fetches, in the cache tools/setup --peers fills.
+_POM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "pom.xml")
+KAFKA_VERSION = re.search(r"<kafka.version>(.*)</kafka.version>", open(_POM).read()).group(1)
+KAFKA_LIB = os.path.join(os.environ.get("SAMSA_PEERS_CACHE", os.path.expanduser("~/.cache/samsa-peers")),
+                         f"kafka-{KAFKA_VERSION}", "lib")
+
+
+def kafka_classpath():
+    return os.path.join(KAFKA_LIB, "*") if glob.glob(os.path.join(KAFKA_LIB, "kafka_2.13-*.jar")) else None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Kafka:
+    """One Apache Kafka 4.x node in KRaft combined mode (broker+controller),
+    formatted with its StorageTool (`format --standalone`) and started with
+    `kafka.Kafka server.properties`, as Kafka's own scripts do."""
+
+    def __init__(self, cp):
+        self.cp = cp
+        d = temp_dir("samsa-bench-kafka-")
+        self.port, cport = free_port(), free_port()
+        props = os.path.join(d, "server.properties")
+        with open(props, "w") as f:
+            f.write("process.roles=broker,controller\nnode.id=1\n"
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}\n"
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{cport}\n"
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}\n"
+                    "controller.listener.names=CONTROLLER\n"
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+                    f"log.dirs={d}/data\nnum.partitions=3\noffsets.topic.replication.factor=1\n"
+                    "transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n"
+                    "group.initial.rebalance.delay.ms=0\n")
+        java = ["java", "-cp", cp]
+        cluster_id = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], capture_output=True,
+                                    text=True, timeout=120).stdout.strip().splitlines()[-1]
+        subprocess.run(java + ["kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+                               "-c", props], capture_output=True, timeout=120, check=True)
+        self.log = open(os.path.join(d, "kafka.log"), "w")
+        self.proc = subprocess.Popen(["java", "-Xmx1g", "-Xms1g", "-cp", cp, "kafka.Kafka", props],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            r = subprocess.run(["kcat", "-b", self.bootstrap, "-L", "-m", "2"], capture_output=True, text=True)
+            if r.returncode == 0 and "1 brokers" in r.stdout:
+                return
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError("Apache Kafka did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def perf_test(cp, bootstrap, n, acks):
+    """Kafka's ProducerPerformance (kafka-producer-perf-test); returns (rec/s, p99 ms)."""
+    r = subprocess.run(["java", "-cp", cp, "org.apache.kafka.tools.ProducerPerformance",
+                        "--topic", "perf", "--num-records", str(n), "--record-size", str(RECORD_BYTES),
+                        "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}",
+                        f"acks={acks}", "linger.ms=5", "batch.size=65536"],
+                       capture_output=True, text=True, timeout=600)
+    m = re.search(r"(\d+) records sent, ([\d.]+) records/sec .* ([\d.]+) ms 99th", r.stdout)
+    if not m:
+        raise RuntimeError(f"ProducerPerformance: {(r.stdout + r.stderr)[-400:]}")
+    return float(m.group(2)), float(m.group(3))
+
+
+def kafka_shape(cp, path, n, client):
+    kafka = Kafka(cp)
+    try:
+        warm_topic(kafka.bootstrap, "bench", 1)
+        if client == "perf":
+            perf_test(cp, kafka.bootstrap, max(1, n // 10), 1)  # warm the JVM and the topic
+            rate, p99 = perf_test(cp, kafka.bootstrap, n, 1)
+            return rate, peak_rss_mb(kafka.proc.pid), p99
+        return n / kcat_produce(kafka.bootstrap, "bench", path, 1), peak_rss_mb(kafka.proc.pid)
+    finally:
+        kafka.stop()
+
+
+def samsa_perf_shape(samsa, cp, brokers, acks, sets, n):
+    argv = [samsa, "live", "--brokers", str(brokers), "--base-port", "0", "--coordinator-port", "0",
+            "--data-dir", temp_dir("samsa-bench-data-"), "--log-level", "warn", "--set", "num.partitions=3"]
+    for s in sets:
+        argv += ["--set", s]
+    server = Server(argv)
+    try:
+        warm_topic(server.bootstrap, "perf", acks)
+        perf_test(cp, server.bootstrap, max(1, n // 10), acks)
+        rate, p99 = perf_test(cp, server.bootstrap, n, acks)
+        return rate, peak_rss_mb(server.proc.pid), p99
+    finally:
+        server.stop()
+
+
 def mock_shape(path, n):
     dt = kcat_produce("127.0.0.1:1", "bench", path, 1, extra=("-X", "test.mock.num.brokers=3"))
     return n / dt, None
@@ -98,12 +209,13 @@ def mock_shape(path, n):
 
 def row(name, result, n):
     if isinstance(result, str):
-        print(f"{name:<44} skipped: {result}", flush=True)
+        print(f"{name:<52} skipped: {result}", flush=True)
         return
-    rate, rss = result
+    rate, rss = result[0], result[1]
     mb = rate * RECORD_BYTES / 1e6
     mem = f"{rss:7.1f} MiB" if rss is not None else "        -"
-    print(f"{name:<44} {rate:>10.0f} rec/s {mb:>7.1f} MB/s  peak RSS {mem}", flush=True)
+    p99 = f"  p99 {result[2]:.0f} ms" if len(result) > 2 else ""
+    print(f"{name:<52} {rate:>10.0f} rec/s {mb:>7.1f} MB/s  peak RSS {mem}{p99}", flush=True)
 
 
 def main():
@@ -130,6 +242,18 @@ def main():
             args.samsa, 3, "all", ["min.insync.replicas=2", "log.flush.interval.messages=1"], small,
             n_small, linger_ms=0)),
         ("librdkafka mock 3 brokers acks=1 (kcat)", lambda: mock_shape(path, n)),
+    ]
+    cp = kafka_classpath()
+    missing = f"Apache Kafka {KAFKA_VERSION} is not fetched (tools/setup --peers)"
+    shapes += [
+        (f"Apache Kafka {KAFKA_VERSION} 1 node KRaft RF=1 acks=1 (kcat)",
+         lambda: kafka_shape(cp, path, n, "kcat") if cp else missing),
+        ("samsa 1 broker RF=1 acks=1 (ProducerPerformance)",
+         lambda: samsa_perf_shape(args.samsa, cp, 1, 1, [], n) if cp else missing),
+        (f"Apache Kafka {KAFKA_VERSION} 1 node RF=1 acks=1 (ProducerPerformance)",
+         lambda: kafka_shape(cp, path, n, "perf") if cp else missing),
+        ("samsa 3 brokers RF=3 acks=all (ProducerPerformance)",
+         lambda: samsa_perf_shape(args.samsa, cp, 3, "all", ["min.insync.replicas=2"], n) if cp else missing),
     ]
     print(f"produce {n} records of {RECORD_BYTES} bytes with kcat (linger.ms=5), 3 partitions")
     for name, fn in shapes:
