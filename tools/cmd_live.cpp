@@ -2,6 +2,7 @@
 //
 //   samsa live [--brokers N] [--base-port P] [--coordinator-port P] [--host H]
 //              [--data-dir D] [--set KEY=VALUE ...] [--nemesis FILE.toml --seed N]
+//              [--metrics-port P]
 //       the embedded default: a coordinator (ZooKeeper's protocol) and N
 //       brokers in this one process; prints `ready bootstrap=... zookeeper=...`
 //       when clients can connect.
@@ -34,7 +35,9 @@
 #include "system/coord/server.h"
 #include "tools/commands.h"
 #include "tools/live_config.h"
+#include "tools/live_metrics.h"
 #include "tools/live_nemesis.h"
+#include "sim/live/http_endpoint.h"
 
 namespace samsa::tools {
 
@@ -55,10 +58,9 @@ struct LiveOptions {
   std::vector<std::string> sets;  // --set KEY=VALUE for the embedded brokers
   std::string nemesis;            // --nemesis FILE.toml (embedded cluster)
   std::optional<std::uint64_t> seed;  // --seed: the nemesis schedule's (and the world's)
+  std::optional<std::uint16_t> metrics_port;  // --metrics-port (embedded cluster)
 };
 
-// The embedded cluster's brokers by node, for the nemesis's dynamic targets.
-using BrokerNodes = std::map<NodeId, std::weak_ptr<broker::BrokerNode>>;
 
 // How a server failed to start (set by its node's main, read after run()).
 struct StartFailure {
@@ -412,7 +414,21 @@ int run_embedded(const LiveOptions& o) {
   }
   world.start(*coordinator);
   if (plan) start_nemesis_when_ready(world, std::move(*plan), ready, broker_nodes, *coordinator);
-  return exit_code_of(world.run(), failure);
+  // Declared after the world: closed before it goes.
+  std::unique_ptr<sim::HttpEndpoint> metrics;
+  if (o.metrics_port) {
+    auto m = sim::HttpEndpoint::open(world.io(), o.host, *o.metrics_port,
+                                     [&world, &broker_nodes] { return render_metrics(world, broker_nodes); });
+    if (!m) {
+      std::cerr << "samsa live: --metrics-port: " << m.error() << "\n";
+      return 2;
+    }
+    metrics = std::move(*m);
+    std::cout << "metrics http://" << o.host << ":" << metrics->port() << "/metrics" << std::endl;
+  }
+  const auto result = world.run();
+  metrics.reset();
+  return exit_code_of(result, failure);
 }
 
 }  // namespace
@@ -434,6 +450,8 @@ Command add_live_command(CLI::App& app) {
   live->add_option("--nemesis", opts->nemesis,
                    "a scenario file whose [faults] and [[nemesis]] are applied to the cluster "
                    "(crash, restart, partition, reset), printed as they happen");
+  live->add_option("--metrics-port", opts->metrics_port,
+                   "serve Prometheus metrics (Kafka's names) on --host:P/metrics (0: a free port, printed)");
   live->add_option("--seed", opts->seed, "the seed of the nemesis schedule and the random streams "
                                          "(default: from the OS, printed)");
   auto* coord = live->add_subcommand("coordinator", "one coordinator, configured by a zoo.cfg");
