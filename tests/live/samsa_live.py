@@ -70,10 +70,12 @@ class Server:
         self.ready_line = None
         self.data_dir = None
         self.lines = []  # every stdout line (the nemesis prints its plan and faults there)
+        self.line_times = []  # time.monotonic_ns() when each line was read
         # Blocking reads; a watchdog kills a server that never gets ready.
         watchdog = threading.Timer(timeout, self.proc.kill)
         watchdog.start()
         for line in self.proc.stdout:
+            self.line_times.append(time.monotonic_ns())
             self.lines.append(line.rstrip("\n"))
             if line.startswith("data-dir "):
                 self.data_dir = line.split(" ", 1)[1].strip()
@@ -94,6 +96,7 @@ class Server:
 
     def _drain(self):
         for line in self.proc.stdout:
+            self.line_times.append(time.monotonic_ns())
             self.lines.append(line.rstrip("\n"))
 
     def log(self):
