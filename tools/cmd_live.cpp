@@ -155,8 +155,12 @@ Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s
   nc.listen_host = s.bind_host;
   nc.max_frame_bytes = static_cast<std::size_t>(s.config.socket_request_max_bytes);
   nc.connection_limits = s.connection_limits;
-  return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure, nodes](sim::Runtime& rt) {
-    auto bound = rt.net().listen(s.port);
+  // A broker started again (a nemesis crash) binds the port it had, as a
+  // Kafka broker with a fixed port would, so bootstrap lists stay valid.
+  auto last_port = std::make_shared<std::uint16_t>(s.port);
+  return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure, nodes,
+                             last_port](sim::Runtime& rt) {
+    auto bound = rt.net().listen(*last_port);
     if (!bound) {
       failure = {true, 2, fmt::format("broker {}: cannot listen on {}:{}: {}", s.config.broker_id,
                                       s.bind_host, s.port, sim::to_string(bound.error()))};
@@ -166,6 +170,7 @@ Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s
     broker::BrokerOptions options;
     options.coordinators = s.coordinators;
     options.listener = std::shared_ptr<sim::Listener>(std::move(*bound));
+    *last_port = options.listener->port();
     options.advertised = broker::BrokerEndpoint{s.advertised_host,
                                                 s.advertised_port.value_or(options.listener->port())};
     auto node = broker::start_broker(rt, s.config, options);

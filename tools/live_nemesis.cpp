@@ -54,7 +54,8 @@ bool is_partition(const std::string& f) {
 }  // namespace
 
 bool live_nemesis_supported(const std::string& fault) {
-  return fault == "crash" || fault == "restart" || fault == "reset" || is_partition(fault);
+  return fault == "crash" || fault == "restart" || fault == "reset" || fault == "pause" ||
+         is_partition(fault);
 }
 
 Result<LiveNemesisPlan, std::string> plan_live_nemesis(const std::string& path, std::uint64_t seed,
@@ -98,6 +99,7 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
     };
     auto revert = [&](const FaultEvent& e, sim::NodeId node, const std::vector<sim::NodeId>& peers) {
       if (e.fault == "crash" && !world.is_up(node)) world.start(node);
+      if (e.fault == "pause") world.links().pause(node, false);
       if (is_partition(e.fault))
         for (sim::NodeId p : peers) world.links().cut(node, p, false);
     };
@@ -121,7 +123,8 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
       std::vector<sim::NodeId> peers;
       for (const auto& p : peers_of(e))
         if (auto id = resolve(p); id && id != node) peers.push_back(*id);
-      if (!node || (e.fault != "crash" && e.fault != "restart" && peers.empty())) {
+      const bool on_node = e.fault == "crash" || e.fault == "restart" || e.fault == "pause";
+      if (!node || (!on_node && peers.empty())) {
         print("skipped", e, "no node to hit now");
         continue;
       }
@@ -129,6 +132,8 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
       if (e.fault == "crash" || e.fault == "restart") {
         world.kill(*node);
         if (e.fault == "restart") world.start(*node);
+      } else if (e.fault == "pause") {
+        world.links().pause(*node, true);
       } else if (e.fault == "reset") {
         for (sim::NodeId p : peers) world.links().reset(*node, p);
       } else {

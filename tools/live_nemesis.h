@@ -8,8 +8,9 @@
 // live cluster in real time, each fault printed as it happens. What live
 // mode can apply: crash (kill, start again after the duration), restart,
 // partition / partition-one-way / partition-silent (the link cut both ways:
-// connections reset and connects refused, TCP's flavour), reset; other
-// nemeses are printed as skipped. After the fault phase every fault is
+// connections reset and connects refused, TCP's flavour), reset, pause
+// (the node's network frozen: LiveLinks::pause); other nemeses are printed
+// as skipped. After the fault phase every fault is
 // healed and the cluster runs on until stopped.
 #include <cstdint>
 #include <functional>

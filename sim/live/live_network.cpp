@@ -73,6 +73,13 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::function<void()> release;
   // Takes the connection out of the world's link registry; once.
   std::function<void()> unregister;
+  // Its node is paused (a fault): nothing is read or written until thawed.
+  bool frozen = false;
+  void thaw() {
+    frozen = false;
+    start_read();
+    flush();
+  }
 
   ~ConnState() {
     release_quota();
@@ -135,7 +142,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   // blocking. (An async read would try a read first that fails with EAGAIN
   // in request/response traffic: one wasted syscall per frame.)
   void start_read() {
-    if (reading || eof || broken || bad || closed) return;
+    if (reading || eof || broken || bad || closed || frozen) return;
     reading = true;
     socket.async_wait(tcp::socket::wait_read,
                       [self = shared_from_this()](const std::error_code& ec) {
@@ -150,6 +157,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
       readers.notify_all();
       return;
     }
+    if (frozen) return;  // paused: the bytes wait in the kernel until thaw()
     // Move the unread tail to the front before growing.
     if (in_start > 0) {
       std::memmove(in.data(), in.data() + in_start, in_end - in_start);
@@ -173,7 +181,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   }
 
   void flush() {
-    if (writing || out_pending.empty() || broken) return;
+    if (writing || out_pending.empty() || broken || frozen) return;
     out_writing.swap(out_pending);
     out_pending.clear();
     writing = true;
@@ -232,6 +240,7 @@ struct LiveLinks::Impl {
   // (lower, higher) -> how many faults cut it now (overlapping faults)
   std::map<std::pair<std::int32_t, std::int32_t>, int> cuts;
   std::map<std::uint64_t, Entry> conns;                  // by connection id
+  std::map<std::int32_t, int> paused;                    // node -> pause faults on it now
 
   std::int32_t node_on(const std::map<std::uint16_t, std::int32_t>& m, std::uint16_t port) const {
     const auto it = m.find(port);
@@ -240,6 +249,7 @@ struct LiveLinks::Impl {
   void add(const std::shared_ptr<ConnState>& c, std::int32_t a, std::int32_t b,
            std::optional<std::uint16_t> client_port) {
     conns[c->id] = Entry{c, a, b};
+    c->frozen = paused.count(a) > 0;
     if (client_port) client_ports[*client_port] = a;
     c->unregister = [this, id = c->id, client_port] {
       conns.erase(id);
@@ -269,6 +279,29 @@ void LiveLinks::cut(std::int32_t a, std::int32_t b, bool on) {
 bool LiveLinks::is_cut(std::int32_t a, std::int32_t b) const {
   return a >= 0 && b >= 0 && impl_->cuts.count(std::minmax(a, b)) > 0;
 }
+
+void LiveLinks::pause(std::int32_t node, bool on) {
+  if (on) {
+    ++impl_->paused[node];
+  } else if (auto it = impl_->paused.find(node); it != impl_->paused.end() && --it->second <= 0) {
+    impl_->paused.erase(it);
+  } else {
+    return;
+  }
+  const bool frozen = impl_->paused.count(node) > 0;
+  std::vector<std::shared_ptr<ConnState>> mine;
+  for (auto& [id, e] : impl_->conns)
+    if (e.a == node)
+      if (auto c = e.conn.lock()) mine.push_back(std::move(c));
+  for (auto& c : mine) {
+    if (frozen)
+      c->frozen = true;
+    else
+      c->thaw();
+  }
+}
+
+bool LiveLinks::is_paused(std::int32_t node) const { return impl_->paused.count(node) > 0; }
 
 std::size_t LiveLinks::reset(std::int32_t a, std::int32_t b) {
   std::vector<std::shared_ptr<ConnState>> hit;
@@ -423,7 +456,7 @@ class LiveListener final : public Listener {
         tcp::socket sock = std::move(s_->ready.front());
         s_->ready.pop_front();
         s_->start_accept();
-        if (auto conn = admit(std::move(sock))) return std::move(conn);
+        if (auto conn = admit(std::move(sock))) return conn;
         continue;
       }
       if (timed_out) return Err{NetErrc::timed_out};

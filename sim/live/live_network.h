@@ -62,6 +62,12 @@ class LiveLinks {
   // with clients outside the process; b = a: all of a's connections).
   // Returns how many were reset.
   std::size_t reset(std::int32_t a, std::int32_t b);
+  // Pauses (or resumes) a node's network: its connections read and write
+  // nothing (bytes wait in the kernel and in its send queues) until resumed
+  // — what peers see of a GC pause or SIGSTOP, though the node's own timers
+  // still run. Pauses count, as cuts do.
+  void pause(std::int32_t node, bool on);
+  bool is_paused(std::int32_t node) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -2,7 +2,7 @@
 """`samsa live --nemesis FILE --seed N`: the embedded cluster (3 brokers,
 RF=3, acks=all, min.insync.replicas=2, log.flush.interval.messages=1)
 under the seeded schedule of tests/live/data/nemesis.toml (broker crashes,
-partitions between brokers, connection resets), while an idempotent
+partitions between brokers, connection resets, pauses), while an idempotent
 confluent-kafka producer writes. The schedule is printed before `ready`
 and the same seed prints the same schedule; each fault is printed as it
 happens; after the fault phase everything is healed; every acknowledged
@@ -29,6 +29,7 @@ from multiprocess_test import Writer, read_all, wait_for  # noqa: E402  (exits 7
 import confluent_kafka  # noqa: E402
 
 SAMSA = sys.argv[1]
+SEED = 5  # its schedule has a crash, partitions, pauses and resets
 NEMESIS = os.path.join(HERE, "data", "nemesis.toml")
 SETS = ["min.insync.replicas=2", "log.flush.interval.messages=1", "zookeeper.session.timeout.ms=6000",
         "replica.lag.time.max.ms=5000", "num.partitions=3"]
@@ -134,15 +135,16 @@ def read_with_keys(bootstrap, topic):
 
 def main():
     test_bad_file()
-    server = Server(cluster_argv(3))
+    server = Server(cluster_argv(SEED))
     writer = HistoryWriter(server.bootstrap, "nemesis")
     writer.start()
     healed = wait_for(lambda: any(line.startswith("nemesis healed") for line in server.lines), timeout=60)
     check(healed, "the fault phase ends and every fault is healed")
     faults = [line for line in server.lines if " fault " in line]
     print("\n".join(faults))
-    check(any("crash" in line for line in faults) and any("partition" in line for line in faults),
-          f"crashes and partitions were applied, each printed as it happened ({len(faults)} lines)")
+    check(all(any(kind in line for line in faults) for kind in ("crash", "partition", "pause", "reset")),
+          f"crashes, partitions, pauses and resets were applied, each printed as it happened "
+          f"({len(faults)} lines)")
     ends = [line for line in server.lines if "end of fault" in line]
     check(len(ends) >= 1, f"and their ends ({len(ends)})")
     time.sleep(3)  # the healed cluster takes writes again
@@ -184,9 +186,9 @@ def main():
           f"and the same history missing one acknowledged record fails it (exit {rc2}, {anomalies})")
     rc, took = server.stop(signal.SIGTERM)
     check(rc == 0, f"SIGTERM: exit 0 after {took:.1f} s (got {rc})")
-    first = plan_lines(3)
-    check(first and first == plan_lines(3), f"the same seed prints the same schedule ({len(first)} faults)")
-    check(first != plan_lines(4), "another seed another one")
+    first = plan_lines(SEED)
+    check(first and first == plan_lines(SEED), f"the same seed prints the same schedule ({len(first)} faults)")
+    check(first != plan_lines(SEED + 1), "another seed another one")
     finish()
 
 

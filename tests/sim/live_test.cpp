@@ -628,6 +628,34 @@ TEST_CASE("a cut link between two nodes resets their connections and refuses new
   CHECK(steps == std::vector<std::string>{"echo", "reset", "refused", "still cut", "healed"});
 }
 
+TEST_CASE("a paused node's connections read and write nothing until it resumes", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  const NodeId server = add_echo_server(world, dir.path, {}, port, conns);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    CHECK(echoes(*c));
+    world.links().pause(server, true);
+    world.links().pause(server, true);  // two overlapping pauses
+    REQUIRE(c->send(frame_of("held")).ok());
+    CHECK(c->recv(rt.deadline_after(300ms)).error() == NetErrc::timed_out);
+    world.links().pause(server, false);
+    CHECK(world.links().is_paused(server));
+    CHECK(c->recv(rt.deadline_after(200ms)).error() == NetErrc::timed_out);
+    world.links().pause(server, false);
+    auto f = c->recv(rt.deadline_after(5s));
+    REQUIRE(f.ok());
+    CHECK(body_of(*f) == "held");  // nothing lost: it waited
+    CHECK(echoes(*c));
+  });
+  CHECK(r.reason == LiveStop::requested);
+}
+
 // An operation that holds the disk's I/O thread until `release` is set
 // (10 s at most, so a broken hand-off fails instead of hanging).
 Result<void, DiskErrc> hold_io_thread(LiveDisk& disk, std::atomic<bool>& running,
