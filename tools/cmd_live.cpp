@@ -1,7 +1,8 @@
 // `samsa live`: the system on real sockets, real files and real time.
 //
 //   samsa live [--brokers N] [--base-port P] [--coordinator-port P] [--host H]
-//              [--data-dir D] [--set KEY=VALUE ...]
+//              [--data-dir D] [--set KEY=VALUE ...] [--nemesis FILE.toml --seed N]
+//              [--metrics-port P]
 //       the embedded default: a coordinator (ZooKeeper's protocol) and N
 //       brokers in this one process; prints `ready bootstrap=... zookeeper=...`
 //       when clients can connect.
@@ -22,7 +23,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -32,6 +35,9 @@
 #include "system/coord/server.h"
 #include "tools/commands.h"
 #include "tools/live_config.h"
+#include "tools/live_metrics.h"
+#include "tools/live_nemesis.h"
+#include "sim/live/http_endpoint.h"
 
 namespace samsa::tools {
 
@@ -50,7 +56,11 @@ struct LiveOptions {
   std::string log_level = "info";
   std::string config;    // coordinator / broker --config
   std::vector<std::string> sets;  // --set KEY=VALUE for the embedded brokers
+  std::string nemesis;            // --nemesis FILE.toml (embedded cluster)
+  std::optional<std::uint64_t> seed;  // --seed: the nemesis schedule's (and the world's)
+  std::optional<std::uint16_t> metrics_port;  // --metrics-port (embedded cluster)
 };
+
 
 // How a server failed to start (set by its node's main, read after run()).
 struct StartFailure {
@@ -75,6 +85,7 @@ class Readiness {
     maybe_print();
   }
   void no_coordinator_here() { coordinator_ = true; }
+  bool printed() const { return printed_; }
 
  private:
   void maybe_print() {
@@ -137,14 +148,19 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
 // `cluster_size` brokers, so a client's first Metadata sees the cluster.
 Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s, int index,
                                        std::size_t cluster_size, Readiness& ready,
-                                       StartFailure& failure) {
+                                       StartFailure& failure, BrokerNodes* nodes = nullptr) {
   sim::LiveNodeConfig nc;
   nc.name = fmt::format("broker-{}", s.config.broker_id);
   nc.data_dir = s.log_dir;
   nc.listen_host = s.bind_host;
   nc.max_frame_bytes = static_cast<std::size_t>(s.config.socket_request_max_bytes);
-  return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure](sim::Runtime& rt) {
-    auto bound = rt.net().listen(s.port);
+  nc.connection_limits = s.connection_limits;
+  // A broker started again (a nemesis crash) binds the port it had, as a
+  // Kafka broker with a fixed port would, so bootstrap lists stay valid.
+  auto last_port = std::make_shared<std::uint16_t>(s.port);
+  return world.add_node(nc, [&world, s, index, cluster_size, &ready, &failure, nodes,
+                             last_port](sim::Runtime& rt) {
+    auto bound = rt.net().listen(*last_port);
     if (!bound) {
       failure = {true, 2, fmt::format("broker {}: cannot listen on {}:{}: {}", s.config.broker_id,
                                       s.bind_host, s.port, sim::to_string(bound.error()))};
@@ -154,10 +170,12 @@ Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s
     broker::BrokerOptions options;
     options.coordinators = s.coordinators;
     options.listener = std::shared_ptr<sim::Listener>(std::move(*bound));
+    *last_port = options.listener->port();
     options.advertised = broker::BrokerEndpoint{s.advertised_host,
                                                 s.advertised_port.value_or(options.listener->port())};
     auto node = broker::start_broker(rt, s.config, options);
     std::weak_ptr<broker::BrokerNode> weak = node;
+    if (nodes) (*nodes)[rt.node_id()] = weak;
     world.set_drain(rt.node_id(), [weak] {
       if (auto n = weak.lock()) broker::controlled_shutdown(*n);
     });
@@ -182,6 +200,7 @@ std::string fresh_data_dir() {
 
 sim::LiveConfig world_config(const LiveOptions& o) {
   sim::LiveConfig c;
+  c.seed = o.seed;
   c.log_level = o.log_level;
   c.handle_signals = true;
   return c;
@@ -295,6 +314,45 @@ Result<BrokerSettings, std::string> embedded_broker(const LiveOptions& o, const 
   return std::move(parsed->settings);
 }
 
+// Who a schedule's name is now: a node by name, the active controller, or
+// the leader of the first partition of the first topic that is not internal.
+std::optional<NodeId> resolve_target(LiveWorld& world, const BrokerNodes& brokers,
+                                     const std::string& name) {
+  for (NodeId id : world.node_ids())
+    if (world.node(id).config.name == name) return id;
+  for (const auto& [id, weak] : brokers) {
+    auto b = weak.lock();
+    if (!b || !world.is_up(id)) continue;
+    if (name == "controller" && b->controller.is_active()) return id;
+    if (name != "leader") continue;
+    for (const auto& [tp, state] : b->replicas->metadata().partitions()) {
+      if (tp.topic.starts_with("__") || state.leader.is_none()) continue;
+      for (const auto& [other, w] : brokers)
+        if (auto o = w.lock(); o && o->config.broker_id == state.leader.value()) return other;
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
+// Starts the nemesis once the cluster printed its ready line; the schedule
+// is printed first, one fault a line.
+void start_nemesis_when_ready(LiveWorld& world, LiveNemesisPlan plan, const Readiness& ready,
+                              const BrokerNodes& brokers, NodeId) {
+  std::cout << fmt::format("nemesis schedule: {} faults over {} ms (rate {:.2f}/s)",
+                           plan.schedule.size(), plan.fault_phase_ms, plan.rate_per_s)
+            << std::endl;
+  for (const auto& e : plan.schedule) std::cout << "nemesis plan " << scenarios::to_string(e) << std::endl;
+  world.spawn("nemesis-start", [&world, plan = std::move(plan), &ready, &brokers]() mutable {
+    while (!ready.printed()) world.control().sleep(std::chrono::milliseconds(20));
+    start_live_nemesis(world, std::move(plan),
+                       [&world, &brokers](const std::string& name) {
+                         return resolve_target(world, brokers, name);
+                       },
+                       std::cout);
+  });
+}
+
 int run_embedded(const LiveOptions& o) {
   std::string dir = o.data_dir.empty() ? fresh_data_dir() : o.data_dir;
   if (dir.empty()) {
@@ -315,8 +373,21 @@ int run_embedded(const LiveOptions& o) {
     brokers.push_back(std::move(*s));
   }
   LiveWorld world(world_config(o));
+  // The nemesis schedule is the world's seed's (printed: --seed replays it).
+  std::optional<LiveNemesisPlan> plan;
+  if (!o.nemesis.empty()) {
+    std::vector<std::string> names;
+    for (const auto& b : brokers) names.push_back(fmt::format("broker-{}", b.config.broker_id));
+    auto p = plan_live_nemesis(o.nemesis, world.seed(), names);
+    if (!p) {
+      std::cerr << "samsa live: " << p.error() << "\n";
+      return 2;
+    }
+    plan = std::move(*p);
+  }
   std::cout << "seed " << world.seed() << "\ndata-dir " << dir << std::endl;
   Readiness ready(o.brokers, "");
+  BrokerNodes broker_nodes;
   StartFailure failure;
   CoordinatorSettings cs;
   cs.data_dir = dir + "/coordinator";
@@ -331,7 +402,8 @@ int run_embedded(const LiveOptions& o) {
     if (std::exchange(started, true)) return;
     for (std::size_t b = 0; b < brokers.size(); ++b) {
       brokers[b].coordinators = {sim::Address{o.host, port}};
-      auto id = add_broker(world, brokers[b], static_cast<int>(b), brokers.size(), ready, failure);
+      auto id = add_broker(world, brokers[b], static_cast<int>(b), brokers.size(), ready, failure,
+                           &broker_nodes);
       if (!id) {
         failure = {true, 2, fmt::format("broker {}: {}", b, id.error())};
         world.request_stop();
@@ -346,7 +418,22 @@ int run_embedded(const LiveOptions& o) {
     return 2;
   }
   world.start(*coordinator);
-  return exit_code_of(world.run(), failure);
+  if (plan) start_nemesis_when_ready(world, std::move(*plan), ready, broker_nodes, *coordinator);
+  // Declared after the world: closed before it goes.
+  std::unique_ptr<sim::HttpEndpoint> metrics;
+  if (o.metrics_port) {
+    auto m = sim::HttpEndpoint::open(world.io(), o.host, *o.metrics_port,
+                                     [&world, &broker_nodes] { return render_metrics(world, broker_nodes); });
+    if (!m) {
+      std::cerr << "samsa live: --metrics-port: " << m.error() << "\n";
+      return 2;
+    }
+    metrics = std::move(*m);
+    std::cout << "metrics http://" << o.host << ":" << metrics->port() << "/metrics" << std::endl;
+  }
+  const auto result = world.run();
+  metrics.reset();
+  return exit_code_of(result, failure);
 }
 
 }  // namespace
@@ -365,6 +452,13 @@ Command add_live_command(CLI::App& app) {
   live->add_option("--data-dir", opts->data_dir, "where servers keep their files (default: a fresh temp dir)");
   live->add_option("--set", opts->sets, "KEY=VALUE: a server.properties key for every broker (repeatable)");
   live->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
+  live->add_option("--nemesis", opts->nemesis,
+                   "a scenario file whose [faults] and [[nemesis]] are applied to the cluster "
+                   "(crash, restart, partition, reset), printed as they happen");
+  live->add_option("--metrics-port", opts->metrics_port,
+                   "serve Prometheus metrics (Kafka's names) on --host:P/metrics (0: a free port, printed)");
+  live->add_option("--seed", opts->seed, "the seed of the nemesis schedule and the random streams "
+                                         "(default: from the OS, printed)");
   auto* coord = live->add_subcommand("coordinator", "one coordinator, configured by a zoo.cfg");
   coord->add_option("--config", opts->config, "ZooKeeper-style config file")->required();
   coord->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);

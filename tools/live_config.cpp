@@ -1,6 +1,10 @@
 #include "tools/live_config.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <charconv>
+#include <climits>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -217,12 +221,75 @@ Result<void, std::string> resolve_listeners(const ConfigFile& file,
 
 }  // namespace
 
+// Every address a host name (or an IP literal) stands for, as text.
+std::vector<std::string> addresses_of(const std::string& host) {
+  std::vector<std::string> out;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    char text[NI_MAXHOST] = {};
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0)
+      out.emplace_back(text);
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+// The connection-quota keys, which the live listener enforces (Kafka's
+// SocketServer ConnectionQuotas). True when `e` was one of them; an error
+// for a bad value, with Kafka's validators (ints at least 0; overrides a
+// comma-separated list of host:count).
+Result<bool, std::string> parse_connection_limit(const ConfigFile& file, const ConfigEntry& e,
+                                                  sim::ConnectionLimits& limits) {
+  auto count = [&](const std::string& v) -> Result<std::int64_t, std::string> {
+    const auto n = parse_int<std::int32_t>(trim(v));
+    if (!n || *n < 0)
+      return Err{file.where(e) + ": invalid value " + v + " for configuration " + e.key +
+                 ": value must be at least 0"};
+    return std::int64_t{*n};
+  };
+  if (e.key == "max.connections" || e.key == "max.connections.per.ip") {
+    auto n = count(e.value);
+    if (!n) return Err{n.error()};
+    (e.key == "max.connections" ? limits.max_connections : limits.max_connections_per_ip) = *n;
+    return true;
+  }
+  if (e.key != "max.connections.per.ip.overrides") return false;
+  limits.per_ip_overrides.clear();
+  for (const std::string& item : split(e.value, ',')) {
+    const std::string entry = trim(item);
+    if (entry.empty()) continue;
+    const auto colon = entry.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return Err{file.where(e) + ": bad value for max.connections.per.ip.overrides: '" + entry +
+                 "' is not host:count"};
+    auto n = count(entry.substr(colon + 1));
+    if (!n) return Err{n.error()};
+    const auto addrs = addresses_of(entry.substr(0, colon));
+    if (addrs.empty())
+      return Err{file.where(e) + ": bad value for max.connections.per.ip.overrides: cannot resolve '" +
+                 entry.substr(0, colon) + "'"};
+    for (const auto& a : addrs) limits.per_ip_overrides[a] = *n;
+  }
+  return true;
+}
+
 Result<ParsedBroker, std::string> parse_broker(const ConfigFile& file, const std::string& default_host) {
   ParsedBroker out;
   BrokerSettings& s = out.settings;
   std::vector<std::pair<std::string, std::string>> known;
   std::map<std::string, const ConfigEntry*> last;
+  const ConfigEntry* per_ip = nullptr;
   for (const ConfigEntry& e : file.entries) {
+    auto quota = parse_connection_limit(file, e, s.connection_limits);
+    if (!quota) return Err{quota.error()};
+    if (*quota) {
+      if (e.key == "max.connections.per.ip") per_ip = &e;
+      continue;
+    }
     if (!broker::is_broker_config_key(e.key)) {
       out.warnings.push_back(file.where(e) + ": unknown key '" + e.key + "'; ignored");
       continue;
@@ -240,6 +307,12 @@ Result<ParsedBroker, std::string> parse_broker(const ConfigFile& file, const std
     return Err{(it != last.end() ? file.where(*it->second) : file.path) + ": " + whole.error().message};
   }
   s.config = std::move(*whole);
+  // KafkaConfig.validateValues: a per-IP limit of 0 needs overrides.
+  if (per_ip != nullptr && s.connection_limits.max_connections_per_ip == 0 &&
+      s.connection_limits.per_ip_overrides.empty())
+    return Err{file.where(*per_ip) +
+               ": max.connections.per.ip can be set to zero only if "
+               "max.connections.per.ip.overrides property is set."};
   if (!last.count("broker.id") || s.config.broker_id < 0)
     return Err{(last.count("broker.id") ? file.where(*last.at("broker.id")) : file.path) +
                ": broker.id must be set to 0 or more (samsa does not generate broker ids)"};

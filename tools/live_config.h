@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/live/connection_limits.h"
 #include "sim/runtime/network.h"
 #include "sim/runtime/result.h"
 #include "system/broker/config.h"
@@ -76,6 +77,9 @@ struct BrokerSettings {
   std::string advertised_host;     // advertised.listeners, else listeners' host
   std::optional<std::uint16_t> advertised_port;  // nullopt: the bound port
   std::vector<sim::Address> coordinators;        // zookeeper.connect
+  // max.connections, max.connections.per.ip, max.connections.per.ip.overrides
+  // (host names resolved to their addresses when the file is read).
+  sim::ConnectionLimits connection_limits;
 };
 
 struct ParsedBroker {

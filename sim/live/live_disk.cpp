@@ -21,17 +21,28 @@ auto retry(F f) {
   }
 }
 
+// The descriptor is shared with operations queued on the I/O thread, so a
+// file closed by one fiber while another's fsync of it is in flight never
+// has its descriptor number reused under that fsync.
+struct Fd {
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() { ::close(fd); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  const int fd;
+};
+
 class LiveFile final : public File {
  public:
-  LiveFile(int fd, std::string path, LiveDiskStats& stats)
-      : fd_(fd), path_(std::move(path)), stats_(stats) {}
-  ~LiveFile() override { ::close(fd_); }
+  LiveFile(int fd, std::string path, LiveDisk& disk)
+      : fd_(std::make_shared<Fd>(fd)), path_(std::move(path)), disk_(disk) {}
 
   Result<std::size_t, DiskErrc> read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    const int fd = fd_->fd;
     std::size_t done = 0;
     while (done < out.size()) {
       const ssize_t n = retry([&] {
-        return ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+        return ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       });
       if (n < 0) return Err{disk_errc_of(errno)};
       if (n == 0) break;  // end of file: a short read
@@ -41,10 +52,11 @@ class LiveFile final : public File {
   }
 
   Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) override {
+    const int fd = fd_->fd;
     std::size_t done = 0;
     while (done < data.size()) {
       const ssize_t n = retry([&] {
-        return ::pwrite(fd_, data.data() + done, data.size() - done,
+        return ::pwrite(fd, data.data() + done, data.size() - done,
                         static_cast<off_t>(offset + done));
       });
       if (n < 0) return Err{disk_errc_of(errno)};
@@ -53,35 +65,43 @@ class LiveFile final : public File {
     return {};
   }
 
-  // The end is read when the append runs; fibers of one thread never
-  // interleave inside it, so appends never overwrite each other.
+  // The end is read when the append runs; appends run on the world's
+  // thread and fibers never interleave inside one, so appends never
+  // overwrite each other.
   Result<void, DiskErrc> append(ByteView data) override { return write(size(), data); }
 
   Result<void, DiskErrc> truncate(std::uint64_t size_bytes) override {
-    if (retry([&] { return ::ftruncate(fd_, static_cast<off_t>(size_bytes)); }) != 0)
-      return Err{disk_errc_of(errno)};
-    return {};
+    return disk_.blocking([fd = fd_, size_bytes]() -> Result<void, DiskErrc> {
+      if (retry([&] { return ::ftruncate(fd->fd, static_cast<off_t>(size_bytes)); }) != 0)
+        return Err{disk_errc_of(errno)};
+      return {};
+    });
   }
 
   // fdatasync writes the data and the metadata needed to read it back (the
   // size), which is what the seam's fsync promises.
   Result<void, DiskErrc> fsync() override {
-    ++stats_.file_fsyncs;
-    if (retry([&] { return ::fdatasync(fd_); }) != 0) return Err{disk_errc_of(errno)};
-    return {};
+    LiveDiskStats& stats = disk_.stats();
+    return disk_.blocking(
+        [fd = fd_, &stats]() -> Result<void, DiskErrc> {
+          stats.file_fsyncs.fetch_add(1, std::memory_order_relaxed);
+          if (retry([&] { return ::fdatasync(fd->fd); }) != 0) return Err{disk_errc_of(errno)};
+          return {};
+        },
+        fd_.get());
   }
 
   std::uint64_t size() const override {
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) return 0;
+    if (::fstat(fd_->fd, &st) != 0) return 0;
     return static_cast<std::uint64_t>(st.st_size);
   }
   const std::string& path() const override { return path_; }
 
  private:
-  int fd_;
+  std::shared_ptr<Fd> fd_;
   std::string path_;
-  LiveDiskStats& stats_;
+  LiveDisk& disk_;
 };
 
 }  // namespace
@@ -100,8 +120,25 @@ DiskErrc disk_errc_of(int err) {
   }
 }
 
-LiveDisk::LiveDisk(std::string root) : root_(std::move(root)) {
+LiveDisk::LiveDisk(std::string root, asio::io_context* io, Parker* parker)
+    : root_(std::move(root)), parker_(parker) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  if (io != nullptr) io_thread_ = std::make_unique<DiskIoThread>(*io);
+}
+
+Result<void, DiskErrc> LiveDisk::blocking(std::function<Result<void, DiskErrc>()> op,
+                                          const void* fsync_key) {
+  if (!io_thread_) return op();
+  // The result crosses threads as an int: 0, or 1 + the error.
+  const int r = io_thread_->run(
+      [&op]() -> int {
+        auto res = op();
+        return res ? 0 : 1 + static_cast<int>(res.error());
+      },
+      fsync_key);
+  if (parker_ != nullptr) parker_->check_alive();
+  if (r == 0) return {};
+  return Err{static_cast<DiskErrc>(r - 1)};
 }
 
 std::string LiveDisk::real_path(std::string_view path) const {
@@ -115,7 +152,7 @@ std::string LiveDisk::real_path(std::string_view path) const {
 Result<void, DiskErrc> LiveDisk::fsync_dir_real(const std::string& real) {
   const int fd = retry([&] { return ::open(real.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
   if (fd < 0) return Err{disk_errc_of(errno)};
-  ++stats_.dir_fsyncs;
+  stats_.dir_fsyncs.fetch_add(1, std::memory_order_relaxed);
   const int r = retry([&] { return ::fsync(fd); });
   const int err = errno;
   ::close(fd);
@@ -137,60 +174,77 @@ Result<std::unique_ptr<File>, DiskErrc> LiveDisk::open(std::string_view path, Op
   if (options.create) flags |= O_CREAT;
   if (options.create && options.exclusive) flags |= O_EXCL;
   if (options.truncate) flags |= O_TRUNC;
-  const int fd = retry([&] { return ::open(real.c_str(), flags, 0644); });
-  if (fd < 0) return Err{disk_errc_of(errno)};
-  auto file = std::make_unique<LiveFile>(fd, std::string(path), stats_);
-  if (!existed) {
-    // A created file's name is durable before open returns.
-    if (auto r = fsync_parent(path); !r) return Err{r.error()};
+  if (existed) {
+    const int fd = retry([&] { return ::open(real.c_str(), flags, 0644); });
+    if (fd < 0) return Err{disk_errc_of(errno)};
+    return std::unique_ptr<File>(std::make_unique<LiveFile>(fd, std::string(path), *this));
   }
-  return std::unique_ptr<File>(std::move(file));
+  // A created file's name is durable before open returns: the directory
+  // fsync runs off the world's thread.
+  // (The file is made on the I/O thread, so a Crashed thrown after the
+  // park still closes its descriptor.)
+  std::unique_ptr<File> file;
+  auto made = blocking([&]() -> Result<void, DiskErrc> {
+    const int fd = retry([&] { return ::open(real.c_str(), flags, 0644); });
+    if (fd < 0) return Err{disk_errc_of(errno)};
+    file = std::make_unique<LiveFile>(fd, std::string(path), *this);
+    return fsync_parent(path);
+  });
+  if (!made) return Err{made.error()};
+  return file;
 }
 
 Result<void, DiskErrc> LiveDisk::mkdirs(std::string_view dir) {
-  if (!valid_path(dir)) return Err{DiskErrc::bad_path};
-  // Check every ancestor first: a failed mkdirs creates nothing.
-  std::vector<std::string> missing;
-  for (std::string d(dir); !d.empty(); d = parent_of(d)) {
-    struct stat st {};
-    if (::stat(real_path(d).c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) return Err{DiskErrc::exists};
-      break;
+  if (valid_path(dir) && is_directory(dir)) return {};  // nothing to make (or fsync)
+  return blocking([&]() -> Result<void, DiskErrc> {
+    if (!valid_path(dir)) return Err{DiskErrc::bad_path};
+    // Check every ancestor first: a failed mkdirs creates nothing.
+    std::vector<std::string> missing;
+    for (std::string d(dir); !d.empty(); d = parent_of(d)) {
+      struct stat st {};
+      if (::stat(real_path(d).c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return Err{DiskErrc::exists};
+        break;
+      }
+      missing.push_back(d);
     }
-    missing.push_back(d);
-  }
-  std::reverse(missing.begin(), missing.end());
-  for (const std::string& d : missing) {
-    if (::mkdir(real_path(d).c_str(), 0755) != 0 && errno != EEXIST)
-      return Err{disk_errc_of(errno)};
-    if (auto r = fsync_parent(d); !r) return r;
-  }
-  return {};
+    std::reverse(missing.begin(), missing.end());
+    for (const std::string& d : missing) {
+      if (::mkdir(real_path(d).c_str(), 0755) != 0 && errno != EEXIST)
+        return Err{disk_errc_of(errno)};
+      if (auto r = fsync_parent(d); !r) return r;
+    }
+    return {};
+  });
 }
 
 Result<void, DiskErrc> LiveDisk::remove(std::string_view path) {
-  if (!valid_path(path)) return Err{DiskErrc::bad_path};
-  const std::string real = real_path(path);
-  struct stat st {};
-  if (::lstat(real.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
-  const int r = S_ISDIR(st.st_mode) ? ::rmdir(real.c_str()) : ::unlink(real.c_str());
-  if (r != 0) return Err{errno == EEXIST ? DiskErrc::not_empty : disk_errc_of(errno)};
-  return fsync_parent(path);
+  return blocking([&]() -> Result<void, DiskErrc> {
+    if (!valid_path(path)) return Err{DiskErrc::bad_path};
+    const std::string real = real_path(path);
+    struct stat st {};
+    if (::lstat(real.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
+    const int r = S_ISDIR(st.st_mode) ? ::rmdir(real.c_str()) : ::unlink(real.c_str());
+    if (r != 0) return Err{errno == EEXIST ? DiskErrc::not_empty : disk_errc_of(errno)};
+    return fsync_parent(path);
+  });
 }
 
 Result<void, DiskErrc> LiveDisk::rename(std::string_view from, std::string_view to) {
-  if (!valid_path(from) || !valid_path(to)) return Err{DiskErrc::bad_path};
-  const std::string real_from = real_path(from);
-  const std::string real_to = real_path(to);
-  struct stat st {};
-  if (::stat(real_from.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
-  if (S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};  // the seam renames files
-  if (::stat(real_to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};
-  if (::rename(real_from.c_str(), real_to.c_str()) != 0) return Err{disk_errc_of(errno)};
-  // Durable when it returns: the new name's directory, then the old one's.
-  if (auto r = fsync_parent(to); !r) return r;
-  if (parent_of(from) != parent_of(to)) return fsync_parent(from);
-  return {};
+  return blocking([&]() -> Result<void, DiskErrc> {
+    if (!valid_path(from) || !valid_path(to)) return Err{DiskErrc::bad_path};
+    const std::string real_from = real_path(from);
+    const std::string real_to = real_path(to);
+    struct stat st {};
+    if (::stat(real_from.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
+    if (S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};  // the seam renames files
+    if (::stat(real_to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};
+    if (::rename(real_from.c_str(), real_to.c_str()) != 0) return Err{disk_errc_of(errno)};
+    // Durable when it returns: the new name's directory, then the old one's.
+    if (auto r = fsync_parent(to); !r) return r;
+    if (parent_of(from) != parent_of(to)) return fsync_parent(from);
+    return {};
+  });
 }
 
 Result<std::vector<std::string>, DiskErrc> LiveDisk::list(std::string_view dir) {
@@ -209,8 +263,10 @@ Result<std::vector<std::string>, DiskErrc> LiveDisk::list(std::string_view dir) 
 }
 
 Result<void, DiskErrc> LiveDisk::fsync_dir(std::string_view dir) {
-  if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
-  return fsync_dir_real(real_path(dir));
+  return blocking([&]() -> Result<void, DiskErrc> {
+    if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
+    return fsync_dir_real(real_path(dir));
+  });
 }
 
 bool LiveDisk::exists(std::string_view path) {

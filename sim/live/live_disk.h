@@ -5,23 +5,41 @@
 // fsyncs its parent directory (both parents for a rename). Paths are checked
 // like the simulated disk's (relative, no '.' or '..' parts), so a node can
 // never reach outside its root.
+//
+// With an io_context (as every LiveWorld node has), the operations that can
+// block for milliseconds run on the disk's own I/O thread (disk_io.h) while
+// the calling fiber parks and the node's other fibers, and the other nodes
+// of the process, go on: fsync, truncate, and the metadata operations that
+// fsync a directory (creating open, mkdirs, remove, rename, fsync_dir).
+// Reads and writes stay on the world's thread: they copy to and from the
+// page cache in microseconds, less than the hand-off to a thread costs.
+#include <asio/io_context.hpp>
+
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "sim/live/disk_io.h"
 #include "sim/runtime/disk.h"
+#include "sim/runtime/sync.h"
 
 namespace samsa::sim {
 
+// Counted on whichever thread makes the call.
 struct LiveDiskStats {
-  std::uint64_t file_fsyncs = 0;
-  std::uint64_t dir_fsyncs = 0;
+  std::atomic<std::uint64_t> file_fsyncs{0};
+  std::atomic<std::uint64_t> dir_fsyncs{0};
 };
 
 class LiveDisk final : public Disk {
  public:
-  // `root` must exist (LiveWorld::add_node creates it).
-  explicit LiveDisk(std::string root);
+  // `root` must exist (LiveWorld::add_node creates it). Without `io` every
+  // operation runs on the calling thread; with it (and the parker of the
+  // world whose thread runs `io`), blocking ones run on an I/O thread.
+  explicit LiveDisk(std::string root, asio::io_context* io = nullptr, Parker* parker = nullptr);
 
   Result<std::unique_ptr<File>, DiskErrc> open(std::string_view path,
                                                OpenOptions options) override;
@@ -40,6 +58,15 @@ class LiveDisk final : public Disk {
   // The real path of a seam path (root + "/" + path; the root for "").
   std::string real_path(std::string_view path) const;
   LiveDiskStats& stats() { return stats_; }
+  // The I/O thread's counters (nullptr without one).
+  const DiskIoStats* io_stats() const { return io_thread_ ? &io_thread_->stats() : nullptr; }
+
+  // Runs `op` where blocking is allowed: on the I/O thread (parking the
+  // calling fiber) when there is one, else right here. `fsync_key` marks an
+  // fsync of one file, for group commit. After a park, a fiber whose node
+  // was shut down meanwhile throws Crashed (the operation did happen).
+  Result<void, DiskErrc> blocking(std::function<Result<void, DiskErrc>()> op,
+                                  const void* fsync_key = nullptr);
 
  private:
   Result<void, DiskErrc> fsync_parent(std::string_view path);
@@ -47,6 +74,8 @@ class LiveDisk final : public Disk {
 
   std::string root_;
   LiveDiskStats stats_;
+  Parker* parker_ = nullptr;
+  std::unique_ptr<DiskIoThread> io_thread_;
 };
 
 // Maps an errno value to the seam's disk error.

@@ -8,6 +8,10 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <set>
+#include <vector>
+#include <functional>
+#include <map>
 
 namespace samsa::sim {
 
@@ -65,6 +69,36 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   Bytes out_pending;  // queued frames, written after the write in flight
   Bytes out_writing;  // the batch an async write is sending
   bool writing = false;
+  // Gives the connection's quota slot back (accepted connections); once.
+  std::function<void()> release;
+  // Takes the connection out of the world's link registry; once.
+  std::function<void()> unregister;
+  // Its node is paused (a fault): nothing is read or written until thawed.
+  bool frozen = false;
+  void thaw() {
+    frozen = false;
+    start_read();
+    flush();
+  }
+
+  ~ConnState() {
+    release_quota();
+    if (unregister) unregister();
+  }
+  // A fault: the connection breaks now (both ends see it end).
+  void reset_now() noexcept {
+    broken = true;
+    out_pending.clear();
+    shut();
+    readers.notify_all();
+    writers.notify_all();
+  }
+  void release_quota() noexcept {
+    if (!release) return;
+    auto r = std::move(release);
+    release = nullptr;
+    r();
+  }
 
   // The next whole frame, if the buffer holds one. Sets `bad` on a size
   // prefix that is negative or over the limit.
@@ -108,7 +142,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   // blocking. (An async read would try a read first that fails with EAGAIN
   // in request/response traffic: one wasted syscall per frame.)
   void start_read() {
-    if (reading || eof || broken || bad || closed) return;
+    if (reading || eof || broken || bad || closed || frozen) return;
     reading = true;
     socket.async_wait(tcp::socket::wait_read,
                       [self = shared_from_this()](const std::error_code& ec) {
@@ -123,6 +157,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
       readers.notify_all();
       return;
     }
+    if (frozen) return;  // paused: the bytes wait in the kernel until thaw()
     // Move the unread tail to the front before growing.
     if (in_start > 0) {
       std::memmove(in.data(), in.data() + in_start, in_end - in_start);
@@ -146,7 +181,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   }
 
   void flush() {
-    if (writing || out_pending.empty() || broken) return;
+    if (writing || out_pending.empty() || broken || frozen) return;
     out_writing.swap(out_pending);
     out_pending.clear();
     writing = true;
@@ -176,6 +211,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     std::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
+    release_quota();
   }
 
   void close() noexcept {
@@ -190,6 +226,96 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
       shut();
   }
 };
+
+}  // namespace
+
+struct LiveLinks::Impl {
+  struct Entry {
+    std::weak_ptr<ConnState> conn;
+    std::int32_t a;  // the node that owns this end
+    std::int32_t b;  // the node at the other end, -1 outside the process
+  };
+  std::map<std::uint16_t, std::int32_t> listening;     // port -> node
+  std::map<std::uint16_t, std::int32_t> client_ports;  // outgoing connection's local port -> node
+  // (lower, higher) -> how many faults cut it now (overlapping faults)
+  std::map<std::pair<std::int32_t, std::int32_t>, int> cuts;
+  std::map<std::uint64_t, Entry> conns;                  // by connection id
+  std::map<std::int32_t, int> paused;                    // node -> pause faults on it now
+
+  std::int32_t node_on(const std::map<std::uint16_t, std::int32_t>& m, std::uint16_t port) const {
+    const auto it = m.find(port);
+    return it == m.end() ? -1 : it->second;
+  }
+  void add(const std::shared_ptr<ConnState>& c, std::int32_t a, std::int32_t b,
+           std::optional<std::uint16_t> client_port) {
+    conns[c->id] = Entry{c, a, b};
+    c->frozen = paused.count(a) > 0;
+    if (client_port) client_ports[*client_port] = a;
+    c->unregister = [this, id = c->id, client_port] {
+      conns.erase(id);
+      if (client_port) client_ports.erase(*client_port);
+    };
+  }
+};
+
+LiveLinks::LiveLinks() : impl_(std::make_unique<Impl>()) {}
+LiveLinks::~LiveLinks() {
+  // Connections still alive must not call back into a registry that is gone.
+  for (auto& [id, e] : impl_->conns)
+    if (auto c = e.conn.lock()) c->unregister = nullptr;
+}
+
+void LiveLinks::cut(std::int32_t a, std::int32_t b, bool on) {
+  const auto key = std::minmax(a, b);
+  if (!on) {
+    if (auto it = impl_->cuts.find(key); it != impl_->cuts.end() && --it->second <= 0)
+      impl_->cuts.erase(it);
+    return;
+  }
+  ++impl_->cuts[key];
+  reset(a, b);
+}
+
+bool LiveLinks::is_cut(std::int32_t a, std::int32_t b) const {
+  return a >= 0 && b >= 0 && impl_->cuts.count(std::minmax(a, b)) > 0;
+}
+
+void LiveLinks::pause(std::int32_t node, bool on) {
+  if (on) {
+    ++impl_->paused[node];
+  } else if (auto it = impl_->paused.find(node); it != impl_->paused.end() && --it->second <= 0) {
+    impl_->paused.erase(it);
+  } else {
+    return;
+  }
+  const bool frozen = impl_->paused.count(node) > 0;
+  std::vector<std::shared_ptr<ConnState>> mine;
+  for (auto& [id, e] : impl_->conns)
+    if (e.a == node)
+      if (auto c = e.conn.lock()) mine.push_back(std::move(c));
+  for (auto& c : mine) {
+    if (frozen)
+      c->frozen = true;
+    else
+      c->thaw();
+  }
+}
+
+bool LiveLinks::is_paused(std::int32_t node) const { return impl_->paused.count(node) > 0; }
+
+std::size_t LiveLinks::reset(std::int32_t a, std::int32_t b) {
+  std::vector<std::shared_ptr<ConnState>> hit;
+  for (auto& [id, e] : impl_->conns) {
+    const bool match = b == a ? (e.a == a || e.b == a)
+                              : ((e.a == a && e.b == b) || (e.a == b && e.b == a && b >= 0));
+    if (!match) continue;
+    if (auto c = e.conn.lock()) hit.push_back(std::move(c));
+  }
+  for (auto& c : hit) c->reset_now();
+  return hit.size();
+}
+
+namespace {
 
 class LiveConnection final : public Connection {
  public:
@@ -243,12 +369,38 @@ class LiveConnection final : public Connection {
 // A listening socket; one async accept is kept outstanding while fewer than
 // k_accept_queue accepted connections wait for accept().
 struct ListenState : std::enable_shared_from_this<ListenState> {
-  ListenState(tcp::acceptor a, Parker& parker) : acceptor(std::move(a)), acceptors(parker) {}
+  ListenState(tcp::acceptor a, Parker& parker, ConnectionLimits l)
+      : acceptor(std::move(a)), acceptors(parker), limits(std::move(l)) {}
   tcp::acceptor acceptor;
   WaitQueue acceptors;
   std::deque<tcp::socket> ready;
   bool accepting = false;
   bool closed = false;
+  // Connection quotas: open accepted connections, in all and by address.
+  ConnectionLimits limits;
+  std::int64_t open = 0;
+  std::map<std::string, std::int64_t> open_by_ip;
+  bool at_limit_logged = false;
+
+  // Takes a slot for a connection from `ip`; the returned function gives
+  // it back (when the connection closes).
+  std::function<void()> take_slot(const std::string& ip, LiveNetStats& stats) {
+    ++open;
+    ++open_by_ip[ip];
+    ++stats.connections_open;
+    return [weak = weak_from_this(), ip, st = &stats] {
+      --st->connections_open;  // the world's stats outlive every connection
+      auto self = weak.lock();
+      if (!self) return;
+      --self->open;
+      if (--self->open_by_ip[ip] == 0) self->open_by_ip.erase(ip);
+      self->acceptors.notify_all();  // an acceptor may wait for a slot
+    };
+  }
+  std::int64_t open_from(const std::string& ip) const {
+    const auto it = open_by_ip.find(ip);
+    return it == open_by_ip.end() ? 0 : it->second;
+  }
 
   void start_accept() {
     if (accepting || closed || ready.size() >= k_accept_queue) return;
@@ -275,29 +427,40 @@ struct ListenState : std::enable_shared_from_this<ListenState> {
 class LiveListener final : public Listener {
  public:
   LiveListener(std::shared_ptr<ListenState> s, Parker& parker, const LiveNetOptions& options,
-               std::uint64_t& next_id, LiveNetStats& stats)
-      : s_(std::move(s)), parker_(parker), options_(options), next_id_(next_id), stats_(stats) {
+               std::uint64_t& next_id, LiveNetStats& stats, LiveLinks& links, std::int32_t self)
+      : s_(std::move(s)), parker_(parker), options_(options), next_id_(next_id), stats_(stats),
+        links_(links), self_(self) {
     std::error_code ec;
     port_ = s_->acceptor.local_endpoint(ec).port();
+    links_.impl().listening[port_] = self_;
   }
-  ~LiveListener() override { s_->close(); }
+  ~LiveListener() override {
+    s_->close();
+    links_.impl().listening.erase(port_);
+  }
 
   Result<std::unique_ptr<Connection>, NetErrc> accept(std::optional<MonoTime> deadline) override {
     bool timed_out = false;
     for (;;) {
       if (!parker_.check_alive()) return Err{NetErrc::closed};
       if (s_->closed) return Err{NetErrc::closed};
-      if (!s_->ready.empty()) {
+      // At max.connections nothing is taken until a connection closes
+      // (Kafka's Acceptor waits in ConnectionQuotas.waitForConnectionSlot).
+      const bool full = s_->open >= s_->limits.max_connections;
+      if (full && !s_->at_limit_logged && options_.log) {
+        options_.log->warn("{} connections open, the configured max.connections: new connections "
+                           "wait until one closes", s_->open);
+      }
+      s_->at_limit_logged = full;
+      if (!full && !s_->ready.empty()) {
         tcp::socket sock = std::move(s_->ready.front());
         s_->ready.pop_front();
         s_->start_accept();
-        ++stats_.connections_accepted;
-        auto state =
-            std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
-        return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
+        if (auto conn = admit(std::move(sock))) return conn;
+        continue;
       }
       if (timed_out) return Err{NetErrc::timed_out};
-      s_->start_accept();
+      if (!full) s_->start_accept();
       timed_out = s_->acceptors.wait("net.accept", deadline) == Wake::timed_out;
     }
   }
@@ -305,11 +468,42 @@ class LiveListener final : public Listener {
   std::uint16_t port() const override { return port_; }
 
  private:
+  // A connection within its address's quota, else nullptr: closed at once
+  // with one log line (Kafka's TooManyConnectionsException, logged by the
+  // Acceptor as "Rejected connection from ...").
+  std::unique_ptr<Connection> admit(tcp::socket sock) {
+    std::error_code ec;
+    const auto remote = sock.remote_endpoint(ec);
+    const std::string ip = ec ? std::string() : remote.address().to_string();
+    const std::int32_t from = links_.impl().node_on(links_.impl().client_ports, ec ? 0 : remote.port());
+    if (links_.is_cut(self_, from)) {  // it connected just before a cut
+      sock.close(ec);
+      return nullptr;
+    }
+    const std::int64_t limit = s_->limits.limit_for(ip);
+    if (s_->open_from(ip) >= limit) {
+      ++stats_.connections_rejected;
+      if (options_.log)
+        options_.log->info("Rejected connection from {}:{}, address already has the configured "
+                           "maximum of {} connections (max.connections.per.ip)",
+                           ip, ec ? 0 : remote.port(), limit);
+      sock.close(ec);
+      return nullptr;
+    }
+    ++stats_.connections_accepted;
+    auto state = std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
+    state->release = s_->take_slot(ip, stats_);
+    links_.impl().add(state, self_, from, std::nullopt);
+    return std::make_unique<LiveConnection>(state, parker_);
+  }
+
   std::shared_ptr<ListenState> s_;
   Parker& parker_;
   LiveNetOptions options_;
   std::uint64_t& next_id_;
   LiveNetStats& stats_;
+  LiveLinks& links_;
+  std::int32_t self_;
   std::uint16_t port_ = 0;
 };
 
@@ -370,15 +564,19 @@ Result<std::unique_ptr<Listener>, NetErrc> LiveNetwork::listen(std::uint16_t por
   if (ec == asio::error::address_in_use) return Err{NetErrc::address_in_use};
   if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
   if (ec) return Err{NetErrc::refused};
-  auto state = std::make_shared<ListenState>(std::move(acceptor), parker_);
+  auto state = std::make_shared<ListenState>(std::move(acceptor), parker_, options_.limits);
   state->start_accept();
   return std::unique_ptr<Listener>(
-      std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_));
+      std::make_unique<LiveListener>(std::move(state), parker_, options_, next_id_, stats_, links_,
+                                     self_));
 }
 
 Result<std::unique_ptr<Connection>, NetErrc> LiveNetwork::connect(const Address& to,
                                                                  std::optional<MonoTime> deadline) {
   parker_.check_alive();
+  // In-process peers are found by port (one host); a cut link refuses.
+  const std::int32_t target = links_.impl().node_on(links_.impl().listening, to.port);
+  if (links_.is_cut(self_, target)) return Err{NetErrc::refused};
   auto op = std::make_shared<ConnectOp>(io_, parker_);
   op->start(to);
   // A deadline or a shutdown (Crashed) while waiting gives the connect up;
@@ -394,8 +592,12 @@ Result<std::unique_ptr<Connection>, NetErrc> LiveNetwork::connect(const Address&
       return Err{NetErrc::timed_out};
   }
   if (op->ec) return Err{connect_errc_of(op->ec)};
+  if (links_.is_cut(self_, target)) return Err{NetErrc::refused};  // cut while connecting
   ++stats_.connections_made;
+  std::error_code ec;
+  const std::uint16_t local_port = op->socket.local_endpoint(ec).port();
   auto state = std::make_shared<ConnState>(std::move(op->socket), parker_, options_, ++next_id_, stats_);
+  links_.impl().add(state, self_, target, ec ? std::nullopt : std::optional<std::uint16_t>(local_port));
   return std::unique_ptr<Connection>(std::make_unique<LiveConnection>(state, parker_));
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "sim/live/connection_limits.h"
 #include "sim/runtime/network.h"
 #include "sim/runtime/sync.h"
 
@@ -27,22 +28,63 @@ struct LiveNetStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_made = 0;
   std::uint64_t bad_frames = 0;
+  std::uint64_t connections_rejected = 0;  // over max.connections.per.ip
+  std::int64_t connections_open = 0;       // accepted and not yet closed
 };
+
 
 struct LiveNetOptions {
   std::string listen_host = "127.0.0.1";
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;
   spdlog::logger* log = nullptr;  // one line per bad frame (the node's logger)
+  ConnectionLimits limits;        // for accepted connections
+};
+
+// The connections between the nodes of one live world, for injected faults
+// (`samsa live --nemesis`): which node listens on which port, which node
+// made each outgoing connection, and which pairs of nodes are cut off from
+// each other. A cut refuses new connects between the pair (either way) and
+// resets the connections between them: the TCP flavour of a partition.
+// Connections from outside the process (clients) belong to no node (-1).
+class LiveLinks {
+ public:
+  LiveLinks();
+  ~LiveLinks();
+  LiveLinks(const LiveLinks&) = delete;
+  LiveLinks& operator=(const LiveLinks&) = delete;
+
+  // Cuts (or heals) the links between nodes a and b; a cut resets them now.
+  // Cuts count: a link cut twice is healed by the second heal.
+  void cut(std::int32_t a, std::int32_t b, bool on);
+  bool is_cut(std::int32_t a, std::int32_t b) const;
+  // Resets every connection between a and b now (b = -1: a's connections
+  // with clients outside the process; b = a: all of a's connections).
+  // Returns how many were reset.
+  std::size_t reset(std::int32_t a, std::int32_t b);
+  // Pauses (or resumes) a node's network: its connections read and write
+  // nothing (bytes wait in the kernel and in its send queues) until resumed
+  // — what peers see of a GC pause or SIGSTOP, though the node's own timers
+  // still run. Pauses count, as cuts do.
+  void pause(std::int32_t node, bool on);
+  bool is_paused(std::int32_t node) const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 class LiveNetwork final : public Network {
  public:
   // `next_id` numbers connections for logs (owned by the world: unique
   // across the nodes and incarnations of a process).
+  // `self` is the node this network belongs to (-1: a control actor).
   LiveNetwork(asio::io_context& io, Parker& parker, LiveNetOptions options, std::uint64_t& next_id,
-              LiveNetStats& stats)
-      : io_(io), parker_(parker), options_(std::move(options)), next_id_(next_id), stats_(stats) {}
+              LiveNetStats& stats, LiveLinks& links, std::int32_t self)
+      : io_(io), parker_(parker), options_(std::move(options)), next_id_(next_id), stats_(stats),
+        links_(links), self_(self) {}
 
   // Port 0 binds an ephemeral port (Listener::port() tells which).
   Result<std::unique_ptr<Listener>, NetErrc> listen(std::uint16_t port) override;
@@ -57,6 +99,8 @@ class LiveNetwork final : public Network {
   LiveNetOptions options_;
   std::uint64_t& next_id_;
   LiveNetStats& stats_;
+  LiveLinks& links_;
+  std::int32_t self_;
 };
 
 }  // namespace samsa::sim

@@ -34,6 +34,11 @@ struct LiveFiberProps : boost::fibers::fiber_properties {
   std::string name;
 };
 
+// Parks the running fiber `ctx` (context::active()) until something calls
+// schedule(ctx), carrying the fiber's own exception state across the switch
+// (live_world.cpp says why). Every park of the live world goes through it.
+void suspend_own(boost::fibers::context* ctx);
+
 class LiveScheduler final
     : public boost::fibers::algo::algorithm_with_properties<LiveFiberProps> {
  public:

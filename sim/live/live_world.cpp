@@ -54,17 +54,17 @@ class OwnExceptionState {
   EhGlobals saved_;
 };
 
-void suspend_own(boost::fibers::context* ctx) {
-  OwnExceptionState own;
-  ctx->suspend();
-}
-
 std::chrono::steady_clock::time_point to_steady(MonoTime t) {
   return std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(t.since_epoch));
 }
 
 }  // namespace
+
+void suspend_own(boost::fibers::context* ctx) {
+  OwnExceptionState own;
+  ctx->suspend();
+}
 
 std::string_view to_string(LiveStop s) {
   switch (s) {
@@ -129,7 +129,7 @@ Result<NodeId, std::string> LiveWorld::add_node(LiveNodeConfig config,
   n->id = static_cast<NodeId>(nodes_.size());
   n->main = std::move(main);
   n->logger = make_logger(config.name);
-  n->disk = std::make_unique<LiveDisk>(config.data_dir);
+  n->disk = std::make_unique<LiveDisk>(config.data_dir, &io_, this);
   n->config = std::move(config);
   nodes_.push_back(std::move(n));
   return nodes_.back()->id;
@@ -526,8 +526,9 @@ LiveRuntime::LiveRuntime(LiveWorld& world, LiveNode& node)
       incarnation_(node.incarnation),
       net_(world.io(), world,
            LiveNetOptions{node.config.listen_host, node.config.max_frame_bytes,
-                          node.config.send_buffer_bytes, node.logger.get()},
-           world.next_conn_id_, world.net_stats_) {}
+                          node.config.send_buffer_bytes, node.logger.get(),
+                          node.config.connection_limits},
+           world.next_conn_id_, world.net_stats_, world.links_, node.id) {}
 
 void LiveRuntime::sleep(Duration d) {
   Waiter w("sleep");

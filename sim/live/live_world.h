@@ -62,6 +62,8 @@ struct LiveNodeConfig {
   // larger frame is a bad_frame error on that connection.
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;  // per connection; send parks beyond
+  // max.connections, max.connections.per.ip(.overrides) for its listeners.
+  ConnectionLimits connection_limits;
 };
 
 enum class LiveStop : std::uint8_t {
@@ -141,6 +143,8 @@ class LiveWorld final : public Parker {
   LiveRunResult run();
   // Thread-safe and signal-safe in spirit: posts the request to io().
   void request_stop();
+  // True once a stop was asked for (drivers stop faulting nodes then).
+  bool stopping() const { return stop_requested_ || stop_flag_.load(); }
 
   // --- Parker --------------------------------------------------------------------
   Wake park(Waiter& w, std::optional<MonoTime> deadline) override;
@@ -160,6 +164,8 @@ class LiveWorld final : public Parker {
   // Counts for tests: fibers alive in nodes and control actors.
   std::size_t fiber_count() const;
   const LiveNetStats& net_stats() const { return net_stats_; }
+  // The links between this world's nodes, for injected faults.
+  LiveLinks& links() { return links_; }
 
  private:
   struct Timer {
@@ -190,6 +196,7 @@ class LiveWorld final : public Parker {
 
   LiveConfig config_;
   std::uint64_t seed_ = 0;
+  LiveLinks links_;  // before io_: handlers destroyed with it unregister here
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::optional<asio::signal_set> signals_;

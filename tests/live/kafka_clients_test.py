@@ -8,7 +8,8 @@ confluent-kafka (librdkafka): an idempotent acks=all producer, a 2-member
 consumer group that rebalances. kafka-python: a consumer group that
 commits, and a restarted consumer that resumes at the committed offset.
 kazoo lists /brokers/ids on the coordinator. Garbage on a broker's port
-closes only that connection. SIGTERM: controlled shutdown, exit 0.
+closes only that connection; max.connections.per.ip closes the connection
+over the limit with one log line. SIGTERM: controlled shutdown, exit 0.
 
 Usage: kafka_clients_test.py SAMSA_BINARY   (exit 77: a client is missing)
 """
@@ -246,6 +247,46 @@ def test_garbage(bootstrap):
     check(metadata(bootstrap) is not None, "garbage frames close their connection; the broker serves on")
 
 
+def api_versions_answered(sock):
+    """Sends ApiVersions v0; True when a response frame comes back."""
+    req = b"\x00\x12\x00\x00\x00\x00\x00\x07\x00\x04test"  # key 18 v0, corr 7, client "test"
+    try:
+        sock.sendall(len(req).to_bytes(4, "big") + req)
+        head = sock.recv(4)
+        return len(head) == 4
+    except OSError:
+        return False
+
+
+def test_connection_limits():
+    """max.connections.per.ip: the connection over the limit is closed with one log line."""
+    broker = Server([SAMSA, "live", "--brokers", "1", "--base-port", "0", "--coordinator-port", "0",
+                     "--data-dir", temp_dir("samsa-live-quota-"), "--set", "max.connections.per.ip=3"],
+                    name="samsa live (max.connections.per.ip=3)")
+    host, port = broker.bootstrap.rsplit(":", 1)
+    # The broker's own controller connection may hold one slot from 127.0.0.1.
+    socks = []
+    answered = []
+    for _ in range(4):
+        s = socket.create_connection((host, int(port)), timeout=10)
+        socks.append(s)
+        answered.append(api_versions_answered(s))
+    check(answered[0] and not answered[-1],
+          f"max.connections.per.ip=3: the first connections are served, the last is closed ({answered})")
+    time.sleep(0.5)
+    check("Rejected connection from 127.0.0.1" in broker.log()
+          and "(max.connections.per.ip)" in broker.log(),
+          "the broker logs the rejected connection with the key's name")
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    check(api_versions_answered(s), "closed connections give their slots back")
+    s.close()
+    rc, _ = broker.stop(signal.SIGTERM)
+    check(rc == 0, f"and it stops with exit 0 (got {rc})")
+
+
 def main():
     cluster = Server([SAMSA, "live", "--brokers", "3", "--base-port", "0", "--coordinator-port", "0",
                       "--data-dir", temp_dir("samsa-live-clients-")], name="samsa live")
@@ -258,6 +299,7 @@ def main():
     test_kafka_python(cluster.bootstrap)
     test_kazoo(cluster.zookeeper)
     test_garbage(cluster.bootstrap)
+    test_connection_limits()
     rc, took = cluster.stop(signal.SIGTERM)
     log = cluster.log()
     check(rc == 0, f"SIGTERM: exit 0 after {took:.1f} s (got {rc})")

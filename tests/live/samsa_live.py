@@ -69,10 +69,14 @@ class Server:
         _children.append(self.proc)
         self.ready_line = None
         self.data_dir = None
+        self.lines = []  # every stdout line (the nemesis prints its plan and faults there)
+        self.line_times = []  # time.monotonic_ns() when each line was read
         # Blocking reads; a watchdog kills a server that never gets ready.
         watchdog = threading.Timer(timeout, self.proc.kill)
         watchdog.start()
         for line in self.proc.stdout:
+            self.line_times.append(time.monotonic_ns())
+            self.lines.append(line.rstrip("\n"))
             if line.startswith("data-dir "):
                 self.data_dir = line.split(" ", 1)[1].strip()
             if line.startswith("ready "):
@@ -85,10 +89,15 @@ class Server:
             raise SystemExit(f"{name} did not print ready (exit {self.proc.returncode}):\n"
                              + self.log())
         # Keep draining stdout so the child never blocks on a full pipe.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=self._drain, daemon=True).start()
         fields = dict(f.split("=", 1) for f in self.ready_line.split()[1:])
         self.bootstrap = fields.get("bootstrap")
         self.zookeeper = fields.get("zookeeper")
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.line_times.append(time.monotonic_ns())
+            self.lines.append(line.rstrip("\n"))
 
     def log(self):
         self.stderr.flush()

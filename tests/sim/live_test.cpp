@@ -463,14 +463,14 @@ TEST_CASE("rename replaces atomically and fsyncs both directories before it retu
     REQUIRE(d.mkdirs("x").ok());
     REQUIRE(d.mkdirs("y").ok());
     REQUIRE(d.open("x/f", {.create = true}).ok());
-    const auto before = disk->stats().dir_fsyncs;
+    const std::uint64_t before = disk->stats().dir_fsyncs;
     REQUIRE(d.rename("x/f", "y/f").ok());
     CHECK(disk->stats().dir_fsyncs == before + 2);  // y, then x
     CHECK(d.exists("y/f"));
     CHECK_FALSE(d.exists("x/f"));
     CHECK(d.rename("y/f", "x").error() == DiskErrc::is_directory);
     // Disk::fsync_dir: a real fsync of the directory.
-    const auto dirs = disk->stats().dir_fsyncs;
+    const std::uint64_t dirs = disk->stats().dir_fsyncs;
     REQUIRE(d.fsync_dir("").ok());
     REQUIRE(d.fsync_dir("y").ok());
     CHECK(disk->stats().dir_fsyncs == dirs + 2);
@@ -485,6 +485,275 @@ TEST_CASE("rename replaces atomically and fsyncs both directories before it retu
   std::ifstream in(dir.path + "/checkpoint");
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(content == "v2-longer");
+}
+
+// A server node that accepts into `conns` and echoes every frame.
+NodeId add_echo_server(LiveWorld& world, const std::string& dir, ConnectionLimits limits,
+                       std::uint16_t& port, std::vector<std::shared_ptr<Connection>>& conns) {
+  LiveNodeConfig nc{"server", dir};
+  nc.connection_limits = std::move(limits);
+  return world.add_node(nc, [&](Runtime& rt) {
+    auto listener = rt.net().listen(0);
+    REQUIRE(listener.ok());
+    port = (*listener)->port();
+    for (;;) {
+      auto c = (*listener)->accept();
+      if (!c) return;
+      conns.emplace_back(std::move(*c));
+      std::shared_ptr<Connection> conn = conns.back();
+      rt.spawn("echo", [conn] {
+        for (;;) {
+          auto f = conn->recv();
+          if (!f || !conn->send(*f)) break;
+        }
+        conn->close();  // as the broker's server does: the slot is given back
+      });
+    }
+  }).value();
+}
+
+// True when a frame sent on `c` comes back.
+bool echoes(Connection& c) {
+  if (!c.send(frame_of("ping"))) return false;
+  auto f = c.recv(LiveWorld::mono_now() + 5s);
+  return f.ok() && body_of(*f) == "ping";
+}
+
+TEST_CASE("max.connections.per.ip: a connection over its address's limit is closed at once",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  ConnectionLimits limits;
+  limits.max_connections_per_ip = 5;
+  limits.per_ip_overrides["127.0.0.1"] = 2;  // the override wins for loopback
+  const NodeId server = add_echo_server(world, dir.path, limits, port, conns);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto connect = [&] {
+      return rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    };
+    auto a = connect(), b = connect();
+    CHECK(echoes(*a));
+    CHECK(echoes(*b));
+    auto c = connect();  // TCP connects; the broker closes it
+    CHECK_FALSE(echoes(*c));
+    CHECK(world.net_stats().connections_rejected == 1);
+    CHECK(world.net_stats().connections_open == 2);
+    CHECK(echoes(*a));  // the others go on
+    // A slot given back takes the next one.
+    a->close();
+    while (world.net_stats().connections_open > 1) rt.sleep(1ms);  // the server saw it
+    auto d = connect();
+    CHECK(echoes(*d));
+    CHECK(world.net_stats().connections_rejected == 1);
+  });
+  CHECK(r.reason == LiveStop::requested);
+  CHECK(conns.size() == 3);  // a, b, d
+}
+
+TEST_CASE("max.connections: at the limit the listener takes nothing until a connection closes",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  ConnectionLimits limits;
+  limits.max_connections = 1;
+  const NodeId server = add_echo_server(world, dir.path, limits, port, conns);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto a = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    CHECK(echoes(*a));
+    auto b = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    REQUIRE(b->send(frame_of("waiting")).ok());
+    // b waits in the backlog: no answer while a is open.
+    CHECK(b->recv(rt.deadline_after(300ms)).error() == NetErrc::timed_out);
+    CHECK(conns.size() == 1);
+    a->close();
+    auto f = b->recv(rt.deadline_after(5s));
+    REQUIRE(f.ok());
+    CHECK(body_of(*f) == "waiting");
+    CHECK(conns.size() == 2);
+    CHECK(world.net_stats().connections_rejected == 0);
+  });
+  CHECK(r.reason == LiveStop::requested);
+}
+
+TEST_CASE("a cut link between two nodes resets their connections and refuses new ones until healed",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  const NodeId server = add_echo_server(world, dir.path + "/s", {}, port, conns);
+  std::vector<std::string> steps;
+  bool client_done = false;
+  auto client = world.add_node(LiveNodeConfig{"client", dir.path + "/c"}, [&](Runtime& rt) {
+    while (port == 0) rt.sleep(1ms);
+    const Address to{"127.0.0.1", port};
+    auto c = rt.net().connect(to, rt.deadline_after(5s)).value();
+    steps.push_back(echoes(*c) ? "echo" : "no echo");
+    world.links().cut(server, rt.node_id(), true);
+    steps.push_back(c->recv(rt.deadline_after(5s)).error() == NetErrc::reset ? "reset" : "not reset");
+    auto refused = rt.net().connect(to, rt.deadline_after(5s));
+    steps.push_back(!refused && refused.error() == NetErrc::refused ? "refused" : "connected");
+    // Two overlapping faults on one link: the first heal leaves it cut.
+    world.links().cut(rt.node_id(), server, true);
+    world.links().cut(server, rt.node_id(), false);
+    steps.push_back(world.links().is_cut(server, rt.node_id()) ? "still cut" : "healed early");
+    world.links().cut(server, rt.node_id(), false);
+    auto again = rt.net().connect(to, rt.deadline_after(5s));
+    steps.push_back(again && echoes(**again) ? "healed" : "still cut");
+    client_done = true;
+  });
+  world.start(server);
+  world.start(client.value());
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (!client_done) rt.sleep(1ms);
+    // A control actor belongs to no node: cuts never touch it.
+    world.links().cut(server, *client, true);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s));
+    CHECK((c && echoes(**c)));
+    CHECK(world.links().reset(server, -1) >= 1);  // the server's end of it
+    CHECK(c.value()->recv(rt.deadline_after(5s)).error() == NetErrc::reset);
+  });
+  CHECK(r.reason == LiveStop::requested);
+  CHECK(steps == std::vector<std::string>{"echo", "reset", "refused", "still cut", "healed"});
+}
+
+TEST_CASE("a paused node's connections read and write nothing until it resumes", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  const NodeId server = add_echo_server(world, dir.path, {}, port, conns);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    CHECK(echoes(*c));
+    world.links().pause(server, true);
+    world.links().pause(server, true);  // two overlapping pauses
+    REQUIRE(c->send(frame_of("held")).ok());
+    CHECK(c->recv(rt.deadline_after(300ms)).error() == NetErrc::timed_out);
+    world.links().pause(server, false);
+    CHECK(world.links().is_paused(server));
+    CHECK(c->recv(rt.deadline_after(200ms)).error() == NetErrc::timed_out);
+    world.links().pause(server, false);
+    auto f = c->recv(rt.deadline_after(5s));
+    REQUIRE(f.ok());
+    CHECK(body_of(*f) == "held");  // nothing lost: it waited
+    CHECK(echoes(*c));
+  });
+  CHECK(r.reason == LiveStop::requested);
+}
+
+// An operation that holds the disk's I/O thread until `release` is set
+// (10 s at most, so a broken hand-off fails instead of hanging).
+Result<void, DiskErrc> hold_io_thread(LiveDisk& disk, std::atomic<bool>& running,
+                                      std::atomic<bool>& release) {
+  return disk.blocking([&]() -> Result<void, DiskErrc> {
+    running = true;
+    for (int i = 0; i < 10000 && !release.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!release.load()) return Err{DiskErrc::io_error};
+    return {};
+  });
+}
+
+TEST_CASE("a blocking disk operation parks only its fiber: the others run meanwhile", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::atomic<bool> running{false}, release{false};
+  bool ok = false;
+  auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
+    LiveDisk& disk = *world.node(rt.node_id()).disk;
+    // On the world's own thread this would never end: the fiber that sets
+    // `release` could not run while the operation blocked the thread.
+    rt.spawn("releaser", [&] {
+      while (!running.load()) rt.sleep(1ms);
+      release = true;
+    });
+    ok = hold_io_thread(disk, running, release).ok();
+  });
+  world.start(id.value());
+  CHECK(world.run().reason == LiveStop::idle);
+  CHECK(ok);
+  CHECK(world.node(*id).disk->io_stats()->ops.load() == 1);
+}
+
+TEST_CASE("fsyncs of one file queued together are one fdatasync (group commit)", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::atomic<bool> running{false}, release{false};
+  int synced = 0, queued = 0;
+  auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
+    LiveDisk& disk = *world.node(rt.node_id()).disk;
+    auto file = rt.disk().open("log", {.create = true});
+    REQUIRE(file.ok());
+    std::shared_ptr<File> f(std::move(*file));
+    REQUIRE(f->append(as_bytes("record")).ok());
+    const std::uint64_t fsyncs_before = disk.stats().file_fsyncs;
+    rt.spawn("holder", [&] { REQUIRE(hold_io_thread(disk, running, release).ok()); });
+    while (!running.load()) rt.sleep(1ms);
+    // Five fsyncs queue behind the held thread (each fiber parks in it
+    // before the next runs), then the thread is let go.
+    for (int i = 0; i < 5; ++i)
+      rt.spawn("sync", [&, f] {
+        ++queued;
+        if (f->fsync().ok()) ++synced;
+      });
+    while (queued < 5) rt.yield();
+    release = true;
+    while (synced < 5) rt.sleep(1ms);
+    CHECK(disk.stats().file_fsyncs - fsyncs_before == 1);
+    CHECK(disk.io_stats()->fsyncs_joined.load() == 4);
+  });
+  world.start(id.value());
+  CHECK(world.run().reason == LiveStop::idle);
+  CHECK(synced == 5);
+}
+
+TEST_CASE("a kill during a disk operation waits for it, then the fiber unwinds with Crashed",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::atomic<bool> running{false}, release{false};
+  bool after_op = false, unwound = false;
+  auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
+    LiveDisk& disk = *world.node(rt.node_id()).disk;
+    struct Unwound {
+      bool& flag;
+      ~Unwound() { flag = std::uncaught_exceptions() > 0; }
+    } mark{unwound};
+    (void)hold_io_thread(disk, running, release);
+    after_op = true;  // never: the node was killed while it was parked
+  });
+  world.start(id.value());
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (!running.load()) rt.sleep(1ms);
+    world.spawn("releaser", [&] {
+      // Runs while the kill below waits in its join.
+      world.control().yield();
+      release = true;
+    });
+    world.kill(*id);
+    CHECK(release.load());
+    CHECK_FALSE(world.is_up(*id));
+  });
+  CHECK(r.reason == LiveStop::requested);
+  CHECK_FALSE(after_op);
+  CHECK(unwound);
+  CHECK(world.fiber_count() == 0);
 }
 
 TEST_CASE("shutdown runs the drain hook, then wakes and joins every fiber of every node",
@@ -564,11 +833,15 @@ TEST_CASE("a killed node starts again as a new incarnation on the files it kept"
   LiveWorld world(quiet());
   std::vector<std::uint64_t> incarnations;
   std::vector<std::string> seen;
+  int written = 0;
   auto id = world.add_node(LiveNodeConfig{"n", dir.path}, [&](Runtime& rt) {
     incarnations.push_back(rt.incarnation());
     auto prev = read_all(rt.disk(), "marker");
     seen.push_back(prev ? std::string(as_chars(*prev)) : "none");
+    // (The write parks on the disk's I/O thread: a kill meanwhile would
+    // throw Crashed out of it, so the driver waits for `written`.)
     REQUIRE(write_atomic(rt.disk(), "marker", as_bytes(std::to_string(rt.incarnation()))).ok());
+    ++written;
     rt.spawn("idle", [&rt] {
       for (;;) rt.sleep(1h);
     });
@@ -577,11 +850,11 @@ TEST_CASE("a killed node starts again as a new incarnation on the files it kept"
   world.start(*id);
   auto r = run_body(world, [&] {
     Runtime& rt = world.control();
-    while (incarnations.size() < 1) rt.sleep(1ms);
+    while (written < 1) rt.sleep(1ms);
     world.kill(*id);
     CHECK_FALSE(world.is_up(*id));
     world.start(*id);
-    while (incarnations.size() < 2) rt.sleep(1ms);
+    while (written < 2) rt.sleep(1ms);
   });
   CHECK(r.reason == LiveStop::requested);
   CHECK(incarnations == std::vector<std::uint64_t>{0, 1});

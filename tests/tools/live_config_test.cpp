@@ -85,11 +85,56 @@ TEST_CASE("Kafka's keys are validated by the broker's rules, errors name FILE:LI
 
 TEST_CASE("unknown keys warn with FILE:LINE and are ignored", "[tools]") {
   auto kv = base();
-  kv.push_back({"max.connections.per.ip.overrides", "x:1"});
+  kv.push_back({"confluent.support.metrics.enable", "false"});
   auto p = parse_broker(file_of(kv), "h");
   REQUIRE(p);
   REQUIRE(p->warnings.size() == 1);
-  CHECK(p->warnings[0] == "server.properties:4: unknown key 'max.connections.per.ip.overrides'; ignored");
+  CHECK(p->warnings[0] == "server.properties:4: unknown key 'confluent.support.metrics.enable'; ignored");
+}
+
+TEST_CASE("max.connections, max.connections.per.ip and its overrides, with Kafka's rules",
+          "[tools]") {
+  auto p = parse_broker(file_of(base()), "h");
+  REQUIRE(p);
+  CHECK(p->settings.connection_limits.max_connections == sim::ConnectionLimits::k_unlimited);
+  CHECK(p->settings.connection_limits.limit_for("10.0.0.1") == sim::ConnectionLimits::k_unlimited);
+
+  auto kv = base();
+  kv.push_back({"max.connections", "100"});
+  kv.push_back({"max.connections.per.ip", "10"});
+  kv.push_back({"max.connections.per.ip.overrides", "127.0.0.1:2, ::1:3 ,localhost:4"});
+  p = parse_broker(file_of(kv), "h");
+  REQUIRE(p);
+  CHECK(p->warnings.empty());
+  const auto& l = p->settings.connection_limits;
+  CHECK(l.max_connections == 100);
+  CHECK(l.limit_for("10.0.0.1") == 10);
+  CHECK(l.limit_for("127.0.0.1") == 4);  // localhost, later in the list, resolves to it
+  CHECK(l.per_ip_overrides.count("::1") == 1);
+
+  kv = base();
+  kv.push_back({"max.connections.per.ip", "-1"});  // line 4
+  p = parse_broker(file_of(kv), "h");
+  REQUIRE_FALSE(p);
+  CHECK(p.error() == "server.properties:4: invalid value -1 for configuration max.connections.per.ip: "
+                     "value must be at least 0");
+
+  kv.back() = {"max.connections.per.ip", "0"};
+  p = parse_broker(file_of(kv), "h");
+  REQUIRE_FALSE(p);
+  CHECK(p.error().find("can be set to zero only if max.connections.per.ip.overrides") !=
+        std::string::npos);
+
+  kv.push_back({"max.connections.per.ip.overrides", "127.0.0.1:5"});
+  p = parse_broker(file_of(kv), "h");
+  REQUIRE(p);
+  CHECK(p->settings.connection_limits.limit_for("127.0.0.1") == 5);
+  CHECK(p->settings.connection_limits.limit_for("10.0.0.1") == 0);
+
+  kv.back() = {"max.connections.per.ip.overrides", "nocount"};  // line 5
+  p = parse_broker(file_of(kv), "h");
+  REQUIRE_FALSE(p);
+  CHECK(p.error().starts_with("server.properties:5: bad value for max.connections.per.ip.overrides"));
 }
 
 TEST_CASE("listeners, zookeeper.connect, broker.id and log.dirs errors", "[tools]") {
