@@ -149,22 +149,22 @@ const std::vector<Legacy>& legacy_switches() {
   static const std::vector<Legacy> v = {
       {"samsa.legacy.truncate.to.high.watermark", "KAFKA-1211",
        "followers truncate to the high watermark on restart (before KIP-101)",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.offsets.for.leader.epoch.v0", "KAFKA-6361",
        "OffsetsForLeaderEpoch v0 returns no epoch, so truncation misses a diverged tail",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.no.fetch.leader.epoch", "KAFKA-6880",
        "fetches carry no leader epoch (before KIP-320): a zombie leader is followed",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.isr.expand.below.epoch.start", "KAFKA-7128",
        "a follower rejoins the ISR before it reached the leader epoch's start offset",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.no.broker.epoch", "KAFKA-7235",
        "controller requests carry no broker epoch: a restarted broker obeys stale ones",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.no.controller.epoch.check", "controller epoch",
        "brokers obey a zombie controller's requests",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.dedupe.last.batch.only", "KAFKA-5494",
        "the broker remembers one batch per producer, so retried in-flight batches are written twice",
        {"duplicate", "redelivery", "nonmonotonic-send", "per-key-order"}},
@@ -194,6 +194,13 @@ class Builder {
   std::map<std::string, std::string> allowed_;
 };
 
+// What a lost acknowledged record brings: the record gone (lost-write, or
+// unseen when nothing later was read), its offset reused by a later one
+// (inconsistent-offsets, and nonmonotonic-send: the producer's later record
+// lands at or below the lost one's offset), a run that cannot deliver it.
+const std::vector<const char*> k_loss = {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send",
+                                         "liveness"};
+
 void producer_rules(const json& c, const Faults& f, Builder& b) {
   const std::string acks = text(c, "acks").value_or("all");
   const bool acks_all = acks == "all" || acks == "-1";
@@ -210,18 +217,29 @@ void producer_rules(const json& c, const Faults& f, Builder& b) {
     b.allow({"lost-write", "unseen", "liveness"},
             "acks=0: a send is ok before any broker has it, so any fault can drop it");
   if (acks == "1" && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "acks=1 with leader loss: the leader acks before followers copy; the next leader truncates it");
   if (acks_all && min_isr <= 1 && rf > 1 && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "min.insync.replicas=1: the ISR can shrink to the leader alone, whose loss loses acked records");
   if (flag(c, "unclean.leader.election.enable").value_or(false) && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "unclean.leader.election.enable=true: an out-of-sync replica may lead and truncate acked records");
   if (f.correlated_loss && flush != 1)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "power loss with the default flush policy: acked records wait in the page cache "
             "(log.flush.interval.messages != 1), and replicas losing power together lose them");
+  // A group's generation and committed offsets live in __consumer_offsets
+  // (GroupMetadataManager), written acks=all but as durable as any topic
+  // under this configuration: what loses acked records loses group state too.
+  const char* group_state = nullptr;
+  if (f.correlated_loss && flush != 1)
+    group_state = "power loss with the default flush policy: __consumer_offsets loses its unsynced tail, so a group's "
+                  "generation can start again and its committed offsets go back";
+  else if (f.leader_loss && (min_isr <= 1 || flag(c, "unclean.leader.election.enable").value_or(false)))
+    group_state = "__consumer_offsets can lose acked records (min.insync.replicas=1 or unclean election), so a group's "
+                  "generation can start again and its committed offsets go back";
+  if (group_state) b.allow({"assignment-overlap", "committed-offset-regression"}, group_state);
   if (!idempotent && retries > 0 && f.lost_acks) {
     b.allow({"duplicate", "redelivery"},
             "retries without idempotence: a batch whose ack was lost is written again");

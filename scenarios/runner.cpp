@@ -138,7 +138,10 @@ RunReport Scenario::run(const RunOptions& options) const {
   if (!spec.swarm.empty()) {
     std::vector<Override> all = swarm_draws(spec, options.seed);
     nlohmann::json drawn = nlohmann::json::object();
-    for (const auto& o : all) drawn[o.key] = o.value;
+    for (const auto& o : all) {  // TOML scalars read as JSON: "1" a string, 1 a number
+      const auto v = nlohmann::json::parse(o.value, nullptr, false);
+      drawn[o.key] = v.is_discarded() ? nlohmann::json(o.value) : v;
+    }
     all.insert(all.end(), overrides.begin(), overrides.end());
     auto drawn_scenario = scenario_from_text(text, origin, name, all);
     if (!drawn_scenario) {  // each choice parses alone (parse_scenario); this combination does not

@@ -125,11 +125,11 @@ TEST_CASE("expectations: every checker is either must-hold or its anomaly is all
 
 TEST_CASE("expectations: judge splits violations into failing and demonstrated", "[invariants][expectations]") {
   const auto e = expectations_for(with_faults({{"acks", "1"}}, {"crash"}));
-  const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("assignment-overlap", "y", {2}),
+  const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("replica-divergence", "y", {2}),
                         Violation::liveness("unseen", "z", {3})},
                        e);
   REQUIRE(j.failing.size() == 1);
-  CHECK(j.failing[0].name == "assignment-overlap");
+  CHECK(j.failing[0].name == "replica-divergence");
   REQUIRE(j.demonstrated.size() == 2);
   CHECK(j.demonstrated[0].name == "lost-write");
 }
@@ -152,6 +152,12 @@ TEST_CASE("expectations: a nemesis's targets and peers decide its fault class", 
   CHECK(expectations_for(with_faults(acks1, {json{{"name", "pause"}, {"targets", {"leader"}}}})).allows("lost-write"));
   // The Kafka nemeses' own names count: lost-acks is a lost ack.
   CHECK(expectations_for(with_faults({{"enable.idempotence", false}}, {"lost-acks"})).allows("duplicate"));
+  // Group state lives in __consumer_offsets: lost with it.
+  const json group = {{"min.insync.replicas", 2}, {"max_faulted_nodes", 1}};
+  CHECK_FALSE(expectations_for(with_faults(group, {json{{"name", "crash"}, {"targets", {"brokers"}}}}))
+                  .allows("assignment-overlap"));
+  CHECK(expectations_for(with_faults(group, {json{{"name", "power-loss-all"}, {"targets", {"brokers"}}}}))
+            .allows("committed-offset-regression"));
   CHECK_FALSE(expectations_for(with_faults({{"enable.idempotence", false}}, {"slow-replication"})).allows("lost-write"));
 }
 

@@ -69,6 +69,7 @@ TEST_CASE("timeline: leader observations draw a lane per partition, a segment pe
   h.nemesis("controller", {{"node", "b2"}, {"controller_epoch", 1}});
   h.nemesis("crash", {{"node", "b1"}, {"duration_ms", 100}});
   h.nemesis("leader", {{"topic", "t"}, {"partition", 0}, {"node", "b3"}, {"leader_epoch", 1}});
+  h.nemesis("heal-all", json::object());
   const std::string page = render_timeline(h, {});
   CHECK(page.find(">leader t-0</text>") != std::string::npos);
   CHECK(page.find(">controller</text>") != std::string::npos);
