@@ -74,3 +74,29 @@ TEST_CASE("a zoo entry that no seed in range shows is reported not found", "[sce
   CHECK(r.seeds_tried == 1);
   CHECK(to_json(r)["seed"].is_null());
 }
+
+TEST_CASE("a legacy switch's zoo entry finds its bug and holds with the switch off (KAFKA-1211)", "[scenarios][zoo]") {
+  ZooOptions o;
+  o.max_seeds = 5;
+  o.control_seeds = 2;
+  o.jobs = 2;
+  o.shrink = false;
+  const Scenario& s = *find_scenario("zoo/truncate-to-high-watermark");
+  REQUIRE(s.spec.zoo_switch == "samsa.legacy.truncate.to.high.watermark");
+  const ZooResult r = run_zoo_entry(s, o);
+  INFO(r.internal_error);
+  REQUIRE(r.found);
+  CHECK(r.issue == "KAFKA-1211");
+  CHECK(std::find(r.anomalies.begin(), r.anomalies.end(), r.caught_by) != r.anomalies.end());
+  CHECK(r.control_runs == 2);  // the found seed and one more, the switch off
+  CHECK(r.control_failed.empty());
+  CHECK(r.ok());
+  // The found seed with the switch off: the same faults, nothing to demonstrate, nothing failing.
+  auto off = load_scenario("zoo/truncate-to-high-watermark", {{"samsa.legacy.truncate.to.high.watermark", "false"}});
+  REQUIRE(off.ok());
+  RunOptions ro;
+  ro.seed = *r.seed;
+  const auto rep = run_guarded(*off, ro);
+  CHECK(rep.verdict == Verdict::ok);
+  CHECK(rep.demonstrated.empty());
+}
