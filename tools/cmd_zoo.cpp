@@ -28,7 +28,7 @@ struct ZooArgs {
 };
 
 std::string control_text(const ZooResult& r) {
-  if (r.legacy_switch.empty()) return "-";
+  if (r.legacy_switch.empty() || r.control_runs == 0) return "-";
   if (r.control_failed.empty()) return fmt::format("{}/{} held", r.control_runs, r.control_runs);
   return fmt::format("{} {} (seed {})", r.control_failed.size(), to_string(r.control_worst), r.control_failed.front());
 }
@@ -36,7 +36,7 @@ std::string control_text(const ZooResult& r) {
 void print_row(const ZooResult& r) {
   const std::string shrunk = r.faults_shrunk ? fmt::format("{} -> {}", r.faults, *r.faults_shrunk)
                                              : r.found ? fmt::format("{}", r.faults) : "-";
-  fmt::print("{:<38} {:<42} {:<12} {:<22} {:>5} {:>8.1f}  {:<9} {}\n", r.scenario,
+  fmt::print("{:<38} {:<42} {:<16} {:<22} {:>5} {:>8.1f}  {:<9} {}\n", r.scenario,
              r.legacy_switch.empty() ? "-" : r.legacy_switch, r.issue.empty() ? "-" : r.issue,
              r.found ? r.caught_by : "NOT FOUND", r.found ? std::to_string(*r.seed) : "-", r.seconds, shrunk,
              control_text(r));
@@ -78,7 +78,7 @@ int run_zoo(const ZooArgs& a) {
   if (!a.json && isatty(STDERR_FILENO))
     o.progress = [](const std::string& line) { fmt::print(stderr, "\r\033[K{}", line); };
   if (!a.json)
-    fmt::print("{:<38} {:<42} {:<12} {:<22} {:>5} {:>8}  {:<9} {}\n", "scenario", "switch", "issue", "caught by",
+    fmt::print("{:<38} {:<42} {:<16} {:<22} {:>5} {:>8}  {:<9} {}\n", "scenario", "switch", "issue", "caught by",
                "seed", "seconds", "faults", "switch off");
   std::vector<ZooResult> results;
   std::vector<double> seconds;
