@@ -191,6 +191,13 @@ class FirstAnswers {
   std::map<std::int64_t, std::int64_t> sparse_;
 };
 
+// An echo's number; a recorded one is signed, one read from a file unsigned.
+std::optional<std::int64_t> sequence_number(const nlohmann::json& v) {
+  if (const auto* n = v.get_ptr<const std::int64_t*>()) return *n;
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  return std::nullopt;
+}
+
 }  // namespace
 
 // One pass: an answer seen before on the connection is a duplicate; any other
@@ -210,10 +217,11 @@ std::vector<Violation> check_echo(const History& h, const nlohmann::json&) {
     invoke = nullptr;
     if (op.type != OpType::ok || !sent) continue;  // well-formed reports a missing invoke
     bool repeat = false;
-    if (op.value.is_number_integer()) {
+    const std::optional<std::int64_t> got = sequence_number(op.value);
+    if (got) {
       auto& table = answers[op.process];
       if (!table) table = std::make_unique<FirstAnswers>();
-      std::int64_t& first = (*table)[op.value.get<std::int64_t>()];
+      std::int64_t& first = (*table)[*got];
       repeat = first != 0;
       if (repeat)
         out.push_back(Violation::safety(
@@ -223,7 +231,9 @@ std::vector<Violation> check_echo(const History& h, const nlohmann::json&) {
       else
         first = op.index + 1;
     }
-    if (!repeat && op.value != sent->value)
+    const std::optional<std::int64_t> sent_seq = sequence_number(sent->value);
+    const bool same = got && sent_seq ? *got == *sent_seq : op.value == sent->value;
+    if (!repeat && !same)
       out.push_back(Violation::safety(
           "per-key-order",
           fmt::format("process {} sent {} and got back {}", op.process, sent->value.dump(),
@@ -252,20 +262,23 @@ std::vector<Violation> check_echo_liveness(const History& h, const nlohmann::jso
   const std::int64_t within_ns =
       (options.is_object() ? options.value("within_ms", std::int64_t{-1}) : std::int64_t{-1}) * 1'000'000;
   using Link = std::pair<std::string, std::string>;
-  std::set<Link> pairs, answered;
-  ProcessTable<const Link*> link_of(h);
+  // Each link tried, and whether it was answered in time; a process points at
+  // its link's flag, so an answer costs no string compare.
+  std::map<Link, bool> answered;
+  ProcessTable<bool*> link_of(h);
   for (const Op& op : h.ops()) {
     if (op.process == k_nemesis) continue;
     if (op.type == OpType::invoke && op.f == "connect" && op.value.is_object())
       link_of[op.process] =
-          &*pairs.emplace(op.value.value("from", ""), op.value.value("to", "")).first;
+          &answered.try_emplace({op.value.value("from", ""), op.value.value("to", "")}, false)
+               .first->second;
     if (op.type == OpType::ok && op.time_ns >= from_ns &&
         (within_ns < 0 || op.time_ns <= from_ns + within_ns) && op.f == "echo")
-      if (const Link* link = link_of[op.process]) answered.insert(*link);
+      if (bool* flag = link_of[op.process]) *flag = true;
   }
   std::vector<Violation> out;
-  for (const auto& p : pairs)
-    if (!answered.count(p))
+  for (const auto& [p, done] : answered)
+    if (!done)
       out.push_back(Violation::liveness(
           "liveness",
           within_ns < 0 ? fmt::format("no echo {} -> {} after the heal", p.first, p.second)

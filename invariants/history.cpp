@@ -37,21 +37,35 @@ std::string HistoryError::to_string() const {
   return fmt::format("{}:{}:{}: {}", source, line, column, message);
 }
 
+namespace {
+
+// Equality of two short names without a call to memcmp: History::record
+// compares one per recorded op.
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+}  // namespace
+
 History::History(Clock clock) : clock_(std::move(clock)) {}
 
 std::int64_t History::record(std::int64_t process, OpType type, std::string_view f,
-                             nlohmann::json value) {
+                             nlohmann::json&& value) {
   if (process >= next_process_) next_process_ = process + 1;
-  Op op;
-  op.index = static_cast<std::int64_t>(ops_.size());
+  Op& op = ops_.emplace_back();  // in place: an op is recorded per client step
+  op.index = static_cast<std::int64_t>(ops_.size()) - 1;
   op.time_ns = clock_ ? clock_() : 0;
   op.process = process;
   op.type = type;
-  op.f = intern(f);
-  op.value = std::move(value);
+  // Most ops repeat the f of the op before (invoke then ok): that one is tried
+  // here, without a call. (A moved-from History has no names, so no last one.)
+  op.f = !names_.empty() && same_name(last_name_, f) ? last_name_ : intern(f);
+  op.value.swap(value);  // json's move-assignment builds and destroys a temporary
   if (stream_) *stream_ << to_jsonl(op) << '\n';
-  ops_.push_back(std::move(op));
-  return ops_.back().index;
+  return op.index;
 }
 
 std::int64_t History::invoke(std::int64_t p, std::string_view f, nlohmann::json v) {
@@ -69,8 +83,8 @@ std::int64_t History::info(std::int64_t p, std::string_view f, nlohmann::json v)
 
 std::string_view History::intern(std::string_view f) {
   for (const std::string& n : names_)
-    if (n == f) return n;
-  return names_.emplace_back(f);
+    if (n == f) return last_name_ = n;
+  return last_name_ = names_.emplace_back(f);
 }
 
 std::int64_t History::append(Op op) {
@@ -85,30 +99,30 @@ std::int64_t History::append(Op op) {
 std::int64_t Process::invoke(std::string_view f, nlohmann::json value) {
   SAMSA_ASSERT(!pending_, "a process invokes one operation at a time");
   pending_ = true;
-  const std::int64_t index = h_->invoke(id_, f, std::move(value));
+  const std::int64_t index = h_->record(id_, OpType::invoke, f, std::move(value));
   pending_f_ = h_->ops().back().f;
   return index;
 }
 
 std::int64_t Process::ok(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->ok(id_, f, std::move(value));
+  return h_->record(id_, OpType::ok, f, std::move(value));
 }
 
 std::int64_t Process::fail(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->fail(id_, f, std::move(value));
+  return h_->record(id_, OpType::fail, f, std::move(value));
 }
 
 std::int64_t Process::info(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->info(id_, f, std::move(value));
+  return h_->record(id_, OpType::info, f, std::move(value));
 }
 
 void Process::close(nlohmann::json value) {
   if (!pending_) return;
   pending_ = false;
-  h_->info(id_, pending_f_, std::move(value));
+  h_->record(id_, OpType::info, pending_f_, std::move(value));
 }
 
 void History::write_jsonl(std::ostream& out) const {

@@ -89,12 +89,14 @@ class History {
   static Result<History, HistoryError> read_jsonl(std::istream& in, std::string source);
 
  private:
-  std::int64_t record(std::int64_t process, OpType type, std::string_view f, nlohmann::json value);
+  friend class Process;  // records without another copy of the value
+  std::int64_t record(std::int64_t process, OpType type, std::string_view f, nlohmann::json&& value);
   std::string_view intern(std::string_view f);
 
   Clock clock_;
   std::deque<Op> ops_;  // a deque: recording never moves earlier ops
   std::deque<std::string> names_;  // the interned f names
+  std::string_view last_name_;  // the name interned last (one of names_)
   std::int64_t next_process_ = 0;
   std::shared_ptr<std::ostream> stream_;
 };

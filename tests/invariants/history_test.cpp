@@ -76,3 +76,24 @@ TEST_CASE("history: a Process ends a pending operation as info when it goes away
   CHECK(h.ops()[3].f == "send");
   CHECK(check_well_formed(h, {}).empty());
 }
+
+TEST_CASE("history: each op keeps the f it was recorded with, before and after a move",
+          "[invariants][history]") {
+  // Names of one length that differ late, and a prefix, exercise the
+  // recorder's check of the name it interned last.
+  rc::prop("ops()[i].f is the i-th name recorded", [](std::vector<std::uint8_t> picks) {
+    static const std::vector<std::string> names = {"send", "sene", "poll", "sen", "", "send-end"};
+    History h;
+    std::vector<std::string> want;
+    for (std::uint8_t k : picks) {
+      std::string f = names[k % names.size()];  // a fresh buffer every time
+      want.push_back(f);
+      h.ok(k % 3, f, k);
+    }
+    History moved = std::move(h);
+    moved.info(0, "send-end");
+    want.push_back("send-end");
+    RC_ASSERT(moved.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) RC_ASSERT(moved.ops()[i].f == want[i]);
+  });
+}
