@@ -55,28 +55,86 @@ struct Faults {
   bool any = false;
   bool leader_loss = false;   // a leader stops leading: crash, restart, partition
   bool lost_acks = false;     // a request reaches the broker and its answer does not come back
-  bool unsynced_loss = false; // a crash that drops the page cache (power loss)
+  bool correlated_loss = false;  // a crash that drops the page cache of several replicas at once
 };
 
-Faults faults_of(const json& c) {
+std::vector<std::string> names_in(const json& n, const char* key) {
+  std::vector<std::string> out;
+  if (!n.is_object() || !n.contains(key) || !n[key].is_array()) return out;
+  for (const auto& v : n[key])
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+// Whether a nemesis's node groups can name a broker. Absent groups count as
+// "all" (a history's nemeses, or a caller that does not say).
+bool hits_brokers(const std::vector<std::string>& groups) {
+  if (groups.empty()) return true;
+  for (const auto& g : groups) {
+    if (g == "all" || g == "brokers" || g == "leader" || g == "controller" || g == "group-coordinator") return true;
+    if (g.size() > 1 && g[0] == 'b' && std::all_of(g.begin() + 1, g.end(), [](unsigned char c) { return std::isdigit(c); }))
+      return true;
+  }
+  return false;
+}
+
+bool hits(const std::vector<std::string>& groups, const char* group) {
+  return groups.empty() || std::find(groups.begin(), groups.end(), "all") != groups.end() ||
+         std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+std::string disk_of(const json& n) {
+  if (!n.is_object()) return "random";
+  if (n.contains("disk") && n["disk"].is_string()) return n["disk"].get<std::string>();
+  if (n.contains("params") && n["params"].is_object()) return n["params"].value("disk", "random");
+  return "random";
+}
+
+// One nemesis, by name (scenarios/nemesis.cpp and kafka/nemeses.cpp) and the
+// node groups it may hit: `targets`, and `peers` for link faults.
+void add_fault(Faults& f, const json& n, long long budget, long long min_isr) {
+  const std::string name = n.is_string() ? n.get<std::string>() : n.is_object() ? n.value("name", "") : "";
+  if (name.empty()) return;
+  f.any = true;
+  const auto targets = names_in(n, "targets"), peers = names_in(n, "peers");
+  const bool brokers = hits_brokers(targets);
+  const bool coordinator_only = !brokers && hits(targets, "coordinator");
+  // Replicas that can lose their page cache together: the budget of faulted
+  // nodes reaches min.insync.replicas (a record acked by the ISR is gone only
+  // when every copy is).
+  const bool together = budget < 0 || budget >= std::max(1LL, min_isr);
+  if (name == "crash" || name == "restart" || name == "power-loss" || name == "power-loss-all") {
+    if (brokers) {
+      f.leader_loss = f.lost_acks = true;
+      // A crash keeps the page cache only with disk = keep_all; restart draws what the disk keeps.
+      if (name.starts_with("power-loss") || disk_of(n) != "keep_all") {
+        if (name == "power-loss-all" || together) f.correlated_loss = true;
+      }
+    } else if (coordinator_only) {
+      f.leader_loss = true;  // sessions may expire, so leaders can move
+    }
+  } else if (name == "pause" || name == "disk-stall") {
+    if (brokers) f.leader_loss = f.lost_acks = true;
+    else if (coordinator_only) f.leader_loss = true;
+  } else if (name == "partition" || name == "partition-one-way" || name == "partition-silent" ||
+             name == "isolate") {
+    // A leader is lost when a broker is cut from the other brokers or the coordinator.
+    const bool other_side = name == "isolate" || hits_brokers(peers) || hits(peers, "coordinator");
+    if ((brokers && other_side) || (coordinator_only && hits_brokers(peers))) f.leader_loss = true;
+    f.lost_acks = true;
+  } else if (name == "reset" || name == "clog" || name == "lost-acks" || name == "lost-ack" ||
+             name == "refuse-connects" || name == "slow-replication") {
+    f.lost_acks = true;
+  }
+}
+
+Faults faults_of(const json& c, long long min_isr) {
   Faults f;
   if (!c.is_object() || !c.contains("nemeses") || !c["nemeses"].is_array()) return f;
-  for (const auto& n : c["nemeses"]) {
-    const std::string name = n.is_string() ? n.get<std::string>() : n.is_object() ? n.value("name", "") : "";
-    const std::string disk = n.is_object() ? n.value("disk", n.contains("params") && n["params"].is_object()
-                                                                  ? n["params"].value("disk", "random")
-                                                                  : "random")
-                                           : "random";
-    if (name.empty()) continue;
-    f.any = true;
-    if (name == "crash" || name == "restart" || name == "power-loss") {
-      f.leader_loss = f.lost_acks = true;
-      // A crash keeps the page cache only with disk = keep_all; restart is a crash with the disk config's draw.
-      if (name == "power-loss" || disk != "keep_all") f.unsynced_loss = true;
-    }
-    if (name == "partition" || name == "partition-one-way") f.leader_loss = f.lost_acks = true;
-    if (name == "reset" || name == "clog" || name == "lost-ack") f.lost_acks = true;
-  }
+  long long budget = -1;
+  if (c.contains("max_faulted_nodes") && c["max_faulted_nodes"].is_number_integer())
+    budget = c["max_faulted_nodes"].get<long long>();
+  for (const auto& n : c["nemeses"]) add_fault(f, n, budget, min_isr);
   return f;
 }
 
@@ -91,22 +149,22 @@ const std::vector<Legacy>& legacy_switches() {
   static const std::vector<Legacy> v = {
       {"samsa.legacy.truncate.to.high.watermark", "KAFKA-1211",
        "followers truncate to the high watermark on restart (before KIP-101)",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.offsets.for.leader.epoch.v0", "KAFKA-6361",
        "OffsetsForLeaderEpoch v0 returns no epoch, so truncation misses a diverged tail",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.no.fetch.leader.epoch", "KAFKA-6880",
        "fetches carry no leader epoch (before KIP-320): a zombie leader is followed",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.isr.expand.below.epoch.start", "KAFKA-7128",
        "a follower rejoins the ISR before it reached the leader epoch's start offset",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.no.broker.epoch", "KAFKA-7235",
        "controller requests carry no broker epoch: a restarted broker obeys stale ones",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
-      {"samsa.legacy.no.controller.epoch.check", "KIP-91/controller epoch",
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
+      {"samsa.legacy.no.controller.epoch.check", "controller epoch",
        "brokers obey a zombie controller's requests",
-       {"lost-write", "unseen", "inconsistent-offsets", "replica-divergence", "liveness"}},
+       {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send", "replica-divergence", "liveness"}},
       {"samsa.legacy.dedupe.last.batch.only", "KAFKA-5494",
        "the broker remembers one batch per producer, so retried in-flight batches are written twice",
        {"duplicate", "redelivery", "nonmonotonic-send", "per-key-order"}},
@@ -136,6 +194,13 @@ class Builder {
   std::map<std::string, std::string> allowed_;
 };
 
+// What a lost acknowledged record brings: the record gone (lost-write, or
+// unseen when nothing later was read), its offset reused by a later one
+// (inconsistent-offsets, and nonmonotonic-send: the producer's later record
+// lands at or below the lost one's offset), a run that cannot deliver it.
+const std::vector<const char*> k_loss = {"lost-write", "unseen", "inconsistent-offsets", "nonmonotonic-send",
+                                         "liveness"};
+
 void producer_rules(const json& c, const Faults& f, Builder& b) {
   const std::string acks = text(c, "acks").value_or("all");
   const bool acks_all = acks == "all" || acks == "-1";
@@ -152,18 +217,29 @@ void producer_rules(const json& c, const Faults& f, Builder& b) {
     b.allow({"lost-write", "unseen", "liveness"},
             "acks=0: a send is ok before any broker has it, so any fault can drop it");
   if (acks == "1" && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "acks=1 with leader loss: the leader acks before followers copy; the next leader truncates it");
   if (acks_all && min_isr <= 1 && rf > 1 && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "min.insync.replicas=1: the ISR can shrink to the leader alone, whose loss loses acked records");
   if (flag(c, "unclean.leader.election.enable").value_or(false) && f.leader_loss)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+    b.allow(k_loss,
             "unclean.leader.election.enable=true: an out-of-sync replica may lead and truncate acked records");
-  if (f.unsynced_loss && flush != 1)
-    b.allow({"lost-write", "unseen", "inconsistent-offsets", "liveness"},
+  if (f.correlated_loss && flush != 1)
+    b.allow(k_loss,
             "power loss with the default flush policy: acked records wait in the page cache "
             "(log.flush.interval.messages != 1), and replicas losing power together lose them");
+  // A group's generation and committed offsets live in __consumer_offsets
+  // (GroupMetadataManager), written acks=all but as durable as any topic
+  // under this configuration: what loses acked records loses group state too.
+  const char* group_state = nullptr;
+  if (f.correlated_loss && flush != 1)
+    group_state = "power loss with the default flush policy: __consumer_offsets loses its unsynced tail, so a group's "
+                  "generation can start again and its committed offsets go back";
+  else if (f.leader_loss && (min_isr <= 1 || flag(c, "unclean.leader.election.enable").value_or(false)))
+    group_state = "__consumer_offsets can lose acked records (min.insync.replicas=1 or unclean election), so a group's "
+                  "generation can start again and its committed offsets go back";
+  if (group_state) b.allow({"assignment-overlap", "committed-offset-regression"}, group_state);
   if (!idempotent && retries > 0 && f.lost_acks) {
     b.allow({"duplicate", "redelivery"},
             "retries without idempotence: a batch whose ack was lost is written again");
@@ -186,6 +262,11 @@ void consumer_rules(const json& c, const Faults& f, Builder& b) {
   if (text(c, "samsa.consume").value_or("subscribe") == "subscribe")
     b.allow({"poll-skip", "nonmonotonic-poll"},
             "subscribe: a rebalance between polls moves a consumer to another committed position (Jepsen)");
+  if (number(c, "samsa.consumer.workers").value_or(0) > 1 &&
+      text(c, "samsa.consumer.dispatch").value_or("round-robin") != "key-hash")
+    b.allow({"per-key-order"},
+            "the application processes one partition's records on several threads: Kafka orders the partition, "
+            "not the application's workers (the seed's §2.4; dispatch by key hash keeps per-key order)");
   const bool transactional = text(c, "transactional.id").has_value();
   if (transactional && text(c, "isolation.level").value_or("read_uncommitted") != "read_committed")
     b.allow({"G1a", "precommitted-read"},
@@ -196,7 +277,7 @@ void consumer_rules(const json& c, const Faults& f, Builder& b) {
 }  // namespace
 
 Expectations expectations_for(const json& config) {
-  const Faults f = faults_of(config);
+  const Faults f = faults_of(config, number(config, "min.insync.replicas").value_or(1));
   Builder b;
   for (const Legacy& l : legacy_switches())
     if (flag(config, l.key).value_or(false))

@@ -28,8 +28,10 @@ struct Expectations {
 // broker, topic and consumer keys together; values as strings, numbers or
 // booleans) and samsa's: "replication.factor", "samsa.delivery"
 // (at-most-once | at-least-once | exactly-once), "samsa.consume" (subscribe |
-// assign), "samsa.legacy.*", and "nemeses": the fault names present (strings,
-// or objects {"name", "disk"} as in a scenario's [[nemesis]] tables).
+// assign), "samsa.legacy.*", "nemeses": the fault names present (strings,
+// or objects {"name", "disk", "targets", "peers"} as in a scenario's
+// [[nemesis]] tables; absent groups mean every node), and
+// "max_faulted_nodes" (the scenario's budget; absent: no limit).
 // Missing keys take Kafka's defaults (acks=all, idempotence on unless a key
 // conflicts with it, min.insync.replicas=1, flush left to the OS).
 Expectations expectations_for(const nlohmann::json& config);

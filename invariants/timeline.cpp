@@ -69,12 +69,38 @@ const char* colour(OpType t) {
   }
 }
 
+// Leadership as the workload observed it: nemesis-process "leader" ops
+// {topic, partition, node, leader_epoch} and "controller" ops {node,
+// controller_epoch}, one lane per partition (and one for the controller).
+using Epochs = std::map<std::string, std::vector<const Op*>>;
+
+bool is_leadership(const Op& op) { return op.f == "leader" || op.f == "controller"; }
+
+std::string epoch_lane(const Op& op) {
+  if (op.f == "controller") return "controller";
+  const nlohmann::json& v = op.value;
+  return fmt::format("{}-{}", v.is_object() ? v.value("topic", "?") : "?",
+                     v.is_object() ? v.value("partition", -1) : -1);
+}
+
+// A colour per broker name, the same in every lane.
+std::string broker_colour(const std::string& node) {
+  static const char* palette[] = {"#90caf9", "#ce93d8", "#a5d6a7", "#ffcc80", "#80deea", "#f48fb1", "#e6ee9c"};
+  std::size_t h = 0;
+  for (char c : node) h = h * 31 + static_cast<unsigned char>(c);
+  return node.empty() || node == "none" ? "#eeeeee" : palette[h % (sizeof(palette) / sizeof(palette[0]))];
+}
+
 void collect(const History& h, const TimelineOptions& o, std::vector<Bar>& bars, std::vector<Span>& spans,
-             std::vector<std::int64_t>& heals, std::map<std::int64_t, std::int64_t>& lane_of) {
+             std::vector<std::int64_t>& heals, std::map<std::int64_t, std::int64_t>& lane_of, Epochs& epochs) {
   std::map<std::int64_t, std::size_t> pending;  // process -> bar
   // (fault, node) -> its open spans, oldest first: "-end" closes the oldest, a heal all.
   std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> open;
   for (const Op& op : h.ops()) {
+    if (op.process == k_nemesis && is_leadership(op)) {
+      epochs[epoch_lane(op)].push_back(&op);
+      continue;
+    }
     if (op.process == k_nemesis) {
       if (op.f == "heal-all" || op.f == "heal") {
         heals.push_back(op.time_ns);
@@ -134,6 +160,25 @@ void draw_bar(const Bar& b, const Layout& l, std::int64_t lane_y, const std::set
     svg += fmt::format("<g id=\"op-{}\"></g>\n", b.invoke->index);
 }
 
+// One lane's leadership segments: each observation until the next one.
+void draw_epochs(const std::vector<const Op*>& ops, const Layout& l, std::int64_t y, std::string& svg) {
+  for (std::size_t k = 0; k < ops.size(); ++k) {
+    const Op& op = *ops[k];
+    const std::int64_t end = k + 1 < ops.size() ? ops[k + 1]->time_ns : l.t1;
+    const nlohmann::json& v = op.value;
+    const std::string node = v.is_object() ? v.value("node", "none") : "none";
+    const auto epoch = v.is_object() ? v.value(op.f == "controller" ? "controller_epoch" : "leader_epoch", -1) : -1;
+    const double x0 = l.x(op.time_ns), x1 = l.x(end);
+    svg += fmt::format(
+        "<rect id=\"op-{}\" class=\"epoch\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\">"
+        "<title>{}</title></rect>\n",
+        op.index, x0, y + 2, std::max(1.0, x1 - x0), l.lane_px - 4, broker_colour(node), escape(to_jsonl(op)));
+    if (x1 - x0 > 40)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" fill=\"#222\">{} e{}</text>\n", x0 + 3, y + 14, escape(node),
+                         epoch);
+  }
+}
+
 }  // namespace
 
 std::string render_timeline(const History& h, const std::vector<Violation>& violations, const TimelineOptions& o) {
@@ -141,7 +186,8 @@ std::string render_timeline(const History& h, const std::vector<Violation>& viol
   std::vector<Span> spans;
   std::vector<std::int64_t> heals;
   std::map<std::int64_t, std::int64_t> lane_of;  // process -> lane
-  collect(h, o, bars, spans, heals, lane_of);
+  Epochs epochs;
+  collect(h, o, bars, spans, heals, lane_of, epochs);
   Layout l;
   l.width_px = o.width_px;
   if (!h.ops().empty()) l.t0 = h.ops().front().time_ns, l.t1 = std::max(l.t0 + 1, h.ops().back().time_ns);
@@ -149,14 +195,18 @@ std::string render_timeline(const History& h, const std::vector<Violation>& viol
   std::set<std::int64_t> bad;
   for (const auto& v : violations) bad.insert(v.ops.begin(), v.ops.end());
 
-  // Fault lanes first (one per node), then one per client process.
+  // Fault lanes first (one per node), then leadership (one per partition,
+  // and the controller), then one per client process.
   std::map<std::string, std::int64_t> node_lane;
   for (const auto& s : spans) node_lane.emplace(s.node, 0);
   std::int64_t i = 0;
   for (auto& [node, lane] : node_lane) lane = i++;
+  std::map<std::string, std::int64_t> epoch_lane_of;
+  for (const auto& [name, ops] : epochs) epoch_lane_of[name] = i++;
   std::int64_t client_lanes = 0;
   for (const auto& [p, lane] : lane_of) client_lanes = std::max(client_lanes, lane + 1);
-  const std::int64_t lanes = static_cast<std::int64_t>(node_lane.size()) + client_lanes;
+  const auto clients_from = static_cast<std::int64_t>(node_lane.size() + epoch_lane_of.size());
+  const std::int64_t lanes = clients_from + client_lanes;
   const std::int64_t height = l.top_px + lanes * l.lane_px + 30;
   auto lane_y = [&](std::int64_t lane) { return l.top_px + lane * l.lane_px; };
 
@@ -170,7 +220,7 @@ std::string render_timeline(const History& h, const std::vector<Violation>& viol
   for (const auto& [p, lane] : lane_of) first_process_of_lane.emplace(lane, p);
   for (const auto& [lane, p] : first_process_of_lane)
     svg += fmt::format("<text x=\"4\" y=\"{}\">process {}{}</text>\n",
-                       lane_y(lane + static_cast<std::int64_t>(node_lane.size())) + 14, p,
+                       lane_y(lane + clients_from) + 14, p,
                        lane + 1 == static_cast<std::int64_t>(o.max_lanes) ? "+" : "");
   for (const auto& s : spans) {
     const double x0 = l.x(s.start->time_ns), x1 = l.x(s.end_ns);
@@ -182,7 +232,11 @@ std::string render_timeline(const History& h, const std::vector<Violation>& viol
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" fill=\"#333\">{}</text>\n", x0 + 3,
                        lane_y(node_lane.at(s.node)) + 14, escape(s.start->f));
   }
-  const auto clients_from = static_cast<std::int64_t>(node_lane.size());
+  for (const auto& [name, lane] : epoch_lane_of) {
+    svg += fmt::format("<text x=\"4\" y=\"{}\">{}{}</text>\n", lane_y(lane) + 14, name == "controller" ? "" : "leader ",
+                       escape(name));
+    draw_epochs(epochs.at(name), l, lane_y(lane), svg);
+  }
   for (const Bar& b : bars) draw_bar(b, l, lane_y(b.lane + clients_from), bad, svg);
   for (auto t : heals)
     svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#1565c0\" "
@@ -209,7 +263,8 @@ std::string render_timeline(const History& h, const std::vector<Violation>& viol
       "</style></head><body>\n<h1>{0}</h1>\n<p>{1} operations, {2} violations. "
       "<span class=\"legend\"><span style=\"background:#5cb85c\"></span>ok<span style=\"background:#e06666\"></span>fail"
       "<span style=\"background:#f0ad4e\"></span>info<span style=\"background:#bbbbbb\"></span>pending"
-      "<span style=\"background:#9e9e9e\"></span>fault</span></p>\n{3}"
+      "<span style=\"background:#9e9e9e\"></span>fault</span> Leader lanes: one colour per broker, "
+      "e<i>N</i> its leader epoch.</p>\n{3}"
       "<h2>Violations</h2>\n<table>\n{4}</table>\n</body></html>\n",
       escape(o.title), h.size(), violations.size(), svg, list.empty() ? "<tr><td>none</td></tr>\n" : list);
 }

@@ -7,6 +7,11 @@
 //   - a lane per faulted node: each fault a shaded span from its nemesis op
 //     for its duration_ms, cut by its "-end" op or the heal (a fault with no
 //     duration, a reset, is a thin mark), and each heal a dashed line;
+//   - a lane per partition (and one for the controller) from the workload's
+//     leadership observations, nemesis-process ops "leader" {topic,
+//     partition, node, leader_epoch} and "controller" {node,
+//     controller_epoch}: a segment per leader, coloured by broker, labelled
+//     with its epoch, until the next observation;
 //   - operations named by a violation outlined and listed under the picture
 //     with the checker's explanation; every bar's tooltip (<title>) shows
 //     the op as JSON.

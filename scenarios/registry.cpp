@@ -52,6 +52,17 @@ Verdict verdict_of(const std::vector<invariants::Violation>& violations) {
   return liveness ? Verdict::liveness : Verdict::ok;
 }
 
+std::vector<std::string> RunReport::shown() const {
+  std::vector<std::string> out;
+  for (const auto& name : demonstrates)
+    for (const auto& v : demonstrated)
+      if (v.name == name) {
+        out.push_back(name);
+        break;
+      }
+  return out;
+}
+
 std::string trace_hash_hex(std::uint64_t h) { return fmt::format("{:016x}", h); }
 
 nlohmann::json to_json(const RunReport& r) {
@@ -65,6 +76,14 @@ nlohmann::json to_json(const RunReport& r) {
   j["wall_ms"] = r.wall_ms;
   j["violations"] = nlohmann::json::array();
   for (const auto& v : r.violations) j["violations"].push_back(invariants::to_json(v));
+  j["expected"] = r.expected;
+  j["demonstrated"] = nlohmann::json::array();
+  for (const auto& v : r.demonstrated) j["demonstrated"].push_back(invariants::to_json(v));
+  j["demonstration"] = nullptr;
+  if (!r.demonstrates.empty()) {
+    const auto found = r.shown();
+    j["demonstration"] = {{"anomalies", r.demonstrates}, {"shown", !found.empty()}, {"found", found}};
+  }
   if (!r.internal_error.empty()) j["internal_error"] = r.internal_error;
   j["schedule"] = to_json(r.schedule);
   j["details"] = r.details;
@@ -136,7 +155,7 @@ const std::vector<Scenario>& builtin_scenarios() {
     for (const auto& [path, text] : builtin_scenario_files()) {
       const std::string name = path.substr(0, path.size() - std::string_view(".toml").size());
       auto s = scenario_from_text(text, "scenarios/" + path, name);
-      SAMSA_ASSERT(s.ok(), "a built-in scenario parses");
+      if (!s) ::samsa::assert_fail("a built-in scenario parses", __FILE__, __LINE__, s.error().to_string().c_str());
       SAMSA_ASSERT(s->name == name, "a built-in scenario's name is its path");
       v.push_back(std::move(*s));
     }

@@ -84,9 +84,80 @@ std::string check_schedule(World& w, const WorkloadContext& ctx, const Schedule&
   return "";
 }
 
+// Splits the violations by what the configuration promises, decides the
+// verdict on the failing ones, and bounds both lists.
+void judge_report(RunReport& report, const ScenarioSpec& spec) {
+  const invariants::Expectations e = expectations_of(spec);
+  auto judged = invariants::judge(report.violations, e);
+  report.violations = std::move(judged.failing);
+  report.demonstrated = std::move(judged.demonstrated);
+  report.verdict = verdict_of(report.violations);
+  // Bounded: a broken system can break an invariant on every operation.
+  constexpr std::size_t k_max_violations = 100;
+  if (report.violations.size() > k_max_violations) {
+    report.details["violations_total"] = report.violations.size();
+    report.violations.resize(k_max_violations);
+  }
+  if (report.demonstrated.size() > k_max_violations) {
+    report.details["demonstrated_total"] = report.demonstrated.size();
+    report.demonstrated.resize(k_max_violations);
+  }
+}
+
 }  // namespace
 
+invariants::Expectations expectations_of(const ScenarioSpec& spec) {
+  const WorkloadType* type = find_workload(spec.workload);
+  invariants::Expectations e;
+  if (type && type->expectation_config) e = invariants::expectations_for(type->expectation_config(spec));
+  // What this scenario checks and must hold: its checkers and its workload's final-state checks.
+  std::set<std::string> checked;
+  for (const auto& [c, o] : spec.checkers) checked.insert(c);
+  if (spec.workload_options.contains("checks") && spec.workload_options["checks"].is_array())
+    for (const auto& c : spec.workload_options["checks"])
+      if (c.is_string()) checked.insert(c.get<std::string>());
+  e.must_hold.clear();
+  for (const auto& c : checked) {
+    const std::string anomaly = c == "kafka-liveness" || c == "progress" ? "liveness" : c;
+    if (!e.allows(anomaly)) e.must_hold.insert(c);
+  }
+  return e;
+}
+
+// A [swarm] scenario: this seed's choices (stream "swarm-config", keys in
+// order) as overrides before the user's own, so a --set wins over a draw.
+std::vector<Override> swarm_draws(const ScenarioSpec& spec, std::uint64_t seed) {
+  Random draw = Random(seed).derive("swarm-config");
+  std::vector<Override> out;
+  for (const auto& [key, choices] : spec.swarm)
+    for (const auto& o : choices[draw.index(choices.size())]) out.push_back(o);
+  return out;
+}
+
 RunReport Scenario::run(const RunOptions& options) const {
+  if (!spec.swarm.empty()) {
+    std::vector<Override> all = swarm_draws(spec, options.seed);
+    nlohmann::json drawn = nlohmann::json::object();
+    for (const auto& o : all) {  // TOML scalars read as JSON: "1" a string, 1 a number
+      const auto v = nlohmann::json::parse(o.value, nullptr, false);
+      drawn[o.key] = v.is_discarded() ? nlohmann::json(o.value) : v;
+    }
+    all.insert(all.end(), overrides.begin(), overrides.end());
+    auto drawn_scenario = scenario_from_text(text, origin, name, all);
+    if (!drawn_scenario) {  // each choice parses alone (parse_scenario); this combination does not
+      RunReport bad;
+      bad.scenario = name;
+      bad.seed = options.seed;
+      bad.bad_input = "[swarm] draws " + drawn.dump() + ": " + drawn_scenario.error().to_string();
+      bad.verdict = Verdict::internal_error;
+      bad.internal_error = bad.bad_input;
+      return bad;
+    }
+    drawn_scenario->spec.swarm.clear();
+    RunReport r = drawn_scenario->run(options);
+    r.details["swarm"] = drawn;
+    return r;
+  }
   const WorkloadType* type = find_workload(spec.workload);
   SAMSA_ASSERT(type != nullptr, "a parsed scenario names a registered workload");
   Random swarm = Random(options.seed).derive("swarm");
@@ -121,6 +192,9 @@ RunReport Scenario::run(const RunOptions& options) const {
   RunReport report;
   report.scenario = name;
   report.seed = options.seed;
+  report.demonstrates = spec.demonstrates;
+  report.expected = invariants::to_json(expectations_of(spec));
+  report.expected["demonstrates"] = spec.demonstrates;
   if (options.schedule) {
     report.schedule = *options.schedule;
     report.bad_input = check_schedule(world, ctx, report.schedule);
@@ -212,13 +286,7 @@ RunReport Scenario::run(const RunOptions& options) const {
           "stuck", "every fiber waits and nothing can wake them (details.stuck says on what)"));
       report.details["stuck"] = rr.report;
     }
-    report.verdict = verdict_of(report.violations);
-    // Bounded: a broken system can break an invariant on every operation.
-    constexpr std::size_t k_max_violations = 100;
-    if (report.violations.size() > k_max_violations) {
-      report.details["violations_total"] = report.violations.size();
-      report.violations.resize(k_max_violations);
-    }
+    judge_report(report, spec);
   }
   const nlohmann::json details = workload->details(ctx);
   for (auto& [k, v] : details.items()) report.details[k] = v;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "invariants/expectations.h"
 #include "invariants/violation.h"
 #include "scenarios/schedule.h"
 #include "scenarios/spec.h"
@@ -50,7 +51,16 @@ struct RunReport {
   std::uint64_t events = 0;
   std::int64_t virtual_time_ms = 0;
   std::int64_t wall_ms = 0;  // filled in by the caller; never part of the history
+  // The violations of what must hold: they decide the verdict.
   std::vector<invariants::Violation> violations;
+  // Violations the configuration allows (invariants::expectations_for):
+  // reported, not failing (acks=1 losing a write under a leader crash).
+  std::vector<invariants::Violation> demonstrated;
+  // {"must_hold": [checker...], "allowed": {anomaly: reason}, "demonstrates": [...]}
+  nlohmann::json expected = nlohmann::json::object();
+  std::vector<std::string> demonstrates;  // the scenario's `demonstrates`
+  // The anomalies of `demonstrates` this run demonstrated (empty: none, or none declared).
+  std::vector<std::string> shown() const;
   std::string internal_error;  // the message, when verdict is internal_error
   std::string bad_input;       // set when the run could not start (a schedule naming no node)
   Schedule schedule;
@@ -61,6 +71,11 @@ nlohmann::json to_json(const RunReport& r);
 std::string trace_hash_hex(std::uint64_t h);
 // internal_error > safety > liveness > ok
 Verdict verdict_of(const std::vector<invariants::Violation>& v);
+
+// What the scenario's configuration promises (its workload's
+// expectation_config through invariants::expectations_for; a workload
+// without one promises everything its checkers check).
+invariants::Expectations expectations_of(const ScenarioSpec& spec);
 
 struct Scenario {
   std::string name;

@@ -32,8 +32,9 @@ class Shrinker {
     RunReport r = run_guarded(*s, o);
     if (!r.bad_input.empty()) return std::nullopt;
     if (internal_) return r.verdict == Verdict::internal_error ? std::optional(r) : std::nullopt;
-    for (const auto& v : r.violations)
-      if (v.name == name_ && v.kind == kind_) return r;
+    for (const auto* list : {&r.violations, &r.demonstrated})
+      for (const auto& v : *list)
+        if (v.name == name_ && v.kind == kind_) return r;
     return std::nullopt;
   }
 
@@ -46,8 +47,10 @@ class Shrinker {
   void set_target(const RunReport& r) {
     internal_ = r.verdict == Verdict::internal_error;
     if (!internal_) {
-      name_ = r.violations.front().name;
-      kind_ = r.violations.front().kind;
+      // A failing violation first; else the anomaly the run demonstrated.
+      const auto& v = r.violations.empty() ? r.demonstrated.front() : r.violations.front();
+      name_ = v.name;
+      kind_ = v.kind;
     }
   }
   std::string target() const {
@@ -182,9 +185,10 @@ Result<ShrinkResult, std::string> shrink(const Scenario& s, std::uint64_t seed,
   ShrinkResult result;
   result.before = run_guarded(s, o);
   if (!result.before.bad_input.empty()) return Err(result.before.bad_input);
-  if (result.before.verdict == Verdict::ok)
-    return Err(std::string("the run does not fail: nothing to shrink"));
-  if (result.before.verdict != Verdict::internal_error && result.before.violations.empty())
+  if (result.before.verdict == Verdict::ok && result.before.demonstrated.empty())
+    return Err(std::string("the run neither fails nor demonstrates an anomaly: nothing to shrink"));
+  if (result.before.verdict != Verdict::internal_error && result.before.violations.empty() &&
+      result.before.demonstrated.empty())
     return Err(std::string("the run fails without a named violation"));
   sh.set_target(result.before);
   result.target = sh.target();

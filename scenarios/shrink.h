@@ -1,6 +1,8 @@
 #pragma once
 // Shrinking a failing run by delta debugging (Zeller's ddmin) over what can
-// be made smaller while the same violation (name and kind) still appears:
+// be made smaller while the same violation (name and kind) still appears,
+// failing or demonstrated (a run that only demonstrates an allowed anomaly
+// shrinks to the smallest run that still shows it):
 //   1. the fault events (drop subsets, then single events),
 //   2. each remaining fault's duration (halved while it still fails),
 //   3. the run itself (a shorter fault phase; for safety, a shorter healed phase),

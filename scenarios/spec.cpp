@@ -186,7 +186,11 @@ void check_like(const Reader& r, const toml::node& n, const std::string& path,
   else if (def.is_array()) fits = n.is_array(), want = "an array";
   else fits = true;
   if (!fits) r.fail(n.source(), path, fmt::format("'{}' must be {}", key, want));
-  if (n.is_number() && n.value<double>().value() < 0 && def.is_number() && def.get<double>() >= 0)
+  // An integer as itself: Long.MAX_VALUE (Kafka's "never") is no exact double.
+  const bool negative = n.is_integer()    ? n.value<std::int64_t>().value() < 0
+                        : n.is_number() ? n.value<double>().value() < 0
+                                        : false;
+  if (negative && def.is_number() && def.get<double>() >= 0)
     r.fail(n.source(), path, fmt::format("'{}' must not be negative", key));
 }
 
@@ -320,9 +324,65 @@ NemesisSpec read_nemesis(const Reader& r, const toml::table& t, const std::strin
   return n;
 }
 
+// A scalar as TOML text, for an override's value.
+std::string toml_text(const toml::node& n) {
+  if (auto v = n.value_exact<std::string>()) {
+    std::string out = "\"";
+    for (char c : *v) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+    return out + "\"";
+  }
+  if (auto v = n.value_exact<bool>()) return *v ? "true" : "false";
+  if (auto v = n.value_exact<std::int64_t>()) return std::to_string(*v);
+  return fmt::format("{}", n.value<double>().value());
+}
+
+bool scalar(const toml::node& e) {
+  return e.is_string() || e.is_integer() || e.is_floating_point() || e.is_boolean();
+}
+
+// [swarm]: every key an array of choices, each a scalar or an inline table of
+// scalars (checked against the rest of the file in parse_scenario).
+std::map<std::string, std::vector<std::vector<Override>>> read_swarm(const Reader& r, const toml::table& root) {
+  std::map<std::string, std::vector<std::vector<Override>>> out;
+  const toml::table* t = r.table(root, "swarm", "");
+  if (!t) return out;
+  for (auto&& [k, node] : *t) {
+    const std::string key(k.str()), path = Reader::join("swarm", key);
+    const toml::array* a = node.as_array();
+    if (!a || a->empty()) r.fail(node.source(), path, fmt::format("'{}' must be a non-empty array of choices", key));
+    for (const toml::node& e : *a) {
+      std::vector<Override> choice;
+      if (scalar(e)) choice.push_back({key, toml_text(e)});
+      else if (const toml::table* group = e.as_table())
+        for (auto&& [gk, gv] : *group) {
+          if (!scalar(gv)) r.fail(gv.source(), path, fmt::format("a value in a choice of '{}' must be a scalar", key));
+          choice.push_back({std::string(gk.str()), toml_text(gv)});
+        }
+      else
+        r.fail(e.source(), path, fmt::format("a choice of '{}' must be a string, number, boolean or table", key));
+      out[key].push_back(std::move(choice));
+    }
+  }
+  return out;
+}
+
+// `demonstrates`: anomaly names as the checkers report them.
+std::vector<std::string> read_demonstrates(const Reader& r, const toml::table& root) {
+  auto names = r.strings(root, "demonstrates", "", {});
+  std::vector<std::string> known = {"liveness"};
+  for (const auto& c : invariants::checkers())
+    if (c.name != "kafka-liveness") known.push_back(c.name);
+  for (const auto& n : names)
+    if (std::find(known.begin(), known.end(), n) == known.end())
+      r.fail(root.get("demonstrates")->source(), "demonstrates",
+             fmt::format("'demonstrates' names '{}', which no checker reports (known: {})", n,
+                         fmt::join(known, ", ")));
+  return names;
+}
+
 ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::string& default_name) {
   r.check_keys(root, "", {"name", "description", "cluster", "topics", "workload", "config",
-                          "faults", "nemesis", "world", "checkers", "expect"});
+                          "faults", "nemesis", "world", "checkers", "expect", "demonstrates", "zoo", "swarm"});
   ScenarioSpec s;
   s.name = r.string(root, "name", "", default_name);
   s.description = r.string(root, "description", "", "");
@@ -378,6 +438,17 @@ ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::stri
     }
   }
   s.expect = r.string(root, "expect", "", "ok", {"ok", "safety", "liveness"});
+  s.demonstrates = read_demonstrates(r, root);
+  s.swarm = read_swarm(r, root);
+  if (const toml::table* z = r.table(root, "zoo", "")) {
+    r.check_keys(*z, "zoo", {"switch", "issue"});
+    s.zoo_switch = r.string(*z, "switch", "zoo", "");
+    if (!s.zoo_switch.starts_with("samsa.legacy."))
+      r.fail(z->source(), "zoo.switch", "[zoo] needs 'switch', a samsa.legacy.* key");
+    s.zoo_issue = r.string(*z, "issue", "zoo", "");
+    if (s.demonstrates.empty())
+      r.fail(z->source(), "zoo", "a [zoo] scenario names the anomalies its bug shows in 'demonstrates'");
+  }
   return s;
 }
 
@@ -398,14 +469,15 @@ void apply_override(toml::table& root, const Override& o) {
     at = dot + 1;
   }
   static const std::set<std::string> scenario_tables = {"cluster", "workload", "faults",
-                                                        "world", "checkers"};
-  static const std::set<std::string> scenario_keys = {"name", "description", "expect"};
+                                                        "world", "checkers", "zoo"};
+  static const std::set<std::string> scenario_keys = {"name", "description", "expect", "demonstrates"};
   auto set_in = [&value](toml::table& t, const std::string& key) {
     t.insert_or_assign(key, value);
   };
   if (parts.size() == 1 && scenario_keys.count(parts[0])) return set_in(root, parts[0]);
-  if (parts[0] == "nemesis" && parts.size() == 3) {
-    toml::array* a = root["nemesis"].as_array();
+  // nemesis.NAME.KEY and topics.NAME.KEY: every [[nemesis]] / [[topics]] table of that name.
+  if ((parts[0] == "nemesis" || parts[0] == "topics") && parts.size() == 3) {
+    toml::array* a = root[parts[0]].as_array();
     bool found = false;
     if (a)
       for (toml::node& e : *a)
@@ -414,7 +486,8 @@ void apply_override(toml::table& root, const Override& o) {
           found = true;
         }
     if (!found)
-      throw Mistake{{"--set " + o.text(), fmt::format("the scenario has no nemesis '{}'", parts[1])}};
+      throw Mistake{{"--set " + o.text(), fmt::format("the scenario has no {} '{}'",
+                                                      parts[0] == "nemesis" ? "nemesis" : "topic", parts[1])}};
     return;
   }
   if (scenario_tables.count(parts[0]) && parts.size() >= 2) {
@@ -431,6 +504,27 @@ void apply_override(toml::table& root, const Override& o) {
   toml::table* config = root["config"].as_table();
   if (!config) throw Mistake{{"--set " + o.text(), "'config' is not a table"}};
   config->insert_or_assign(o.key, value);
+}
+
+// Every [swarm] choice must make a good scenario: each one is tried on the
+// file as overrides (the draw itself happens per seed, in the runner).
+void check_swarm(const toml::table& root, const ScenarioSpec& spec, const std::string& origin,
+                 const std::string& default_name) {
+  for (const auto& [key, choices] : spec.swarm)
+    for (const auto& choice : choices) {
+      toml::table copy = root;
+      copy.erase("swarm");
+      try {
+        for (const auto& o : choice) apply_override(copy, o);
+        (void)read_spec(Reader(origin), copy, default_name);
+      } catch (const Mistake& m) {
+        const auto& b = root.get_as<toml::table>("swarm")->get(key)->source().begin;
+        std::string text;
+        for (const auto& o : choice) text += (text.empty() ? "" : ", ") + o.text();
+        throw Mistake{{fmt::format("{}:{}:{}", origin, b.line, b.column),
+                       fmt::format("[swarm] choice {}: {}", text, m.error.to_string())}};
+      }
+    }
 }
 
 }  // namespace
@@ -455,7 +549,9 @@ Result<ScenarioSpec, SpecError> parse_scenario(const std::string& text, const st
   }
   try {
     for (const Override& o : overrides) apply_override(root, o);
-    return read_spec(Reader(origin), root, default_name);
+    ScenarioSpec spec = read_spec(Reader(origin), root, default_name);
+    check_swarm(root, spec, origin, default_name);
+    return spec;
   } catch (const Mistake& m) {
     return Err(m.error);
   }

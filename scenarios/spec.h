@@ -24,6 +24,17 @@ struct Range {
   bool fixed() const { return lo == hi; }
 };
 
+// One --set KEY=VALUE. KEY is a dotted path into the scenario (faults.rate_per_s,
+// workload.duplicate_bug, nemesis.crash.weight, topics.t.replication_factor,
+// cluster.nodes), or any other
+// key, which is a Kafka config key ([config]). VALUE is a TOML value; a bare
+// word is a string.
+struct Override {
+  std::string key;
+  std::string value;
+  std::string text() const { return key + "=" + value; }
+};
+
 struct NemesisSpec {
   std::string name;     // a registered nemesis (scenarios/nemesis.h)
   double weight = 1;
@@ -63,6 +74,20 @@ struct ScenarioSpec {
   // checkers: name -> options
   std::map<std::string, nlohmann::json> checkers;
   std::string expect = "ok";  // verdict a run of this scenario should give
+  // Anomalies the scenario exists to show (on some seeds): the configuration
+  // allows them, so a run shows them as `demonstrated`, not failing. A run
+  // demonstrates the scenario when any one of them appears.
+  std::vector<std::string> demonstrates;
+  // [zoo]: the legacy switch (samsa.legacy.*) whose bug the scenario finds,
+  // and its KIP/JIRA; `samsa zoo` also runs it with the switch off.
+  std::string zoo_switch;
+  std::string zoo_issue;
+  // [swarm]: KEY = [choice, ...]; per seed the runner draws one choice of
+  // each key (stream "swarm-config") and runs the scenario with it as --set
+  // overrides (the user's own --set win). A scalar choice sets KEY; an
+  // inline-table choice sets each of its keys together (KEY is then a label:
+  // `producer = [{acks = "1"}, {acks = "all", "enable.idempotence" = false}]`).
+  std::map<std::string, std::vector<std::vector<Override>>> swarm;
 };
 
 struct SpecError {
@@ -71,15 +96,6 @@ struct SpecError {
   std::string to_string() const { return where + ": " + message; }
 };
 
-// One --set KEY=VALUE. KEY is a dotted path into the scenario (faults.rate_per_s,
-// workload.duplicate_bug, nemesis.crash.weight, cluster.nodes), or any other
-// key, which is a Kafka config key ([config]). VALUE is a TOML value; a bare
-// word is a string.
-struct Override {
-  std::string key;
-  std::string value;
-  std::string text() const { return key + "=" + value; }
-};
 Result<Override, std::string> parse_override(const std::string& key_equals_value);
 
 // Parses and checks a scenario. `origin` names the file in messages;

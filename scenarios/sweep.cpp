@@ -65,7 +65,7 @@ SweepResult sweep(const Scenario& s, const SweepOptions& options) {
   // The second runs: same seed, same saved schedule, must give the same trace.
   std::vector<std::size_t> again;
   for (std::size_t i = 0; i < result.outcomes.size(); ++i)
-    if (result.outcomes[i].report.verdict != Verdict::ok ||
+    if (result.outcomes[i].report.verdict != Verdict::ok || !result.outcomes[i].report.demonstrated.empty() ||
         in_recheck_sample(options.seeds[i], options.recheck))
       again.push_back(i);
   {

@@ -24,7 +24,7 @@ struct SweepProgress {
 struct SweepOptions {
   std::vector<std::uint64_t> seeds;
   unsigned jobs = 1;
-  double recheck = 0.05;  // fraction of seeds run twice (failing seeds always are)
+  double recheck = 0.05;  // fraction of seeds run twice (failing and demonstrating seeds always are)
   // Called after each run, under a lock (e.g. to draw a progress line).
   std::function<void(const SweepProgress&)> progress;
 };

@@ -71,6 +71,11 @@ struct WorkloadType {
   // Numeric options that `samsa shrink` may lower ("fewer records").
   std::vector<std::string> shrinkable;
   std::function<std::unique_ptr<Workload>()> make;
+  // What Kafka promises for a scenario of this workload: the configuration
+  // as invariants::expectations_for reads it (Kafka keys, replication.factor,
+  // samsa.delivery, nemeses, max_faulted_nodes). Unset: the workload's
+  // scenarios promise everything their checkers check.
+  std::function<nlohmann::json(const ScenarioSpec&)> expectation_config;
 };
 
 std::vector<std::string> workload_names();

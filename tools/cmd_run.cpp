@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "invariants/timeline.h"
 #include "scenarios/trace_diff.h"
@@ -44,10 +45,31 @@ std::optional<Scenario> load_or_complain(const std::string& target,
   return std::move(*s);
 }
 
+// The allowed anomalies the run showed, by name with the configuration's
+// reason, and whether the scenario's declared demonstration was among them.
+void print_demonstrated(const RunReport& r) {
+  std::map<std::string, std::vector<const invariants::Violation*>> by_name;
+  for (const auto& v : r.demonstrated) by_name[v.name].push_back(&v);
+  const nlohmann::json allowed = r.expected.value("allowed", nlohmann::json::object());
+  for (const auto& [name, cases] : by_name) {
+    fmt::print("demonstrated: {} ({} case{}; allowed: {})\n", name, cases.size(), cases.size() == 1 ? "" : "s",
+               allowed.value(name, std::string("by the configuration")));
+    fmt::print("  {}\n", cases.front()->to_string());
+  }
+  if (r.demonstrates.empty() || r.verdict == Verdict::internal_error) return;
+  const auto shown = r.shown();
+  if (shown.empty())
+    fmt::print("demonstrates {}: not shown by this seed (try `samsa sweep {} --seeds 1..20`)\n",
+               fmt::join(r.demonstrates, " | "), r.scenario);
+  else
+    fmt::print("demonstrates {}: shown ({})\n", fmt::join(r.demonstrates, " | "), fmt::join(shown, ", "));
+}
+
 void print_report(const RunReport& r) {
   fmt::print("scenario  {}\n", r.scenario);
   fmt::print("seed      {}\n", r.seed);
-  fmt::print("verdict   {}\n", to_string(r.verdict));
+  fmt::print("verdict   {}{}\n", to_string(r.verdict),
+             r.demonstrated.empty() ? "" : " (with anomalies the configuration allows: demonstrated below)");
   fmt::print("trace     {}\n", trace_hash_hex(r.trace_hash));
   fmt::print("events    {}\n", r.events);
   fmt::print("virtual   {} ms\n", r.virtual_time_ms);
@@ -59,6 +81,7 @@ void print_report(const RunReport& r) {
   if (r.violations.size() > 10)
     fmt::print("violation: ... and {} more (--json lists them)\n",
                r.details.value("violations_total", r.violations.size()) - 10);
+  print_demonstrated(r);
   if (r.details.contains("stuck")) fmt::print("{}\n", r.details["stuck"].get<std::string>());
   if (!r.internal_error.empty()) fmt::print("internal error: {}\n", r.internal_error);
 }

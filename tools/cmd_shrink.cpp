@@ -31,6 +31,7 @@ void describe(const char* label, const Scenario& s, const RunReport& r) {
     fmt::print("\n");
   }
   if (!r.violations.empty()) fmt::print("  first violation: {}\n", r.violations.front().to_string());
+  else if (!r.demonstrated.empty()) fmt::print("  first demonstrated: {}\n", r.demonstrated.front().to_string());
 }
 
 int run_shrink(const ShrinkArgs& a) {

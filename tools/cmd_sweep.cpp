@@ -91,13 +91,14 @@ std::string format_eta(double s) {
                    : fmt::format("{}m{:02}s", t / 60, t % 60);
 }
 
-// Seeds per violation name (and internal_error), with the first seed of each.
-nlohmann::json violation_kinds(const scenarios::SweepResult& result) {
+// Seeds per violation name (and internal_error), with the first seed of
+// each: of the failing violations, or of the demonstrated (allowed) ones.
+nlohmann::json violation_kinds(const scenarios::SweepResult& result, bool demonstrated = false) {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> kinds;  // name -> (seeds, first)
   for (const auto& o : result.outcomes) {
     std::set<std::string> names;
-    for (const auto& v : o.report.violations) names.insert(v.name);
-    if (o.report.verdict == Verdict::internal_error) names.insert("internal_error");
+    for (const auto& v : demonstrated ? o.report.demonstrated : o.report.violations) names.insert(v.name);
+    if (!demonstrated && o.report.verdict == Verdict::internal_error) names.insert("internal_error");
     for (const auto& n : names) {
       auto [it, fresh] = kinds.emplace(n, std::make_pair(0, o.report.seed));
       ++it->second.first;
@@ -106,6 +107,49 @@ nlohmann::json violation_kinds(const scenarios::SweepResult& result) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [n, c] : kinds) j[n] = {{"seeds", c.first}, {"first_seed", c.second}};
   return j;
+}
+
+// The scenario's declared demonstration over the sweep: how many seeds showed
+// it, the first; null when it declares none.
+nlohmann::json demonstration(const scenarios::Scenario& s, const scenarios::SweepResult& result) {
+  if (s.spec.demonstrates.empty()) return nullptr;
+  std::uint64_t seeds = 0;
+  nlohmann::json first = nullptr;
+  for (const auto& o : result.outcomes)
+    if (!o.report.shown().empty()) {
+      if (seeds++ == 0) first = o.report.seed;
+    }
+  return {{"anomalies", s.spec.demonstrates}, {"shown_seeds", seeds}, {"first_seed", first}};
+}
+
+// Merges {name: {seeds, first_seed}} maps of shards.
+void merge_kinds(nlohmann::json& into, const nlohmann::json& from) {
+  for (const auto& [name, k] : from.items()) {
+    if (!into.contains(name)) {
+      into[name] = k;
+      continue;
+    }
+    into[name]["seeds"] = into[name]["seeds"].get<std::uint64_t>() + k["seeds"].get<std::uint64_t>();
+    into[name]["first_seed"] =
+        std::min(into[name]["first_seed"].get<std::uint64_t>(), k["first_seed"].get<std::uint64_t>());
+  }
+}
+
+void print_kinds(const nlohmann::json& kinds) {
+  for (auto& [name, k] : kinds.items())
+    fmt::print("  {:<22}{} seeds, first seed {}\n", name, k["seeds"].get<std::uint64_t>(),
+               k["first_seed"].get<std::uint64_t>());
+}
+
+void print_demonstration(const nlohmann::json& d, std::uint64_t runs) {
+  if (d.is_null()) return;
+  std::string names;
+  for (const auto& n : d["anomalies"]) names += (names.empty() ? "" : " | ") + n.get<std::string>();
+  if (d["shown_seeds"].get<std::uint64_t>() == 0)
+    fmt::print("demonstrates {}: not shown on any of {} seeds\n", names, runs);
+  else
+    fmt::print("demonstrates {}: shown on {} of {} seeds, first seed {}\n", names,
+               d["shown_seeds"].get<std::uint64_t>(), runs, d["first_seed"].get<std::uint64_t>());
 }
 
 void save_failures(const scenarios::Scenario& scenario, const scenarios::SweepResult& result,
@@ -175,6 +219,8 @@ int run_sweep(const SweepArgs& args) {
                             {"runs", result.outcomes.size()},
                             {"verdicts", counts_json(counts)},
                             {"violation_kinds", violation_kinds(result)},
+                            {"demonstrated_kinds", violation_kinds(result, true)},
+                            {"demonstration", demonstration(*scenario, result)},
                             {"failed_seeds", failed},
                             {"rechecked", result.rechecked},
                             {"mismatched", result.mismatched},
@@ -204,9 +250,12 @@ int run_sweep(const SweepArgs& args) {
                summary["verdicts"]["safety"].get<std::uint64_t>(),
                summary["verdicts"]["liveness"].get<std::uint64_t>(),
                summary["verdicts"]["internal_error"].get<std::uint64_t>());
-    for (auto& [name, k] : summary["violation_kinds"].items())
-      fmt::print("  {:<22}{} seeds, first seed {}\n", name, k["seeds"].get<std::uint64_t>(),
-                 k["first_seed"].get<std::uint64_t>());
+    print_kinds(summary["violation_kinds"]);
+    if (!summary["demonstrated_kinds"].empty()) {
+      fmt::print("demonstrated (allowed by the configuration, not failing):\n");
+      print_kinds(summary["demonstrated_kinds"]);
+    }
+    print_demonstration(summary["demonstration"], result.outcomes.size());
     fmt::print("rechecked {} seeds, {} mismatched\n", result.rechecked, result.mismatched);
     fmt::print("wall      {} ms\n", result.wall_ms);
     std::size_t shown = 0;
@@ -231,7 +280,8 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
   std::map<std::string, std::uint64_t> counts;
   std::vector<std::uint64_t> failed;
   std::uint64_t runs = 0, rechecked = 0, mismatched = 0;
-  nlohmann::json kinds = nlohmann::json::object();
+  nlohmann::json kinds = nlohmann::json::object(), demonstrated = nlohmann::json::object();
+  nlohmann::json shown = nullptr;  // the merged demonstration
   std::vector<std::uint64_t> mismatched_seeds;
   for (const auto& d : dirs) {
     const fs::path file = fs::path(d) / "summary.json";
@@ -260,14 +310,18 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
     for (const auto& seed : seeds_there) mismatched_seeds.push_back(seed.get<std::uint64_t>());
     const nlohmann::json kinds_there =
         s.contains("violation_kinds") ? s["violation_kinds"] : nlohmann::json::object();
-    for (const auto& [name, k] : kinds_there.items()) {
-      if (!kinds.contains(name)) {
-        kinds[name] = k;
-        continue;
+    merge_kinds(kinds, kinds_there);
+    if (s.contains("demonstrated_kinds")) merge_kinds(demonstrated, s["demonstrated_kinds"]);
+    if (s.contains("demonstration") && !s["demonstration"].is_null()) {
+      const nlohmann::json& d = s["demonstration"];
+      if (shown.is_null()) {
+        shown = d;
+      } else {
+        shown["shown_seeds"] = shown["shown_seeds"].get<std::uint64_t>() + d["shown_seeds"].get<std::uint64_t>();
+        if (shown["first_seed"].is_null() ||
+            (!d["first_seed"].is_null() && d["first_seed"].get<std::uint64_t>() < shown["first_seed"].get<std::uint64_t>()))
+          shown["first_seed"] = d["first_seed"];
       }
-      kinds[name]["seeds"] = kinds[name]["seeds"].get<std::uint64_t>() + k["seeds"].get<std::uint64_t>();
-      kinds[name]["first_seed"] =
-          std::min(kinds[name]["first_seed"].get<std::uint64_t>(), k["first_seed"].get<std::uint64_t>());
     }
   }
   std::sort(failed.begin(), failed.end());
@@ -275,16 +329,24 @@ int run_merge(const std::vector<std::string>& dirs, bool json) {
   merged["runs"] = runs;
   merged["verdicts"] = counts_json(counts);
   merged["violation_kinds"] = kinds;
+  merged["demonstrated_kinds"] = demonstrated;
+  merged["demonstration"] = shown;
   merged["failed_seeds"] = failed;
   merged["rechecked"] = rechecked;
   merged["mismatched"] = mismatched;
   merged["mismatched_seeds"] = mismatched_seeds;
-  if (json)
+  if (json) {
     std::cout << merged.dump() << "\n";
-  else
+  } else {
     fmt::print("scenario  {}\nruns      {}\nverdicts  {}\nfailed    {}\n",
                merged["scenario"].get<std::string>(), runs, merged["verdicts"].dump(),
                nlohmann::json(failed).dump());
+    if (!demonstrated.empty()) {
+      fmt::print("demonstrated (allowed by the configuration, not failing):\n");
+      print_kinds(demonstrated);
+    }
+    print_demonstration(shown, runs);
+  }
   if (mismatched > 0) return 4;
   return worst_exit_code(counts);
 }

@@ -23,6 +23,7 @@ Command add_sweep_command(CLI::App& app);     // tools/cmd_sweep.cpp
 Command add_merge_command(CLI::App& app);     // tools/cmd_sweep.cpp
 Command add_shrink_command(CLI::App& app);    // tools/cmd_shrink.cpp
 Command add_check_command(CLI::App& app);     // tools/cmd_check.cpp
+Command add_zoo_command(CLI::App& app);       // tools/cmd_zoo.cpp
 Command add_decode_command(CLI::App& app);    // tools/cmd_decode.cpp
 Command add_dump_log_command(CLI::App& app);  // tools/cmd_dump_log.cpp
 Command add_assign_command(CLI::App& app);    // tools/cmd_assign.cpp

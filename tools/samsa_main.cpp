@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       add_list_command(app),   add_run_command(app),    add_replay_command(app),
       add_sweep_command(app),  add_merge_command(app),  add_shrink_command(app),
-      add_check_command(app),  add_decode_command(app), add_dump_log_command(app),
+      add_check_command(app),  add_zoo_command(app),    add_decode_command(app), add_dump_log_command(app),
       add_assign_command(app), add_partition_command(app), add_live_command(app),
   };
 

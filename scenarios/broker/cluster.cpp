@@ -94,30 +94,37 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
   return out;
 }
 
-std::optional<int> Cluster::leader_of(const std::string& topic, int partition) const {
-  std::optional<int> best;
-  std::int32_t best_epoch = -1;
+std::optional<std::pair<int, std::int32_t>> Cluster::leader_and_epoch_of(const std::string& topic,
+                                                                          int partition) const {
+  std::optional<std::pair<int, std::int32_t>> best;
   for (int b = 1; b <= config_.brokers; ++b) {
     const auto* n = node(b);
     if (n == nullptr) continue;
     auto p = n->replicas->partition(samsa::broker::TopicPartition{topic, protocol::PartitionId(partition)});
-    if (!p || !p->is_leader() || p->leader_epoch().value() <= best_epoch) continue;
-    best = b;
-    best_epoch = p->leader_epoch().value();
+    if (!p || !p->is_leader() || (best && p->leader_epoch().value() <= best->second)) continue;
+    best = {b, p->leader_epoch().value()};
+  }
+  return best;
+}
+
+std::optional<int> Cluster::leader_of(const std::string& topic, int partition) const {
+  if (auto l = leader_and_epoch_of(topic, partition)) return l->first;
+  return std::nullopt;
+}
+
+std::optional<std::pair<int, std::int32_t>> Cluster::controller_and_epoch() const {
+  std::optional<std::pair<int, std::int32_t>> best;
+  for (int b = 1; b <= config_.brokers; ++b) {
+    const auto* n = node(b);
+    if (n == nullptr || !n->controller.is_active() || (best && n->controller.epoch().value() <= best->second)) continue;
+    best = {b, n->controller.epoch().value()};
   }
   return best;
 }
 
 std::optional<int> Cluster::controller() const {
-  std::optional<int> best;
-  std::int32_t best_epoch = -1;
-  for (int b = 1; b <= config_.brokers; ++b) {
-    const auto* n = node(b);
-    if (n == nullptr || !n->controller.is_active() || n->controller.epoch().value() <= best_epoch) continue;
-    best = b;
-    best_epoch = n->controller.epoch().value();
-  }
-  return best;
+  if (auto c = controller_and_epoch()) return c->first;
+  return std::nullopt;
 }
 
 }  // namespace samsa::scenarios::broker

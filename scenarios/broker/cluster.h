@@ -58,6 +58,9 @@ class Cluster {
   // controller of the highest controller epoch.
   std::optional<int> leader_of(const std::string& topic, int partition) const;
   std::optional<int> controller() const;
+  // The same with their epochs: (broker, leader epoch) and (broker, controller epoch).
+  std::optional<std::pair<int, std::int32_t>> leader_and_epoch_of(const std::string& topic, int partition) const;
+  std::optional<std::pair<int, std::int32_t>> controller_and_epoch() const;
 
  private:
   sim::World& world_;

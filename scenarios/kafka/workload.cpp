@@ -195,6 +195,12 @@ class Kafka final : public Workload {
     sync_ = o.at("sync").get<bool>();
     consumers_ = static_cast<int>(o.at("consumers").get<std::int64_t>());
     process_ms_ = o.at("process_ms").get<std::int64_t>();
+    workers_ = static_cast<int>(o.at("workers").get<std::int64_t>());
+    const std::string dispatch = o.at("dispatch").get<std::string>();
+    if (dispatch != "round-robin" && dispatch != "key-hash")
+      throw std::invalid_argument("workload.dispatch must be round-robin or key-hash, not " + dispatch);
+    by_key_ = dispatch == "key-hash";
+    if (workers_ < 0) throw std::invalid_argument("workload.workers must be 0 or more");
     stop_before_end_ms_ = o.at("stop_before_end_ms").get<std::int64_t>();
     read_before_end_ms_ = o.at("read_before_end_ms").get<std::int64_t>();
     const std::string protocol = o.at("group_protocol").get<std::string>();
@@ -298,7 +304,30 @@ class Kafka final : public Workload {
     if (!healed(ctx)) ++producers_done_before_heal_;
   }
 
+  // Leadership seen from outside at each client completion (plain reads of
+  // the brokers' state, no scheduling, so the trace is the same), recorded
+  // when it changed as nemesis-process "leader" / "controller" ops: the
+  // timeline draws them as leader and epoch lanes (invariants/timeline.h).
+  void observe(WorkloadContext& ctx) {
+    if (!cluster_ || !topics_ready_) return;
+    auto name = [](int broker) { return broker > 0 ? fmt::format("b{}", broker) : std::string("none"); };
+    for (const auto& tp : partitions_) {
+      const auto l = cluster_->leader_and_epoch_of(tp.first, tp.second);
+      const std::pair<int, std::int32_t> now = l ? *l : std::pair<int, std::int32_t>{0, -1};
+      if (const auto it = seen_leaders_.find(tp); it != seen_leaders_.end() && it->second == now) continue;
+      seen_leaders_[tp] = now;
+      ctx.history.nemesis("leader", {{"topic", tp.first}, {"partition", tp.second}, {"node", name(now.first)},
+                                     {"leader_epoch", now.second}});
+    }
+    const auto c = cluster_->controller_and_epoch();
+    const std::pair<int, std::int32_t> now = c ? *c : std::pair<int, std::int32_t>{0, -1};
+    if (seen_controller_ == now) return;
+    seen_controller_ = now;
+    ctx.history.nemesis("controller", {{"node", name(now.first)}, {"controller_epoch", now.second}});
+  }
+
   void on_sent(WorkloadContext& ctx, Process& p, json v, const client::SendOutcome& o) {
+    observe(ctx);
     if (o.partition >= 0) v["partition"] = o.partition;
     const bool after_heal = healed(ctx);
     switch (o.kind) {
@@ -343,6 +372,7 @@ class Kafka final : public Workload {
   // poll op of its own (the open one, then a new one per record), so a crash
   // mid-batch leaves what was processed consumed and the rest unknown.
   void process_all(Runtime& rt, WorkloadContext& ctx, Member& m, const std::vector<client::ConsumerRecord>& records) {
+    if (workers_ > 0) return process_on_workers(rt, ctx, m, records);
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (i > 0) m.p.invoke("poll", json::object());
       rt.sleep(std::chrono::milliseconds(process_ms_));  // the application's work on the record
@@ -350,6 +380,48 @@ class Kafka final : public Workload {
       if (healed(ctx)) ++processed_after_heal_;
       m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
     }
+  }
+
+  // The seed's §2.4: the application hands a poll's records to `workers`
+  // threads (fibers here), round robin or by key hash, each taking its own
+  // time per record, and waits for them all before the next poll (and the
+  // commit). Each worker records its records as polls of its own process, in
+  // the order it finished them: round robin reorders one key's records
+  // across workers (per-key-order); by key hash one key stays on one worker.
+  void process_on_workers(Runtime& rt, WorkloadContext& ctx, Member& m,
+                          const std::vector<client::ConsumerRecord>& records) {
+    m.p.ok("poll", {{"records", json::array()}});  // handed over, not processed yet
+    Random rng = rt.random("workers");
+    std::vector<std::vector<std::pair<const client::ConsumerRecord*, Duration>>> queues(
+        static_cast<std::size_t>(workers_));
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      const std::size_t w = by_key_ ? static_cast<std::size_t>(fnv1a(r.key.value_or("")) % queues.size())
+                                    : i % queues.size();
+      // Work varies per record (0.5 to 1.5 times process_ms): workers overtake each other.
+      const auto work = std::chrono::milliseconds(process_ms_ / 2 + static_cast<std::int64_t>(rng.uniform(
+                                                                         0, static_cast<std::uint64_t>(process_ms_))));
+      queues[w].push_back({&r, work});
+    }
+    std::size_t running = 0;
+    Event done(rt.parker());
+    auto scope = rt.make_scope("workers");
+    for (std::size_t w = 0; w < queues.size(); ++w) {
+      if (queues[w].empty()) continue;
+      ++running;
+      scope->spawn(fmt::format("worker{}", w), [&, w] {
+        Process worker(ctx.history);
+        for (const auto& [r, work] : queues[w]) {
+          worker.invoke("poll", json::object());
+          rt.sleep(work);
+          ++processed_[r->value.value_or("")];
+          if (healed(ctx)) ++processed_after_heal_;
+          worker.ok("poll", {{"records", json::array({record_json(*r)})}});
+        }
+        if (--running == 0) done.set();
+      });
+    }
+    if (running > 0) done.wait(std::nullopt, "kafka.workers");
   }
 
   static json records_json(const std::vector<client::ConsumerRecord>& records) {
@@ -364,6 +436,7 @@ class Kafka final : public Workload {
   void consume_round(Runtime& rt, WorkloadContext& ctx, Member& m, Poll poll, Commit commit) {
     m.p.invoke("poll", json::object());
     const auto records = poll();
+    observe(ctx);
     if (records.empty()) {
       m.p.ok("poll", {{"records", json::array()}});
       return;
@@ -541,6 +614,8 @@ class Kafka final : public Workload {
   // options
   int brokers_ = 3, producers_ = 1, consumers_ = 0, keys_ = 0;
   std::int64_t records_ = 0, process_ms_ = 100, stop_before_end_ms_ = 9000, read_before_end_ms_ = 3000;
+  int workers_ = 0;     // application threads per consumer (0: the poll loop processes)
+  bool by_key_ = false; // workers chosen by key hash, else round robin
   double rate_per_s_ = 250;
   bool sync_ = false, zookeeper_ = false, commit_first_ = false;
   std::set<std::string> checks_;
@@ -566,6 +641,9 @@ class Kafka final : public Workload {
   std::map<Tp, std::map<std::int64_t, std::string>> logs_;
   std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
   std::int64_t snapshot_time_ns_ = -1;
+  // The leadership observe() last recorded: (broker or 0, epoch).
+  std::map<Tp, std::pair<int, std::int32_t>> seen_leaders_;
+  std::optional<std::pair<int, std::int32_t>> seen_controller_;
   json counts_ = json::object();
 };
 
@@ -693,6 +771,29 @@ json Kafka::details(WorkloadContext&) {
 
 const std::vector<std::string>& check_names() { return k_checks; }
 
+json expectation_config(const ScenarioSpec& spec) {
+  json c = json::object();
+  for (const auto& [k, v] : spec.config.items())
+    if (!v.is_null()) c[k] = v;
+  std::int64_t rf = 1;
+  for (const auto& t : spec.topics) rf = std::max(rf, t.replication_factor);
+  c["replication.factor"] = rf;
+  const bool commit_first = spec.workload_options.value("delivery", "") == "commit-before-process";
+  c["samsa.delivery"] = commit_first ? "at-most-once" : "at-least-once";
+  c["samsa.consume"] = "subscribe";
+  c["samsa.consumer.workers"] = spec.workload_options.value("workers", 0);
+  c["samsa.consumer.dispatch"] = spec.workload_options.value("dispatch", "round-robin");
+  c["nemeses"] = json::array();
+  for (const auto& n : spec.nemeses) {
+    if (n.weight <= 0) continue;  // switched off (--set nemesis.NAME.weight=0)
+    json j = {{"name", n.name}, {"targets", n.targets}, {"peers", n.peers}};
+    if (n.params.contains("disk")) j["disk"] = n.params["disk"];
+    c["nemeses"].push_back(j);
+  }
+  if (spec.max_faulted_nodes >= 0) c["max_faulted_nodes"] = spec.max_faulted_nodes;
+  return c;
+}
+
 }  // namespace samsa::scenarios::kafka
 
 namespace samsa::scenarios {
@@ -712,6 +813,8 @@ WorkloadType kafka_workload() {
                {"group_protocol", "classic"},
                {"delivery", "process-before-commit"},
                {"process_ms", 100},
+               {"workers", 0},
+               {"dispatch", "round-robin"},
                {"stop_before_end_ms", 9000},
                {"read_before_end_ms", 3000},
                {"checks", kafka::check_names()}};
@@ -719,6 +822,7 @@ WorkloadType kafka_workload() {
   t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
               "leader",  "controller",  "group-coordinator"};
   t.shrinkable = {"records"};
+  t.expectation_config = kafka::expectation_config;
   t.make = [] { return std::make_unique<kafka::Kafka>(); };
   return t;
 }

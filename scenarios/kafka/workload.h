@@ -18,7 +18,9 @@
 //   producers, records (per producer; 0: until the end), rate_per_s (per
 //   producer), keys (distinct keys; 0: null keys), sync (wait for each send),
 //   consumers, group_protocol (classic | zookeeper), delivery
-//   (process-before-commit | commit-before-process), process_ms,
+//   (process-before-commit | commit-before-process), process_ms, workers
+//   (application threads per consumer; 0: the poll loop processes), dispatch
+//   (round-robin | key-hash: which worker takes a record),
 //   checks (the final-state checks to apply; see README.md).
 // [config]: Kafka keys, routed by name to the brokers, the producers or the
 // consumers (kafka/workload.cpp lists them); unset keys keep Kafka's (or
@@ -29,5 +31,11 @@ namespace samsa::scenarios::kafka {
 
 // The checks check() knows (the `checks` option names a subset).
 const std::vector<std::string>& check_names();
+
+// The scenario's configuration as invariants::expectations_for reads it:
+// its [config] keys, the largest replication factor, the delivery mode
+// (commit-before-process is at-most-once), the nemeses with their targets
+// and disk modes (weight 0 left out), and the fault budget.
+nlohmann::json expectation_config(const ScenarioSpec& spec);
 
 }  // namespace samsa::scenarios::kafka

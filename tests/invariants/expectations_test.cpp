@@ -125,11 +125,56 @@ TEST_CASE("expectations: every checker is either must-hold or its anomaly is all
 
 TEST_CASE("expectations: judge splits violations into failing and demonstrated", "[invariants][expectations]") {
   const auto e = expectations_for(with_faults({{"acks", "1"}}, {"crash"}));
-  const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("assignment-overlap", "y", {2}),
+  const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("replica-divergence", "y", {2}),
                         Violation::liveness("unseen", "z", {3})},
                        e);
   REQUIRE(j.failing.size() == 1);
-  CHECK(j.failing[0].name == "assignment-overlap");
+  CHECK(j.failing[0].name == "replica-divergence");
   REQUIRE(j.demonstrated.size() == 2);
   CHECK(j.demonstrated[0].name == "lost-write");
+}
+
+TEST_CASE("expectations: a nemesis's targets and peers decide its fault class", "[invariants][expectations]") {
+  const json acks1 = {{"acks", "1"}};
+  // A crash of consumers moves no leader: acks=1 keeps its writes.
+  CHECK_FALSE(expectations_for(with_faults(acks1, {json{{"name", "crash"}, {"targets", {"consumers"}}}}))
+                  .allows("lost-write"));
+  CHECK(expectations_for(with_faults(acks1, {json{{"name", "crash"}, {"targets", {"leader"}}}})).allows("lost-write"));
+  CHECK(expectations_for(with_faults(acks1, {json{{"name", "crash"}, {"targets", {"b2"}}}})).allows("lost-write"));
+  // A producer cut from the brokers is a lost ack, not a leader loss.
+  const json producer_cut = {{"name", "partition"}, {"targets", {"producers"}}, {"peers", {"brokers"}}};
+  CHECK_FALSE(expectations_for(with_faults(acks1, {producer_cut})).allows("lost-write"));
+  CHECK(expectations_for(with_faults({{"enable.idempotence", false}}, {producer_cut})).allows("duplicate"));
+  // A broker cut from the coordinator loses its leadership.
+  CHECK(expectations_for(with_faults(acks1, {json{{"name", "partition"}, {"targets", {"brokers"}}, {"peers", {"coordinator"}}}}))
+            .allows("lost-write"));
+  CHECK(expectations_for(with_faults(acks1, {json{{"name", "isolate"}, {"targets", {"leader"}}}})).allows("lost-write"));
+  CHECK(expectations_for(with_faults(acks1, {json{{"name", "pause"}, {"targets", {"leader"}}}})).allows("lost-write"));
+  // The Kafka nemeses' own names count: lost-acks is a lost ack.
+  CHECK(expectations_for(with_faults({{"enable.idempotence", false}}, {"lost-acks"})).allows("duplicate"));
+  // Group state lives in __consumer_offsets: lost with it.
+  const json group = {{"min.insync.replicas", 2}, {"max_faulted_nodes", 1}};
+  CHECK_FALSE(expectations_for(with_faults(group, {json{{"name", "crash"}, {"targets", {"brokers"}}}}))
+                  .allows("assignment-overlap"));
+  CHECK(expectations_for(with_faults(group, {json{{"name", "power-loss-all"}, {"targets", {"brokers"}}}}))
+            .allows("committed-offset-regression"));
+  CHECK_FALSE(expectations_for(with_faults({{"enable.idempotence", false}}, {"slow-replication"})).allows("lost-write"));
+}
+
+TEST_CASE("expectations: page-cache loss needs as many replicas down at once as min.insync.replicas",
+          "[invariants][expectations]") {
+  const json crash = {{"name", "crash"}, {"targets", {"brokers"}}, {"disk", "keep_none"}};
+  json base = {{"min.insync.replicas", 2}};
+  CHECK(expectations_for(with_faults(base, {crash})).allows("lost-write"));  // no budget
+  base["max_faulted_nodes"] = 1;
+  CHECK_FALSE(expectations_for(with_faults(base, {crash})).allows("lost-write"));  // one at a time: a copy survives
+  base["max_faulted_nodes"] = 2;
+  CHECK(expectations_for(with_faults(base, {crash})).allows("lost-write"));
+  // power-loss-all takes every replica at once, whatever the budget.
+  base["max_faulted_nodes"] = 1;
+  CHECK(expectations_for(with_faults(base, {json{{"name", "power-loss-all"}, {"targets", {"brokers"}}}}))
+            .allows("lost-write"));
+  base["log.flush.interval.messages"] = 1;
+  CHECK_FALSE(expectations_for(with_faults(base, {json{{"name", "power-loss-all"}, {"targets", {"brokers"}}}}))
+                  .allows("lost-write"));
 }

@@ -60,3 +60,24 @@ TEST_CASE("timeline: an empty history still renders a page", "[invariants][timel
   CHECK(page.find("</html>") != std::string::npos);
   CHECK(page.find("0 operations") != std::string::npos);
 }
+
+TEST_CASE("timeline: leader observations draw a lane per partition, a segment per leader and epoch",
+          "[invariants][timeline]") {
+  std::int64_t now = 0;
+  History h([&now] { return now += 1'000'000; });
+  h.nemesis("leader", {{"topic", "t"}, {"partition", 0}, {"node", "b1"}, {"leader_epoch", 0}});
+  h.nemesis("controller", {{"node", "b2"}, {"controller_epoch", 1}});
+  h.nemesis("crash", {{"node", "b1"}, {"duration_ms", 100}});
+  h.nemesis("leader", {{"topic", "t"}, {"partition", 0}, {"node", "b3"}, {"leader_epoch", 1}});
+  h.nemesis("heal-all", json::object());
+  const std::string page = render_timeline(h, {});
+  CHECK(page.find(">leader t-0</text>") != std::string::npos);
+  CHECK(page.find(">controller</text>") != std::string::npos);
+  CHECK(page.find(">b1 e0</text>") != std::string::npos);
+  CHECK(page.find(">b3 e1</text>") != std::string::npos);
+  CHECK(page.find("id=\"op-0\" class=\"epoch\"") != std::string::npos);
+  CHECK(page.find("id=\"op-3\" class=\"epoch\"") != std::string::npos);
+  // Observations are no faults: the only fault lane is b1's crash.
+  CHECK(page.find("nemesis b3") == std::string::npos);
+  CHECK(page.find("nemesis b1") != std::string::npos);
+}

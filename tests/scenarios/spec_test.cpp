@@ -132,3 +132,26 @@ TEST_CASE("spec: every built-in scenario parses and names its expectation", "[sc
   }
   CHECK(find_scenario("selftest/pingpong-dup-bug")->spec.expect == "safety");
 }
+
+TEST_CASE("spec: demonstrates names anomalies the checkers report; [zoo] names a legacy switch", "[scenarios][spec]") {
+  auto r = parse_scenario(k_ok + "\n" + "", "t.toml", "t");
+  REQUIRE(r.ok());
+  CHECK(r->demonstrates.empty());
+  // Top-level keys go before the first table.
+  auto d = parse_scenario("demonstrates = [\"duplicate\", \"liveness\"]\n" + k_ok, "t.toml", "t");
+  REQUIRE(d.ok());
+  CHECK(d->demonstrates == std::vector<std::string>{"duplicate", "liveness"});
+  CHECK(d->zoo_switch.empty());
+  const auto e = error_of("demonstrates = [\"lost-wirte\"]\n" + k_ok);
+  CHECK(e.where == "t.toml:1:16");
+  CHECK(e.message.find("'lost-wirte'") != std::string::npos);
+  CHECK(e.message.find("lost-write") != std::string::npos);  // the known ones are listed
+  const std::string zoo = "demonstrates = [\"lost-write\"]\n" + k_ok +
+                          "[zoo]\nswitch = \"samsa.legacy.truncate.to.high.watermark\"\nissue = \"KAFKA-1211\"\n";
+  auto z = parse_scenario(zoo, "t.toml", "t");
+  REQUIRE(z.ok());
+  CHECK(z->zoo_switch == "samsa.legacy.truncate.to.high.watermark");
+  CHECK(z->zoo_issue == "KAFKA-1211");
+  CHECK(error_of(k_ok + "[zoo]\nswitch = \"acks\"\n").message.find("samsa.legacy") != std::string::npos);
+  CHECK(error_of(k_ok + "[zoo]\nswitch = \"samsa.legacy.x\"\n").message.find("demonstrates") != std::string::npos);
+}

@@ -187,5 +187,42 @@ check "partition: zero partitions" 2 "$samsa" partition --partitions 0 k
 check "partition: not a number" 2 "$samsa" partition --partitions x k
 check "partition: no key" 2 "$samsa" partition --partitions 3
 
+# Expectations: a demonstration exits 0 with what the configuration allows
+# reported apart (expected, demonstrated); must-hold scenarios promise it.
+check "a demonstration that shows its anomaly exits 0" 0 "$samsa" run broker/acks-1-leader-crash --seed 1 --json
+python3 -c "
+import json; d=json.load(open('$tmp/out'))
+assert d['verdict']=='ok' and d['violations']==[], d['violations']
+assert 'lost-write' in d['expected']['allowed'] and 'lost-write' not in d['expected']['must_hold']
+assert d['demonstration']['shown'] and d['demonstrated'] and all(v['name'] in d['expected']['allowed'] for v in d['demonstrated'])
+" && pass "run --json: expected, demonstrated, demonstration" || { echo "FAIL: run --json expectations"; head -c 1500 "$tmp/out"; failures=$((failures+1)); }
+check "demonstration as text" 0 "$samsa" run broker/acks-1-leader-crash --seed 1
+grep -q "^demonstrated: .*allowed: acks=1" "$tmp/out" && grep -q "^demonstrates .*: shown" "$tmp/out" \
+  && pass "run prints the demonstrated anomaly and its reason" || { echo "FAIL: run text: $(cat "$tmp/out")"; failures=$((failures+1)); }
+check "a must-hold scenario" 0 "$samsa" run broker/acks-all --seed 1 --json
+python3 -c "
+import json; d=json.load(open('$tmp/out'))
+assert 'lost-write' in d['expected']['must_hold'] and d['demonstrated']==[] and d['demonstration'] is None, d['expected']
+" && pass "run --json: a must-hold scenario promises lost-write" || { echo "FAIL: acks-all expected"; failures=$((failures+1)); }
+check "sweep of a demonstration exits 0" 0 "$samsa" sweep broker/acks-1-leader-crash --seeds 1..2 --jobs 2 --json
+python3 -c "
+import json; d=json.loads(open('$tmp/out').read().strip().splitlines()[-1])
+assert d['verdicts']['ok']==2 and d['demonstration']['shown_seeds']>=1 and d['demonstration']['first_seed']==1, d
+assert any(k in d['demonstrated_kinds'] for k in ('lost-write','inconsistent-offsets')), d['demonstrated_kinds']
+" && pass "sweep summary: demonstrated_kinds and demonstration" || { echo "FAIL: sweep demonstration"; cat "$tmp/out"; failures=$((failures+1)); }
+check "sweep shard of a demonstration" 0 "$samsa" sweep broker/acks-1-leader-crash --seeds 1..2 --shard 1/2 --jobs 1 --out "$tmp/d1"
+check "sweep shard of a demonstration" 0 "$samsa" sweep broker/acks-1-leader-crash --seeds 1..2 --shard 2/2 --jobs 1 --out "$tmp/d2"
+check "merge of demonstration shards" 0 "$samsa" merge "$tmp/d1" "$tmp/d2" --json
+python3 -c "
+import json; d=json.load(open('$tmp/out'))
+assert d['demonstration']['first_seed']==1 and d['demonstration']['shown_seeds']>=1 and d['demonstrated_kinds'], d
+" && pass "merge keeps the demonstration" || { echo "FAIL: merge demonstration"; cat "$tmp/out"; failures=$((failures+1)); }
+check "zoo of one entry" 0 "$samsa" zoo producer/inflight-reordering --max-seeds 5 --jobs 2 --no-shrink --json
+python3 -c "
+import json; d=json.load(open('$tmp/out')); e=d['entries'][0]
+assert d['found']==1 and d['total']==1 and e['found'] and e['caught_by']=='nonmonotonic-send' and e['ok'], d
+" && pass "zoo --json: the entry found, by its checker" || { echo "FAIL: zoo --json"; cat "$tmp/out"; failures=$((failures+1)); }
+check "zoo of a scenario that demonstrates nothing" 2 "$samsa" zoo broker/acks-all
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]
