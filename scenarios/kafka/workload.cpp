@@ -396,7 +396,7 @@ class Kafka final : public Workload {
         static_cast<std::size_t>(workers_));
     for (std::size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      const std::size_t w = by_key_ ? static_cast<std::size_t>(fnv1a(r.key.value_or("")) % queues.size())
+      const std::size_t w = by_key_ ? static_cast<std::size_t>(invariants::record_hash(r.key.value_or("")) % queues.size())
                                     : i % queues.size();
       // Work varies per record (0.5 to 1.5 times process_ms): workers overtake each other.
       const auto work = std::chrono::milliseconds(process_ms_ / 2 + static_cast<std::int64_t>(rng.uniform(
