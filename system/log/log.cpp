@@ -288,9 +288,14 @@ Result<void, LogErrc> Log::roll() {
 // checkpoint costs scan time only (Kafka checkpoints it periodically).
 Result<void, LogErrc> Log::flush() {
   if (offline_) return Err{LogErrc::offline};
+  // Durable is what was written before the fsync began: an append made while
+  // it parks waits for a later one (UnifiedLog.flush(logEndOffset) takes the
+  // offset first). A truncation meanwhile may have cut below it.
+  const std::int64_t end = log_end_offset();
+  const auto pending = unflushed_messages_;
   if (auto r = guard(active().fsync()); !r) return r;
-  recovery_point_ = log_end_offset();
-  unflushed_messages_ = 0;
+  recovery_point_ = std::max(recovery_point_, std::min(end, log_end_offset()));
+  unflushed_messages_ = unflushed_messages_ > pending ? unflushed_messages_ - pending : 0;
   last_flush_ms_ = rt_.wall_ms();
   return {};
 }

@@ -210,6 +210,32 @@ TEST_CASE("flush.messages=1 makes every acknowledged append survive a crash", "[
   }
 }
 
+TEST_CASE("a flush covers only what was appended before its fsync began", "[log]") {
+  // An fsync parks the flushing fiber (a slow disk); an append made by another
+  // fiber meanwhile is not durable yet, so the recovery point must not cover it
+  // (UnifiedLog.flush takes the log end offset before it syncs).
+  DiskConfig disk;
+  disk.fsync_latency_min = 50ms;
+  disk.fsync_latency_max = 50ms;
+  LogRig rig(8, disk);
+  rig.run([&](Runtime& rt) {
+    auto log = open_log(rt, LogConfig{});
+    REQUIRE(log->append_as_leader(make_batch(2, 1), 0).ok());
+    bool appended = false;
+    rt.spawn("appender", [&] {
+      rt.sleep(10ms);  // inside the flush's fsync
+      REQUIRE(log->append_as_leader(make_batch(3, 2), 0).ok());
+      appended = true;
+    });
+    REQUIRE(log->flush().ok());
+    REQUIRE(appended);
+    CHECK(log->log_end_offset() == 5);
+    CHECK(log->recovery_point() == 2);
+    REQUIRE(log->flush().ok());
+    CHECK(log->recovery_point() == 5);
+  });
+}
+
 TEST_CASE("flush.ms flushes once the interval has passed", "[log]") {
   LogRig rig(6);
   rig.run([&](Runtime& rt) {
