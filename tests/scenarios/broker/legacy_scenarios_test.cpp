@@ -29,17 +29,19 @@ TEST_CASE("broker/no-broker-epoch-bounce: without broker epochs a bounced leader
           "[scenarios][kafka][legacy]") {
   const std::string name = "broker/no-broker-epoch-bounce";
   REQUIRE(find_scenario(name) != nullptr);
-  CHECK(find_scenario(name)->spec.expect == "liveness");
+  CHECK(find_scenario(name)->spec.demonstrates == std::vector<std::string>{"liveness"});
   int offline = 0;
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     const auto on = run(name, seed);
     INFO("seed " << seed << " on: " << first_violation(on));
-    REQUIRE(on.verdict != Verdict::internal_error);
-    CHECK(on.verdict != Verdict::safety);  // nothing acknowledged is lost, it is only unreachable
-    offline += on.verdict == Verdict::liveness;
+    // The switch allows the liveness violation: demonstrated, not a failure;
+    // nothing acknowledged is lost, it is only unreachable.
+    REQUIRE(on.verdict == Verdict::ok);
+    offline += !on.shown().empty();
     const auto off = run(name, seed, {{"samsa.legacy.no.broker.epoch", "false"}});
     INFO("seed " << seed << " off: " << first_violation(off));
     CHECK(off.verdict == Verdict::ok);
+    CHECK(off.demonstrated.empty());
   }
   CHECK(offline >= 2);
   const auto a = run(name, 3), b = run(name, 3);
