@@ -94,6 +94,17 @@ TEST_CASE("kafka scenarios that must hold hold on seeds 3..100", "[scenarios][ka
     if (find_scenario(name)->spec.expect == "ok") must_hold(name, 3, 100);
 }
 
+TEST_CASE("producer/idempotent-lost-acks: idempotence + acks=all keep every partition free of "
+          "duplicates, reordering and loss under lost acks, leader changes and restarts on seeds 1..300",
+          "[scenarios][kafka][sweep]") {
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    const auto r = run("producer/idempotent-lost-acks", seed);
+    INFO("seed " << seed << ": " << first_violation(r));
+    REQUIRE(r.verdict == Verdict::ok);
+    REQUIRE(r.demonstrated.empty());  // nothing is allowed here: all of it must hold
+  }
+}
+
 TEST_CASE("kafka demonstrations find their anomaly within seeds 1..5, as allowed, with exit 0",
           "[scenarios][kafka]") {
   // A lost acknowledged write shows as lost-write, or as inconsistent-offsets
