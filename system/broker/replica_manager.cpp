@@ -630,21 +630,21 @@ OffsetForLeaderEpochResponse ReplicaManager::offsets_for_leader_epoch(
 
 ErrorCode ReplicaManager::append_txn_marker(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
                                             ControlRecord marker, sim::Duration timeout) {
-  auto p = partition(tp);
-  if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
-  LeaderAppend a;
-  LeaderEpoch leader_epoch;
-  {
-    PartitionLock lock(*p);
-    leader_epoch = p->leader_epoch();
-    a = p->append_marker_as_leader(id, epoch, marker, -1, config_.min_insync_replicas);
-  }
-  if (a.error != ErrorCode::none) return a.error;
-  notify_changed();
-  return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
+  return append_and_wait(tp, timeout, [&](Partition& p) {
+    return p.append_marker_as_leader(id, epoch, marker, -1, config_.min_insync_replicas);
+  });
 }
 
 ErrorCode ReplicaManager::append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout) {
+  return append_and_wait(tp, timeout, [&](Partition& p) {
+    return p.append_as_leader(batch, -1, config_.min_insync_replicas, /*from_coordinator=*/true);
+  });
+}
+
+// An append of the broker's own (a marker, a coordinator's batch) on a
+// partition it leads, answered once acks=all holds for it.
+ErrorCode ReplicaManager::append_and_wait(const TopicPartition& tp, sim::Duration timeout,
+                                          const std::function<LeaderAppend(Partition&)>& append) {
   auto p = partition(tp);
   if (!p || !p->is_leader()) return not_leader_error(tp, p != nullptr);
   LeaderAppend a;
@@ -652,7 +652,7 @@ ErrorCode ReplicaManager::append_as_coordinator(const TopicPartition& tp, Bytes 
   {
     PartitionLock lock(*p);
     leader_epoch = p->leader_epoch();
-    a = p->append_as_leader(batch, -1, config_.min_insync_replicas, /*from_coordinator=*/true);
+    a = append(*p);
   }
   if (a.error != ErrorCode::none) return a.error;
   notify_changed();

@@ -168,6 +168,8 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
                                  ByteView records, std::optional<std::uint64_t>& guard);
   ErrorCode wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch, Offset last_offset,
                           sim::MonoTime deadline);
+  ErrorCode append_and_wait(const TopicPartition& tp, sim::Duration timeout,
+                            const std::function<LeaderAppend(Partition&)>& append);
   std::int64_t now_ms() { return sim::to_ms(rt_.now().since_epoch); }
 
   sim::Runtime& rt_;
