@@ -38,6 +38,7 @@ constexpr std::array k_apis = {
     ApiSpec{ApiKey::write_txn_markers, "WriteTxnMarkers", 0, 1, &k_write_txn_markers_request, &k_write_txn_markers_response},
     ApiSpec{ApiKey::txn_offset_commit, "TxnOffsetCommit", 0, 3, &k_txn_offset_commit_request, &k_txn_offset_commit_response},
     ApiSpec{ApiKey::describe_configs, "DescribeConfigs", 0, 4, &k_describe_configs_request, &k_describe_configs_response},
+    ApiSpec{ApiKey::delete_groups, "DeleteGroups", 0, 2, &k_delete_groups_request, &k_delete_groups_response},
 };
 
 std::string lower(std::string_view s) {

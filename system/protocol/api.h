@@ -21,6 +21,7 @@ enum class ApiKey : std::int16_t {
   api_versions = 18, create_topics = 19, delete_topics = 20, init_producer_id = 22,
   offset_for_leader_epoch = 23, add_partitions_to_txn = 24, add_offsets_to_txn = 25,
   end_txn = 26, write_txn_markers = 27, txn_offset_commit = 28, describe_configs = 32,
+  delete_groups = 42,
 };
 
 struct ApiSpec {

@@ -62,5 +62,7 @@ extern const MessageSpec k_txn_offset_commit_request;
 extern const MessageSpec k_txn_offset_commit_response;
 extern const MessageSpec k_describe_configs_request;
 extern const MessageSpec k_describe_configs_response;
+extern const MessageSpec k_delete_groups_request;
+extern const MessageSpec k_delete_groups_response;
 
 }  // namespace samsa::protocol

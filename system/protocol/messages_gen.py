@@ -33,7 +33,7 @@ APIS = ["Produce", "Fetch", "ListOffsets", "Metadata", "LeaderAndIsr", "StopRepl
         "FindCoordinator", "JoinGroup", "Heartbeat", "LeaveGroup", "SyncGroup",
         "DescribeGroups", "ListGroups", "ApiVersions", "CreateTopics", "DeleteTopics",
         "InitProducerId", "OffsetForLeaderEpoch", "AddPartitionsToTxn", "AddOffsetsToTxn",
-        "EndTxn", "WriteTxnMarkers", "TxnOffsetCommit", "DescribeConfigs"]
+        "EndTxn", "WriteTxnMarkers", "TxnOffsetCommit", "DescribeConfigs", "DeleteGroups"]
 PRIMITIVES = {"int8", "int16", "int32", "int64", "uint16", "uint32", "float64", "bool",
               "string", "bytes", "records", "uuid"}
 FIELD_KEYS = ["name", "type", "versions", "nullableVersions", "tag", "taggedVersions",

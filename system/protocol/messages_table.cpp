@@ -1049,6 +1049,20 @@ constexpr FieldSpec k_describe_configs_response_156[] = {
   {"Results", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_describe_configs_response_155, 0, false}
 };
 
+constexpr FieldSpec k_delete_groups_request_157[] = {
+  {"GroupsNames", FieldType::array, FieldType::string, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_delete_groups_response_158[] = {
+  {"GroupId", FieldType::string, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ErrorCode", FieldType::int16, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false}
+};
+
+constexpr FieldSpec k_delete_groups_response_159[] = {
+  {"ThrottleTimeMs", FieldType::int32, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"Results", FieldType::array, FieldType::strukt, {0, k_version_max}, k_no_versions, -1, k_no_versions, k_delete_groups_response_158, 0, false}
+};
+
 }  // namespace
 
 // ProduceRequest: Kafka's validVersions 0-10
@@ -1163,5 +1177,9 @@ const MessageSpec k_txn_offset_commit_response{"TxnOffsetCommitResponse", {3, k_
 const MessageSpec k_describe_configs_request{"DescribeConfigsRequest", {4, k_version_max}, k_describe_configs_request_152};
 // DescribeConfigsResponse: Kafka's validVersions 0-4
 const MessageSpec k_describe_configs_response{"DescribeConfigsResponse", {4, k_version_max}, k_describe_configs_response_156};
+// DeleteGroupsRequest: Kafka's validVersions 0-2
+const MessageSpec k_delete_groups_request{"DeleteGroupsRequest", {2, k_version_max}, k_delete_groups_request_157};
+// DeleteGroupsResponse: Kafka's validVersions 0-2
+const MessageSpec k_delete_groups_response{"DeleteGroupsResponse", {2, k_version_max}, k_delete_groups_response_159};
 
 }  // namespace samsa::protocol

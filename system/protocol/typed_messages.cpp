@@ -3190,6 +3190,67 @@ void DescribeConfigsResponse::encode(Writer& w, std::int16_t version) const {
   write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
 }
 
+typed::Status DeleteGroupsRequest::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "GroupsNames", groups_names, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void DeleteGroupsRequest::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, groups_names);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+Result<DeleteGroupsRequest, DecodeError> DeleteGroupsRequest::decode(Reader& r, std::int16_t version) {
+  DeleteGroupsRequest out;
+  if (auto st = out.read(r, typed::Ctx{version, k_flexible_versions.contains(version)}); !st) {
+    return Err{st.error()};
+  }
+  return out;
+}
+
+void DeleteGroupsRequest::encode(Writer& w, std::int16_t version) const {
+  write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
+}
+
+typed::Status typed::delete_groups_response::DeletableGroupResult::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "GroupId", group_id, false);
+  SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void typed::delete_groups_response::DeletableGroupResult::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, group_id);
+  typed::write(w, c, false, error_code);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+typed::Status DeleteGroupsResponse::read(Reader& r, const typed::Ctx& c) {
+  SAMSA_TYPED_READ(r, "ThrottleTimeMs", throttle_time_ms, false);
+  SAMSA_TYPED_READ(r, "Results", results, false);
+  if (c.flexible) return typed::read_tags(r, unknown_tags);
+  return {};
+}
+
+void DeleteGroupsResponse::write(Writer& w, const typed::Ctx& c) const {
+  typed::write(w, c, false, throttle_time_ms);
+  typed::write(w, c, false, results);
+  if (c.flexible) typed::write_tags(w, unknown_tags);
+}
+
+Result<DeleteGroupsResponse, DecodeError> DeleteGroupsResponse::decode(Reader& r, std::int16_t version) {
+  DeleteGroupsResponse out;
+  if (auto st = out.read(r, typed::Ctx{version, k_flexible_versions.contains(version)}); !st) {
+    return Err{st.error()};
+  }
+  return out;
+}
+
+void DeleteGroupsResponse::encode(Writer& w, std::int16_t version) const {
+  write(w, typed::Ctx{version, k_flexible_versions.contains(version)});
+}
+
 Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t version, Reader& r) {
   switch (key) {
     case ProduceRequest::k_api_key: {
@@ -3302,6 +3363,10 @@ Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t vers
     }
     case DescribeConfigsRequest::k_api_key: {
       SAMSA_TRY(m, DescribeConfigsRequest::decode(r, version));
+      return AnyRequest(std::move(m));
+    }
+    case DeleteGroupsRequest::k_api_key: {
+      SAMSA_TRY(m, DeleteGroupsRequest::decode(r, version));
       return AnyRequest(std::move(m));
     }
   }
@@ -3420,6 +3485,10 @@ Result<AnyResponse, DecodeError> decode_any_response(ApiKey key, std::int16_t ve
     }
     case DescribeConfigsResponse::k_api_key: {
       SAMSA_TRY(m, DescribeConfigsResponse::decode(r, version));
+      return AnyResponse(std::move(m));
+    }
+    case DeleteGroupsResponse::k_api_key: {
+      SAMSA_TRY(m, DeleteGroupsResponse::decode(r, version));
       return AnyResponse(std::move(m));
     }
   }

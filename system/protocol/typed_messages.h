@@ -2735,6 +2735,65 @@ struct DescribeConfigsResponse {
   bool operator==(const DescribeConfigsResponse&) const = default;
 };
 
+// DeleteGroupsRequest: Kafka's validVersions 0-2, flexibleVersions 2+.
+struct DeleteGroupsRequest {
+  static constexpr ApiKey k_api_key = ApiKey::delete_groups;
+  static constexpr bool k_is_request = true;
+  static constexpr std::string_view k_name = "DeleteGroupsRequest";
+  static constexpr VersionRange k_flexible_versions{2, k_version_max};
+  // The generic engine's spec of the same message (same table).
+  static const MessageSpec& spec() { return k_delete_groups_request; }
+
+  std::vector<std::string> groups_names;  // GroupsNames 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  // Decodes / encodes the body at `version` (the caller checks that the
+  // table supports it); decoding does not check that the reader is at its end.
+  static Result<DeleteGroupsRequest, DecodeError> decode(Reader& r, std::int16_t version);
+  void encode(Writer& w, std::int16_t version) const;
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DeleteGroupsRequest&) const = default;
+};
+
+namespace typed::delete_groups_response {
+
+struct DeletableGroupResult {
+  std::string group_id;  // GroupId 0+
+  ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DeletableGroupResult&) const = default;
+};
+
+}  // namespace typed::delete_groups_response
+
+// DeleteGroupsResponse: Kafka's validVersions 0-2, flexibleVersions 2+.
+struct DeleteGroupsResponse {
+  static constexpr ApiKey k_api_key = ApiKey::delete_groups;
+  static constexpr bool k_is_request = false;
+  static constexpr std::string_view k_name = "DeleteGroupsResponse";
+  static constexpr VersionRange k_flexible_versions{2, k_version_max};
+  // The generic engine's spec of the same message (same table).
+  static const MessageSpec& spec() { return k_delete_groups_response; }
+
+  using DeletableGroupResult = typed::delete_groups_response::DeletableGroupResult;
+
+  std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 0+
+  std::vector<DeletableGroupResult> results;  // Results 0+
+  std::vector<UnknownTag> unknown_tags;  // tags this build does not know
+
+  // Decodes / encodes the body at `version` (the caller checks that the
+  // table supports it); decoding does not check that the reader is at its end.
+  static Result<DeleteGroupsResponse, DecodeError> decode(Reader& r, std::int16_t version);
+  void encode(Writer& w, std::int16_t version) const;
+  typed::Status read(Reader& r, const typed::Ctx& c);
+  void write(Writer& w, const typed::Ctx& c) const;
+  bool operator==(const DeleteGroupsResponse&) const = default;
+};
+
 // Every request / response type, in the table's order.
 using AnyRequest = std::variant<ProduceRequest,
                                 FetchRequest,
@@ -2763,7 +2822,8 @@ using AnyRequest = std::variant<ProduceRequest,
                                 EndTxnRequest,
                                 WriteTxnMarkersRequest,
                                 TxnOffsetCommitRequest,
-                                DescribeConfigsRequest>;
+                                DescribeConfigsRequest,
+                                DeleteGroupsRequest>;
 using AnyResponse = std::variant<ProduceResponse,
                                  FetchResponse,
                                  ListOffsetsResponse,
@@ -2791,7 +2851,8 @@ using AnyResponse = std::variant<ProduceResponse,
                                  EndTxnResponse,
                                  WriteTxnMarkersResponse,
                                  TxnOffsetCommitResponse,
-                                 DescribeConfigsResponse>;
+                                 DescribeConfigsResponse,
+                                 DeleteGroupsResponse>;
 
 // Decodes the body of request / response `key` at `version` into its struct.
 Result<AnyRequest, DecodeError> decode_any_request(ApiKey key, std::int16_t version, Reader& r);
