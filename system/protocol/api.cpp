@@ -34,7 +34,7 @@ constexpr std::array k_apis = {
     ApiSpec{ApiKey::offset_for_leader_epoch, "OffsetForLeaderEpoch", 0, 4, &k_offset_for_leader_epoch_request, &k_offset_for_leader_epoch_response},
     ApiSpec{ApiKey::add_partitions_to_txn, "AddPartitionsToTxn", 0, 4, &k_add_partitions_to_txn_request, &k_add_partitions_to_txn_response},
     ApiSpec{ApiKey::add_offsets_to_txn, "AddOffsetsToTxn", 0, 3, &k_add_offsets_to_txn_request, &k_add_offsets_to_txn_response},
-    ApiSpec{ApiKey::end_txn, "EndTxn", 0, 3, &k_end_txn_request, &k_end_txn_response},
+    ApiSpec{ApiKey::end_txn, "EndTxn", 0, 5, &k_end_txn_request, &k_end_txn_response},
     ApiSpec{ApiKey::write_txn_markers, "WriteTxnMarkers", 0, 1, &k_write_txn_markers_request, &k_write_txn_markers_response},
     ApiSpec{ApiKey::txn_offset_commit, "TxnOffsetCommit", 0, 3, &k_txn_offset_commit_request, &k_txn_offset_commit_response},
     ApiSpec{ApiKey::describe_configs, "DescribeConfigs", 0, 4, &k_describe_configs_request, &k_describe_configs_response},

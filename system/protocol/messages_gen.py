@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Generates both message engines of system/protocol from one table.
 
-  messages_gen.py extract KAFKA_MESSAGE_DIR > system/protocol/messages_spec.json
+  messages_gen.py extract KAFKA_MESSAGE_DIR [NEWER_MESSAGE_DIR] > system/protocol/messages_spec.json
   messages_gen.py generate      # writes the generated files below from messages_spec.json
   messages_gen.py check         # exit 1 if a generated file differs (the build runs this)
 
 KAFKA_MESSAGE_DIR is clients/src/main/resources/common/message of an Apache
-Kafka checkout (samsa's spec was extracted from tag 3.7.0). `extract` keeps
+Kafka checkout (samsa's spec was extracted from tag 3.7.0). The few APIs of
+NEWER (below) are read from NEWER_MESSAGE_DIR instead, a later checkout, and
+their entries in messages_spec.json name that source. `extract` keeps
 only facts (names, types, version ranges, tags, defaults, entity types; no
 descriptions) and inlines common structs, giving messages_spec.json, the one
 table. From it `generate` writes:
@@ -34,6 +36,12 @@ APIS = ["Produce", "Fetch", "ListOffsets", "Metadata", "LeaderAndIsr", "StopRepl
         "DescribeGroups", "ListGroups", "ApiVersions", "CreateTopics", "DeleteTopics",
         "InitProducerId", "OffsetForLeaderEpoch", "AddPartitionsToTxn", "AddOffsetsToTxn",
         "EndTxn", "WriteTxnMarkers", "TxnOffsetCommit", "DescribeConfigs", "DeleteGroups"]
+# APIs taken from a later Kafka than 3.7.0, with the source they were
+# extracted from (recorded per API in messages_spec.json).
+NEWER = {
+    # KIP-890 part 2: EndTxn v5 answers with the bumped ProducerId/ProducerEpoch.
+    "EndTxn": "apache/kafka trunk 1eb7644349c (2024-10-25; EndTxn v0-5 as released in 4.0)",
+}
 PRIMITIVES = {"int8", "int16", "int32", "int64", "uint16", "uint32", "float64", "bool",
               "string", "bytes", "records", "uuid"}
 FIELD_KEYS = ["name", "type", "versions", "nullableVersions", "tag", "taggedVersions",
@@ -58,12 +66,18 @@ def extract_fields(fields, common):
     return out
 
 
-def extract(src):
+def extract(src, newer_src=None):
     apis = []
     for api in APIS:
         entry = {"api": api}
+        from_dir = src
+        if api in NEWER:
+            if newer_src is None:
+                sys.exit("extract: %s comes from %s: pass its message dir as NEWER_MESSAGE_DIR" % (api, NEWER[api]))
+            from_dir = newer_src
+            entry["source"] = NEWER[api]
         for kind in ("Request", "Response"):
-            spec = load(src / f"{api}{kind}.json")
+            spec = load(from_dir / f"{api}{kind}.json")
             common = {c["name"]: c["fields"] for c in spec.get("commonStructs", [])}
             entry[kind.lower()] = {
                 "name": spec["name"], "apiKey": spec["apiKey"],
@@ -96,7 +110,8 @@ def dump_spec(apis):
             head = {k: m[k] for k in ("name", "apiKey", "validVersions", "flexibleVersions")}
             parts.append('   "%s": %s, "fields": [\n%s\n   ]}' % (
                 kind, json.dumps(head)[:-1], dump_fields(m["fields"], 4)))
-        blocks.append('  {"api": "%s",\n%s}' % (a["api"], ",\n".join(parts)))
+        source = ', "source": %s' % json.dumps(a["source"]) if "source" in a else ""
+        blocks.append('  {"api": "%s"%s,\n%s}' % (a["api"], source, ",\n".join(parts)))
     out.append(",\n".join(blocks))
     out.append(" ]}")
     return "\n".join(out) + "\n"
@@ -577,7 +592,8 @@ def outputs():
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else "generate"
     if cmd == "extract":
-        sys.stdout.write(dump_spec(extract(Path(sys.argv[2]))))
+        newer = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+        sys.stdout.write(dump_spec(extract(Path(sys.argv[2]), newer)))
     elif cmd == "generate":
         for name, text in outputs().items():
             path = HERE / name

@@ -929,7 +929,9 @@ constexpr FieldSpec k_end_txn_request_136[] = {
 
 constexpr FieldSpec k_end_txn_response_137[] = {
   {"ThrottleTimeMs", FieldType::int32, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
-  {"ErrorCode", FieldType::int16, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false}
+  {"ErrorCode", FieldType::int16, FieldType::int8, {0, k_version_max}, k_no_versions, -1, k_no_versions, {}, 0, false},
+  {"ProducerId", FieldType::int64, FieldType::int8, {5, k_version_max}, k_no_versions, -1, k_no_versions, {}, -1, false},
+  {"ProducerEpoch", FieldType::int16, FieldType::int8, {5, k_version_max}, k_no_versions, -1, k_no_versions, {}, -1, false}
 };
 
 constexpr FieldSpec k_write_txn_markers_request_138[] = {
@@ -1161,9 +1163,9 @@ const MessageSpec k_add_partitions_to_txn_response{"AddPartitionsToTxnResponse",
 const MessageSpec k_add_offsets_to_txn_request{"AddOffsetsToTxnRequest", {3, k_version_max}, k_add_offsets_to_txn_request_134};
 // AddOffsetsToTxnResponse: Kafka's validVersions 0-3
 const MessageSpec k_add_offsets_to_txn_response{"AddOffsetsToTxnResponse", {3, k_version_max}, k_add_offsets_to_txn_response_135};
-// EndTxnRequest: Kafka's validVersions 0-3
+// EndTxnRequest: Kafka's validVersions 0-5
 const MessageSpec k_end_txn_request{"EndTxnRequest", {3, k_version_max}, k_end_txn_request_136};
-// EndTxnResponse: Kafka's validVersions 0-3
+// EndTxnResponse: Kafka's validVersions 0-5
 const MessageSpec k_end_txn_response{"EndTxnResponse", {3, k_version_max}, k_end_txn_response_137};
 // WriteTxnMarkersRequest: Kafka's validVersions 0-1
 const MessageSpec k_write_txn_markers_request{"WriteTxnMarkersRequest", {1, k_version_max}, k_write_txn_markers_request_140};

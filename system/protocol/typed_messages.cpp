@@ -2805,6 +2805,8 @@ void EndTxnRequest::encode(Writer& w, std::int16_t version) const {
 typed::Status EndTxnResponse::read(Reader& r, const typed::Ctx& c) {
   SAMSA_TYPED_READ(r, "ThrottleTimeMs", throttle_time_ms, false);
   SAMSA_TYPED_READ(r, "ErrorCode", error_code, false);
+  if (c.version >= 5) SAMSA_TYPED_READ(r, "ProducerId", producer_id, false);
+  if (c.version >= 5) SAMSA_TYPED_READ(r, "ProducerEpoch", producer_epoch, false);
   if (c.flexible) return typed::read_tags(r, unknown_tags);
   return {};
 }
@@ -2812,6 +2814,8 @@ typed::Status EndTxnResponse::read(Reader& r, const typed::Ctx& c) {
 void EndTxnResponse::write(Writer& w, const typed::Ctx& c) const {
   typed::write(w, c, false, throttle_time_ms);
   typed::write(w, c, false, error_code);
+  if (c.version >= 5) typed::write(w, c, false, producer_id);
+  if (c.version >= 5) typed::write(w, c, false, producer_epoch);
   if (c.flexible) typed::write_tags(w, unknown_tags);
 }
 

@@ -2362,7 +2362,7 @@ struct AddOffsetsToTxnResponse {
   bool operator==(const AddOffsetsToTxnResponse&) const = default;
 };
 
-// EndTxnRequest: Kafka's validVersions 0-3, flexibleVersions 3+.
+// EndTxnRequest: Kafka's validVersions 0-5, flexibleVersions 3+.
 struct EndTxnRequest {
   static constexpr ApiKey k_api_key = ApiKey::end_txn;
   static constexpr bool k_is_request = true;
@@ -2386,7 +2386,7 @@ struct EndTxnRequest {
   bool operator==(const EndTxnRequest&) const = default;
 };
 
-// EndTxnResponse: Kafka's validVersions 0-3, flexibleVersions 3+.
+// EndTxnResponse: Kafka's validVersions 0-5, flexibleVersions 3+.
 struct EndTxnResponse {
   static constexpr ApiKey k_api_key = ApiKey::end_txn;
   static constexpr bool k_is_request = false;
@@ -2397,6 +2397,8 @@ struct EndTxnResponse {
 
   std::int32_t throttle_time_ms{0};  // ThrottleTimeMs 0+
   ErrorCode error_code{ErrorCode::none};  // ErrorCode 0+
+  ProducerId producer_id{-1};  // ProducerId 5+, default "-1"
+  ProducerEpoch producer_epoch{-1};  // ProducerEpoch 5+, default "-1"
   std::vector<UnknownTag> unknown_tags;  // tags this build does not know
 
   // Decodes / encodes the body at `version` (the caller checks that the
