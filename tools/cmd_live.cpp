@@ -11,6 +11,10 @@
 //   samsa live broker --config server.properties
 //       one broker process, configured by Kafka's server.properties keys;
 //       zookeeper.connect may name samsa's coordinator or a real ZooKeeper.
+//   samsa live workload --bootstrap HOST:PORT --scenario FILE --history OUT
+//       a kafka scenario's clients against a running cluster (tools/live_workload.cpp).
+//   samsa live nemesis --broker-config FILE ... --seed N --rounds R
+//       broker processes under kill -9 and SIGSTOP (tools/live_process_nemesis.cpp).
 //
 // SIGTERM (or SIGINT) shuts down in order: brokers make a controlled
 // shutdown (leadership moved away, logs flushed, session closed), then the
@@ -37,6 +41,7 @@
 #include "tools/live_config.h"
 #include "tools/live_metrics.h"
 #include "tools/live_nemesis.h"
+#include "tools/live_workload.h"
 #include "sim/live/http_endpoint.h"
 
 namespace samsa::tools {
@@ -465,9 +470,13 @@ Command add_live_command(CLI::App& app) {
   auto* broker = live->add_subcommand("broker", "one broker, configured by Kafka's server.properties");
   broker->add_option("--config", opts->config, "server.properties")->required();
   broker->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
-  return {live, [opts, coord, broker] {
+  Command workload = add_live_workload_command(*live);
+  Command nemesis = add_live_nemesis_command(*live);
+  return {live, [opts, coord, broker, workload, nemesis] {
             if (coord->parsed()) return run_coordinator(*opts);
             if (broker->parsed()) return run_broker(*opts);
+            if (workload.app->parsed()) return workload.run();
+            if (nemesis.app->parsed()) return nemesis.run();
             return run_embedded(*opts);
           }};
 }
