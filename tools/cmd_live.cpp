@@ -153,8 +153,10 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
 // `cluster_size` brokers, so a client's first Metadata sees the cluster.
 Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s, int index,
                                        std::size_t cluster_size, Readiness& ready,
-                                       StartFailure& failure, BrokerNodes* nodes = nullptr) {
+                                       StartFailure& failure, BrokerNodes* nodes = nullptr,
+                                       RequestMetrics* requests = nullptr) {
   sim::LiveNodeConfig nc;
+  if (requests) nc.frame_observer = requests->observer_for(s.config.broker_id);
   nc.name = fmt::format("broker-{}", s.config.broker_id);
   nc.data_dir = s.log_dir;
   nc.listen_host = s.bind_host;
@@ -394,6 +396,9 @@ int run_embedded(const LiveOptions& o) {
   Readiness ready(o.brokers, "");
   BrokerNodes broker_nodes;
   StartFailure failure;
+
+  std::unique_ptr<RequestMetrics> requests;
+  if (o.metrics_port) requests = std::make_unique<RequestMetrics>();
   CoordinatorSettings cs;
   cs.data_dir = dir + "/coordinator";
   cs.client_port = o.coordinator_port;
@@ -408,7 +413,7 @@ int run_embedded(const LiveOptions& o) {
     for (std::size_t b = 0; b < brokers.size(); ++b) {
       brokers[b].coordinators = {sim::Address{o.host, port}};
       auto id = add_broker(world, brokers[b], static_cast<int>(b), brokers.size(), ready, failure,
-                           &broker_nodes);
+                           &broker_nodes, requests.get());
       if (!id) {
         failure = {true, 2, fmt::format("broker {}: {}", b, id.error())};
         world.request_stop();
@@ -428,7 +433,9 @@ int run_embedded(const LiveOptions& o) {
   std::unique_ptr<sim::HttpEndpoint> metrics;
   if (o.metrics_port) {
     auto m = sim::HttpEndpoint::open(world.io(), o.host, *o.metrics_port,
-                                     [&world, &broker_nodes] { return render_metrics(world, broker_nodes); });
+                                     [&world, &broker_nodes, &requests] {
+                                       return render_metrics(world, broker_nodes, requests.get());
+                                     });
     if (!m) {
       std::cerr << "samsa live: --metrics-port: " << m.error() << "\n";
       return 2;

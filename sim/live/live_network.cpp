@@ -319,9 +319,12 @@ namespace {
 
 class LiveConnection final : public Connection {
  public:
-  LiveConnection(std::shared_ptr<ConnState> s, Parker& parker)
-      : s_(std::move(s)), parker_(parker) {}
-  ~LiveConnection() override { s_->close(); }
+  LiveConnection(std::shared_ptr<ConnState> s, Parker& parker, std::shared_ptr<FrameObserver> observer = nullptr)
+      : s_(std::move(s)), parker_(parker), observer_(std::move(observer)) {}
+  ~LiveConnection() override {
+    s_->close();
+    if (observer_) observer_->on_close(s_->id);
+  }
 
   Result<void, NetErrc> send(ByteView frame) override {
     if (!parker_.check_alive()) return Err{NetErrc::closed};
@@ -336,6 +339,7 @@ class LiveConnection final : public Connection {
     if (s.broken) return Err{NetErrc::reset};
     s.out_pending.insert(s.out_pending.end(), frame.begin(), frame.end());
     s.flush();
+    if (observer_) observer_->on_response(s.id, frame);
     return {};
   }
 
@@ -346,7 +350,10 @@ class LiveConnection final : public Connection {
       if (!parker_.check_alive()) return Err{NetErrc::closed};
       if (s.closed) return Err{NetErrc::closed};
       if (s.bad) return Err{NetErrc::bad_frame};
-      if (auto frame = s.take_frame()) return std::move(*frame);
+      if (auto frame = s.take_frame()) {
+        if (observer_) observer_->on_request(s.id, *frame);
+        return std::move(*frame);
+      }
       if (s.bad) return Err{NetErrc::bad_frame};
       if (s.broken || s.eof) return Err{NetErrc::reset};
       if (timed_out) return Err{NetErrc::timed_out};
@@ -364,6 +371,7 @@ class LiveConnection final : public Connection {
 
   std::shared_ptr<ConnState> s_;
   Parker& parker_;
+  std::shared_ptr<FrameObserver> observer_;
 };
 
 // A listening socket; one async accept is kept outstanding while fewer than
@@ -494,7 +502,7 @@ class LiveListener final : public Listener {
     auto state = std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
     state->release = s_->take_slot(ip, stats_);
     links_.impl().add(state, self_, from, std::nullopt);
-    return std::make_unique<LiveConnection>(state, parker_);
+    return std::make_unique<LiveConnection>(state, parker_, options_.observer);
   }
 
   std::shared_ptr<ListenState> s_;

@@ -33,12 +33,25 @@ struct LiveNetStats {
 };
 
 
+// Sees the frames of a node's accepted connections (the server side), on
+// the world's thread: each request as the server takes it (recv), each
+// response as it is queued (send), and the close. For request metrics
+// (`samsa live --metrics-port`, tools/live_metrics.h); must not park.
+class FrameObserver {
+ public:
+  virtual ~FrameObserver() = default;
+  virtual void on_request(std::uint64_t conn, ByteView frame) = 0;
+  virtual void on_response(std::uint64_t conn, ByteView frame) = 0;
+  virtual void on_close(std::uint64_t conn) = 0;
+};
+
 struct LiveNetOptions {
   std::string listen_host = "127.0.0.1";
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;
   spdlog::logger* log = nullptr;  // one line per bad frame (the node's logger)
   ConnectionLimits limits;        // for accepted connections
+  std::shared_ptr<FrameObserver> observer;  // for accepted connections; may be null
 };
 
 // The connections between the nodes of one live world, for injected faults
