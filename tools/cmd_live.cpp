@@ -64,6 +64,7 @@ struct LiveOptions {
   std::string nemesis;            // --nemesis FILE.toml (embedded cluster)
   std::optional<std::uint64_t> seed;  // --seed: the nemesis schedule's (and the world's)
   std::optional<std::uint16_t> metrics_port;  // --metrics-port (embedded cluster)
+  double lost_acks_fraction = 0.5;            // --lost-acks-fraction (the nemesis's lost-acks)
 };
 
 
@@ -391,6 +392,7 @@ int run_embedded(const LiveOptions& o) {
       return 2;
     }
     plan = std::move(*p);
+    plan->lost_acks_fraction = o.lost_acks_fraction;
   }
   std::cout << "seed " << world.seed() << "\ndata-dir " << dir << std::endl;
   Readiness ready(o.brokers, "");
@@ -467,6 +469,9 @@ Command add_live_command(CLI::App& app) {
   live->add_option("--nemesis", opts->nemesis,
                    "a scenario file whose [faults] and [[nemesis]] are applied to the cluster "
                    "(crash, restart, partition, reset), printed as they happen");
+  live->add_option("--lost-acks-fraction", opts->lost_acks_fraction,
+                   "the fraction of its clients' responses a broker loses during a lost-acks fault (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
   live->add_option("--metrics-port", opts->metrics_port,
                    "serve Prometheus metrics (Kafka's names) on --host:P/metrics (0: a free port, printed)");
   live->add_option("--seed", opts->seed, "the seed of the nemesis schedule and the random streams "

@@ -81,6 +81,15 @@ class LiveLinks {
   // still run. Pauses count, as cuts do.
   void pause(std::int32_t node, bool on);
   bool is_paused(std::int32_t node) const;
+  // Loses responses (or heals): each frame the node sends on a connection a
+  // client outside the process made is lost with probability `fraction`
+  // (drawn from `seed`'s stream); the request was acted on. Once one is
+  // lost, that connection sends nothing more (a later response would reach
+  // the client out of order): the client times out and reconnects. The
+  // heal resets the connections that lost a response.
+  void lose_responses(std::int32_t node, double fraction, std::uint64_t seed);
+  void stop_losing_responses(std::int32_t node);
+  std::uint64_t responses_lost(std::int32_t node) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
