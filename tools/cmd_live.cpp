@@ -11,6 +11,10 @@
 //   samsa live broker --config server.properties
 //       one broker process, configured by Kafka's server.properties keys;
 //       zookeeper.connect may name samsa's coordinator or a real ZooKeeper.
+//   samsa live workload --bootstrap HOST:PORT --scenario FILE --history OUT
+//       a kafka scenario's clients against a running cluster (tools/live_workload.cpp).
+//   samsa live nemesis --broker-config FILE ... --seed N --rounds R
+//       broker processes under kill -9 and SIGSTOP (tools/live_process_nemesis.cpp).
 //
 // SIGTERM (or SIGINT) shuts down in order: brokers make a controlled
 // shutdown (leadership moved away, logs flushed, session closed), then the
@@ -37,6 +41,7 @@
 #include "tools/live_config.h"
 #include "tools/live_metrics.h"
 #include "tools/live_nemesis.h"
+#include "tools/live_workload.h"
 #include "sim/live/http_endpoint.h"
 
 namespace samsa::tools {
@@ -59,6 +64,7 @@ struct LiveOptions {
   std::string nemesis;            // --nemesis FILE.toml (embedded cluster)
   std::optional<std::uint64_t> seed;  // --seed: the nemesis schedule's (and the world's)
   std::optional<std::uint16_t> metrics_port;  // --metrics-port (embedded cluster)
+  double lost_acks_fraction = 0.5;            // --lost-acks-fraction (the nemesis's lost-acks)
 };
 
 
@@ -148,8 +154,10 @@ Result<NodeId, std::string> add_coordinator(LiveWorld& world, const CoordinatorS
 // `cluster_size` brokers, so a client's first Metadata sees the cluster.
 Result<NodeId, std::string> add_broker(LiveWorld& world, const BrokerSettings& s, int index,
                                        std::size_t cluster_size, Readiness& ready,
-                                       StartFailure& failure, BrokerNodes* nodes = nullptr) {
+                                       StartFailure& failure, BrokerNodes* nodes = nullptr,
+                                       RequestMetrics* requests = nullptr) {
   sim::LiveNodeConfig nc;
+  if (requests) nc.frame_observer = requests->observer_for(s.config.broker_id);
   nc.name = fmt::format("broker-{}", s.config.broker_id);
   nc.data_dir = s.log_dir;
   nc.listen_host = s.bind_host;
@@ -384,11 +392,15 @@ int run_embedded(const LiveOptions& o) {
       return 2;
     }
     plan = std::move(*p);
+    plan->lost_acks_fraction = o.lost_acks_fraction;
   }
   std::cout << "seed " << world.seed() << "\ndata-dir " << dir << std::endl;
   Readiness ready(o.brokers, "");
   BrokerNodes broker_nodes;
   StartFailure failure;
+
+  std::unique_ptr<RequestMetrics> requests;
+  if (o.metrics_port) requests = std::make_unique<RequestMetrics>();
   CoordinatorSettings cs;
   cs.data_dir = dir + "/coordinator";
   cs.client_port = o.coordinator_port;
@@ -403,7 +415,7 @@ int run_embedded(const LiveOptions& o) {
     for (std::size_t b = 0; b < brokers.size(); ++b) {
       brokers[b].coordinators = {sim::Address{o.host, port}};
       auto id = add_broker(world, brokers[b], static_cast<int>(b), brokers.size(), ready, failure,
-                           &broker_nodes);
+                           &broker_nodes, requests.get());
       if (!id) {
         failure = {true, 2, fmt::format("broker {}: {}", b, id.error())};
         world.request_stop();
@@ -423,7 +435,9 @@ int run_embedded(const LiveOptions& o) {
   std::unique_ptr<sim::HttpEndpoint> metrics;
   if (o.metrics_port) {
     auto m = sim::HttpEndpoint::open(world.io(), o.host, *o.metrics_port,
-                                     [&world, &broker_nodes] { return render_metrics(world, broker_nodes); });
+                                     [&world, &broker_nodes, &requests] {
+                                       return render_metrics(world, broker_nodes, requests.get());
+                                     });
     if (!m) {
       std::cerr << "samsa live: --metrics-port: " << m.error() << "\n";
       return 2;
@@ -455,6 +469,9 @@ Command add_live_command(CLI::App& app) {
   live->add_option("--nemesis", opts->nemesis,
                    "a scenario file whose [faults] and [[nemesis]] are applied to the cluster "
                    "(crash, restart, partition, reset), printed as they happen");
+  live->add_option("--lost-acks-fraction", opts->lost_acks_fraction,
+                   "the fraction of its clients' responses a broker loses during a lost-acks fault (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
   live->add_option("--metrics-port", opts->metrics_port,
                    "serve Prometheus metrics (Kafka's names) on --host:P/metrics (0: a free port, printed)");
   live->add_option("--seed", opts->seed, "the seed of the nemesis schedule and the random streams "
@@ -465,9 +482,13 @@ Command add_live_command(CLI::App& app) {
   auto* broker = live->add_subcommand("broker", "one broker, configured by Kafka's server.properties");
   broker->add_option("--config", opts->config, "server.properties")->required();
   broker->add_option("--log-level", opts->log_level, "off, error, warn, info, debug or trace")->check(levels);
-  return {live, [opts, coord, broker] {
+  Command workload = add_live_workload_command(*live);
+  Command nemesis = add_live_nemesis_command(*live);
+  return {live, [opts, coord, broker, workload, nemesis] {
             if (coord->parsed()) return run_coordinator(*opts);
             if (broker->parsed()) return run_broker(*opts);
+            if (workload.app->parsed()) return workload.run();
+            if (nemesis.app->parsed()) return nemesis.run();
             return run_embedded(*opts);
           }};
 }

@@ -55,7 +55,7 @@ bool is_partition(const std::string& f) {
 
 bool live_nemesis_supported(const std::string& fault) {
   return fault == "crash" || fault == "restart" || fault == "reset" || fault == "pause" ||
-         is_partition(fault);
+         fault == "lost-acks" || is_partition(fault);
 }
 
 Result<LiveNemesisPlan, std::string> plan_live_nemesis(const std::string& path, std::uint64_t seed,
@@ -81,6 +81,7 @@ Result<LiveNemesisPlan, std::string> plan_live_nemesis(const std::string& path, 
   const auto& r = spec->rate_per_s;
   plan.rate_per_s = r.fixed() ? r.lo : r.lo + (r.hi - r.lo) * sim::Random(seed).derive("rate").unit();
   plan.fault_phase_ms = spec->fault_phase_ms;
+  plan.seed = seed;
   plan.schedule = scenarios::generate_schedule(*spec, groups, plan.rate_per_s, rng);
   return plan;
 }
@@ -100,6 +101,7 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
     auto revert = [&](const FaultEvent& e, sim::NodeId node, const std::vector<sim::NodeId>& peers) {
       if (e.fault == "crash" && !world.is_up(node)) world.start(node);
       if (e.fault == "pause") world.links().pause(node, false);
+      if (e.fault == "lost-acks") world.links().stop_losing_responses(node);
       if (is_partition(e.fault))
         for (sim::NodeId p : peers) world.links().cut(node, p, false);
     };
@@ -110,7 +112,10 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
       if (!s.apply) {
         if (auto it = hit.find(s.event); it != hit.end()) {
           revert(e, it->second.first, it->second.second);
-          print("end of fault", e);
+          print("end of fault", e,
+                e.fault == "lost-acks"
+                    ? fmt::format("{} responses lost so far", world.links().responses_lost(it->second.first))
+                    : std::string());
           hit.erase(it);
         }
         continue;
@@ -123,7 +128,7 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
       std::vector<sim::NodeId> peers;
       for (const auto& p : peers_of(e))
         if (auto id = resolve(p); id && id != node) peers.push_back(*id);
-      const bool on_node = e.fault == "crash" || e.fault == "restart" || e.fault == "pause";
+      const bool on_node = e.fault == "crash" || e.fault == "restart" || e.fault == "pause" || e.fault == "lost-acks";
       if (!node || (!on_node && peers.empty())) {
         print("skipped", e, "no node to hit now");
         continue;
@@ -134,6 +139,9 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
         if (e.fault == "restart") world.start(*node);
       } else if (e.fault == "pause") {
         world.links().pause(*node, true);
+      } else if (e.fault == "lost-acks") {
+        world.links().lose_responses(*node, plan.lost_acks_fraction,
+                                     plan.seed ^ (0x9e3779b97f4a7c15ULL * (s.event + 1)));
       } else if (e.fault == "reset") {
         for (sim::NodeId p : peers) world.links().reset(*node, p);
       } else {

@@ -9,7 +9,11 @@
 // mode can apply: crash (kill, start again after the duration), restart,
 // partition / partition-one-way / partition-silent (the link cut both ways:
 // connections reset and connects refused, TCP's flavour), reset, pause
-// (the node's network frozen: LiveLinks::pause); other nemeses are printed
+// (the node's network frozen: LiveLinks::pause), lost-acks (the broker acts
+// on its clients' requests and loses a fraction, --lost-acks-fraction
+// (default 0.5), of the responses, drawn from the seed:
+// LiveLinks::lose_responses; the clients' side only, whatever its `peers`
+// say); other nemeses are printed
 // as skipped. After the fault phase every fault is
 // healed and the cluster runs on until stopped.
 #include <cstdint>
@@ -28,6 +32,8 @@ struct LiveNemesisPlan {
   scenarios::Schedule schedule;
   std::int64_t fault_phase_ms = 0;
   double rate_per_s = 0;
+  std::uint64_t seed = 0;  // also draws which responses lost-acks loses
+  double lost_acks_fraction = 0.5;  // `samsa live --lost-acks-fraction`
 };
 
 // Reads FILE and draws the schedule of `seed` for these broker node names

@@ -770,6 +770,8 @@ json Kafka::details(WorkloadContext&) {
 }  // namespace
 
 const std::vector<std::string>& check_names() { return k_checks; }
+const std::vector<std::string>& producer_config_keys() { return k_producer_keys; }
+const std::vector<std::string>& consumer_config_keys() { return k_consumer_keys; }
 
 json expectation_config(const ScenarioSpec& spec) {
   json c = json::object();

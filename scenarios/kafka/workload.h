@@ -32,6 +32,11 @@ namespace samsa::scenarios::kafka {
 // The checks check() knows (the `checks` option names a subset).
 const std::vector<std::string>& check_names();
 
+// The [config] keys the workload's producers and consumers read (the rest
+// are the brokers'); `samsa live workload` passes the same ones to its clients.
+const std::vector<std::string>& producer_config_keys();
+const std::vector<std::string>& consumer_config_keys();
+
 // The scenario's configuration as invariants::expectations_for reads it:
 // its [config] keys, the largest replication factor, the delivery mode
 // (commit-before-process is at-most-once), the nemeses with their targets

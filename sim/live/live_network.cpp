@@ -1,5 +1,7 @@
 #include "sim/live/live_network.h"
 
+#include "sim/runtime/random.h"
+
 #include <asio/connect.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/write.hpp>
@@ -75,6 +77,10 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   std::function<void()> unregister;
   // Its node is paused (a fault): nothing is read or written until thawed.
   bool frozen = false;
+  // Lost-responses fault: whether the next frame sent is lost (set by the
+  // link registry for clients' connections); once one was, all are.
+  std::function<bool()> lose_next;
+  bool black_hole = false;
   void thaw() {
     frozen = false;
     start_read();
@@ -241,10 +247,26 @@ struct LiveLinks::Impl {
   std::map<std::pair<std::int32_t, std::int32_t>, int> cuts;
   std::map<std::uint64_t, Entry> conns;                  // by connection id
   std::map<std::int32_t, int> paused;                    // node -> pause faults on it now
+  struct Losing {
+    double fraction;
+    Random rng;
+  };
+  std::map<std::int32_t, Losing> losing;                 // node -> lost-responses fault on it
+  std::map<std::int32_t, std::uint64_t> lost;            // node -> responses lost so far
 
   std::int32_t node_on(const std::map<std::uint16_t, std::int32_t>& m, std::uint16_t port) const {
     const auto it = m.find(port);
     return it == m.end() ? -1 : it->second;
+  }
+  // An accepted connection from a client outside the process: subject to
+  // lose_responses on its node.
+  void watch_responses(const std::shared_ptr<ConnState>& c, std::int32_t a) {
+    c->lose_next = [this, a] {
+      const auto it = losing.find(a);
+      if (it == losing.end() || !it->second.rng.chance(it->second.fraction)) return false;
+      ++lost[a];
+      return true;
+    };
   }
   void add(const std::shared_ptr<ConnState>& c, std::int32_t a, std::int32_t b,
            std::optional<std::uint16_t> client_port) {
@@ -262,7 +284,27 @@ LiveLinks::LiveLinks() : impl_(std::make_unique<Impl>()) {}
 LiveLinks::~LiveLinks() {
   // Connections still alive must not call back into a registry that is gone.
   for (auto& [id, e] : impl_->conns)
-    if (auto c = e.conn.lock()) c->unregister = nullptr;
+    if (auto c = e.conn.lock()) {
+      c->unregister = nullptr;
+      c->lose_next = nullptr;
+    }
+}
+
+void LiveLinks::lose_responses(std::int32_t node, double fraction, std::uint64_t seed) {
+  impl_->losing.insert_or_assign(node, Impl::Losing{fraction, Random(seed).derive("lose-responses")});
+}
+
+void LiveLinks::stop_losing_responses(std::int32_t node) {
+  impl_->losing.erase(node);
+  std::vector<std::shared_ptr<ConnState>> hit;
+  for (auto& [id, e] : impl_->conns)
+    if (auto c = e.conn.lock(); c && e.a == node && c->black_hole) hit.push_back(c);
+  for (auto& c : hit) c->reset_now();
+}
+
+std::uint64_t LiveLinks::responses_lost(std::int32_t node) const {
+  const auto it = impl_->lost.find(node);
+  return it == impl_->lost.end() ? 0 : it->second;
 }
 
 void LiveLinks::cut(std::int32_t a, std::int32_t b, bool on) {
@@ -319,9 +361,12 @@ namespace {
 
 class LiveConnection final : public Connection {
  public:
-  LiveConnection(std::shared_ptr<ConnState> s, Parker& parker)
-      : s_(std::move(s)), parker_(parker) {}
-  ~LiveConnection() override { s_->close(); }
+  LiveConnection(std::shared_ptr<ConnState> s, Parker& parker, std::shared_ptr<FrameObserver> observer = nullptr)
+      : s_(std::move(s)), parker_(parker), observer_(std::move(observer)) {}
+  ~LiveConnection() override {
+    s_->close();
+    if (observer_) observer_->on_close(s_->id);
+  }
 
   Result<void, NetErrc> send(ByteView frame) override {
     if (!parker_.check_alive()) return Err{NetErrc::closed};
@@ -334,8 +379,11 @@ class LiveConnection final : public Connection {
       s.writers.wait("net.send.buffer_full");
     if (s.closed) return Err{NetErrc::closed};
     if (s.broken) return Err{NetErrc::reset};
+    if (!s.black_hole && s.lose_next && s.lose_next()) s.black_hole = true;
+    if (s.black_hole) return {};  // acted on, the answer lost
     s.out_pending.insert(s.out_pending.end(), frame.begin(), frame.end());
     s.flush();
+    if (observer_) observer_->on_response(s.id, frame);
     return {};
   }
 
@@ -346,7 +394,10 @@ class LiveConnection final : public Connection {
       if (!parker_.check_alive()) return Err{NetErrc::closed};
       if (s.closed) return Err{NetErrc::closed};
       if (s.bad) return Err{NetErrc::bad_frame};
-      if (auto frame = s.take_frame()) return std::move(*frame);
+      if (auto frame = s.take_frame()) {
+        if (observer_) observer_->on_request(s.id, *frame);
+        return std::move(*frame);
+      }
       if (s.bad) return Err{NetErrc::bad_frame};
       if (s.broken || s.eof) return Err{NetErrc::reset};
       if (timed_out) return Err{NetErrc::timed_out};
@@ -364,6 +415,7 @@ class LiveConnection final : public Connection {
 
   std::shared_ptr<ConnState> s_;
   Parker& parker_;
+  std::shared_ptr<FrameObserver> observer_;
 };
 
 // A listening socket; one async accept is kept outstanding while fewer than
@@ -494,7 +546,8 @@ class LiveListener final : public Listener {
     auto state = std::make_shared<ConnState>(std::move(sock), parker_, options_, ++next_id_, stats_);
     state->release = s_->take_slot(ip, stats_);
     links_.impl().add(state, self_, from, std::nullopt);
-    return std::make_unique<LiveConnection>(state, parker_);
+    if (from < 0) links_.impl().watch_responses(state, self_);
+    return std::make_unique<LiveConnection>(state, parker_, options_.observer);
   }
 
   std::shared_ptr<ListenState> s_;

@@ -33,12 +33,25 @@ struct LiveNetStats {
 };
 
 
+// Sees the frames of a node's accepted connections (the server side), on
+// the world's thread: each request as the server takes it (recv), each
+// response as it is queued (send), and the close. For request metrics
+// (`samsa live --metrics-port`, tools/live_metrics.h); must not park.
+class FrameObserver {
+ public:
+  virtual ~FrameObserver() = default;
+  virtual void on_request(std::uint64_t conn, ByteView frame) = 0;
+  virtual void on_response(std::uint64_t conn, ByteView frame) = 0;
+  virtual void on_close(std::uint64_t conn) = 0;
+};
+
 struct LiveNetOptions {
   std::string listen_host = "127.0.0.1";
   std::size_t max_frame_bytes = k_max_frame_bytes;
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;
   spdlog::logger* log = nullptr;  // one line per bad frame (the node's logger)
   ConnectionLimits limits;        // for accepted connections
+  std::shared_ptr<FrameObserver> observer;  // for accepted connections; may be null
 };
 
 // The connections between the nodes of one live world, for injected faults
@@ -68,6 +81,15 @@ class LiveLinks {
   // still run. Pauses count, as cuts do.
   void pause(std::int32_t node, bool on);
   bool is_paused(std::int32_t node) const;
+  // Loses responses (or heals): each frame the node sends on a connection a
+  // client outside the process made is lost with probability `fraction`
+  // (drawn from `seed`'s stream); the request was acted on. Once one is
+  // lost, that connection sends nothing more (a later response would reach
+  // the client out of order): the client times out and reconnects. The
+  // heal resets the connections that lost a response.
+  void lose_responses(std::int32_t node, double fraction, std::uint64_t seed);
+  void stop_losing_responses(std::int32_t node);
+  std::uint64_t responses_lost(std::int32_t node) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -527,7 +527,7 @@ LiveRuntime::LiveRuntime(LiveWorld& world, LiveNode& node)
       net_(world.io(), world,
            LiveNetOptions{node.config.listen_host, node.config.max_frame_bytes,
                           node.config.send_buffer_bytes, node.logger.get(),
-                          node.config.connection_limits},
+                          node.config.connection_limits, node.config.frame_observer},
            world.next_conn_id_, world.net_stats_, world.links_, node.id) {}
 
 void LiveRuntime::sleep(Duration d) {

@@ -64,6 +64,8 @@ struct LiveNodeConfig {
   std::size_t send_buffer_bytes = 16 * 1024 * 1024;  // per connection; send parks beyond
   // max.connections, max.connections.per.ip(.overrides) for its listeners.
   ConnectionLimits connection_limits;
+  // Sees the frames of its accepted connections (request metrics); may be null.
+  std::shared_ptr<FrameObserver> frame_observer;
 };
 
 enum class LiveStop : std::uint8_t {

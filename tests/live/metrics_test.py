@@ -3,7 +3,14 @@
 metric names. Scraped before and after a produce: one active controller,
 every broker up, no under-replicated or offline partition once the ISR is
 full, each replica's log end offset equal to the records produced into its
-partition, the connection gauge; other paths are 404.
+partition, the connection gauge; per API the request count and latency
+quantiles (kafka.network:type=RequestMetrics,name=RequestsPerSec and
+TotalTimeMs with request=<Api>, named as the Prometheus JMX exporter's
+Kafka rules render them: kafka_network_requestmetrics_requests_total and
+kafka_network_requestmetrics_totaltimems{quantile=...}); consumer group lag
+(kafka_exporter's kafka_consumergroup_lag: high watermark less the
+committed offset) for a group that committed part of a partition; other
+paths are 404.
 
 Usage: metrics_test.py SAMSA_BINARY   (exit 77: confluent-kafka is missing)
 """
@@ -47,6 +54,44 @@ def scrape(url):
 
 def values(samples, name):
     return [(labels, v) for n, labels, v in samples if n == name]
+
+
+def check_requests(s, produced):
+    reqs = values(s, "kafka_network_requestmetrics_requests_total")
+    by_api = {}
+    for lb, v in reqs:
+        by_api[lb["request"]] = by_api.get(lb["request"], 0) + v
+    check(by_api.get("Produce", 0) >= 1 and by_api.get("Metadata", 0) >= 1 and by_api.get("CreateTopics", 0) >= 1,
+          f"requests counted per API ({ {k: int(v) for k, v in sorted(by_api.items())} })")
+    times = [(lb, v) for lb, v in values(s, "kafka_network_requestmetrics_totaltimems") if lb["request"] == "Produce"]
+    per_broker = {}
+    for lb, v in times:
+        per_broker.setdefault(lb["broker"], {})[lb["quantile"]] = v
+    qs = ["0.50", "0.75", "0.95", "0.98", "0.99", "0.999"]
+    check(per_broker and all(sorted(q) == sorted(qs) for q in per_broker.values()),
+          f"Produce latency quantiles {qs} per broker ({sorted(per_broker)})")
+    check(all(0 < q["0.50"] <= q["0.99"] <= q["0.999"] < 60000 for q in per_broker.values()),
+          f"the quantiles are ordered milliseconds ({per_broker})")
+    counts = values(s, "kafka_network_requestmetrics_totaltimems_count")
+    check(any(lb["request"] == "Produce" and v >= 1 for lb, v in counts), "TotalTimeMs counts")
+
+
+def check_lag(server, url, counts):
+    """A group commits offset 10 of m-0 and 0 of m-1: its lag is the rest."""
+    c = confluent_kafka.Consumer({"bootstrap.servers": server.bootstrap, "group.id": "lagging",
+                                  "enable.auto.commit": False})
+    c.commit(offsets=[confluent_kafka.TopicPartition("m", 0, 10), confluent_kafka.TopicPartition("m", 1, 0)],
+             asynchronous=False)
+    c.close()
+    want = {"0": counts[0] - 10, "1": counts[1]}
+    got = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and got != want:
+        _, _, s = scrape(url)
+        got = {lb["partition"]: v for lb, v in values(s, "kafka_consumergroup_lag")
+               if lb.get("consumergroup") == "lagging" and lb.get("topic") == "m"}
+        time.sleep(0.3)
+    check(got == want, f"kafka_consumergroup_lag is the high watermark less the committed offset ({got}, want {want})")
 
 
 def main():
@@ -97,6 +142,8 @@ def main():
           values(s, "kafka_server_replicamanager_isrexpands_total"), "ISR shrink and expand counters")
     check(sum(v for _, v in values(s, "samsa_server_requests_total")) > 0, "request counters")
     check(values(s, "kafka_server_socketservermetrics_connection_count")[0][1] >= 1, "the connection gauge")
+    check_requests(s, produced=sum(counts.values()))
+    check_lag(server, url, counts)
     try:
         urllib.request.urlopen(url.replace("/metrics", "/other"), timeout=10)
         check(False, "another path is 404")

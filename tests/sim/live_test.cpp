@@ -16,6 +16,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "sim/live/live_world.h"
@@ -489,9 +490,11 @@ TEST_CASE("rename replaces atomically and fsyncs both directories before it retu
 
 // A server node that accepts into `conns` and echoes every frame.
 NodeId add_echo_server(LiveWorld& world, const std::string& dir, ConnectionLimits limits,
-                       std::uint16_t& port, std::vector<std::shared_ptr<Connection>>& conns) {
+                       std::uint16_t& port, std::vector<std::shared_ptr<Connection>>& conns,
+                       std::shared_ptr<FrameObserver> observer = nullptr) {
   LiveNodeConfig nc{"server", dir};
   nc.connection_limits = std::move(limits);
+  nc.frame_observer = std::move(observer);
   return world.add_node(nc, [&](Runtime& rt) {
     auto listener = rt.net().listen(0);
     REQUIRE(listener.ok());
@@ -652,6 +655,75 @@ TEST_CASE("a paused node's connections read and write nothing until it resumes",
     REQUIRE(f.ok());
     CHECK(body_of(*f) == "held");  // nothing lost: it waited
     CHECK(echoes(*c));
+  });
+  CHECK(r.reason == LiveStop::requested);
+}
+
+TEST_CASE("lost responses: requests are acted on, the answer is lost, then nothing more on that connection",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  const NodeId server = add_echo_server(world, dir.path, {}, port, conns);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    world.links().lose_responses(server, 0.0, 1);
+    CHECK(echoes(*c));  // a fraction of 0 loses nothing
+    world.links().lose_responses(server, 1.0, 1);
+    REQUIRE(c->send(frame_of("lost")).ok());
+    CHECK(c->recv(rt.deadline_after(300ms)).error() == NetErrc::timed_out);
+    CHECK(world.links().responses_lost(server) == 1);
+    world.links().lose_responses(server, 0.0, 1);
+    REQUIRE(c->send(frame_of("after")).ok());  // acted on; the connection answers nothing more
+    CHECK(c->recv(rt.deadline_after(300ms)).error() == NetErrc::timed_out);
+    CHECK(world.links().responses_lost(server) == 1);
+    world.links().stop_losing_responses(server);  // the heal resets the connection that lost one
+    CHECK(c->recv(rt.deadline_after(5s)).error() == NetErrc::reset);
+    auto d = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    CHECK(echoes(*d));
+  });
+  CHECK(r.reason == LiveStop::requested);
+}
+
+// Counts what a FrameObserver sees.
+struct CountingObserver final : FrameObserver {
+  std::map<std::uint64_t, int> requests, responses, closes;
+  std::string last_request;
+  void on_request(std::uint64_t conn, ByteView frame) override {
+    ++requests[conn];
+    last_request.assign(frame.begin() + 4, frame.end());
+  }
+  void on_response(std::uint64_t conn, ByteView) override { ++responses[conn]; }
+  void on_close(std::uint64_t conn) override { ++closes[conn]; }
+};
+
+TEST_CASE("a frame observer sees each request taken, each response queued and the close of accepted connections",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::uint16_t port = 0;
+  std::vector<std::shared_ptr<Connection>> conns;
+  auto observer = std::make_shared<CountingObserver>();
+  const NodeId server = add_echo_server(world, dir.path, {}, port, conns, observer);
+  world.start(server);
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    for (int i = 0; i < 3; ++i) CHECK(echoes(*c));
+    CHECK(observer->last_request == "ping");
+    REQUIRE(observer->requests.size() == 1);  // only the accepted side, one connection
+    CHECK(observer->requests.begin()->second == 3);
+    CHECK(observer->responses.begin()->second == 3);
+    c->close();
+    for (int i = 0; i < 2000 && (conns.empty() || conns.front().use_count() > 1); ++i)
+      rt.sleep(5ms);  // until the echo fiber let go
+    conns.clear();
+    CHECK(observer->closes.size() == 1);
   });
   CHECK(r.reason == LiveStop::requested);
 }
