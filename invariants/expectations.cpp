@@ -72,6 +72,8 @@ bool hits_brokers(const std::vector<std::string>& groups) {
   if (groups.empty()) return true;
   for (const auto& g : groups) {
     if (g == "all" || g == "brokers" || g == "leader" || g == "controller" || g == "group-coordinator") return true;
+    // The mirror workload's two clusters: "source-brokers", "source-leader", ...
+    if (g.ends_with("-brokers") || g.ends_with("-leader")) return true;
     if (g.size() > 1 && g[0] == 'b' && std::all_of(g.begin() + 1, g.end(), [](unsigned char c) { return std::isdigit(c); }))
       return true;
   }

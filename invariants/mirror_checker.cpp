@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 namespace samsa::invariants {
 
@@ -235,10 +236,25 @@ void check_lag(const Facts& f, std::int64_t within_ms, std::vector<Violation>& o
       ops));
 }
 
+// Without options (`samsa check` runs every checker): the topics of the
+// first `mirror` op that names both; none, and the history is no mirror's.
+std::pair<std::string, std::string> topics_of(const History& h) {
+  for (const Op& op : h.ops()) {
+    if (op.f != "mirror" || !op.value.is_object()) continue;
+    const json& polls = op.value.contains("polls") ? op.value["polls"] : json();
+    const json& sends = op.value.contains("sends") ? op.value["sends"] : json();
+    if (!polls.is_array() || polls.empty() || !sends.is_array() || sends.empty()) continue;
+    return {string_of(polls[0], "topic"), string_of(sends[0], "topic")};
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<Violation> check_mirror(const History& h, const json& options) {
-  const std::string source = string_of(options, "source_topic"), target = string_of(options, "target_topic");
+  std::string source = string_of(options, "source_topic"), target = string_of(options, "target_topic");
+  if (source.empty() && target.empty()) std::tie(source, target) = topics_of(h);
+  if (source.empty() && target.empty()) return {};
   if (source.empty() || target.empty() || source == target)
     return {Violation::safety("mirror-options", "the mirror checker needs distinct source_topic and target_topic")};
   const std::int64_t within_ms = int_of(options, "within_ms", 10000);

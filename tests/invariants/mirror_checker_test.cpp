@@ -163,9 +163,20 @@ TEST_CASE("mirror-lag: first acknowledged in the target later than within_ms aft
   CHECK(check_mirror(r.h, {{"source_topic", "orders"}, {"target_topic", "dc1.orders"}, {"within_ms", 3000}}).empty());
 }
 
-TEST_CASE("mirror: options without both topics are reported, not guessed", "[invariants][mirror]") {
-  History h;
-  CHECK(names(check_mirror(h, json::object())) == std::vector<std::string>{"mirror-options"});
+TEST_CASE("mirror: without options the topics come from the mirror ops; no mirror ops, nothing to judge",
+          "[invariants][mirror]") {
+  History none;
+  none.invoke(1, "send", {{"topic", "t"}, {"value", "a"}});
+  none.ok(1, "send", rec("t", 0, 0, "a"));
+  CHECK(check_mirror(none, json::object()).empty());  // `samsa check` on any history
+  Recorder r;
+  r.send_ok(1, 0, 0, "a");
+  r.send_ok(1, 0, 1, "b");
+  r.h.invoke(5, "mirror", json::object());
+  r.h.ok(5, "mirror", {{"polls", {rec("orders", 0, 0, "a")}}, {"sends", {rec("dc1.orders", 0, 0, "a")}}});
+  r.poll(9, {rec("dc1.orders", 0, 0, "a")});
+  CHECK(names(check_mirror(r.h, json::object())) == std::vector<std::string>{"mirror-lost"});
+  CHECK(names(check_mirror(r.h, {{"source_topic", "orders"}})) == std::vector<std::string>{"mirror-options"});
 }
 
 namespace {
