@@ -10,6 +10,7 @@
 
 #include "invariants/checker.h"
 #include "invariants/kafka_checkers.h"
+#include "invariants/mirror_checker.h"
 #include "invariants/txn_checkers.h"
 
 namespace samsa::invariants {
@@ -67,6 +68,12 @@ std::deque<Checker>& registry() {
   static const bool kafka_added = [] {
     for (auto& c : kafka_checkers()) all.push_back(std::move(c));
     for (auto& c : txn_checkers()) all.push_back(std::move(c));
+    all.push_back({"mirror",
+                   "a MirrorMaker copy, at-least-once: every acknowledged source record in the target topic "
+                   "(mirror-lost; lost-write when the source lost it), first copies in source order per partition "
+                   "(mirror-order), no phantom values, duplicates counted (duplicate), caught up within_ms after "
+                   "the heal (mirror-lag)",
+                   check_mirror});
     return true;
   }();
   (void)kafka_added;

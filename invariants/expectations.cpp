@@ -72,6 +72,8 @@ bool hits_brokers(const std::vector<std::string>& groups) {
   if (groups.empty()) return true;
   for (const auto& g : groups) {
     if (g == "all" || g == "brokers" || g == "leader" || g == "controller" || g == "group-coordinator") return true;
+    // The mirror workload's two clusters: "source-brokers", "source-leader", ...
+    if (g.ends_with("-brokers") || g.ends_with("-leader")) return true;
     if (g.size() > 1 && g[0] == 'b' && std::all_of(g.begin() + 1, g.end(), [](unsigned char c) { return std::isdigit(c); }))
       return true;
   }
@@ -267,6 +269,13 @@ void consumer_rules(const json& c, const Faults& f, Builder& b) {
     b.allow({"per-key-order"},
             "the application processes one partition's records on several threads: Kafka orders the partition, "
             "not the application's workers (the seed's §2.4; dispatch by key hash keeps per-key order)");
+  // MirrorMaker (scenarios/mirror): offsets are committed on the source only
+  // after the target acknowledged, so what was produced before a crash, a
+  // failed commit or a rebalance is produced again.
+  if (text(c, "samsa.mirror").value_or("") == "at-least-once" && f.any)
+    b.allow({"duplicate"},
+            "MirrorMaker is at-least-once: a mirror that crashes, is rebalanced or fails to commit its source offsets "
+            "after producing copies those records again");
   const bool transactional = text(c, "transactional.id").has_value();
   if (transactional && text(c, "isolation.level").value_or("read_uncommitted") != "read_committed")
     b.allow({"G1a", "precommitted-read"},

@@ -117,6 +117,7 @@ std::deque<Nemesis> builtin() {
                },
                [](World&, const FaultEvent&, NodeId, NodeId) {}});
   for (auto& n : kafka_nemeses()) v.push_back(std::move(n));
+  for (auto& n : mirror_nemeses()) v.push_back(std::move(n));
   return v;
 }
 

@@ -37,6 +37,8 @@ struct Nemesis {
 std::vector<std::string> nemesis_names();
 // The Kafka nemeses (kafka/nemeses.cpp), part of the built-in ones.
 std::vector<Nemesis> kafka_nemeses();
+// The mirror scenarios' (mirror/nemeses.cpp): wan-partition.
+std::vector<Nemesis> mirror_nemeses();
 // The nodes an event's "peers" parameter names (all_peers nemeses), without `node`.
 std::vector<sim::NodeId> peer_nodes(sim::World& w, const FaultEvent& e, sim::NodeId node);
 const Nemesis* find_nemesis(const std::string& name);  // stable pointer

@@ -101,7 +101,7 @@ std::mutex& workload_mutex() {
 
 std::deque<WorkloadType>& workloads() {
   static std::deque<WorkloadType> all = {pingpong_workload(), controller_election_workload(),
-                                         kafka_workload(), eos_workload()};
+                                         kafka_workload(), eos_workload(), mirror_workload()};
   return all;
 }
 

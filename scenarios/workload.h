@@ -87,5 +87,6 @@ WorkloadType pingpong_workload();             // selftest/pingpong.cpp
 WorkloadType controller_election_workload();  // coord/controller_election.cpp
 WorkloadType kafka_workload();                // kafka/workload.cpp
 WorkloadType eos_workload();                  // kafka/eos_workload.cpp
+WorkloadType mirror_workload();               // mirror/mirror_workload.cpp
 
 }  // namespace samsa::scenarios

@@ -9,24 +9,24 @@ namespace samsa::scenarios::broker {
 using samsa::broker::BrokerConfig;
 
 Cluster::Cluster(sim::World& world, ClusterConfig config) : world_(world), config_(std::move(config)) {
-  world_.add_node("zk", [this](sim::Runtime& rt) {
+  zk_id_ = world_.add_node(config_.prefix + "zk", [this](sim::Runtime& rt) {
     auto s = coord::Server::start(rt, coord::ServerConfig{});
     SAMSA_ASSERT(s.ok(), "the coordinator recovers from its own disk");
     zk_ = *s;
   });
   for (int b = 1; b <= config_.brokers; ++b) {
-    world_.add_node("b" + std::to_string(b), [this, b](sim::Runtime& rt) {
+    broker_ids_.push_back(world_.add_node(config_.prefix + "b" + std::to_string(b), [this, b](sim::Runtime& rt) {
       std::vector<std::pair<std::string, std::string>> s = {
           {"broker.id", std::to_string(b)},
-          {"zookeeper.connect", "zk:2181"},
+          {"zookeeper.connect", config_.prefix + "zk:2181"},
           {"log.dir", "data"},
           {"zookeeper.session.timeout.ms", "6000"},
       };
       s.insert(s.end(), config_.settings.begin(), config_.settings.end());
       auto cfg = samsa::broker::make_broker_config(s);
       SAMSA_ASSERT(cfg.ok(), "the scenario's broker settings are valid");
-      nodes_[b] = samsa::broker::start_broker(rt, *cfg, {{sim::Address{"zk", 2181}}});
-    });
+      nodes_[b] = samsa::broker::start_broker(rt, *cfg, {{zk_address()}});
+    }));
   }
 }
 
@@ -37,14 +37,14 @@ std::vector<sim::Address> Cluster::addresses() const {
 }
 
 const samsa::broker::BrokerNode* Cluster::node(int broker) const {
-  if (!world_.is_up(broker)) return nullptr;
+  if (broker < 1 || broker > config_.brokers || !world_.is_up(node_of(broker))) return nullptr;
   auto it = nodes_.find(broker);
   if (it == nodes_.end()) return nullptr;
   return it->second.lock().get();
 }
 
 bool Cluster::create_topic(sim::Runtime& rt, const std::string& topic, int partitions, int replication) {
-  auto c = coord::Client::start(rt, coord::ClientConfig{{{"zk", 2181}}, 6000});
+  auto c = coord::Client::start(rt, coord::ClientConfig{{zk_address()}, 6000});
   if (!c->wait_connected(rt.deadline_after(std::chrono::seconds(10)))) return false;
   std::map<protocol::PartitionId, std::vector<protocol::BrokerId>> assignment;
   for (int p = 0; p < partitions; ++p) {

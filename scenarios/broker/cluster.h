@@ -22,15 +22,20 @@ struct ClusterConfig {
   // Broker keys by Kafka's names (applied to every broker, after samsa's
   // defaults for a simulated cluster).
   std::vector<std::pair<std::string, std::string>> settings;
+  // Node names are prefix + "zk", prefix + "b1", ...: two clusters in one
+  // world ("dc1-", "dc2-"), each broker knowing only its own coordinator.
+  std::string prefix;
 };
 
 class Cluster {
  public:
-  static constexpr sim::NodeId k_zk = 0;
+  static constexpr sim::NodeId k_zk = 0;  // the coordinator of the first cluster added to a world
   Cluster(sim::World& world, ClusterConfig config);
 
-  sim::NodeId node_of(int broker) const { return broker; }
-  sim::Address address(int broker) const { return {"b" + std::to_string(broker), 9092}; }
+  sim::NodeId zk_node() const { return zk_id_; }
+  sim::NodeId node_of(int broker) const { return broker_ids_.at(static_cast<std::size_t>(broker - 1)); }
+  sim::Address address(int broker) const { return {config_.prefix + "b" + std::to_string(broker), 9092}; }
+  sim::Address zk_address() const { return {config_.prefix + "zk", 2181}; }
   std::vector<sim::Address> addresses() const;
   int brokers() const { return config_.brokers; }
   // The current incarnation's broker (nullptr while down).
@@ -67,6 +72,8 @@ class Cluster {
   ClusterConfig config_;
   std::map<int, std::weak_ptr<samsa::broker::BrokerNode>> nodes_;
   std::shared_ptr<coord::Server> zk_;
+  sim::NodeId zk_id_ = 0;
+  std::vector<sim::NodeId> broker_ids_;  // by broker id - 1
 };
 
 }  // namespace samsa::scenarios::broker

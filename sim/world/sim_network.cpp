@@ -199,6 +199,13 @@ void SimNetwork::clog(NodeId from, NodeId to, Duration extra) {
 
 void SimNetwork::unclog_all() { clogged_.clear(); }
 
+void SimNetwork::set_link(NodeId from, NodeId to, Duration latency, Duration jitter) {
+  SAMSA_ASSERT(latency.count() >= 0 && jitter.count() >= 0, "a link's latency and jitter are not negative");
+  latency_[{from, to}] = latency;
+  link_jitter_[{from, to}] = jitter;
+  world_.trace().fold(TraceKind::fault, 17, static_cast<std::uint64_t>(latency.count()));
+}
+
 void SimNetwork::refuse_connects(NodeId n, bool refuse) {
   if (refuse)
     refusing_.insert(n);
@@ -279,7 +286,12 @@ Duration SimNetwork::link_latency(NodeId from, NodeId to) {
 
 Duration SimNetwork::delivery_time(Pipe& p) {
   Duration at = world_.now() + link_latency(p.from, p.to);
-  if (config_.jitter_max.count() > 0) at += rng_.uniform(Duration{0}, config_.jitter_max);
+  Duration jitter = config_.jitter_max;
+  if (!link_jitter_.empty()) {
+    auto j = link_jitter_.find({p.from, p.to});
+    if (j != link_jitter_.end()) jitter = j->second;
+  }
+  if (jitter.count() > 0) at += rng_.uniform(Duration{0}, jitter);
   at = std::max(at, p.last_at);  // TCP: never overtake an earlier frame
   p.last_at = at;
   return at;

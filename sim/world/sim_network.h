@@ -67,6 +67,10 @@ class SimNetwork {
   std::optional<SilentMode> silently_cut(NodeId from, NodeId to) const;
   void clog(NodeId from, NodeId to, Duration extra);
   void unclog_all();
+  // The link's own shape, not a fault (heal_all and unclog_all keep it): a
+  // WAN link between datacenters, `latency` base plus up to `jitter` per
+  // frame, instead of the config's LAN draw.
+  void set_link(NodeId from, NodeId to, Duration latency, Duration jitter);
   void reset_connections(NodeId a, NodeId b);   // discards frames in flight
   void refuse_connects(NodeId n, bool refuse);
   void node_crashed(NodeId n);                  // resets all of its connections
@@ -102,6 +106,7 @@ class SimNetwork {
   std::map<std::pair<NodeId, NodeId>, SilentMode> silent_;
   std::map<std::pair<NodeId, NodeId>, Duration> clogged_;
   std::map<std::pair<NodeId, NodeId>, Duration> latency_;
+  std::map<std::pair<NodeId, NodeId>, Duration> link_jitter_;  // set_link's links
   std::set<NodeId> refusing_;
   std::map<std::pair<NodeId, std::uint16_t>, std::shared_ptr<ListenState>> listeners_;
   std::map<std::uint64_t, std::weak_ptr<Conn>> conns_;  // by id: ordered, deterministic

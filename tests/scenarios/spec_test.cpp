@@ -67,7 +67,7 @@ TEST_CASE("spec: an unknown key names itself and the allowed ones", "[scenarios]
   CHECK(n.message.find("unknown key 'extra_ms'") != std::string::npos);
   const auto w = error_of("[workload]\nname = \"nosuch\"\n");
   CHECK(w.where == "t.toml:2:8");
-  CHECK(w.message.find("controller-election, eos, kafka, pingpong") != std::string::npos);
+  CHECK(w.message.find("controller-election, eos, kafka, mirror, pingpong") != std::string::npos);
   const auto c = error_of("[workload]\nname = \"pingpong\"\n[checkers]\nlost-writes = {}\n");
   CHECK(c.message.find("unknown key 'lost-writes'") != std::string::npos);
   CHECK(c.message.find("well-formed") != std::string::npos);

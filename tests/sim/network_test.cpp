@@ -224,3 +224,40 @@ TEST_CASE("malformed frames are refused by send", "[sim][net]") {
   w.run(1s);
   REQUIRE(err == NetErrc::bad_frame);
 }
+
+TEST_CASE("set_link gives a link its own latency and jitter, kept through heal and unclog", "[sim][net]") {
+  rc::prop("one-way delay within [latency, latency + jitter]", [](std::uint64_t seed) {
+    World w(quiet_config(seed));
+    std::vector<Duration> arrived;
+    const NodeId s = w.add_node("s", [&](Runtime& rt) {
+      auto l = rt.net().listen(9);
+      RC_ASSERT(l.ok());
+      auto c = (*l)->accept();
+      RC_ASSERT(c.ok());
+      while (auto f = (*c)->recv()) arrived.push_back(w.now());
+    });
+    std::vector<Duration> sent;
+    const NodeId cl = w.add_node("c", [&](Runtime& rt) {
+      auto conn = rt.net().connect({"s", 9});
+      RC_ASSERT(conn.ok());
+      for (std::uint32_t i = 0; i < 20; ++i) {
+        if (i == 10) {  // heal and unclog end faults, not the link's shape
+          w.network().heal_all();
+          w.network().unclog_all();
+        }
+        sent.push_back(w.now());
+        RC_ASSERT((*conn)->send(frame_of(i)).ok());
+        rt.sleep(100ms);  // far apart: no frame waits behind another
+      }
+    });
+    w.network().set_link(cl, s, 40ms, 5ms);
+    w.start(s);
+    w.start(cl);
+    w.run(10s);
+    RC_ASSERT(arrived.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      RC_ASSERT(arrived[i] - sent[i] >= Duration(40ms));
+      RC_ASSERT(arrived[i] - sent[i] <= Duration(45ms));
+    }
+  });
+}
