@@ -3,6 +3,8 @@
 // options, a JSON object) and returns the violations it found. Checkers ignore
 // operations they do not understand, so every checker can run over any
 // history (`samsa check` runs them all); a scenario names the ones it needs.
+#include <compare>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -17,6 +19,14 @@ struct Checker {
   std::string name;
   std::string description;
   std::function<std::vector<Violation>(const History&, const nlohmann::json& options)> check;
+};
+
+// A topic partition as the Kafka checkers key their per-partition state
+// (kafka_checkers.cpp, txn_checkers.cpp).
+struct Tp {
+  std::string topic;
+  std::int32_t partition = 0;
+  auto operator<=>(const Tp&) const = default;
 };
 
 // Every registered checker, sorted by name (the built-in ones first register

@@ -170,6 +170,14 @@ const std::vector<Legacy>& legacy_switches() {
       {"samsa.legacy.dedupe.last.batch.only", "KAFKA-5494",
        "the broker remembers one batch per producer, so retried in-flight batches are written twice",
        {"duplicate", "redelivery", "nonmonotonic-send", "per-key-order"}},
+      {"samsa.legacy.no.implicit.add.partitions", "KAFKA-14402",
+       "a transactional produce is taken without asking the coordinator (before KIP-890 part 1): a late write "
+       "lands after its transaction ended",
+       {"exactly-once", "lost-write", "unseen", "G1a", "liveness"}},
+      {"samsa.legacy.no.epoch.bump.per.transaction", "KAFKA-17754",
+       "EndTxn keeps the producer epoch (before KIP-890 part 2): a late EndTxn or produce of one transaction "
+       "lands in the next",
+       {"exactly-once", "lost-write", "unseen", "G1a", "liveness"}},
   };
   return v;
 }

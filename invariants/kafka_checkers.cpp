@@ -26,12 +26,6 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Tp {
-  std::string topic;
-  std::int32_t partition = 0;
-  auto operator<=>(const Tp&) const = default;
-};
-
 std::string name_of(const Tp& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
 
 std::string text_of(const json& v) {

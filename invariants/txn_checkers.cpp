@@ -22,12 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Tp {
-  std::string topic;
-  std::int32_t partition = 0;
-  auto operator<=>(const Tp&) const = default;
-};
-
 struct Rec {
   std::string topic, value;
   std::optional<std::int32_t> partition;

@@ -63,7 +63,7 @@ const std::vector<std::string> k_eos_broker_keys = {
     "transaction.state.log.num.partitions", "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr", "transaction.max.timeout.ms",
     "transaction.abort.timed.out.transaction.cleanup.interval.ms", "transactional.id.expiration.ms",
-    "samsa.legacy.no.implicit.add.partitions"};
+    "samsa.legacy.no.implicit.add.partitions", "samsa.legacy.no.epoch.bump.per.transaction"};
 const std::vector<std::string> k_eos_producer_keys = {
     "request.timeout.ms", "delivery.timeout.ms", "max.block.ms", "transaction.timeout.ms", "retry.backoff.ms",
     "linger.ms", "max.in.flight.requests.per.connection"};
@@ -388,6 +388,7 @@ class Eos final : public Workload {
       while (round != Round::restart && rt.now().since_epoch < stop_at_) round = transform(rt, rng, proc, index, c, p);
       const auto& s = p.stats();
       epoch_bumps_ += s.txn_epoch_bumps;
+      end_txn_epoch_bumps_ += s.txn_end_epoch_bumps;
       p.close();
       c.close();
       if (round == Round::restart) rt.sleep(500ms);
@@ -431,7 +432,7 @@ class Eos final : public Workload {
   std::int64_t next_input_ = 0;
   std::map<int, std::int64_t> txn_seq_;
   std::uint64_t committed_ = 0, aborted_ = 0, unknown_ = 0, incarnations_ = 0, init_failures_ = 0, read_ = 0,
-                epoch_bumps_ = 0;
+                epoch_bumps_ = 0, end_txn_epoch_bumps_ = 0;
   json counts_ = json::object();
 };
 
@@ -441,7 +442,7 @@ std::vector<Violation> Eos::check(WorkloadContext&) {
   if (committed_ == 0) out.push_back(Violation::liveness("liveness", "no transaction committed"));
   counts_ = {{"inputs", next_input_},       {"committed", committed_},   {"aborted", aborted_},
              {"unknown", unknown_},         {"incarnations", incarnations_}, {"init_failures", init_failures_},
-             {"txn_epoch_bumps", epoch_bumps_}, {"read", read_},
+             {"txn_epoch_bumps", epoch_bumps_}, {"end_txn_epoch_bumps", end_txn_epoch_bumps_}, {"read", read_},
              {"reader_isolation", reader_committed_ ? "read_committed" : "read_uncommitted"}};
   return out;
 }
@@ -466,6 +467,14 @@ WorkloadType eos_workload() {
                {"stop_before_end_ms", 8000},
                {"read_before_end_ms", 6000}};
   t.config = kafka::eos_config_defaults();
+  // Only the legacy switches permit anything here: what a transactional
+  // consume-transform-produce may show otherwise the checkers decide alone.
+  t.expectation_config = [](const ScenarioSpec& spec) {
+    nlohmann::json c = nlohmann::json::object();
+    for (const auto& [k, v] : spec.config.items())
+      if (k.starts_with("samsa.legacy.") && !v.is_null()) c[k] = v;
+    return c;
+  };
   t.groups = {"brokers", "coordinator", "feeder", "transformers", "clients",
               "leader", "group-coordinator", "txn-coordinator"};
   t.shrinkable = {"records"};

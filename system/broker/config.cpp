@@ -283,6 +283,7 @@ constexpr LegacyKey k_legacy_keys[] = {
     {"samsa.legacy.isr.expand.below.epoch.start", &LegacySwitches::isr_expand_below_epoch_start},
     {"samsa.legacy.no.broker.epoch", &LegacySwitches::no_broker_epoch},
     {"samsa.legacy.no.controller.epoch.check", &LegacySwitches::no_controller_epoch_check},
+    {"samsa.legacy.no.epoch.bump.per.transaction", &LegacySwitches::no_epoch_bump_per_transaction},
     {"samsa.legacy.no.fetch.leader.epoch", &LegacySwitches::no_fetch_leader_epoch},
     {"samsa.legacy.no.implicit.add.partitions", &LegacySwitches::no_implicit_add_partitions},
     {"samsa.legacy.offsets.for.leader.epoch.v0", &LegacySwitches::offsets_for_leader_epoch_v0},

@@ -49,6 +49,11 @@ struct LegacySwitches {
   // < 3.6): a transactional produce to a partition never added to the
   // transaction is accepted (no verification with the coordinator).
   bool no_implicit_add_partitions = false;
+  // samsa.legacy.no.epoch.bump.per.transaction (before KIP-890 part 2, Kafka
+  // < 4.0 or transaction.version < 2): EndTxn keeps the producer epoch, so a
+  // delayed produce or EndTxn of one transaction lands in the next one
+  // (KAFKA-14402, KAFKA-17754).
+  bool no_epoch_bump_per_transaction = false;
 };
 
 struct BrokerConfig {

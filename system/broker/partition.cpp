@@ -358,7 +358,7 @@ Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView rec
   if (!info) return info;
   protocol::BatchReader reader(records, /*check_crc=*/false);
   while (auto b = reader.next()) {
-    if (auto pb = producer_batch(b->header)) producers_.update(*pb);
+    if (auto pb = producer_batch(*b)) producers_.update(*pb);
     txns_.on_batch(b->header, control_marker(*b));
   }
   return info;
@@ -413,10 +413,8 @@ LeaderAppend Partition::append_marker_as_leader(protocol::ProducerId id, protoco
     out.error = ErrorCode::not_enough_replicas;
     return out;
   }
-  if (const log::ProducerEntry* e = producers_.entry(id); e != nullptr && epoch.value() < e->epoch) {
-    out.error = ErrorCode::invalid_producer_epoch;
+  if (out.error = producers_.check_marker(id, epoch, marker.coordinator_epoch); out.error != ErrorCode::none)
     return out;
-  }
   protocol::BatchOptions o;
   o.base_offset = log_->log_end_offset();
   o.partition_leader_epoch = leader_->epoch().value();
@@ -433,7 +431,10 @@ LeaderAppend Partition::append_marker_as_leader(protocol::ProducerId id, protoco
   SAMSA_ASSERT(stored.has_value(), "the control batch we built reads back");
   protocol::BatchHeader h = stored->header;
   h.base_offset = info->first_offset;
-  if (auto pb = producer_batch(h)) producers_.update(*pb);
+  if (auto pb = producer_batch(h)) {
+    pb->coordinator_epoch = marker.coordinator_epoch;
+    producers_.update(*pb);
+  }
   txns_.on_batch(h, marker);
   out.base_offset = Offset(info->first_offset);
   out.last_offset = Offset(info->last_offset);

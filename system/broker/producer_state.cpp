@@ -36,6 +36,26 @@ std::optional<ProducerBatch> producer_batch(const protocol::BatchHeader& h) {
   return b;
 }
 
+std::optional<ProducerBatch> producer_batch(const protocol::BatchView& b) {
+  auto pb = producer_batch(b.header);
+  if (!pb || !b.header.is_control()) return pb;
+  auto it = protocol::RecordIterator::open(b.bytes);
+  if (!it) return pb;
+  auto rec = it->next();
+  if (!rec || *rec == nullptr) return pb;
+  if (auto marker = protocol::read_control_record(**rec)) pb->coordinator_epoch = marker->coordinator_epoch;
+  return pb;
+}
+
+ErrorCode ProducerStateManager::check_marker(ProducerId id, ProducerEpoch epoch,
+                                             std::int32_t coordinator_epoch) const {
+  const log::ProducerEntry* e = entry(id);
+  if (e == nullptr) return ErrorCode::none;
+  if (epoch.value() < e->epoch) return ErrorCode::invalid_producer_epoch;
+  if (coordinator_epoch < e->coordinator_epoch) return ErrorCode::transaction_coordinator_fenced;
+  return ErrorCode::none;
+}
+
 ProducerStateManager::ProducerStateManager(std::size_t batches_retained)
     : retained_(batches_retained) {
   SAMSA_ASSERT(retained_ >= 1);
@@ -87,6 +107,7 @@ void ProducerStateManager::update(const ProducerBatch& b) {
   // epoch (ProducerAppendInfo.appendEndTxnMarker, maybeUpdateProducerEpoch).
   if (b.first_sequence.is_none()) {
     e.last_timestamp_ms = std::max(e.last_timestamp_ms, b.timestamp_ms);
+    if (b.coordinator_epoch >= 0) e.coordinator_epoch = b.coordinator_epoch;
     return;
   }
   e.recent.push_back({b.first_sequence.value(), b.last_sequence.value(), b.last_offset.value()});
@@ -120,7 +141,7 @@ Result<void, log::LogErrc> rebuild_producer_state(log::Log& log, ProducerStateMa
     while (auto batch = reader.next()) {
       const auto& h = batch->header;
       if (h.base_offset < from || h.last_offset() < offset) continue;
-      if (auto pb = producer_batch(h)) m.update(*pb);
+      if (auto pb = producer_batch(*batch)) m.update(*pb);
       offset = h.next_offset();
     }
     if (offset == before) break;  // nothing readable there: keep what we have

@@ -39,12 +39,15 @@ struct ProducerBatch {
   Sequence last_sequence = Sequence::none();
   Offset last_offset = Offset::none();  // ignored by check()
   std::int64_t timestamp_ms = -1;
+  std::int32_t coordinator_epoch = -1;  // of a transaction marker; -1 for data
   friend bool operator==(const ProducerBatch&, const ProducerBatch&) = default;
 };
 
 // The batch of a stored (or about-to-be-stored) record batch header; nullopt
 // when the batch carries no producer id (not idempotent).
 std::optional<ProducerBatch> producer_batch(const protocol::BatchHeader& h);
+// The same for a whole batch: a control batch's marker gives its coordinator epoch.
+std::optional<ProducerBatch> producer_batch(const protocol::BatchView& b);
 
 struct ProducerCheck {
   ErrorCode error = ErrorCode::none;
@@ -72,6 +75,11 @@ class ProducerStateManager {
   //   epoch and not the sequence after the last one           -> OUT_OF_ORDER_SEQUENCE_NUMBER.
   // Never changes the state.
   ProducerCheck check(const ProducerBatch& b) const;
+  // ProducerAppendInfo.appendEndTxnMarker's checks for a marker a leader is
+  // about to write: INVALID_PRODUCER_EPOCH for an epoch older than the
+  // producer's, TRANSACTION_COORDINATOR_FENCED for a coordinator epoch older
+  // than the one of the last marker (a zombie coordinator's marker).
+  ErrorCode check_marker(ProducerId id, ProducerEpoch epoch, std::int32_t coordinator_epoch) const;
   // Records a stored batch. A newer epoch forgets the older epoch's batches;
   // a transaction marker (no sequence) changes nothing else.
   void update(const ProducerBatch& b);

@@ -678,8 +678,13 @@ ErrorCode ReplicaManager::verify_transactional(const ProduceRequest& req, const 
     case ErrorCode::coordinator_not_available:
     case ErrorCode::not_coordinator:
       return ErrorCode::not_enough_replicas;
+    case ErrorCode::producer_fenced:
+      // AddPartitionsToTxnManager: "Producers expect to handle
+      // INVALID_PRODUCER_EPOCH in this scenario" (a late produce of a
+      // transaction the coordinator has bumped past, KIP-890 part 2).
+      return ErrorCode::invalid_producer_epoch;
     default:
-      return e;  // NONE, INVALID_TXN_STATE ("Partition was not added to the transaction"), PRODUCER_FENCED ...
+      return e;  // NONE, INVALID_TXN_STATE ("Partition was not added to the transaction"), INVALID_PRODUCER_ID_MAPPING ...
   }
 }
 

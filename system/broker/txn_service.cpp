@@ -1,6 +1,7 @@
 #include "system/broker/txn_service.h"
 
 #include "system/broker/admin.h"
+#include "system/broker/find_coordinator.h"
 #include "system/broker/group/group_service.h"
 #include "system/broker/group/offsets_records.h"
 #include "system/broker/server.h"
@@ -19,7 +20,8 @@ using txn::TxnStep;
 namespace {
 
 txn::TxnCoordinatorConfig coordinator_config(const BrokerConfig& c) {
-  return txn::TxnCoordinatorConfig{c.transaction_max_timeout_ms, c.transaction_state_log_num_partitions};
+  return txn::TxnCoordinatorConfig{c.transaction_max_timeout_ms, c.transaction_state_log_num_partitions,
+                                   !c.legacy.no_epoch_bump_per_transaction, c.transactional_id_expiration_ms};
 }
 
 const std::string k_txn_topic(txn::k_transaction_state_topic);
@@ -110,8 +112,12 @@ ErrorCode TxnService::append(const TxnLogAppend& a) {
   ++stats_.appends;
   BatchBuilder b(BatchOptions{});
   const Bytes key = txn::encode_txn_key(a.transactional_id);
-  const Bytes value = txn::encode_txn_value(a.transit);
-  b.append(rt_.wall_ms(), ByteView(key), ByteView(value));
+  if (a.transit.state == txn::TxnState::dead) {
+    b.append(rt_.wall_ms(), ByteView(key), std::nullopt);  // the tombstone of an expired id
+  } else {
+    const Bytes value = txn::encode_txn_value(a.transit);
+    b.append(rt_.wall_ms(), ByteView(key), ByteView(value));
+  }
   ProduceRequest req;
   req.acks = -1;  // TransactionLog.EnforcedRequiredAcks
   req.timeout_ms = config_.request_timeout_ms;
@@ -257,11 +263,22 @@ ErrorCode TxnService::write_marker_here(const TopicPartition& tp, ProducerId id,
 
 void TxnService::run_timers() {
   const auto interval = std::chrono::milliseconds(config_.transaction_abort_timed_out_transaction_cleanup_interval_ms);
+  const auto expire_interval =
+      std::chrono::milliseconds(config_.transaction_remove_expired_transaction_cleanup_interval_ms);
+  // transaction.remove.expired.transaction.cleanup.interval.ms, checked on
+  // the abort timer's ticks (no timer of its own: one fewer wake-up).
+  auto next_expire = rt_.now() + expire_interval;
   for (;;) {
     rt_.sleep(interval);
     for (auto& a : coordinator_.abort_timed_out(now_ms())) {
       ++stats_.timed_out;
       rt_.spawn("txn-timeout-abort", [self = shared_from_this(), a = std::move(a)] { (void)self->append_and_apply(a); });
+    }
+    if (rt_.now() < next_expire) continue;
+    next_expire = rt_.now() + expire_interval;
+    for (auto& a : coordinator_.expire_transactional_ids(now_ms())) {
+      ++stats_.expired;
+      rt_.spawn("txn-expire", [self = shared_from_this(), a = std::move(a)] { (void)self->append_and_apply(a); });
     }
   }
 }
@@ -287,37 +304,7 @@ std::pair<ErrorCode, BrokerId> TxnService::coordinator_for(std::string_view tran
 }
 
 FindCoordinatorResponse TxnService::find_coordinator(const RequestHeader& h, const FindCoordinatorRequest& r) {
-  FindCoordinatorResponse resp;
-  auto answer = [&](const std::string& key) {
-    FindCoordinatorResponse::Coordinator c;
-    c.key = key;
-    c.node_id = BrokerId::none();
-    c.error_message = std::nullopt;
-    if (key.empty()) {
-      c.error_code = ErrorCode::invalid_request;
-      return c;
-    }
-    auto [error, leader] = coordinator_for(key);
-    c.error_code = error;
-    if (error == ErrorCode::none) {
-      const BrokerInfo& b = rm_->metadata().brokers().at(leader);
-      c.node_id = leader;
-      c.host = b.endpoint.host;
-      c.port = b.endpoint.port;
-    }
-    return c;
-  };
-  if (h.api_version >= 4) {
-    for (const auto& k : r.coordinator_keys) resp.coordinators.push_back(answer(k));
-    return resp;
-  }
-  auto c = answer(r.key);
-  resp.error_code = c.error_code;
-  resp.error_message = std::nullopt;
-  resp.node_id = c.node_id;
-  resp.host = c.host;
-  resp.port = c.port;
-  return resp;
+  return find_coordinator_response(h, r, rm_->metadata(), [this](const std::string& key) { return coordinator_for(key); });
 }
 
 std::optional<ProducerId> TxnService::new_producer_id() {
@@ -490,12 +477,15 @@ AddOffsetsToTxnResponse TxnService::add_offsets_to_txn(const RequestHeader&, con
   return resp;
 }
 
-EndTxnResponse TxnService::end_txn(const RequestHeader&, const EndTxnRequest& r) {
+EndTxnResponse TxnService::end_txn(const RequestHeader& h, const EndTxnRequest& r) {
+  // KafkaApis.handleEndTxnRequest: v5 and above is transaction version 2.
+  const TxnAnswer a = finish(coordinator_.end_txn(r.transactional_id, r.producer_id, r.producer_epoch,
+                                                  r.committed ? txn::TxnResult::commit : txn::TxnResult::abort,
+                                                  now_ms(), h.api_version >= 5));
   EndTxnResponse resp;
-  resp.error_code = finish(coordinator_.end_txn(r.transactional_id, r.producer_id, r.producer_epoch,
-                                                r.committed ? txn::TxnResult::commit : txn::TxnResult::abort,
-                                                now_ms()))
-                        .error;
+  resp.error_code = a.error;
+  resp.producer_id = a.producer_id;  // written from v5 on
+  resp.producer_epoch = a.producer_epoch;
   return resp;
 }
 

@@ -50,6 +50,7 @@ struct TxnServiceStats {
   std::uint64_t marker_retries = 0;
   std::uint64_t completed = 0;          // CompleteCommit / CompleteAbort written
   std::uint64_t timed_out = 0;          // transactions aborted by transaction.timeout.ms
+  std::uint64_t expired = 0;            // transactional ids expired (transactional.id.expiration.ms)
 };
 
 class TxnService : public std::enable_shared_from_this<TxnService> {

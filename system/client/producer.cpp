@@ -90,7 +90,7 @@ constexpr std::int16_t k_init_pid_version = 3;
 constexpr std::int16_t k_find_coordinator_version = 3;
 constexpr std::int16_t k_add_partitions_version = 3;
 constexpr std::int16_t k_add_offsets_version = 3;
-constexpr std::int16_t k_end_txn_version = 3;
+constexpr std::int16_t k_end_txn_version = 5;  // KIP-890 part 2: the answer carries the bumped epoch
 constexpr std::int16_t k_txn_offset_commit_version = 3;
 constexpr std::size_t k_batch_overhead_bytes = 61;  // DefaultRecordBatch.RECORD_BATCH_OVERHEAD
 
@@ -1225,8 +1225,21 @@ TxnResult Producer::Impl::end_txn(bool commit, MonoTime deadline) {
   req.producer_epoch = p::ProducerEpoch(epoch_);
   req.committed = commit;
   if (commit) commit_sent_ = true;
-  return txn_call<p::EndTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, req, k_end_txn_version, deadline,
-                                     [](const p::EndTxnResponse& x) { return x.error_code; });
+  p::EndTxnResponse resp;
+  TxnResult r = txn_call<p::EndTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, req, k_end_txn_version,
+                                            deadline, [](const p::EndTxnResponse& x) { return x.error_code; }, &resp);
+  // TransactionManager.EndTxnHandler (transaction version 2): the next
+  // transaction runs under the producer id and epoch the coordinator gave
+  // back, its sequences from 0. A coordinator without the bump (the
+  // legacy switch) answers the epoch unchanged.
+  if (r.ok() && !resp.producer_id.is_none() && !resp.producer_epoch.is_none() &&
+      (resp.producer_id.value() != producer_id_ || resp.producer_epoch.value() != epoch_)) {
+    producer_id_ = resp.producer_id.value();
+    epoch_ = resp.producer_epoch.value();
+    ++stats_.txn_end_epoch_bumps;
+    reset_sequences();
+  }
+  return r;
 }
 
 TxnResult Producer::Impl::commit_transaction() {

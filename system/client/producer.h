@@ -110,6 +110,7 @@ struct ProducerStats {
   std::uint64_t txn_commits = 0;
   std::uint64_t txn_aborts = 0;
   std::uint64_t txn_epoch_bumps = 0;  // InitProducerId with the current id and epoch (KIP-360)
+  std::uint64_t txn_end_epoch_bumps = 0;  // EndTxn v5 answered a new epoch (KIP-890 part 2)
   std::uint64_t txn_coordinator_requests = 0;
 };
 

@@ -162,6 +162,7 @@ std::string encode_producer_snapshot(const ProducerSnapshot& snapshot) {
     body += fmt::format("{} {} {} {}", pid, p.epoch, p.last_timestamp_ms, p.recent.size());
     for (const auto& b : p.recent)
       body += fmt::format(" {} {} {}", b.first_sequence, b.last_sequence, b.last_offset);
+    if (p.coordinator_epoch >= 0) body += fmt::format(" {}", p.coordinator_epoch);
     body += '\n';
   }
   return with_header(snapshot.size(), body);
@@ -176,9 +177,13 @@ Result<ProducerSnapshot, ParseError> decode_producer_snapshot(std::string_view t
     std::int64_t pid = 0;
     ProducerEntry p;
     std::size_t n = 0;
-    const ParseError bad{i + 3, "expected '<pid> <epoch> <timestamp> <n> (<first> <last> <offset>){n}'"};
+    const ParseError bad{i + 3,
+                         "expected '<pid> <epoch> <timestamp> <n> (<first> <last> <offset>){n} [<coordinator epoch>]'"};
     if (w.size() < 4 || !parse_int(w[0], pid) || !parse_int(w[1], p.epoch) ||
-        !parse_int(w[2], p.last_timestamp_ms) || !parse_int(w[3], n) || w.size() != 4 + 3 * n)
+        !parse_int(w[2], p.last_timestamp_ms) || !parse_int(w[3], n) ||
+        (w.size() != 4 + 3 * n && w.size() != 5 + 3 * n))
+      return Err{bad};
+    if (w.size() == 5 + 3 * n && (!parse_int(w[4 + 3 * n], p.coordinator_epoch) || p.coordinator_epoch < 0))
       return Err{bad};
     for (std::size_t k = 0; k < n; ++k) {
       ProducerBatchMeta b;

@@ -88,6 +88,9 @@ struct ProducerEntry {
   std::int16_t epoch = 0;
   std::int64_t last_timestamp_ms = 0;
   std::vector<ProducerBatchMeta> recent;  // the last few batches, oldest first (dedupe window)
+  // The coordinator epoch of the last transaction marker (ProducerStateEntry.
+  // coordinatorEpoch); -1 before any. Written last on its line, only when set.
+  std::int32_t coordinator_epoch = -1;
   bool operator==(const ProducerEntry&) const = default;
 };
 

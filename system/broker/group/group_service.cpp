@@ -1,6 +1,7 @@
 #include "system/broker/group/group_service.h"
 
 #include "system/broker/admin.h"
+#include "system/broker/find_coordinator.h"
 #include "system/protocol/record_batch.h"
 
 namespace samsa::broker::group {
@@ -316,39 +317,11 @@ std::pair<ErrorCode, BrokerId> GroupService::coordinator_for(std::string_view ke
 }
 
 FindCoordinatorResponse GroupService::find_coordinator(const RequestHeader& h, const FindCoordinatorRequest& r) {
-  FindCoordinatorResponse resp;
-  auto answer = [&](const std::string& key, std::int8_t key_type) {
-    FindCoordinatorResponse::Coordinator c;
-    c.key = key;
-    c.node_id = BrokerId::none();
-    c.error_message = std::nullopt;
-    if (key_type != 0) {
-      c.error_code = ErrorCode::coordinator_not_available;  // no transaction coordinator here
-    } else if (key.empty()) {
-      c.error_code = ErrorCode::invalid_request;
-    } else {
-      auto [error, leader] = coordinator_for(key);
-      c.error_code = error;
-      if (error == ErrorCode::none) {
-        const BrokerInfo& b = rm_->metadata().brokers().at(leader);
-        c.node_id = leader;
-        c.host = b.endpoint.host;
-        c.port = b.endpoint.port;
-      }
-    }
-    return c;
-  };
-  if (h.api_version >= 4) {
-    for (const auto& k : r.coordinator_keys) resp.coordinators.push_back(answer(k, r.key_type));
-    return resp;
-  }
-  auto c = answer(r.key, r.key_type);
-  resp.error_code = c.error_code;
-  resp.error_message = std::nullopt;
-  resp.node_id = c.node_id;
-  resp.host = c.host;
-  resp.port = c.port;
-  return resp;
+  return find_coordinator_response(h, r, rm_->metadata(), [&](const std::string& key) {
+    // Key type 1 (TRANSACTION) is TxnService's; without it, no coordinator.
+    if (r.key_type != 0) return std::pair{ErrorCode::coordinator_not_available, BrokerId::none()};
+    return coordinator_for(key);
+  });
 }
 
 JoinGroupResponse GroupService::join_group(const RequestHeader& h, const JoinGroupRequest& r) {

@@ -59,7 +59,13 @@ std::vector<TxnMarkers> TransactionCoordinator::complete_load(
   o.txns.clear();
   for (const auto& [id, t] : loaded) {
     if (!t) continue;  // tombstone: the id expired
-    o.txns.emplace(id, TransactionMetadata::from_transit(id, *t));
+    TxnTransit loaded_t = *t;
+    // Value v0 has no ClientTransactionVersion: a transaction caught ending
+    // takes the coordinator's level (samsa's clients all send EndTxn v5).
+    const bool ending = t->state == TxnState::prepare_commit || t->state == TxnState::prepare_abort ||
+                        t->state == TxnState::complete_commit || t->state == TxnState::complete_abort;
+    loaded_t.epoch_bump = ending && config_.epoch_bump_per_transaction;
+    o.txns.emplace(id, TransactionMetadata::from_transit(id, loaded_t));
   }
   o.loading = false;
   // loadTransactionsForTxnTopicPartition: transactions caught between
@@ -157,8 +163,9 @@ TxnStep TransactionCoordinator::init_producer_id(const std::string& transactiona
       // Abort the open transaction at a fenced epoch first; the client gets
       // CONCURRENT_TRANSACTIONS and retries, which bumps the epoch again.
       const TxnTransit fence = m.prepare_fence_producer_epoch();
+      // handleInitProducerId aborts with TV_0: the fence is the only bump.
       TxnStep s = end_transaction(transactional_id, fence.producer_id, fence.producer_epoch, TxnResult::abort,
-                                  AppendFor::init_epoch_fence, now_ms);
+                                  AppendFor::init_epoch_fence, false, now_ms);
       SAMSA_ASSERT(s.append.has_value(), "an epoch fence of an Ongoing transaction aborts it");
       return s;
     }
@@ -198,26 +205,54 @@ TxnStep TransactionCoordinator::add_partitions(const std::string& transactional_
 // --- EndTxn ----------------------------------------------------------------------------------------------------
 
 TxnStep TransactionCoordinator::end_txn(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
-                                        TxnResult result, std::int64_t now_ms) {
-  return end_transaction(transactional_id, id, epoch, result, AppendFor::end_txn, now_ms);
+                                        TxnResult result, std::int64_t now_ms, bool client_v2) {
+  return end_transaction(transactional_id, id, epoch, result, AppendFor::end_txn,
+                         client_v2 && config_.epoch_bump_per_transaction, now_ms);
 }
+
+namespace {
+
+// endTxnEpochBumped: a retry of an EndTxn whose PrepareX bumped the epoch
+// names the epoch before the bump.
+bool epoch_bumped_by_end_txn(const TransactionMetadata& m, ProducerEpoch epoch) {
+  return m.pending_state() != TxnState::prepare_epoch_fence && m.epoch_bump() && !epoch.is_none() &&
+         m.producer_epoch().value() == epoch.value() + 1;
+}
+
+// endTransaction's isValidEpoch. With transaction version 2 the same epoch
+// in PrepareX / CompleteX is the *next* transaction's, so only the epoch
+// before the bump is a retry; otherwise clients name the current epoch and
+// the coordinator's own aborts the fenced (higher) one.
+bool valid_end_txn_epoch(const TransactionMetadata& m, ProducerEpoch epoch, bool from_client) {
+  const bool v2 = m.pending_state() != TxnState::prepare_epoch_fence && m.epoch_bump();
+  if (!v2) return (!from_client || epoch == m.producer_epoch()) && epoch >= m.producer_epoch();
+  switch (m.state()) {
+    case TxnState::prepare_commit:
+    case TxnState::prepare_abort:
+    case TxnState::complete_commit:
+    case TxnState::complete_abort:
+      return epoch_bumped_by_end_txn(m, epoch);
+    default:
+      return epoch == m.producer_epoch();
+  }
+}
+
+}  // namespace
 
 TxnStep TransactionCoordinator::end_transaction(const std::string& transactional_id, ProducerId id,
                                                 ProducerEpoch epoch, TxnResult result, AppendFor kind,
-                                                std::int64_t now_ms) {
+                                                bool bump_version, std::int64_t now_ms) {
   if (transactional_id.empty()) return answer(ErrorCode::invalid_request);
   Lookup l = lookup(transactional_id);
   if (l.error != ErrorCode::none) return answer(l.error);
   if (l.txn == nullptr || l.txn->producer_id() != id) return answer(ErrorCode::invalid_producer_id_mapping);
   TransactionMetadata& m = *l.txn;
-  const bool from_client = kind == AppendFor::end_txn;
-  // Clients must name the current epoch; the coordinator's own aborts carry
-  // the fenced (higher) one.
-  if ((from_client && epoch != m.producer_epoch()) || epoch < m.producer_epoch())
-    return answer(ErrorCode::producer_fenced);
+  if (!valid_end_txn_epoch(m, epoch, kind == AppendFor::end_txn)) return answer(ErrorCode::producer_fenced);
   if (m.pending_transition_in_progress() && m.pending_state() != TxnState::prepare_epoch_fence)
     return answer(ErrorCode::concurrent_transactions);
   const bool wants_commit = result == TxnResult::commit;
+  // A retry that finds its transaction complete gets the epoch it ended with.
+  const TxnStep done{TxnAnswer{ErrorCode::none, m.producer_id(), m.producer_epoch()}, std::nullopt};
   switch (m.state()) {
     case TxnState::ongoing: {
       bool fence = false;
@@ -225,16 +260,19 @@ TxnStep TransactionCoordinator::end_transaction(const std::string& transactional
         fence = true;
         m.take_over_epoch_fence(epoch);
       }
-      TxnTransit t = m.prepare_abort_or_commit(prepare_state_for(result), now_ms);
+      // Not modelled: Kafka's producer id rotation when the bump would
+      // exhaust the epoch; such a transaction ends without a bump.
+      const bool bump = bump_version && !m.is_producer_epoch_exhausted();
+      TxnTransit t = m.prepare_abort_or_commit(prepare_state_for(result), now_ms, bump);
       TxnLogAppend a = make_append(kind, transactional_id, *l.owner, std::move(t));
       a.result = result;
       a.epoch_fence = fence;
       return {std::nullopt, std::move(a)};
     }
     case TxnState::complete_commit:
-      return answer(wants_commit ? ErrorCode::none : ErrorCode::invalid_txn_state);
+      return wants_commit ? done : answer(ErrorCode::invalid_txn_state);
     case TxnState::complete_abort:
-      return answer(wants_commit ? ErrorCode::invalid_txn_state : ErrorCode::none);
+      return wants_commit ? answer(ErrorCode::invalid_txn_state) : done;
     case TxnState::prepare_commit:
       return answer(wants_commit ? ErrorCode::concurrent_transactions : ErrorCode::invalid_txn_state);
     case TxnState::prepare_abort:
@@ -292,6 +330,15 @@ AppendOutcome TransactionCoordinator::append_done(const TxnLogAppend& a, ErrorCo
                                                   std::int64_t now_ms) {
   ErrorCode error = append_error == ErrorCode::none ? ErrorCode::none : coordinator_error(append_error);
   Lookup l = lookup(a.transactional_id);
+  if (a.kind == AppendFor::expire) {
+    // removeFromCacheCallback: only if the id is still ours and still dying.
+    if (l.error != ErrorCode::none || l.txn == nullptr || l.owner->coordinator_epoch != a.coordinator_epoch ||
+        l.txn->pending_state() != TxnState::dead)
+      return {};
+    if (error == ErrorCode::none) l.owner->txns.erase(a.transactional_id);
+    else l.txn->abort_pending();
+    return {};
+  }
   const bool same_epoch = l.owner != nullptr && l.txn != nullptr && l.owner->coordinator_epoch == a.coordinator_epoch;
   if (error == ErrorCode::none) {
     if (l.error != ErrorCode::none) {
@@ -336,13 +383,17 @@ AppendOutcome TransactionCoordinator::append_done(const TxnLogAppend& a, ErrorCo
       } else if (a.epoch_fence && same_epoch) {
         l.txn->mark_failed_epoch_fence();
       }
-      if (a.kind == AppendFor::end_txn) out.answer = TxnAnswer{error};
+      if (a.kind == AppendFor::end_txn)
+        out.answer = error == ErrorCode::none ? TxnAnswer{error, l.txn->producer_id(), l.txn->producer_epoch()}
+                                              : TxnAnswer{error};
       if (a.kind == AppendFor::init_epoch_fence)
         out.answer = TxnAnswer{error == ErrorCode::none ? ErrorCode::concurrent_transactions : error};
       break;
     }
     case AppendFor::complete:
       break;  // no one waits; a new coordinator completes it on load otherwise
+    case AppendFor::expire:
+      break;  // handled above
   }
   return out;
 }
@@ -353,6 +404,20 @@ std::optional<TxnLogAppend> TransactionCoordinator::markers_done(const TxnMarker
     return std::nullopt;  // no longer ours: the new coordinator resends them
   if (l.txn->pending_state() != mk.complete.state) return std::nullopt;
   return make_append(AppendFor::complete, mk.transactional_id, *l.owner, mk.complete);
+}
+
+std::vector<TxnLogAppend> TransactionCoordinator::expire_transactional_ids(std::int64_t now_ms) {
+  std::vector<TxnLogAppend> out;
+  for (auto& [p, o] : partitions_) {
+    if (o.loading) continue;
+    for (auto& [id, m] : o.txns) {
+      if (m.pending_transition_in_progress() || !is_expiration_allowed(m.state()) ||
+          m.txn_last_update_timestamp_ms() > now_ms - config_.transactional_id_expiration_ms)
+        continue;
+      out.push_back(make_append(AppendFor::expire, id, o, m.prepare_dead()));
+    }
+  }
+  return out;
 }
 
 std::vector<TxnLogAppend> TransactionCoordinator::abort_timed_out(std::int64_t now_ms) {
@@ -369,8 +434,10 @@ std::vector<TxnLogAppend> TransactionCoordinator::abort_timed_out(std::int64_t n
   for (const auto& id : expired) {
     TransactionMetadata& m = *lookup(id).txn;
     const TxnTransit fence = m.prepare_fence_producer_epoch();
+    // abortTimedOutTransactions uses the coordinator's transaction version:
+    // with TV_2 the abort bumps once more after the fence.
     TxnStep s = end_transaction(id, fence.producer_id, fence.producer_epoch, TxnResult::abort,
-                                AppendFor::timeout_abort, now_ms);
+                                AppendFor::timeout_abort, config_.epoch_bump_per_transaction, now_ms);
     SAMSA_ASSERT(s.append.has_value(), "a timed-out Ongoing transaction aborts");
     out.push_back(std::move(*s.append));
   }

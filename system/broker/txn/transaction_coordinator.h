@@ -18,8 +18,11 @@
 // NOT_COORDINATOR; a load takes the last record of each transactional id and
 // resends the markers of transactions left in PrepareCommit / PrepareAbort.
 //
-// Not modelled yet: transactional.id.expiration.ms (Dead and the tombstones),
-// KIP-890 (see the README).
+// KIP-890 part 2 (Kafka 4.0, transaction version 2): an EndTxn v5 bumps the
+// producer epoch (see end_txn). transactional.id.expiration.ms: see
+// expire_transactional_ids. Not modelled: the producer id rotation of an EndTxn at an
+// exhausted epoch (Kafka's nextProducerId: here that transaction ends
+// without a bump).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +40,11 @@ using protocol::ErrorCode;
 struct TxnCoordinatorConfig {
   std::int32_t transaction_max_timeout_ms = 900000;  // transaction.max.timeout.ms
   std::int32_t num_partitions = 50;                  // transaction.state.log.num.partitions
+  // The finalized transaction.version supports the epoch bump per
+  // transaction (KIP-890 part 2, TV_2); false is
+  // samsa.legacy.no.epoch.bump.per.transaction (Kafka before 4.0).
+  bool epoch_bump_per_transaction = true;
+  std::int64_t transactional_id_expiration_ms = 604800000;  // transactional.id.expiration.ms
 };
 
 // TransactionResult: the marker's TransactionResult bool (commit = true).
@@ -55,6 +63,7 @@ enum class AppendFor {
   init_epoch_fence,  // InitProducerId found an Ongoing transaction: abort it first
   timeout_abort,     // transaction.timeout.ms passed (abortTimedOutTransactions)
   complete,          // CompleteCommit / CompleteAbort after the markers
+  expire,            // the tombstone of an expired transactional id (the transit is Dead)
 };
 
 struct TxnLogAppend {
@@ -80,7 +89,7 @@ struct TxnMarkers {
 
 struct TxnAnswer {
   ErrorCode error = ErrorCode::none;
-  ProducerId producer_id = ProducerId::none();  // InitProducerId only
+  ProducerId producer_id = ProducerId::none();  // InitProducerId, EndTxn (v5)
   ProducerEpoch producer_epoch = ProducerEpoch::none();
 };
 
@@ -129,8 +138,13 @@ class TransactionCoordinator {
   // __consumer_offsets partition through it).
   TxnStep add_partitions(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
                          const TxnPartitions& partitions, std::int64_t now_ms);
+  // handleEndTransaction. `client_v2` is an EndTxn of version 5 or more
+  // (KafkaApis: clientTransactionVersion TV_2): with the coordinator's
+  // epoch_bump_per_transaction the epoch is bumped at PrepareX, the answer
+  // carries the producer id and the new epoch, and a retry naming the old
+  // epoch is recognised (endTxnEpochBumped).
   TxnStep end_txn(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch, TxnResult result,
-                  std::int64_t now_ms);
+                  std::int64_t now_ms, bool client_v2 = false);
   // KIP-890 part 1 (Kafka 3.6's handleVerifyPartitionsInTransaction, for a
   // partition leader's AddPartitionsToTxn v4 with VerifyOnly): NONE for each
   // partition in the open transaction, INVALID_TXN_STATE for the others; one
@@ -150,6 +164,11 @@ class TransactionCoordinator {
   // abortTimedOutTransactions: Ongoing transactions past their timeout with
   // no pending transition are fenced (epoch + 1) and aborted.
   std::vector<TxnLogAppend> abort_timed_out(std::int64_t now_ms);
+  // TransactionStateManager.removeExpiredTransactionalIds: ids in Empty,
+  // CompleteCommit or CompleteAbort with no pending transition, untouched
+  // for longer than transactional.id.expiration.ms, move to Dead; the owner
+  // appends a tombstone (a null value) for each, and append_done drops the id.
+  std::vector<TxnLogAppend> expire_transactional_ids(std::int64_t now_ms);
 
   // --- inspection --------------------------------------------------------------------------------------------
   const TransactionMetadata* metadata(const std::string& transactional_id) const;
@@ -170,7 +189,7 @@ class TransactionCoordinator {
   };
   Lookup lookup(const std::string& transactional_id);
   TxnStep end_transaction(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
-                          TxnResult result, AppendFor kind, std::int64_t now_ms);
+                          TxnResult result, AppendFor kind, bool bump_version, std::int64_t now_ms);
   TxnLogAppend make_append(AppendFor kind, const std::string& transactional_id, const Owned& o,
                            TxnTransit t) const;
   std::optional<TxnMarkers> prepare_markers(TransactionMetadata& m, std::int32_t coordinator_epoch,

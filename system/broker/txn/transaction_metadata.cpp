@@ -73,13 +73,14 @@ TransactionMetadata TransactionMetadata::from_transit(std::string transactional_
                         t.txn_last_update_timestamp_ms);
   m.txn_start_timestamp_ms_ = t.txn_start_timestamp_ms;
   if (t.state != TxnState::empty) m.partitions_ = t.partitions;
+  m.epoch_bump_ = t.epoch_bump;
   return m;
 }
 
 TxnTransit TransactionMetadata::current() const {
   return TxnTransit{producer_id_,     last_producer_id_, producer_epoch_,          last_producer_epoch_,
                     txn_timeout_ms_,  state_,            partitions_,              txn_start_timestamp_ms_,
-                    txn_last_update_timestamp_ms_};
+                    txn_last_update_timestamp_ms_, epoch_bump_};
 }
 
 TxnTransit TransactionMetadata::prepare_transition(TxnState next, ProducerId id, ProducerEpoch epoch,
@@ -144,18 +145,25 @@ TxnTransit TransactionMetadata::prepare_add_partitions(const TxnPartitions& adde
                             txn_timeout_ms_, std::move(all), starts ? now_ms : txn_start_timestamp_ms_, now_ms);
 }
 
-TxnTransit TransactionMetadata::prepare_abort_or_commit(TxnState next, std::int64_t now_ms) {
+TxnTransit TransactionMetadata::prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump) {
   SAMSA_ASSERT(next == TxnState::prepare_commit || next == TxnState::prepare_abort);
-  return prepare_transition(next, producer_id_, producer_epoch_, last_producer_epoch_, txn_timeout_ms_,
-                            partitions_, txn_start_timestamp_ms_, now_ms);
+  SAMSA_ASSERT(!bump || producer_epoch_.value() < k_epoch_max, "an epoch bump past Short.MaxValue");
+  const ProducerEpoch epoch = bump ? producer_epoch_.next() : producer_epoch_;
+  const ProducerEpoch last = bump ? producer_epoch_ : last_producer_epoch_;
+  TxnTransit t = prepare_transition(next, producer_id_, epoch, last, txn_timeout_ms_, partitions_,
+                                    txn_start_timestamp_ms_, now_ms);
+  t.epoch_bump = bump;
+  return t;
 }
 
 TxnTransit TransactionMetadata::prepare_complete(std::int64_t now_ms) {
   const TxnState next = state_ == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
   // The state change is in the log: a failed fence before it no longer matters.
   has_failed_epoch_fence_ = false;
-  return prepare_transition(next, producer_id_, producer_epoch_, last_producer_epoch_, txn_timeout_ms_, {},
-                            txn_start_timestamp_ms_, now_ms);
+  TxnTransit t = prepare_transition(next, producer_id_, producer_epoch_, last_producer_epoch_, txn_timeout_ms_, {},
+                                    txn_start_timestamp_ms_, now_ms);
+  t.epoch_bump = epoch_bump_;  // the transaction version of the PrepareX
+  return t;
 }
 
 TxnTransit TransactionMetadata::prepare_dead() {
@@ -199,8 +207,16 @@ void TransactionMetadata::complete_transition(const TxnTransit& t) {
       break;
     case TxnState::prepare_commit:
     case TxnState::prepare_abort:  // EndTxn
-      SAMSA_ASSERT(valid_epoch(t) && partitions_ == t.partitions && txn_timeout_ms_ == t.txn_timeout_ms &&
+      // validProducerEpoch: with the bump it is the transit's last epoch
+      // that must be the current one.
+      SAMSA_ASSERT((t.epoch_bump ? t.last_producer_epoch == producer_epoch_ && t.producer_id == producer_id_
+                                 : valid_epoch(t)) &&
+                   partitions_ == t.partitions && txn_timeout_ms_ == t.txn_timeout_ms &&
                    txn_start_timestamp_ms_ == t.txn_start_timestamp_ms);
+      if (t.epoch_bump) {
+        producer_epoch_ = t.producer_epoch;
+        last_producer_epoch_ = t.last_producer_epoch;
+      }
       break;
     case TxnState::complete_commit:
     case TxnState::complete_abort:  // the markers are written
@@ -215,6 +231,7 @@ void TransactionMetadata::complete_transition(const TxnTransit& t) {
       SAMSA_ASSERT(false, "completing a transition to PrepareEpochFence or Dead");
   }
   txn_last_update_timestamp_ms_ = t.txn_last_update_timestamp_ms;
+  epoch_bump_ = t.epoch_bump;
   pending_state_.reset();
   state_ = t.state;
 }

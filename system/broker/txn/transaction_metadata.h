@@ -71,6 +71,11 @@ struct TxnTransit {
   TxnPartitions partitions;
   std::int64_t txn_start_timestamp_ms = -1;
   std::int64_t txn_last_update_timestamp_ms = -1;
+  // clientTransactionVersion.supportsEpochBump (KIP-890 part 2, transaction
+  // version 2): set on the PrepareX / CompleteX of a transaction whose EndTxn
+  // bumped the epoch. Not in the log value (v0): a load takes the
+  // coordinator's level instead (TransactionCoordinator::complete_load).
+  bool epoch_bump = false;
   friend bool operator==(const TxnTransit&, const TxnTransit&) = default;
 };
 
@@ -96,6 +101,9 @@ class TransactionMetadata {
   std::int64_t txn_last_update_timestamp_ms() const { return txn_last_update_timestamp_ms_; }
   bool has_failed_epoch_fence() const { return has_failed_epoch_fence_; }
   bool is_producer_epoch_exhausted() const { return is_epoch_exhausted(producer_epoch_); }
+  // The clientTransactionVersion of the last transition supports the epoch
+  // bump per transaction (KIP-890 part 2).
+  bool epoch_bump() const { return epoch_bump_; }
   // The state as a transit (prepareNoTransit), for snapshots and tests.
   TxnTransit current() const;
 
@@ -117,7 +125,11 @@ class TransactionMetadata {
   TxnTransit prepare_producer_id_rotation(ProducerId new_id, std::int32_t new_timeout_ms, std::int64_t now_ms,
                                           bool record_last_epoch);
   TxnTransit prepare_add_partitions(const TxnPartitions& added, std::int64_t now_ms);
-  TxnTransit prepare_abort_or_commit(TxnState next, std::int64_t now_ms);
+  // PrepareCommit / PrepareAbort. `bump` (KIP-890 part 2, Kafka 4.0's
+  // prepareAbortOrCommit with transaction version 2): the transit carries
+  // epoch + 1 and the current epoch as the last one, so the markers and the
+  // next transaction use the new epoch and a late write of this one is fenced.
+  TxnTransit prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump = false);
   TxnTransit prepare_complete(std::int64_t now_ms);
   TxnTransit prepare_dead();
 
@@ -151,6 +163,7 @@ class TransactionMetadata {
   std::int64_t txn_last_update_timestamp_ms_;
   std::optional<TxnState> pending_state_;
   bool has_failed_epoch_fence_ = false;
+  bool epoch_bump_ = false;
 };
 
 }  // namespace samsa::broker::txn

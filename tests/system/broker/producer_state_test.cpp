@@ -292,3 +292,62 @@ TEST_CASE("producer state is rebuilt from the snapshot plus the log", "[broker][
     });
   });
 }
+
+TEST_CASE("a marker from an older coordinator epoch is fenced (TRANSACTION_COORDINATOR_FENCED)",
+          "[broker][idempotence][txn]") {
+  // ProducerAppendInfo.appendEndTxnMarker: checkProducerEpoch, then
+  // checkCoordinatorEpoch against the last marker's coordinator epoch.
+  ProducerStateManager psm;
+  const ProducerId pid(7);
+  CHECK(psm.check_marker(pid, ProducerEpoch(0), 0) == ErrorCode::none);  // no state yet
+  psm.update(batch(7, 0, 0, 2, 1));
+  ProducerBatch marker = batch(7, 0, 0, 1, 2);
+  marker.first_sequence = Sequence::none();
+  marker.last_sequence = Sequence::none();
+  marker.coordinator_epoch = 3;
+  CHECK(psm.check_marker(pid, ProducerEpoch(0), 3) == ErrorCode::none);
+  psm.update(marker);
+  REQUIRE(psm.entry(pid) != nullptr);
+  CHECK(psm.entry(pid)->coordinator_epoch == 3);
+  CHECK(psm.check_marker(pid, ProducerEpoch(0), 3) == ErrorCode::none);   // the same coordinator again
+  CHECK(psm.check_marker(pid, ProducerEpoch(0), 4) == ErrorCode::none);   // a newer one
+  CHECK(psm.check_marker(pid, ProducerEpoch(0), 2) == ErrorCode::transaction_coordinator_fenced);
+  CHECK(psm.check_marker(pid, ProducerEpoch(1), 2) == ErrorCode::transaction_coordinator_fenced);
+  // The epoch is checked first, as Kafka's.
+  psm.update(batch(7, 2, 0, 1, 3));
+  CHECK(psm.check_marker(pid, ProducerEpoch(1), 5) == ErrorCode::invalid_producer_epoch);
+  // A data batch of a new epoch keeps the coordinator epoch.
+  CHECK(psm.entry(pid)->coordinator_epoch == 3);
+  // The snapshot keeps it; an entry without one is written as before.
+  log::ProducerSnapshot s = psm.snapshot();
+  s[9] = log::ProducerEntry{1, 5, {{0, 0, 10}}};
+  const std::string text = log::encode_producer_snapshot(s);
+  auto back = log::decode_producer_snapshot(text);
+  REQUIRE(back.ok());
+  CHECK(*back == s);
+  CHECK(back->at(9).coordinator_epoch == -1);
+  CHECK_FALSE(log::decode_producer_snapshot("0\n1\n7 0 5 0 -2\n").ok());
+}
+
+TEST_CASE("the coordinator epoch of the last marker is rebuilt from the log", "[broker][idempotence][txn]") {
+  testing::LogRig rig(5);
+  rig.run([&](sim::Runtime& rt) {
+    auto log = testing::open_log(rt, {});
+    ProducerStateManager psm;
+    produce(*log, psm, 7, 0, 0, 2);
+    protocol::BatchOptions o;
+    o.base_offset = log->log_end_offset();
+    o.producer_id = 7;
+    o.producer_epoch = 0;
+    REQUIRE(log->append_as_leader(protocol::build_control_batch(o, 2000, {protocol::ControlType::commit, 4}), 0).ok());
+    REQUIRE(log->flush().ok());
+  });
+  rig.run([&](sim::Runtime& rt) {
+    auto log = testing::open_log(rt, {});
+    ProducerStateManager psm;
+    REQUIRE(rebuild_producer_state(*log, psm).ok());
+    REQUIRE(psm.entry(ProducerId(7)) != nullptr);
+    CHECK(psm.entry(ProducerId(7))->coordinator_epoch == 4);
+    CHECK(psm.check_marker(ProducerId(7), ProducerEpoch(0), 3) == ErrorCode::transaction_coordinator_fenced);
+  });
+}

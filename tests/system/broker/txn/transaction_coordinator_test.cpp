@@ -27,11 +27,14 @@ TxnPartitions parts(std::initializer_list<int> ps) {
   return out;
 }
 
+// Without an argument the coordinator of Kafka before KIP-890 part 2 (no
+// epoch bump per transaction, samsa.legacy.no.epoch.bump.per.transaction);
+// the cases of transaction version 2 pass true.
 struct Rig {
-  TransactionCoordinator c{TxnCoordinatorConfig{900000, 4}};
+  TransactionCoordinator c;
   std::int64_t now = 1000;
   std::int64_t next_pid = k_pid;
-  Rig() {
+  explicit Rig(bool epoch_bump = false) : c(TxnCoordinatorConfig{900000, 4, epoch_bump}) {
     for (int p = 0; p < 4; ++p) {
       c.begin_load(p, 1);
       c.complete_load(p, 1, {}, now);
@@ -184,8 +187,8 @@ struct Model {
   std::int32_t coordinator_epoch = 1;
 };
 
-struct Sut {
-  TransactionCoordinator c{TxnCoordinatorConfig{900000, 1}};
+struct Sut {  // the model is of Kafka before KIP-890 part 2 (transaction version 1)
+  TransactionCoordinator c{TxnCoordinatorConfig{900000, 1, false}};
   std::optional<TxnLogAppend> append;
   std::optional<TxnMarkers> markers;
   Sut() {
@@ -606,4 +609,186 @@ TEST_CASE("a fence whose append failed is not bumped again (hasFailedEpochFence)
   TxnStep again = r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now);
   REQUIRE(again.append);
   CHECK(again.append->transit.producer_epoch == ProducerEpoch(1));
+}
+
+// --- KIP-890 part 2 (transaction version 2) -------------------------------------------------------------------
+
+namespace {
+
+// A committed transaction with EndTxn v5; the markers it gave.
+TxnMarkers commit_v2(Rig& r, const TxnAnswer& p, TxnAnswer* end) {
+  REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({0, 1}), r.now)).error ==
+          ErrorCode::none);
+  std::optional<TxnMarkers> markers;
+  *end = r.ok(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now, true), &markers);
+  REQUIRE(markers);
+  return *markers;
+}
+
+}  // namespace
+
+TEST_CASE("KIP-890 part 2: EndTxn v5 bumps the epoch; the markers and the answer carry the new one",
+          "[broker][txn]") {
+  Rig r(true);
+  const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  TxnAnswer end;
+  const TxnMarkers m = commit_v2(r, p, &end);
+  CHECK(end.error == ErrorCode::none);
+  CHECK(end.producer_id == p.producer_id);
+  CHECK(end.producer_epoch == ProducerEpoch(1));
+  CHECK(m.producer_epoch == ProducerEpoch(1));
+  CHECK(r.c.metadata(k_id)->producer_epoch() == ProducerEpoch(1));
+  CHECK(r.c.metadata(k_id)->last_producer_epoch() == ProducerEpoch(0));
+  // A retry of the EndTxn (the old epoch) while the markers are out waits.
+  CHECK(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now, true).answer->error ==
+        ErrorCode::concurrent_transactions);
+  r.complete(m);
+  // ... and once complete it is answered with the epoch it ended with.
+  const TxnAnswer retry = *r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now, true).answer;
+  CHECK(retry.error == ErrorCode::none);
+  CHECK(retry.producer_epoch == ProducerEpoch(1));
+  // The old epoch can neither add partitions nor verify a produce.
+  CHECK(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({0}), r.now).answer->error ==
+        ErrorCode::producer_fenced);
+  CHECK(r.c.verify_partitions(k_id, p.producer_id, p.producer_epoch, parts({0})).at({"out", PartitionId(0)}) ==
+        ErrorCode::producer_fenced);
+  // The next transaction runs at epoch 1 and bumps to 2.
+  TxnAnswer next{ErrorCode::none, end.producer_id, end.producer_epoch};
+  TxnAnswer end2;
+  const TxnMarkers m2 = commit_v2(r, next, &end2);
+  CHECK(end2.producer_epoch == ProducerEpoch(2));
+  CHECK(m2.producer_epoch == ProducerEpoch(2));
+}
+
+TEST_CASE("KIP-890 part 2: a delayed EndTxn of a finished transaction cannot end the next one", "[broker][txn]") {
+  for (const bool bump : {true, false}) {
+    INFO("epoch bump per transaction " << bump);
+    Rig r(bump);
+    const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+    TxnAnswer end;
+    r.complete(commit_v2(r, p, &end));
+    // The producer goes on with what EndTxn answered (unchanged without the bump).
+    const ProducerEpoch epoch = bump ? end.producer_epoch : p.producer_epoch;
+    REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, epoch, parts({1}), r.now)).error == ErrorCode::none);
+    // The first transaction's EndTxn, delayed on an old connection, arrives now.
+    TxnStep late = r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now, true);
+    if (bump) {
+      REQUIRE(late.answer);
+      CHECK(late.answer->error == ErrorCode::producer_fenced);
+      CHECK(r.c.metadata(k_id)->state() == TxnState::ongoing);
+    } else {
+      // Before KIP-890 part 2 it commits the open transaction early (torn).
+      CHECK(late.append.has_value());
+      CHECK(r.ok(std::move(late)).error == ErrorCode::none);
+      CHECK(r.c.metadata(k_id)->state() == TxnState::prepare_commit);
+    }
+  }
+}
+
+TEST_CASE("KIP-890 part 2: an EndTxn below v5, or the legacy switch, keeps the epoch", "[broker][txn]") {
+  for (const bool bump : {true, false}) {
+    Rig r(bump);
+    const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+    REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({0}), r.now)).error ==
+            ErrorCode::none);
+    std::optional<TxnMarkers> m;
+    // v4 with the bump available; v5 to a coordinator without it.
+    const TxnAnswer end = r.ok(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::abort, r.now, !bump), &m);
+    CHECK(end.error == ErrorCode::none);
+    CHECK(end.producer_epoch == p.producer_epoch);
+    REQUIRE(m);
+    CHECK(m->producer_epoch == p.producer_epoch);
+    r.complete(*m);
+    CHECK(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::abort, r.now, true).answer->error ==
+          ErrorCode::none);
+  }
+}
+
+TEST_CASE("KIP-890 part 2: a coordinator that loads a bumped PrepareCommit resends it and knows the retry",
+          "[broker][txn]") {
+  Rig r(true);
+  const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  TxnAnswer end;
+  const TxnMarkers m = commit_v2(r, p, &end);
+  // A new coordinator (epoch 2) loads the PrepareCommit from the log.
+  const std::int32_t part = r.c.partition_for(k_id);
+  TxnTransit logged = r.c.metadata(k_id)->current();
+  logged.epoch_bump = false;  // value v0 does not store it
+  logged.last_producer_epoch = ProducerEpoch::none();
+  r.c.unload(part);
+  r.c.begin_load(part, 2);
+  const auto resend = r.c.complete_load(part, 2, {{k_id, logged}}, r.now);
+  REQUIRE(resend.size() == 1);
+  CHECK(resend[0].producer_epoch == ProducerEpoch(1));
+  CHECK(resend[0].partitions == m.partitions);
+  r.complete(resend[0]);
+  const TxnAnswer retry = *r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::commit, r.now, true).answer;
+  CHECK(retry.error == ErrorCode::none);
+  CHECK(retry.producer_epoch == ProducerEpoch(1));
+}
+
+TEST_CASE("KIP-890 part 2: a timed-out transaction is fenced and its abort bumps once more", "[broker][txn]") {
+  Rig r(true);
+  const TxnAnswer p = r.ok(r.c.init_producer_id(k_id, k_timeout_ms, std::nullopt, r.ids(), r.now));
+  REQUIRE(r.ok(r.c.add_partitions(k_id, p.producer_id, p.producer_epoch, parts({3}), r.now)).error ==
+          ErrorCode::none);
+  auto aborts = r.c.abort_timed_out(r.now + k_timeout_ms + 1);
+  REQUIRE(aborts.size() == 1);
+  // abortTimedOutTransactions passes the coordinator's transaction version.
+  CHECK(aborts[0].transit.producer_epoch == ProducerEpoch(2));
+  AppendOutcome o = r.c.append_done(aborts[0], ErrorCode::none, r.now);
+  REQUIRE(o.markers);
+  CHECK(o.markers->producer_epoch == ProducerEpoch(2));
+  r.complete(*o.markers);
+  CHECK(r.c.end_txn(k_id, p.producer_id, p.producer_epoch, TxnResult::abort, r.now, true).answer->error ==
+        ErrorCode::producer_fenced);
+}
+
+TEST_CASE("transactional.id.expiration.ms: an idle id at rest is tombstoned and dropped; a busy one stays",
+          "[broker][txn]") {
+  TransactionCoordinator c{TxnCoordinatorConfig{900000, 4, true, 60000}};
+  for (int p = 0; p < 4; ++p) {
+    c.begin_load(p, 1);
+    c.complete_load(p, 1, {}, 0);
+  }
+  std::int64_t next_pid = k_pid;
+  auto ids = [&] { return ProducerId(next_pid++); };
+  auto ok = [&](TxnStep s, std::int64_t now) {
+    if (s.answer) return *s.answer;
+    return c.append_done(*s.append, ErrorCode::none, now).answer.value_or(TxnAnswer{});
+  };
+  const TxnAnswer idle = ok(c.init_producer_id("idle", k_timeout_ms, std::nullopt, ids, 1000), 1000);
+  const TxnAnswer busy = ok(c.init_producer_id("busy", k_timeout_ms, std::nullopt, ids, 1000), 1000);
+  REQUIRE(ok(c.add_partitions("busy", busy.producer_id, busy.producer_epoch, parts({0}), 2000), 2000).error ==
+          ErrorCode::none);
+  CHECK(c.expire_transactional_ids(60999).empty());  // not idle for long enough (last update at 1000)
+  auto expiring = c.expire_transactional_ids(61000);  // txnLastUpdateTimestamp <= now - expiration
+  // An Ongoing transaction never expires (isExpirationAllowed).
+  REQUIRE(expiring.size() == 1);
+  CHECK(expiring[0].transactional_id == "idle");
+  CHECK(expiring[0].kind == AppendFor::expire);
+  CHECK(expiring[0].transit.state == TxnState::dead);
+  CHECK(c.metadata("idle")->pending_state() == TxnState::dead);
+  // While the tombstone is written the id takes no request.
+  CHECK(c.init_producer_id("idle", k_timeout_ms, std::nullopt, ids, 61001).answer->error ==
+        ErrorCode::concurrent_transactions);
+  // A failed append keeps the id; the next round expires it.
+  CHECK_FALSE(c.append_done(expiring[0], ErrorCode::not_enough_replicas, 61001).answer);
+  REQUIRE(c.metadata("idle") != nullptr);
+  CHECK_FALSE(c.metadata("idle")->pending_transition_in_progress());
+  expiring = c.expire_transactional_ids(61002);
+  REQUIRE(expiring.size() == 1);
+  c.append_done(expiring[0], ErrorCode::none, 61002);
+  CHECK(c.metadata("idle") == nullptr);
+  CHECK(c.metadata("busy") != nullptr);
+  // The id starts afresh: a new producer id at epoch 0.
+  const TxnAnswer again = ok(c.init_producer_id("idle", k_timeout_ms, std::nullopt, ids, 62000), 62000);
+  CHECK(again.producer_id != idle.producer_id);
+  CHECK(again.producer_epoch == ProducerEpoch(0));
+  // A completed transaction expires too, and a load of the tombstone forgets it.
+  const std::int32_t part = c.partition_for("idle");
+  c.unload(part);
+  c.begin_load(part, 2);
+  c.complete_load(part, 2, {{"idle", std::nullopt}}, 63000);
+  CHECK(c.metadata("idle") == nullptr);
 }

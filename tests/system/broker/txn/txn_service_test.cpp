@@ -429,3 +429,190 @@ TEST_CASE("samsa.legacy.no.implicit.add.partitions: the stray write hangs the pa
   CHECK(run.read->last_stable_offset == Offset(0));
   CHECK(run.read->visible.empty());
 }
+
+namespace {
+
+struct LateRun {
+  ProducerEpoch first_epoch = ProducerEpoch::none();
+  ProducerEpoch end_epoch = ProducerEpoch::none();  // what EndTxn v5 answered
+  ErrorCode late_error = ErrorCode::unknown_server_error;
+  std::optional<ReadCommitted> read;
+};
+
+ErrorCode produce_one(RawClient& c, const sim::Address& leader, const std::string& id, const std::string& value,
+                      ProducerId pid, ProducerEpoch epoch, std::int32_t seq) {
+  ProduceRequest req;
+  req.transactional_id = id;
+  req.acks = -1;
+  req.timeout_ms = 10000;
+  auto& t = req.topic_data.emplace_back();
+  t.name = "out";
+  auto& pd = t.partition_data.emplace_back();
+  pd.index = PartitionId(0);
+  pd.records = Records(txn_batch({value}, pid, epoch, seq));
+  auto resp = c.call<ProduceResponse>(leader, req, 7, k_call);
+  return resp ? resp->responses[0].partition_responses[0].error_code : ErrorCode::network_exception;
+}
+
+// Transaction 1 writes "a" and commits with EndTxn v5; transaction 2 adds
+// the same partition under the epoch EndTxn answered, and then a produce of
+// transaction 1 (its old epoch, its next sequence) arrives late; transaction
+// 2 writes "b" and commits.
+LateRun late_produce_into_next_transaction(bool legacy) {
+  auto wc = samsa::testing::quiet_config(11);
+  sim::World world(wc);
+  std::vector<std::pair<std::string, std::string>> settings = {{"transaction.state.log.num.partitions", "3"},
+                                                              {"transaction.state.log.replication.factor", "3"},
+                                                              {"transaction.state.log.min.isr", "2"}};
+  if (legacy) settings.push_back({"samsa.legacy.no.epoch.bump.per.transaction", "true"});
+  Cluster cluster(world, {3, settings});
+  LateRun out;
+  bool done = false;
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "txn-producer");
+    REQUIRE(cluster.create_topic(rt, "out", 1, 3));
+    std::optional<BrokerId> leader_id;
+    std::map<BrokerId, sim::Address> brokers;
+    for (int i = 0; i < 40 && !leader_id; ++i) {
+      leader_id = find_leader(c, cluster.address(1), "out", 0, &brokers);
+      if (!leader_id) rt.sleep(std::chrono::milliseconds(250));
+    }
+    REQUIRE(leader_id);
+    const sim::Address leader = brokers.at(*leader_id);
+    auto coord = find_txn_coordinator(rt, c, cluster, "tx3");
+    REQUIRE(coord);
+    const InitProducerIdResponse p = init(rt, c, *coord, "tx3");
+    REQUIRE(p.error_code == ErrorCode::none);
+    out.first_epoch = p.producer_epoch;
+    REQUIRE(add_partition(c, *coord, "tx3", p.producer_id, p.producer_epoch, "out", 0) == ErrorCode::none);
+    REQUIRE(produce_one(c, leader, "tx3", "a", p.producer_id, p.producer_epoch, 0) == ErrorCode::none);
+    EndTxnRequest end;
+    end.transactional_id = "tx3";
+    end.producer_id = p.producer_id;
+    end.producer_epoch = p.producer_epoch;
+    end.committed = true;
+    auto e = c.call<EndTxnResponse>(*coord, end, 5, k_call);
+    REQUIRE(e);
+    REQUIRE(e->error_code == ErrorCode::none);
+    REQUIRE(e->producer_id == p.producer_id);
+    out.end_epoch = e->producer_epoch;
+    rt.sleep(std::chrono::seconds(2));  // the markers are written
+    const ProducerEpoch next = out.end_epoch;
+    REQUIRE(add_partition(c, *coord, "tx3", p.producer_id, next, "out", 0) == ErrorCode::none);
+    out.late_error = produce_one(c, leader, "tx3", "late", p.producer_id, p.producer_epoch, 1);
+    // Transaction 2's own write: its sequences restart at 0 under a new epoch.
+    const std::int32_t seq = next == p.producer_epoch ? (out.late_error == ErrorCode::none ? 2 : 1) : 0;
+    REQUIRE(produce_one(c, leader, "tx3", "b", p.producer_id, next, seq) == ErrorCode::none);
+    end.producer_epoch = next;
+    auto e2 = c.call<EndTxnResponse>(*coord, end, 5, k_call);
+    REQUIRE(e2);
+    REQUIRE(e2->error_code == ErrorCode::none);
+    rt.sleep(std::chrono::seconds(2));
+    out.read = fetch_committed(c, leader, "out");
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(120));
+  INFO(r.report);
+  REQUIRE(done);
+  return out;
+}
+
+std::vector<std::string> visible_values(const ReadCommitted& r) {
+  std::vector<std::string> out;
+  for (const auto& [offset, v] : r.visible) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("KIP-890 part 2: a produce of a committed transaction that arrives late is fenced (Kafka 4.0)",
+          "[broker][txn]") {
+  const LateRun run = late_produce_into_next_transaction(false);
+  CHECK(run.end_epoch.value() == run.first_epoch.value() + 1);
+  CHECK(run.late_error == ErrorCode::invalid_producer_epoch);
+  REQUIRE(run.read);
+  CHECK(visible_values(*run.read) == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("samsa.legacy.no.epoch.bump.per.transaction: the late produce is committed with the next transaction",
+          "[broker][txn]") {
+  // KAFKA-17754's class: the same epoch, the next sequence, a partition in
+  // the open transaction: nothing tells the late write from a new one.
+  const LateRun run = late_produce_into_next_transaction(true);
+  CHECK(run.end_epoch == run.first_epoch);
+  CHECK(run.late_error == ErrorCode::none);
+  REQUIRE(run.read);
+  CHECK(visible_values(*run.read) == std::vector<std::string>{"a", "late", "b"});
+}
+
+TEST_CASE("a restart of every broker keeps the aborted transactions: read_committed still skips them",
+          "[broker][txn]") {
+  // The aborted-transaction index is rebuilt from the log on load
+  // (Partition::load replays the control batches; Kafka reads .txnindex).
+  auto wc = samsa::testing::quiet_config(13);
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"transaction.state.log.num.partitions", "3"},
+                           {"transaction.state.log.replication.factor", "3"},
+                           {"transaction.state.log.min.isr", "2"}}});
+  std::optional<ReadCommitted> before, after;
+  bool done = false;
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "txn-producer");
+    REQUIRE(cluster.create_topic(rt, "out", 1, 3));
+    auto leader_now = [&]() -> std::optional<sim::Address> {
+      for (int i = 0; i < 60; ++i) {
+        std::map<BrokerId, sim::Address> brokers;
+        auto l = find_leader(c, cluster.address(1 + i % 3), "out", 0, &brokers);
+        if (l && brokers.count(*l)) return brokers.at(*l);
+        rt.sleep(std::chrono::milliseconds(250));
+      }
+      return std::nullopt;
+    };
+    auto leader = leader_now();
+    REQUIRE(leader);
+    auto coord = find_txn_coordinator(rt, c, cluster, "tx4");
+    REQUIRE(coord);
+    const InitProducerIdResponse p = init(rt, c, *coord, "tx4");
+    REQUIRE(p.error_code == ErrorCode::none);
+    const std::vector<std::pair<std::string, bool>> rounds = {{"a", true}, {"x", false}, {"b", true}};
+    std::int32_t seq = 0;
+    for (const auto& [value, commit] : rounds) {
+      for (int i = 0; i < 40 && add_partition(c, *coord, "tx4", p.producer_id, p.producer_epoch, "out", 0) !=
+                                    ErrorCode::none;
+           ++i)
+        rt.sleep(std::chrono::milliseconds(100));
+      REQUIRE(produce_one(c, *leader, "tx4", value, p.producer_id, p.producer_epoch, seq++) == ErrorCode::none);
+      REQUIRE(end_txn(c, *coord, "tx4", p.producer_id, p.producer_epoch, commit) == ErrorCode::none);
+    }
+    for (int i = 0; i < 40; ++i) {  // the last markers
+      before = fetch_committed(c, *leader, "out");
+      if (before && before->last_stable_offset == before->high_watermark && before->high_watermark >= Offset(6)) break;
+      rt.sleep(std::chrono::milliseconds(100));
+    }
+    for (int b = 1; b <= 3; ++b) world.crash(b, sim::CrashMode::keep_all);
+    rt.sleep(std::chrono::seconds(1));
+    for (int b = 1; b <= 3; ++b) world.start(b);
+    rt.sleep(std::chrono::seconds(15));
+    leader = leader_now();
+    REQUIRE(leader);
+    for (int i = 0; i < 40; ++i) {
+      after = fetch_committed(c, *leader, "out");
+      if (after && after->error == ErrorCode::none && after->high_watermark >= Offset(6)) break;
+      rt.sleep(std::chrono::milliseconds(250));
+    }
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(120));
+  INFO(r.report);
+  REQUIRE(done);
+  REQUIRE(before);
+  REQUIRE(after);
+  CHECK(before->aborted.size() == 1);
+  CHECK(after->aborted == before->aborted);
+  CHECK(after->last_stable_offset == before->last_stable_offset);
+  CHECK(visible_values(*after) == std::vector<std::string>{"a", "b"});
+  CHECK(visible_values(*before) == std::vector<std::string>{"a", "b"});
+}
