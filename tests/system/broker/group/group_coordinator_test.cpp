@@ -1093,3 +1093,61 @@ TEST_CASE("offset retention agrees with a model of removeExpiredOffsets over ran
     }
   });
 }
+
+TEST_CASE("DeleteGroups agrees with a model over random commits, a leave, deletes and failed tombstone appends",
+          "[broker][group]") {
+  rc::prop("only Empty groups go, with one tombstone per offset; a failed append restores the group", [] {
+    Fixture f;
+    TimeMs now = 0;
+    const std::vector<std::string> topics{"a", "b", "c"};
+    const std::string id = stable_subscribed(f, {"a"}, now);
+    bool has_member = true;
+    // The model: each group in memory -> the topics it has offsets for;
+    // deleted groups whose tombstones are being appended.
+    std::map<std::string, std::set<std::string>> model{{k_group, {}}};
+    std::map<std::string, std::set<std::string>> deleting;
+    const int steps = *rc::gen::inRange(1, 40);
+    for (int i = 0; i < steps; ++i) {
+      now += *rc::gen::inRange(0, 3000);
+      if (has_member) RC_ASSERT(f.gc.heartbeat(k_group, id, GenerationId(1), now, f.out) == ErrorCode::none);
+      const int what = *rc::gen::inRange(0, 5);
+      const std::string topic = *rc::gen::elementOf(topics);
+      if (what == 0) {
+        const std::string group = *rc::gen::element<std::string>("s1", "s2");
+        commit(f, group, "", GenerationId::none(), {topic}, now);
+        model[group].insert(topic);
+      } else if (what == 1 && has_member) {
+        commit(f, k_group, id, GenerationId(1), {topic}, now);
+        model[k_group].insert(topic);
+      } else if (what == 2 && has_member) {
+        RC_ASSERT(f.gc.leave_group(k_group, {id}, now, f.out).error == ErrorCode::none);
+        has_member = false;
+      } else if (what == 3) {
+        const std::string group = *rc::gen::element<std::string>(k_group, "s1", "s2", "nobody");
+        GroupCoordinator::DeletedGroup expected{group, ErrorCode::group_id_not_found, {}, false};
+        if (group == k_group && has_member) {
+          expected.error = ErrorCode::non_empty_group;
+        } else if (model.count(group)) {
+          expected.error = ErrorCode::none;
+          for (const auto& t : model[group]) expected.offsets.push_back(tp_of(t));
+          expected.group_tombstone = group == k_group;  // generation 2 after the leave; the others 0
+          deleting[group] = model[group];
+          model.erase(group);
+        }
+        RC_ASSERT(f.gc.delete_groups({group}) == std::vector<GroupCoordinator::DeletedGroup>{expected});
+      } else if (!deleting.empty()) {
+        auto it = deleting.begin();
+        std::advance(it, *rc::gen::inRange<std::size_t>(0, deleting.size()));
+        const bool failed = *rc::gen::arbitrary<bool>();
+        f.gc.group_deleted(it->first, failed ? ErrorCode::not_enough_replicas : ErrorCode::none);
+        // A group committed to anew meanwhile stays as it is.
+        if (failed && !model.count(it->first)) model[it->first] = it->second;
+        deleting.erase(it);
+      }
+      for (const std::string g : {k_group, "s1", "s2"}) {
+        RC_ASSERT(f.gc.state(g).has_value() == (model.count(g) > 0));
+        RC_ASSERT(committed_topics(f, g) == (model.count(g) ? model[g] : std::set<std::string>{}));
+      }
+    }
+  });
+}
