@@ -160,7 +160,6 @@ TEST_CASE("consumer group on brokers: a coordinator crash while a member's JoinG
   Observed obs;
   bool b_started = false;
   std::int64_t b_assigned_ms = -1;
-  std::uint64_t b_disconnects_at_crash = 0;
   world.add_node("producer", [&](sim::Runtime& rt) { produce_all(rt, cluster, obs); });
   world.add_node("c1", [&](sim::Runtime& rt) {
     rt.sleep(std::chrono::seconds(2));
@@ -180,7 +179,7 @@ TEST_CASE("consumer group on brokers: a coordinator crash while a member's JoinG
       }
     }
   });
-  const sim::NodeId c2 = world.add_node("c2", [&](sim::Runtime& rt) {
+  world.add_node("c2", [&](sim::Runtime& rt) {
     while (obs.assignments.empty()) rt.sleep(std::chrono::milliseconds(100));
     rt.sleep(std::chrono::seconds(1));
     auto cfg = client::make_consumer_config(consumer_props("c2"));
@@ -194,7 +193,6 @@ TEST_CASE("consumer group on brokers: a coordinator crash while a member's JoinG
     b_started = true;
     while (sim::to_ms(rt.now().since_epoch) < 60000) (void)c.poll(std::chrono::milliseconds(200));
   });
-  (void)c2;
   world.add_node("nemesis", [&](sim::Runtime& rt) {
     while (!b_started) rt.sleep(std::chrono::milliseconds(10));
     rt.sleep(std::chrono::seconds(2));  // c2's JoinGroup is parked
