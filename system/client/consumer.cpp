@@ -111,6 +111,7 @@ struct Consumer::State {
     if (rt.now() >= metadata.update_due()) refresh_metadata();
   }
   Node coordinator_node() const { return Node{*coordinator, k_channel_coordinator}; }
+  std::set<TopicPartition> unfetchable() const;
   bool send_fetches(std::int32_t max_wait_ms);
   void parse_fetch(const CompletedFetch& f);
   bool ensure_coordinator();
@@ -289,9 +290,18 @@ void Consumer::State::join_group() {
     auto& p = req.protocols.emplace_back();
     p.name = std::string(assignor->name());
     p.metadata = group::encode_subscription(sub, assignor->version());
+    // AbstractCoordinator.sendJoinGroupRequest: the coordinator may hold the
+    // JoinGroup for the rebalance timeout, so the request waits that long and
+    // JOIN_GROUP_TIMEOUT_LAPSE (5 s) more, at least request.timeout.ms. A
+    // disconnect (the coordinator crashed) ends the wait at once and the
+    // coordinator is looked up again (CoordinatorResponseHandler.onFailure:
+    // markCoordinatorUnknown).
+    const sim::MonoTime sent = rt.now();
     auto j = net.call<JoinGroupResponse>(coordinator_node(), req, 5,
-                                         Ms(config.max_poll_interval_ms) + Ms(config.request_timeout_ms));
+                                         std::max(Ms(config.request_timeout_ms), Ms(config.max_poll_interval_ms) + Ms(5000)));
     if (!j) {
+      rt.log().debug("consumer {}: JoinGroup to {}:{} unanswered after {} ms", config.client_id, coordinator->host,
+                     coordinator->port, sim::to_ms(rt.now() - sent));
       coordinator.reset();
       backoff();
       continue;
@@ -524,11 +534,25 @@ void Consumer::State::update_positions() {
   }
 }
 
+// AbstractFetch.fetchablePartitions leaves out the partitions with records
+// in the buffer (FetchBuffer.bufferedPartitions: records not yet returned,
+// answers not yet parsed).
+std::set<TopicPartition> Consumer::State::unfetchable() const {
+  std::set<TopicPartition> out;
+  for (const auto& r : buffered) out.insert(TopicPartition{r.topic, PartitionId(r.partition)});
+  for (const auto& f : completed_fetches)
+    if (f.epoch == fetch_epoch)
+      for (const auto& [tp, offset] : f.fetch_offsets) out.insert(tp);
+  return out;
+}
+
 // Fetcher.sendFetches: one Fetch to every leader of a fetchable partition
 // that has no Fetch in flight, all at once. False when none is in flight.
 bool Consumer::State::send_fetches(std::int32_t max_wait_ms) {
   std::map<std::int32_t, std::vector<TopicPartition>> by_leader;
+  const std::set<TopicPartition> busy = unfetchable();
   for (const auto& [tp, pos] : positions) {
+    if (busy.count(tp)) continue;
     auto l = metadata.leader(tp.topic, tp.partition.value());
     if (!l) {
       metadata.request_update();
@@ -592,6 +616,11 @@ void Consumer::State::parse_fetch(const CompletedFetch& f) {
       const TopicPartition tp{t.topic, pd.partition_index};
       auto pos = positions.find(tp);
       if (pos == positions.end()) continue;  // revoked meanwhile
+      // Records from an earlier answer not returned yet: this one (a Fetch
+      // to an old leader) holds the same offsets again.
+      if (std::any_of(buffered.begin(), buffered.end(),
+                      [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); }))
+        continue;
       auto asked = f.fetch_offsets.find(tp);
       if (asked == f.fetch_offsets.end() || asked->second != pos->second) continue;  // a seek meanwhile
       switch (pd.error_code) {
@@ -761,6 +790,10 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
     if (p != s.positions.end()) p->second = r.offset + 1;
     s.position_epochs[tp] = r.leader_epoch;
   }
+  // KafkaConsumer.poll: before the records go to the application the next
+  // round of Fetches goes out, for every partition with nothing buffered
+  // (while another partition's records are still being handed out).
+  if (!out.empty() && !(s.group_managed && s.rejoin_needed)) (void)s.send_fetches(s.config.fetch_max_wait_ms);
   return out;
 }
 
@@ -774,9 +807,12 @@ CommitOutcome Consumer::commit_sync(const std::map<TopicPartition, std::int64_t>
 
 void Consumer::commit_async() { s_->pending_async = s_->positions; }
 
-void Consumer::seek(const TopicPartition& tp, std::int64_t offset) {
+Result<void, std::string> Consumer::seek(const TopicPartition& tp, std::int64_t offset) {
+  if (!std::binary_search(s_->assigned.begin(), s_->assigned.end(), tp))
+    return Err{fmt::format("No current assignment for partition {}-{}", tp.topic, tp.partition.value())};
   s_->positions[tp] = offset;
   std::erase_if(s_->buffered, [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); });
+  return {};
 }
 
 std::optional<std::int64_t> Consumer::position(const TopicPartition& tp) const {

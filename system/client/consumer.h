@@ -23,7 +23,7 @@
 //    Heartbeat every heartbeat.interval.ms while the member is Stable, and
 //    leaves the group when poll() was not called for max.poll.interval.ms.
 //  - commit_sync / commit_async (OffsetCommit with generation and member
-//    id); seek; position.
+//    id); seek (an assigned partition only); position.
 //
 // Outcomes (assignments, commits) are handed to callbacks so a workload can
 // record `assign` and `commit` operations; this code knows no history.
@@ -136,7 +136,10 @@ class Consumer {
   CommitOutcome commit_sync();
   CommitOutcome commit_sync(const std::map<TopicPartition, std::int64_t>& offsets);
   void commit_async();
-  void seek(const TopicPartition& tp, std::int64_t offset);
+  // The next poll reads `tp` from `offset`. An error for a partition not in
+  // the current assignment (SubscriptionState.seek's IllegalStateException
+  // "No current assignment for partition"): nothing changes.
+  Result<void, std::string> seek(const TopicPartition& tp, std::int64_t offset);
   std::optional<std::int64_t> position(const TopicPartition& tp) const;
   std::vector<TopicPartition> assignment() const;
   std::int32_t generation() const;

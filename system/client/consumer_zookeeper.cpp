@@ -150,7 +150,7 @@ bool ZookeeperConsumer::try_rebalance() {
   owned_ = want;
   fetcher_->assign(owned_);
   for (const auto& tp : owned_)
-    if (auto o = read_offset(tp)) fetcher_->seek(tp, *o);
+    if (auto o = read_offset(tp)) (void)fetcher_->seek(tp, *o);  // assigned just above
   if (on_assign) on_assign({static_cast<std::int32_t>(stats_.rebalances), owned_});
   return true;
 }

@@ -116,6 +116,35 @@ def test_kcat(bootstrap, brokers):
     c.close()
     total = sum(tp.offset for tp in committed if tp.offset >= 0)
     check(total == 300, f"the kcat group's committed offsets add up to 300 ({total})")
+    test_delete_group(bootstrap, "kcat-group", "kcat-rf3", 3)
+
+
+def test_delete_group(bootstrap, group, topic, partitions):
+    """DeleteGroups through confluent-kafka's AdminClient (2.0.2 and later): the
+    Empty group goes, with its offsets; an unknown one is GROUP_ID_NOT_FOUND."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if not hasattr(admin, "delete_consumer_groups"):
+        print(f"confluent-kafka {confluent_kafka.version()[0]} has no delete_consumer_groups: not checked")
+        return
+    fs = admin.delete_consumer_groups([group, "no-such-group"], request_timeout=20)
+    try:
+        fs[group].result(30)
+        deleted = True
+    except Exception as e:  # noqa: BLE001 - reported as a failed check
+        print("delete_consumer_groups:", e)
+        deleted = False
+    check(deleted, f"DeleteGroups deletes the Empty group {group}")
+    try:
+        fs["no-such-group"].result(30)
+        unknown = None
+    except confluent_kafka.KafkaException as e:
+        unknown = e.args[0].code()
+    check(unknown == confluent_kafka.KafkaError.GROUP_ID_NOT_FOUND,
+          f"DeleteGroups of an unknown group: GROUP_ID_NOT_FOUND ({unknown})")
+    c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    committed = c.committed([confluent_kafka.TopicPartition(topic, p) for p in range(partitions)], timeout=20)
+    c.close()
+    check(all(tp.offset < 0 for tp in committed), "the deleted group has no committed offsets left")
 
 
 def test_confluent(bootstrap):

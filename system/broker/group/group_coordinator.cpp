@@ -818,6 +818,7 @@ void GroupCoordinator::set_partition_status(std::int32_t partition, PartitionSta
       gone.push_back(id);
     }
   for (const auto& id : gone) groups_.erase(id);
+  std::erase_if(deleting_, [&](const auto& d) { return partition_for(d.first) == partition; });
 }
 
 // GroupCoordinator.onGroupUnloaded.
@@ -912,6 +913,39 @@ std::vector<GroupCoordinator::ExpiredGroup> GroupCoordinator::expire_offsets(Tim
   }
   for (const auto& id : dead) groups_.erase(id);
   return out;
+}
+
+// ---- DeleteGroups ------------------------------------------------------------------
+
+std::vector<GroupCoordinator::DeletedGroup> GroupCoordinator::delete_groups(const std::vector<std::string>& group_ids) {
+  std::vector<DeletedGroup> out;
+  for (const auto& id : group_ids) {
+    DeletedGroup d;
+    d.group_id = id;
+    Group* g = find(id);
+    if (auto e = validate(id, true)) {
+      d.error = *e;  // DeleteGroups accepts "" (isValidGroupId)
+    } else if (!g || g->state == GroupState::dead) {
+      d.error = ErrorCode::group_id_not_found;  // the partition is ours: groupNotExists
+    } else if (g->state != GroupState::empty) {
+      d.error = ErrorCode::non_empty_group;
+    } else {
+      for (const auto& [tp, o] : g->offsets) d.offsets.push_back(tp);
+      d.group_tombstone = g->generation.value() > 0;  // generation 0: offsets storage only
+      auto node = groups_.extract(groups_.find(id));
+      deleting_.insert_or_assign(id, std::move(node.mapped()));
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void GroupCoordinator::group_deleted(std::string_view group_id, ErrorCode error) {
+  auto it = deleting_.find(group_id);
+  if (it == deleting_.end()) return;  // unloaded meanwhile
+  auto node = deleting_.extract(it);
+  if (error == ErrorCode::none || validate(group_id, true) || find(group_id)) return;
+  groups_.insert(std::move(node));
 }
 
 std::optional<GroupState> GroupCoordinator::state(std::string_view group_id) const {

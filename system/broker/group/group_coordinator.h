@@ -37,7 +37,7 @@
 //
 // Not modelled (yet): static membership (group.instance.id, KIP-345: the id
 // is accepted and kept, but members are treated as dynamic),
-// transactional offset commits (group_service.h keeps them), DeleteGroups.
+// transactional offset commits (group_service.h keeps them).
 // Offset retention (expire_offsets) is Kafka 2.8's with KIP-211. Where Kafka iterates
 // a hash map (leader choice after the leader leaves, ties in protocol
 // votes) this class picks the smallest member id / protocol name.
@@ -296,6 +296,29 @@ class GroupCoordinator {
   // ignored: it is told apart by `store.id`.
   void group_stored(const GroupStore& store, ErrorCode error, TimeMs now_ms, Replies& out);
 
+  // GroupCoordinator.handleDeleteGroups, for each id in order: an Empty
+  // group is deleted (it leaves memory at once: joins and commits that come
+  // next see no group), and its answer lists the tombstones to append, its
+  // offsets and (after a generation > 0) its metadata key, as
+  // GroupMetadataManager.cleanupGroupMetadata writes them. A group with
+  // members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND, one whose
+  // partition this broker does not own NOT_COORDINATOR or
+  // COORDINATOR_LOAD_IN_PROGRESS. Every deleted group waits for
+  // `group_deleted`.
+  struct DeletedGroup {
+    std::string group_id;
+    ErrorCode error = ErrorCode::none;
+    std::vector<TopicPartitionKey> offsets;
+    bool group_tombstone = false;
+    bool operator==(const DeletedGroup&) const = default;
+  };
+  std::vector<DeletedGroup> delete_groups(const std::vector<std::string>& group_ids);
+  // The append of a deleted group's tombstones ended. On an error the group
+  // comes back as it was (Kafka 3.7's coordinator runtime reverts a failed
+  // write), unless its partition was unloaded meanwhile (the next load reads
+  // the log) or a group of that id was created since.
+  void group_deleted(std::string_view group_id, ErrorCode error);
+
   // Any group in memory (loaded or created).
   bool has_groups() const { return !groups_.empty(); }
 
@@ -391,6 +414,8 @@ class GroupCoordinator {
   std::map<std::string, Group, std::less<>> groups_;
   std::uint64_t timer_sequence_ = 0;  // orders deadlines that fall on the same ms
   std::vector<GroupStore> stores_;
+  // Deleted groups whose tombstones are being appended.
+  std::map<std::string, Group, std::less<>> deleting_;
   std::uint64_t next_store_id_ = 1;
 };
 

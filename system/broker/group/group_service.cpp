@@ -28,7 +28,8 @@ GroupService::GroupService(sim::Runtime& rt, const BrokerConfig& config, std::sh
       random_(rt.random("broker.group")),
       coordinator_(group_config(config), random_),
       replies_(rt.parker()),
-      timers_(rt.parker()) {}
+      timers_(rt.parker()),
+      stores_done_(rt.parker()) {}
 
 // --- plumbing --------------------------------------------------------------------------------------
 
@@ -37,10 +38,12 @@ void GroupService::deliver(Replies& out) {
   out.clear();
   // Group records to store, each from a fiber of its own (the caller may be
   // the timer fiber, which must not wait for replicas).
-  for (auto& store : coordinator_.take_stores())
+  for (auto& store : coordinator_.take_stores()) {
+    ++stores_in_flight_[store.group_id];
     rt_.spawn("group-store", [self = shared_from_this(), store = std::move(store)]() mutable {
       self->store_group(std::move(store));
     });
+  }
   replies_.notify_all();
   timers_.notify_all();  // a call may have moved the earliest deadline
 }
@@ -156,7 +159,10 @@ void apply_record(LoadedPartition& out, const RecordView& r) {
   if (const auto* k = std::get_if<OffsetCommitKey>(&*key)) {
     const TopicPartitionKey tp{k->topic, PartitionId(k->partition)};
     if (!r.value) {
-      out.offsets[k->group].erase(tp);
+      // A group whose offsets all got tombstones is not loaded (an empty
+      // entry would bring it back as an Empty group).
+      auto g = out.offsets.find(k->group);
+      if (g != out.offsets.end() && g->second.erase(tp) && g->second.empty()) out.offsets.erase(g);
       return;
     }
     auto v = decode_offset_commit_value(*r.value);
@@ -289,6 +295,9 @@ void GroupService::store_group(GroupStore store) {
   const Bytes v = encode_value(store.value);
   b.append(rt_.wall_ms(), ByteView(key), ByteView(v));
   ErrorCode e = append(store.group_id, b.finish());
+  if (auto it = stores_in_flight_.find(store.group_id); it != stores_in_flight_.end() && --it->second == 0)
+    stores_in_flight_.erase(it);
+  stores_done_.notify_all();
   if (e == ErrorCode::request_timed_out) e = ErrorCode::rebalance_in_progress;
   if (e == ErrorCode::invalid_commit_offset_size) e = ErrorCode::unknown_server_error;
   if (e != ErrorCode::none)
@@ -644,6 +653,54 @@ ListGroupsResponse GroupService::list_groups(const RequestHeader&, const ListGro
   return resp;
 }
 
+// GroupCoordinator.handleDeleteGroups; the tombstones of one partition's
+// groups go in one batch, and each answer waits for its batch to commit
+// (Kafka 3.7's coordinator write, with GroupCoordinatorService's error
+// mapping). A repeated id is answered once (Kafka keys the answers by id).
+DeleteGroupsResponse GroupService::delete_groups(const RequestHeader&, const DeleteGroupsRequest& r) {
+  std::vector<std::string> ids;
+  for (const auto& id : r.groups_names)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  auto deleted = coordinator_.delete_groups(ids);
+  std::map<std::int32_t, std::vector<const GroupCoordinator::DeletedGroup*>> by_partition;
+  for (const auto& d : deleted)
+    if (d.error == ErrorCode::none) by_partition[coordinator_.partition_for(d.group_id)].push_back(&d);
+  // The group's last record (the Empty one a LeaveGroup stored) goes in first.
+  for (const auto& d : deleted)
+    while (d.error == ErrorCode::none && stores_in_flight_.count(d.group_id)) stores_done_.wait("group.delete");
+  std::map<std::string, ErrorCode> errors;
+  for (const auto& [partition, groups] : by_partition) {
+    BatchBuilder b(BatchOptions{});
+    std::size_t records = 0;
+    for (const auto* d : groups) {
+      for (const auto& tp : d->offsets) {
+        const Bytes key = encode_key(OffsetCommitKey{d->group_id, tp.topic, tp.partition.value()});
+        b.append(rt_.wall_ms(), ByteView(key), std::nullopt);
+        ++records;
+      }
+      if (d->group_tombstone) {
+        const Bytes key = encode_key(GroupMetadataKey{d->group_id});
+        b.append(rt_.wall_ms(), ByteView(key), std::nullopt);
+        ++records;
+      }
+    }
+    ErrorCode e = records == 0 ? ErrorCode::none : append(groups.front()->group_id, b.finish());
+    if (e == ErrorCode::request_timed_out) e = ErrorCode::coordinator_not_available;
+    if (e == ErrorCode::invalid_commit_offset_size) e = ErrorCode::unknown_server_error;
+    for (const auto* d : groups) {
+      coordinator_.group_deleted(d->group_id, e);
+      errors[d->group_id] = e;
+      if (e == ErrorCode::none) ++stats_.groups_deleted;
+    }
+    rt_.log().info("group coordinator: deleting {} group(s) of {}-{}: {}", groups.size(), k_offsets_topic,
+                   partition, to_string(e));
+  }
+  DeleteGroupsResponse resp;
+  for (const auto& d : deleted)
+    resp.results.push_back({d.group_id, d.error == ErrorCode::none ? errors.at(d.group_id) : d.error, {}});
+  return resp;
+}
+
 }  // namespace samsa::broker::group
 
 #include "system/broker/server.h"
@@ -690,6 +747,9 @@ void add_group_handlers(Server& server, std::shared_ptr<GroupService> g) {
              }));
   server.add(ApiKey::list_groups, serve_group<ListGroupsRequest>([g](const RequestHeader& h, const auto& r) {
                return g->list_groups(h, r);
+             }));
+  server.add(ApiKey::delete_groups, serve_group<DeleteGroupsRequest>([g](const RequestHeader& h, const auto& r) {
+               return g->delete_groups(h, r);
              }));
   // KafkaApis.handleLeaderAndIsrRequest's onLeadershipChange callback, and
   // StopReplica's resignation.

@@ -23,6 +23,11 @@
 //    the partition is loading (COORDINATOR_LOAD_IN_PROGRESS) while its log is
 //    read from the start to the log end; the last record of each key wins
 //    (tombstones delete); then it is owned.
+//  - DeleteGroups deletes Empty groups: their offsets' and metadata's
+//    tombstones are appended with acks=all and the answer waits for the
+//    append (Kafka 3.7's GroupCoordinatorShard.deleteGroups, a coordinator
+//    write; Kafka 2.8's cleanupGroupMetadata appended them with acks=0, so a
+//    failover could bring a deleted group back).
 //  - Every offsets.retention.check.interval.ms, offsets older than
 //    offsets.retention.minutes expire as GroupCoordinator::expire_offsets
 //    says; their tombstones (and an emptied group's) are appended. When it stops being leader the
@@ -51,6 +56,7 @@ struct GroupServiceStats {
   std::uint64_t append_failures = 0;
   std::uint64_t offsets_expired = 0;  // offsets removed by offsets.retention.minutes
   std::uint64_t groups_removed = 0;   // Dead groups whose metadata got a tombstone
+  std::uint64_t groups_deleted = 0;   // by DeleteGroups (their tombstones committed)
 };
 
 class GroupService : public std::enable_shared_from_this<GroupService> {
@@ -84,6 +90,8 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   protocol::DescribeGroupsResponse describe_groups(const protocol::RequestHeader& h,
                                                    const protocol::DescribeGroupsRequest& r);
   protocol::ListGroupsResponse list_groups(const protocol::RequestHeader& h, const protocol::ListGroupsRequest& r);
+  protocol::DeleteGroupsResponse delete_groups(const protocol::RequestHeader& h,
+                                               const protocol::DeleteGroupsRequest& r);
 
   // --- transactional offset commits (KIP-98, KIP-447; GroupCoordinator.handleTxnCommitOffsets) ---
   // Appends the offsets as a transactional batch of the producer to the
@@ -131,6 +139,10 @@ class GroupService : public std::enable_shared_from_this<GroupService> {
   std::map<RequestId, Reply> ready_;
   sim::WaitQueue replies_;
   sim::WaitQueue timers_;
+  // Group records being appended, by group: a deletion's tombstones go in
+  // after them (else a reload would find the group after its tombstone).
+  std::map<std::string, int, std::less<>> stores_in_flight_;
+  sim::WaitQueue stores_done_;
   RequestId next_request_ = 1;
   GroupServiceStats stats_;
 };
@@ -141,7 +153,8 @@ namespace samsa::broker {
 class Server;
 namespace group {
 // Adds FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-// OffsetCommit, OffsetFetch, DescribeGroups and ListGroups to the table, and
+// OffsetCommit, OffsetFetch, DescribeGroups, ListGroups and DeleteGroups to
+// the table, and
 // wraps LeaderAndIsr and StopReplica so that the offsets partitions this
 // broker leads are loaded and unloaded after each.
 void add_group_handlers(Server& server, std::shared_ptr<GroupService> groups);

@@ -145,3 +145,80 @@ TEST_CASE("consumer group on brokers: every record read, no two owners in a gene
   // session.timeout.ms + the rebalance (bounded by max.poll.interval.ms).
   CHECK(obs.survivor_owns_all_ms - obs.crash_ms <= 6000 + 10000);
 }
+
+TEST_CASE("consumer group on brokers: a coordinator crash while a member's JoinGroup is parked ends the wait "
+          "at once; the member finds the next coordinator (AbstractCoordinator.markCoordinatorUnknown)",
+          "[client][consumer]") {
+  auto wc = samsa::testing::quiet_config(6);
+  if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"offsets.topic.num.partitions", "1"},
+                           {"offsets.topic.replication.factor", "3"},
+                           {"min.insync.replicas", "2"},
+                           {"group.initial.rebalance.delay.ms", "100"}}});
+  Observed obs;
+  bool b_started = false;
+  std::int64_t b_assigned_ms = -1;
+  world.add_node("producer", [&](sim::Runtime& rt) { produce_all(rt, cluster, obs); });
+  world.add_node("c1", [&](sim::Runtime& rt) {
+    rt.sleep(std::chrono::seconds(2));
+    auto cfg = client::make_consumer_config(consumer_props("c1"));
+    REQUIRE(cfg.ok());
+    Consumer c(rt, *cfg);
+    c.on_assign = [&](const client::AssignOutcome& a) { obs.assignments[a.generation]["c1"] = a.partitions; };
+    c.subscribe({"t"});
+    bool slow_once = false;
+    while (sim::to_ms(rt.now().since_epoch) < 60000) {
+      (void)c.poll(std::chrono::milliseconds(200));
+      // Slow processing while c2 joins: c2's JoinGroup stays parked at the
+      // coordinator (the rebalance waits for c1, up to max.poll.interval.ms).
+      if (b_started && !slow_once) {
+        slow_once = true;
+        rt.sleep(std::chrono::seconds(8));
+      }
+    }
+  });
+  world.add_node("c2", [&](sim::Runtime& rt) {
+    while (obs.assignments.empty()) rt.sleep(std::chrono::milliseconds(100));
+    rt.sleep(std::chrono::seconds(1));
+    auto cfg = client::make_consumer_config(consumer_props("c2"));
+    REQUIRE(cfg.ok());
+    Consumer c(rt, *cfg);
+    c.on_assign = [&](const client::AssignOutcome& a) {
+      obs.assignments[a.generation]["c2"] = a.partitions;
+      if (obs.crash_ms >= 0 && b_assigned_ms < 0) b_assigned_ms = sim::to_ms(rt.now().since_epoch);
+    };
+    c.subscribe({"t"});
+    b_started = true;
+    while (sim::to_ms(rt.now().since_epoch) < 60000) (void)c.poll(std::chrono::milliseconds(200));
+  });
+  world.add_node("nemesis", [&](sim::Runtime& rt) {
+    while (!b_started) rt.sleep(std::chrono::milliseconds(10));
+    rt.sleep(std::chrono::seconds(2));  // c2's JoinGroup is parked
+    RawClient raw(rt, "nemesis");
+    protocol::FindCoordinatorRequest req;
+    req.key = "g";
+    auto resp = raw.call<protocol::FindCoordinatorResponse>(cluster.address(1), req, 3, std::chrono::seconds(5));
+    REQUIRE(resp);
+    REQUIRE(resp->error_code == protocol::ErrorCode::none);
+    obs.crash_ms = sim::to_ms(rt.now().since_epoch);
+    world.crash(static_cast<sim::NodeId>(resp->node_id.value()));
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(70));
+  INFO(r.report);
+  REQUIRE(obs.crash_ms >= 0);
+  REQUIRE(b_assigned_ms >= 0);
+  INFO("c2 assigned " << b_assigned_ms - obs.crash_ms << " ms after the crash");
+  // The JoinGroup's own timeout is max.poll.interval.ms + 5 s (15 s); the
+  // crash ends it, and the next coordinator is known once the controller
+  // moves the offsets partition (zookeeper.session.timeout.ms).
+  CHECK(b_assigned_ms - obs.crash_ms < 10000);
+  // No two owners in one generation.
+  for (const auto& [gen, members] : obs.assignments) {
+    std::set<TopicPartition> seen;
+    for (const auto& [m, parts] : members)
+      for (const auto& tp : parts) CHECK(seen.insert(tp).second);
+  }
+}

@@ -386,6 +386,90 @@ TEST_CASE("storeOffsets: a commit counts once appended; of two appends the later
   CHECK(f.gc.fetch_offsets("standalone", std::nullopt).second.at(tp).offset == protocol::Offset(9));
 }
 
+// ---- DeleteGroups ---------------------------------------------------------------
+
+namespace {
+
+std::vector<ErrorCode> errors_of(const std::vector<GroupCoordinator::DeletedGroup>& d) {
+  std::vector<ErrorCode> out;
+  for (const auto& x : d) out.push_back(x.error);
+  return out;
+}
+
+OffsetCommitRequest standalone_commit(const std::string& group, const TopicPartitionKey& tp, std::int64_t offset) {
+  OffsetCommitRequest c;
+  c.group_id = group;
+  c.offsets = {{tp, CommittedOffset{protocol::Offset(offset), protocol::LeaderEpoch::none(), "", 0}}};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("DeleteGroups: only an Empty group is deleted, with tombstones for its offsets and (after generation 0) "
+          "its metadata; others are NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, NOT_COORDINATOR, LOAD_IN_PROGRESS",
+          "[broker][group]") {
+  Fixture f;
+  TimeMs now = 0;
+  const TopicPartitionKey tp{"t", PartitionId(0)};
+  const std::string id = f.stable_single_member(now);
+  OffsetCommitRequest c = standalone_commit(k_group, tp, 7);
+  c.member_id = id;
+  c.generation_id = GenerationId(1);
+  REQUIRE(f.gc.commit_offsets(c, now, f.out) == std::vector<ErrorCode>{ErrorCode::none});
+  REQUIRE(f.gc.commit_offsets(standalone_commit("standalone", tp, 5), now, f.out)[0] == ErrorCode::none);
+
+  CHECK(errors_of(f.gc.delete_groups({k_group, "nobody"})) ==
+        std::vector<ErrorCode>{ErrorCode::non_empty_group, ErrorCode::group_id_not_found});
+  CHECK(f.gc.state(k_group) == GroupState::stable);
+  // While the only member leaves, the group rebalances (still not empty), then is Empty.
+  f.gc.leave_group(k_group, {id}, now, f.out);
+  REQUIRE(f.gc.state(k_group) == GroupState::empty);
+
+  const auto deleted = f.gc.delete_groups({k_group, "standalone"});
+  REQUIRE(deleted.size() == 2);
+  CHECK(deleted[0] == GroupCoordinator::DeletedGroup{k_group, ErrorCode::none, {tp}, true});
+  CHECK(deleted[1] == GroupCoordinator::DeletedGroup{"standalone", ErrorCode::none, {tp}, false});  // offsets only
+  CHECK_FALSE(f.gc.state(k_group));
+  CHECK(f.gc.fetch_offsets(k_group, std::nullopt).second.empty());
+  CHECK(f.gc.describe_group(k_group).second.state == GroupState::dead);
+  // Deleted until the tombstones are in, and after.
+  CHECK(errors_of(f.gc.delete_groups({k_group})) == std::vector<ErrorCode>{ErrorCode::group_id_not_found});
+  f.gc.group_deleted(k_group, ErrorCode::none);
+  f.gc.group_deleted("standalone", ErrorCode::none);
+  CHECK_FALSE(f.gc.state("standalone"));
+  CHECK(f.gc.fetch_offsets("standalone", std::nullopt).second.empty());
+
+  const std::int32_t p = f.gc.partition_for("elsewhere");
+  f.gc.set_partition_status(p, PartitionStatus::loading, f.out);
+  CHECK(errors_of(f.gc.delete_groups({"elsewhere"})) == std::vector<ErrorCode>{ErrorCode::coordinator_load_in_progress});
+  f.gc.set_partition_status(p, PartitionStatus::not_owned, f.out);
+  CHECK(errors_of(f.gc.delete_groups({"elsewhere"})) == std::vector<ErrorCode>{ErrorCode::not_coordinator});
+}
+
+TEST_CASE("DeleteGroups: a failed tombstone append brings the group back as it was, unless its partition was "
+          "unloaded or the id was taken meanwhile",
+          "[broker][group]") {
+  Fixture f;
+  const TopicPartitionKey tp{"t", PartitionId(3)};
+  for (const char* g : {"a", "b", "c"})
+    REQUIRE(f.gc.commit_offsets(standalone_commit(g, tp, 11), 0, f.out)[0] == ErrorCode::none);
+  REQUIRE(errors_of(f.gc.delete_groups({"a", "b", "c"})) ==
+          std::vector<ErrorCode>(3, ErrorCode::none));
+  f.gc.group_deleted("a", ErrorCode::coordinator_not_available);
+  CHECK(f.gc.fetch_offsets("a", std::nullopt).second.at(tp).offset == protocol::Offset(11));
+  CHECK(f.gc.state("a") == GroupState::empty);
+  // "b" is committed to anew before its deletion fails: the new group stays.
+  REQUIRE(f.gc.commit_offsets(standalone_commit("b", tp, 20), 0, f.out)[0] == ErrorCode::none);
+  f.gc.group_deleted("b", ErrorCode::not_coordinator);
+  CHECK(f.gc.fetch_offsets("b", std::nullopt).second.at(tp).offset == protocol::Offset(20));
+  // "c"'s partition moves away and back: the load, not the failed delete, says what exists.
+  const std::int32_t p = f.gc.partition_for("c");
+  f.gc.set_partition_status(p, PartitionStatus::not_owned, f.out);
+  f.gc.set_partition_status(p, PartitionStatus::owned, f.out);
+  f.gc.group_deleted("c", ErrorCode::not_coordinator);
+  CHECK_FALSE(f.gc.state("c"));
+}
+
 // ---- the state-machine test --------------------------------------------------
 
 namespace {
@@ -1005,6 +1089,64 @@ TEST_CASE("offset retention agrees with a model of removeExpiredOffsets over ran
           RC_ASSERT(committed_topics(f, group) == want);
         }
         if (!model.count(k_group) && !f.gc.state(k_group)) return;  // g is gone: nothing more to do with it
+      }
+    }
+  });
+}
+
+TEST_CASE("DeleteGroups agrees with a model over random commits, a leave, deletes and failed tombstone appends",
+          "[broker][group]") {
+  rc::prop("only Empty groups go, with one tombstone per offset; a failed append restores the group", [] {
+    Fixture f;
+    TimeMs now = 0;
+    const std::vector<std::string> topics{"a", "b", "c"};
+    const std::string id = stable_subscribed(f, {"a"}, now);
+    bool has_member = true;
+    // The model: each group in memory -> the topics it has offsets for;
+    // deleted groups whose tombstones are being appended.
+    std::map<std::string, std::set<std::string>> model{{k_group, {}}};
+    std::map<std::string, std::set<std::string>> deleting;
+    const int steps = *rc::gen::inRange(1, 40);
+    for (int i = 0; i < steps; ++i) {
+      now += *rc::gen::inRange(0, 3000);
+      if (has_member) RC_ASSERT(f.gc.heartbeat(k_group, id, GenerationId(1), now, f.out) == ErrorCode::none);
+      const int what = *rc::gen::inRange(0, 5);
+      const std::string topic = *rc::gen::elementOf(topics);
+      if (what == 0) {
+        const std::string group = *rc::gen::element<std::string>("s1", "s2");
+        commit(f, group, "", GenerationId::none(), {topic}, now);
+        model[group].insert(topic);
+      } else if (what == 1 && has_member) {
+        commit(f, k_group, id, GenerationId(1), {topic}, now);
+        model[k_group].insert(topic);
+      } else if (what == 2 && has_member) {
+        RC_ASSERT(f.gc.leave_group(k_group, {id}, now, f.out).error == ErrorCode::none);
+        has_member = false;
+      } else if (what == 3) {
+        const std::string group = *rc::gen::element<std::string>(k_group, "s1", "s2", "nobody");
+        GroupCoordinator::DeletedGroup expected{group, ErrorCode::group_id_not_found, {}, false};
+        if (group == k_group && has_member) {
+          expected.error = ErrorCode::non_empty_group;
+        } else if (model.count(group)) {
+          expected.error = ErrorCode::none;
+          for (const auto& t : model[group]) expected.offsets.push_back(tp_of(t));
+          expected.group_tombstone = group == k_group;  // generation 2 after the leave; the others 0
+          deleting[group] = model[group];
+          model.erase(group);
+        }
+        RC_ASSERT(f.gc.delete_groups({group}) == std::vector<GroupCoordinator::DeletedGroup>{expected});
+      } else if (!deleting.empty()) {
+        auto it = deleting.begin();
+        std::advance(it, *rc::gen::inRange<std::size_t>(0, deleting.size()));
+        const bool failed = *rc::gen::arbitrary<bool>();
+        f.gc.group_deleted(it->first, failed ? ErrorCode::not_enough_replicas : ErrorCode::none);
+        // A group committed to anew meanwhile stays as it is.
+        if (failed && !model.count(it->first)) model[it->first] = it->second;
+        deleting.erase(it);
+      }
+      for (const std::string g : {k_group, "s1", "s2"}) {
+        RC_ASSERT(f.gc.state(g).has_value() == (model.count(g) > 0));
+        RC_ASSERT(committed_topics(f, g) == (model.count(g) ? model[g] : std::set<std::string>{}));
       }
     }
   });

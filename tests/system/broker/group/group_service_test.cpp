@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "scenarios/broker/cluster.h"
+#include "system/broker/group/offsets_records.h"
 #include "scenarios/broker/driver.h"
 #include "tests/sim/world_helpers.h"
 
@@ -282,4 +283,133 @@ TEST_CASE("group coordinator on brokers: an OffsetCommit v2 retention_time_ms ex
   CHECK(offset_of(loaded, 1) == Offset(11));
   CHECK(offset_of(later, 0) == Offset::none());  // past its expire timestamp
   CHECK(offset_of(later, 1) == Offset(11));      // not yet 60 s old
+}
+
+namespace {
+
+// Joins `group` alone (KIP-394's second join) and syncs: generation 1, Stable.
+JoinGroupResponse join_alone(RawClient& c, const sim::Address& coord, const std::string& group) {
+  JoinGroupRequest join;
+  join.group_id = group;
+  join.session_timeout_ms = 10000;
+  join.rebalance_timeout_ms = 10000;
+  join.protocol_type = "consumer";
+  auto& proto = join.protocols.emplace_back();
+  proto.name = "range";
+  proto.metadata = bytes_of("sub");
+  join.member_id = c.call<JoinGroupResponse>(coord, join, 5, k_call)->member_id;
+  const JoinGroupResponse joined = *c.call<JoinGroupResponse>(coord, join, 5, k_call);
+  SyncGroupRequest sync;
+  sync.group_id = group;
+  sync.generation_id = joined.generation_id;
+  sync.member_id = joined.member_id;
+  sync.assignments.push_back({joined.member_id, bytes_of("assignment"), {}});
+  (void)c.call<SyncGroupResponse>(coord, sync, 3, k_call);
+  return joined;
+}
+
+bool commit_offset(RawClient& c, const sim::Address& coord, const std::string& group, GenerationId generation,
+                   const std::string& member, std::int64_t offset) {
+  protocol::OffsetCommitRequest commit;
+  commit.group_id = group;
+  commit.generation_id_or_member_epoch = generation;
+  commit.member_id = member;
+  auto& t = commit.topics.emplace_back();
+  t.name = "t";
+  t.partitions.push_back({PartitionId(0), Offset(offset), LeaderEpoch(0), -1, "", {}});
+  auto r = c.call<OffsetCommitResponse>(coord, commit, 7, k_call);
+  return r && r->topics[0].partitions[0].error_code == ErrorCode::none;
+}
+
+std::vector<ErrorCode> delete_groups(RawClient& c, const sim::Address& coord, std::vector<std::string> groups,
+                                     std::int16_t version) {
+  DeleteGroupsRequest req;
+  req.groups_names = std::move(groups);
+  auto r = c.call<DeleteGroupsResponse>(coord, req, version, k_call);
+  std::vector<ErrorCode> out;
+  if (r)
+    for (const auto& g : r->results) out.push_back(g.error_code);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("group coordinator on brokers: DeleteGroups deletes an Empty group; its offsets and the group stay gone "
+          "after a coordinator failover",
+          "[broker][group]") {
+  auto wc = samsa::testing::quiet_config(14);
+  if (const char* l = std::getenv("SAMSA_TEST_LOG")) wc.log_level = l;
+  sim::World world(wc);
+  Cluster cluster(world, {3,
+                          {{"offsets.topic.num.partitions", "3"},
+                           {"offsets.topic.replication.factor", "3"},
+                           {"min.insync.replicas", "2"},
+                           {"group.initial.rebalance.delay.ms", "100"}}});
+  // A control group in the same offsets partition, not deleted: it must come back.
+  auto same_partition = [](std::string name) {
+    while (broker::group::offsets_partition_for(name, 3) != broker::group::offsets_partition_for("gone", 3))
+      name += "+";
+    return name;
+  };
+  const std::string kept = same_partition("kept"), never = same_partition("never");
+  bool done = false;
+  bool advertised = false;
+  std::vector<ErrorCode> while_member, deleted, again, after_failover;
+  std::optional<OffsetFetchResponse> gone_before, gone_after, kept_after;
+  std::string state_after;
+  BrokerId old_coordinator = BrokerId::none(), new_coordinator = BrokerId::none();
+  world.add_node("client", [&](sim::Runtime& rt) {
+    RawClient c(rt, "admin");
+    auto coord = find_coordinator(rt, c, cluster, "gone", &old_coordinator);
+    REQUIRE(coord);
+    if (auto v = c.call<ApiVersionsResponse>(*coord, ApiVersionsRequest{}, 3, k_call))
+      for (const auto& k : v->api_keys) advertised = advertised || (k.api_key == 42 && k.max_version == 2);
+    const JoinGroupResponse member = join_alone(c, *coord, "gone");
+    REQUIRE(commit_offset(c, *coord, "gone", member.generation_id, member.member_id, 42));
+    REQUIRE(commit_offset(c, *coord, kept, GenerationId::none(), "", 7));
+    while_member = delete_groups(c, *coord, {"gone"}, 2);
+    LeaveGroupRequest leave;
+    leave.group_id = "gone";
+    leave.member_id = member.member_id;
+    REQUIRE(c.call<LeaveGroupResponse>(*coord, leave, 1, k_call));
+    deleted = delete_groups(c, *coord, {"gone", never, "gone"}, 0);
+    again = delete_groups(c, *coord, {"gone"}, 1);
+    gone_before = fetch_offsets(c, *coord, "gone");
+    world.crash(static_cast<sim::NodeId>(old_coordinator.value()));
+    c.drop(*coord);
+    for (int attempt = 0; attempt < 40 && !kept_after; ++attempt) {
+      rt.sleep(std::chrono::milliseconds(500));
+      auto nc = find_coordinator(rt, c, cluster, "gone", &new_coordinator);
+      if (!nc || new_coordinator == old_coordinator) continue;
+      auto f = fetch_offsets(c, *nc, kept);
+      if (!f || f->error_code != ErrorCode::none) continue;
+      kept_after = f;
+      gone_after = fetch_offsets(c, *nc, "gone");
+      DescribeGroupsRequest describe;
+      describe.groups = {"gone"};
+      if (auto d = c.call<DescribeGroupsResponse>(*nc, describe, 5, k_call)) state_after = d->groups.at(0).group_state;
+      after_failover = delete_groups(c, *nc, {"gone"}, 2);
+    }
+    done = true;
+  });
+  for (sim::NodeId n : world.node_ids()) world.start(n);
+  const auto r = world.run(world.now() + std::chrono::seconds(120));
+  INFO(r.report);
+  REQUIRE(done);
+  CHECK(advertised);
+  CHECK(while_member == std::vector<ErrorCode>{ErrorCode::non_empty_group});
+  CHECK(deleted == std::vector<ErrorCode>{ErrorCode::none, ErrorCode::group_id_not_found});  // one answer per id
+  CHECK(again == std::vector<ErrorCode>{ErrorCode::group_id_not_found});
+  auto offset_of = [](const std::optional<OffsetFetchResponse>& f) {
+    REQUIRE(f);
+    REQUIRE(f->error_code == ErrorCode::none);
+    REQUIRE(f->topics.size() == 1);
+    return f->topics[0].partitions[0].committed_offset;
+  };
+  CHECK(offset_of(gone_before) == Offset::none());
+  CHECK(new_coordinator != old_coordinator);
+  CHECK(offset_of(kept_after) == Offset(7));
+  CHECK(offset_of(gone_after) == Offset::none());  // the tombstones were replicated and loaded
+  CHECK(state_after == "Dead");
+  CHECK(after_failover == std::vector<ErrorCode>{ErrorCode::group_id_not_found});
 }
