@@ -111,7 +111,10 @@ std::vector<Violation> run_checkers(const History& h, const std::vector<std::str
   std::vector<Violation> out;
   const SharedAnalysis one_analysis(h);  // the Kafka checkers read one view of h
   auto run = [&](const Checker& c) {
-    const nlohmann::json o = options.contains(c.name) ? options[c.name] : nlohmann::json::object();
+    // A reference, not a copy: lost-write's and unseen's options hold the
+    // whole final snapshot.
+    static const nlohmann::json no_options = nlohmann::json::object();
+    const nlohmann::json& o = options.contains(c.name) ? options[c.name] : no_options;
     for (auto& v : c.check(h, o)) out.push_back(std::move(v));
   };
   if (names.empty()) {

@@ -753,7 +753,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
 }
 
 // The view shared by the checkers inside a SharedAnalysis scope: built on
-// first use, for that history only (and as long as it has not grown).
+// first use, for that history only (built again when it has grown).
 struct Shared {
   const History* h = nullptr;
   std::size_t size = 0;
@@ -763,7 +763,8 @@ thread_local Shared* shared = nullptr;
 
 // The view of `h`: the shared one inside a scope over `h`, else `own`, built now.
 const View& view_of(const History& h, std::optional<View>& own) {
-  if (shared && shared->h == &h && shared->size == h.size()) {
+  if (shared && shared->h == &h) {
+    if (shared->size != h.size()) shared->view.reset(), shared->size = h.size();  // it grew: a new view
     if (!shared->view) shared->view = std::make_unique<View>(h);
     return *shared->view;
   }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <utility>
 
 namespace samsa::invariants {
 
@@ -20,16 +21,18 @@ nlohmann::json to_json(const Snapshot& s) {
     for (const auto& r : p.replicas) {
       nlohmann::json records = nlohmann::json::array();
       for (const auto& rec : r.records) records.push_back({rec.offset, rec.leader_epoch, rec.hash});
-      replicas.push_back({{"broker", r.broker}, {"log_start_offset", r.log_start_offset}, {"records", records}});
+      // Moved, not copied: a replica's records are most of a snapshot.
+      replicas.push_back(
+          {{"broker", r.broker}, {"log_start_offset", r.log_start_offset}, {"records", std::move(records)}});
     }
     parts.push_back({{"topic", p.topic},
                      {"partition", p.partition},
                      {"leader", p.leader},
                      {"leader_epoch", p.leader_epoch},
                      {"high_watermark", p.high_watermark},
-                     {"replicas", replicas}});
+                     {"replicas", std::move(replicas)}});
   }
-  return {{"time_ns", s.time_ns}, {"partitions", parts}};
+  return {{"time_ns", s.time_ns}, {"partitions", std::move(parts)}};
 }
 
 Snapshot snapshot_from_json(const nlohmann::json& j) {

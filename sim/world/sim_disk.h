@@ -111,10 +111,10 @@ class SimDisk final : public Disk {
   std::uint64_t unsynced_overhead_bytes() const;
 
   // --- used by SimFile --------------------------------------------------------
-  void read_latency();
+  bool read_latency();  // true when it parked
   void write_latency();
   void fsync_latency();
-  void wait_stall();
+  bool wait_stall();  // true when it parked
   void record_write(Inode& inode, std::uint64_t offset, ByteView data);
   void record_truncate(Inode& inode, std::uint64_t size_bytes);
   void fsynced(Inode& inode);

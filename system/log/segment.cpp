@@ -1,6 +1,7 @@
 #include "system/log/segment.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include "system/log/names.h"
@@ -124,9 +125,14 @@ Result<Bytes, LogErrc> Segment::read(std::uint64_t position, std::uint64_t n) {
 
 Result<std::optional<BatchHeader>, LogErrc> Segment::header_at(std::uint64_t position) {
   if (position >= size_bytes_) return std::optional<BatchHeader>{};
-  auto bytes = read(position, protocol::k_batch_header_bytes);
-  if (!bytes) return Err{bytes.error()};
-  auto h = protocol::read_batch_header(*bytes);
+  // What read() does, into a buffer on the stack: offset lookups walk many
+  // headers, and a heap vector per header was most of their cost (issue 14).
+  std::array<std::uint8_t, protocol::k_batch_header_bytes> buf{};
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_bytes_ - position));
+  auto got = file_->read(position, std::span(buf).first(n));
+  if (!got) return Err{from_disk(got.error())};
+  if (*got != n) return Err{LogErrc::storage_error};  // the file is shorter than written
+  auto h = protocol::read_batch_header(ByteView(buf.data(), n));
   if (!h || position + h->size_bytes() > size_bytes_) return Err{LogErrc::corrupt_storage};
   return std::optional<BatchHeader>{*h};
 }

@@ -1,6 +1,7 @@
 #include "system/protocol/record_batch.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -14,9 +15,15 @@ namespace {
 
 template <class T>
 T load_be(const std::uint8_t* p) {
+  // One load and a byte swap (header parsing is on every log lookup).
   using U = std::make_unsigned_t<T>;
-  U v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<U>((v << 8) | p[i]);
+  U v;
+  std::memcpy(&v, p, sizeof(U));
+  if constexpr (std::endian::native == std::endian::little) {
+    if constexpr (sizeof(U) == 2) v = static_cast<U>(__builtin_bswap16(v));
+    if constexpr (sizeof(U) == 4) v = static_cast<U>(__builtin_bswap32(v));
+    if constexpr (sizeof(U) == 8) v = static_cast<U>(__builtin_bswap64(v));
+  }
   return static_cast<T>(v);
 }
 

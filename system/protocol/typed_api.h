@@ -69,11 +69,16 @@ struct AnyRequestFrame {
 };
 Result<AnyRequestFrame, DecodeError> decode_any_request_frame(SharedFrame frame);
 
+// Bytes reserved up front for an encoded frame: most frames fit, so the
+// writer does not regrow the vector field by field (issue 14's profile).
+inline constexpr std::size_t k_frame_reserve = 512;
+
 template <class M>
 Bytes encode_request_frame(const RequestHeader& header, const M& body) {
   static_assert(M::k_is_request);
   SAMSA_ASSERT(header.api_key == M::k_api_key, "request header names another api");
   Bytes out;
+  out.reserve(k_frame_reserve);
   Writer w(out);
   w.int32(0);
   write_request_header(header, w);
@@ -87,6 +92,7 @@ Bytes encode_response_frame(std::int16_t version, std::int32_t correlation_id, c
                             const std::vector<UnknownTag>& header_tags = {}) {
   static_assert(!M::k_is_request);
   Bytes out;
+  out.reserve(k_frame_reserve);
   Writer w(out);
   w.int32(0);
   write_response_header(M::k_api_key, version, correlation_id, header_tags, w);
