@@ -312,9 +312,11 @@ NemesisSpec read_nemesis(const Reader& r, const toml::table& t, const std::strin
   for (auto& [k, def] : type->params.items()) {
     if (!t.get(k)) continue;
     if (def.is_string()) {
-      n.params[k] = r.string(t, k, path, def.get<std::string>(),
-                             def.get<std::string>().empty() ? std::vector<std::string>{}
-                                                            : std::vector<std::string>{});
+      // `disk` (crash, restart, the power losses) names a crash mode.
+      const std::vector<std::string> allowed =
+          k == "disk" ? std::vector<std::string>{"random", "keep_none", "keep_all", "torn"}
+                      : std::vector<std::string>{};
+      n.params[k] = r.string(t, k, path, def.get<std::string>(), allowed);
     } else {
       // Numbers may be ranges; signed (a clock jump goes either way).
       const Range rg = r.range(t, k, path, Range{0, 0, def.is_number_integer()}, -1e18);

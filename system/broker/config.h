@@ -199,6 +199,11 @@ std::vector<std::string_view> broker_config_synonyms(std::string_view key);
 // The key's default as Kafka renders it (KafkaConfig's defaults); nullopt for
 // a key whose default is null (log.retention.ms) or an unknown key.
 std::optional<std::string> broker_default_value(std::string_view key);
+// DescribeConfigs v3+'s Documentation (KIP-569): the key's doc string, as
+// Kafka's ConfigDef doc of KafkaConfig (broker) or LogConfig (topic);
+// nullopt for a key samsa does not model. config_docs.cpp.
+enum class ConfigDocKind : std::uint8_t { broker, topic };
+std::optional<std::string_view> config_documentation(ConfigDocKind kind, std::string_view key);
 
 // --- topic level (LogConfig) ---------------------------------------------------
 // A topic's effective configuration: the broker's defaults (through Kafka's

@@ -443,8 +443,11 @@ void Controller::set_replica_state(const TopicPartition& tp, BrokerId b, Replica
 // Kafka before KIP-380 sent StopReplica v0 (no epoch at all; KIP-570 came in
 // 2.6), so with samsa.legacy.no.broker.epoch none is sent and a request
 // meant for an earlier incarnation stops whatever the replica is now.
-LeaderEpoch Controller::stop_replica_epoch(const PartitionInfo& info) const {
+LeaderEpoch Controller::stop_replica_epoch(const TopicPartition& tp, const PartitionInfo& info) const {
   if (config_.legacy.no_broker_epoch) return LeaderEpoch::none();
+  // addStopReplicaRequestForBrokers: a topic queued for deletion sends the
+  // EpochDuringDelete sentinel, which overrides any epoch.
+  if (ctx_.topics_being_deleted.count(tp.topic)) return k_epoch_during_delete;
   return info.leadership ? info.leadership->leader_epoch : LeaderEpoch(0);
 }
 
@@ -562,7 +565,7 @@ void Controller::replicas_online(const std::vector<std::pair<TopicPartition, Bro
 void Controller::replicas_offline(const std::vector<std::pair<TopicPartition, BrokerId>>& replicas) {
   for (const auto& [tp, b] : replicas) {
     PartitionInfo& info = ctx_.partitions.at(tp);
-    if (ctx_.live_brokers.count(b)) batch_.add_stop_replica(b, StopReplicaPartition{tp, stop_replica_epoch(info), false});
+    if (ctx_.live_brokers.count(b)) batch_.add_stop_replica(b, StopReplicaPartition{tp, stop_replica_epoch(tp, info), false});
     for (int round = 0; round < k_max_election_rounds; ++round) {
       ControllerEpoch stored;
       auto current = read_leadership(tp, &stored);
@@ -580,10 +583,12 @@ void Controller::replicas_offline(const std::vector<std::pair<TopicPartition, Br
       if (w == WriteResult::ok) {
         info.leadership = *next;
         info.leadership_epoch = ctx_.epoch;
+        // A topic queued for deletion tells its replicas nothing more
+        // (ReplicaStateMachine.doHandleStateChanges, OfflineReplica).
         std::set<BrokerId> recipients;
         for (auto r : info.replicas)
           if (r != b) recipients.insert(r);
-        add_leader_and_isr(recipients, tp, false);
+        if (!ctx_.topics_being_deleted.count(tp.topic)) add_leader_and_isr(recipients, tp, false);
       }
       break;
     }
@@ -871,8 +876,12 @@ void Controller::start_topic_deletion(const std::string& topic) {
         ctx_.topics_ineligible_for_deletion.insert(topic);
         continue;
       }
+      // startReplicaDeletion: OfflineReplica first (StopReplica without
+      // delete and the replica out of the ISR, written with compare-and-set),
+      // then ReplicaDeletionStarted (StopReplica(delete), merged with it).
+      replicas_offline({{tp, b}});
+      if (resign_) return;
       batch_.add_stop_replica(b, StopReplicaPartition{tp, k_epoch_during_delete, true});
-      set_replica_state(tp, b, ReplicaState::offline);
       set_replica_state(tp, b, ReplicaState::deletion_started);
     }
   }

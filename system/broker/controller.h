@@ -145,7 +145,7 @@ class Controller {
   void add_leader_and_isr(const std::set<BrokerId>& to, const TopicPartition& tp, bool is_new);
   void add_update_metadata(const std::set<BrokerId>& to, const std::vector<TopicPartition>& tps);
   void send_batch();
-  LeaderEpoch stop_replica_epoch(const PartitionInfo& info) const;
+  LeaderEpoch stop_replica_epoch(const TopicPartition& tp, const PartitionInfo& info) const;
   bool allow_unclean(const std::string& topic) const;
   std::vector<std::pair<TopicPartition, BrokerId>> replicas_on(const BrokerSet& brokers) const;
 

@@ -168,7 +168,8 @@ std::int8_t config_type_id(std::string_view type) {
   return 0;  // UNKNOWN
 }
 
-p::DescribeConfigsResponse::DescribeConfigsResult to_message(const DescribeConfigsResult& r) {
+// include_documentation (v3+): each key's ConfigDef doc, else null.
+p::DescribeConfigsResponse::DescribeConfigsResult to_message(const DescribeConfigsResult& r, bool documentation) {
   p::DescribeConfigsResponse::DescribeConfigsResult out;
   out.error_code = r.error;
   out.error_message = r.error_message;
@@ -186,7 +187,11 @@ p::DescribeConfigsResponse::DescribeConfigsResult to_message(const DescribeConfi
     for (const auto& s : c.synonyms)
       e.synonyms.push_back({s.name, s.value, static_cast<std::int8_t>(s.source), {}});
     e.config_type = config_type_id(c.type);
-    e.documentation = std::nullopt;  // samsa keeps no documentation strings
+    e.documentation = std::nullopt;
+    if (documentation) {
+      const auto kind = r.type == ConfigResourceType::topic ? ConfigDocKind::topic : ConfigDocKind::broker;
+      if (auto d = config_documentation(kind, c.name)) e.documentation = std::string(*d);
+    }
   }
   return out;
 }
@@ -210,13 +215,14 @@ p::DescribeConfigsResponse handle_describe_configs(AdminContext& ctx, const p::R
       e.type = r.type;
       e.name = r.name;
       e.error = p::ErrorCode::coordinator_not_available;  // between sessions: retriable
-      resp.results.push_back(to_message(e));
+      resp.results.push_back(to_message(e, false));
     }
     return resp;
   }
   const bool synonyms = h.api_version >= 1 && req.include_synonyms;
+  const bool documentation = h.api_version >= 3 && req.include_documentation;
   for (const auto& r : describe_configs(*ctx.client, ctx.config, resources, synonyms))
-    resp.results.push_back(to_message(r));
+    resp.results.push_back(to_message(r, documentation));
   return resp;
 }
 

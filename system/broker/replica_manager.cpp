@@ -207,9 +207,13 @@ ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest&
     ErrorCode e = ErrorCode::none;
     if (p) {
       PartitionLock lock(*p);
-      // KIP-570: an older leader epoch than ours is fenced (-2: deletion).
+      // KIP-570, ReplicaManager.stopReplicas: the replica stops for a newer
+      // leader epoch than ours or a sentinel (EpochDuringDelete -2, NoEpoch
+      // -1 from an old request version); an older or the same epoch is
+      // FENCED_LEADER_EPOCH (the same epoch: this controller's state is not
+      // newer than what the replica already follows).
       if (!s.leader_epoch.is_none() && s.leader_epoch.value() >= 0 &&
-          s.leader_epoch < p->leader_epoch()) {
+          s.leader_epoch <= p->leader_epoch()) {
         e = ErrorCode::fenced_leader_epoch;
       } else {
         Leadership l = p->leadership();

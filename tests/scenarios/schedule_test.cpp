@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include "scenarios/nemesis.h"
 #include "scenarios/scenario.h"
+#include "scenarios/schedule.h"
+#include "tests/sim/world_helpers.h"
 
 using namespace samsa::scenarios;
 
@@ -84,4 +87,45 @@ TEST_CASE("schedule: a crash is never scheduled on a node a crash holds down", "
         if (&a != &b && a.fault == "crash" && b.fault == "crash" && a.node == b.node)
           RC_ASSERT(!(a.at_ms <= b.at_ms && b.at_ms < a.at_ms + a.duration_ms));
   });
+}
+
+TEST_CASE("nemesis restart: `disk` says what the restart keeps of unsynced writes (keep_all: a "
+          "process restart; keep_none: a power cycle); a bad mode is bad input", "[scenarios][schedule]") {
+  using namespace std::chrono_literals;
+  const Nemesis* restart = find_nemesis("restart");
+  REQUIRE(restart);
+  for (const std::string mode : {"keep_all", "keep_none"}) {
+    INFO(mode);
+    samsa::sim::World world(samsa::testing::quiet_config(3));
+    int starts = 0;
+    std::uint64_t size_after = 99;
+    const auto n = world.add_node("n", [&](samsa::sim::Runtime& rt) {
+      auto f = rt.disk().open("data", {.create = true});
+      REQUIRE(f.ok());
+      if (++starts == 1) {
+        REQUIRE((*f)->append(samsa::as_bytes(std::string("unsynced"))).ok());  // no fsync
+        rt.sleep(10s);
+      } else {
+        size_after = (*f)->size();
+      }
+    });
+    world.start(n);
+    samsa::sim::Random rng(2);
+    const nlohmann::json drawn = restart->draw(rng, nlohmann::json{{"disk", mode}});
+    const FaultEvent e{1000, "restart", "n", "", 0, drawn};
+    world.spawn("nemesis", [&] {
+      world.control().sleep(1s);
+      restart->apply(world, e, n, 0);
+    });
+    (void)world.run(world.now() + 5s);
+    CHECK(starts == 2);
+    CHECK(size_after == (mode == "keep_all" ? 8u : 0u));
+  }
+  // Unset (random): nothing written into the event, so older schedules stay as they were.
+  samsa::sim::Random rng(1);
+  CHECK(restart->draw(rng, nlohmann::json{{"disk", "random"}}).empty());
+  auto bad = scenario_from_text(pingpong().text + "\n[[nemesis]]\nname = \"restart\"\ndisk = \"nope\"\n",
+                                "bad.toml", "bad", {});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().to_string().find("disk") != std::string::npos);
 }

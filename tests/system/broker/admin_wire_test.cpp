@@ -204,6 +204,42 @@ TEST_CASE("DescribeConfigs: librdkafka's request for a topic and a broker, answe
   });
 }
 
+TEST_CASE("DescribeConfigs v3+ with include_documentation answers each key's doc string; "
+          "without it the documentation is null", "[broker][admin][wire]") {
+  Rig rig;
+  rig.run([&](sim::Runtime& rt) {
+    rig.create(rt, "t", {});
+    RawClient c(rt, "test");
+    (void)rig.leader(rt, c, "t");
+    for (bool docs : {false, true}) {
+      INFO("include_documentation " << docs);
+      protocol::DescribeConfigsRequest req;
+      req.resources.push_back({4, "1", std::nullopt, {}});
+      req.resources.push_back({2, "t", std::nullopt, {}});
+      req.include_documentation = docs;
+      auto r = c.call<protocol::DescribeConfigsResponse>(rig.cluster.address(1), req, 4, std::chrono::seconds(5));
+      REQUIRE(r);
+      REQUIRE(r->results.size() == 2);
+      for (const auto& res : r->results) {
+        CHECK(res.error_code == ErrorCode::none);
+        CHECK(res.configs.size() > 10);
+        for (const auto& e : res.configs) {
+          INFO(e.name);
+          CHECK(e.documentation.has_value() == docs);
+        }
+      }
+      if (docs) {
+        const auto* mis = entry(r->results[1], "min.insync.replicas");
+        REQUIRE(mis);
+        CHECK(mis->documentation->find("acks=all") != std::string::npos);
+        const auto* dirs = entry(r->results[0], "log.dirs");
+        REQUIRE(dirs);
+        CHECK(dirs->documentation->find("log data") != std::string::npos);
+      }
+    }
+  });
+}
+
 TEST_CASE("a topic's min.insync.replicas from its configs decides acks=all, not the broker's",
           "[broker][replica_manager][wire]") {
   Rig rig(Settings{{"min.insync.replicas", "2"}});

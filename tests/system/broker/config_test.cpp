@@ -232,3 +232,23 @@ TEST_CASE("topic config: broker defaults through Kafka's synonyms, overrides by 
   CHECK(bad.error().message ==
         "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1");
 }
+
+TEST_CASE("config documentation: every broker and topic key samsa models has its doc string",
+          "[broker][config]") {
+  auto c = make_broker_config({});
+  REQUIRE(c.ok());
+  for (const auto& v : describe_broker_config(*c)) {
+    INFO(v.name);
+    const auto d = config_documentation(ConfigDocKind::broker, v.name);
+    REQUIRE(d);
+    CHECK(d->size() > 20);
+  }
+  for (const auto& v : describe_topic_config(TopicConfig{})) {
+    INFO(v.name);
+    const auto d = config_documentation(ConfigDocKind::topic, v.name);
+    REQUIRE(d);
+    CHECK(d->size() > 20);
+  }
+  CHECK_FALSE(config_documentation(ConfigDocKind::broker, "no.such.key"));
+  CHECK_FALSE(config_documentation(ConfigDocKind::topic, "log.dirs"));  // a broker key only
+}

@@ -499,6 +499,44 @@ TEST_CASE("controller: a topic with a replica on a broker that is down waits for
   CHECK_FALSE(rig.cl.zk->state().find("/admin/delete_topics/gone"));
 }
 
+TEST_CASE("controller: a replica being deleted leaves the ISR first (OfflineReplica before "
+          "ReplicaDeletionStarted), with EpochDuringDelete and no LeaderAndIsr for the topic",
+          "[broker][controller][zk]") {
+  Rig rig(24);
+  rig.run_for(2s);
+  rig.create_topic("gone", 1, 3);
+  rig.run_for(2s);
+  const std::int32_t ctl = rig.active().at(0);
+  rig.cl.refuse_deletes.insert(ctl == 3 ? 2 : 3);  // the topic stays: its state can be read
+  const auto before = rig.state("gone", 0);
+  REQUIRE(before);
+  REQUIRE(before->isr.size() == 3);
+  const std::size_t sent_before = rig.cl.sent.size();
+  rig.admin([](Runtime&, coord::Client& c) { REQUIRE(mark_topic_for_deletion(c, "gone").ok()); });
+  rig.run_for(4s);
+  const auto after = rig.state("gone", 0);
+  REQUIRE(after);
+  // Every replica left the ISR, one compare-and-set each (the last member
+  // stays, as removeReplicasFromIsr keeps a one-replica ISR).
+  CHECK(after->leader == -1);
+  CHECK(after->isr.size() == 1);
+  CHECK(after->leader_epoch == before->leader_epoch + 3);
+  int lai = 0, stops = 0;
+  for (std::size_t i = sent_before; i < rig.cl.sent.size(); ++i) {
+    const auto& req = rig.cl.sent[i].request.body;
+    if (const auto* c = std::get_if<LeaderAndIsrCommand>(&req))
+      for (const auto& p : c->partitions) lai += p.tp.topic == "gone";
+    if (const auto* c = std::get_if<StopReplicaCommand>(&req))
+      for (const auto& p : c->partitions) {
+        ++stops;
+        CHECK(p.delete_partition);                               // merged with the OfflineReplica stop
+        CHECK(p.leader_epoch == protocol::LeaderEpoch(-2));  // EpochDuringDelete
+      }
+  }
+  CHECK(lai == 0);
+  CHECK(stops == 3);
+}
+
 TEST_CASE("controller: a controller partitioned from the coordinator is replaced with a higher "
           "epoch and resigns when it learns its session expired", "[broker][controller][zk]") {
   Rig rig(29);

@@ -271,3 +271,62 @@ TEST_CASE("ISR changes reach the controller batched: one notification for a burs
     CHECK(isr == two);  // the controller told broker 2
   }
 }
+
+TEST_CASE("StopReplica stops a replica only for a newer leader epoch or a sentinel "
+          "(ReplicaManager.stopReplicas): the same or an older epoch is FENCED_LEADER_EPOCH",
+          "[broker][replica_manager]") {
+  sim::World world(samsa::testing::quiet_config(6));
+  std::vector<ErrorCode> got;
+  bool t0_hosted = false, t1_hosted = true, t2_hosted = true;
+  const auto n = world.add_node("n", [&](sim::Runtime& rt) {
+    auto cfg = broker::make_broker_config({{"broker.id", "1"}, {"log.dir", "data"}});
+    REQUIRE(cfg.ok());
+    auto rm = std::make_shared<broker::ReplicaManager>(rt, *cfg);
+    rm->fence().set_broker_epoch(protocol::BrokerEpoch(100));
+    auto control = [](auto body) {
+      broker::ControlRequest r;
+      r.controller_id = protocol::BrokerId(1);
+      r.controller_epoch = protocol::ControllerEpoch(1);
+      r.broker_epoch = protocol::BrokerEpoch(100);
+      r.body = std::move(body);
+      return r;
+    };
+    broker::LeaderAndIsrCommand lai;
+    for (int i = 0; i < 3; ++i) {
+      broker::ControlPartitionState s;
+      s.tp = {"t", protocol::PartitionId(i)};
+      s.controller_epoch = protocol::ControllerEpoch(1);
+      s.leader = protocol::BrokerId(1);
+      s.leader_epoch = protocol::LeaderEpoch(3);
+      s.isr = {protocol::BrokerId(1)};
+      s.replicas = {protocol::BrokerId(1)};
+      s.is_new = true;
+      lai.partitions.push_back(s);
+    }
+    const auto made = rm->leader_and_isr(control(lai));
+    REQUIRE(made.error == ErrorCode::none);
+    for (const auto& pe : made.partitions) REQUIRE(pe.error == ErrorCode::none);
+    auto stop = [&](int partition, int epoch, bool del) {
+      broker::StopReplicaCommand c;
+      c.partitions.push_back({{"t", protocol::PartitionId(partition)}, protocol::LeaderEpoch(epoch), del});
+      auto r = rm->stop_replica(control(c));
+      REQUIRE(r.error == ErrorCode::none);
+      got.push_back(r.partitions.at(0).error);
+    };
+    stop(0, 2, true);   // older: fenced
+    stop(0, 3, true);   // the same: fenced (the replica already follows this epoch)
+    stop(0, 4, true);   // newer: stopped and deleted
+    stop(1, -2, true);  // EpochDuringDelete
+    stop(2, -1, true);  // NoEpoch (StopReplica before v3)
+    t0_hosted = rm->partition({"t", protocol::PartitionId(0)}) != nullptr;
+    t1_hosted = rm->partition({"t", protocol::PartitionId(1)}) != nullptr;
+    t2_hosted = rm->partition({"t", protocol::PartitionId(2)}) != nullptr;
+  });
+  world.start(n);
+  (void)world.run(world.now() + std::chrono::seconds(1));
+  CHECK(got == std::vector<ErrorCode>{ErrorCode::fenced_leader_epoch, ErrorCode::fenced_leader_epoch,
+                                      ErrorCode::none, ErrorCode::none, ErrorCode::none});
+  CHECK_FALSE(t0_hosted);
+  CHECK_FALSE(t1_hosted);
+  CHECK_FALSE(t2_hosted);
+}
