@@ -1,4 +1,4 @@
-"""Apache Kafka 4.x as a peer: one KRaft node started from the jars that
+"""Apache Kafka 4.x as a peer: one KRaft node (Kafka) or three (KafkaCluster), started from the jars that
 tools/setup --peers fetched (tools/peers/README.md). Used by the
 differential test and by tools/bench live."""
 import glob
