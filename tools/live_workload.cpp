@@ -14,6 +14,7 @@
 // every outcome, consumers go on until they processed every acknowledged
 // record (or --drain-ms passed), and the partitions are read back.
 #include "tools/live_workload.h"
+#include "scenarios/kafka/client_json.h"
 
 #include <fmt/format.h>
 
@@ -42,6 +43,10 @@ namespace {
 using namespace std::chrono_literals;
 using invariants::Process;
 using nlohmann::json;
+using scenarios::kafka::offsets_json;
+using scenarios::kafka::partitions_json;
+using scenarios::kafka::properties;
+using scenarios::kafka::record_json;
 using sim::Duration;
 using sim::Runtime;
 
@@ -58,19 +63,6 @@ struct WorkloadArgs {
 };
 
 using Tp = std::pair<std::string, int>;
-
-std::map<std::string, std::string> properties(const json& config, const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (const auto& k : keys) {
-    if (!config.contains(k) || config[k].is_null()) continue;
-    const json& v = config[k];
-    if (v.is_string()) out[k] = v.get<std::string>();
-    else if (v.is_boolean()) out[k] = v.get<bool>() ? "true" : "false";
-    else if (v.is_number_integer()) out[k] = std::to_string(v.get<std::int64_t>());
-    else out[k] = v.dump();
-  }
-  return out;
-}
 
 Result<std::vector<sim::Address>, std::string> parse_bootstrap(const std::string& list) {
   std::vector<sim::Address> out;
@@ -90,25 +82,6 @@ Result<std::vector<sim::Address>, std::string> parse_bootstrap(const std::string
   }
   if (out.empty()) return Err{std::string("--bootstrap: no address")};
   return out;
-}
-
-json partitions_json(const std::vector<client::TopicPartition>& parts) {
-  json a = json::array();
-  for (const auto& tp : parts) a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}});
-  return a;
-}
-
-json offsets_json(const std::map<client::TopicPartition, std::int64_t>& offsets) {
-  json a = json::array();
-  for (const auto& [tp, o] : offsets)
-    a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}, {"offset", o}});
-  return a;
-}
-
-json record_json(const client::ConsumerRecord& r) {
-  json j = {{"topic", r.topic}, {"partition", r.partition}, {"offset", r.offset}, {"value", r.value.value_or("")}};
-  if (r.key) j["key"] = *r.key;
-  return j;
 }
 
 class LiveWorkload {

@@ -37,6 +37,7 @@
 #include <stdexcept>
 
 #include "scenarios/broker/cluster.h"
+#include "scenarios/kafka/client_json.h"
 #include "scenarios/scenario.h"
 #include "scenarios/workload.h"
 #include "sim/world/world.h"
@@ -94,24 +95,6 @@ json eos_config_defaults() {
   c["max.poll.records"] = 10;
   c["fetch.max.wait.ms"] = 200;
   return c;
-}
-
-std::string as_property(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  return v.dump();
-}
-
-std::map<std::string, std::string> properties(const json& config, const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (const auto& k : keys)
-    if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
-  return out;
-}
-
-json record_json(const client::ConsumerRecord& r) {
-  return {{"topic", r.topic}, {"partition", r.partition}, {"offset", r.offset}, {"value", r.value.value_or("")}};
 }
 
 class Eos final : public Workload {
@@ -277,7 +260,7 @@ class Eos final : public Workload {
     json polls = json::array();
     std::map<TopicPartition, std::int64_t> offsets, rewind;
     for (const auto& r : records) {
-      polls.push_back(record_json(r));
+      polls.push_back(record_json(r, false));
       const TopicPartition tp{r.topic, protocol::PartitionId(r.partition)};
       offsets[tp] = r.offset + 1;
       if (!rewind.count(tp)) rewind[tp] = r.offset;
@@ -415,7 +398,7 @@ class Eos final : public Workload {
     while (rt.now().since_epoch < until) {
       proc.invoke("poll", json::object());
       json polled = json::array();
-      for (const auto& r : c.poll(300ms)) polled.push_back(record_json(r));
+      for (const auto& r : c.poll(300ms)) polled.push_back(record_json(r, false));
       read_ += polled.size();
       proc.ok("poll", {{"records", polled}});
     }

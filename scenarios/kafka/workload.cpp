@@ -1,4 +1,5 @@
 #include "scenarios/kafka/workload.h"
+#include "scenarios/kafka/client_json.h"
 
 #include <fmt/format.h>
 
@@ -82,40 +83,6 @@ json config_defaults() {
 
 // The final-state checks (the history's are [checkers]).
 const std::vector<std::string> k_checks = {"replica-divergence", "progress"};
-
-std::string as_property(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  return v.dump();
-}
-
-std::map<std::string, std::string> properties(const json& config, const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (const auto& k : keys)
-    if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
-  return out;
-}
-
-json partitions_json(const std::vector<TopicPartition>& parts) {
-  json a = json::array();
-  for (const auto& tp : parts) a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}});
-  return a;
-}
-
-json offsets_json(const std::map<TopicPartition, std::int64_t>& offsets) {
-  json a = json::array();
-  for (const auto& [tp, o] : offsets)
-    a.push_back({{"topic", tp.topic}, {"partition", tp.partition.value()}, {"offset", o}});
-  return a;
-}
-
-json record_json(const client::ConsumerRecord& r) {
-  json j = {{"topic", r.topic}, {"partition", r.partition}, {"offset", r.offset},
-            {"value", r.value.value_or("")}};
-  if (r.key) j["key"] = *r.key;
-  return j;
-}
 
 using Tp = std::pair<std::string, int>;  // topic, partition
 

@@ -39,6 +39,7 @@
 #include <stdexcept>
 
 #include "scenarios/broker/cluster.h"
+#include "scenarios/kafka/client_json.h"
 #include "scenarios/scenario.h"
 #include "scenarios/workload.h"
 #include "sim/world/world.h"
@@ -56,6 +57,8 @@ using invariants::Process;
 using invariants::Violation;
 using nlohmann::json;
 using samsa::client::TopicPartition;
+using kafka::properties;
+using kafka::record_json;
 
 const std::vector<std::string> k_broker_keys = {
     "min.insync.replicas", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
@@ -88,24 +91,6 @@ json config_defaults() {
   c["max.poll.records"] = 50;
   c["fetch.max.wait.ms"] = 300;
   return c;
-}
-
-std::string as_property(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  return v.dump();
-}
-
-std::map<std::string, std::string> properties(const json& config, const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (const auto& k : keys)
-    if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
-  return out;
-}
-
-json record_json(const client::ConsumerRecord& r) {
-  return {{"topic", r.topic}, {"partition", r.partition}, {"offset", r.offset}, {"value", r.value.value_or("")}};
 }
 
 // A number or [lo, hi] drawn from the workload's per-seed stream.
@@ -309,7 +294,7 @@ class Mirror final : public Workload {
     json polls = json::array();
     std::map<TopicPartition, std::int64_t> offsets;
     for (const auto& r : records) {
-      polls.push_back(record_json(r));
+      polls.push_back(record_json(r, false));
       offsets[{r.topic, protocol::PartitionId(r.partition)}] = r.offset + 1;
     }
     // `commit = "before-send"`: the wrong order, on purpose (a crash
@@ -424,7 +409,7 @@ class Mirror final : public Workload {
       proc.invoke("poll", json::object());
       json polled = json::array();
       for (const auto& r : c.poll(300ms)) {
-        polled.push_back(record_json(r));
+        polled.push_back(record_json(r, false));
         if (target) target_values_[r.value.value_or("")].insert({r.partition, r.offset});
       }
       (target ? target_read_ : source_read_) += polled.size();
