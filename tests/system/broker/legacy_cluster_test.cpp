@@ -10,6 +10,7 @@
 #include "scenarios/broker/driver.h"
 #include "system/broker/controller.h"
 #include "system/coord/client.h"
+#include "system/coord/kafka_layout.h"
 #include "tests/sim/world_helpers.h"
 
 using namespace samsa;
@@ -365,6 +366,117 @@ TEST_CASE("samsa.legacy.no.controller.epoch.check: a deposed controller's late U
         CHECK(named->value() == c_id);
         CHECK(acked == 10);
       }
+    }
+  }
+}
+
+namespace {
+
+// topic-0's state as the coordinator holds it (what the controller elects from).
+std::optional<coord::kafka::PartitionState> partition_state(coord::Client& zk, const std::string& topic) {
+  auto d = zk.get_data(coord::kafka::partition_state_path(topic, 0));
+  if (!d) return std::nullopt;
+  auto s = coord::kafka::parse_partition_state(std::string_view(
+      reinterpret_cast<const char*>(d->data.data()), d->data.size()));
+  if (!s) return std::nullopt;
+  return *s;
+}
+
+bool has(const std::vector<std::int32_t>& isr, int b) { return std::find(isr.begin(), isr.end(), b) != isr.end(); }
+
+}  // namespace
+
+TEST_CASE("samsa.legacy.isr.expand.below.epoch.start: a preferred leader whose high watermark lags "
+          "re-admits a follower below its epoch start, which is elected without an acknowledged "
+          "batch (KAFKA-7128); with the fix it waits and the batch survives",
+          "[broker][legacy][cluster]") {
+  for (bool legacy : {false, true}) {
+    INFO("legacy " << legacy);
+    // A follower's fetch waits 20 s at the leader when there is nothing new,
+    // so the high watermark it learned stays one batch behind that long.
+    Settings s = {{"zookeeper.session.timeout.ms", "6000"},
+                  {"leader.imbalance.check.interval.seconds", "5"},
+                  {"replica.fetch.wait.max.ms", "20000"}};
+    if (legacy) s.push_back({"samsa.legacy.isr.expand.below.epoch.start", "true"});
+    Rig rig(s, 71);
+    std::vector<Cluster::ReplicaImage> images;
+    bool y_joined = false;
+    int y_leader_epoch = -1;
+    rig.run([&](sim::Runtime& rt) {
+      RawClient c(rt, "driver");
+      auto zk = coord::Client::start(rt, coord::ClientConfig{{{"zk", 2181}}, 6000});
+      REQUIRE(zk->wait_connected(rt.deadline_after(10s)));
+      // Roles: A the controller (up until the end), P the preferred leader,
+      // Y the replica that falls out of the ISR. Assignment [P, A, Y].
+      const int a = rig.controller(rt, c).value();
+      const int p = a == 1 ? 2 : 1;
+      const int y = 6 - a - p;
+      rig.create(rt, "t", {BrokerId(p), BrokerId(a), BrokerId(y)});
+      auto l = rig.leader(rt, c, "t");
+      REQUIRE(l);
+      REQUIRE(l->value() == p);
+      auto write = [&](int to, const std::string& v) {
+        return produce(c, rig.cluster.address(to), "t", 0,
+                       make_batch({v + "0", v + "1", v + "2"}, rt.wall_ms()), -1, 3000).kind;
+      };
+      auto wait_state = [&](auto pred, int tries) {
+        for (int i = 0; i < tries; ++i) {
+          if (auto st = partition_state(*zk, "t"); st && pred(*st)) return true;
+          rt.sleep(50ms);
+        }
+        return false;
+      };
+      REQUIRE(write(p, "b0_") == ProduceResult::Kind::ok);  // offsets 0-2 on all three
+      // P crashes: A leads epoch 1 with Y.
+      rig.world.spawn("crash-p", [&] { rig.world.crash(p, sim::CrashMode::keep_all); });
+      REQUIRE(wait_state([&](const auto& st) { return st.leader == a; }, 400));
+      REQUIRE(write(a, "b1_") == ProduceResult::Kind::ok);  // 3-5 on A and Y
+      // Y crashes with offsets 0-5; P comes back and catches up.
+      rig.world.spawn("crash-y", [&] { rig.world.crash(y, sim::CrashMode::keep_all); });
+      REQUIRE(wait_state([&](const auto& st) { return !has(st.isr, y); }, 400));
+      rig.world.spawn("start-p", [&] { rig.world.start(p); });
+      REQUIRE(wait_state([&](const auto& st) { return has(st.isr, p); }, 600));
+      // b2 (6-8) is acknowledged with ISR {A, P}; P's next fetch waits at A,
+      // so P's high watermark stays 6. A's frames to P are slow from now on:
+      // once the preferred election makes P leader (epoch 2, starting at 9,
+      // high watermark 6), A's fetch that would move it on comes late.
+      REQUIRE(write(a, "b2_") == ProduceResult::Kind::ok);
+      rig.world.network().clog(a, p, 10s);
+      REQUIRE(wait_state([&](const auto& st) { return st.leader == p; }, 400));
+      // Y comes back at 6; its answers from P are slow, so it joins (or not)
+      // before it has b2.
+      rig.world.network().clog(p, y, 3s);
+      rt.sleep(10s);  // P has heard it leads
+      rig.world.spawn("start-y", [&] { rig.world.start(y); });
+      y_joined = wait_state([&](const auto& st) { return has(st.isr, y); }, 160);
+      // P and A die: only Y is left.
+      rig.world.spawn("crash-pa", [&] {
+        rig.world.crash(p, sim::CrashMode::keep_all);
+        rig.world.crash(a, sim::CrashMode::keep_all);
+      });
+      rig.world.network().unclog_all();
+      rt.sleep(20s);
+      if (auto st = partition_state(*zk, "t"); st && st->leader == y) y_leader_epoch = st->leader_epoch;
+      rig.world.spawn("start-pa", [&] {
+        rig.world.start(p);
+        rig.world.start(a);
+      });
+      rt.sleep(40s);
+      images = rig.cluster.replicas_of(rt, "t", 0);
+      zk->close();
+    }, 300);
+    REQUIRE(images.size() == 3);
+    for (const auto& img : images)
+      UNSCOPED_INFO("broker " << img.broker << " hw " << img.high_watermark << " leo " << img.log_end_offset);
+    int with_b2 = 0;
+    for (const auto& img : images) with_b2 += copies(img.values).count("b2_0");
+    CHECK(y_joined == legacy);
+    if (legacy) {
+      CHECK(y_leader_epoch > 2);  // Y elected without b2
+      CHECK(with_b2 == 0);        // an acknowledged batch lost everywhere
+    } else {
+      CHECK(y_leader_epoch == -1);
+      CHECK(with_b2 == 3);
     }
   }
 }
