@@ -782,20 +782,30 @@ std::vector<Violation> over_view(const History& h, F f) {
 }  // namespace
 
 namespace {
-// The option "snapshot" (a Snapshot as JSON), if given.
-std::optional<Snapshot> final_state_of(const json& options) {
-  if (!options.is_object() || !options.contains("snapshot")) return std::nullopt;
-  return snapshot_from_json(options["snapshot"]);
+thread_local const Snapshot* scoped_final_state = nullptr;  // a FinalState scope's
+
+// The final state lost-write and unseen judge from: the option "snapshot"
+// (a Snapshot as JSON) parsed into `parsed`, else a FinalState scope's for
+// options that are an object, else none.
+const Snapshot* final_state_of(const json& options, std::optional<Snapshot>& parsed) {
+  if (!options.is_object()) return nullptr;
+  if (options.contains("snapshot")) return &parsed.emplace(snapshot_from_json(options["snapshot"]));
+  return scoped_final_state;
 }
 }  // namespace
 
+FinalState::FinalState(const Snapshot& s) : previous_(scoped_final_state) { scoped_final_state = &s; }
+FinalState::~FinalState() { scoped_final_state = previous_; }
+
 std::vector<Violation> check_lost_write(const History& h, const json& o) {
-  const auto s = final_state_of(o);
-  return over_view(h, [&](const View& v) { return lost_write(v, s ? &*s : nullptr); });
+  std::optional<Snapshot> parsed;
+  const Snapshot* s = final_state_of(o, parsed);
+  return over_view(h, [&](const View& v) { return lost_write(v, s); });
 }
 std::vector<Violation> check_unseen(const History& h, const json& o) {
-  const auto s = final_state_of(o);
-  return over_view(h, [&](const View& v) { return unseen(v, s ? &*s : nullptr); });
+  std::optional<Snapshot> parsed;
+  const Snapshot* s = final_state_of(o, parsed);
+  return over_view(h, [&](const View& v) { return unseen(v, s); });
 }
 std::vector<Violation> check_duplicate(const History& h, const json&) { return over_view(h, duplicate); }
 std::vector<Violation> check_inconsistent_offsets(const History& h, const json&) {

@@ -275,13 +275,11 @@ RunReport Scenario::run(const RunOptions& options) const {
       checker_options[c] = o;
     }
     // The workload's final state: lost-write judges acknowledged records in
-    // no replica's log from it, unseen keeps the ones still in a log.
-    if (auto final_state = workload->final_state(ctx)) {
-      const nlohmann::json snapshot = invariants::to_json(*final_state);
-      for (const char* c : {"lost-write", "unseen"})
-        if (checker_options.contains(c) && checker_options[c].is_object() && !checker_options[c].contains("snapshot"))
-          checker_options[c]["snapshot"] = snapshot;
-    }
+    // no replica's log from it, unseen keeps the ones still in a log. Handed
+    // over in a scope, not as a JSON option (a copy of every replica's records).
+    const std::optional<invariants::Snapshot> final_state = workload->final_state(ctx);
+    std::optional<invariants::FinalState> final_state_scope;
+    if (final_state) final_state_scope.emplace(*final_state);
     if (!names.empty())
       for (auto& v : invariants::run_checkers(history, names, checker_options))
         report.violations.push_back(std::move(v));

@@ -174,7 +174,37 @@ std::vector<Violation> with_final_state(const History& h, const std::string& nam
   return out;
 }
 
+// The same checker given the final state by a FinalState scope (how the
+// runner hands it over) instead of as the option "snapshot".
+std::vector<Violation> with_final_state_scope(const History& h, const std::string& name, const Snapshot& s) {
+  const FinalState scope(s);
+  std::vector<Violation> out;
+  for (auto& v : run_checkers(h, {name}, {{name, nlohmann::json::object()}}))
+    if (v.name == name) out.push_back(v);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("lost-write, unseen: a FinalState scope judges as the option snapshot does, only while it lives",
+          "[invariants][kafka]") {
+  Timed t;
+  t.ack(1, 0, "a");
+  t.ack(1, 1, "b");
+  t.ack(1, 1, "c");
+  const Snapshot s = t0_holding({"a", "c"});
+  for (const std::string name : {"lost-write", "unseen"}) {
+    const auto by_option = with_final_state(t.h, name, s);
+    const auto by_scope = with_final_state_scope(t.h, name, s);
+    REQUIRE(by_scope.size() == by_option.size());
+    for (std::size_t i = 0; i < by_scope.size(); ++i) {
+      CHECK(by_scope[i].ops == by_option[i].ops);
+      CHECK(by_scope[i].explanation == by_option[i].explanation);
+    }
+  }
+  CHECK(with_final_state_scope(t.h, "lost-write", s).size() == 1);  // b: in no replica's log
+  CHECK(named(t.h, "lost-write").empty());                           // the scope has ended
+}
 
 TEST_CASE("lost-write: with the final state, an acknowledged record in no replica's log is lost though nothing "
           "polled; unseen keeps the ones still in a log",
