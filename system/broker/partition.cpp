@@ -365,7 +365,14 @@ Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView rec
 }
 
 void Partition::update_follower_high_watermark(Offset leader_high_watermark) {
-  high_watermark_ = std::max(high_watermark_, std::min(leader_high_watermark, log_end_offset()));
+  // Kafka 2.8 ReplicaFetcherThread.processPartitionData calls
+  // Log.updateHighWatermark(partitionData.highWatermark) on every response:
+  // the leader's high watermark clamped to [log start, log end], taken even
+  // when lower than ours (Log.updateHighWatermarkMetadata only warns of a
+  // "Non-monotonic update"). So a follower's high watermark goes back when a
+  // new leader's lags the old leader's (the new leader learned it a fetch
+  // late); only the leader's never goes back within its epoch.
+  high_watermark_ = std::clamp(leader_high_watermark, log_start_offset(), log_end_offset());
 }
 
 PartitionRead Partition::read(Offset fetch_offset, std::uint64_t max_bytes, bool up_to_log_end,

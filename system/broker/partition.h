@@ -270,6 +270,8 @@ class Partition {
   Result<void, log::LogErrc> truncate_fully_and_start_at(Offset offset);
   void truncation_done() { needs_truncation_ = false; }
   Result<log::AppendInfo, log::LogErrc> append_as_follower(ByteView records);
+  // The leader's high watermark from a fetch response, clamped to this log
+  // (Log.updateHighWatermark): may go back.
   void update_follower_high_watermark(Offset leader_high_watermark);
 
   // --- reads; caller holds the mutex ---------------------------------------------------------

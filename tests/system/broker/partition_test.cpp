@@ -342,7 +342,9 @@ class Cluster {
       r.log.push_back(rec);
       r.epochs.assign(rec.epoch, o);
     }
-    r.hw = std::max(r.hw, std::min(state_->high_watermark().value(), r.leo()));
+    // ReplicaFetcherThread.processPartitionData: the leader's HW, clamped to
+    // the follower's log (Log.updateHighWatermark); it may go back.
+    r.hw = std::min(state_->high_watermark().value(), r.leo());
   }
 
   void truncation_round(Replica& r, const Replica& l) {
