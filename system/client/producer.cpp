@@ -285,6 +285,7 @@ class Producer::Impl {
   // TransactionManager
   std::map<TopicPartition, PartitionSequences> sequences_;
   bool bump_needed_ = false;
+  std::set<TopicPartition> partitions_to_rewrite_;  // partitionsToRewriteSequences
   bool init_in_flight_ = false;
   MonoTime init_retry_at_{};
   // Sender
@@ -641,7 +642,12 @@ void Producer::Impl::complete_batch(const BatchPtr& b, ErrorCode err, std::int64
   // next sequence) is closed by a new epoch whose sequences start at 0.
   const bool gap = idempotent_ && sequence_error(err) && b->producer_id == producer_id_ && b->epoch == epoch_ &&
                    is_next_sequence(*b);
-  if (gap) bump_needed_ = true;
+  if (gap) {
+    bump_needed_ = true;
+    // TransactionManager.requestEpochBumpForPartition: the bump rewrites
+    // this partition's unacknowledged batches under the new epoch.
+    if (!transactional_) partitions_to_rewrite_.insert(b->tp);
+  }
   // A transactional producer's gap is closed by aborting and a new epoch
   // from the coordinator: the batch fails (finish_batch makes the
   // transaction abortable).
@@ -720,8 +726,9 @@ void Producer::Impl::finish_batch(const BatchPtr& b, OutcomeKind kind, ErrorCode
 // producer id (the broker takes a higher epoch whose first sequence is 0);
 // only an exhausted epoch (Short.MAX_VALUE) or no producer id at all asks
 // InitProducerId for a new id (resetIdempotentProducerId). samsa bumps once
-// nothing is in flight (Java rewrites the in-flight batches of the
-// partitions that asked and lets the others finish under the old epoch).
+// nothing is in flight (Java bumps at once, rewrites the in-flight batches
+// of the partitions that asked and lets the others finish under the old
+// epoch); reset_sequences does the rewrite.
 void Producer::Impl::maybe_init_producer_id(MonoTime now) {
   if (transactional_) return;  // init_transactions asks the coordinator
   if (!bump_pending() || init_in_flight_) return;
@@ -767,17 +774,26 @@ void Producer::Impl::maybe_init_producer_id(MonoTime now) {
 }
 
 // After a bump every partition starts again at sequence 0 under the new
-// epoch. A queued batch an earlier attempt of which may be in the log is
-// not resent under it (the broker could not tell it is a duplicate; Java
-// rewrites it): its fate is unknown. The others get new sequences when
-// drained.
+// epoch. In a partition whose sequence error asked for the bump, every
+// unacknowledged batch is resent under it with a new sequence, even one an
+// earlier attempt of which may be in the log, as the Java client does
+// (TransactionManager.bumpIdempotentProducerEpoch rewrites the in-flight
+// batches of partitionsToRewriteSequences, TxnPartitionMap.
+// startSequencesAtBeginning). The broker cannot tell such a batch is a
+// duplicate: if it answered OUT_OF_ORDER_SEQUENCE_NUMBER to a batch it had
+// stored (it remembers too few batches: samsa.legacy.dedupe.last.batch.only,
+// KAFKA-5494) the batch is stored twice. In the other partitions a batch
+// that may be in the log is not resent (Java would finish it under the old
+// epoch; samsa bumps only once nothing is in flight): its fate is unknown.
+// The others get new sequences when drained.
 void Producer::Impl::reset_sequences() {
   bump_needed_ = false;
   sequences_.clear();
   std::vector<BatchPtr> unknown;
   for (auto& [tp, q] : queues_) {
+    const bool rewrite = partitions_to_rewrite_.count(tp) > 0;
     for (auto it = q.begin(); it != q.end();) {
-      if ((*it)->maybe_written) {
+      if ((*it)->maybe_written && !rewrite) {
         unknown.push_back(*it);
         it = q.erase(it);
         continue;
@@ -788,6 +804,7 @@ void Producer::Impl::reset_sequences() {
       ++it;
     }
   }
+  partitions_to_rewrite_.clear();
   for (const auto& b : unknown)
     finish_batch(b, OutcomeKind::info, ErrorCode::out_of_order_sequence_number, -1,
                  "an earlier attempt may be in the log; not resent under the new producer epoch");

@@ -219,3 +219,29 @@ TEST_CASE("idempotence: a batch behind an acknowledged later sequence is written
   CHECK(broker.attempts == std::vector<Attempt>{{7, 0, 0}, {7, 0, 1}, {7, 0, 0}});
   CHECK(r.stats.epoch_bumps == 0);
 }
+
+// KAFKA-5494's class, the producer's half: Java's
+// TransactionManager.bumpIdempotentProducerEpoch rewrites every unacknowledged
+// batch of the partition that asked for the bump (TxnPartitionMap.
+// startSequencesAtBeginning), even one an earlier attempt of which may be in
+// the log. A broker that wrongly refuses such a retry (remembering too few
+// batches) thus stores it twice; a broker remembering five answers it as a
+// duplicate instead and never gets here.
+TEST_CASE("KIP-360: OUT_OF_ORDER_SEQUENCE_NUMBER for the next sequence bumps the epoch and resends every "
+          "unacknowledged batch of the partition from sequence 0, also the ones that may be written",
+          "[client][producer]") {
+  ScriptedBroker broker;
+  broker.ids = {{7, 0}};
+  // "a" (seq 0) and "b" (seq 1, in flight with it): ambiguous answers; the
+  // retry of "a": a gap at the broker.
+  broker.errors = {p::ErrorCode::request_timed_out, p::ErrorCode::request_timed_out,
+                   p::ErrorCode::out_of_order_sequence_number};
+  const Run r = run(broker, /*together=*/true, {{"request.timeout.ms", "1000"}});
+  REQUIRE(r.outcomes.size() == 2);
+  CHECK(r.outcomes[0].kind == OutcomeKind::ok);
+  CHECK(r.outcomes[0].offset == 0);
+  CHECK(r.outcomes[1].kind == OutcomeKind::ok);
+  CHECK(r.outcomes[1].offset == 1);
+  CHECK(broker.attempts == std::vector<Attempt>{{7, 0, 0}, {7, 0, 1}, {7, 0, 0}, {7, 1, 0}, {7, 1, 1}});
+  CHECK(r.stats.epoch_bumps == 1);
+}
