@@ -320,6 +320,16 @@ TEST_CASE("a saved schedule naming the leader replays: the runner resolves it wh
   CHECK(moved);
 }
 
+TEST_CASE("zoo/no-fetch-leader-epoch: seed 10 diverges below the high watermark with "
+          "samsa.legacy.no.fetch.leader.epoch and holds without it (KAFKA-6880)",
+          "[scenarios][kafka][zoo]") {
+  CHECK(finds("zoo/no-fetch-leader-epoch", {"replica-divergence"}, 10, 10) == 10);
+  const auto off = run("zoo/no-fetch-leader-epoch", 10, {{"samsa.legacy.no.fetch.leader.epoch", "false"}});
+  INFO(first_violation(off));
+  CHECK(off.verdict == Verdict::ok);
+  CHECK(off.demonstrated.empty());
+}
+
 TEST_CASE("the follower target is a replica of t-0 that is neither its leader nor the controller when the "
           "fault applies; a link fault may name it as its peer",
           "[scenarios][kafka][schedule]") {
