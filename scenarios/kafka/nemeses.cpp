@@ -1,7 +1,8 @@
 // The Kafka nemeses: faults named after what they do to a Kafka cluster,
 // built from sim/world's faults. Which broker they hit is the scenario's
 // `targets`: "brokers", or a dynamic target the kafka workload resolves when
-// the fault applies ("leader", "controller", "group-coordinator"). Crash,
+// the fault applies ("leader", "controller", "follower", "group-coordinator");
+// a link fault's `peers` may name one too (controller -> follower). Crash,
 // restart, pause and the link faults of nemesis.cpp apply to Kafka nodes as
 // they are (a leader crash is `crash` with targets = ["leader"]).
 #include "scenarios/nemesis.h"

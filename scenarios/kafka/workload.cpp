@@ -34,7 +34,8 @@ using samsa::client::TopicPartition;
 // the component (Kafka's, or the simulated cluster's below).
 const std::vector<std::string> k_broker_keys = {
     "auto.leader.rebalance.enable", "controlled.shutdown.enable", "default.replication.factor",
-    "group.initial.rebalance.delay.ms", "log.flush.interval.messages", "log.flush.interval.ms",
+    "group.initial.rebalance.delay.ms", "leader.imbalance.check.interval.seconds",
+    "log.flush.interval.messages", "log.flush.interval.ms",
     "log.flush.scheduler.interval.ms", "log.segment.bytes", "min.insync.replicas",
     "offsets.commit.required.acks", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
     "producer.id.expiration.ms", "replica.fetch.backoff.ms", "replica.fetch.wait.max.ms",
@@ -122,6 +123,20 @@ class Kafka final : public Workload {
     };
     ctx.dynamic_targets["controller"] = [this]() -> std::optional<NodeId> {
       if (auto b = cluster_->controller()) return cluster_->node_of(*b);
+      return std::nullopt;
+    };
+    // A follower of the first topic's partition 0 that is neither its
+    // leader nor the controller: the last in assignment order (Cluster::
+    // create_topic puts partition 0 on brokers 1..RF), the one the
+    // controller elects last (the first live ISR replica wins). The broker a
+    // controller-to-follower fault hits without touching the leader's own
+    // LeaderAndIsr (KAFKA-6880's follower that hears the controller late).
+    const int replicas = static_cast<int>(std::min<std::int64_t>(ctx.spec.topics.front().replication_factor, brokers_));
+    ctx.dynamic_targets["follower"] = [this, first, replicas]() -> std::optional<NodeId> {
+      const auto leader = cluster_->leader_of(first, 0);
+      const auto controller = cluster_->controller();
+      for (int b = replicas; b >= 1; --b)
+        if (b != leader && b != controller && cluster_->node(b) != nullptr) return cluster_->node_of(b);
       return std::nullopt;
     };
     const int offsets_partitions = static_cast<int>(cfg.at("offsets.topic.num.partitions").get<std::int64_t>());
@@ -789,7 +804,7 @@ WorkloadType kafka_workload() {
                {"checks", kafka::check_names()}};
   t.config = kafka::config_defaults();
   t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
-              "leader",  "controller",  "group-coordinator"};
+              "leader",  "controller",  "follower", "group-coordinator"};
   t.shrinkable = {"records"};
   t.expectation_config = kafka::expectation_config;
   t.make = [] { return std::make_unique<kafka::Kafka>(); };

@@ -11,8 +11,9 @@
 //
 // Node groups for nemeses: "brokers", "coordinator", "producers",
 // "consumers", "clients"; dynamic targets resolved at fault time: "leader"
-// (of the first topic's partition 0), "controller", "group-coordinator"
-// (the leader of the group's __consumer_offsets partition).
+// (of the first topic's partition 0), "controller", "follower" (a replica
+// of that partition that is neither its leader nor the controller),
+// "group-coordinator" (the leader of the group's __consumer_offsets partition).
 //
 // [workload] options (defaults in kafka_workload()):
 //   producers, records (per producer; 0: until the end), rate_per_s (per

@@ -320,6 +320,56 @@ TEST_CASE("a saved schedule naming the leader replays: the runner resolves it wh
   CHECK(moved);
 }
 
+TEST_CASE("zoo/no-fetch-leader-epoch: seed 10 diverges below the high watermark with "
+          "samsa.legacy.no.fetch.leader.epoch and holds without it (KAFKA-6880)",
+          "[scenarios][kafka][zoo]") {
+  CHECK(finds("zoo/no-fetch-leader-epoch", {"replica-divergence"}, 10, 10) == 10);
+  const auto off = run("zoo/no-fetch-leader-epoch", 10, {{"samsa.legacy.no.fetch.leader.epoch", "false"}});
+  INFO(first_violation(off));
+  CHECK(off.verdict == Verdict::ok);
+  CHECK(off.demonstrated.empty());
+}
+
+TEST_CASE("the follower target is a replica of t-0 that is neither its leader nor the controller when the "
+          "fault applies; a link fault may name it as its peer",
+          "[scenarios][kafka][schedule]") {
+  auto schedule = schedule_from_json(nlohmann::json::parse(
+      R"([{"at_ms":6000,"fault":"clog","node":"controller","peer":"follower","duration_ms":2000,"extra_ms":300},
+          {"at_ms":12000,"fault":"crash","node":"leader","duration_ms":2000,"disk":"keep_all"},
+          {"at_ms":20000,"fault":"clog","node":"controller","peer":"follower","duration_ms":2000,"extra_ms":300}])"));
+  REQUIRE(schedule.ok());
+  const std::string path = "kafka_workload_test_follower.jsonl";
+  RunOptions o;
+  o.schedule = *schedule;
+  o.history_path = path;
+  const auto a = run("broker/acks-all", 3, {}, o);
+  INFO(first_violation(a));
+  REQUIRE(a.bad_input.empty());
+  REQUIRE(a.verdict == Verdict::ok);
+  std::ifstream in(path);
+  auto h = samsa::invariants::History::read_jsonl(in, path);
+  REQUIRE(h.ok());
+  std::remove(path.c_str());
+  // The workload records who leads t-0 and who controls as nemesis ops.
+  std::string leader, controller;
+  int clogs = 0;
+  for (const auto& op : h->ops()) {
+    if (op.process != samsa::invariants::k_nemesis) continue;
+    if (op.f == "leader" && op.value.value("topic", "") == "t" && op.value.value("partition", -1) == 0)
+      leader = op.value.value("node", "");
+    if (op.f == "controller") controller = op.value.value("node", "");
+    if (op.f != "clog" || op.value.contains("skipped")) continue;
+    const std::string node = op.value.at("node"), peer = op.value.at("peer");
+    CHECK(node == controller);
+    CHECK(peer.size() == 2);
+    CHECK(peer[0] == 'b');
+    CHECK(peer != leader);
+    CHECK(peer != controller);
+    ++clogs;
+  }
+  CHECK(clogs == 2);
+}
+
 TEST_CASE("samsa.legacy.truncate.to.high.watermark through --set: broker/acks-all demonstrates a lost write "
           "(KAFKA-1211)",
           "[scenarios][kafka][zoo]") {
