@@ -755,18 +755,13 @@ const std::vector<std::string>& check_names() { return k_checks; }
 const std::vector<std::string>& producer_config_keys() { return k_producer_keys; }
 const std::vector<std::string>& consumer_config_keys() { return k_consumer_keys; }
 
-json expectation_config(const ScenarioSpec& spec) {
+json cluster_expectation_config(const ScenarioSpec& spec) {
   json c = json::object();
   for (const auto& [k, v] : spec.config.items())
     if (!v.is_null()) c[k] = v;
   std::int64_t rf = 1;
   for (const auto& t : spec.topics) rf = std::max(rf, t.replication_factor);
   c["replication.factor"] = rf;
-  const bool commit_first = spec.workload_options.value("delivery", "") == "commit-before-process";
-  c["samsa.delivery"] = commit_first ? "at-most-once" : "at-least-once";
-  c["samsa.consume"] = "subscribe";
-  c["samsa.consumer.workers"] = spec.workload_options.value("workers", 0);
-  c["samsa.consumer.dispatch"] = spec.workload_options.value("dispatch", "round-robin");
   c["nemeses"] = json::array();
   for (const auto& n : spec.nemeses) {
     if (n.weight <= 0) continue;  // switched off (--set nemesis.NAME.weight=0)
@@ -775,6 +770,16 @@ json expectation_config(const ScenarioSpec& spec) {
     c["nemeses"].push_back(j);
   }
   if (spec.max_faulted_nodes >= 0) c["max_faulted_nodes"] = spec.max_faulted_nodes;
+  return c;
+}
+
+json expectation_config(const ScenarioSpec& spec) {
+  json c = cluster_expectation_config(spec);
+  const bool commit_first = spec.workload_options.value("delivery", "") == "commit-before-process";
+  c["samsa.delivery"] = commit_first ? "at-most-once" : "at-least-once";
+  c["samsa.consume"] = "subscribe";
+  c["samsa.consumer.workers"] = spec.workload_options.value("workers", 0);
+  c["samsa.consumer.dispatch"] = spec.workload_options.value("dispatch", "round-robin");
   return c;
 }
 

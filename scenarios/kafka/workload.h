@@ -38,10 +38,13 @@ const std::vector<std::string>& check_names();
 const std::vector<std::string>& producer_config_keys();
 const std::vector<std::string>& consumer_config_keys();
 
-// The scenario's configuration as invariants::expectations_for reads it:
-// its [config] keys, the largest replication factor, the delivery mode
-// (commit-before-process is at-most-once), the nemeses with their targets
-// and disk modes (weight 0 left out), and the fault budget.
+// What every cluster workload tells invariants::expectations_for: its
+// [config] keys, the largest replication factor, the nemeses with their
+// targets and disk modes (weight 0 left out), and the fault budget.
+nlohmann::json cluster_expectation_config(const ScenarioSpec& spec);
+
+// The kafka workload's: cluster_expectation_config plus the delivery mode
+// (commit-before-process is at-most-once) and the consumer's workers.
 nlohmann::json expectation_config(const ScenarioSpec& spec);
 
 }  // namespace samsa::scenarios::kafka

@@ -40,6 +40,7 @@
 
 #include "scenarios/broker/cluster.h"
 #include "scenarios/kafka/client_json.h"
+#include "scenarios/kafka/workload.h"
 #include "scenarios/scenario.h"
 #include "scenarios/workload.h"
 #include "sim/world/world.h"
@@ -465,22 +466,9 @@ std::vector<Violation> Mirror::check(WorkloadContext&) {
 }
 
 json expectation_config(const ScenarioSpec& spec) {
-  json c = json::object();
-  for (const auto& [k, v] : spec.config.items())
-    if (!v.is_null()) c[k] = v;
-  std::int64_t rf = 1;
-  for (const auto& t : spec.topics) rf = std::max(rf, t.replication_factor);
-  c["replication.factor"] = rf;
+  json c = kafka::cluster_expectation_config(spec);
   c["samsa.mirror"] = "at-least-once";
   c["samsa.consume"] = "subscribe";
-  c["nemeses"] = json::array();
-  for (const auto& n : spec.nemeses) {
-    if (n.weight <= 0) continue;
-    json j = {{"name", n.name}, {"targets", n.targets}, {"peers", n.peers}};
-    if (n.params.contains("disk")) j["disk"] = n.params["disk"];
-    c["nemeses"].push_back(j);
-  }
-  if (spec.max_faulted_nodes >= 0) c["max_faulted_nodes"] = spec.max_faulted_nodes;
   return c;
 }
 
