@@ -38,6 +38,7 @@
 
 #include "scenarios/broker/cluster.h"
 #include "scenarios/kafka/client_json.h"
+#include "scenarios/kafka/workload.h"
 #include "scenarios/scenario.h"
 #include "scenarios/workload.h"
 #include "sim/world/world.h"
@@ -185,15 +186,9 @@ class Eos final : public Workload {
   }
 
   void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    auto b = broker_settings;
-    b.push_back({"broker.id", "1"});
-    b.push_back({"zookeeper.connect", "zk:2181"});
-    if (auto r = samsa::broker::make_broker_config(b); !r)
-      throw std::invalid_argument("broker config: " + r.error().message);
-    if (auto r = client::parse_producer_config(txn_props(1)); !r)
-      throw std::invalid_argument("producer config: " + r.error().message);
-    if (auto r = client::make_consumer_config(consumer_props(1)); !r)
-      throw std::invalid_argument("consumer config: " + r.error());
+    const auto producer = txn_props(1);
+    const auto consumer = consumer_props(1);
+    validate_configs(broker_settings, &producer, &consumer);
   }
 
   std::map<std::string, std::string> txn_props(int i) const {

@@ -217,19 +217,10 @@ class Kafka final : public Workload {
     consumer_props_["bootstrap.servers"] = servers;
   }
 
-  // Bad keys are the scenario's mistake: said before the run starts.
   void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    auto b = broker_settings;
-    b.push_back({"broker.id", "1"});
-    b.push_back({"zookeeper.connect", "zk:2181"});
-    if (auto r = samsa::broker::make_broker_config(b); !r)
-      throw std::invalid_argument("broker config: " + r.error().message);
-    if (producers_ > 0)
-      if (auto r = client::parse_producer_config(producer_props_); !r)
-        throw std::invalid_argument("producer config: " + r.error().message);
-    if (consumers_ > 0 && !zookeeper_)
-      if (auto r = client::make_consumer_config(classic_props("c1")); !r)
-        throw std::invalid_argument("consumer config: " + r.error());
+    const auto consumer = classic_props("c1");
+    validate_configs(broker_settings, producers_ > 0 ? &producer_props_ : nullptr,
+                     consumers_ > 0 && !zookeeper_ ? &consumer : nullptr);
   }
 
   std::map<std::string, std::string> classic_props(const std::string& id) const {
@@ -754,6 +745,21 @@ json Kafka::details(WorkloadContext&) {
 const std::vector<std::string>& check_names() { return k_checks; }
 const std::vector<std::string>& producer_config_keys() { return k_producer_keys; }
 const std::vector<std::string>& consumer_config_keys() { return k_consumer_keys; }
+
+void validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
+                      const std::map<std::string, std::string>* producer,
+                      const std::map<std::string, std::string>* consumer) {
+  broker_settings.push_back({"broker.id", "1"});
+  broker_settings.push_back({"zookeeper.connect", "zk:2181"});
+  if (auto r = samsa::broker::make_broker_config(broker_settings); !r)
+    throw std::invalid_argument("broker config: " + r.error().message);
+  if (producer)
+    if (auto r = client::parse_producer_config(*producer); !r)
+      throw std::invalid_argument("producer config: " + r.error().message);
+  if (consumer)
+    if (auto r = client::make_consumer_config(*consumer); !r)
+      throw std::invalid_argument("consumer config: " + r.error());
+}
 
 json cluster_expectation_config(const ScenarioSpec& spec) {
   json c = json::object();

@@ -26,6 +26,11 @@
 // [config]: Kafka keys, routed by name to the brokers, the producers or the
 // consumers (kafka/workload.cpp lists them); unset keys keep Kafka's (or
 // samsa's simulated-cluster) defaults.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "scenarios/workload.h"
 
 namespace samsa::scenarios::kafka {
@@ -37,6 +42,13 @@ const std::vector<std::string>& check_names();
 // are the brokers'); `samsa live workload` passes the same ones to its clients.
 const std::vector<std::string>& producer_config_keys();
 const std::vector<std::string>& consumer_config_keys();
+
+// Bad keys are the scenario's mistake, said before the run starts: throws
+// std::invalid_argument naming the broker, producer or consumer config that
+// refuses them (a null map is not checked).
+void validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
+                      const std::map<std::string, std::string>* producer,
+                      const std::map<std::string, std::string>* consumer);
 
 // What every cluster workload tells invariants::expectations_for: its
 // [config] keys, the largest replication factor, the nemeses with their

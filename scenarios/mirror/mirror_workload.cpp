@@ -233,18 +233,12 @@ class Mirror final : public Workload {
   }
 
   void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    auto b = broker_settings;
-    b.push_back({"broker.id", "1"});
-    b.push_back({"zookeeper.connect", "zk:2181"});
-    if (auto r = samsa::broker::make_broker_config(b); !r)
-      throw std::invalid_argument("broker config: " + r.error().message);
     auto p = producer_props_;
     p["bootstrap.servers"] = "b1:9092";
-    if (auto r = client::parse_producer_config(p); !r) throw std::invalid_argument("producer config: " + r.error().message);
     auto c = consumer_props_;
     c["bootstrap.servers"] = "b1:9092";
     c["group.id"] = group_;
-    if (auto r = client::make_consumer_config(c); !r) throw std::invalid_argument("consumer config: " + r.error());
+    kafka::validate_configs(broker_settings, &p, &c);
   }
 
   // --- the source producers --------------------------------------------------------
