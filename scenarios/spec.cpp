@@ -443,11 +443,12 @@ ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::stri
   s.demonstrates = read_demonstrates(r, root);
   s.swarm = read_swarm(r, root);
   if (const toml::table* z = r.table(root, "zoo", "")) {
-    r.check_keys(*z, "zoo", {"switch", "issue"});
+    r.check_keys(*z, "zoo", {"switch", "issue", "max_seeds"});
     s.zoo_switch = r.string(*z, "switch", "zoo", "");
     if (!s.zoo_switch.starts_with("samsa.legacy."))
       r.fail(z->source(), "zoo.switch", "[zoo] needs 'switch', a samsa.legacy.* key");
     s.zoo_issue = r.string(*z, "issue", "zoo", "");
+    s.zoo_max_seeds = r.integer(*z, "max_seeds", "zoo", 0, 0);
     if (s.demonstrates.empty())
       r.fail(z->source(), "zoo", "a [zoo] scenario names the anomalies its bug shows in 'demonstrates'");
   }

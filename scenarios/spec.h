@@ -82,6 +82,9 @@ struct ScenarioSpec {
   // and its KIP/JIRA; `samsa zoo` also runs it with the switch off.
   std::string zoo_switch;
   std::string zoo_issue;
+  // [zoo] max_seeds: this entry's seed budget when above `samsa zoo`'s
+  // (an anomaly one seed in a thousand shows, in runs of a few ms). 0: none.
+  std::int64_t zoo_max_seeds = 0;
   // [swarm]: KEY = [choice, ...]; per seed the runner draws one choice of
   // each key (stream "swarm-config") and runs the scenario with it as --set
   // overrides (the user's own --set win). A scalar choice sets KEY; an

@@ -25,11 +25,12 @@ void say(const ZooOptions& o, const std::string& line) {
 // until one demonstrates the scenario.
 std::optional<SeedOutcome> first_showing(const Scenario& s, const ZooOptions& o, ZooResult& r) {
   const std::uint64_t batch = std::max(1u, o.jobs);
-  for (std::uint64_t from = o.first_seed; from < o.first_seed + o.max_seeds; from += batch) {
+  const std::uint64_t budget = std::max(o.max_seeds, static_cast<std::uint64_t>(s.spec.zoo_max_seeds));
+  for (std::uint64_t from = o.first_seed; from < o.first_seed + budget; from += batch) {
     SweepOptions so;
     so.jobs = o.jobs;
     so.recheck = 0;
-    for (std::uint64_t seed = from; seed < from + batch && seed < o.first_seed + o.max_seeds; ++seed)
+    for (std::uint64_t seed = from; seed < from + batch && seed < o.first_seed + budget; ++seed)
       so.seeds.push_back(seed);
     const SweepResult sr = sweep(s, so);
     for (const auto& out : sr.outcomes) {  // in seed order

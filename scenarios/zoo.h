@@ -21,7 +21,7 @@ namespace samsa::scenarios {
 
 struct ZooOptions {
   std::uint64_t first_seed = 1;
-  std::uint64_t max_seeds = 200;     // seeds tried before an entry counts as not found
+  std::uint64_t max_seeds = 200;     // seeds tried before an entry counts as not found (an entry's [zoo] max_seeds may raise it)
   std::uint64_t control_seeds = 5;   // runs with the legacy switch off
   unsigned jobs = 1;
   bool shrink = true;

@@ -87,6 +87,13 @@ const std::vector<std::string> k_checks = {"replica-divergence", "progress"};
 
 using Tp = std::pair<std::string, int>;  // topic, partition
 
+}  // namespace
+
+// Static node groups replica-1..replica-N (see setup).
+constexpr int k_replica_groups = 5;
+
+namespace {
+
 class Kafka final : public Workload {
  public:
   void setup(WorkloadContext& ctx) override {
@@ -139,6 +146,12 @@ class Kafka final : public Workload {
         if (b != leader && b != controller && cluster_->node(b) != nullptr) return cluster_->node_of(b);
       return std::nullopt;
     };
+    // replica-K: the broker in slot K of the first topic's partition 0
+    // (Cluster::create_topic assigns it to brokers 1..RF in order), a role
+    // that stays put while leaders move: replica-1 is the preferred leader,
+    // and a controller elects the first live ISR replica in this order.
+    for (int k = 1; k <= std::min(replicas, k_replica_groups); ++k)
+      ctx.groups[fmt::format("replica-{}", k)] = {cluster_->node_of(k)};
     const int offsets_partitions = static_cast<int>(cfg.at("offsets.topic.num.partitions").get<std::int64_t>());
     const int coordinator_partition = samsa::broker::group::offsets_partition_for(group_, offsets_partitions);
     ctx.dynamic_targets["group-coordinator"] = [this, coordinator_partition]() -> std::optional<NodeId> {
@@ -816,6 +829,7 @@ WorkloadType kafka_workload() {
   t.config = kafka::config_defaults();
   t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
               "leader",  "controller",  "follower", "group-coordinator"};
+  for (int k = 1; k <= kafka::k_replica_groups; ++k) t.groups.push_back(fmt::format("replica-{}", k));
   t.shrinkable = {"records"};
   t.expectation_config = kafka::expectation_config;
   t.make = [] { return std::make_unique<kafka::Kafka>(); };

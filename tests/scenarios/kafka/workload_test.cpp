@@ -493,3 +493,41 @@ TEST_CASE("producer/idempotent-lost-acks seed 270: a batch behind an acknowledge
   CHECK(r.details["records_read"].get<int>() == r.details["ok"].get<int>());
   CHECK(r.details["epoch_bumps"].get<int>() == 0);
 }
+
+TEST_CASE("zoo/isr-expand-below-epoch-start: three faults (replica-1 crashes, replica-2 bounces after "
+          "acknowledging a write as leader, replica-3's frames are slow) lose the write with "
+          "samsa.legacy.isr.expand.below.epoch.start; without it the write survives (KAFKA-7128)",
+          "[scenarios][kafka][zoo]") {
+  // The sweep's seed 133 shrunk (samsa zoo): the fixed sequence of its three faults.
+  auto schedule = schedule_from_json(nlohmann::json::parse(
+      R"([{"at_ms":3150,"fault":"crash","node":"b1","duration_ms":6261,"disk":"keep_all"},
+          {"at_ms":8166,"fault":"crash","node":"b2","duration_ms":1,"disk":"keep_all"},
+          {"at_ms":9569,"fault":"slow-replication","node":"b3","duration_ms":10327,"extra_ms":2386,
+           "peers":["b1","b2","b4"]}])"));
+  REQUIRE(schedule.ok());
+  RunOptions o;
+  o.schedule = *schedule;
+  const std::vector<Override> shorter = {{"faults.phase_ms", "15987"}, {"faults.heal_ms", "5574"}};
+  const auto on = run("zoo/isr-expand-below-epoch-start", 133, shorter, o);
+  REQUIRE(on.verdict == Verdict::ok);  // the configuration allows the loss
+  std::set<std::string> shown;
+  for (const auto& v : on.demonstrated) shown.insert(v.name);
+  CHECK(shown.count("lost-write") == 1);
+  auto off_overrides = shorter;
+  off_overrides.push_back({"samsa.legacy.isr.expand.below.epoch.start", "false"});
+  const auto off = run("zoo/isr-expand-below-epoch-start", 133, off_overrides, o);
+  INFO(first_violation(off));
+  CHECK(off.verdict == Verdict::ok);
+  CHECK(off.demonstrated.empty());
+}
+
+TEST_CASE("replica-K targets name the K-th broker of the first topic's partition 0",
+          "[scenarios][kafka][schedule]") {
+  const auto r = run("zoo/isr-expand-below-epoch-start", 133);
+  // The generated schedule names the brokers the static groups hold.
+  std::set<std::string> hit;
+  for (const auto& e : r.schedule) hit.insert(e.node);
+  for (const auto& n : hit) CHECK((n == "b1" || n == "b2" || n == "b3"));
+  CHECK(hit.count("b1") == 1);
+  CHECK(hit.count("b3") == 1);
+}
