@@ -180,10 +180,19 @@ ErrorCode ReplicaManager::become_leader_or_follower(const ControlPartitionState&
                    s.leader_epoch, p->log_end_offset(), fmt::join(s.isr, ","));
     return ErrorCode::none;
   }
+  // ReplicaManager.makeFollowers: only change the partition's state when the
+  // new leader is available. Adopting the epoch of an unavailable (dead or
+  // NoLeader) leader would make the controller's next LeaderAndIsr for that
+  // same epoch, sent once the leader is back, look stale: the follower would
+  // never fetch again. The log exists already (get_or_open, KAFKA-1647).
+  if (!leaders.count(s.leader) && !metadata_.endpoint(s.leader)) {
+    rt_.log().info("{}: cannot follow {} in epoch {}: the leader is unavailable", to_string(s.tp),
+                   s.leader, s.leader_epoch);
+    return ErrorCode::none;
+  }
   if (auto st = p->make_follower(l); !st) return ErrorCode::kafka_storage_error;
   fetchers_->remove(s.tp);
-  if (leaders.count(s.leader) || metadata_.endpoint(s.leader))
-    fetchers_->add(s.tp, s.leader, s.leader_epoch);
+  fetchers_->add(s.tp, s.leader, s.leader_epoch);
   rt_.log().info("{}: follower of {} in epoch {}", to_string(s.tp), s.leader, s.leader_epoch);
   return ErrorCode::none;
 }

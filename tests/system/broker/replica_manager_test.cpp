@@ -330,3 +330,49 @@ TEST_CASE("StopReplica stops a replica only for a newer leader epoch or a sentin
   CHECK_FALSE(t1_hosted);
   CHECK_FALSE(t2_hosted);
 }
+
+TEST_CASE("a LeaderAndIsr naming an unavailable leader leaves the replica's state as it was "
+          "(ReplicaManager.makeFollowers), so the same epoch is taken once the leader is back",
+          "[broker][replica_manager]") {
+  sim::World world(samsa::testing::quiet_config(6));
+  std::vector<ErrorCode> got;
+  std::vector<int> epochs;
+  const auto n = world.add_node("n", [&](sim::Runtime& rt) {
+    auto cfg = broker::make_broker_config({{"broker.id", "2"}, {"log.dir", "data"}});
+    REQUIRE(cfg.ok());
+    auto rm = std::make_shared<broker::ReplicaManager>(rt, *cfg);
+    rm->fence().set_broker_epoch(protocol::BrokerEpoch(100));
+    const broker::TopicPartition tp{"t", protocol::PartitionId(0)};
+    auto follow_3 = [&](int epoch, bool leader_live) {
+      broker::ControlPartitionState s;
+      s.tp = tp;
+      s.controller_epoch = protocol::ControllerEpoch(1);
+      s.leader = protocol::BrokerId(3);
+      s.leader_epoch = protocol::LeaderEpoch(epoch);
+      s.isr = {protocol::BrokerId(3)};
+      s.replicas = {protocol::BrokerId(2), protocol::BrokerId(3)};
+      broker::LeaderAndIsrCommand lai;
+      lai.partitions.push_back(s);
+      if (leader_live) lai.live_leaders.push_back({protocol::BrokerId(3), {"b3", 9092}, protocol::BrokerEpoch(7)});
+      broker::ControlRequest r;
+      r.controller_id = protocol::BrokerId(1);
+      r.controller_epoch = protocol::ControllerEpoch(1);
+      r.broker_epoch = protocol::BrokerEpoch(100);
+      r.body = std::move(lai);
+      const auto made = rm->leader_and_isr(r);
+      REQUIRE(made.error == ErrorCode::none);
+      got.push_back(made.partitions.at(0).error);
+      REQUIRE(rm->partition(tp));
+      epochs.push_back(rm->partition(tp)->leader_epoch().value());
+    };
+    follow_3(2, false);  // the leader is down: the log is created, the state is not adopted
+    follow_3(2, true);   // the leader is back under the same epoch: followed
+    follow_3(2, true);   // now the same epoch is stale
+  });
+  world.start(n);
+  (void)world.run(world.now() + std::chrono::seconds(1));
+  CHECK(got == std::vector<ErrorCode>{ErrorCode::none, ErrorCode::none, ErrorCode::stale_controller_epoch});
+  CHECK(epochs.at(0) < 2);
+  CHECK(epochs.at(1) == 2);
+  CHECK(epochs.at(2) == 2);
+}
