@@ -115,7 +115,9 @@ ErrorCode TxnService::append(const TxnLogAppend& a) {
   if (a.transit.state == txn::TxnState::dead) {
     b.append(rt_.wall_ms(), ByteView(key), std::nullopt);  // the tombstone of an expired id
   } else {
-    const Bytes value = txn::encode_txn_value(a.transit);
+    // TransactionLog.valueToBytes with the coordinator's transaction
+    // version: value v1 from TV_1 on (Kafka 4.0), v0 before (the legacy switch).
+    const Bytes value = txn::encode_txn_value(a.transit, config_.legacy.no_epoch_bump_per_transaction ? 0 : 1);
     b.append(rt_.wall_ms(), ByteView(key), ByteView(value));
   }
   ProduceRequest req;

@@ -62,11 +62,12 @@ std::vector<TxnMarkers> TransactionCoordinator::complete_load(
   for (const auto& [id, t] : loaded) {
     if (!t) continue;  // tombstone: the id expired
     TxnTransit loaded_t = *t;
-    // Value v0 has no ClientTransactionVersion: a transaction caught ending
-    // takes the coordinator's level (samsa's clients all send EndTxn v5).
+    // Value v1 says its ClientTransactionVersion; v0 has none: a transaction
+    // caught ending takes the coordinator's level (samsa's clients send
+    // EndTxn v5 wherever it is served).
     const bool ending = t->state == TxnState::prepare_commit || t->state == TxnState::prepare_abort ||
                         t->state == TxnState::complete_commit || t->state == TxnState::complete_abort;
-    loaded_t.epoch_bump = ending && config_.epoch_bump_per_transaction;
+    if (!t->client_version_stored) loaded_t.epoch_bump = ending && config_.epoch_bump_per_transaction;
     o.txns.emplace(id, TransactionMetadata::from_transit(id, loaded_t));
   }
   o.loading = false;

@@ -75,6 +75,7 @@ TransactionMetadata TransactionMetadata::from_transit(std::string transactional_
   if (t.state != TxnState::empty) m.partitions_ = t.partitions;
   m.epoch_bump_ = t.epoch_bump;
   m.next_producer_id_ = t.next_producer_id;
+  m.last_producer_id_ = t.last_producer_id;  // PreviousProducerId of a value v1; none from v0
   return m;
 }
 

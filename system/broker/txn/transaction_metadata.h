@@ -73,14 +73,18 @@ struct TxnTransit {
   std::int64_t txn_last_update_timestamp_ms = -1;
   // clientTransactionVersion.supportsEpochBump (KIP-890 part 2, transaction
   // version 2): set on the PrepareX / CompleteX of a transaction whose EndTxn
-  // bumped the epoch. Not in the log value (v0): a load takes the
-  // coordinator's level instead (TransactionCoordinator::complete_load).
+  // bumped the epoch. In the log value v1 only: loading a v0 record takes
+  // the coordinator's level instead (TransactionCoordinator::complete_load).
   bool epoch_bump = false;
   // TxnTransitMetadata.nextProducerId (Kafka 4.0): on the PrepareX of an
   // EndTxn that bumped the epoch to Short.MaxValue, the id the CompleteX
   // moves to with epoch 0 (the producer id rotation at an exhausted epoch).
-  // Not in the log value v0 either.
+  // In the log value v1 only.
   ProducerId next_producer_id = ProducerId::none();
+  // Read from a value v1, which stores ClientTransactionVersion (and the
+  // previous and next producer ids): a load believes it over the
+  // coordinator's own level.
+  bool client_version_stored = false;
   friend bool operator==(const TxnTransit&, const TxnTransit&) = default;
 };
 

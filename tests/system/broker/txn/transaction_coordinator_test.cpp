@@ -977,3 +977,35 @@ TEST_CASE("KIP-890 part 2: an exhausted epoch without a new id at hand, or with 
     CHECK(init.producer_epoch == ProducerEpoch(0));
   }
 }
+
+TEST_CASE("a coordinator that loads a value v1 PrepareCommit mid-rotation completes the rotation", "[broker][txn]") {
+  Rig r(true);
+  const std::int32_t part = r.c.partition_for(k_id);
+  TxnTransit t;  // as decode_txn_value gives it from a value v1
+  t.producer_id = ProducerId(k_pid);
+  t.producer_epoch = ProducerEpoch(32767);
+  t.txn_timeout_ms = k_timeout_ms;
+  t.state = TxnState::prepare_commit;
+  t.partitions = parts({0});
+  t.txn_start_timestamp_ms = r.now;
+  t.txn_last_update_timestamp_ms = r.now;
+  t.epoch_bump = true;
+  t.next_producer_id = ProducerId(k_pid + 5);
+  t.client_version_stored = true;
+  r.c.unload(part);
+  r.c.begin_load(part, 2);
+  const auto resend = r.c.complete_load(part, 2, {{k_id, t}}, r.now);
+  REQUIRE(resend.size() == 1);
+  CHECK(resend[0].producer_id == ProducerId(k_pid));
+  CHECK(resend[0].producer_epoch == ProducerEpoch(32767));
+  CHECK(resend[0].complete.producer_id == ProducerId(k_pid + 5));
+  CHECK(resend[0].complete.producer_epoch == ProducerEpoch(0));
+  r.complete(resend[0]);
+  CHECK(r.c.metadata(k_id)->producer_id() == ProducerId(k_pid + 5));
+  CHECK(r.c.metadata(k_id)->producer_epoch() == ProducerEpoch(0));
+  // The client's retry of the EndTxn names the old id at Short.MaxValue - 1.
+  const TxnAnswer retry =
+      *r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, true).answer;
+  CHECK(retry.error == ErrorCode::none);
+  CHECK(retry.producer_id == ProducerId(k_pid + 5));
+}
