@@ -1,5 +1,5 @@
 // `samsa dump-log PATH [--records]`: prints a segment's batches like
-// Kafka's kafka-dump-log.sh. PATH is a .log, .index or .timeindex file, or
+// Kafka's kafka-dump-log.sh. PATH is a .log, .index, .timeindex or .txnindex file, or
 // a partition directory (every .log in it, in offset order). Works on live
 // data directories and on sim disk images written out as files. The bytes
 // are parsed by system/log's scan_batches, the same code recovery uses.
@@ -18,6 +18,7 @@
 #include "system/log/index.h"
 #include "system/log/names.h"
 #include "system/log/scan.h"
+#include "system/log/txn_index.h"
 #include "system/protocol/record_batch.h"
 #include "tools/commands.h"
 
@@ -120,6 +121,20 @@ void dump_index(const fs::path& p, const Result<Index, plog::IndexError>& index)
   }
 }
 
+// DumpLogSegments.dumpTxnIndex's lines.
+void dump_txn_index(const fs::path& p, ByteView bytes, std::int64_t base) {
+  fmt::print("Dumping {}\n", p.string());
+  auto entries = plog::decode_txn_index(bytes, base);
+  if (!entries) {
+    fmt::print("Index is not sane at entry {}: {}\n", entries.error().entry, entries.error().what);
+    return;
+  }
+  for (const auto& t : *entries)
+    fmt::print("version: {} producerId: {} firstOffset: {} lastOffset: {} lastStableOffset: {}\n",
+               plog::k_aborted_txn_version, t.producer_id, t.first_offset, t.last_offset,
+               t.last_stable_offset);
+}
+
 int dump_file(const fs::path& p, bool records) {
   const auto bytes = read_file(p);
   if (!bytes) {
@@ -131,6 +146,8 @@ int dump_file(const fs::path& p, bool records) {
     dump_index(p, plog::OffsetIndex::decode(*bytes, *base, bytes->size() / 8 + 1, ~0ull));
   } else if (auto tbase = plog::parse_offset_file_name(name, plog::k_time_index_suffix)) {
     dump_index(p, plog::TimeIndex::decode(*bytes, *tbase, bytes->size() / 12 + 1));
+  } else if (auto xbase = plog::parse_offset_file_name(name, plog::k_txn_index_suffix)) {
+    dump_txn_index(p, *bytes, *xbase);
   } else {
     dump_segment(p, *bytes, records);
   }
@@ -165,7 +182,7 @@ Command add_dump_log_command(CLI::App& app) {
   Command c;
   c.app = app.add_subcommand("dump-log", "print the batches of a log segment (like kafka-dump-log)");
   c.app->add_option("path", options->path,
-                    "a .log, .index or .timeindex file, or a partition directory")
+                    "a .log, .index, .timeindex or .txnindex file, or a partition directory")
       ->required();
   c.app->add_flag("--records", options->records, "also print each record's key and value");
   c.run = [options] { return dump(options->path, options->records); };

@@ -45,6 +45,7 @@
 #include "invariants/history.h"
 #include "system/broker/config.h"
 #include "system/broker/group/offsets_records.h"
+#include "system/broker/txn_service.h"
 #include "system/client/consumer.h"
 #include "system/client/producer.h"
 
@@ -101,6 +102,7 @@ json eos_config_defaults() {
 class Eos final : public Workload {
  public:
   void setup(WorkloadContext& ctx) override {
+    world_ = &ctx.world;
     read_options(ctx);
     auto settings_map = properties(ctx.config, k_eos_broker_keys);
     for (const char* rf : {"offsets.topic.replication.factor", "transaction.state.log.replication.factor"})
@@ -139,7 +141,12 @@ class Eos final : public Workload {
     const int txn_partitions =
         static_cast<int>(ctx.config.at("transaction.state.log.num.partitions").get<std::int64_t>());
     const int txn_partition = samsa::broker::group::offsets_partition_for("eos-t1", txn_partitions);
-    ctx.dynamic_targets["txn-coordinator"] = [=]() { return partition_leader("__transaction_state", txn_partition); };
+    txn_partition_ = txn_partition;
+    ctx.dynamic_targets["txn-coordinator"] = [=, this, &ctx]() {
+      auto node = partition_leader("__transaction_state", txn_partition);
+      if (node) note_coordinator_fault(ctx.world, *cluster_->leader_of("__transaction_state", txn_partition));
+      return node;
+    };
   }
 
   void start(WorkloadContext& ctx) override {
@@ -245,6 +252,42 @@ class Eos final : public Workload {
     producer.close();
   }
 
+  // --- transactions caught by a fault of their coordinator ---------------------------------
+  // The fault's time and the state each transformer's transactional id was
+  // in at the broker about to be hit: what a crash interrupts. The
+  // transformer that later ends that transaction counts how it ended.
+  struct CoordinatorFault {
+    int transformer = 0;
+    samsa::broker::txn::TxnState state{};
+    Duration at{0};
+    bool ended = false;
+  };
+  void note_coordinator_fault(World& world, int broker) {
+    ++coordinator_faults_;
+    const auto* node = cluster_->node(broker);
+    if (node == nullptr || !node->txns) return;
+    for (int i = 1; i <= transformers_; ++i) {
+      const auto* m = node->txns->coordinator().metadata(fmt::format("eos-t{}", i));
+      if (m == nullptr) continue;
+      const auto st = m->state();
+      using S = samsa::broker::txn::TxnState;
+      if (st != S::ongoing && st != S::prepare_commit && st != S::prepare_abort) continue;
+      caught_.push_back({i, st, world.now()});
+      ++(st == S::ongoing ? caught_ongoing_ : caught_prepare_);
+    }
+  }
+  // The transaction of transformer `index` that ran over [began, now] ended
+  // committed (or aborted): count the faults it outlived.
+  void count_caught(int index, Duration began, Duration now, bool committed) {
+    for (auto& f : caught_) {
+      if (f.transformer != index || f.ended || f.at < began || f.at > now) continue;
+      f.ended = true;
+      if (!committed) ++caught_aborted_;
+      else if (f.state == samsa::broker::txn::TxnState::ongoing) ++caught_ongoing_committed_;
+      else ++caught_prepare_committed_;
+    }
+  }
+
   // --- the transformers ----------------------------------------------------------------
   enum class Round : std::uint8_t { idle, committed, aborted, restart };
 
@@ -261,6 +304,7 @@ class Eos final : public Workload {
       if (!rewind.count(tp)) rewind[tp] = r.offset;
     }
     proc.invoke("txn", {{"polls", polls}});
+    const Duration began = world_->now();
     // A crash unwinds through here: the txn ends info with what it polled
     // and sent so far (the outcome is unknown; a committed one shows by its
     // output being read).
@@ -279,6 +323,7 @@ class Eos final : public Workload {
       // took meanwhile is read from its committed offset by its new owner.
       for (const auto& [tp, o] : rewind) (void)c.seek(tp, o);
       ++aborted_;
+      count_caught(index, began, world_->now(), false);
       proc.fail("txn", {{"polls", polls}, {"sends", std::move(sends)}, {"error", why}});
       return Round::aborted;
     };
@@ -323,6 +368,7 @@ class Eos final : public Workload {
     }
     if (r.ok()) {
       ++committed_;
+      count_caught(index, began, world_->now(), true);
       proc.ok("txn", {{"polls", polls}, {"sends", sends}});
       return Round::committed;
     }
@@ -408,6 +454,11 @@ class Eos final : public Workload {
   std::map<std::string, std::string> producer_props_, consumer_props_;
   Duration stop_at_{0}, read_at_{0};
   std::unique_ptr<broker::Cluster> cluster_;
+  World* world_ = nullptr;
+  int txn_partition_ = 0;
+  std::vector<CoordinatorFault> caught_;
+  std::uint64_t coordinator_faults_ = 0, caught_ongoing_ = 0, caught_prepare_ = 0, caught_ongoing_committed_ = 0,
+                caught_prepare_committed_ = 0, caught_aborted_ = 0;
   bool topics_ready_ = false;
   std::int64_t next_input_ = 0;
   std::map<int, std::int64_t> txn_seq_;
@@ -423,7 +474,16 @@ std::vector<Violation> Eos::check(WorkloadContext&) {
   counts_ = {{"inputs", next_input_},       {"committed", committed_},   {"aborted", aborted_},
              {"unknown", unknown_},         {"incarnations", incarnations_}, {"init_failures", init_failures_},
              {"txn_epoch_bumps", epoch_bumps_}, {"end_txn_epoch_bumps", end_txn_epoch_bumps_}, {"read", read_},
-             {"reader_isolation", reader_committed_ ? "read_committed" : "read_uncommitted"}};
+             {"reader_isolation", reader_committed_ ? "read_committed" : "read_uncommitted"},
+             // Faults of t1's transaction coordinator, the transactions they
+             // caught Ongoing or PrepareX, and how those ended.
+             {"coordinator_faults", coordinator_faults_},   {"caught_ongoing", caught_ongoing_},
+             {"caught_prepare", caught_prepare_},           {"caught_ongoing_committed", caught_ongoing_committed_},
+             {"caught_prepare_committed", caught_prepare_committed_}, {"caught_aborted", caught_aborted_}};
+  // The coordinator epoch of t1's __transaction_state partition (its leader
+  // epoch): how many times a coordinator loaded it.
+  if (auto le = cluster_->leader_and_epoch_of("__transaction_state", txn_partition_))
+    counts_["txn_coordinator_epoch"] = le->second;
   return out;
 }
 

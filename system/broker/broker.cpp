@@ -20,6 +20,9 @@ BrokerNode::BrokerNode(sim::Runtime& rt_, const BrokerConfig& config_)
   group::add_group_handlers(*server, groups);
   txns = std::make_shared<TxnService>(rt, config, replicas, admin);
   add_txn_handlers(*server, txns, groups, replicas);
+  // Before KIP-890 part 2 (Kafka 3.x) EndTxn went up to v4: the legacy
+  // switch advertises that, so clients keep their epoch across transactions.
+  if (config_.legacy.no_epoch_bump_per_transaction) server->limit_max_version(protocol::ApiKey::end_txn, 4);
 }
 
 std::shared_ptr<BrokerNode> start_broker(sim::Runtime& rt, const BrokerConfig& config,

@@ -165,10 +165,17 @@ std::optional<protocol::ControlRecord> control_marker(const protocol::BatchView&
   return *marker;
 }
 
-// The partition's transactions from every batch of the log (the aborted
-// index has no file of its own here: a load replays the log).
+log::AbortedTxn to_log(const txn::AbortedTxn& a) {
+  return {a.producer_id.value(), a.first_offset.value(), a.last_offset.value(), a.last_stable_offset.value()};
+}
+
+// The partition's transactions from every batch of the log (the producer
+// snapshot keeps no transaction first offsets, so a load replays it all),
+// then the log's .txnindex files wherever they were not trusted
+// (LogSegment.recover's txnIndex rebuild, by the same replay).
 Result<void, log::LogErrc> rebuild_transactions(log::Log& log, txn::PartitionTxns& txns) {
   txns.clear();
+  std::vector<log::AbortedTxn> aborted;
   constexpr std::uint64_t k_chunk_bytes = 1 << 20;
   std::int64_t offset = log.log_start_offset();
   while (offset < log.log_end_offset()) {
@@ -178,12 +185,13 @@ Result<void, log::LogErrc> rebuild_transactions(log::Log& log, txn::PartitionTxn
     const std::int64_t before = offset;
     while (auto batch = reader.next()) {
       if (batch->header.last_offset() < offset) continue;
-      txns.on_batch(batch->header, control_marker(*batch));
+      auto done = txns.on_batch(batch->header, control_marker(*batch));
+      if (done && done->aborted) aborted.push_back(to_log(done->aborted_txn()));
       offset = batch->header.next_offset();
     }
     if (offset == before) break;  // nothing readable there: keep what we have
   }
-  return {};
+  return log.recover_txn_index(aborted);
 }
 
 }  // namespace
@@ -359,7 +367,9 @@ Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView rec
   protocol::BatchReader reader(records, /*check_crc=*/false);
   while (auto b = reader.next()) {
     if (auto pb = producer_batch(*b)) producers_.update(*pb);
-    txns_.on_batch(b->header, control_marker(*b));
+    auto done = txns_.on_batch(b->header, control_marker(*b));
+    if (done && done->aborted)
+      if (auto r = log_->append_aborted_txn(to_log(done->aborted_txn())); !r) return Err{r.error()};
   }
   return info;
 }
@@ -402,7 +412,9 @@ PartitionRead Partition::read(Offset fetch_offset, std::uint64_t max_bytes, bool
     Offset upper = fetch_offset;
     protocol::BatchReader reader(out.records, /*check_crc=*/false);
     while (auto b = reader.next()) upper = Offset(b->header.next_offset());
-    out.aborted = txns_.aborted(fetch_offset, upper);
+    for (const auto& a : log_->collect_aborted_txns(fetch_offset.value(), upper.value()))
+      out.aborted.push_back({protocol::ProducerId(a.producer_id), Offset(a.first_offset), Offset(a.last_offset),
+                             Offset(a.last_stable_offset)});
   }
   return out;
 }
@@ -442,7 +454,14 @@ LeaderAppend Partition::append_marker_as_leader(protocol::ProducerId id, protoco
     pb->coordinator_epoch = marker.coordinator_epoch;
     producers_.update(*pb);
   }
-  txns_.on_batch(h, marker);
+  // Log.appendAsLeader -> LogSegment.updateTxnIndex: an abort is indexed
+  // with the marker. A failed index write is the log's failure (offline).
+  if (auto done = txns_.on_batch(h, marker); done && done->aborted) {
+    if (auto r = log_->append_aborted_txn(to_log(done->aborted_txn())); !r) {
+      out.error = static_cast<ErrorCode>(log::kafka_error_code(r.error()));
+      return out;
+    }
+  }
   out.base_offset = Offset(info->first_offset);
   out.last_offset = Offset(info->last_offset);
   leader_->on_append(log_end_offset());

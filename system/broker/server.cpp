@@ -9,6 +9,18 @@ void Server::add(ApiKey key, Handler h) {
   handlers_[key] = std::move(h);
 }
 
+void Server::limit_max_version(ApiKey key, std::int16_t max_version) {
+  const ApiSpec* spec = find_api(static_cast<std::int16_t>(key));
+  SAMSA_ASSERT(spec != nullptr && max_version >= spec->min_version && max_version <= spec->max_version,
+               "a limit inside the protocol table's versions");
+  max_versions_[key] = max_version;
+}
+
+std::int16_t Server::max_version(ApiKey key, const ApiSpec& spec) const {
+  auto it = max_versions_.find(key);
+  return it == max_versions_.end() ? spec.max_version : it->second;
+}
+
 ApiVersionsResponse Server::api_versions(ErrorCode error) const {
   ApiVersionsResponse r;
   r.error_code = error;
@@ -17,7 +29,7 @@ ApiVersionsResponse Server::api_versions(ErrorCode error) const {
     auto& v = r.api_keys.emplace_back();
     v.api_key = static_cast<std::int16_t>(key);
     v.min_version = spec->min_version;
-    v.max_version = spec->max_version;
+    v.max_version = max_version(key, *spec);
   }
   return r;
 }
@@ -75,7 +87,8 @@ bool Server::handle(sim::Connection& c, Bytes frame) {
                                         api_versions(ErrorCode::unsupported_version)))
         .ok();
   }
-  if (spec == nullptr || !spec->supports(ids->api_version) || !serves(key)) {
+  if (spec == nullptr || !spec->supports(ids->api_version) || !serves(key) ||
+      ids->api_version > max_version(key, *spec)) {
     close_bad(c, fmt::format("api {} v{} is not served", ids->api_key, ids->api_version));
     return false;
   }

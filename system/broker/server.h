@@ -46,6 +46,10 @@ class Server : public std::enable_shared_from_this<Server> {
     auto it = handlers_.find(key);
     return it == handlers_.end() ? Handler() : it->second;
   }
+  // Serves `key` only up to `max_version` (below the protocol table's):
+  // ApiVersions says so and a request above it is not served. A legacy
+  // switch that stands for an older Kafka advertises what that Kafka did.
+  void limit_max_version(protocol::ApiKey key, std::int16_t max_version);
   // The ApiVersions answer: every api of the table with its versions.
   protocol::ApiVersionsResponse api_versions(protocol::ErrorCode error = protocol::ErrorCode::none) const;
 
@@ -58,11 +62,13 @@ class Server : public std::enable_shared_from_this<Server> {
  private:
   // Handles one frame; false when the connection must close.
   bool handle(sim::Connection& c, Bytes frame);
+  std::int16_t max_version(protocol::ApiKey key, const protocol::ApiSpec& spec) const;
   void close_bad(sim::Connection& c, std::string_view why);
 
   sim::Runtime& rt_;
   std::size_t max_request_bytes_;
   std::map<protocol::ApiKey, Handler> handlers_;
+  std::map<protocol::ApiKey, std::int16_t> max_versions_;
   ServerStats stats_;
 };
 

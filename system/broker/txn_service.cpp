@@ -115,7 +115,9 @@ ErrorCode TxnService::append(const TxnLogAppend& a) {
   if (a.transit.state == txn::TxnState::dead) {
     b.append(rt_.wall_ms(), ByteView(key), std::nullopt);  // the tombstone of an expired id
   } else {
-    const Bytes value = txn::encode_txn_value(a.transit);
+    // TransactionLog.valueToBytes with the coordinator's transaction
+    // version: value v1 from TV_1 on (Kafka 4.0), v0 before (the legacy switch).
+    const Bytes value = txn::encode_txn_value(a.transit, config_.legacy.no_epoch_bump_per_transaction ? 0 : 1);
     b.append(rt_.wall_ms(), ByteView(key), ByteView(value));
   }
   ProduceRequest req;
@@ -479,9 +481,17 @@ AddOffsetsToTxnResponse TxnService::add_offsets_to_txn(const RequestHeader&, con
 
 EndTxnResponse TxnService::end_txn(const RequestHeader& h, const EndTxnRequest& r) {
   // KafkaApis.handleEndTxnRequest: v5 and above is transaction version 2.
+  // Its bump at an exhausted epoch rotates the producer id: take one first
+  // (the generator parks, the pure coordinator must not).
+  std::optional<ProducerId> fresh;
+  const txn::TransactionMetadata* m = coordinator_.metadata(r.transactional_id);
+  if (h.api_version >= 5 && m != nullptr && m->is_producer_epoch_exhausted() && m->state() == txn::TxnState::ongoing)
+    fresh = new_producer_id();
+  txn::TransactionCoordinator::NewProducerId ids;
+  if (fresh) ids = [&] { return *fresh; };
   const TxnAnswer a = finish(coordinator_.end_txn(r.transactional_id, r.producer_id, r.producer_epoch,
                                                   r.committed ? txn::TxnResult::commit : txn::TxnResult::abort,
-                                                  now_ms(), h.api_version >= 5));
+                                                  now_ms(), h.api_version >= 5, ids));
   EndTxnResponse resp;
   resp.error_code = a.error;
   resp.producer_id = a.producer_id;  // written from v5 on

@@ -259,6 +259,7 @@ class Producer::Impl {
   TxnResult add_partition(const TopicPartition& tp);
   TxnResult init_producer_id_txn(MonoTime deadline, bool bump);
   TxnResult end_txn(bool commit, MonoTime deadline);
+  std::int16_t end_txn_version(MonoTime deadline);
   // Queued batches never sent are dropped when the transaction is to be aborted.
   void abort_undrained_batches(ErrorCode e, const std::string& why);
   void wait_in_flight();
@@ -268,6 +269,9 @@ class Producer::Impl {
   bool transactional_ = false;
   // TransactionManager (transactions)
   std::optional<sim::Address> txn_coordinator_;
+  // The EndTxn version the transaction coordinator takes (ApiVersions), by
+  // its address: v5 is transaction version 2 (KIP-890 part 2).
+  std::optional<std::pair<sim::Address, std::int16_t>> end_txn_version_;
   std::optional<sim::Address> group_coordinator_;
   std::string group_coordinator_key_;
   std::set<TopicPartition> txn_partitions_;  // added to the open transaction
@@ -1234,6 +1238,28 @@ void Producer::Impl::wait_in_flight() {
   while (incomplete_records_ > 0) drained_.wait("producer.txn.drain");
 }
 
+// NetworkClient's ApiVersions and NodeApiVersions.latestUsableVersion(EndTxn):
+// a coordinator that serves EndTxn only up to v4 (Kafka before KIP-890 part
+// 2, or samsa.legacy.no.epoch.bump.per.transaction) gets v4, whose answer
+// carries no epoch: the producer keeps its id and epoch across
+// transactions. Asked once per coordinator; without an answer, v5.
+std::int16_t Producer::Impl::end_txn_version(MonoTime deadline) {
+  if (!txn_coordinator_ && !find_coordinator(1, cfg_.transactional_id, deadline, txn_coordinator_))
+    return k_end_txn_version;
+  if (end_txn_version_ && end_txn_version_->first == *txn_coordinator_) return end_txn_version_->second;
+  p::ApiVersionsRequest req;
+  req.client_software_name = "samsa";
+  req.client_software_version = "1";
+  auto resp = net_.call<p::ApiVersionsResponse>(Node{*txn_coordinator_, k_channel_coordinator}, req, 3,
+                                                ms(cfg_.request_timeout_ms));
+  if (!resp || resp->error_code != ErrorCode::none) return k_end_txn_version;
+  std::int16_t v = k_end_txn_version;
+  for (const auto& a : resp->api_keys)
+    if (a.api_key == static_cast<std::int16_t>(p::ApiKey::end_txn)) v = std::min(v, a.max_version);
+  end_txn_version_.emplace(*txn_coordinator_, v);
+  return v;
+}
+
 TxnResult Producer::Impl::end_txn(bool commit, MonoTime deadline) {
   if (!txn_started_) return {};  // nothing was added: the coordinator knows no transaction
   p::EndTxnRequest req;
@@ -1243,7 +1269,7 @@ TxnResult Producer::Impl::end_txn(bool commit, MonoTime deadline) {
   req.committed = commit;
   if (commit) commit_sent_ = true;
   p::EndTxnResponse resp;
-  TxnResult r = txn_call<p::EndTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, req, k_end_txn_version,
+  TxnResult r = txn_call<p::EndTxnResponse>(1, cfg_.transactional_id, txn_coordinator_, req, end_txn_version(deadline),
                                             deadline, [](const p::EndTxnResponse& x) { return x.error_code; }, &resp);
   // TransactionManager.EndTxnHandler (transaction version 2): the next
   // transaction runs under the producer id and epoch the coordinator gave

@@ -111,6 +111,7 @@ Result<void, LogErrc> Log::remove_strays(const std::vector<std::string>& names,
   for (const auto& n : names) {
     std::optional<std::int64_t> base = parse_offset_file_name(n, k_index_suffix);
     if (!base) base = parse_offset_file_name(n, k_time_index_suffix);
+    if (!base) base = parse_offset_file_name(n, k_txn_index_suffix);
     const bool orphan_index = base && !std::binary_search(bases.begin(), bases.end(), *base);
     if (orphan_index || n.ends_with(".tmp")) {
       if (auto r = disk_.remove(join_path(dir_, n)); !r) return Err{from_disk(r.error())};
@@ -152,7 +153,7 @@ Result<void, LogErrc> Log::delete_segments_from(std::int64_t base_offset) {
   std::sort(doomed.rbegin(), doomed.rend());
   for (const std::int64_t base : doomed) {
     segments_.erase(base);
-    for (auto suffix : {k_log_suffix, k_index_suffix, k_time_index_suffix}) {
+    for (auto suffix : {k_log_suffix, k_index_suffix, k_time_index_suffix, k_txn_index_suffix}) {
       auto r = disk_.remove(join_path(dir_, offset_file_name(base, suffix)));
       if (!r && r.error() != sim::DiskErrc::not_found) return Err{from_disk(r.error())};
     }
@@ -442,6 +443,46 @@ std::vector<std::int64_t> Log::segment_base_offsets() const {
   std::vector<std::int64_t> out;
   for (const auto& [base, seg] : segments_) out.push_back(base);
   return out;
+}
+
+// --- the aborted-transaction index -----------------------------------------------------
+
+Result<void, LogErrc> Log::append_aborted_txn(const AbortedTxn& t) {
+  if (offline_) return Err{LogErrc::offline};
+  // The marker is in the log already: an index that misses it would show
+  // its records to read_committed, so any failure takes the log offline
+  // (Kafka's IOException in an append offlines the log dir).
+  auto r = active().append_aborted_txn(t);
+  if (!r) offline_ = true;
+  return r;
+}
+
+std::vector<AbortedTxn> Log::collect_aborted_txns(std::int64_t fetch_offset,
+                                                  std::int64_t upper_bound_offset) const {
+  std::vector<AbortedTxn> out;
+  auto it = segments_.upper_bound(fetch_offset);
+  if (it != segments_.begin()) it = std::prev(it);
+  for (; it != segments_.end(); ++it)
+    if (collect_aborted_txns_in(it->second->aborted_txns(), fetch_offset, upper_bound_offset, out)) break;
+  return out;
+}
+
+Result<void, LogErrc> Log::recover_txn_index(const std::vector<AbortedTxn>& replayed) {
+  if (offline_) return Err{LogErrc::offline};
+  auto next = replayed.begin();
+  for (auto& [base, seg] : segments_) {
+    while (next != replayed.end() && next->last_offset < base) ++next;
+    auto end = next;
+    while (end != replayed.end() && end->last_offset < seg->next_offset()) ++end;
+    std::vector<AbortedTxn> mine(next, end);
+    next = end;
+    const bool lost = !seg->has_txn_file() && !mine.empty();
+    if (!seg->txn_index_needs_rebuild() && !lost) continue;
+    auto changed = guard(seg->rebuild_txn_index(std::move(mine)));
+    if (!changed) return Err{changed.error()};
+    if (*changed) ++recovery_stats_.txn_indexes_rebuilt;
+  }
+  return {};
 }
 
 // --- side files ------------------------------------------------------------------------------

@@ -96,6 +96,21 @@ class Log {
   bool offline() const { return offline_; }
   const RecoveryStats& recovery_stats() const { return recovery_stats_; }
 
+  // --- the aborted-transaction index (.txnindex per segment) ----------------------
+  // TransactionIndex.append on the active segment: an abort marker at
+  // t.last_offset was just stored.
+  Result<void, LogErrc> append_aborted_txn(const AbortedTxn& t);
+  // Log.collectAbortedTransactions: the aborted transactions overlapping
+  // [fetch_offset, upper_bound_offset), from the segment holding
+  // fetch_offset on until a segment's search is complete.
+  std::vector<AbortedTxn> collect_aborted_txns(std::int64_t fetch_offset,
+                                               std::int64_t upper_bound_offset) const;
+  // After open or a truncation: `replayed` are the aborted transactions the
+  // owner found replaying the whole log; every segment whose index was not
+  // trusted (recovered, unreadable, or missing while the replay found
+  // aborts in it) takes its share and has its file written again.
+  Result<void, LogErrc> recover_txn_index(const std::vector<AbortedTxn>& replayed);
+
   // --- side files ------------------------------------------------------------------
   const LeaderEpochCache& leader_epochs() const { return epochs_; }
   // Records a new leader epoch starting at the log end offset (becoming leader).

@@ -1,7 +1,7 @@
 #pragma once
 // File names of a partition directory, as Kafka spells them:
 // `<topic>-<partition>/00000000000000170410.log` (+ .index, .timeindex,
-// .snapshot), named by the 20-digit base offset.
+// .txnindex, .snapshot), named by the 20-digit base offset.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +12,7 @@ namespace samsa::log {
 inline constexpr std::string_view k_log_suffix = ".log";
 inline constexpr std::string_view k_index_suffix = ".index";
 inline constexpr std::string_view k_time_index_suffix = ".timeindex";
+inline constexpr std::string_view k_txn_index_suffix = ".txnindex";
 inline constexpr std::string_view k_snapshot_suffix = ".snapshot";
 inline constexpr std::string_view k_recovery_point_file = "recovery-point-offset-checkpoint";
 inline constexpr std::string_view k_high_watermark_file = "replication-offset-checkpoint";

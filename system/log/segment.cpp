@@ -186,6 +186,7 @@ Result<std::uint64_t, LogErrc> Segment::truncate_to(std::int64_t offset) {
   if (!position) return Err{position.error()};
   const std::uint64_t cut = position->value_or(size_bytes_);
   const std::uint64_t dropped = size_bytes_ - cut;
+  if (auto r = truncate_txn_index(offset); !r) return Err{r.error()};
   if (auto r = file_->truncate(cut); !r) return Err{from_disk(r.error())};
   if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
   // Rebuild the indexes and timestamps exactly from what is left; headers
@@ -235,6 +236,7 @@ Result<bool, LogErrc> Segment::load_index_files() {
 }
 
 Result<void, LogErrc> Segment::load(std::int64_t next_offset, RecoveryStats& stats) {
+  if (auto r = load_txn_index(stats); !r) return r;
   reset_indexes();
   size_bytes_ = file_->size();
   next_offset_ = next_offset;
@@ -253,6 +255,10 @@ Result<void, LogErrc> Segment::load(std::int64_t next_offset, RecoveryStats& sta
 }
 
 Result<void, LogErrc> Segment::recover(RecoveryStats& stats) {
+  // LogSegment.recover rebuilds the transaction index from the batches it
+  // keeps; here the partition's replay does, so the entries wait for it.
+  if (auto r = load_txn_index(stats); !r) return r;
+  txn_index_needs_rebuild_ = true;
   reset_indexes();
   const std::uint64_t file_size = file_->size();
   std::uint64_t position = 0;
@@ -288,6 +294,8 @@ Result<void, LogErrc> Segment::recover(RecoveryStats& stats) {
     break;
   }
   size_bytes_ = position;
+  // Entries of markers the scan cut off are no part of this log any more.
+  std::erase_if(aborted_txns_, [&](const AbortedTxn& t) { return t.last_offset >= next_offset_; });
   if (position < file_size) {
     stats.bytes_truncated += file_size - position;
     if (auto r = file_->truncate(position); !r) return Err{from_disk(r.error())};
@@ -297,6 +305,10 @@ Result<void, LogErrc> Segment::recover(RecoveryStats& stats) {
 
 Result<void, LogErrc> Segment::fsync() {
   if (auto r = file_->fsync(); !r) return Err{from_disk(r.error())};
+  if (txn_file_dirty_) {
+    if (auto r = txn_file_->fsync(); !r) return Err{from_disk(r.error())};
+    txn_file_dirty_ = false;
+  }
   return {};
 }
 
@@ -316,7 +328,100 @@ Result<void, LogErrc> Segment::seal() {
 Result<void, LogErrc> Segment::remove_files() {
   if (auto r = ignore_missing(disk_.remove(path(k_log_suffix))); !r) return r;
   if (auto r = ignore_missing(disk_.remove(path(k_index_suffix))); !r) return r;
-  return ignore_missing(disk_.remove(path(k_time_index_suffix)));
+  if (auto r = ignore_missing(disk_.remove(path(k_time_index_suffix))); !r) return r;
+  txn_file_.reset();
+  return ignore_missing(disk_.remove(path(k_txn_index_suffix)));
+}
+
+// --- the aborted-transaction index -------------------------------------------------------
+
+// A file that does not read or parse is kept out of use until the replay
+// rebuilds it; a missing one is an empty index (Kafka creates it lazily).
+Result<void, LogErrc> Segment::load_txn_index(RecoveryStats& stats) {
+  txn_file_.reset();
+  txn_file_dirty_ = false;
+  aborted_txns_.clear();
+  txn_file_entries_.clear();
+  txn_index_needs_rebuild_ = false;
+  auto bytes = sim::read_all(disk_, path(k_txn_index_suffix));
+  txn_file_exists_ = bytes || bytes.error() != sim::DiskErrc::not_found;
+  if (!txn_file_exists_) return {};
+  auto entries = bytes ? decode_txn_index(*bytes, base_offset_)
+                       : Result<std::vector<AbortedTxn>, IndexError>(Err{IndexError{0, "unreadable"}});
+  if (!entries) {
+    txn_index_needs_rebuild_ = true;
+    return {};
+  }
+  txn_file_entries_ = *entries;
+  aborted_txns_ = std::move(*entries);
+  ++stats.txn_indexes_loaded;
+  return {};
+}
+
+Result<void, LogErrc> Segment::append_aborted_txn(const AbortedTxn& t) {
+  SAMSA_ASSERT(t.last_offset >= base_offset_ && t.last_offset < next_offset_,
+               "an abort marker is indexed in the segment that stores it");
+  SAMSA_ASSERT(aborted_txns_.empty() || t.last_offset > aborted_txns_.back().last_offset,
+               "abort markers are indexed in offset order");
+  if (!txn_file_) {
+    auto f = disk_.open(path(k_txn_index_suffix), {.create = true});
+    if (!f) return Err{from_disk(f.error())};
+    txn_file_ = std::move(*f);
+    txn_file_exists_ = true;
+  }
+  Bytes entry;
+  encode_aborted_txn(entry, t);
+  const std::uint64_t start = txn_file_->size();
+  if (auto r = txn_file_->append(entry); !r) {
+    (void)txn_file_->truncate(start);  // best effort: drop a partial entry
+    return Err{from_disk(r.error())};
+  }
+  txn_file_dirty_ = true;
+  aborted_txns_.push_back(t);
+  txn_file_entries_.push_back(t);
+  return {};
+}
+
+// TransactionIndex.truncateTo: the entries of markers at or above offset go.
+Result<void, LogErrc> Segment::truncate_txn_index(std::int64_t offset) {
+  auto keep = [&](const std::vector<AbortedTxn>& v) {
+    return static_cast<std::size_t>(
+        std::find_if(v.begin(), v.end(), [&](const AbortedTxn& t) { return t.last_offset >= offset; }) -
+        v.begin());
+  };
+  aborted_txns_.resize(keep(aborted_txns_));
+  const std::size_t n = keep(txn_file_entries_);
+  if (n == txn_file_entries_.size()) return {};
+  txn_file_entries_.resize(n);
+  if (!txn_file_) {
+    auto f = disk_.open(path(k_txn_index_suffix));
+    if (!f) return Err{from_disk(f.error())};
+    txn_file_ = std::move(*f);
+  }
+  if (auto r = txn_file_->truncate(n * k_aborted_txn_bytes); !r) return Err{from_disk(r.error())};
+  if (auto r = txn_file_->fsync(); !r) return Err{from_disk(r.error())};
+  txn_file_dirty_ = false;
+  return {};
+}
+
+Result<bool, LogErrc> Segment::rebuild_txn_index(std::vector<AbortedTxn> entries) {
+  txn_index_needs_rebuild_ = false;
+  const bool same = txn_file_exists_ && entries == txn_file_entries_;
+  aborted_txns_ = entries;
+  if (same || (entries.empty() && !txn_file_exists_)) return false;
+  txn_file_.reset();
+  txn_file_dirty_ = false;
+  if (entries.empty()) {
+    if (auto r = ignore_missing(disk_.remove(path(k_txn_index_suffix))); !r) return Err{r.error()};
+    txn_file_exists_ = false;
+    txn_file_entries_.clear();
+    return true;
+  }
+  if (auto r = sim::write_atomic(disk_, path(k_txn_index_suffix), encode_txn_index(entries)); !r)
+    return Err{from_disk(r.error())};
+  txn_file_exists_ = true;
+  txn_file_entries_ = std::move(entries);
+  return true;
 }
 
 }  // namespace samsa::log

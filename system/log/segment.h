@@ -3,6 +3,10 @@
 // and time index. The indexes live in memory and are written to
 // `<base>.index` / `<base>.timeindex` when the segment is sealed (at roll);
 // the active segment's indexes are rebuilt from the log on every open.
+// The aborted-transaction index (`<base>.txnindex`) is appended to as abort
+// markers are stored; the log itself cannot rebuild it (that needs the
+// partition's transaction state), so a segment whose file is not trusted
+// says so (txn_index_needs_rebuild) and its owner hands it the entries.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +18,7 @@
 #include "system/log/errors.h"
 #include "system/log/index.h"
 #include "system/log/scan.h"
+#include "system/log/txn_index.h"
 
 namespace samsa::log {
 
@@ -24,6 +29,8 @@ struct RecoveryStats {
   std::uint64_t bytes_truncated = 0;
   std::uint64_t segments_deleted = 0;
   std::uint64_t indexes_rebuilt = 0;
+  std::uint64_t txn_indexes_loaded = 0;   // .txnindex files read and trusted
+  std::uint64_t txn_indexes_rebuilt = 0;  // written again from the partition's replay
 };
 
 class Segment {
@@ -60,6 +67,19 @@ class Segment {
   const TimeIndex& time_index() const { return time_index_; }
   std::string log_path() const;
 
+  // --- the aborted-transaction index -------------------------------------------
+  const std::vector<AbortedTxn>& aborted_txns() const { return aborted_txns_; }
+  // Whether the entries in memory are not known to match the log: the
+  // segment was recovered (scanned), or its file did not parse.
+  bool txn_index_needs_rebuild() const { return txn_index_needs_rebuild_; }
+  bool has_txn_file() const { return txn_file_exists_; }
+  // TransactionIndex.append: one abort marker stored in this segment.
+  Result<void, LogErrc> append_aborted_txn(const AbortedTxn& t);
+  // The entries as the partition's replay of this segment found them:
+  // written (or the file removed when none) unless the file already holds
+  // exactly these. Returns whether the file changed.
+  Result<bool, LogErrc> rebuild_txn_index(std::vector<AbortedTxn> entries);
+
   // Appends whole batches with their final offsets (already validated). On
   // an error the segment is as before.
   Result<void, LogErrc> append(ByteView batches, const std::vector<BatchHeader>& headers);
@@ -94,6 +114,8 @@ class Segment {
   Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
   Result<void, LogErrc> rebuild_from_headers(RecoveryStats& stats);
   Result<bool, LogErrc> load_index_files();
+  Result<void, LogErrc> load_txn_index(RecoveryStats& stats);
+  Result<void, LogErrc> truncate_txn_index(std::int64_t offset);
   std::string path(std::string_view suffix) const;
 
   sim::Disk& disk_;
@@ -109,6 +131,12 @@ class Segment {
   std::uint64_t bytes_since_index_entry_ = 0;
   OffsetIndex offset_index_;
   TimeIndex time_index_;
+  std::vector<AbortedTxn> aborted_txns_;
+  std::vector<AbortedTxn> txn_file_entries_;  // what the file holds, as loaded
+  std::unique_ptr<sim::File> txn_file_;       // opened at the first append
+  bool txn_file_exists_ = false;
+  bool txn_file_dirty_ = false;               // appended since the last fsync
+  bool txn_index_needs_rebuild_ = false;
 };
 
 }  // namespace samsa::log

@@ -154,6 +154,13 @@ if [[ -n "$test_log" ]]; then
   check "dump-log of a missing path" 2 "$samsa" dump-log "$tmp/nothing-here"
 fi
 
+# A .txnindex written by hand: one AbortedTxn entry (34 bytes, big-endian).
+txi="$tmp/00000000000000000000.txnindex"
+printf '\x00\x00''\x00\x00\x00\x00\x00\x00\x00\x07''\x00\x00\x00\x00\x00\x00\x00\x01''\x00\x00\x00\x00\x00\x00\x00\x05''\x00\x00\x00\x00\x00\x00\x00\x03' >"$txi"
+check "dump-log of a .txnindex" 0 "$samsa" dump-log "$txi"
+grep -q "^version: 0 producerId: 7 firstOffset: 1 lastOffset: 5 lastStableOffset: 3$" "$tmp/out" \
+  && pass "dump-log prints the aborted transaction" || { echo "FAIL: txnindex dump"; cat "$tmp/out"; failures=$((failures+1)); }
+
 # samsa assign: Kafka's assignors without a cluster (the seed's examples).
 json_equals() {  # json_equals <description> <expected JSON>: compares with the last command's stdout
   python3 -c "import json,sys; sys.exit(json.load(open('$tmp/out')) != json.loads(sys.argv[1]))" "$2" \

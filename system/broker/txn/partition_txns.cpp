@@ -22,8 +22,8 @@ std::optional<CompletedTxn> PartitionTxns::on_batch(const protocol::BatchHeader&
   const Offset first = it == ongoing_.end() ? marker_offset : it->second;
   if (it != ongoing_.end()) ongoing_.erase(it);
   CompletedTxn done{id, first, marker_offset, marker->type == protocol::ControlType::abort};
+  done.last_stable_offset = last_stable_offset_after(done);
   unreplicated_[first] = done;
-  if (done.aborted) aborted_.push_back({id, first, marker_offset, last_stable_offset_after(done)});
   return done;
 }
 
@@ -64,13 +64,6 @@ Offset PartitionTxns::last_stable_offset(Offset high_watermark) const {
   return out;
 }
 
-std::vector<AbortedTxn> PartitionTxns::aborted(Offset from, Offset upper) const {
-  std::vector<AbortedTxn> out;
-  for (const auto& a : aborted_)
-    if (a.last_offset >= from && a.first_offset < upper) out.push_back(a);
-  return out;
-}
-
 std::optional<Offset> PartitionTxns::open_transaction(ProducerId id) const {
   auto it = ongoing_.find(id);
   if (it == ongoing_.end()) return std::nullopt;
@@ -80,7 +73,6 @@ std::optional<Offset> PartitionTxns::open_transaction(ProducerId id) const {
 void PartitionTxns::clear() {
   ongoing_.clear();
   unreplicated_.clear();
-  aborted_.clear();
   markers_seen_.clear();
 }
 

@@ -4,9 +4,10 @@
 // first transactional batch and closes with its commit or abort marker) and
 // unreplicatedTxns (closed, but the marker is not below the high watermark
 // yet), Log's first unstable offset and last stable offset (LSO), and the
-// TransactionIndex of aborted transactions that read_committed fetches list
-// (AbortedTxn: producer id, first offset, last offset = the marker's,
-// the LSO when it was aborted).
+// entry of the TransactionIndex each abort adds (AbortedTxn: producer id,
+// first offset, last offset = the marker's, the LSO when it was aborted).
+// The index itself is the log's (.txnindex per segment, log/txn_index.h):
+// the owner appends what on_batch reports.
 //
 // Every stored batch goes through on_batch, whether appended as leader, as
 // follower or replayed from the log on a load; after a truncation the
@@ -31,13 +32,17 @@ struct AbortedTxn {
   friend bool operator==(const AbortedTxn&, const AbortedTxn&) = default;
 };
 
-// CompletedTxn: what a marker closed.
+// CompletedTxn: what a marker closed, with the last stable offset right
+// after it (ProducerStateManager.lastStableOffset(completedTxn)).
 struct CompletedTxn {
   ProducerId producer_id;
   Offset first_offset;
   Offset last_offset;
   bool aborted = false;
+  Offset last_stable_offset = Offset::none();
   friend bool operator==(const CompletedTxn&, const CompletedTxn&) = default;
+  // The TransactionIndex entry of an abort.
+  AbortedTxn aborted_txn() const { return {producer_id, first_offset, last_offset, last_stable_offset}; }
 };
 
 class PartitionTxns {
@@ -56,10 +61,6 @@ class PartitionTxns {
   // Log.lastStableOffset: min(first unstable offset, high watermark), with
   // the transactions whose marker is below `high_watermark` counted stable.
   Offset last_stable_offset(Offset high_watermark) const;
-  // TransactionIndex.collectAbortedTxns: the aborted transactions that
-  // overlap [from, upper): last offset >= from and first offset < upper.
-  std::vector<AbortedTxn> aborted(Offset from, Offset upper) const;
-  const std::vector<AbortedTxn>& all_aborted() const { return aborted_; }
 
   // The first offset of `id`'s open transaction here.
   std::optional<Offset> open_transaction(ProducerId id) const;
@@ -80,7 +81,6 @@ class PartitionTxns {
 
   std::map<ProducerId, Offset> ongoing_;            // producer -> first offset
   std::map<Offset, CompletedTxn> unreplicated_;     // by first offset
-  std::vector<AbortedTxn> aborted_;                 // in marker order
   std::map<ProducerId, std::uint64_t> markers_seen_;
 };
 

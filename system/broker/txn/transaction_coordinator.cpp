@@ -1,5 +1,7 @@
 #include "system/broker/txn/transaction_coordinator.h"
 
+#include <limits>
+
 #include "sim/runtime/assert.h"
 #include "system/broker/group/offsets_records.h"
 
@@ -60,11 +62,12 @@ std::vector<TxnMarkers> TransactionCoordinator::complete_load(
   for (const auto& [id, t] : loaded) {
     if (!t) continue;  // tombstone: the id expired
     TxnTransit loaded_t = *t;
-    // Value v0 has no ClientTransactionVersion: a transaction caught ending
-    // takes the coordinator's level (samsa's clients all send EndTxn v5).
+    // Value v1 says its ClientTransactionVersion; v0 has none: a transaction
+    // caught ending takes the coordinator's level (samsa's clients send
+    // EndTxn v5 wherever it is served).
     const bool ending = t->state == TxnState::prepare_commit || t->state == TxnState::prepare_abort ||
                         t->state == TxnState::complete_commit || t->state == TxnState::complete_abort;
-    loaded_t.epoch_bump = ending && config_.epoch_bump_per_transaction;
+    if (!t->client_version_stored) loaded_t.epoch_bump = ending && config_.epoch_bump_per_transaction;
     o.txns.emplace(id, TransactionMetadata::from_transit(id, loaded_t));
   }
   o.loading = false;
@@ -205,9 +208,10 @@ TxnStep TransactionCoordinator::add_partitions(const std::string& transactional_
 // --- EndTxn ----------------------------------------------------------------------------------------------------
 
 TxnStep TransactionCoordinator::end_txn(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
-                                        TxnResult result, std::int64_t now_ms, bool client_v2) {
+                                        TxnResult result, std::int64_t now_ms, bool client_v2,
+                                        const NewProducerId& new_id) {
   return end_transaction(transactional_id, id, epoch, result, AppendFor::end_txn,
-                         client_v2 && config_.epoch_bump_per_transaction, now_ms);
+                         client_v2 && config_.epoch_bump_per_transaction, now_ms, new_id);
 }
 
 namespace {
@@ -223,6 +227,15 @@ bool epoch_bumped_by_end_txn(const TransactionMetadata& m, ProducerEpoch epoch) 
 // in PrepareX / CompleteX is the *next* transaction's, so only the epoch
 // before the bump is a retry; otherwise clients name the current epoch and
 // the coordinator's own aborts the fenced (higher) one.
+// endTransaction's retryOnOverflow: the retry of an EndTxn whose completion
+// rotated the producer id names the old id at Short.MaxValue - 1.
+bool retry_on_overflow(const TransactionMetadata& m, ProducerId id, ProducerEpoch epoch) {
+  constexpr std::int16_t k_last_client_epoch = std::numeric_limits<std::int16_t>::max() - 1;
+  return m.epoch_bump() && (m.state() == TxnState::complete_commit || m.state() == TxnState::complete_abort) &&
+         !m.pending_transition_in_progress() && id == m.last_producer_id() && id != m.producer_id() &&
+         epoch.value() == k_last_client_epoch && m.producer_epoch() == ProducerEpoch(0);
+}
+
 bool valid_end_txn_epoch(const TransactionMetadata& m, ProducerEpoch epoch, bool from_client) {
   const bool v2 = m.pending_state() != TxnState::prepare_epoch_fence && m.epoch_bump();
   if (!v2) return (!from_client || epoch == m.producer_epoch()) && epoch >= m.producer_epoch();
@@ -241,10 +254,16 @@ bool valid_end_txn_epoch(const TransactionMetadata& m, ProducerEpoch epoch, bool
 
 TxnStep TransactionCoordinator::end_transaction(const std::string& transactional_id, ProducerId id,
                                                 ProducerEpoch epoch, TxnResult result, AppendFor kind,
-                                                bool bump_version, std::int64_t now_ms) {
+                                                bool bump_version, std::int64_t now_ms, const NewProducerId& new_id) {
   if (transactional_id.empty()) return answer(ErrorCode::invalid_request);
   Lookup l = lookup(transactional_id);
   if (l.error != ErrorCode::none) return answer(l.error);
+  if (l.txn != nullptr && kind == AppendFor::end_txn && retry_on_overflow(*l.txn, id, epoch)) {
+    const TransactionMetadata& m = *l.txn;
+    const bool same_result = (m.state() == TxnState::complete_commit) == (result == TxnResult::commit);
+    if (!same_result) return answer(ErrorCode::invalid_txn_state);
+    return {TxnAnswer{ErrorCode::none, m.producer_id(), m.producer_epoch()}, std::nullopt};
+  }
   if (l.txn == nullptr || l.txn->producer_id() != id) return answer(ErrorCode::invalid_producer_id_mapping);
   TransactionMetadata& m = *l.txn;
   if (!valid_end_txn_epoch(m, epoch, kind == AppendFor::end_txn)) return answer(ErrorCode::producer_fenced);
@@ -260,10 +279,16 @@ TxnStep TransactionCoordinator::end_transaction(const std::string& transactional
         fence = true;
         m.take_over_epoch_fence(epoch);
       }
-      // Not modelled: Kafka's producer id rotation when the bump would
-      // exhaust the epoch; such a transaction ends without a bump.
-      const bool bump = bump_version && !m.is_producer_epoch_exhausted();
-      TxnTransit t = m.prepare_abort_or_commit(prepare_state_for(result), now_ms, bump);
+      // Kafka 4.0: a bump that exhausts the epoch takes a new producer id
+      // for the completion (no id at hand, or no epoch left after a fence:
+      // no bump).
+      bool bump = bump_version && m.producer_epoch().value() < std::numeric_limits<std::int16_t>::max();
+      ProducerId next_id = ProducerId::none();
+      if (bump && m.is_producer_epoch_exhausted()) {
+        if (new_id) next_id = new_id();
+        else bump = false;
+      }
+      TxnTransit t = m.prepare_abort_or_commit(prepare_state_for(result), now_ms, bump, next_id);
       TxnLogAppend a = make_append(kind, transactional_id, *l.owner, std::move(t));
       a.result = result;
       a.epoch_fence = fence;
@@ -383,9 +408,12 @@ AppendOutcome TransactionCoordinator::append_done(const TxnLogAppend& a, ErrorCo
       } else if (a.epoch_fence && same_epoch) {
         l.txn->mark_failed_epoch_fence();
       }
+      // The answer is the completion's id and epoch (newPreSendMetadata):
+      // a rotated id at epoch 0 after an exhausted epoch.
       if (a.kind == AppendFor::end_txn)
-        out.answer = error == ErrorCode::none ? TxnAnswer{error, l.txn->producer_id(), l.txn->producer_epoch()}
-                                              : TxnAnswer{error};
+        out.answer = error != ErrorCode::none ? TxnAnswer{error}
+                     : out.markers ? TxnAnswer{error, out.markers->complete.producer_id, out.markers->complete.producer_epoch}
+                                   : TxnAnswer{error, l.txn->producer_id(), l.txn->producer_epoch()};
       if (a.kind == AppendFor::init_epoch_fence)
         out.answer = TxnAnswer{error == ErrorCode::none ? ErrorCode::concurrent_transactions : error};
       break;

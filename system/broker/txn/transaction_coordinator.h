@@ -19,10 +19,8 @@
 // resends the markers of transactions left in PrepareCommit / PrepareAbort.
 //
 // KIP-890 part 2 (Kafka 4.0, transaction version 2): an EndTxn v5 bumps the
-// producer epoch (see end_txn). transactional.id.expiration.ms: see
-// expire_transactional_ids. Not modelled: the producer id rotation of an EndTxn at an
-// exhausted epoch (Kafka's nextProducerId: here that transaction ends
-// without a bump).
+// producer epoch (see end_txn), and at an exhausted epoch rotates the
+// producer id. transactional.id.expiration.ms: see expire_transactional_ids.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -142,9 +140,14 @@ class TransactionCoordinator {
   // (KafkaApis: clientTransactionVersion TV_2): with the coordinator's
   // epoch_bump_per_transaction the epoch is bumped at PrepareX, the answer
   // carries the producer id and the new epoch, and a retry naming the old
-  // epoch is recognised (endTxnEpochBumped).
+  // epoch is recognised (endTxnEpochBumped). When that bump exhausts the
+  // epoch (Short.MaxValue - 1 -> Short.MaxValue) the completion rotates to
+  // a new producer id from `new_id` with epoch 0, and the answer carries it
+  // (Kafka 4.0's nextProducerId, prepareComplete); a retry naming the old id
+  // at Short.MaxValue - 1 is recognised (retryOnOverflow). Without `new_id`
+  // such a transaction ends without a bump.
   TxnStep end_txn(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch, TxnResult result,
-                  std::int64_t now_ms, bool client_v2 = false);
+                  std::int64_t now_ms, bool client_v2 = false, const NewProducerId& new_id = {});
   // KIP-890 part 1 (Kafka 3.6's handleVerifyPartitionsInTransaction, for a
   // partition leader's AddPartitionsToTxn v4 with VerifyOnly): NONE for each
   // partition in the open transaction, INVALID_TXN_STATE for the others; one
@@ -189,7 +192,8 @@ class TransactionCoordinator {
   };
   Lookup lookup(const std::string& transactional_id);
   TxnStep end_transaction(const std::string& transactional_id, ProducerId id, ProducerEpoch epoch,
-                          TxnResult result, AppendFor kind, bool bump_version, std::int64_t now_ms);
+                          TxnResult result, AppendFor kind, bool bump_version, std::int64_t now_ms,
+                          const NewProducerId& new_id = {});
   TxnLogAppend make_append(AppendFor kind, const std::string& transactional_id, const Owned& o,
                            TxnTransit t) const;
   std::optional<TxnMarkers> prepare_markers(TransactionMetadata& m, std::int32_t coordinator_epoch,

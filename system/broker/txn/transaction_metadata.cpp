@@ -74,13 +74,15 @@ TransactionMetadata TransactionMetadata::from_transit(std::string transactional_
   m.txn_start_timestamp_ms_ = t.txn_start_timestamp_ms;
   if (t.state != TxnState::empty) m.partitions_ = t.partitions;
   m.epoch_bump_ = t.epoch_bump;
+  m.next_producer_id_ = t.next_producer_id;
+  m.last_producer_id_ = t.last_producer_id;  // PreviousProducerId of a value v1; none from v0
   return m;
 }
 
 TxnTransit TransactionMetadata::current() const {
   return TxnTransit{producer_id_,     last_producer_id_, producer_epoch_,          last_producer_epoch_,
                     txn_timeout_ms_,  state_,            partitions_,              txn_start_timestamp_ms_,
-                    txn_last_update_timestamp_ms_, epoch_bump_};
+                    txn_last_update_timestamp_ms_, epoch_bump_,    next_producer_id_};
 }
 
 TxnTransit TransactionMetadata::prepare_transition(TxnState next, ProducerId id, ProducerEpoch epoch,
@@ -145,14 +147,18 @@ TxnTransit TransactionMetadata::prepare_add_partitions(const TxnPartitions& adde
                             txn_timeout_ms_, std::move(all), starts ? now_ms : txn_start_timestamp_ms_, now_ms);
 }
 
-TxnTransit TransactionMetadata::prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump) {
+TxnTransit TransactionMetadata::prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump,
+                                                        ProducerId next_producer_id) {
   SAMSA_ASSERT(next == TxnState::prepare_commit || next == TxnState::prepare_abort);
   SAMSA_ASSERT(!bump || producer_epoch_.value() < k_epoch_max, "an epoch bump past Short.MaxValue");
+  SAMSA_ASSERT(next_producer_id.is_none() || (bump && is_producer_epoch_exhausted() && next_producer_id != producer_id_),
+               "a producer id rotation only where the bump exhausts the epoch");
   const ProducerEpoch epoch = bump ? producer_epoch_.next() : producer_epoch_;
   const ProducerEpoch last = bump ? producer_epoch_ : last_producer_epoch_;
   TxnTransit t = prepare_transition(next, producer_id_, epoch, last, txn_timeout_ms_, partitions_,
                                     txn_start_timestamp_ms_, now_ms);
   t.epoch_bump = bump;
+  t.next_producer_id = next_producer_id;
   return t;
 }
 
@@ -160,8 +166,13 @@ TxnTransit TransactionMetadata::prepare_complete(std::int64_t now_ms) {
   const TxnState next = state_ == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
   // The state change is in the log: a failed fence before it no longer matters.
   has_failed_epoch_fence_ = false;
-  TxnTransit t = prepare_transition(next, producer_id_, producer_epoch_, last_producer_epoch_, txn_timeout_ms_, {},
-                                    txn_start_timestamp_ms_, now_ms);
+  // Kafka 4.0's prepareComplete: after a bump to Short.MaxValue the id
+  // rotates, epoch 0; the last epoch stays the one the client last saw
+  // (Short.MaxValue - 1), the markers carry Short.MaxValue.
+  const bool rotate = epoch_bump_ && !next_producer_id_.is_none();
+  TxnTransit t = prepare_transition(next, rotate ? next_producer_id_ : producer_id_,
+                                    rotate ? ProducerEpoch(0) : producer_epoch_, last_producer_epoch_,
+                                    txn_timeout_ms_, {}, txn_start_timestamp_ms_, now_ms);
   t.epoch_bump = epoch_bump_;  // the transaction version of the PrepareX
   return t;
 }
@@ -217,13 +228,25 @@ void TransactionMetadata::complete_transition(const TxnTransit& t) {
         producer_epoch_ = t.producer_epoch;
         last_producer_epoch_ = t.last_producer_epoch;
       }
+      next_producer_id_ = t.next_producer_id;
       break;
     case TxnState::complete_commit:
-    case TxnState::complete_abort:  // the markers are written
-      SAMSA_ASSERT(valid_epoch(t) && txn_timeout_ms_ == t.txn_timeout_ms && t.txn_start_timestamp_ms != -1);
+    case TxnState::complete_abort: {  // the markers are written
+      // validProducerEpoch, with the rotation: the new id at epoch 0.
+      const bool rotated = !next_producer_id_.is_none() && t.producer_id == next_producer_id_ &&
+                           t.producer_epoch == ProducerEpoch(0) && t.last_producer_epoch == last_producer_epoch_;
+      SAMSA_ASSERT((valid_epoch(t) || rotated) && txn_timeout_ms_ == t.txn_timeout_ms &&
+                   t.txn_start_timestamp_ms != -1);
+      if (rotated) {
+        last_producer_id_ = producer_id_;
+        producer_id_ = t.producer_id;
+        producer_epoch_ = t.producer_epoch;
+      }
+      next_producer_id_ = ProducerId::none();
       txn_start_timestamp_ms_ = t.txn_start_timestamp_ms;
       partitions_.clear();
       break;
+    }
     case TxnState::prepare_epoch_fence:
     case TxnState::dead:
       // Never written: a fence becomes PrepareAbort before its append, and a

@@ -73,9 +73,18 @@ struct TxnTransit {
   std::int64_t txn_last_update_timestamp_ms = -1;
   // clientTransactionVersion.supportsEpochBump (KIP-890 part 2, transaction
   // version 2): set on the PrepareX / CompleteX of a transaction whose EndTxn
-  // bumped the epoch. Not in the log value (v0): a load takes the
-  // coordinator's level instead (TransactionCoordinator::complete_load).
+  // bumped the epoch. In the log value v1 only: loading a v0 record takes
+  // the coordinator's level instead (TransactionCoordinator::complete_load).
   bool epoch_bump = false;
+  // TxnTransitMetadata.nextProducerId (Kafka 4.0): on the PrepareX of an
+  // EndTxn that bumped the epoch to Short.MaxValue, the id the CompleteX
+  // moves to with epoch 0 (the producer id rotation at an exhausted epoch).
+  // In the log value v1 only.
+  ProducerId next_producer_id = ProducerId::none();
+  // Read from a value v1, which stores ClientTransactionVersion (and the
+  // previous and next producer ids): a load believes it over the
+  // coordinator's own level.
+  bool client_version_stored = false;
   friend bool operator==(const TxnTransit&, const TxnTransit&) = default;
 };
 
@@ -104,6 +113,8 @@ class TransactionMetadata {
   // The clientTransactionVersion of the last transition supports the epoch
   // bump per transaction (KIP-890 part 2).
   bool epoch_bump() const { return epoch_bump_; }
+  // The id a PrepareX at an exhausted epoch rotates to (none otherwise).
+  ProducerId next_producer_id() const { return next_producer_id_; }
   // The state as a transit (prepareNoTransit), for snapshots and tests.
   TxnTransit current() const;
 
@@ -129,7 +140,11 @@ class TransactionMetadata {
   // prepareAbortOrCommit with transaction version 2): the transit carries
   // epoch + 1 and the current epoch as the last one, so the markers and the
   // next transaction use the new epoch and a late write of this one is fenced.
-  TxnTransit prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump = false);
+  // `next_producer_id`: the bump reaches Short.MaxValue (the epoch was
+  // exhausted), so the completion moves to this id with epoch 0
+  // (prepareAbortOrCommit's nextProducerId, prepareComplete's rotation).
+  TxnTransit prepare_abort_or_commit(TxnState next, std::int64_t now_ms, bool bump = false,
+                                     ProducerId next_producer_id = ProducerId::none());
   TxnTransit prepare_complete(std::int64_t now_ms);
   TxnTransit prepare_dead();
 
@@ -164,6 +179,7 @@ class TransactionMetadata {
   std::optional<TxnState> pending_state_;
   bool has_failed_epoch_fence_ = false;
   bool epoch_bump_ = false;
+  ProducerId next_producer_id_ = ProducerId::none();
 };
 
 }  // namespace samsa::broker::txn

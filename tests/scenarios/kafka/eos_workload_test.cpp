@@ -107,6 +107,7 @@ TEST_CASE("samsa.legacy.no.implicit.add.partitions: a delayed produce or offset 
 TEST_CASE("txn/coordinator-crash: the transaction coordinator crashes mid-transaction and exactly-once holds "
           "(seeds 1..4)",
           "[scenarios][txn]") {
+  std::int64_t ongoing_committed = 0, prepare_committed = 0;
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
     const auto r = run("txn/coordinator-crash", seed);
     INFO("seed " << seed << ": " << first_violation(r) << " " << r.details.dump());
@@ -115,7 +116,18 @@ TEST_CASE("txn/coordinator-crash: the transaction coordinator crashes mid-transa
     CHECK(r.details.at("committed").get<std::int64_t>() > 0);
     // Every EndTxn bumped the epoch (KIP-890 part 2), across the moves too.
     CHECK(r.details.at("end_txn_epoch_bumps").get<std::int64_t>() >= r.details.at("committed").get<std::int64_t>());
+    // The coordinator moved: its partition was loaded again, at a higher epoch.
+    CHECK(r.details.at("coordinator_faults").get<std::int64_t>() > 0);
+    CHECK(r.details.at("txn_coordinator_epoch").get<std::int64_t>() > 0);
+    ongoing_committed += r.details.at("caught_ongoing_committed").get<std::int64_t>();
+    prepare_committed += r.details.at("caught_prepare_committed").get<std::int64_t>();
   }
+  // A crash landed mid-transaction (Ongoing, or PrepareCommit before its
+  // markers) and that transaction committed after the move: the verdict
+  // above says it did so exactly once.
+  INFO("committed after a crash caught them: Ongoing " << ongoing_committed << ", PrepareX " << prepare_committed);
+  CHECK(ongoing_committed + prepare_committed > 0);
+  CHECK(ongoing_committed > 0);
 }
 
 TEST_CASE("samsa.legacy.no.epoch.bump.per.transaction: a delayed EndTxn or produce breaks exactly-once within "

@@ -71,6 +71,25 @@ TEST_CASE("ApiVersions answers exactly the apis the dispatch table serves", "[br
   CHECK(std::find(answered.begin(), answered.end(), 0) != answered.end());
 }
 
+TEST_CASE("a served api limited below the table's versions is advertised with that limit",
+          "[broker][server]") {
+  sim::World world(samsa::testing::quiet_config(2));
+  const auto n = world.add_node("n", [&](sim::Runtime& rt) {
+    auto cfg = broker::make_broker_config({{"broker.id", "1"}});
+    REQUIRE(cfg.ok());
+    auto rm = std::make_shared<broker::ReplicaManager>(rt, *cfg);
+    broker::Server server(rt, 1 << 20);
+    broker::add_handlers(server, rm, nullptr);
+    server.limit_max_version(ApiKey::metadata, 4);
+    for (const auto& v : server.api_versions().api_keys) {
+      const auto* spec = protocol::find_api(v.api_key);
+      CHECK(v.max_version == (v.api_key == static_cast<std::int16_t>(ApiKey::metadata) ? 4 : spec->max_version));
+    }
+  });
+  world.start(n);
+  (void)world.run(world.now() + std::chrono::seconds(1));
+}
+
 TEST_CASE("a malformed, truncated or oversized frame closes its connection with one log line",
           "[broker][server]") {
   std::ostringstream log_text;

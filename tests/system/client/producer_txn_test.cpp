@@ -62,11 +62,13 @@ std::multiset<std::string> read_all(Runtime& rt, const std::string& topic, int p
   return out;
 }
 
-void with_cluster(std::uint64_t seed, const std::function<void(Runtime&, Cluster&)>& body) {
+void with_cluster(std::uint64_t seed, const std::function<void(Runtime&, Cluster&)>& body,
+                  std::vector<std::pair<std::string, std::string>> settings = {}) {
   WorldConfig wc;
   wc.seed = seed;
   World world(wc);
-  Cluster cluster(world, {3, {{"min.insync.replicas", "2"}}});
+  settings.emplace_back("min.insync.replicas", "2");
+  Cluster cluster(world, {3, settings});
   bool done = false;
   world.add_node("client", [&](Runtime& rt) {
     REQUIRE(cluster.create_topic(rt, "t", 3, 3));
@@ -137,6 +139,44 @@ TEST_CASE("producer txn: committed records are read_committed-visible, aborted o
     everything.insert({"a1", "a2", "a3"});
     CHECK(read_all(rt, "t", 3, false) == everything);
   });
+}
+
+TEST_CASE("EndTxn v5 only where the brokers advertise it: the legacy switch's v4 keeps the producer's epoch",
+          "[client][txn]") {
+  // KIP-890 part 2: a broker with the epoch bump per transaction advertises
+  // EndTxn v5 and answers each EndTxn with the next epoch; one with
+  // samsa.legacy.no.epoch.bump.per.transaction advertises v4 (as Kafka 3.x
+  // did), the producer asks ApiVersions and sends v4 (a v5 request would
+  // close the connection), and its epoch stays.
+  for (const bool legacy : {false, true}) {
+    INFO("legacy switch: " << legacy);
+    std::uint64_t bad_frames = 0;
+    with_cluster(
+        12,
+        [&](Runtime& rt, Cluster& cluster) {
+          auto p = txn_producer(rt, "txn-v");
+          REQUIRE(p->init_transactions().ok());
+          for (int i = 0; i < 3; ++i) {
+            REQUIRE(p->begin_transaction().ok());
+            send_values(*p, "t", {fmt::format("v{}", i)});
+            REQUIRE(p->commit_transaction().ok());
+          }
+          CHECK(p->stats().txn_commits == 3);
+          CHECK(p->stats().txn_end_epoch_bumps == (legacy ? 0u : 3u));
+          p->close();
+          CHECK(read_all(rt, "t", 3, true) == std::multiset<std::string>{"v0", "v1", "v2"});
+          for (int b = 1; b <= 3; ++b) {
+            const auto* node = cluster.node(b);
+            REQUIRE(node != nullptr);
+            bad_frames += node->server->stats().bad_frames;
+            for (const auto& v : node->server->api_versions().api_keys)
+              if (v.api_key == static_cast<std::int16_t>(protocol::ApiKey::end_txn))
+                CHECK(v.max_version == (legacy ? 4 : 5));
+          }
+        },
+        {{"samsa.legacy.no.epoch.bump.per.transaction", legacy ? "true" : "false"}});
+    CHECK(bad_frames == 0);
+  }
 }
 
 TEST_CASE("producer txn: an open transaction is invisible to read_committed until it commits", "[client][txn]") {

@@ -4,6 +4,8 @@
 // markers and high-watermark moves, against a model that keeps every batch.
 #include "system/broker/txn/partition_txns.h"
 
+#include "system/log/txn_index.h"
+
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
@@ -49,26 +51,34 @@ TEST_CASE("the LSO stops at an open transaction and moves on once its marker is 
   CHECK(t.open_transaction(ProducerId(7)) == Offset(1));
   auto done = t.on_batch(control(5, 7), marker(ControlType::commit));
   REQUIRE(done);
-  CHECK(*done == CompletedTxn{ProducerId(7), Offset(1), Offset(5), false});
+  CHECK(*done == CompletedTxn{ProducerId(7), Offset(1), Offset(5), false, Offset(6)});
   CHECK(t.last_stable_offset(Offset(5)) == Offset(1));  // the marker is not below the HW yet
   t.on_high_watermark(Offset(6));
   CHECK(t.last_stable_offset(Offset(6)) == Offset(6));
-  CHECK(t.all_aborted().empty());
 }
 
 TEST_CASE("an abort is indexed with the LSO of the next open transaction", "[broker][txn]") {
   PartitionTxns t;
   t.on_batch(data(0, 1, true), std::nullopt);
   t.on_batch(data(1, 2, true), std::nullopt);
-  t.on_batch(control(2, 1), marker(ControlType::abort));
-  REQUIRE(t.all_aborted().size() == 1);
-  CHECK(t.all_aborted()[0] == AbortedTxn{ProducerId(1), Offset(0), Offset(2), Offset(1)});
+  auto first = t.on_batch(control(2, 1), marker(ControlType::abort));
+  REQUIRE(first);
+  REQUIRE(first->aborted);
+  CHECK(first->aborted_txn() == AbortedTxn{ProducerId(1), Offset(0), Offset(2), Offset(1)});
   // A marker for a producer that wrote nothing here: an empty transaction at the marker.
-  t.on_batch(control(3, 9), marker(ControlType::abort));
-  CHECK(t.all_aborted().back() == AbortedTxn{ProducerId(9), Offset(3), Offset(3), Offset(1)});
-  CHECK(t.aborted(Offset(3), Offset(4)).size() == 1);
-  CHECK(t.aborted(Offset(0), Offset(1)).size() == 1);
-  CHECK(t.aborted(Offset(4), Offset(10)).empty());
+  auto empty = t.on_batch(control(3, 9), marker(ControlType::abort));
+  REQUIRE(empty);
+  CHECK(empty->aborted_txn() == AbortedTxn{ProducerId(9), Offset(3), Offset(3), Offset(1)});
+  // The index entries (log/txn_index.h) and TransactionIndex.collectAbortedTxns over them.
+  const std::vector<samsa::log::AbortedTxn> index{{1, 0, 2, 1}, {9, 3, 3, 1}};
+  auto collect = [&](std::int64_t from, std::int64_t upper) {
+    std::vector<samsa::log::AbortedTxn> out;
+    samsa::log::collect_aborted_txns_in(index, from, upper, out);
+    return out;
+  };
+  CHECK(collect(3, 4).size() == 1);
+  CHECK(collect(0, 1).size() == 1);
+  CHECK(collect(4, 10).empty());
 }
 
 namespace {
@@ -92,6 +102,7 @@ struct Log {
   std::map<std::int64_t, int> open;  // pid -> txn
   std::int64_t end = 0;
   std::int64_t hw = 0;
+  std::vector<samsa::log::AbortedTxn> index;  // what the owner appends to the .txnindex
 
   std::int64_t lso() const {
     std::int64_t out = hw;
@@ -131,7 +142,13 @@ void step(Log& m, PartitionTxns& sut) {
       m.txns[static_cast<std::size_t>(it->second)].aborted = abort;
       m.batches.push_back({m.end, m.end, pid, it->second, true});
       m.open.erase(it);
-      sut.on_batch(control(m.end, pid), marker(abort ? ControlType::abort : ControlType::commit));
+      auto done = sut.on_batch(control(m.end, pid), marker(abort ? ControlType::abort : ControlType::commit));
+      RC_ASSERT(done.has_value());
+      if (done->aborted) {
+        const AbortedTxn a = done->aborted_txn();
+        m.index.push_back({a.producer_id.value(), a.first_offset.value(), a.last_offset.value(),
+                           a.last_stable_offset.value()});
+      }
       m.end += 1;
       break;
     }
@@ -169,7 +186,10 @@ TEST_CASE("read_committed below the LSO with the aborted list sees exactly the c
     const std::int64_t lso = sut.last_stable_offset(Offset(m.hw)).value();
     // A fetch from any offset: the aborted transactions overlapping [from, LSO).
     const std::int64_t from = *rc::gen::inRange<std::int64_t>(0, lso + 1);
-    const auto aborted = sut.aborted(Offset(from), Offset(lso));
+    // As a fetch collects them, stopping early where an entry's last stable
+    // offset reaches the upper bound (isComplete).
+    std::vector<samsa::log::AbortedTxn> aborted;
+    samsa::log::collect_aborted_txns_in(m.index, from, lso, aborted);
     // What a read_committed consumer keeps (Kafka's Fetcher: skip batches of
     // a producer inside one of its aborted ranges, skip control batches).
     std::set<std::int64_t> seen, want;
@@ -178,8 +198,7 @@ TEST_CASE("read_committed below the LSO with the aborted list sees exactly the c
       if (b.control) continue;
       bool skip = false;
       for (const auto& a : aborted)
-        if (b.txn >= 0 && a.producer_id == ProducerId(b.pid) && a.first_offset.value() <= b.first &&
-            b.last <= a.last_offset.value())
+        if (b.txn >= 0 && a.producer_id == b.pid && a.first_offset <= b.first && b.last <= a.last_offset)
           skip = true;
       if (!skip) seen.insert(b.first);
       if (b.txn < 0 || !m.txns[static_cast<std::size_t>(b.txn)].aborted) want.insert(b.first);

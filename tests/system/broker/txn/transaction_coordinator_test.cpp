@@ -1,8 +1,10 @@
 // The transaction coordinator's state machine (Kafka 2.8's
-// TransactionCoordinator / TransactionMetadata): step-by-step cases, and a
-// model-based test of one transactional id through InitProducerId,
-// AddPartitionsToTxn, EndTxn, appends that succeed or fail, markers,
-// timeouts and coordinator reloads from the log.
+// TransactionCoordinator / TransactionMetadata, with Kafka 4.0's KIP-890
+// part 2): step-by-step cases, and a model-based test of one transactional
+// id through InitProducerId, AddPartitionsToTxn, EndTxn (v4 and v5),
+// KIP-890 part 1's verification of a produce, appends that succeed or fail,
+// markers, timeouts and coordinator reloads from the log, for a coordinator
+// with and without the epoch bump per transaction.
 #include "system/broker/txn/transaction_coordinator.h"
 
 #include <catch2/catch.hpp>
@@ -185,13 +187,19 @@ struct Model {
   std::optional<Logged> log;
   std::int64_t now = 1000;
   std::int32_t coordinator_epoch = 1;
+  // KIP-890 part 2: the coordinator bumps the epoch per transaction (false:
+  // samsa.legacy.no.epoch.bump.per.transaction); `bumped` is whether the
+  // last transition did (TransactionMetadata.epoch_bump: PrepareX and
+  // CompleteX of an EndTxn v5 or of a timeout abort with the bump).
+  bool cfg_bump = false;
+  bool bumped = false, target_bump = false;
 };
 
-struct Sut {  // the model is of Kafka before KIP-890 part 2 (transaction version 1)
-  TransactionCoordinator c{TxnCoordinatorConfig{900000, 1, false}};
+struct Sut {
+  TransactionCoordinator c;
   std::optional<TxnLogAppend> append;
   std::optional<TxnMarkers> markers;
-  Sut() {
+  explicit Sut(bool epoch_bump) : c(TxnCoordinatorConfig{900000, 1, epoch_bump}) {
     c.begin_load(0, 1);
     c.complete_load(0, 1, {}, 1000);
   }
@@ -218,6 +226,7 @@ void check_same(const Model& m, const Sut& s) {
   RC_ASSERT(t->producer_epoch() == ProducerEpoch(m.epoch));
   RC_ASSERT(t->partitions() == to_parts(m.parts));
   RC_ASSERT(t->pending_transition_in_progress() == (m.pend != Pend::none));
+  if (m.pend == Pend::none) RC_ASSERT(t->epoch_bump() == m.bumped);
 }
 
 // What the model expects of a step: an answer now, or an append.
@@ -242,6 +251,12 @@ void model_fence(Model& m, Pend kind) {
   m.target_parts = m.parts;
   m.target_start_ms = m.start_ms;
   m.target_fence = true;
+  // abortTimedOutTransactions passes the coordinator's transaction version:
+  // with the bump the abort takes the fenced epoch + 1 (InitProducerId's
+  // abort is TV_0: the fence is its only bump).
+  m.target_bump = kind == Pend::timeout && m.cfg_bump;
+  m.target_last_epoch = m.target_bump ? m.epoch : m.last_epoch;
+  if (m.target_bump) m.target_epoch = static_cast<std::int16_t>(m.epoch + 1);
 }
 
 // --- InitProducerId ---
@@ -292,6 +307,7 @@ struct Init : Command {
     m.target_parts.clear();
     m.target_start_ms = -1;
     m.target_fence = false;
+    m.target_bump = false;
     return {};
   }
   void apply(Model& m) const override { (void)predict(m); }
@@ -328,6 +344,7 @@ struct Add : Command {
     m.target_parts.insert(ps.begin(), ps.end());
     m.target_start_ms = complete_or_empty(m.state) ? m.now : m.start_ms;
     m.target_fence = false;
+    m.target_bump = false;
     return {};
   }
   std::int16_t epoch(const Model& m) const { return static_cast<std::int16_t>(stale ? m.epoch - 1 : m.epoch); }
@@ -344,22 +361,38 @@ struct Add : Command {
 };
 
 // --- EndTxn ---
+// `behind` epochs before the current one: 1 is the retry of an EndTxn whose
+// PrepareX bumped the epoch, or the late EndTxn of the previous transaction
+// (KIP-890 part 2 fences it once the next transaction runs); v5 is
+// transaction version 2.
 struct End : Command {
   bool commit = *rc::gen::arbitrary<bool>();
-  bool stale = *rc::gen::element(false, false, false, true);
+  int behind = *rc::gen::element(0, 0, 0, 1, 1, 2);
+  bool v5 = *rc::gen::element(true, true, false);
+  // endTransaction's isValidEpoch.
+  static bool valid_epoch(const Model& m, int behind) {
+    if (!m.bumped) return behind == 0;
+    const bool ending = m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort ||
+                        m.state == TxnState::complete_commit || m.state == TxnState::complete_abort;
+    return ending ? behind == 1 && m.epoch >= 1 : behind == 0;
+  }
   Expect predict(Model& m) const {
     if (!m.exists) return {ErrorCode::invalid_producer_id_mapping};
-    if (stale) return {ErrorCode::producer_fenced};
+    if (!valid_epoch(m, behind)) return {ErrorCode::producer_fenced};
     if (m.pend != Pend::none) return {ErrorCode::concurrent_transactions};
     switch (m.state) {
-      case TxnState::ongoing:
+      case TxnState::ongoing: {
+        const bool bump = v5 && m.cfg_bump;
         m.pend = Pend::end;
         m.target = commit ? TxnState::prepare_commit : TxnState::prepare_abort;
-        m.target_epoch = m.epoch;
+        m.target_epoch = bump ? static_cast<std::int16_t>(m.epoch + 1) : m.epoch;
+        m.target_last_epoch = bump ? m.epoch : m.last_epoch;
         m.target_parts = m.parts;
         m.target_start_ms = m.start_ms;
         m.target_fence = false;
+        m.target_bump = bump;
         return {};
+      }
       case TxnState::complete_commit: return {commit ? ErrorCode::none : ErrorCode::invalid_txn_state};
       case TxnState::complete_abort: return {commit ? ErrorCode::invalid_txn_state : ErrorCode::none};
       case TxnState::prepare_commit:
@@ -373,13 +406,43 @@ struct End : Command {
   void run(const Model& m0, Sut& s) const override {
     Model m = m0;
     const Expect want = predict(m);
-    const auto epoch = ProducerEpoch(static_cast<std::int16_t>(stale ? m0.epoch - 1 : m0.epoch));
-    TxnStep got = s.c.end_txn(k_id, ProducerId(k_pid), epoch, commit ? TxnResult::commit : TxnResult::abort, m0.now);
+    const auto epoch = ProducerEpoch(static_cast<std::int16_t>(m0.epoch - behind));
+    TxnStep got = s.c.end_txn(k_id, ProducerId(k_pid), epoch, commit ? TxnResult::commit : TxnResult::abort, m0.now,
+                              v5);
     expect_step(got, want);
+    // A retry that finds its transaction complete gets the epoch it ended with.
+    if (want.answer == ErrorCode::none) RC_ASSERT(got.answer->producer_epoch == ProducerEpoch(m0.epoch));
     if (got.append) s.append = got.append;
     check_same(m, s);
   }
-  void show(std::ostream& os) const override { os << "EndTxn commit=" << commit << " stale=" << stale; }
+  void show(std::ostream& os) const override {
+    os << "EndTxn v" << (v5 ? 5 : 4) << " commit=" << commit << " epoch-" << behind;
+  }
+};
+
+// --- a partition leader verifies a produce (KIP-890 part 1) ---
+// A produce of the current transaction, or a late one of the previous
+// (behind = 1): with the bump per transaction its epoch is fenced; without
+// it the late write is taken into the next transaction (the hazard of
+// samsa.legacy.no.epoch.bump.per.transaction).
+struct Verify : Command {
+  int behind = *rc::gen::element(0, 0, 1);
+  std::set<int> ps = *rc::gen::nonEmpty(rc::gen::container<std::set<int>>(rc::gen::inRange(0, 3)));
+  void run(const Model& m, Sut& s) const override {
+    const auto got = s.c.verify_partitions(k_id, ProducerId(k_pid),
+                                           ProducerEpoch(static_cast<std::int16_t>(m.epoch - behind)), to_parts(ps));
+    RC_ASSERT(got.size() == ps.size());
+    for (const auto& [p, e] : got) {
+      ErrorCode want = ErrorCode::none;
+      if (!m.exists) want = ErrorCode::invalid_producer_id_mapping;
+      else if (behind != 0) want = ErrorCode::producer_fenced;
+      else if (m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort)
+        want = ErrorCode::concurrent_transactions;
+      else want = m.parts.count(p.partition.value()) ? ErrorCode::none : ErrorCode::invalid_txn_state;
+      RC_ASSERT(e == want);
+    }
+  }
+  void show(std::ostream& os) const override { os << "verify produce epoch-" << behind << " n=" << ps.size(); }
 };
 
 // --- the outstanding append finishes ---
@@ -400,7 +463,8 @@ struct AppendDone : Command {
     }
     m.state = m.target;
     m.epoch = m.target_epoch;
-    if (kind == Pend::init) m.last_epoch = m.target_last_epoch;
+    if (kind == Pend::init || (m.target_bump && kind != Pend::complete)) m.last_epoch = m.target_last_epoch;
+    m.bumped = m.target_bump;
     m.parts = m.target == TxnState::complete_commit || m.target == TxnState::complete_abort ? std::set<int>{}
                                                                                                : m.target_parts;
     m.start_ms = m.target_start_ms;
@@ -418,7 +482,8 @@ struct AppendDone : Command {
         m.target = m.state == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
         m.target_parts.clear();
         m.target_fence = false;
-        if (kind == Pend::end) return TxnAnswer{ErrorCode::none};
+        // EndTxn's answer: the epoch the next transaction runs under.
+        if (kind == Pend::end) return TxnAnswer{ErrorCode::none, ProducerId(k_pid), ProducerEpoch(m.epoch)};
         if (kind == Pend::fence_init) return TxnAnswer{ErrorCode::concurrent_transactions};
         return std::nullopt;
       }
@@ -506,6 +571,9 @@ struct Reload : Command {
     m.pend = Pend::none;
     m.failed_fence = false;
     m.last_epoch = -1;  // not in value v0
+    // Nor is the transaction version: one caught ending takes the coordinator's.
+    m.bumped = m.log && m.cfg_bump && m.log->state != TxnState::empty && m.log->state != TxnState::ongoing;
+    m.target_bump = m.bumped;
     if (!m.log) {
       m.exists = false;
       m.epoch = -1;
@@ -521,6 +589,7 @@ struct Reload : Command {
     if (m.state == TxnState::prepare_commit || m.state == TxnState::prepare_abort) {
       m.pend = Pend::markers;
       m.target = m.state == TxnState::prepare_commit ? TxnState::complete_commit : TxnState::complete_abort;
+      m.target_epoch = m.epoch;
     }
   }
   void run(const Model& m0, Sut& s) const override {
@@ -555,20 +624,27 @@ struct Reload : Command {
 }  // namespace
 
 TEST_CASE("the transaction state machine matches a model of Kafka's rules", "[broker][txn]") {
-  rc::prop("every answer, epoch, state and partition set as the model says", [] {
-    Model model;
-    Sut sut;
-    rc::state::check(model, sut,
-                     rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, AppendDone, AppendDone, AppendDone,
-                                                       MarkersDone, Expire, Reload>());
-  });
-  rc::prop("the same over many whole transactions (appends that succeed)", [] {
-    Model model;
-    Sut sut;
-    rc::state::check(model, sut,
-                     rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, End, AppendOk, AppendOk, AppendOk,
-                                                       AppendOk, MarkersDone, MarkersDone, Expire, Reload>());
-  });
+  // Kafka 4.0 (the epoch bump per transaction) and the legacy switch.
+  for (const bool bump : {true, false}) {
+    INFO("epoch bump per transaction: " << bump);
+    rc::prop("every answer, epoch, state and partition set as the model says", [bump] {
+      Model model;
+      model.cfg_bump = bump;
+      Sut sut(bump);
+      rc::state::check(model, sut,
+                       rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, Verify, AppendDone, AppendDone,
+                                                         AppendDone, MarkersDone, Expire, Reload>());
+    });
+    rc::prop("the same over many whole transactions (appends that succeed)", [bump] {
+      Model model;
+      model.cfg_bump = bump;
+      Sut sut(bump);
+      rc::state::check(model, sut,
+                       rc::state::gen::execOneOfWithArgs<Init, Add, Add, End, End, Verify, AppendOk, AppendOk,
+                                                         AppendOk, AppendOk, MarkersDone, MarkersDone, Expire,
+                                                         Reload>());
+    });
+  }
 }
 
 TEST_CASE("every state the coordinator reaches came by one of Kafka's legal transitions", "[broker][txn]") {
@@ -791,4 +867,145 @@ TEST_CASE("transactional.id.expiration.ms: an idle id at rest is tombstoned and 
   c.begin_load(part, 2);
   c.complete_load(part, 2, {{"idle", std::nullopt}}, 63000);
   CHECK(c.metadata("idle") == nullptr);
+}
+
+namespace {
+
+// A coordinator that loads `id` at rest (CompleteCommit) at `epoch`: the
+// test's way to a producer near Short.MaxValue without 32k transactions.
+void load_at_epoch(Rig& r, std::int16_t epoch) {
+  const std::int32_t part = r.c.partition_for(k_id);
+  TxnTransit t;
+  t.producer_id = ProducerId(k_pid);
+  t.producer_epoch = ProducerEpoch(epoch);
+  t.txn_timeout_ms = k_timeout_ms;
+  t.state = TxnState::complete_commit;
+  t.txn_start_timestamp_ms = r.now;
+  t.txn_last_update_timestamp_ms = r.now;
+  r.c.unload(part);
+  r.c.begin_load(part, 2);
+  REQUIRE(r.c.complete_load(part, 2, {{k_id, t}}, r.now).empty());
+  r.next_pid = k_pid + 100;
+}
+
+}  // namespace
+
+TEST_CASE("KIP-890 part 2: the EndTxn that exhausts the epoch rotates the producer id (Kafka 4.0)",
+          "[broker][txn]") {
+  Rig r(true);
+  load_at_epoch(r, 32765);
+  constexpr std::int16_t k_max = 32767;
+  // 32765 -> 32766: an ordinary bump.
+  REQUIRE(r.ok(r.c.add_partitions(k_id, ProducerId(k_pid), ProducerEpoch(32765), parts({0}), r.now)).error ==
+          ErrorCode::none);
+  TxnAnswer end;
+  std::optional<TxnMarkers> mk;
+  end = r.ok(r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32765), TxnResult::commit, r.now, true, r.ids()), &mk);
+  REQUIRE(end.error == ErrorCode::none);
+  CHECK(end.producer_id == ProducerId(k_pid));
+  CHECK(end.producer_epoch == ProducerEpoch(32766));
+  REQUIRE(mk);
+  r.complete(*mk);
+  CHECK(r.next_pid == k_pid + 100);  // no id taken
+  // 32766 is exhausted: the bump reaches Short.MaxValue and the completion
+  // moves to a new producer id at epoch 0 (prepareAbortOrCommit's
+  // nextProducerId, prepareComplete).
+  REQUIRE(r.ok(r.c.add_partitions(k_id, ProducerId(k_pid), ProducerEpoch(32766), parts({1}), r.now)).error ==
+          ErrorCode::none);
+  TxnStep step = r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, true, r.ids());
+  REQUIRE(step.append);
+  CHECK(step.append->transit.producer_epoch == ProducerEpoch(k_max));
+  CHECK(step.append->transit.last_producer_epoch == ProducerEpoch(32766));
+  CHECK(step.append->transit.next_producer_id == ProducerId(k_pid + 100));
+  AppendOutcome o = r.c.append_done(*step.append, ErrorCode::none, r.now);
+  REQUIRE(o.markers);
+  // The markers close the transaction under the old id at Short.MaxValue;
+  // the answer is the id and epoch the next transaction runs under.
+  CHECK(o.markers->producer_id == ProducerId(k_pid));
+  CHECK(o.markers->producer_epoch == ProducerEpoch(k_max));
+  REQUIRE(o.answer);
+  CHECK(o.answer->error == ErrorCode::none);
+  CHECK(o.answer->producer_id == ProducerId(k_pid + 100));
+  CHECK(o.answer->producer_epoch == ProducerEpoch(0));
+  // A retry before the markers are written names the old id: in progress.
+  CHECK(r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, true).answer->error ==
+        ErrorCode::concurrent_transactions);
+  r.complete(*o.markers);
+  const TransactionMetadata* m = r.c.metadata(k_id);
+  CHECK(m->producer_id() == ProducerId(k_pid + 100));
+  CHECK(m->producer_epoch() == ProducerEpoch(0));
+  CHECK(m->last_producer_id() == ProducerId(k_pid));
+  CHECK(m->last_producer_epoch() == ProducerEpoch(32766));
+  CHECK(m->state() == TxnState::complete_commit);
+  // retryOnOverflow: the retry after the rotation gets the new id.
+  const TxnAnswer retry =
+      *r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, true).answer;
+  CHECK(retry.error == ErrorCode::none);
+  CHECK(retry.producer_id == ProducerId(k_pid + 100));
+  CHECK(retry.producer_epoch == ProducerEpoch(0));
+  CHECK(r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::abort, r.now, true).answer->error ==
+        ErrorCode::invalid_txn_state);
+  // A late produce of the old id is refused; the new id transacts.
+  CHECK(r.c.verify_partitions(k_id, ProducerId(k_pid), ProducerEpoch(32766), parts({1})).at(*parts({1}).begin()) ==
+        ErrorCode::invalid_producer_id_mapping);
+  REQUIRE(r.ok(r.c.add_partitions(k_id, ProducerId(k_pid + 100), ProducerEpoch(0), parts({2}), r.now)).error ==
+          ErrorCode::none);
+  end = r.ok(r.c.end_txn(k_id, ProducerId(k_pid + 100), ProducerEpoch(0), TxnResult::abort, r.now, true, r.ids()),
+             &mk);
+  CHECK(end.producer_id == ProducerId(k_pid + 100));
+  CHECK(end.producer_epoch == ProducerEpoch(1));
+}
+
+TEST_CASE("KIP-890 part 2: an exhausted epoch without a new id at hand, or with EndTxn v4, ends without a bump",
+          "[broker][txn]") {
+  for (const bool v5 : {true, false}) {
+    Rig r(true);
+    load_at_epoch(r, 32766);
+    REQUIRE(r.ok(r.c.add_partitions(k_id, ProducerId(k_pid), ProducerEpoch(32766), parts({0}), r.now)).error ==
+            ErrorCode::none);
+    std::optional<TxnMarkers> mk;
+    const TxnAnswer end =
+        r.ok(r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, v5), &mk);
+    CHECK(end.producer_id == ProducerId(k_pid));
+    CHECK(end.producer_epoch == ProducerEpoch(32766));
+    REQUIRE(mk);
+    r.complete(*mk);
+    // InitProducerId rotates it then (prepareProducerIdRotation).
+    const TxnAnswer init = r.ok(r.c.init_producer_id(
+        k_id, k_timeout_ms, ProducerIdAndEpoch{ProducerId(k_pid), ProducerEpoch(32766)}, r.ids(), r.now));
+    CHECK(init.producer_id == ProducerId(k_pid + 100));
+    CHECK(init.producer_epoch == ProducerEpoch(0));
+  }
+}
+
+TEST_CASE("a coordinator that loads a value v1 PrepareCommit mid-rotation completes the rotation", "[broker][txn]") {
+  Rig r(true);
+  const std::int32_t part = r.c.partition_for(k_id);
+  TxnTransit t;  // as decode_txn_value gives it from a value v1
+  t.producer_id = ProducerId(k_pid);
+  t.producer_epoch = ProducerEpoch(32767);
+  t.txn_timeout_ms = k_timeout_ms;
+  t.state = TxnState::prepare_commit;
+  t.partitions = parts({0});
+  t.txn_start_timestamp_ms = r.now;
+  t.txn_last_update_timestamp_ms = r.now;
+  t.epoch_bump = true;
+  t.next_producer_id = ProducerId(k_pid + 5);
+  t.client_version_stored = true;
+  r.c.unload(part);
+  r.c.begin_load(part, 2);
+  const auto resend = r.c.complete_load(part, 2, {{k_id, t}}, r.now);
+  REQUIRE(resend.size() == 1);
+  CHECK(resend[0].producer_id == ProducerId(k_pid));
+  CHECK(resend[0].producer_epoch == ProducerEpoch(32767));
+  CHECK(resend[0].complete.producer_id == ProducerId(k_pid + 5));
+  CHECK(resend[0].complete.producer_epoch == ProducerEpoch(0));
+  r.complete(resend[0]);
+  CHECK(r.c.metadata(k_id)->producer_id() == ProducerId(k_pid + 5));
+  CHECK(r.c.metadata(k_id)->producer_epoch() == ProducerEpoch(0));
+  // The client's retry of the EndTxn names the old id at Short.MaxValue - 1.
+  const TxnAnswer retry =
+      *r.c.end_txn(k_id, ProducerId(k_pid), ProducerEpoch(32766), TxnResult::commit, r.now, true).answer;
+  CHECK(retry.error == ErrorCode::none);
+  CHECK(retry.producer_id == ProducerId(k_pid + 5));
 }

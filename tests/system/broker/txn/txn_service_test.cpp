@@ -436,6 +436,7 @@ struct LateRun {
   ProducerEpoch first_epoch = ProducerEpoch::none();
   ProducerEpoch end_epoch = ProducerEpoch::none();  // what EndTxn v5 answered
   ErrorCode late_error = ErrorCode::unknown_server_error;
+  bool v5_refused = false;                          // legacy: EndTxn v5 is not served
   std::optional<ReadCommitted> read;
 };
 
@@ -491,11 +492,20 @@ LateRun late_produce_into_next_transaction(bool legacy) {
     end.producer_id = p.producer_id;
     end.producer_epoch = p.producer_epoch;
     end.committed = true;
-    auto e = c.call<EndTxnResponse>(*coord, end, 5, k_call);
+    // The legacy switch is a broker before KIP-890 part 2: it serves EndTxn
+    // up to v4 only (a v5 request closes the connection), whose answer has
+    // no epoch: the client keeps its own.
+    const std::int16_t end_version = legacy ? 4 : 5;
+    if (legacy) out.v5_refused = !c.call<EndTxnResponse>(*coord, end, 5, k_call).has_value();
+    auto e = c.call<EndTxnResponse>(*coord, end, end_version, k_call);
     REQUIRE(e);
     REQUIRE(e->error_code == ErrorCode::none);
-    REQUIRE(e->producer_id == p.producer_id);
-    out.end_epoch = e->producer_epoch;
+    if (legacy) {
+      out.end_epoch = p.producer_epoch;
+    } else {
+      REQUIRE(e->producer_id == p.producer_id);
+      out.end_epoch = e->producer_epoch;
+    }
     rt.sleep(std::chrono::seconds(2));  // the markers are written
     const ProducerEpoch next = out.end_epoch;
     REQUIRE(add_partition(c, *coord, "tx3", p.producer_id, next, "out", 0) == ErrorCode::none);
@@ -504,7 +514,7 @@ LateRun late_produce_into_next_transaction(bool legacy) {
     const std::int32_t seq = next == p.producer_epoch ? (out.late_error == ErrorCode::none ? 2 : 1) : 0;
     REQUIRE(produce_one(c, leader, "tx3", "b", p.producer_id, next, seq) == ErrorCode::none);
     end.producer_epoch = next;
-    auto e2 = c.call<EndTxnResponse>(*coord, end, 5, k_call);
+    auto e2 = c.call<EndTxnResponse>(*coord, end, end_version, k_call);
     REQUIRE(e2);
     REQUIRE(e2->error_code == ErrorCode::none);
     rt.sleep(std::chrono::seconds(2));
@@ -540,24 +550,50 @@ TEST_CASE("samsa.legacy.no.epoch.bump.per.transaction: the late produce is commi
   // KAFKA-17754's class: the same epoch, the next sequence, a partition in
   // the open transaction: nothing tells the late write from a new one.
   const LateRun run = late_produce_into_next_transaction(true);
+  CHECK(run.v5_refused);
   CHECK(run.end_epoch == run.first_epoch);
   CHECK(run.late_error == ErrorCode::none);
   REQUIRE(run.read);
   CHECK(visible_values(*run.read) == std::vector<std::string>{"a", "late", "b"});
 }
 
-TEST_CASE("a restart of every broker keeps the aborted transactions: read_committed still skips them",
-          "[broker][txn]") {
-  // The aborted-transaction index is rebuilt from the log on load
-  // (Partition::load replays the control batches; Kafka reads .txnindex).
+namespace {
+
+enum class TxnIndexDamage { none, lost, corrupt };
+
+struct RestartRun {
+  std::optional<ReadCommitted> before, after;
+  std::uint64_t txn_indexes_loaded = 0, txn_indexes_rebuilt = 0;  // over the three replicas of out-0
+  int replicas_with_txn_index = 0;                                // after the restart
+};
+
+// Three transactions (commit "a", abort "x", commit "b") on out-0 with one
+// batch a segment (so the abort marker's segment is sealed and trusted on
+// load), every broker crashed and its out-0 .txnindex files damaged as told
+// while down, then restarted: read_committed before and after.
+RestartRun restart_with_txn_index(TxnIndexDamage damage) {
   auto wc = samsa::testing::quiet_config(13);
   sim::World world(wc);
   Cluster cluster(world, {3,
                           {{"transaction.state.log.num.partitions", "3"},
                            {"transaction.state.log.replication.factor", "3"},
-                           {"transaction.state.log.min.isr", "2"}}});
-  std::optional<ReadCommitted> before, after;
+                           {"transaction.state.log.min.isr", "2"},
+                           {"log.segment.bytes", "120"}}});
+  RestartRun run;
   bool done = false;
+  auto damage_disks = [&] {
+    for (int b = 1; b <= 3; ++b) {
+      auto& disk = world.disk(cluster.node_of(b));
+      std::vector<std::string> txn_files;
+      for (const auto& [path, inode] : disk.files())
+        if (path.find("out-0/") != std::string::npos && path.ends_with(".txnindex")) txn_files.push_back(path);
+      REQUIRE_FALSE(txn_files.empty());
+      for (const auto& path : txn_files) {
+        if (damage == TxnIndexDamage::lost) disk.files().erase(path);
+        if (damage == TxnIndexDamage::corrupt) REQUIRE(disk.corrupt(path, 0, 2));  // the version
+      }
+    }
+  };
   world.add_node("client", [&](sim::Runtime& rt) {
     RawClient c(rt, "txn-producer");
     REQUIRE(cluster.create_topic(rt, "out", 1, 3));
@@ -587,20 +623,33 @@ TEST_CASE("a restart of every broker keeps the aborted transactions: read_commit
       REQUIRE(end_txn(c, *coord, "tx4", p.producer_id, p.producer_epoch, commit) == ErrorCode::none);
     }
     for (int i = 0; i < 40; ++i) {  // the last markers
-      before = fetch_committed(c, *leader, "out");
-      if (before && before->last_stable_offset == before->high_watermark && before->high_watermark >= Offset(6)) break;
+      run.before = fetch_committed(c, *leader, "out");
+      if (run.before && run.before->last_stable_offset == run.before->high_watermark &&
+          run.before->high_watermark >= Offset(6))
+        break;
       rt.sleep(std::chrono::milliseconds(100));
     }
-    for (int b = 1; b <= 3; ++b) world.crash(b, sim::CrashMode::keep_all);
+    for (int b = 1; b <= 3; ++b) world.crash(cluster.node_of(b), sim::CrashMode::keep_all);
+    damage_disks();
     rt.sleep(std::chrono::seconds(1));
-    for (int b = 1; b <= 3; ++b) world.start(b);
+    for (int b = 1; b <= 3; ++b) world.start(cluster.node_of(b));
     rt.sleep(std::chrono::seconds(15));
     leader = leader_now();
     REQUIRE(leader);
     for (int i = 0; i < 40; ++i) {
-      after = fetch_committed(c, *leader, "out");
-      if (after && after->error == ErrorCode::none && after->high_watermark >= Offset(6)) break;
+      run.after = fetch_committed(c, *leader, "out");
+      if (run.after && run.after->error == ErrorCode::none && run.after->high_watermark >= Offset(6)) break;
       rt.sleep(std::chrono::milliseconds(250));
+    }
+    for (int b = 1; b <= 3; ++b) {
+      const auto* node = cluster.node(b);
+      REQUIRE(node != nullptr);
+      auto part = node->replicas->partition({"out", PartitionId(0)});
+      REQUIRE(part);
+      run.txn_indexes_loaded += part->log().recovery_stats().txn_indexes_loaded;
+      run.txn_indexes_rebuilt += part->log().recovery_stats().txn_indexes_rebuilt;
+      for (const auto& [path, inode] : world.disk(cluster.node_of(b)).files())
+        if (path.find("out-0/") != std::string::npos && path.ends_with(".txnindex")) ++run.replicas_with_txn_index;
     }
     done = true;
   });
@@ -608,11 +657,31 @@ TEST_CASE("a restart of every broker keeps the aborted transactions: read_commit
   const auto r = world.run(world.now() + std::chrono::seconds(120));
   INFO(r.report);
   REQUIRE(done);
-  REQUIRE(before);
-  REQUIRE(after);
-  CHECK(before->aborted.size() == 1);
-  CHECK(after->aborted == before->aborted);
-  CHECK(after->last_stable_offset == before->last_stable_offset);
-  CHECK(visible_values(*after) == std::vector<std::string>{"a", "b"});
-  CHECK(visible_values(*before) == std::vector<std::string>{"a", "b"});
+  REQUIRE(run.before);
+  REQUIRE(run.after);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("a restart of every broker keeps the aborted transactions: read_committed still skips them",
+          "[broker][txn]") {
+  // The abort marker's segment is sealed: each replica loads its .txnindex
+  // (Kafka's TransactionIndex) and trusts it; a lost or corrupt file is
+  // rebuilt from the log by the partition's replay (LogSegment.recover).
+  const auto damage = GENERATE(TxnIndexDamage::none, TxnIndexDamage::lost, TxnIndexDamage::corrupt);
+  CAPTURE(static_cast<int>(damage));
+  const RestartRun run = restart_with_txn_index(damage);
+  CHECK(run.before->aborted.size() == 1);
+  CHECK(run.after->aborted == run.before->aborted);
+  CHECK(run.after->last_stable_offset == run.before->last_stable_offset);
+  CHECK(visible_values(*run.after) == std::vector<std::string>{"a", "b"});
+  CHECK(visible_values(*run.before) == std::vector<std::string>{"a", "b"});
+  CHECK(run.replicas_with_txn_index == 3);  // one .txnindex (the abort's segment) on each replica
+  if (damage == TxnIndexDamage::none) {
+    CHECK(run.txn_indexes_loaded >= 3);
+    CHECK(run.txn_indexes_rebuilt == 0);
+  } else {
+    CHECK(run.txn_indexes_rebuilt == 3);
+  }
 }
