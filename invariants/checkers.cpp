@@ -204,8 +204,7 @@ class FirstAnswers {
 };
 
 // An echo's number; a recorded one is signed, one read from a file unsigned.
-std::optional<std::int64_t> sequence_number(const nlohmann::json& v) {
-  if (const auto* n = v.get_ptr<const std::int64_t*>()) return *n;
+std::optional<std::int64_t> sequence_number(ValueRef v) {
   if (v.is_number_integer()) return v.get<std::int64_t>();
   return std::nullopt;
 }
@@ -384,13 +383,13 @@ std::vector<Violation> check_election_liveness(const History& h, const nlohmann:
         "liveness",
         fmt::format("controller {} holds epoch {}, not the latest {}", broker, epoch, max_epoch),
         {elected->index}));
-  const auto named = observed->value.find("broker");
-  if (named == observed->value.end() || !named->is_number_integer() ||
-      named->get<std::int64_t>() != broker)
+  const bool has_named = observed->value.contains("broker");
+  const ValueRef named = observed->value["broker"];
+  if (!has_named || !named.is_number_integer() || named.get<std::int64_t>() != broker)
     out.push_back(Violation::liveness(
         "liveness",
         fmt::format("/controller names {} after the heal, not broker {}",
-                    named == observed->value.end() ? "nobody" : named->dump(), broker),
+                    !has_named ? "nobody" : named.dump(), broker),
         {elected->index, observed->index}));
   return out;
 }

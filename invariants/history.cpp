@@ -27,11 +27,33 @@ nlohmann::json to_json(const Op& op) {
     j["process"] = op.process;
   j["type"] = std::string(to_string(op.type));
   j["f"] = std::string(op.f);
-  j["value"] = op.value;
+  j["value"] = op.value.to_json();
   return j;
 }
 
-std::string to_jsonl(const Op& op) { return to_json(op).dump(); }
+// What to_json(op).dump() writes (nlohmann's sorted keys: f, index, process,
+// time_ns, type, value), without building the JSON.
+void append_jsonl(std::string& out, const Op& op) {
+  out += "{\"f\":";
+  dump_json_string(out, op.f);
+  out += ",\"index\":";
+  out += std::to_string(op.index);
+  out += ",\"process\":";
+  out += op.process == k_nemesis ? std::string("\"nemesis\"") : std::to_string(op.process);
+  out += ",\"time_ns\":";
+  out += std::to_string(op.time_ns);
+  out += ",\"type\":\"";
+  out += to_string(op.type);
+  out += "\",\"value\":";
+  op.value.dump_to(out);
+  out += '}';
+}
+
+std::string to_jsonl(const Op& op) {
+  std::string out;
+  append_jsonl(out, op);
+  return out;
+}
 
 std::string HistoryError::to_string() const {
   return fmt::format("{}:{}:{}: {}", source, line, column, message);
@@ -63,7 +85,7 @@ std::int64_t History::record(std::int64_t process, OpType type, std::string_view
   // Most ops repeat the f of the op before (invoke then ok): that one is tried
   // here, without a call. (A moved-from History has no names, so no last one.)
   op.f = !names_.empty() && same_name(last_name_, f) ? last_name_ : intern(f);
-  op.value.swap(value);  // json's move-assignment builds and destroys a temporary
+  op.value = Value(value);
   if (stream_) *stream_ << to_jsonl(op) << '\n';
   return op.index;
 }
@@ -126,7 +148,13 @@ void Process::close(nlohmann::json value) {
 }
 
 void History::write_jsonl(std::ostream& out) const {
-  for (const Op& op : ops_) out << to_jsonl(op) << '\n';
+  std::string buf;
+  for (const Op& op : ops_) {
+    append_jsonl(buf, op);
+    buf += '\n';
+    if (buf.size() >= (1 << 16)) out << buf, buf.clear();
+  }
+  out << buf;
 }
 
 namespace {

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "invariants/value.h"
 #include "sim/runtime/result.h"
 
 namespace samsa::invariants {
@@ -42,11 +43,12 @@ struct Op {
   // Interned by the History that holds the op (a handful of names per run,
   // so recording copies no string): valid while that History lives.
   std::string_view f;
-  nlohmann::json value;
+  Value value;  // compact (value.h): read like nlohmann::json, dumps the same bytes
 };
 
 nlohmann::json to_json(const Op& op);
 std::string to_jsonl(const Op& op);  // one line, no newline
+void append_jsonl(std::string& out, const Op& op);  // the same line, appended
 
 // A parse error of a history file: where and why.
 struct HistoryError {

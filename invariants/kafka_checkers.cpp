@@ -14,8 +14,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <deque>
 #include <set>
+#include <span>
 #include <tuple>
+#include <unordered_map>
 
 #include "invariants/checker.h"
 #include "invariants/snapshot.h"
@@ -28,54 +31,78 @@ using json = nlohmann::json;
 
 std::string name_of(const Tp& tp) { return fmt::format("{}-{}", tp.topic, tp.partition); }
 
-std::string text_of(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
+std::string text_of(ValueRef v) {
+  if (v.is_string()) return std::string(v.str());
   if (v.is_null()) return "";
   return v.dump();
 }
 
+// Views into the history's op values (or Records' owned texts): the History
+// outlives every View of it.
 struct Rec {
   std::optional<Tp> tp;
   std::int64_t offset = -1;  // -1: unknown
-  std::optional<std::string> key;
-  std::string topic, value;
+  std::optional<std::string_view> key;
+  std::string_view topic, value;
 };
 
-using RecordId = std::pair<std::string, std::string>;  // (topic, value): values are unique per run
+// (topic, value): values are unique per run. Views, ordered as the strings.
+using RecordId = std::pair<std::string_view, std::string_view>;
 RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
 
-std::optional<Rec> parse_record(const json& j) {
-  if (!j.is_object() || !j.contains("value")) return std::nullopt;
+// A field's text: a string's bytes in place, anything else dumped into `owned`.
+std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
+  if (v.is_string()) return v.str();
+  if (v.is_null()) return {};
+  return owned.emplace_back(v.dump());
+}
+
+// One pass over the record's fields (this runs for every record of every op).
+std::optional<Rec> parse_record(ValueRef j, std::deque<std::string>& owned) {
+  if (!j.is_object()) return std::nullopt;
   Rec r;
-  r.topic = j.value("topic", "");
-  r.value = text_of(j["value"]);
-  if (j.contains("partition") && j["partition"].is_number_integer())
-    r.tp = Tp{r.topic, j["partition"].get<std::int32_t>()};
-  if (j.contains("offset") && j["offset"].is_number_integer()) r.offset = j["offset"].get<std::int64_t>();
-  if (j.contains("key") && !j["key"].is_null()) r.key = text_of(j["key"]);
+  bool has_value = false;
+  std::optional<std::int32_t> partition;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string_view k = it.key();
+    const ValueRef v = it.value();
+    if (k == "topic") {
+      if (v.is_string()) r.topic = v.str();
+    } else if (k == "value") {
+      has_value = true;
+      r.value = text_in(v, owned);
+    } else if (k == "partition") {
+      if (v.is_number_integer()) partition = v.get<std::int32_t>();
+    } else if (k == "offset") {
+      if (v.is_number_integer()) r.offset = v.get<std::int64_t>();
+    } else if (k == "key") {
+      if (!v.is_null()) r.key = text_in(v, owned);
+    }
+  }
+  if (!has_value) return std::nullopt;
+  if (partition) r.tp = Tp{std::string(r.topic), *partition};
   return r;
 }
 
-std::vector<Rec> parse_list(const json& v, const char* field) {
-  std::vector<Rec> out;
-  if (!v.is_object() || !v.contains(field) || !v[field].is_array()) return out;
-  for (const auto& j : v[field])
-    if (auto r = parse_record(j)) out.push_back(std::move(*r));
-  return out;
+using Owned = std::deque<std::string>;  // texts that are not a string in the history (dumped)
+
+void parse_list(ValueRef v, const char* field, std::vector<Rec>& out, Owned& owned) {
+  const ValueRef list = v[field];
+  if (!list.is_array()) return;
+  for (const ValueRef j : list)
+    if (auto r = parse_record(j, owned)) out.push_back(std::move(*r));
 }
 
-std::vector<Rec> sent_records(const Op& op) {
-  if (op.f == "txn") return parse_list(op.value, "sends");
-  if (op.f != "send") return {};
-  if (op.value.is_object() && op.value.contains("records")) return parse_list(op.value, "records");
-  if (auto r = parse_record(op.value)) return {std::move(*r)};
-  return {};
+void sent_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
+  if (op.f == "txn") return parse_list(op.value, "sends", out, owned);
+  if (op.f != "send") return;
+  if (op.value.is_object() && op.value.contains("records")) return parse_list(op.value, "records", out, owned);
+  if (auto r = parse_record(op.value, owned)) out.push_back(std::move(*r));
 }
 
-std::vector<Rec> polled_records(const Op& op) {
-  if (op.f == "txn") return parse_list(op.value, "polls");
-  if (op.f == "poll") return parse_list(op.value, "records");
-  return {};
+void polled_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
+  if (op.f == "txn") return parse_list(op.value, "polls", out, owned);
+  if (op.f == "poll") return parse_list(op.value, "records", out, owned);
 }
 
 // One completed send of one record.
@@ -89,10 +116,10 @@ struct Send {
 
 // The log of one partition as the history shows it.
 struct Log {
-  std::map<std::int64_t, std::map<std::string, std::int64_t>> at;  // offset -> value -> first witness op
+  std::map<std::int64_t, std::map<std::string_view, std::int64_t>> at;  // offset -> value -> first witness op
   std::map<std::int64_t, std::int64_t> dense;                      // offset -> index
   std::vector<std::int64_t> offsets;                               // index -> offset
-  std::map<std::string, std::vector<std::int64_t>> offsets_of;     // value -> its offsets, ascending
+  std::map<std::string_view, std::vector<std::int64_t>> offsets_of;  // value -> its offsets, ascending
   std::int64_t max_read = -1, max_read_op = -1;                    // highest offset an ok poll read
 };
 
@@ -102,11 +129,58 @@ struct Position {
   auto operator<=>(const Position&) const = default;
 };
 
+// Every op's sent and polled records, parsed once: the checkers over one
+// View read them many times (a flat vector and per-op starts, so an op
+// without records costs 8 bytes).
+class Records {
+ public:
+  explicit Records(const History& h);
+  std::span<const Rec> sent(const Op& op) const { return slice(sent_, pos(op)); }
+  std::span<const Rec> polled(const Op& op) const { return slice(polled_, pos(op)); }
+
+ private:
+  struct Table {
+    std::vector<Rec> recs;
+    std::vector<std::uint32_t> start;  // op position -> its first record; one more at the end
+  };
+  std::size_t pos(const Op& op) const;
+  std::span<const Rec> slice(const Table& t, std::size_t i) const {
+    return {t.recs.data() + t.start[i], t.recs.data() + t.start[i + 1]};
+  }
+  bool dense_ = true;  // ops()[i].index == i (recorded histories); else by address
+  std::unordered_map<const Op*, std::size_t> pos_;  // lookups only, never iterated
+  Table sent_, polled_;
+  Owned owned_;
+};
+
+Records::Records(const History& h) {
+  std::size_t i = 0;
+  for (const Op& op : h.ops()) {
+    if (op.index != static_cast<std::int64_t>(i)) dense_ = false;
+    sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
+    polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
+    sent_records(op, sent_.recs, owned_);
+    polled_records(op, polled_.recs, owned_);
+    ++i;
+  }
+  sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
+  polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
+  if (!dense_) {
+    i = 0;
+    for (const Op& op : h.ops()) pos_.emplace(&op, i++);
+  }
+}
+
+std::size_t Records::pos(const Op& op) const {
+  return dense_ ? static_cast<std::size_t>(op.index) : pos_.at(&op);
+}
+
 class View {
  public:
   explicit View(const History& h);
 
   const History& h;
+  Records records;
   bool kafka = false;
   std::map<Tp, Log> logs;
   std::vector<Send> sends;  // ok/info/fail completions, history order
@@ -133,15 +207,15 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // Transactions whose outcome is unknown (info) but some of whose writes were
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
-std::set<std::int64_t> committed_info_txns(const History& h) {
+std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
   std::set<RecordId> polled;
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
-      for (auto& r : polled_records(op)) polled.insert(id_of(r));
+      for (auto& r : recs.polled(op)) polled.insert(id_of(r));
   std::set<std::int64_t> out;
   for (const Op& op : h.ops()) {
     if (op.f != "txn" || op.type != OpType::info) continue;
-    for (auto& r : sent_records(op))
+    for (auto& r : recs.sent(op))
       if (polled.count(id_of(r))) {
         out.insert(op.index);
         break;
@@ -150,10 +224,10 @@ std::set<std::int64_t> committed_info_txns(const History& h) {
   return out;
 }
 
-View::View(const History& hist) : h(hist) {
+View::View(const History& hist) : h(hist), records(hist) {
   std::map<std::int64_t, const Op*> pending;
   std::set<RecordId> read_by_any;
-  const std::set<std::int64_t> committed_info = committed_info_txns(h);
+  const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
     kafka = true;
@@ -165,7 +239,7 @@ View::View(const History& hist) : h(hist) {
     const std::int64_t invoked = it != pending.end() && it->second->f == op.f ? it->second->index : op.index;
     if (it != pending.end()) pending.erase(it);
     std::size_t pos = 0;
-    for (auto& r : polled_records(op)) {
+    for (const Rec& r : records.polled(op)) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
       read_by_any.insert(id_of(r));
@@ -180,7 +254,7 @@ View::View(const History& hist) : h(hist) {
       ++pos;
     }
     pos = 0;
-    for (auto& r : sent_records(op)) sends.push_back({&op, invoked, pos++, producer_of(op), std::move(r)});
+    for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
   }
   for (const Send& s : sends) {
     const RecordId id = id_of(s.rec);
@@ -402,7 +476,7 @@ struct Place {
 };
 
 // The records of one op per partition, in op order, where their index is known.
-std::map<Tp, std::vector<Place>> places_by_partition(const View& v, const std::vector<Rec>& recs) {
+std::map<Tp, std::vector<Place>> places_by_partition(const View& v, std::span<const Rec> recs) {
   std::map<Tp, std::vector<Place>> out;
   for (const auto& r : recs)
     if (auto l = v.locate(r)) out[l->first].push_back({l->first, l->second, v.logs.at(l->first).offsets[l->second]});
@@ -437,7 +511,7 @@ std::vector<Case> poll_order(const View& v, bool skips, const json& options) {
       continue;
     }
     if (op.f != "poll" && op.f != "txn") continue;
-    for (const auto& [tp, places] : places_by_partition(v, polled_records(op))) {
+    for (const auto& [tp, places] : places_by_partition(v, v.records.polled(op))) {
       const auto it = mine.find(tp);
       if (it != mine.end()) {
         const Last& prev = it->second;
@@ -506,7 +580,7 @@ std::vector<Case> inside(const View& v, bool polls, bool skips) {
   std::vector<Case> out;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok && op.type != OpType::info) continue;
-    const auto recs = polls ? polled_records(op) : sent_records(op);
+    const auto recs = polls ? v.records.polled(op) : v.records.sent(op);
     if (recs.size() < 2) continue;
     for (const auto& [tp, places] : places_by_partition(v, recs))
       for (std::size_t i = 1; i < places.size(); ++i) {
@@ -534,8 +608,8 @@ std::vector<Case> precommitted_read(const View& v) {
   for (const Op& op : v.h.ops()) {
     if (op.f != "txn" || (op.type != OpType::ok && op.type != OpType::info)) continue;
     std::set<RecordId> sent;
-    for (const auto& r : sent_records(op)) sent.insert(id_of(r));
-    for (const auto& r : polled_records(op))
+    for (const auto& r : v.records.sent(op)) sent.insert(id_of(r));
+    for (const auto& r : v.records.polled(op))
       if (sent.count(id_of(r))) {
         out.push_back({Violation::safety("precommitted-read",
                                          fmt::format("transaction of process {} polled {}, which it sent itself",
@@ -593,7 +667,7 @@ std::vector<Case> redelivery(const View& v) {
     if (op.f != "poll" && op.f != "txn") continue;
     const auto g = group_of.find(op.process);
     const std::string group = g != group_of.end() ? g->second : fmt::format("process {}", op.process);
-    for (const auto& r : polled_records(op)) {
+    for (const auto& r : v.records.polled(op)) {
       const auto [it, fresh] = consumed.emplace(std::pair{group, id_of(r)}, op.index);
       if (fresh) continue;
       out.push_back({Violation::safety("redelivery",
@@ -605,7 +679,7 @@ std::vector<Case> redelivery(const View& v) {
   return out;
 }
 
-Tp tp_of(const json& j) { return {j.value("topic", ""), j.value("partition", 0)}; }
+Tp tp_of(ValueRef j) { return {j.value("topic", ""), j.value("partition", 0)}; }
 
 std::vector<Case> committed_offset_regression(const History& h) {
   std::map<std::pair<std::string, Tp>, std::pair<std::int64_t, std::int64_t>> committed;  // -> (offset, op)
@@ -666,7 +740,8 @@ std::vector<Case> assignment_overlap(const History& h) {
 // generations none of which consumes anything (option storm_generations,
 // default 10, in a row up to the end of the run): its members polled no
 // record between one generation's first assignment and the next.
-std::vector<Case> rebalance_storm(const History& h, const Op& heal, const json& options) {
+std::vector<Case> rebalance_storm(const View& v, const Op& heal, const json& options) {
+  const History& h = v.h;
   const std::int64_t limit = options.is_object() ? options.value("storm_generations", std::int64_t{10}) : 10;
   struct Streak {
     std::int64_t generation = -1;
@@ -691,7 +766,7 @@ std::vector<Case> rebalance_storm(const History& h, const Op& heal, const json& 
       ++s.unproductive;
       if (!s.first) s.first = &op;
       s.last = &op;
-    } else if (op.f == "poll" && !polled_records(op).empty()) {
+    } else if (op.f == "poll" && !v.records.polled(op).empty()) {
       auto g = group_of.find(op.process);
       if (g == group_of.end()) continue;
       Streak& s = groups[g->second];
@@ -727,8 +802,8 @@ std::vector<Case> liveness(const View& v, const json& options) {
   std::map<RecordId, std::int64_t> read_at_ns;
   for (const Op& op : v.h.ops())
     if (op.type == OpType::ok)
-      for (const auto& r : polled_records(op)) read_at_ns.emplace(id_of(r), op.time_ns);
-  std::vector<Case> out = rebalance_storm(v.h, *heal, options);
+      for (const auto& r : v.records.polled(op)) read_at_ns.emplace(id_of(r), op.time_ns);
+  std::vector<Case> out = rebalance_storm(v, *heal, options);
   for (const auto& [id, s] : v.writer) {
     if (s->done->type != OpType::ok) continue;
     const std::int64_t acked_ns = s->done->time_ns;

@@ -40,14 +40,16 @@ struct Facts {
   std::int64_t heal_ns = 0;
 };
 
-std::int64_t int_of(const json& v, const char* key, std::int64_t otherwise = -1) {
+template <class V>  // nlohmann::json (options) or ValueRef (op values)
+std::int64_t int_of(const V& v, const char* key, std::int64_t otherwise = -1) {
   if (!v.is_object() || !v.contains(key) || !v[key].is_number_integer()) return otherwise;
-  return v[key].get<std::int64_t>();
+  return v[key].template get<std::int64_t>();
 }
 
-std::string string_of(const json& v, const char* key) {
+template <class V>
+std::string string_of(const V& v, const char* key) {
   if (!v.is_object() || !v.contains(key) || !v[key].is_string()) return {};
-  return v[key].get<std::string>();
+  return v[key].template get<std::string>();
 }
 
 void note_first(Facts& f, const std::string& value, std::int64_t ns) {
@@ -241,8 +243,8 @@ void check_lag(const Facts& f, std::int64_t within_ms, std::vector<Violation>& o
 std::pair<std::string, std::string> topics_of(const History& h) {
   for (const Op& op : h.ops()) {
     if (op.f != "mirror" || !op.value.is_object()) continue;
-    const json& polls = op.value.contains("polls") ? op.value["polls"] : json();
-    const json& sends = op.value.contains("sends") ? op.value["sends"] : json();
+    const ValueRef polls = op.value["polls"];
+    const ValueRef sends = op.value["sends"];
     if (!polls.is_array() || polls.empty() || !sends.is_array() || sends.empty()) continue;
     return {string_of(polls[0], "topic"), string_of(sends[0], "topic")};
   }

@@ -78,7 +78,7 @@ bool is_leadership(const Op& op) { return op.f == "leader" || op.f == "controlle
 
 std::string epoch_lane(const Op& op) {
   if (op.f == "controller") return "controller";
-  const nlohmann::json& v = op.value;
+  const ValueRef v = op.value;
   return fmt::format("{}-{}", v.is_object() ? v.value("topic", "?") : "?",
                      v.is_object() ? v.value("partition", -1) : -1);
 }
@@ -165,7 +165,7 @@ void draw_epochs(const std::vector<const Op*>& ops, const Layout& l, std::int64_
   for (std::size_t k = 0; k < ops.size(); ++k) {
     const Op& op = *ops[k];
     const std::int64_t end = k + 1 < ops.size() ? ops[k + 1]->time_ns : l.t1;
-    const nlohmann::json& v = op.value;
+    const ValueRef v = op.value;
     const std::string node = v.is_object() ? v.value("node", "none") : "none";
     const auto epoch = v.is_object() ? v.value(op.f == "controller" ? "controller_epoch" : "leader_epoch", -1) : -1;
     const double x0 = l.x(op.time_ns), x1 = l.x(end);

@@ -30,24 +30,28 @@ struct Rec {
 
 using RecordId = std::pair<std::string, std::string>;  // (topic, value): unique per run
 
-std::string text_of(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
+std::string text_of(ValueRef v) {
+  if (v.is_string()) return std::string(v.str());
   if (v.is_null()) return "";
   return v.dump();
 }
 
-std::vector<Rec> records(const json& v, const char* field) {
+std::optional<Rec> record_of(ValueRef j) {
+  if (!j.is_object() || !j.contains("value")) return std::nullopt;
+  Rec r;
+  r.topic = j.value("topic", "");
+  r.value = text_of(j["value"]);
+  if (const ValueRef p = j["partition"]; p.is_number_integer()) r.partition = p.get<std::int32_t>();
+  if (const ValueRef o = j["offset"]; o.is_number_integer()) r.offset = o.get<std::int64_t>();
+  return r;
+}
+
+std::vector<Rec> records(ValueRef v, const char* field) {
   std::vector<Rec> out;
-  if (!v.is_object() || !v.contains(field) || !v[field].is_array()) return out;
-  for (const auto& j : v[field]) {
-    if (!j.is_object() || !j.contains("value")) continue;
-    Rec r;
-    r.topic = j.value("topic", "");
-    r.value = text_of(j["value"]);
-    if (j.contains("partition") && j["partition"].is_number_integer()) r.partition = j["partition"].get<std::int32_t>();
-    if (j.contains("offset") && j["offset"].is_number_integer()) r.offset = j["offset"].get<std::int64_t>();
-    out.push_back(std::move(r));
-  }
+  const ValueRef list = v[field];
+  if (!list.is_array()) return out;
+  for (const ValueRef j : list)
+    if (auto r = record_of(j)) out.push_back(std::move(*r));
   return out;
 }
 
@@ -55,8 +59,8 @@ std::vector<Rec> writes_of(const Op& op) {
   if (op.f == "txn") return records(op.value, "sends");
   if (op.f != "send") return {};
   if (op.value.is_object() && op.value.contains("records")) return records(op.value, "records");
-  json wrapped = {{"r", json::array({op.value})}};
-  return records(wrapped, "r");
+  if (auto r = record_of(op.value)) return {std::move(*r)};
+  return {};
 }
 
 std::vector<Rec> reads_of(const Op& op) {

@@ -609,9 +609,11 @@ History edited(const History& h, const std::function<void(Op&)>& edit) {
 void drop_record(Op& op, int p, std::int64_t offset) {
   if (op.f != "poll" || !op.value.contains("records")) return;
   json kept = json::array();
-  for (const auto& r : op.value["records"])
-    if (!(r["partition"] == p && r["offset"] == offset)) kept.push_back(r);
-  op.value["records"] = kept;
+  for (const auto r : op.value["records"])
+    if (!(r["partition"].get<int>() == p && r["offset"].get<std::int64_t>() == offset)) kept.push_back(r.to_json());
+  json v = op.value.to_json();
+  v["records"] = kept;
+  op.value = v;
 }
 
 }  // namespace

@@ -308,7 +308,7 @@ TEST_CASE("a saved schedule naming the leader replays: the runner resolves it wh
   int resolved = 0;
   for (const auto& op : h->ops())
     if (op.process == samsa::invariants::k_nemesis && (op.f == "crash" || op.f == "slow-replication")) {
-      const std::string node = op.value.at("node");
+      const std::string node = op.value.at("node").get<std::string>();
       CHECK(node.size() == 2);
       CHECK(node[0] == 'b');
       ++resolved;
@@ -359,7 +359,7 @@ TEST_CASE("the follower target is a replica of t-0 that is neither its leader no
       leader = op.value.value("node", "");
     if (op.f == "controller") controller = op.value.value("node", "");
     if (op.f != "clog" || op.value.contains("skipped")) continue;
-    const std::string node = op.value.at("node"), peer = op.value.at("peer");
+    const std::string node = op.value.at("node").get<std::string>(), peer = op.value.at("peer").get<std::string>();
     CHECK(node == controller);
     CHECK(peer.size() == 2);
     CHECK(peer[0] == 'b');
