@@ -243,19 +243,11 @@ nlohmann::json read_config(const Reader& r, const toml::table* t, const Workload
   for (std::size_t i = 0; i < values.size(); ++i) {
     const auto& [k, node] = values[i];
     const std::string path = "config." + k;
-    const bool listed = w.config.contains(k);
-    if (!listed && w.config_key && w.config_key(k) && (node->is_string() || node->is_number() || node->is_boolean())) {
-      out[k] = to_json(*node);  // a component's own key: its config table checks the value (validate)
-      continue;
-    }
-    if (!listed)
+    if (!w.config.contains(k))
       r.fail(node->source().begin.line ? node->source() : keys[i]->source(), k,
-             w.config_key ? fmt::format("unknown config key '{}' for workload {}: neither the broker's, the "
-                                        "producer's nor the consumer's config knows it, or the workload sets it itself",
-                                        k, w.name)
-                          : fmt::format("unknown config key '{}' for workload {} (known: {})", k, w.name,
-                                        w.config.empty() ? std::string("none")
-                                                         : fmt::format("{}", fmt::join(keys_of(w.config), ", "))));
+             fmt::format("unknown config key '{}' for workload {} (known: {})", k, w.name,
+                         w.config.empty() ? std::string("none")
+                                          : fmt::format("{}", fmt::join(keys_of(w.config), ", "))));
     check_like(r, *node, k, k, w.config[k]);
     out[k] = to_json(*node);
   }

@@ -90,10 +90,6 @@ struct WorkloadType {
   // a bad one is the scenario's mistake (exit 2) said before the run, not a
   // throw inside it. Unset: nothing beyond the spec's own type checks.
   std::function<Result<void, ConfigMistake>(const ScenarioSpec&)> validate;
-  // Further [config] keys it takes, of any value (validate checks the
-  // values): the cluster workloads take every key the broker's, producer's
-  // or consumer's own config table knows. Unset: only `config`'s keys.
-  std::function<bool(const std::string&)> config_key;
 };
 
 std::vector<std::string> workload_names();

@@ -46,6 +46,7 @@ using invariants::Process;
 using nlohmann::json;
 using scenarios::kafka::offsets_json;
 using scenarios::kafka::partitions_json;
+using scenarios::kafka::properties;
 using scenarios::kafka::record_json;
 using sim::Duration;
 using sim::Runtime;
@@ -102,8 +103,8 @@ class LiveWorkload {
       topics_.push_back(t.name);
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
     }
-    producer_props_ = scenarios::kafka::producer_properties(spec.config);
-    consumer_props_ = scenarios::kafka::consumer_properties(spec.config);
+    producer_props_ = properties(spec.config, scenarios::kafka::producer_config_keys());
+    consumer_props_ = properties(spec.config, scenarios::kafka::consumer_config_keys());
     for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
       consumer_props_.erase(zk_only);
     group_ = consumer_props_.count("group.id") ? consumer_props_.at("group.id") : "g";

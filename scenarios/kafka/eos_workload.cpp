@@ -58,8 +58,25 @@ using invariants::Violation;
 using nlohmann::json;
 using samsa::client::TopicPartition;
 
+const std::vector<std::string> k_eos_broker_keys = {
+    "min.insync.replicas", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+    "replica.lag.time.max.ms", "unclean.leader.election.enable", "zookeeper.session.timeout.ms",
+    "group.initial.rebalance.delay.ms", "log.flush.interval.messages",
+    "transaction.state.log.num.partitions", "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr", "transaction.max.timeout.ms",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms", "transactional.id.expiration.ms",
+    "samsa.legacy.no.implicit.add.partitions", "samsa.legacy.no.epoch.bump.per.transaction"};
+const std::vector<std::string> k_eos_producer_keys = {
+    "request.timeout.ms", "delivery.timeout.ms", "max.block.ms", "transaction.timeout.ms", "retry.backoff.ms",
+    "linger.ms", "max.in.flight.requests.per.connection"};
+const std::vector<std::string> k_eos_consumer_keys = {
+    "group.id", "isolation.level", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+    "max.poll.records", "fetch.max.wait.ms", "partition.assignment.strategy"};
+
 json eos_config_defaults() {
   json c = json::object();
+  for (const auto* keys : {&k_eos_broker_keys, &k_eos_producer_keys, &k_eos_consumer_keys})
+    for (const auto& k : *keys) c[k] = nullptr;
   c["min.insync.replicas"] = 2;
   c["replica.lag.time.max.ms"] = 10000;
   c["offsets.topic.num.partitions"] = 5;
@@ -87,7 +104,7 @@ class Eos final : public Workload {
   // workload type's validate before the run; setup asserts the same).
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
-    auto settings_map = broker_properties(spec.config);
+    auto settings_map = properties(spec.config, k_eos_broker_keys);
     for (const char* rf : {"offsets.topic.replication.factor", "transaction.state.log.replication.factor"})
       if (!settings_map.count(rf)) settings_map[rf] = std::to_string(std::min(3, brokers_));
     if (!settings_map.count("transaction.state.log.min.isr"))
@@ -166,8 +183,8 @@ class Eos final : public Workload {
     input_ = spec.topics[0].name;
     output_ = spec.topics[1].name;
     partitions_ = static_cast<int>(spec.topics[0].partitions);
-    producer_props_ = producer_properties(spec.config);
-    consumer_props_ = consumer_properties(spec.config);
+    producer_props_ = properties(spec.config, k_eos_producer_keys);
+    consumer_props_ = properties(spec.config, k_eos_consumer_keys);
     group_ = consumer_props_.at("group.id");
     std::string servers;
     for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
@@ -435,7 +452,6 @@ WorkloadType eos_workload() {
                {"stop_before_end_ms", 8000},
                {"read_before_end_ms", 6000}};
   t.config = kafka::eos_config_defaults();
-  t.config_key = kafka::is_cluster_config_key;
   // Only the legacy switches permit anything here: what a transactional
   // consume-transform-produce may show otherwise the checkers decide alone.
   t.expectation_config = [](const ScenarioSpec& spec) {

@@ -30,10 +30,39 @@ using invariants::Violation;
 using nlohmann::json;
 using samsa::client::TopicPartition;
 
+// [config] keys by who reads them. A key set to null keeps the default of
+// the component (Kafka's, or the simulated cluster's below).
+const std::vector<std::string> k_broker_keys = {
+    "auto.leader.rebalance.enable", "controlled.shutdown.enable", "default.replication.factor",
+    "group.initial.rebalance.delay.ms", "leader.imbalance.check.interval.seconds",
+    "log.flush.interval.messages", "log.flush.interval.ms",
+    "log.flush.scheduler.interval.ms", "log.segment.bytes", "min.insync.replicas",
+    "offsets.commit.required.acks", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+    "producer.id.expiration.ms", "replica.fetch.backoff.ms", "replica.fetch.wait.max.ms",
+    "replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
+    "unclean.leader.election.enable", "zookeeper.session.timeout.ms",
+    "samsa.legacy.dedupe.last.batch.only", "samsa.legacy.isr.expand.below.epoch.start",
+    "samsa.legacy.no.broker.epoch", "samsa.legacy.no.controller.epoch.check",
+    "samsa.legacy.no.fetch.leader.epoch", "samsa.legacy.offsets.for.leader.epoch.v0",
+    "samsa.legacy.truncate.to.high.watermark"};
+const std::vector<std::string> k_producer_keys = {
+    "acks", "batch.size", "buffer.memory", "compression.type", "delivery.timeout.ms",
+    "enable.idempotence", "linger.ms", "max.block.ms", "max.in.flight.requests.per.connection",
+    "max.request.size", "metadata.max.age.ms", "partitioner.class", "reconnect.backoff.max.ms",
+    "reconnect.backoff.ms", "request.timeout.ms", "retries", "retry.backoff.ms"};
+const std::vector<std::string> k_consumer_keys = {
+    "auto.commit.interval.ms", "auto.offset.reset", "enable.auto.commit", "fetch.max.wait.ms",
+    "fetch.min.bytes", "group.id", "heartbeat.interval.ms", "max.partition.fetch.bytes",
+    "max.poll.interval.ms", "max.poll.records", "partition.assignment.strategy",
+    "rebalance.backoff.ms", "rebalance.max.retries", "request.timeout.ms", "retry.backoff.ms",
+    "session.timeout.ms", "zookeeper.session.timeout.ms"};
+
 // The simulated cluster's defaults where they differ from Kafka's (short
 // timeouts for short runs); a scenario's [config] or --set overrides them.
 json config_defaults() {
   json c = json::object();
+  for (const auto* keys : {&k_broker_keys, &k_producer_keys, &k_consumer_keys})
+    for (const auto& k : *keys) c[k] = nullptr;
   c["min.insync.replicas"] = 2;
   c["replica.lag.time.max.ms"] = 10000;
   c["offsets.topic.num.partitions"] = 5;
@@ -64,7 +93,7 @@ class Kafka final : public Workload {
   // workload type's validate (before the run) and setup (asserted) agree.
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
-    auto settings_map = broker_properties(spec.config);
+    auto settings_map = properties(spec.config, k_broker_keys);
     if (!settings_map.count("offsets.topic.replication.factor"))
       settings_map["offsets.topic.replication.factor"] = std::to_string(std::min(3, brokers_));
     broker_settings_.assign(settings_map.begin(), settings_map.end());
@@ -187,11 +216,8 @@ class Kafka final : public Workload {
       topics_.push_back(t.name);
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
     }
-    producer_props_ = producer_properties(spec.config);
-    // The classic consumer's keys and the ZooKeeper consumer's own (classic_props drops those).
-    consumer_props_ = consumer_properties(spec.config);
-    for (const auto& [k, v] : spec.config.items())
-      if (client::is_zookeeper_consumer_config_key(k) && !v.is_null()) consumer_props_[k] = as_property(v);
+    producer_props_ = properties(spec.config, k_producer_keys);
+    consumer_props_ = properties(spec.config, k_consumer_keys);
     group_ = consumer_props_.at("group.id");
     std::string servers;
     for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
@@ -202,9 +228,8 @@ class Kafka final : public Workload {
 
   std::map<std::string, std::string> classic_props(const std::string& id) const {
     auto p = consumer_props_;
-    std::erase_if(p, [](const auto& kv) {
-      return client::is_zookeeper_consumer_config_key(kv.first) && !client::is_consumer_config_key(kv.first);
-    });
+    for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
+      p.erase(zk_only);
     p["client.id"] = id;
     return p;
   }
@@ -722,45 +747,8 @@ json Kafka::details(WorkloadContext&) {
 }  // namespace
 
 const std::vector<std::string>& check_names() { return k_checks; }
-namespace {
-
-// Set per broker by broker::Cluster, or per client by the workloads.
-bool set_by_the_cluster(const std::string& k) {
-  static const std::set<std::string> owned = {"broker.id",        "zookeeper.connect", "listeners",
-                                              "advertised.listeners", "port",         "host.name",
-                                              "log.dirs",         "log.dir",           "bootstrap.servers",
-                                              "client.id",        "transactional.id"};
-  return owned.count(k) > 0;
-}
-
-bool client_reads(const std::string& k) {
-  return client::is_producer_config_key(k) || client::is_consumer_config_key(k);
-}
-
-std::map<std::string, std::string> routed(const json& config, bool (*reads)(const std::string&)) {
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : config.items())
-    if (!v.is_null() && !set_by_the_cluster(k) && reads(k)) out[k] = as_property(v);
-  return out;
-}
-
-}  // namespace
-
-bool is_cluster_config_key(const std::string& k) {
-  return !set_by_the_cluster(k) && (samsa::broker::is_broker_config_key(k) || client_reads(k));
-}
-
-std::map<std::string, std::string> broker_properties(const json& config) {
-  return routed(config, [](const std::string& k) { return samsa::broker::is_broker_config_key(k) && !client_reads(k); });
-}
-
-std::map<std::string, std::string> producer_properties(const json& config) {
-  return routed(config, client::is_producer_config_key);
-}
-
-std::map<std::string, std::string> consumer_properties(const json& config) {
-  return routed(config, client::is_consumer_config_key);
-}
+const std::vector<std::string>& producer_config_keys() { return k_producer_keys; }
+const std::vector<std::string>& consumer_config_keys() { return k_consumer_keys; }
 
 Result<void, ConfigMistake> validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
                                              const std::map<std::string, std::string>* producer,
@@ -836,9 +824,6 @@ WorkloadType kafka_workload() {
                {"read_before_end_ms", 3000},
                {"checks", kafka::check_names()}};
   t.config = kafka::config_defaults();
-  t.config_key = [](const std::string& k) {
-    return kafka::is_cluster_config_key(k) || client::is_zookeeper_consumer_config_key(k);
-  };
   t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
               "leader",  "controller",  "follower", "group-coordinator"};
   t.shrinkable = {"records"};

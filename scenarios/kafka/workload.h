@@ -38,19 +38,10 @@ namespace samsa::scenarios::kafka {
 // The checks check() knows (the `checks` option names a subset).
 const std::vector<std::string>& check_names();
 
-// [config] keys by who reads them, decided by the components' own config
-// tables (one source of truth, no list here): system/broker/config
-// (is_broker_config_key), the producer's parse_producer_config and the
-// consumer's make_consumer_config. A key a client and the broker both know
-// (request.timeout.ms, compression.type) is the clients': a scenario's
-// [config] tunes the application; the broker keeps its default. Keys the
-// cluster or the workload sets per node or client (broker.id, listeners,
-// log.dirs, bootstrap.servers, client.id, transactional.id ...) are no one's.
-// `samsa live workload` passes the same ones to its clients. Null: unset.
-bool is_cluster_config_key(const std::string& key);
-std::map<std::string, std::string> broker_properties(const nlohmann::json& config);
-std::map<std::string, std::string> producer_properties(const nlohmann::json& config);
-std::map<std::string, std::string> consumer_properties(const nlohmann::json& config);
+// The [config] keys the workload's producers and consumers read (the rest
+// are the brokers'); `samsa live workload` passes the same ones to its clients.
+const std::vector<std::string>& producer_config_keys();
+const std::vector<std::string>& consumer_config_keys();
 
 // Bad keys are the scenario's mistake, said before the run starts (the
 // workload types' validate): the key and the broker, producer or consumer

@@ -58,10 +58,24 @@ using invariants::Process;
 using invariants::Violation;
 using nlohmann::json;
 using samsa::client::TopicPartition;
+using kafka::properties;
 using kafka::record_json;
+
+const std::vector<std::string> k_broker_keys = {
+    "min.insync.replicas", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+    "replica.lag.time.max.ms", "unclean.leader.election.enable", "zookeeper.session.timeout.ms",
+    "group.initial.rebalance.delay.ms", "log.flush.interval.messages"};
+const std::vector<std::string> k_producer_keys = {
+    "acks", "enable.idempotence", "retries", "request.timeout.ms", "delivery.timeout.ms", "max.block.ms",
+    "retry.backoff.ms", "linger.ms", "max.in.flight.requests.per.connection"};
+const std::vector<std::string> k_consumer_keys = {
+    "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "max.poll.records",
+    "fetch.max.wait.ms", "request.timeout.ms", "partition.assignment.strategy"};
 
 json config_defaults() {
   json c = json::object();
+  for (const auto* keys : {&k_broker_keys, &k_producer_keys, &k_consumer_keys})
+    for (const auto& k : *keys) c[k] = nullptr;
   c["min.insync.replicas"] = 2;
   c["replica.lag.time.max.ms"] = 10000;
   c["offsets.topic.num.partitions"] = 5;
@@ -104,7 +118,7 @@ class Mirror final : public Workload {
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
     std::vector<std::pair<std::string, std::string>>& settings = broker_settings_;
-    for (const auto& [k, v] : kafka::broker_properties(spec.config)) settings.emplace_back(k, v);
+    for (const auto& [k, v] : properties(spec.config, k_broker_keys)) settings.emplace_back(k, v);
     if (!spec.config.contains("offsets.topic.replication.factor") || spec.config["offsets.topic.replication.factor"].is_null())
       settings.emplace_back("offsets.topic.replication.factor", std::to_string(std::min(3, brokers_)));
     auto p = producer_props_;
@@ -215,8 +229,8 @@ class Mirror final : public Workload {
     remote_ = alias + "." + topic_;  // DefaultReplicationPolicy.formatRemoteTopic
     partitions_ = static_cast<int>(spec.topics[0].partitions);
     replication_ = static_cast<int>(spec.topics[0].replication_factor);
-    producer_props_ = kafka::producer_properties(spec.config);
-    consumer_props_ = kafka::consumer_properties(spec.config);
+    producer_props_ = properties(spec.config, k_producer_keys);
+    consumer_props_ = properties(spec.config, k_consumer_keys);
     consumer_props_["enable.auto.commit"] = "false";
     consumer_props_["auto.offset.reset"] = "earliest";
     return {};
@@ -491,7 +505,6 @@ WorkloadType mirror_workload() {
                {"stop_before_end_ms", 14000},
                {"read_before_end_ms", 6000}};
   t.config = mirror::config_defaults();
-  t.config_key = kafka::is_cluster_config_key;
   t.groups = {"dc1", "dc2", "brokers", "source-brokers", "target-brokers", "coordinators", "producers",
               "mirrors", "clients", "source-leader", "target-leader"};
   t.shrinkable = {"records"};

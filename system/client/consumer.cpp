@@ -127,19 +127,6 @@ struct Consumer::State {
 
 // --- configuration -----------------------------------------------------------------------------
 
-namespace {
-constexpr std::string_view k_unknown_consumer_key = ": unknown consumer key";
-}
-
-Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props);
-
-bool is_consumer_config_key(const std::string& key) {
-  // An unknown key is the only error that names it with this ending,
-  // whatever the value (the other keys' values are checked, or required).
-  const auto r = make_consumer_config({{key, ""}});
-  return r.ok() || r.error() != key + std::string(k_unknown_consumer_key);
-}
-
 Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props) {
   ConsumerConfig c;
   for (const auto& [k, v] : props) {
@@ -199,7 +186,7 @@ Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::str
       ok = v == "read_committed" || v == "read_uncommitted";
       c.read_committed = v == "read_committed";
     }
-    else return Err{k + std::string(k_unknown_consumer_key)};
+    else return Err{k + ": unknown consumer key"};
     if (!ok) return Err{k + ": invalid value '" + v + "'"};
   }
   if (c.bootstrap_servers.empty()) return Err{std::string("bootstrap.servers: required")};

@@ -88,8 +88,6 @@ struct ConsumerConfig {
 // isolation.level (read_uncommitted, read_committed).
 // An error names the key.
 Result<ConsumerConfig, std::string> make_consumer_config(const std::map<std::string, std::string>& props);
-// Whether make_consumer_config knows the key (its parser is the table).
-bool is_consumer_config_key(const std::string& key);
 
 struct ConsumerRecord {
   std::string topic;

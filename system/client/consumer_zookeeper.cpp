@@ -22,10 +22,6 @@ Bytes bytes_of(std::string_view s) {
 
 }  // namespace
 
-bool is_zookeeper_consumer_config_key(const std::string& key) {
-  return key == "zookeeper.session.timeout.ms" || key == "rebalance.max.retries" || key == "rebalance.backoff.ms";
-}
-
 ZookeeperConsumer::ZookeeperConsumer(sim::Runtime& rt, ZookeeperConsumerConfig config)
     : rt_(rt), config_(std::move(config)) {
   ConsumerConfig fc;

@@ -53,11 +53,6 @@ struct ZookeeperConsumerConfig {
   std::int32_t fetch_wait_max_ms = 100;
 };
 
-// The keys of the old consumer's ConsumerConfig (Kafka 0.8) that
-// ZookeeperConsumerConfig models beyond the new consumer's, by Kafka's names:
-// zookeeper.session.timeout.ms, rebalance.max.retries, rebalance.backoff.ms.
-bool is_zookeeper_consumer_config_key(const std::string& key);
-
 struct ZookeeperConsumerStats {
   std::uint64_t rebalances = 0;          // syncedRebalance calls
   std::uint64_t attempts = 0;            // rebalance attempts (tries)

@@ -116,13 +116,6 @@ Result<void, ConfigError> apply(ProducerConfig& c, const std::string& k, const s
 
 }  // namespace
 
-bool is_producer_config_key(const std::string& key) {
-  // An unknown key is apply's only error that does not depend on the value.
-  ProducerConfig scratch;
-  const auto r = apply(scratch, key, "");
-  return r.ok() || !r.error().message.starts_with("Unknown producer configuration");
-}
-
 Result<ProducerConfig, ConfigError> parse_producer_config(const Props& props) {
   ProducerConfig c;
   for (const auto& [k, v] : props) {

@@ -53,7 +53,5 @@ struct ConfigError {
 // (ProducerConfig: "Cannot set a transactional.id without also enabling
 // idempotence").
 Result<ProducerConfig, ConfigError> parse_producer_config(const std::map<std::string, std::string>& props);
-// Whether parse_producer_config knows the key (its parser is the table).
-bool is_producer_config_key(const std::string& key);
 
 }  // namespace samsa::client

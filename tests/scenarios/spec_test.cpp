@@ -2,14 +2,8 @@
 
 #include <map>
 
-#include <set>
-
-#include "scenarios/kafka/workload.h"
 #include "scenarios/scenario.h"
 #include "scenarios/workload.h"
-#include "system/broker/config.h"
-#include "system/client/consumer.h"
-#include "system/client/producer_config.h"
 
 using namespace samsa::scenarios;
 
@@ -221,51 +215,4 @@ consumers = 1
   const auto dispatch = error_of(in_file);
   CHECK(dispatch.where == "t.toml:9:12");
   CHECK_THAT(dispatch.message, Catch::Contains("workload.dispatch"));
-}
-
-// The cluster workloads take every key of the broker's own config table
-// (system/broker/config, each documented in config_docs.cpp), the
-// producer's and the consumer's: no list of their own to fall behind.
-TEST_CASE("spec: the cluster workloads take every broker key with its default, and refuse unknown keys",
-          "[scenarios][spec]") {
-  const std::set<std::string> set_by_the_cluster = {"broker.id", "zookeeper.connect", "listeners", "advertised.listeners",
-                                                     "port", "host.name", "log.dirs", "log.dir"};
-  int taken = 0;
-  for (const char* scenario : {"broker/acks-all", "txn/exactly-once", "mirror/wan-partition"}) {
-    const Scenario* s = find_scenario(scenario);
-    REQUIRE(s);
-    for (const auto& v : samsa::broker::describe_broker_config(samsa::broker::BrokerConfig{})) {
-      if (set_by_the_cluster.count(v.name) || !v.value) continue;
-      // A key the clients read too is theirs (request.timeout.ms, compression.type): their rules apply.
-      if (samsa::client::is_producer_config_key(v.name) || samsa::client::is_consumer_config_key(v.name)) continue;
-      INFO(scenario << " --set " << v.name << "=" << *v.value);
-      CHECK(scenario_from_text(s->text, s->origin, s->name, {{v.name, *v.value}}).ok());
-      ++taken;
-    }
-    for (const char* owned : {"broker.id", "bootstrap.servers", "no.such.key"}) {
-      INFO(scenario << " --set " << owned);
-      CHECK_FALSE(scenario_from_text(s->text, s->origin, s->name, {{owned, "1"}}).ok());
-    }
-    // The key the old hand-kept list missed, and a bad value of it named by the broker's config.
-    CHECK(scenario_from_text(s->text, s->origin, s->name, {{"leader.imbalance.check.interval.seconds", "5"}}).ok());
-    const auto bad = scenario_from_text(s->text, s->origin, s->name, {{"log.retention.check.interval.ms", "0"}});
-    REQUIRE_FALSE(bad.ok());
-    CHECK_THAT(bad.error().message, Catch::Contains("broker config") && Catch::Contains("log.retention.check.interval.ms"));
-  }
-  CHECK(taken > 100);
-}
-
-TEST_CASE("spec: a [config] key goes to whoever's config table knows it; a key clients and brokers share is the clients'",
-          "[scenarios][spec]") {
-  using namespace samsa::scenarios::kafka;
-  const nlohmann::json config = {{"min.insync.replicas", 2},      {"request.timeout.ms", 3000},
-                                 {"acks", "all"},                {"max.poll.records", 5},
-                                 {"retry.backoff.ms", 50},       {"log.flush.interval.messages", 1},
-                                 {"broker.id", 7},               {"bootstrap.servers", "x:1"},
-                                 {"linger.ms", nullptr}};
-  using M = std::map<std::string, std::string>;
-  CHECK(broker_properties(config) == M{{"log.flush.interval.messages", "1"}, {"min.insync.replicas", "2"}});
-  CHECK(producer_properties(config) == M{{"acks", "all"}, {"request.timeout.ms", "3000"}, {"retry.backoff.ms", "50"}});
-  CHECK(consumer_properties(config) ==
-        M{{"max.poll.records", "5"}, {"request.timeout.ms", "3000"}, {"retry.backoff.ms", "50"}});
 }
