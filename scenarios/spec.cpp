@@ -254,6 +254,30 @@ nlohmann::json read_config(const Reader& r, const toml::table* t, const Workload
   return out;
 }
 
+// Where a workload's ConfigMistake points: the [workload] option or [config]
+// key as the file (or a --set) wrote it; the table, or the file, when the
+// bad value is a default nobody wrote.
+void fail_at(const Reader& r, const toml::table& root, const ConfigMistake& m) {
+  const std::string message =
+      m.message.find(m.key) != std::string::npos ? m.message : fmt::format("'{}': {}", m.key, m.message);
+  if (m.key.starts_with("workload.")) {
+    const toml::table* w = root.get_as<toml::table>("workload");
+    const std::string option = m.key.substr(std::string_view("workload.").size());
+    if (w && w->get(option)) r.fail(w->get(option)->source(), m.key, message);
+    r.fail(w ? w->source() : root.source(), m.key, message);
+  }
+  if (const toml::table* c = root.get_as<toml::table>("config")) {
+    std::vector<std::pair<std::string, const toml::node*>> values;
+    std::vector<const toml::key*> keys;
+    flatten(*c, "", values, keys);
+    // The last one written wins, as in read_config; a --set value has no
+    // source position (its key may keep the file's).
+    for (std::size_t i = values.size(); i-- > 0;)
+      if (values[i].first == m.key) r.fail(values[i].second->source(), m.key, message);
+  }
+  r.fail(root.source(), m.key, message + " (the workload's default)");
+}
+
 std::vector<TopicSpec> read_topics(const Reader& r, const toml::table& root, std::int64_t brokers) {
   std::vector<TopicSpec> out;
   const toml::node* n = root.get("topics");
@@ -452,6 +476,8 @@ ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::stri
     if (s.demonstrates.empty())
       r.fail(z->source(), "zoo", "a [zoo] scenario names the anomalies its bug shows in 'demonstrates'");
   }
+  if (w.validate)
+    if (auto checked = w.validate(s); !checked) fail_at(r, root, checked.error());
   return s;
 }
 

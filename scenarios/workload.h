@@ -16,6 +16,7 @@
 #include "invariants/history.h"
 #include "invariants/snapshot.h"
 #include "invariants/violation.h"
+#include "sim/runtime/result.h"
 #include "sim/world/world.h"
 
 namespace samsa::scenarios {
@@ -60,6 +61,14 @@ class Workload {
   virtual void teardown(WorkloadContext&) {}
 };
 
+// A scenario's bad [workload] option or [config] value, found before a run
+// starts: `key` is "workload.<option>" or the Kafka key as written in
+// [config]; parse_scenario turns it into file:line:col (or --set KEY).
+struct ConfigMistake {
+  std::string key;
+  std::string message;
+};
+
 struct WorkloadType {
   std::string name;
   std::string description;
@@ -76,6 +85,11 @@ struct WorkloadType {
   // samsa.delivery, nemeses, max_faulted_nodes). Unset: the workload's
   // scenarios promise everything their checkers check.
   std::function<nlohmann::json(const ScenarioSpec&)> expectation_config;
+  // Checks the options and Kafka keys as setup would read them (values the
+  // broker, producer or consumer config refuses, options out of range), so
+  // a bad one is the scenario's mistake (exit 2) said before the run, not a
+  // throw inside it. Unset: nothing beyond the spec's own type checks.
+  std::function<Result<void, ConfigMistake>(const ScenarioSpec&)> validate;
 };
 
 std::vector<std::string> workload_names();

@@ -92,6 +92,9 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
     sim::Runtime& rt = world.control();
     const sim::MonoTime start = rt.now();
     std::map<std::size_t, std::pair<sim::NodeId, std::vector<sim::NodeId>>> hit;
+    // Open lost-acks windows per node: overlapping ones compose (the node
+    // loses responses until the last one ends, not the first).
+    std::map<sim::NodeId, int> lost_acks_open;
     auto print = [&](std::string_view what, const FaultEvent& e, std::string_view note = {}) {
       out << fmt::format("nemesis {:>7} ms {} {}{}", std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          rt.now() - start).count(),
@@ -101,7 +104,7 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
     auto revert = [&](const FaultEvent& e, sim::NodeId node, const std::vector<sim::NodeId>& peers) {
       if (e.fault == "crash" && !world.is_up(node)) world.start(node);
       if (e.fault == "pause") world.links().pause(node, false);
-      if (e.fault == "lost-acks") world.links().stop_losing_responses(node);
+      if (e.fault == "lost-acks" && --lost_acks_open[node] == 0) world.links().stop_losing_responses(node);
       if (is_partition(e.fault))
         for (sim::NodeId p : peers) world.links().cut(node, p, false);
     };
@@ -140,8 +143,9 @@ void start_live_nemesis(sim::LiveWorld& world, LiveNemesisPlan plan, LiveResolve
       } else if (e.fault == "pause") {
         world.links().pause(*node, true);
       } else if (e.fault == "lost-acks") {
-        world.links().lose_responses(*node, plan.lost_acks_fraction,
-                                     plan.seed ^ (0x9e3779b97f4a7c15ULL * (s.event + 1)));
+        if (lost_acks_open[*node]++ == 0)
+          world.links().lose_responses(*node, plan.lost_acks_fraction,
+                                       plan.seed ^ (0x9e3779b97f4a7c15ULL * (s.event + 1)));
       } else if (e.fault == "reset") {
         for (sim::NodeId p : peers) world.links().reset(*node, p);
       } else {

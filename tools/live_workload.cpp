@@ -35,6 +35,7 @@
 #include "sim/live/live_world.h"
 #include "system/client/consumer.h"
 #include "system/client/producer.h"
+#include "tools/pacing.h"
 
 namespace samsa::tools {
 
@@ -245,6 +246,7 @@ class LiveWorkload {
     client::Producer& producer = *made.value();
     sim::Random rng = rt().random(fmt::format("producer-{}", index));
     const auto mean = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / rate_per_s_));
+    Pacer pacer(rt().now());  // absolute deadlines: real sleeps overshoot (tools/pacing.h)
     std::int64_t seq = 0;
     while (producing() && (records_ == 0 || seq < records_)) {
       const std::string& topic = topics_[static_cast<std::size_t>(seq) % topics_.size()];
@@ -259,7 +261,7 @@ class LiveWorkload {
       auto future = producer.send({topic, std::nullopt, key, v["value"].get<std::string>(), std::nullopt},
                                   [this, p, v](const client::SendOutcome& o) mutable { on_sent(*p, std::move(v), o); });
       if (sync_) (void)future.get();
-      rt().sleep(rng.uniform(mean / 5, mean * 9 / 5));
+      rt().sleep_until(pacer.next(rng.uniform(mean / 5, mean * 9 / 5), rt().now()));
     }
     producer.close();
     ++producers_done_;

@@ -101,17 +101,26 @@ json eos_config_defaults() {
 
 class Eos final : public Workload {
  public:
-  void setup(WorkloadContext& ctx) override {
-    world_ = &ctx.world;
-    read_options(ctx);
-    auto settings_map = properties(ctx.config, k_eos_broker_keys);
+  // Reads the options and keys as setup uses them and checks them (the
+  // workload type's validate before the run; setup asserts the same).
+  Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
+    if (auto r = read_options(spec); !r) return r;
+    auto settings_map = properties(spec.config, k_eos_broker_keys);
     for (const char* rf : {"offsets.topic.replication.factor", "transaction.state.log.replication.factor"})
       if (!settings_map.count(rf)) settings_map[rf] = std::to_string(std::min(3, brokers_));
     if (!settings_map.count("transaction.state.log.min.isr"))
       settings_map["transaction.state.log.min.isr"] = std::to_string(std::min(2, brokers_));
-    std::vector<std::pair<std::string, std::string>> settings(settings_map.begin(), settings_map.end());
-    validate(settings);
-    cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, settings});
+    broker_settings_.assign(settings_map.begin(), settings_map.end());
+    const auto producer = txn_props(1);
+    const auto consumer = consumer_props(1);
+    return validate_configs(broker_settings_, &producer, &consumer);
+  }
+
+  void setup(WorkloadContext& ctx) override {
+    const auto configured = configure(ctx.spec);
+    SAMSA_ASSERT(configured.ok(), "the eos workload's options and keys were validated before the run");
+    world_ = &ctx.world;
+    cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, broker_settings_});
     ctx.groups["coordinator"] = {broker::Cluster::k_zk};
     for (int b = 1; b <= brokers_; ++b) ctx.groups["brokers"].push_back(cluster_->node_of(b));
     const NodeId feeder = ctx.world.add_node("p1", [this, &ctx](Runtime& rt) { run_feeder(rt, ctx); });
@@ -160,9 +169,10 @@ class Eos final : public Workload {
   void teardown(WorkloadContext&) override { cluster_.reset(); }
 
  private:
-  void read_options(WorkloadContext& ctx) {
-    const json& o = ctx.options;
-    brokers_ = ctx.spec.brokers > 0 ? static_cast<int>(ctx.spec.brokers) : 3;
+  Result<void, ConfigMistake> read_options(const ScenarioSpec& spec) {
+    const json& o = spec.workload_options;
+    auto mistake = [](std::string key, std::string message) { return Err(ConfigMistake{std::move(key), std::move(message)}); };
+    brokers_ = spec.brokers > 0 ? static_cast<int>(spec.brokers) : 3;
     records_ = o.at("records").get<std::int64_t>();
     rate_per_s_ = o.at("rate_per_s").get<double>();
     transformers_ = static_cast<int>(o.at("transformers").get<std::int64_t>());
@@ -170,19 +180,18 @@ class Eos final : public Workload {
     read_before_end_ms_ = o.at("read_before_end_ms").get<std::int64_t>();
     const std::string iso = o.at("reader_isolation").get<std::string>();
     if (iso != "read_committed" && iso != "read_uncommitted")
-      throw std::invalid_argument("workload.reader_isolation must be read_committed or read_uncommitted, not " + iso);
+      return mistake("workload.reader_isolation", "must be read_committed or read_uncommitted, not " + iso);
     reader_committed_ = iso == "read_committed";
     abort_chance_ = o.at("abort_chance").get<double>();
-    if (rate_per_s_ <= 0) throw std::invalid_argument("workload.rate_per_s must be above 0");
-    if (transformers_ < 1) throw std::invalid_argument("workload.transformers must be at least 1");
-    if (ctx.spec.topics.size() != 2 || ctx.spec.topics[0].partitions != ctx.spec.topics[1].partitions)
-      throw std::invalid_argument(
-          "the eos workload needs two [[topics]] tables (input, output) with the same partition count");
-    input_ = ctx.spec.topics[0].name;
-    output_ = ctx.spec.topics[1].name;
-    partitions_ = static_cast<int>(ctx.spec.topics[0].partitions);
-    producer_props_ = properties(ctx.config, k_eos_producer_keys);
-    consumer_props_ = properties(ctx.config, k_eos_consumer_keys);
+    if (rate_per_s_ <= 0) return mistake("workload.rate_per_s", "must be above 0");
+    if (transformers_ < 1) return mistake("workload.transformers", "must be at least 1");
+    if (spec.topics.size() != 2 || spec.topics[0].partitions != spec.topics[1].partitions)
+      return mistake("topics", "the eos workload needs two [[topics]] tables (input, output) with the same partition count");
+    input_ = spec.topics[0].name;
+    output_ = spec.topics[1].name;
+    partitions_ = static_cast<int>(spec.topics[0].partitions);
+    producer_props_ = properties(spec.config, k_eos_producer_keys);
+    consumer_props_ = properties(spec.config, k_eos_consumer_keys);
     group_ = consumer_props_.at("group.id");
     std::string servers;
     for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
@@ -190,12 +199,7 @@ class Eos final : public Workload {
     consumer_props_["bootstrap.servers"] = servers;
     consumer_props_["enable.auto.commit"] = "false";
     consumer_props_["auto.offset.reset"] = "earliest";
-  }
-
-  void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    const auto producer = txn_props(1);
-    const auto consumer = consumer_props(1);
-    validate_configs(broker_settings, &producer, &consumer);
+    return {};
   }
 
   std::map<std::string, std::string> txn_props(int i) const {
@@ -448,6 +452,7 @@ class Eos final : public Workload {
 
   int brokers_ = 3, transformers_ = 2, partitions_ = 1;
   std::int64_t records_ = 200, stop_before_end_ms_ = 8000, read_before_end_ms_ = 6000;
+  std::vector<std::pair<std::string, std::string>> broker_settings_;
   double rate_per_s_ = 40, abort_chance_ = 0;
   bool reader_committed_ = true;
   std::string input_, output_, group_;
@@ -519,6 +524,7 @@ WorkloadType eos_workload() {
               "leader", "group-coordinator", "txn-coordinator"};
   t.shrinkable = {"records"};
   t.make = [] { return std::make_unique<kafka::Eos>(); };
+  t.validate = [](const ScenarioSpec& spec) { return kafka::Eos().configure(spec); };
   return t;
 }
 

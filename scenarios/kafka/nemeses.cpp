@@ -44,10 +44,9 @@ std::vector<Nemesis> kafka_nemeses() {
                     "frames from node to peer are silently dropped until the duration ends: requests "
                     "arrive and are acted on, their responses never come back (the client times out)",
                     true, true, false, false, {}, nullptr,
-                    [](World& w, const FaultEvent&, NodeId a, NodeId b) {
-                      w.network().partition_silent_one_way(a, b, sim::SilentMode::drop);
-                    },
-                    [](World& w, const FaultEvent&, NodeId a, NodeId b) { w.network().heal(a, b); }};
+                    // Counted windows: two that overlap on one link compose.
+                    [](World& w, const FaultEvent&, NodeId a, NodeId b) { w.network().open_lost_acks_window(a, b); },
+                    [](World& w, const FaultEvent&, NodeId a, NodeId b) { w.network().close_lost_acks_window(a, b); }};
   v.push_back(std::move(lost_acks));
   Nemesis silent{"partition-silent",
                  "a real network split between node and peer: connections stay open and frames are "

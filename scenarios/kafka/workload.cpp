@@ -96,15 +96,24 @@ namespace {
 
 class Kafka final : public Workload {
  public:
-  void setup(WorkloadContext& ctx) override {
-    read_options(ctx);
-    const json& cfg = ctx.config;
-    auto settings_map = properties(cfg, k_broker_keys);
+  // Reads the options and keys as setup uses them and checks them: the
+  // workload type's validate (before the run) and setup (asserted) agree.
+  Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
+    if (auto r = read_options(spec); !r) return r;
+    auto settings_map = properties(spec.config, k_broker_keys);
     if (!settings_map.count("offsets.topic.replication.factor"))
       settings_map["offsets.topic.replication.factor"] = std::to_string(std::min(3, brokers_));
-    std::vector<std::pair<std::string, std::string>> settings(settings_map.begin(), settings_map.end());
-    validate(settings);
-    cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, settings});
+    broker_settings_.assign(settings_map.begin(), settings_map.end());
+    const auto consumer = classic_props("c1");
+    return validate_configs(broker_settings_, producers_ > 0 ? &producer_props_ : nullptr,
+                            consumers_ > 0 && !zookeeper_ ? &consumer : nullptr);
+  }
+
+  void setup(WorkloadContext& ctx) override {
+    const auto configured = configure(ctx.spec);
+    SAMSA_ASSERT(configured.ok(), "the kafka workload's options and keys were validated before the run");
+    const json& cfg = ctx.config;
+    cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, broker_settings_});
     ctx.groups["coordinator"] = {broker::Cluster::k_zk};
     for (int b = 1; b <= brokers_; ++b) ctx.groups["brokers"].push_back(cluster_->node_of(b));
     for (int i = 1; i <= producers_; ++i) {
@@ -180,9 +189,10 @@ class Kafka final : public Workload {
   void teardown(WorkloadContext&) override { cluster_.reset(); }
 
  private:
-  void read_options(WorkloadContext& ctx) {
-    const json& o = ctx.options;
-    brokers_ = ctx.spec.brokers > 0 ? static_cast<int>(ctx.spec.brokers) : 3;
+  Result<void, ConfigMistake> read_options(const ScenarioSpec& spec) {
+    const json& o = spec.workload_options;
+    auto mistake = [](std::string key, std::string message) { return Err(ConfigMistake{std::move(key), std::move(message)}); };
+    brokers_ = spec.brokers > 0 ? static_cast<int>(spec.brokers) : 3;
     producers_ = static_cast<int>(o.at("producers").get<std::int64_t>());
     records_ = o.at("records").get<std::int64_t>();
     rate_per_s_ = o.at("rate_per_s").get<double>();
@@ -193,47 +203,40 @@ class Kafka final : public Workload {
     workers_ = static_cast<int>(o.at("workers").get<std::int64_t>());
     const std::string dispatch = o.at("dispatch").get<std::string>();
     if (dispatch != "round-robin" && dispatch != "key-hash")
-      throw std::invalid_argument("workload.dispatch must be round-robin or key-hash, not " + dispatch);
+      return mistake("workload.dispatch", "must be round-robin or key-hash, not " + dispatch);
     by_key_ = dispatch == "key-hash";
-    if (workers_ < 0) throw std::invalid_argument("workload.workers must be 0 or more");
+    if (workers_ < 0) return mistake("workload.workers", "must be 0 or more");
     stop_before_end_ms_ = o.at("stop_before_end_ms").get<std::int64_t>();
     read_before_end_ms_ = o.at("read_before_end_ms").get<std::int64_t>();
     const std::string protocol = o.at("group_protocol").get<std::string>();
     const std::string delivery = o.at("delivery").get<std::string>();
     if (protocol != "classic" && protocol != "zookeeper")
-      throw std::invalid_argument("workload.group_protocol must be classic or zookeeper, not " + protocol);
+      return mistake("workload.group_protocol", "must be classic or zookeeper, not " + protocol);
     if (delivery != "process-before-commit" && delivery != "commit-before-process")
-      throw std::invalid_argument(
-          "workload.delivery must be process-before-commit or commit-before-process, not " + delivery);
-    if (rate_per_s_ <= 0) throw std::invalid_argument("workload.rate_per_s must be above 0");
+      return mistake("workload.delivery", "must be process-before-commit or commit-before-process, not " + delivery);
+    if (rate_per_s_ <= 0) return mistake("workload.rate_per_s", "must be above 0");
     zookeeper_ = protocol == "zookeeper";
     commit_first_ = delivery == "commit-before-process";
     for (const auto& c : o.at("checks")) {
       const std::string name = c.is_string() ? c.get<std::string>() : c.dump();
       if (std::find(k_checks.begin(), k_checks.end(), name) == k_checks.end())
-        throw std::invalid_argument(fmt::format("workload.checks names '{}' (known: {})", name,
-                                                fmt::join(k_checks, ", ")));
+        return mistake("workload.checks", fmt::format("names '{}' (known: {})", name, fmt::join(k_checks, ", ")));
       checks_.insert(name);
     }
-    if (ctx.spec.topics.empty())
-      throw std::invalid_argument("the kafka workload needs at least one [[topics]] table");
-    for (const auto& t : ctx.spec.topics) {
+    if (spec.topics.empty())
+      return mistake("topics", "the kafka workload needs at least one [[topics]] table");
+    for (const auto& t : spec.topics) {
       topics_.push_back(t.name);
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
     }
-    producer_props_ = properties(ctx.config, k_producer_keys);
-    consumer_props_ = properties(ctx.config, k_consumer_keys);
+    producer_props_ = properties(spec.config, k_producer_keys);
+    consumer_props_ = properties(spec.config, k_consumer_keys);
     group_ = consumer_props_.at("group.id");
     std::string servers;
     for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
     producer_props_["bootstrap.servers"] = servers;
     consumer_props_["bootstrap.servers"] = servers;
-  }
-
-  void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    const auto consumer = classic_props("c1");
-    validate_configs(broker_settings, producers_ > 0 ? &producer_props_ : nullptr,
-                     consumers_ > 0 && !zookeeper_ ? &consumer : nullptr);
+    return {};
   }
 
   std::map<std::string, std::string> classic_props(const std::string& id) const {
@@ -602,6 +605,7 @@ class Kafka final : public Workload {
   std::int64_t records_ = 0, process_ms_ = 100, stop_before_end_ms_ = 9000, read_before_end_ms_ = 3000;
   int workers_ = 0;     // application threads per consumer (0: the poll loop processes)
   bool by_key_ = false; // workers chosen by key hash, else round robin
+  std::vector<std::pair<std::string, std::string>> broker_settings_;
   double rate_per_s_ = 250;
   bool sync_ = false, zookeeper_ = false, commit_first_ = false;
   std::set<std::string> checks_;
@@ -759,19 +763,25 @@ const std::vector<std::string>& check_names() { return k_checks; }
 const std::vector<std::string>& producer_config_keys() { return k_producer_keys; }
 const std::vector<std::string>& consumer_config_keys() { return k_consumer_keys; }
 
-void validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
-                      const std::map<std::string, std::string>* producer,
-                      const std::map<std::string, std::string>* consumer) {
+Result<void, ConfigMistake> validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
+                                             const std::map<std::string, std::string>* producer,
+                                             const std::map<std::string, std::string>* consumer) {
   broker_settings.push_back({"broker.id", "1"});
   broker_settings.push_back({"zookeeper.connect", "zk:2181"});
   if (auto r = samsa::broker::make_broker_config(broker_settings); !r)
-    throw std::invalid_argument("broker config: " + r.error().message);
+    return Err(ConfigMistake{r.error().key, "broker config: " + r.error().message});
   if (producer)
     if (auto r = client::parse_producer_config(*producer); !r)
-      throw std::invalid_argument("producer config: " + r.error().message);
+      return Err(ConfigMistake{r.error().key, "producer config: " + r.error().message});
   if (consumer)
-    if (auto r = client::make_consumer_config(*consumer); !r)
-      throw std::invalid_argument("consumer config: " + r.error());
+    if (auto r = client::make_consumer_config(*consumer); !r) {
+      // make_consumer_config says "key: why".
+      const std::string& e = r.error();
+      const auto colon = e.find(": ");
+      return Err(ConfigMistake{colon == std::string::npos ? std::string() : e.substr(0, colon),
+                               "consumer config: " + e});
+    }
+  return {};
 }
 
 json cluster_expectation_config(const ScenarioSpec& spec) {
@@ -833,6 +843,7 @@ WorkloadType kafka_workload() {
   t.shrinkable = {"records"};
   t.expectation_config = kafka::expectation_config;
   t.make = [] { return std::make_unique<kafka::Kafka>(); };
+  t.validate = [](const ScenarioSpec& spec) { return kafka::Kafka().configure(spec); };
   return t;
 }
 

@@ -43,12 +43,12 @@ const std::vector<std::string>& check_names();
 const std::vector<std::string>& producer_config_keys();
 const std::vector<std::string>& consumer_config_keys();
 
-// Bad keys are the scenario's mistake, said before the run starts: throws
-// std::invalid_argument naming the broker, producer or consumer config that
-// refuses them (a null map is not checked).
-void validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
-                      const std::map<std::string, std::string>* producer,
-                      const std::map<std::string, std::string>* consumer);
+// Bad keys are the scenario's mistake, said before the run starts (the
+// workload types' validate): the key and the broker, producer or consumer
+// config that refuses it (a null map is not checked).
+Result<void, ConfigMistake> validate_configs(std::vector<std::pair<std::string, std::string>> broker_settings,
+                                             const std::map<std::string, std::string>* producer,
+                                             const std::map<std::string, std::string>* consumer);
 
 // What every cluster workload tells invariants::expectations_for: its
 // [config] keys, the largest replication factor, the nemeses with their

@@ -94,27 +94,45 @@ json config_defaults() {
   return c;
 }
 
-// A number or [lo, hi] drawn from the workload's per-seed stream.
+// A duration option: a non-negative integer or [lo, hi] of them.
+bool duration_ms_shape(const json& v) {
+  auto ms = [](const json& x) { return x.is_number_integer() && x.get<std::int64_t>() >= 0; };
+  if (v.is_array()) return v.size() == 2 && ms(v[0]) && ms(v[1]) && v[0].get<std::int64_t>() <= v[1].get<std::int64_t>();
+  return ms(v);
+}
+
+// A number or [lo, hi] (checked by duration_ms_shape) drawn from the workload's per-seed stream.
 std::int64_t draw_ms(Random& rng, const json& v) {
-  if (v.is_array() && v.size() == 2) {
+  SAMSA_ASSERT(duration_ms_shape(v), "duration options were validated before the run");
+  if (v.is_array()) {
     const auto lo = v[0].get<std::int64_t>(), hi = v[1].get<std::int64_t>();
-    if (lo < 0 || hi < lo) throw std::invalid_argument("a [lo, hi] range needs 0 <= lo <= hi");
     return lo == hi ? lo : rng.uniform_signed(lo, hi);
   }
-  if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
-    throw std::invalid_argument("a duration is a non-negative integer or [lo, hi]");
   return v.get<std::int64_t>();
 }
 
 class Mirror final : public Workload {
  public:
-  void setup(WorkloadContext& ctx) override {
-    read_options(ctx);
-    std::vector<std::pair<std::string, std::string>> settings;
-    for (const auto& [k, v] : properties(ctx.config, k_broker_keys)) settings.emplace_back(k, v);
-    if (!ctx.config.contains("offsets.topic.replication.factor") || ctx.config["offsets.topic.replication.factor"].is_null())
+  // Reads the options and keys as setup uses them and checks them (the
+  // workload type's validate before the run; setup asserts the same).
+  Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
+    if (auto r = read_options(spec); !r) return r;
+    std::vector<std::pair<std::string, std::string>>& settings = broker_settings_;
+    for (const auto& [k, v] : properties(spec.config, k_broker_keys)) settings.emplace_back(k, v);
+    if (!spec.config.contains("offsets.topic.replication.factor") || spec.config["offsets.topic.replication.factor"].is_null())
       settings.emplace_back("offsets.topic.replication.factor", std::to_string(std::min(3, brokers_)));
-    validate(settings);
+    auto p = producer_props_;
+    p["bootstrap.servers"] = "b1:9092";
+    auto c = consumer_props_;
+    c["bootstrap.servers"] = "b1:9092";
+    c["group.id"] = group_;
+    return kafka::validate_configs(settings, &p, &c);
+  }
+
+  void setup(WorkloadContext& ctx) override {
+    const auto configured = configure(ctx.spec);
+    SAMSA_ASSERT(configured.ok(), "the mirror workload's options and keys were validated before the run");
+    const auto& settings = broker_settings_;
     source_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, settings, "dc1-"});
     target_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, settings, "dc2-"});
     add_datacenter(ctx, "dc1", *source_, "source-brokers");
@@ -181,9 +199,10 @@ class Mirror final : public Workload {
       }
   }
 
-  void read_options(WorkloadContext& ctx) {
-    const json& o = ctx.options;
-    brokers_ = ctx.spec.brokers > 0 ? static_cast<int>(ctx.spec.brokers) : 3;
+  Result<void, ConfigMistake> read_options(const ScenarioSpec& spec) {
+    const json& o = spec.workload_options;
+    auto mistake = [](std::string key, std::string message) { return Err(ConfigMistake{std::move(key), std::move(message)}); };
+    brokers_ = spec.brokers > 0 ? static_cast<int>(spec.brokers) : 3;
     producers_ = static_cast<int>(o.at("producers").get<std::int64_t>());
     mirrors_ = static_cast<int>(o.at("mirrors").get<std::int64_t>());
     records_ = o.at("records").get<std::int64_t>();
@@ -194,23 +213,27 @@ class Mirror final : public Workload {
     group_ = o.at("mirror_group").get<std::string>();
     const std::string order = o.at("commit").get<std::string>();
     if (order != "after-send" && order != "before-send")
-      throw std::invalid_argument("workload.commit must be after-send or before-send, not " + order);
+      return mistake("workload.commit", "must be after-send or before-send, not " + order);
     commit_first_ = order == "before-send";
     const std::string alias = o.at("source_alias").get<std::string>();
-    if (producers_ < 1 || mirrors_ < 1) throw std::invalid_argument("workload.producers and workload.mirrors must be at least 1");
-    if (rate_per_s_ <= 0) throw std::invalid_argument("workload.rate_per_s must be above 0");
-    if (wan_jitter_ms_ < 0) throw std::invalid_argument("workload.wan_jitter_ms must not be negative");
+    if (producers_ < 1) return mistake("workload.producers", "must be at least 1");
+    if (mirrors_ < 1) return mistake("workload.mirrors", "must be at least 1");
+    if (rate_per_s_ <= 0) return mistake("workload.rate_per_s", "must be above 0");
+    if (wan_jitter_ms_ < 0) return mistake("workload.wan_jitter_ms", "must not be negative");
+    if (!duration_ms_shape(o.at("wan_latency_ms")))
+      return mistake("workload.wan_latency_ms", "must be a non-negative integer or [lo, hi] with 0 <= lo <= hi");
     if (alias.empty() || alias.find('.') != std::string::npos)
-      throw std::invalid_argument("workload.source_alias must be a non-empty name without '.'");
-    if (ctx.spec.topics.size() != 1) throw std::invalid_argument("the mirror workload mirrors one [[topics]] table");
-    topic_ = ctx.spec.topics[0].name;
+      return mistake("workload.source_alias", "must be a non-empty name without '.'");
+    if (spec.topics.size() != 1) return mistake("topics", "the mirror workload mirrors one [[topics]] table");
+    topic_ = spec.topics[0].name;
     remote_ = alias + "." + topic_;  // DefaultReplicationPolicy.formatRemoteTopic
-    partitions_ = static_cast<int>(ctx.spec.topics[0].partitions);
-    replication_ = static_cast<int>(ctx.spec.topics[0].replication_factor);
-    producer_props_ = properties(ctx.config, k_producer_keys);
-    consumer_props_ = properties(ctx.config, k_consumer_keys);
+    partitions_ = static_cast<int>(spec.topics[0].partitions);
+    replication_ = static_cast<int>(spec.topics[0].replication_factor);
+    producer_props_ = properties(spec.config, k_producer_keys);
+    consumer_props_ = properties(spec.config, k_consumer_keys);
     consumer_props_["enable.auto.commit"] = "false";
     consumer_props_["auto.offset.reset"] = "earliest";
+    return {};
   }
 
   static std::string servers(const broker::Cluster& c) {
@@ -230,15 +253,6 @@ class Mirror final : public Workload {
     p["bootstrap.servers"] = servers(c);
     p["client.id"] = id;
     return p;
-  }
-
-  void validate(const std::vector<std::pair<std::string, std::string>>& broker_settings) {
-    auto p = producer_props_;
-    p["bootstrap.servers"] = "b1:9092";
-    auto c = consumer_props_;
-    c["bootstrap.servers"] = "b1:9092";
-    c["group.id"] = group_;
-    kafka::validate_configs(broker_settings, &p, &c);
   }
 
   // --- the source producers --------------------------------------------------------
@@ -416,6 +430,7 @@ class Mirror final : public Workload {
   int brokers_ = 3, producers_ = 2, mirrors_ = 2, partitions_ = 1, replication_ = 3;
   std::int64_t records_ = 0, stop_before_end_ms_ = 14000, read_before_end_ms_ = 6000;
   std::int64_t wan_latency_ms_ = 0, wan_jitter_ms_ = 10;
+  std::vector<std::pair<std::string, std::string>> broker_settings_;
   double rate_per_s_ = 20;
   std::string topic_, remote_, group_;
   std::map<std::string, std::string> producer_props_, consumer_props_;
@@ -495,6 +510,7 @@ WorkloadType mirror_workload() {
   t.shrinkable = {"records"};
   t.expectation_config = mirror::expectation_config;
   t.make = [] { return std::make_unique<mirror::Mirror>(); };
+  t.validate = [](const ScenarioSpec& spec) { return mirror::Mirror().configure(spec); };
   return t;
 }
 

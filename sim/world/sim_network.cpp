@@ -157,9 +157,22 @@ void SimNetwork::heal(NodeId a, NodeId b) {
       a, b);
 }
 
+void SimNetwork::open_lost_acks_window(NodeId from, NodeId to) {
+  if (++lost_acks_windows_[{from, to}] == 1) partition_silent_one_way(from, to, SilentMode::drop);
+}
+
+void SimNetwork::close_lost_acks_window(NodeId from, NodeId to) {
+  const auto it = lost_acks_windows_.find({from, to});
+  if (it == lost_acks_windows_.end()) return;  // heal_all ended it already
+  if (--it->second > 0) return;                // another window is still open
+  lost_acks_windows_.erase(it);
+  heal(from, to);
+}
+
 void SimNetwork::heal_all() {
   blocked_.clear();
   silent_.clear();
+  lost_acks_windows_.clear();
   world_.trace().fold(TraceKind::fault, 12, 0);
   release_held([](const Conn&, NodeId, NodeId) { return true; }, 0, 0);
 }

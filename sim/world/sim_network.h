@@ -60,6 +60,12 @@ class SimNetwork {
   void partition_silent(NodeId a, NodeId b, SilentMode mode = SilentMode::hold);
   void partition_silent_one_way(NodeId from, NodeId to, SilentMode mode = SilentMode::hold);
   void isolate_silent(NodeId n, SilentMode mode = SilentMode::hold);
+  // Lost acks (scenarios' lost-acks nemesis): frames from `from` to `to` are
+  // silently dropped while at least one window is open. Windows are
+  // counted, so two that overlap on one link compose: the link heals (heal())
+  // when the last one ends, not when the first does; heal_all ends them all.
+  void open_lost_acks_window(NodeId from, NodeId to);
+  void close_lost_acks_window(NodeId from, NodeId to);
   // Ends every partition (reset-style and silent) between a and b, both ways.
   void heal(NodeId a, NodeId b);
   void heal_all();
@@ -104,6 +110,7 @@ class SimNetwork {
   Random rng_;
   std::set<std::pair<NodeId, NodeId>> blocked_;
   std::map<std::pair<NodeId, NodeId>, SilentMode> silent_;
+  std::map<std::pair<NodeId, NodeId>, int> lost_acks_windows_;  // open windows per link
   std::map<std::pair<NodeId, NodeId>, Duration> clogged_;
   std::map<std::pair<NodeId, NodeId>, Duration> latency_;
   std::map<std::pair<NodeId, NodeId>, Duration> link_jitter_;  // set_link's links

@@ -129,3 +129,43 @@ TEST_CASE("nemesis restart: `disk` says what the restart keeps of unsynced write
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().to_string().find("disk") != std::string::npos);
 }
+
+TEST_CASE("nemesis lost-acks: two overlapping windows on one link compose; the link heals when the last ends",
+          "[scenarios][schedule]") {
+  using namespace std::chrono_literals;
+  const Nemesis* lost = find_nemesis("lost-acks");
+  REQUIRE(lost);
+  samsa::sim::World world(samsa::testing::quiet_config(4));
+  const auto a = world.add_node("a", [](samsa::sim::Runtime& rt) { rt.sleep(10s); });
+  const auto b = world.add_node("b", [](samsa::sim::Runtime& rt) { rt.sleep(10s); });
+  const FaultEvent first{1000, "lost-acks", "a", "b", 3000, nlohmann::json::object()};
+  const FaultEvent second{2000, "lost-acks", "a", "b", 3000, nlohmann::json::object()};
+  std::vector<bool> cut;  // after each step
+  auto dropping = [&] { return world.network().silently_cut(a, b) == samsa::sim::SilentMode::drop; };
+  world.spawn("nemesis", [&] {
+    auto& ctl = world.control();
+    ctl.sleep(1s);
+    lost->apply(world, first, a, b);
+    cut.push_back(dropping());
+    ctl.sleep(1s);
+    lost->apply(world, second, a, b);
+    cut.push_back(dropping());
+    ctl.sleep(2s);
+    lost->revert(world, first, a, b);  // the second window is still open
+    cut.push_back(dropping());
+    ctl.sleep(1s);
+    lost->revert(world, second, a, b);
+    cut.push_back(dropping());
+    lost->apply(world, first, a, b);  // a later window, then the heal ends it
+    world.network().heal_all();
+    lost->revert(world, first, a, b);
+    cut.push_back(dropping());
+    lost->apply(world, second, a, b);  // and the count starts afresh
+    cut.push_back(dropping());
+  });
+  world.start(a);
+  world.start(b);
+  (void)world.run(world.now() + 8s);
+  CHECK(cut == std::vector<bool>{true, true, true, false, false, true});
+  CHECK_FALSE(world.network().silently_cut(b, a).has_value());  // one way only
+}

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "scenarios/scenario.h"
+#include "scenarios/workload.h"
 
 using namespace samsa::scenarios;
 
@@ -154,4 +157,62 @@ TEST_CASE("spec: demonstrates names anomalies the checkers report; [zoo] names a
   CHECK(z->zoo_issue == "KAFKA-1211");
   CHECK(error_of(k_ok + "[zoo]\nswitch = \"acks\"\n").message.find("samsa.legacy") != std::string::npos);
   CHECK(error_of(k_ok + "[zoo]\nswitch = \"samsa.legacy.x\"\n").message.find("demonstrates") != std::string::npos);
+}
+
+// A value the workload's components refuse (the broker's, producer's or
+// consumer's config, or a workload option out of range) is the scenario's
+// mistake, found at parse time (exit 2), not a throw inside the run (exit 4):
+// one bad key per workload that validates, on every built-in scenario of it.
+TEST_CASE("spec: every workload's bad config value or option is a SpecError naming the key", "[scenarios][spec]") {
+  // workload -> bad --set overrides; each must be refused on each scenario.
+  const std::map<std::string, std::vector<Override>> bad = {
+      {"kafka", {{"min.insync.replicas", "0"}, {"workload.rate_per_s", "0"}, {"workload.dispatch", "\"fifo\""}}},
+      {"eos", {{"max.poll.records", "0"}, {"transaction.state.log.num.partitions", "0"}, {"workload.transformers", "0"}}},
+      {"mirror", {{"max.poll.records", "0"}, {"acks", "2"}, {"workload.wan_latency_ms", "[5, 1]"}}},
+  };
+  for (const auto& name : workload_names()) {
+    const WorkloadType* w = find_workload(name);
+    if (!w->validate) continue;
+    INFO("workload " << name);
+    REQUIRE(bad.count(name) == 1);  // a new validating workload gets a row
+  }
+  std::map<std::string, int> tried;
+  for (const auto& s : builtin_scenarios()) {
+    const auto row = bad.find(s.spec.workload);
+    if (row == bad.end()) continue;
+    for (const auto& o : row->second) {
+      INFO(s.name << " --set " << o.text());
+      auto r = scenario_from_text(s.text, s.origin, s.name, {o});
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().where == "--set " + o.key);
+      CHECK_THAT(r.error().message, Catch::Contains(o.key));
+      ++tried[s.spec.workload];
+    }
+  }
+  for (const auto& [name, overrides] : bad) CHECK(tried[name] > 0);
+}
+
+TEST_CASE("spec: a bad config value in a file names file:line:col", "[scenarios][spec]") {
+  const std::string text = R"([cluster]
+brokers = 3
+[[topics]]
+name = "t"
+replication_factor = 3
+[workload]
+name = "kafka"
+consumers = 1
+[config]
+"max.poll.records" = 0
+)";
+  const auto e = error_of(text);
+  CHECK(e.where == "t.toml:10:22");
+  CHECK_THAT(e.message, Catch::Contains("max.poll.records") && Catch::Contains("consumer config"));
+  const auto option = error_of(text, {"workload.rate_per_s=0"});
+  CHECK(option.where == "--set workload.rate_per_s");
+  // A bad option written in the file points at it.
+  auto in_file = text;
+  in_file.replace(in_file.find("consumers = 1"), 13, "consumers = 1\ndispatch = \"fifo\"");
+  const auto dispatch = error_of(in_file);
+  CHECK(dispatch.where == "t.toml:9:12");
+  CHECK_THAT(dispatch.message, Catch::Contains("workload.dispatch"));
 }

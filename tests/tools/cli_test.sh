@@ -84,6 +84,20 @@ check "--set a workload option" 1 "$samsa" run "$tmp/mine.toml" --seed 2 --set w
 check "--set with a bad value" 2 "$samsa" run selftest/pingpong --seed 1 --set faults.rate_per_s=fast
 grep -q -- "--set faults.rate_per_s" "$tmp/err" && pass "a bad --set names itself" || { echo "FAIL: --set message"; cat "$tmp/err"; failures=$((failures+1)); }
 check "--set an unknown key" 2 "$samsa" run selftest/pingpong --seed 1 --set no.such.key=1
+# A value the consumer's, producer's or broker's config refuses is the
+# scenario's mistake, said before the run starts (exit 2), for every command.
+for s in txn/exactly-once mirror/wan-partition groups/at-least-once; do
+  check "a bad consumer value in $s is bad input" 2 "$samsa" run $s --seed 1 --set max.poll.records=0
+  grep -q "max.poll.records" "$tmp/err" && ! grep -q "internal error" "$tmp/err" && pass "the message names the key" \
+    || { echo "FAIL: bad config message"; cat "$tmp/err"; failures=$((failures+1)); }
+done
+check "sweep: a bad broker value is bad input" 2 "$samsa" sweep broker/acks-all --seeds 1..2 --set min.insync.replicas=0
+check "replay: a bad producer value is bad input" 2 "$samsa" replay broker/acks-all --seed 1 --set acks=2
+printf '[cluster]\nbrokers = 3\n[[topics]]\nname = "t"\nreplication_factor = 3\n[workload]\nname = "kafka"\nconsumers = 1\n[config]\n"max.poll.records" = 0\n' >"$tmp/badvalue.toml"
+check "a bad value in a scenario file is bad input" 2 "$samsa" run "$tmp/badvalue.toml" --seed 1
+grep -q "badvalue.toml:10:" "$tmp/err" && pass "the message names file:line:col" \
+  || { echo "FAIL: bad value position"; cat "$tmp/err"; failures=$((failures+1)); }
+check "live workload: a bad value is bad input" 2 "$samsa" live workload --bootstrap 127.0.0.1:1 --scenario "$tmp/badvalue.toml" --history "$tmp/live.jsonl"
 
 # Histories and samsa check.
 check "run --history" 1 "$samsa" run selftest/pingpong-dup-bug --seed 3 --history "$tmp/h.jsonl"

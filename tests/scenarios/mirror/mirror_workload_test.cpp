@@ -81,3 +81,17 @@ TEST_CASE("mirror/wan-partition holds on seeds 1..100 and shows duplicates on so
   }
   CHECK(duplicated > 0);
 }
+
+// The mirror passes the scenario's consumer keys to its consumers:
+// max.poll.interval.ms is the JoinGroup's rebalance timeout (the request's
+// bytes fold into the trace), so another value gives another run of one
+// seed (tests/system/client/consumer_test.cpp reads the value back from the
+// coordinator's group record).
+TEST_CASE("mirror/wan-partition: --set max.poll.interval.ms reaches the mirrors' consumers", "[scenarios][mirror]") {
+  const auto a = run(7, {{"max.poll.interval.ms", "15000"}});
+  const auto b = run(7, {{"max.poll.interval.ms", "100000"}});
+  REQUIRE(a.verdict != Verdict::internal_error);
+  REQUIRE(b.verdict != Verdict::internal_error);
+  CHECK(a.trace_hash == run(7).trace_hash);  // the scenario's own value is 15000
+  CHECK(a.trace_hash != b.trace_hash);
+}

@@ -9,6 +9,7 @@
 
 #include "scenarios/broker/cluster.h"
 #include "scenarios/broker/driver.h"
+#include "system/broker/group/offsets_records.h"
 #include "tests/sim/world_helpers.h"
 
 using namespace samsa;
@@ -220,5 +221,54 @@ TEST_CASE("consumer group on brokers: a coordinator crash while a member's JoinG
     std::set<TopicPartition> seen;
     for (const auto& [m, parts] : members)
       for (const auto& tp : parts) CHECK(seen.insert(tp).second);
+  }
+}
+
+// max.poll.interval.ms is the JoinGroup's rebalance timeout (Kafka's
+// ConsumerCoordinator: rebalanceTimeoutMs = max.poll.interval.ms): read back
+// from what the coordinator stored of the member (the group metadata record
+// in __consumer_offsets), for two values.
+TEST_CASE("consumer: max.poll.interval.ms reaches the coordinator as the JoinGroup's rebalance_timeout_ms",
+          "[client][consumer]") {
+  for (const std::int32_t interval_ms : {10000, 23456}) {
+    INFO("max.poll.interval.ms " << interval_ms);
+    sim::World world(samsa::testing::quiet_config(7));
+    Cluster cluster(world, {3,
+                            {{"offsets.topic.num.partitions", "1"},
+                             {"offsets.topic.replication.factor", "3"},
+                             {"group.initial.rebalance.delay.ms", "100"}}});
+    Observed obs;
+    std::vector<std::int32_t> stored;  // rebalance_timeout_ms of c1 in each group metadata record
+    world.add_node("producer", [&](sim::Runtime& rt) { produce_all(rt, cluster, obs); });
+    world.add_node("c1", [&](sim::Runtime& rt) {
+      while (!obs.produced) rt.sleep(std::chrono::milliseconds(100));
+      auto props = consumer_props("c1");
+      props["max.poll.interval.ms"] = std::to_string(interval_ms);
+      auto cfg = client::make_consumer_config(props);
+      REQUIRE(cfg.ok());
+      Consumer c(rt, *cfg);
+      c.on_assign = [&](const client::AssignOutcome& a) { obs.assignments[a.generation]["c1"] = a.partitions; };
+      c.subscribe({"t"});
+      while (obs.assignments.empty() && sim::to_ms(rt.now().since_epoch) < 30000) (void)c.poll(std::chrono::milliseconds(200));
+      RawClient raw(rt, "reader");
+      std::map<protocol::BrokerId, sim::Address> brokers;
+      const auto leader = find_leader(raw, cluster.address(1), "__consumer_offsets", 0, &brokers);
+      REQUIRE(leader);
+      const auto f = fetch(raw, brokers.at(*leader), "__consumer_offsets", 0, protocol::Offset(0), 100);
+      REQUIRE(f);
+      for (const auto& [offset, value] : f->values) {
+        const auto bytes = reinterpret_cast<const std::uint8_t*>(value.data());
+        auto g = samsa::broker::group::decode_group_metadata_value(samsa::ByteView(bytes, value.size()));
+        if (!g) continue;
+        for (const auto& m : g->members)
+          if (m.client_id == "c1") stored.push_back(m.rebalance_timeout_ms);
+      }
+    });
+    for (sim::NodeId n : world.node_ids()) world.start(n);
+    const auto r = world.run(world.now() + std::chrono::seconds(40));
+    INFO(r.report);
+    REQUIRE_FALSE(obs.assignments.empty());
+    REQUIRE_FALSE(stored.empty());
+    for (const auto t : stored) CHECK(t == interval_ms);
   }
 }
