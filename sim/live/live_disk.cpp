@@ -33,6 +33,8 @@ struct Fd {
   const int fd;
 };
 
+constexpr std::uint64_t k_map_min_bytes = 16 * 1024;
+
 // A range of a file mapped with mmap (Kafka's MappedByteBuffer for
 // indexes); it keeps the descriptor open, so the live network can send the
 // range with sendfile (FileChannel.transferTo) after the file was closed or
@@ -74,9 +76,14 @@ class LiveFile final : public File {
   }
 
   // Maps no further than the file's end: a page past it would fault.
+  // Ranges under k_map_min_bytes are read (File::map's default): a mapping
+  // costs mmap, munmap and a page fault, and the network copies bytes that
+  // short into its send buffer anyway (live_network.cpp, sendfile only from
+  // 16 KiB). A follower's or a caught-up consumer's fetch is that short.
   Result<std::shared_ptr<const Mapping>, DiskErrc> map(std::uint64_t offset, std::size_t n) override {
     const std::uint64_t end = std::min<std::uint64_t>(offset + n, size());
     if (end <= offset) return std::shared_ptr<const Mapping>(std::make_shared<ReadMapping>(Bytes{}, offset));
+    if (end - offset < k_map_min_bytes) return File::map(offset, static_cast<std::size_t>(end - offset));
     static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     const std::uint64_t start = offset - offset % page;
     const auto mapped = static_cast<std::size_t>(end - start);
