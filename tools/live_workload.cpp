@@ -29,11 +29,13 @@
 #include <sstream>
 
 #include "invariants/history.h"
+#include "invariants/snapshot.h"
 #include "scenarios/broker/driver.h"
 #include "scenarios/kafka/workload.h"
 #include "scenarios/spec.h"
 #include "sim/live/live_world.h"
 #include "system/client/consumer.h"
+#include "system/client/consumer_zookeeper.h"
 #include "system/client/producer.h"
 #include "tools/pacing.h"
 
@@ -53,6 +55,7 @@ using sim::Runtime;
 
 struct WorkloadArgs {
   std::string bootstrap;
+  std::string zookeeper;  // HOST:PORT of the coordinator (group_protocol = "zookeeper")
   std::string scenario;
   std::string history;
   std::vector<std::string> sets;
@@ -98,6 +101,8 @@ class LiveWorkload {
     sync_ = o.at("sync").get<bool>();
     consumers_ = static_cast<int>(o.at("consumers").get<std::int64_t>());
     process_ms_ = o.at("process_ms").get<std::int64_t>();
+    workers_ = static_cast<int>(o.at("workers").get<std::int64_t>());
+    by_key_ = o.at("dispatch").get<std::string>() == "key-hash";
     commit_first_ = o.at("delivery").get<std::string>() == "commit-before-process";
     for (const auto& t : spec.topics) {
       topics_.push_back(t.name);
@@ -105,8 +110,12 @@ class LiveWorkload {
     }
     producer_props_ = properties(spec.config, scenarios::kafka::producer_config_keys());
     consumer_props_ = properties(spec.config, scenarios::kafka::consumer_config_keys());
+    zk_props_ = consumer_props_;
     for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
       consumer_props_.erase(zk_only);
+    zookeeper_ = o.at("group_protocol").get<std::string>() == "zookeeper";
+    if (!args.zookeeper.empty())
+      if (auto z = parse_bootstrap(args.zookeeper)) zookeeper_address_ = std::move(*z);
     group_ = consumer_props_.count("group.id") ? consumer_props_.at("group.id") : "g";
     producer_props_["bootstrap.servers"] = args.bootstrap;
     consumer_props_["bootstrap.servers"] = args.bootstrap;
@@ -117,10 +126,15 @@ class LiveWorkload {
   // Checks the client keys before anything connects; an error names the key.
   std::optional<std::string> validate() const {
     if (spec_.workload != "kafka") return "the live workload runs kafka scenarios, not " + spec_.workload;
-    if (spec_.workload_options.at("group_protocol").get<std::string>() != "classic")
-      return std::string("the live workload runs the classic group protocol only");
-    if (spec_.workload_options.at("workers").get<std::int64_t>() != 0)
-      return std::string("the live workload runs workers = 0 only");
+    if (const auto g = spec_.workload_options.at("group_protocol").get<std::string>(); g != "classic" && g != "zookeeper")
+      return "workload.group_protocol must be classic or zookeeper, not " + g;
+    if (!args_.zookeeper.empty() && zookeeper_address_.empty())
+      return "--zookeeper: expected HOST:PORT, got '" + args_.zookeeper + "'";
+    if (zookeeper_ && consumers_ > 0 && args_.zookeeper.empty())
+      return std::string("group_protocol = \"zookeeper\" needs --zookeeper HOST:PORT (the coordinator)");
+    if (workers_ < 0) return std::string("workload.workers must be 0 or more");
+    if (const auto d = spec_.workload_options.at("dispatch").get<std::string>(); d != "round-robin" && d != "key-hash")
+      return "workload.dispatch must be round-robin or key-hash, not " + d;
     if (topics_.empty()) return std::string("the scenario has no [[topics]]");
     if (rate_per_s_ <= 0) return std::string("workload.rate_per_s must be above 0");
     if (producers_ > 0)
@@ -129,6 +143,11 @@ class LiveWorkload {
       auto p = consumer_props_;
       p["client.id"] = "c1";
       if (auto r = client::make_consumer_config(p); !r) return "consumer config: " + r.error();
+      if (zookeeper_)
+        for (const char* key : {"zookeeper.session.timeout.ms", "rebalance.max.retries", "rebalance.backoff.ms",
+                                "fetch.max.wait.ms"})
+          if (zk_props_.count(key) && !is_int(zk_props_.at(key)))
+            return fmt::format("consumer config: {} must be an integer, not '{}'", key, zk_props_.at(key));
     }
     return std::nullopt;
   }
@@ -289,7 +308,7 @@ class LiveWorkload {
     }
   }
 
-  // --- consumers: as scenarios/kafka/workload.cpp's run_consumer (workers = 0) ----------
+  // --- consumers: as scenarios/kafka/workload.cpp's run_consumer -------------------------
   struct Member {
     Process p, q;
     explicit Member(invariants::History& h) : p(h), q(h) {}
@@ -312,12 +331,51 @@ class LiveWorkload {
   }
 
   void process_all(Member& m, const std::vector<client::ConsumerRecord>& records) {
+    if (workers_ > 0) return process_on_workers(m, records);
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (i > 0) m.p.invoke("poll", json::object());
       rt().sleep(std::chrono::milliseconds(process_ms_));
       processed_.insert(records[i].value.value_or(""));
       m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
     }
+  }
+
+  // The seed's §2.4, as scenarios/kafka/workload.cpp's process_on_workers:
+  // the poll's records go to `workers` fibers (round robin or by key hash),
+  // each taking 0.5-1.5 times process_ms per record, each recording its
+  // records as polls of its own process in the order it finished them; the
+  // next poll (and the commit) waits for all of them.
+  void process_on_workers(Member& m, const std::vector<client::ConsumerRecord>& records) {
+    m.p.ok("poll", {{"records", json::array()}});  // handed over, not processed yet
+    sim::Random rng = rt().random("workers");
+    std::vector<std::vector<std::pair<const client::ConsumerRecord*, std::chrono::milliseconds>>> queues(
+        static_cast<std::size_t>(workers_));
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      const std::size_t w = by_key_ ? static_cast<std::size_t>(invariants::record_hash(r.key.value_or("")) % queues.size())
+                                    : i % queues.size();
+      const auto work = std::chrono::milliseconds(
+          process_ms_ / 2 + static_cast<std::int64_t>(rng.uniform(0, static_cast<std::uint64_t>(process_ms_))));
+      queues[w].push_back({&r, work});
+    }
+    std::size_t running = 0;
+    sim::Event done(rt().parker());
+    auto scope = rt().make_scope("workers");
+    for (std::size_t w = 0; w < queues.size(); ++w) {
+      if (queues[w].empty()) continue;
+      ++running;
+      scope->spawn(fmt::format("worker{}", w), [&, w] {
+        Process worker(history_);
+        for (const auto& [r, work] : queues[w]) {
+          worker.invoke("poll", json::object());
+          rt().sleep(work);
+          processed_.insert(r->value.value_or(""));
+          worker.ok("poll", {{"records", json::array({record_json(*r)})}});
+        }
+        if (--running == 0) done.set();
+      });
+    }
+    if (running > 0) done.wait(std::nullopt, "kafka.workers");
   }
 
   // Consumers go on after the producers ended until every acknowledged
@@ -332,6 +390,7 @@ class LiveWorkload {
   }
 
   void run_consumer(int index) {
+    if (zookeeper_) return run_zookeeper_consumer(index);
     auto props = consumer_props_;
     props["client.id"] = fmt::format("c{}", index);
     auto config = client::make_consumer_config(props);
@@ -371,6 +430,64 @@ class LiveWorkload {
       } else {
         process_all(m, records);
         (void)commit();
+      }
+    }
+    c.close();
+  }
+
+  static bool is_int(const std::string& v) {
+    try {
+      std::size_t used = 0;
+      (void)std::stoi(v, &used);
+      return used == v.size();
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  // As scenarios/kafka/workload.cpp's run_zookeeper_consumer: Kafka 0.8's
+  // high-level consumer (client::ZookeeperConsumer) against the coordinator
+  // at --zookeeper; commits write the offsets znodes and have no outcome.
+  void run_zookeeper_consumer(int index) {
+    client::ZookeeperConsumerConfig zc;
+    zc.zookeeper_connect = zookeeper_address_;
+    zc.bootstrap_servers = bootstrap_;
+    zc.group_id = group_;
+    zc.consumer_id = fmt::format("c{}", index);
+    zc.topics = topics_;
+    zc.auto_commit_enable = false;
+    zc.auto_offset_reset =
+        zk_props_.count("auto.offset.reset") && zk_props_.at("auto.offset.reset") == "latest" ? "largest" : "smallest";
+    auto number = [this](const char* key, std::int32_t& field) {
+      if (zk_props_.count(key)) field = std::stoi(zk_props_.at(key));
+    };
+    number("zookeeper.session.timeout.ms", zc.zookeeper_session_timeout_ms);
+    number("rebalance.max.retries", zc.rebalance_max_retries);
+    number("rebalance.backoff.ms", zc.rebalance_backoff_ms);
+    number("fetch.max.wait.ms", zc.fetch_wait_max_ms);
+    if (zk_props_.count("partition.assignment.strategy"))
+      zc.partition_assignment_strategy = zk_props_.at("partition.assignment.strategy");
+    Member m(history_);
+    client::ZookeeperConsumer c(rt(), zc);
+    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a); };
+    while (consuming()) {
+      m.p.invoke("poll", json::object());
+      const auto records = c.poll(500ms);
+      if (records.empty()) {
+        m.p.ok("poll", {{"records", json::array()}});
+        continue;
+      }
+      auto commit = [&] {
+        m.q.invoke("commit", {{"group", group_}});
+        c.commit();
+        m.q.ok("commit", {{"group", group_}});
+      };
+      if (commit_first_) {
+        commit();
+        process_all(m, records);
+      } else {
+        process_all(m, records);
+        commit();
       }
     }
     c.close();
@@ -444,6 +561,11 @@ class LiveWorkload {
   std::vector<sim::Address> bootstrap_;
   int producers_ = 1, consumers_ = 0, keys_ = 0;
   std::int64_t records_ = 0, process_ms_ = 0;
+  int workers_ = 0;       // application threads per consumer (0: the poll loop processes)
+  bool zookeeper_ = false;  // group_protocol = "zookeeper": Kafka 0.8's consumer
+  std::map<std::string, std::string> zk_props_;  // the consumer keys with the ZooKeeper-only ones
+  std::vector<sim::Address> zookeeper_address_;
+  bool by_key_ = false;   // workers chosen by key hash, else round robin
   double rate_per_s_ = 250;
   bool sync_ = false, commit_first_ = false;
   std::vector<std::string> topics_;
@@ -544,6 +666,8 @@ Command add_live_workload_command(CLI::App& live) {
   c.app->add_option("--bootstrap", a->bootstrap, "HOST:PORT[,HOST:PORT...] of the cluster")->required();
   c.app->add_option("--scenario", a->scenario, "a scenario file (TOML) whose workload is kafka")->required();
   c.app->add_option("--history", a->history, "where the history goes (JSON lines)")->required();
+  c.app->add_option("--zookeeper", a->zookeeper,
+                    "HOST:PORT of the coordinator, for a scenario whose group_protocol is zookeeper");
   c.app->add_option("--set", a->sets, "KEY=VALUE override of the scenario (as `samsa run --set`)");
   c.app->add_option("--duration-ms", a->duration_ms,
                     "how long the producers write (default: the scenario's faults phase_ms + heal_ms)");

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,29 @@ struct Fd {
   const int fd;
 };
 
+constexpr std::uint64_t k_map_min_bytes = 16 * 1024;
+
+// A range of a file mapped with mmap (Kafka's MappedByteBuffer for
+// indexes); it keeps the descriptor open, so the live network can send the
+// range with sendfile (FileChannel.transferTo) after the file was closed or
+// removed.
+class LiveMapping final : public Mapping {
+ public:
+  LiveMapping(std::shared_ptr<Fd> fd, void* base, std::size_t mapped, std::size_t skip,
+              std::uint64_t offset, std::size_t n)
+      : fd_(std::move(fd)), base_(base), mapped_(mapped) {
+    bytes_ = ByteView(static_cast<const std::uint8_t*>(base) + skip, n);
+    offset_ = offset;
+  }
+  ~LiveMapping() override { ::munmap(base_, mapped_); }
+  int fd() const override { return fd_->fd; }
+
+ private:
+  std::shared_ptr<Fd> fd_;
+  void* base_;
+  std::size_t mapped_;
+};
+
 class LiveFile final : public File {
  public:
   LiveFile(int fd, std::string path, LiveDisk& disk)
@@ -49,6 +73,24 @@ class LiveFile final : public File {
       done += static_cast<std::size_t>(n);
     }
     return done;
+  }
+
+  // Maps no further than the file's end: a page past it would fault.
+  // Ranges under k_map_min_bytes are read (File::map's default): a mapping
+  // costs mmap, munmap and a page fault, and the network copies bytes that
+  // short into its send buffer anyway (live_network.cpp, sendfile only from
+  // 16 KiB). A follower's or a caught-up consumer's fetch is that short.
+  Result<std::shared_ptr<const Mapping>, DiskErrc> map(std::uint64_t offset, std::size_t n) override {
+    const std::uint64_t end = std::min<std::uint64_t>(offset + n, size());
+    if (end <= offset) return std::shared_ptr<const Mapping>(std::make_shared<ReadMapping>(Bytes{}, offset));
+    if (end - offset < k_map_min_bytes) return File::map(offset, static_cast<std::size_t>(end - offset));
+    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t start = offset - offset % page;
+    const auto mapped = static_cast<std::size_t>(end - start);
+    void* base = ::mmap(nullptr, mapped, PROT_READ, MAP_SHARED, fd_->fd, static_cast<off_t>(start));
+    if (base == MAP_FAILED) return Err{disk_errc_of(errno)};
+    return std::shared_ptr<const Mapping>(std::make_shared<LiveMapping>(
+        fd_, base, mapped, static_cast<std::size_t>(offset - start), offset, static_cast<std::size_t>(end - offset)));
   }
 
   Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) override {

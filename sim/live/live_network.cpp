@@ -6,6 +6,7 @@
 #include <asio/ip/address.hpp>
 #include <asio/write.hpp>
 #include <spdlog/logger.h>
+#include <sys/sendfile.h>
 
 #include <algorithm>
 #include <cstring>
@@ -23,6 +24,10 @@ using asio::ip::tcp;
 
 constexpr std::size_t k_read_chunk_bytes = 64 * 1024;
 constexpr std::size_t k_accept_queue = 128;
+// Spliced file bytes (FrameParts) shorter than this are copied into the
+// send buffer when queued: a sendfile of a few hundred bytes costs more than
+// the copy and would split the frame into separate writes.
+constexpr std::size_t k_sendfile_min_bytes = 16 * 1024;
 
 Address address_of(const tcp::endpoint& e) {
   return Address{e.address().to_string(), e.port()};
@@ -36,6 +41,10 @@ NetErrc connect_errc_of(const std::error_code& ec) {
 // The state of one TCP connection, shared with the Asio handlers in flight
 // (so a handler that completes after the Connection is gone touches nothing
 // freed). Valid input bytes are in_[in_start_, in_end_).
+bool sendfile_worthy(const FrameParts::Splice& sp) {
+  return sp.view.size() >= k_sendfile_min_bytes && sp.map && sp.map->fd() >= 0;
+}
+
 struct ConnState : std::enable_shared_from_this<ConnState> {
   ConnState(tcp::socket s, Parker& parker, const LiveNetOptions& o, std::uint64_t id_,
             LiveNetStats& st)
@@ -68,9 +77,20 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   bool closed = false;   // this side closed
   bool close_after_write = false;
 
-  Bytes out_pending;  // queued frames, written after the write in flight
-  Bytes out_writing;  // the batch an async write is sending
-  bool writing = false;
+  // What is queued, in order: each item's bytes, then its file range
+  // (sent with sendfile from the mapping's descriptor, Kafka's
+  // FileRecords.writeTo / FileChannel.transferTo). Bytes are appended to the
+  // last item while it has no file range.
+  struct OutItem {
+    Bytes bytes;
+    std::shared_ptr<const Mapping> file;  // null: bytes only
+    std::uint64_t file_offset = 0;
+    std::size_t file_left = 0;
+  };
+  std::deque<OutItem> out_pending;  // written after the write in flight
+  Bytes out_writing;                // the batch an async write is sending
+  std::size_t pending_bytes = 0;    // in out_pending
+  bool writing = false;             // an async write or a wait to send file bytes is outstanding
   // Gives the connection's quota slot back (accepted connections); once.
   std::function<void()> release;
   // Takes the connection out of the world's link registry; once.
@@ -94,10 +114,31 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   // A fault: the connection breaks now (both ends see it end).
   void reset_now() noexcept {
     broken = true;
-    out_pending.clear();
+    clear_pending();
     shut();
     readers.notify_all();
     writers.notify_all();
+  }
+  void clear_pending() noexcept {
+    out_pending.clear();
+    pending_bytes = 0;
+  }
+  void queue_bytes(ByteView b) {
+    if (b.empty()) return;
+    if (out_pending.empty() || out_pending.back().file) out_pending.emplace_back();
+    auto& back = out_pending.back().bytes;
+    back.insert(back.end(), b.begin(), b.end());
+    pending_bytes += b.size();
+  }
+  void queue_file(std::shared_ptr<const Mapping> map, ByteView view) {
+    if (view.empty()) return;
+    SAMSA_ASSERT(map->fd() >= 0, "a file range to send without a descriptor");
+    if (out_pending.empty() || out_pending.back().file) out_pending.emplace_back();
+    auto& back = out_pending.back();
+    back.file_offset = map->offset() + static_cast<std::uint64_t>(view.data() - map->bytes().data());
+    back.file_left = view.size();
+    back.file = std::move(map);
+    pending_bytes += view.size();
   }
   void release_quota() noexcept {
     if (!release) return;
@@ -187,14 +228,67 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
   }
 
   void flush() {
-    if (writing || out_pending.empty() || broken || frozen) return;
-    out_writing.swap(out_pending);
-    out_pending.clear();
-    writing = true;
-    asio::async_write(socket, asio::buffer(out_writing),
-                      [self = shared_from_this()](const std::error_code& ec, std::size_t) {
-                        self->on_written(ec);
-                      });
+    while (!writing && !out_pending.empty() && !broken && !frozen) {
+      OutItem& front = out_pending.front();
+      if (!front.bytes.empty()) {
+        out_writing.swap(front.bytes);
+        front.bytes.clear();
+        pending_bytes -= out_writing.size();
+        writing = true;
+        asio::async_write(socket, asio::buffer(out_writing),
+                          [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                            self->on_written(ec);
+                          });
+        return;
+      }
+      if (front.file && !send_file(front)) return;
+      out_pending.pop_front();
+    }
+    if (!writing && out_pending.empty() && close_after_write) shut();
+  }
+
+  // Sends the item's file range with sendfile until done (true), the socket
+  // is full (false: a wait for writability is outstanding) or it fails.
+  // A file shorter than the range (truncated while the frame waited) would
+  // leave a frame whose size prefix was already sent without its bytes:
+  // the connection is closed, as Kafka's FileRecords.writeTo throws
+  // ("truncated during write") and its Selector closes the channel.
+  bool send_file(OutItem& item) {
+    while (item.file_left > 0) {
+      auto off = static_cast<off_t>(item.file_offset);
+      const ssize_t n = ::sendfile(socket.native_handle(), item.file->fd(), &off, item.file_left);
+      if (n > 0) {
+        const auto sent = static_cast<std::size_t>(n);
+        item.file_offset += sent;
+        item.file_left -= sent;
+        pending_bytes -= sent;
+        ++stats.sendfile_calls;
+        stats.sendfile_bytes += sent;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        writing = true;
+        socket.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const std::error_code& ec) {
+          self->writing = false;
+          if (ec) return self->on_written(ec);
+          self->writers.notify_all();
+          self->flush();
+        });
+        return false;
+      }
+      if (n == 0 && log)
+        log->warn("connection {} to {}:{}: a file was truncated while its bytes were being sent; closing it",
+                  id, peer.host, peer.port);
+      broken = true;
+      clear_pending();
+      shut();
+      readers.notify_all();
+      writers.notify_all();
+      return false;
+    }
+    writers.notify_all();
+    return true;
   }
 
   void on_written(const std::error_code& ec) noexcept {
@@ -202,7 +296,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     out_writing.clear();
     if (ec) {
       broken = true;
-      out_pending.clear();
+      clear_pending();
       readers.notify_all();
     }
     writers.notify_all();
@@ -369,22 +463,39 @@ class LiveConnection final : public Connection {
   }
 
   Result<void, NetErrc> send(ByteView frame) override {
-    if (!parker_.check_alive()) return Err{NetErrc::closed};
-    ConnState& s = *s_;
-    if (s.closed) return Err{NetErrc::closed};
-    const auto size = frame_size(frame);
-    if (!size || *size != frame.size() - 4 || frame.size() > s.max_frame_bytes + 4)
-      return Err{NetErrc::bad_frame};
-    while (!s.broken && !s.closed && queued() > 0 && queued() + frame.size() > s.send_buffer_bytes)
-      s.writers.wait("net.send.buffer_full");
-    if (s.closed) return Err{NetErrc::closed};
-    if (s.broken) return Err{NetErrc::reset};
-    if (!s.black_hole && s.lose_next && s.lose_next()) s.black_hole = true;
-    if (s.black_hole) return {};  // acted on, the answer lost
-    s.out_pending.insert(s.out_pending.end(), frame.begin(), frame.end());
-    s.flush();
-    if (observer_) observer_->on_response(s.id, frame);
-    return {};
+    if (auto r = admit(frame, frame.size()); !r || s_->black_hole) return r;
+    s_->queue_bytes(frame);
+    return sent(frame);
+  }
+
+  // Long splices go out with sendfile (ConnState::send_file), from the
+  // file, whatever happened to it since. Short ones are copied first, before
+  // admit() may park: the fiber that mapped them has not parked since, so
+  // their file was not truncated under the mapping (touching a mapped page
+  // past a file's end is SIGBUS).
+  Result<void, NetErrc> send_parts(const FrameParts& frame) override {
+    FrameParts keep;
+    keep.bytes.reserve(frame.bytes.size());
+    std::size_t from = 0;
+    for (const auto& sp : frame.splices) {
+      keep.bytes.insert(keep.bytes.end(), frame.bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                        frame.bytes.begin() + static_cast<std::ptrdiff_t>(sp.at));
+      from = sp.at;
+      if (sendfile_worthy(sp))
+        keep.splices.push_back({keep.bytes.size(), sp.map, sp.view});
+      else
+        keep.bytes.insert(keep.bytes.end(), sp.view.begin(), sp.view.end());
+    }
+    keep.bytes.insert(keep.bytes.end(), frame.bytes.begin() + static_cast<std::ptrdiff_t>(from), frame.bytes.end());
+    if (auto r = admit(keep.bytes, frame.size()); !r || s_->black_hole) return r;
+    from = 0;
+    for (const auto& sp : keep.splices) {
+      s_->queue_bytes(ByteView(keep.bytes).subspan(from, sp.at - from));
+      s_->queue_file(sp.map, sp.view);
+      from = sp.at;
+    }
+    s_->queue_bytes(ByteView(keep.bytes).subspan(from));
+    return sent(keep.bytes);
   }
 
   Result<Bytes, NetErrc> recv(std::optional<MonoTime> deadline) override {
@@ -411,7 +522,28 @@ class LiveConnection final : public Connection {
   std::uint64_t id() const override { return s_->id; }
 
  private:
-  std::size_t queued() const { return s_->out_pending.size() + s_->out_writing.size(); }
+  std::size_t queued() const { return s_->pending_bytes + s_->out_writing.size(); }
+
+  // Checks a frame of `size` bytes whose first bytes are `head` and waits
+  // for room in the send buffer. Ok with black_hole set: lost, not queued.
+  Result<void, NetErrc> admit(ByteView head, std::size_t size) {
+    if (!parker_.check_alive()) return Err{NetErrc::closed};
+    ConnState& s = *s_;
+    if (s.closed) return Err{NetErrc::closed};
+    const auto prefix = frame_size(head);
+    if (!prefix || *prefix != size - 4 || size > s.max_frame_bytes + 4) return Err{NetErrc::bad_frame};
+    while (!s.broken && !s.closed && queued() > 0 && queued() + size > s.send_buffer_bytes)
+      s.writers.wait("net.send.buffer_full");
+    if (s.closed) return Err{NetErrc::closed};
+    if (s.broken) return Err{NetErrc::reset};
+    if (!s.black_hole && s.lose_next && s.lose_next()) s.black_hole = true;
+    return {};  // acted on; when black_hole, the answer is lost
+  }
+  Result<void, NetErrc> sent(ByteView head) {
+    s_->flush();
+    if (observer_) observer_->on_response(s_->id, head);
+    return {};
+  }
 
   std::shared_ptr<ConnState> s_;
   Parker& parker_;

@@ -30,6 +30,8 @@ struct LiveNetStats {
   std::uint64_t bad_frames = 0;
   std::uint64_t connections_rejected = 0;  // over max.connections.per.ip
   std::int64_t connections_open = 0;       // accepted and not yet closed
+  std::uint64_t sendfile_calls = 0;        // sendfile(2) calls that sent bytes (FrameParts splices)
+  std::uint64_t sendfile_bytes = 0;        // bytes they sent
 };
 
 

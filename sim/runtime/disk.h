@@ -37,12 +37,52 @@ struct OpenOptions {
   bool truncate = false;   // drop the contents on open
 };
 
+// A range of a file held in memory (File::map). Kafka reads its indexes
+// through mmap and sends log bytes with FileChannel.transferTo; the live disk
+// maps the range (mmap) and keeps the file open, so the live network can send
+// a view of it with sendfile(2) from fd(). The simulated disk reads the range
+// into memory (one read, as File::read). The bytes stay valid while the
+// mapping lives; a live mapping of a file truncated below them must not be
+// read (SIGBUS), so code reads a mapping only before it parks again.
+class Mapping {
+ public:
+  virtual ~Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ByteView bytes() const { return bytes_; }
+  // The file offset bytes()[0] came from.
+  std::uint64_t offset() const { return offset_; }
+  // A descriptor of the file, open while the mapping lives; -1 when the
+  // bytes were read into memory (nothing to send from).
+  virtual int fd() const { return -1; }
+
+ protected:
+  Mapping() = default;
+  ByteView bytes_;
+  std::uint64_t offset_ = 0;
+};
+
+// A mapping that holds the bytes it read.
+class ReadMapping final : public Mapping {
+ public:
+  ReadMapping(Bytes data, std::uint64_t offset) : data_(std::move(data)) {
+    bytes_ = data_;
+    offset_ = offset;
+  }
+
+ private:
+  Bytes data_;
+};
+
 class File {
  public:
   virtual ~File() = default;
   // Reads up to out.size() bytes at offset; returns how many (short at EOF).
   virtual Result<std::size_t, DiskErrc> read(std::uint64_t offset,
                                              std::span<std::uint8_t> out) = 0;
+  // Up to n bytes at offset (short at EOF) held in memory; the default reads
+  // them (one read() call, so a simulated trace is the same as a read's).
+  virtual Result<std::shared_ptr<const Mapping>, DiskErrc> map(std::uint64_t offset, std::size_t n);
   virtual Result<void, DiskErrc> write(std::uint64_t offset, ByteView data) = 0;
   virtual Result<void, DiskErrc> append(ByteView data) = 0;
   virtual Result<void, DiskErrc> truncate(std::uint64_t size_bytes) = 0;
@@ -78,6 +118,9 @@ bool valid_path(std::string_view p);
 std::string parent_of(std::string_view p);
 
 Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path);
+// A whole file through File::map (Kafka's mmapped index files); the same
+// disk calls as read_all.
+Result<std::shared_ptr<const Mapping>, DiskErrc> map_all(Disk& disk, std::string_view path);
 // Writes a whole file atomically and durably: write tmp, fsync, rename,
 // fsync the parent directory (Kafka's Utils.atomicMoveWithFallback).
 Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView data);

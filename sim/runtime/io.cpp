@@ -71,6 +71,45 @@ Result<Bytes, DiskErrc> read_all(Disk& disk, std::string_view path) {
   return out;
 }
 
+Result<std::shared_ptr<const Mapping>, DiskErrc> File::map(std::uint64_t offset, std::size_t n) {
+  Bytes out(n);
+  auto got = read(offset, out);
+  if (!got) return Err{got.error()};
+  out.resize(*got);
+  return std::shared_ptr<const Mapping>(std::make_shared<ReadMapping>(std::move(out), offset));
+}
+
+Result<std::shared_ptr<const Mapping>, DiskErrc> map_all(Disk& disk, std::string_view path) {
+  auto file = disk.open(path);
+  if (!file) return Err{file.error()};
+  return (*file)->map(0, (*file)->size());
+}
+
+Bytes FrameParts::flatten() const {
+  Bytes out;
+  out.reserve(size());
+  std::size_t from = 0;
+  for (const auto& s : splices) {
+    out.insert(out.end(), bytes.begin() + static_cast<std::ptrdiff_t>(from),
+               bytes.begin() + static_cast<std::ptrdiff_t>(s.at));
+    out.insert(out.end(), s.view.begin(), s.view.end());
+    from = s.at;
+  }
+  out.insert(out.end(), bytes.begin() + static_cast<std::ptrdiff_t>(from), bytes.end());
+  return out;
+}
+
+std::size_t FrameParts::size() const {
+  std::size_t n = bytes.size();
+  for (const auto& s : splices) n += s.view.size();
+  return n;
+}
+
+Result<void, NetErrc> Connection::send_parts(const FrameParts& frame) {
+  if (frame.splices.empty()) return send(frame.bytes);
+  return send(frame.flatten());
+}
+
 Result<void, DiskErrc> write_atomic(Disk& disk, std::string_view path, ByteView data) {
   const std::string tmp = std::string(path) + ".tmp";
   {

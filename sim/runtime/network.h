@@ -9,7 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "sim/runtime/bytes.h"
+#include "sim/runtime/disk.h"
 #include "sim/runtime/result.h"
 #include "sim/runtime/time.h"
 
@@ -40,12 +43,35 @@ void put_frame_size(Bytes& frame, std::size_t at);
 // Reads the size prefix; nullopt when fewer than 4 bytes.
 std::optional<std::uint32_t> frame_size(ByteView frame);
 
+// A frame whose middle parts are views of mapped files (a FetchResponse:
+// header bytes, then FileRecords, as Kafka's Send). `bytes` is the frame
+// without them, its size prefix counting them; each splice goes in before
+// byte `at` of `bytes` (increasing). The live network sends splices with
+// sendfile(2); flatten() is the whole frame in one buffer.
+struct FrameParts {
+  struct Splice {
+    std::size_t at = 0;
+    std::shared_ptr<const Mapping> map;  // keeps view (and the file) alive
+    ByteView view;
+  };
+  Bytes bytes;
+  std::vector<Splice> splices;
+
+  FrameParts() = default;
+  FrameParts(Bytes whole) : bytes(std::move(whole)) {}  // NOLINT: a frame without splices
+  std::size_t size() const;
+  Bytes flatten() const;
+};
+
 class Connection {
  public:
   virtual ~Connection() = default;
   // Queues one whole frame (size prefix included). Fails if the connection
   // is closed or reset. Never blocks for the peer to read it.
   virtual Result<void, NetErrc> send(ByteView frame) = 0;
+  // The same for a frame in parts; the default sends flatten() (the
+  // simulated network carries the same bytes).
+  virtual Result<void, NetErrc> send_parts(const FrameParts& frame);
   // Parks until a whole frame arrives, the connection breaks or the
   // deadline (node's monotonic clock) passes.
   virtual Result<Bytes, NetErrc> recv(std::optional<MonoTime> deadline = {}) = 0;

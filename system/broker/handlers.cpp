@@ -23,15 +23,15 @@ ControlPartitionState control_state(const std::string& topic, const State& s) {
 // Decodes the body as M, serves it, encodes the answer at the request's version.
 template <class M, class F>
 Handler serve(F fn) {
-  return [fn](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+  return [fn](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
     auto body = f.body<M>();
     if (!body) return Err{body.error()};
     auto resp = fn(f.header, *body);
     if constexpr (requires { resp.has_value(); }) {
-      if (!resp) return std::optional<Bytes>();
-      return std::optional<Bytes>(encode_response_frame(f.header, *resp));
+      if (!resp) return std::optional<sim::FrameParts>();
+      return std::optional<sim::FrameParts>(encode_response_parts(f.header, *resp));
     } else {
-      return std::optional<Bytes>(encode_response_frame(f.header, resp));
+      return std::optional<sim::FrameParts>(encode_response_parts(f.header, resp));
     }
   };
 }
@@ -228,12 +228,12 @@ void add_handlers(Server& server, std::shared_ptr<ReplicaManager> rm, std::share
   if (!admin) return;
   for (ApiKey key : {ApiKey::create_topics, ApiKey::delete_topics, ApiKey::init_producer_id,
                      ApiKey::controlled_shutdown, ApiKey::describe_configs}) {
-    server.add(key, [admin, rm](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+    server.add(key, [admin, rm](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
       admin->client = rm->coordinator();
       auto r = handle_admin_request(*admin, f);
       SAMSA_ASSERT(r.has_value(), "an admin api");
       if (!*r) return Err{r->error()};
-      return std::optional<Bytes>(std::move(r->value()));
+      return std::optional<sim::FrameParts>(std::move(r->value()));
     });
   }
 }

@@ -212,7 +212,7 @@ struct LeaderAppend {
 
 struct PartitionRead {
   ErrorCode error = ErrorCode::none;
-  Bytes records;
+  protocol::Records records;  // a view of the log's mapping (Log::read)
   Offset high_watermark = Offset::none();
   Offset last_stable_offset = Offset::none();
   std::vector<txn::AbortedTxn> aborted;  // read_committed: the aborted transactions the records overlap

@@ -546,7 +546,7 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
           min_one = false;
           bytes += r.records.size();
           limit = limit > r.records.size() ? limit - r.records.size() : 0;
-          pd.records = Records(std::move(r.records));
+          pd.records = std::move(r.records);
         }
       }
     }

@@ -104,7 +104,7 @@ bool Server::handle(sim::Connection& c, Bytes frame) {
     return false;
   }
   if (!out->has_value()) return true;
-  return c.send(**out).ok();
+  return c.send_parts(**out).ok();
 }
 
 }  // namespace samsa::broker

@@ -25,7 +25,7 @@ namespace samsa::broker {
 // A handler decodes its body, serves it and encodes the response frame;
 // nullopt when no response is due (Produce with acks=0); an error when the
 // body does not parse (the connection is then closed).
-using Handler = std::function<Result<std::optional<Bytes>, protocol::DecodeError>(
+using Handler = std::function<Result<std::optional<sim::FrameParts>, protocol::DecodeError>(
     const protocol::RequestFrame&)>;
 
 struct ServerStats {

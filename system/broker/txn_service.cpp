@@ -505,10 +505,10 @@ namespace {
 
 template <class M, class F>
 Handler serve_txn(F fn) {
-  return [fn](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+  return [fn](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
     auto body = f.body<M>();
     if (!body) return Err{body.error()};
-    return std::optional<Bytes>(encode_response_frame(f.header, fn(f.header, *body)));
+    return std::optional<sim::FrameParts>(encode_response_frame(f.header, fn(f.header, *body)));
   };
 }
 
@@ -569,20 +569,20 @@ void add_txn_handlers(Server& server, std::shared_ptr<TxnService> txns, std::sha
              }));
   // FindCoordinator: key type 1 (TRANSACTION) here, the groups' otherwise.
   if (Handler groups = server.handler(ApiKey::find_coordinator)) {
-    server.add(ApiKey::find_coordinator, [groups, txns](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+    server.add(ApiKey::find_coordinator, [groups, txns](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
       auto body = f.body<FindCoordinatorRequest>();
       if (!body) return Err{body.error()};
       if (f.header.api_version == 0 || body->key_type != 1) return groups(f);
-      return std::optional<Bytes>(encode_response_frame(f.header, txns->find_coordinator(f.header, *body)));
+      return std::optional<sim::FrameParts>(encode_response_frame(f.header, txns->find_coordinator(f.header, *body)));
     });
   }
   // InitProducerId: a transactional.id here, the idempotent case as before.
   if (Handler plain = server.handler(ApiKey::init_producer_id)) {
-    server.add(ApiKey::init_producer_id, [plain, txns](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+    server.add(ApiKey::init_producer_id, [plain, txns](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
       auto body = f.body<InitProducerIdRequest>();
       if (!body) return Err{body.error()};
       if (!body->transactional_id) return plain(f);
-      return std::optional<Bytes>(encode_response_frame(f.header, txns->init_producer_id(f.header, *body)));
+      return std::optional<sim::FrameParts>(encode_response_frame(f.header, txns->init_producer_id(f.header, *body)));
     });
   }
   for (ApiKey key : {ApiKey::leader_and_isr, ApiKey::stop_replica}) {

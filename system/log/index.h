@@ -8,10 +8,11 @@
 // a time index entry names the largest timestamp seen so far and the last
 // offset of the batch that carried it.
 //
-// Kafka preallocates these files and mmaps them; the runtime has no mmap, so
-// the entries live in memory (a vector) and are written whole to the file at
-// roll and flush. Recovery never trusts an index of unflushed data: it
-// rebuilds it from the log.
+// Kafka preallocates these files and mmaps them. Here the entries live in
+// memory (a vector) and are written whole to the file at roll and flush; a
+// sealed segment's index files are read back through sim::map_all (mmap on
+// the live disk, one read on the simulated one). Recovery never trusts an
+// index of unflushed data: it rebuilds it from the log.
 #include <cstdint>
 #include <optional>
 #include <vector>

@@ -325,9 +325,9 @@ Result<ReadInfo, LogErrc> Log::read(std::int64_t offset, std::uint64_t max_bytes
   if (!position->has_value()) return Err{LogErrc::corrupt_storage};
   // At least a header, so that the first batch's size is known.
   const std::uint64_t want = std::max<std::uint64_t>(max_bytes, protocol::k_batch_header_bytes);
-  auto chunk = guard(seg.read(**position, want));
+  auto chunk = guard(seg.map(**position, want));
   if (!chunk) return Err{chunk.error()};
-  protocol::BatchReader reader(*chunk, config_.verify_crc_on_read);
+  protocol::BatchReader reader(chunk->view(), config_.verify_crc_on_read);
   std::size_t taken = 0;
   while (auto b = reader.next()) {
     if (b->header.last_offset() >= max_offset || b->position + b->bytes.size() > max_bytes) break;
@@ -338,8 +338,7 @@ Result<ReadInfo, LogErrc> Log::read(std::int64_t offset, std::uint64_t max_bytes
   if (taken == 0 && why && *why != protocol::BatchErrc::truncated)
     return Err{LogErrc::corrupt_storage};
   if (taken == 0 && min_one) return read_first_batch(seg, **position, max_offset, std::move(out));
-  chunk->resize(taken);
-  out.records = std::move(*chunk);
+  out.records = chunk->prefix(taken);
   return out;
 }
 
@@ -352,10 +351,10 @@ Result<ReadInfo, LogErrc> Log::read_first_batch(Segment& seg, std::uint64_t posi
   auto h = protocol::read_batch_header(*head);
   if (!h) return Err{LogErrc::corrupt_storage};
   if (h->last_offset() >= max_offset) return out;
-  auto batch = guard(seg.read(position, h->size_bytes()));
+  auto batch = guard(seg.map(position, h->size_bytes()));
   if (!batch) return Err{batch.error()};
   if (batch->size() != h->size_bytes() ||
-      (config_.verify_crc_on_read && !protocol::batch_crc_ok(*batch)))
+      (config_.verify_crc_on_read && !protocol::batch_crc_ok(batch->view())))
     return Err{LogErrc::corrupt_storage};
   out.records = std::move(*batch);
   return out;

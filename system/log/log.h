@@ -29,7 +29,7 @@ struct AppendInfo {
 };
 
 struct ReadInfo {
-  Bytes records;                 // whole batches, in offset order
+  protocol::Records records;     // whole batches, in offset order (a view of the segment's mapping)
   std::int64_t log_start_offset = 0;
   std::int64_t log_end_offset = 0;
 };

@@ -123,6 +123,16 @@ Result<Bytes, LogErrc> Segment::read(std::uint64_t position, std::uint64_t n) {
   return out;
 }
 
+Result<protocol::Records, LogErrc> Segment::map(std::uint64_t position, std::uint64_t n) {
+  if (position >= size_bytes_) return protocol::Records{};
+  n = std::min(n, size_bytes_ - position);
+  auto m = file_->map(position, static_cast<std::size_t>(n));
+  if (!m) return Err{from_disk(m.error())};
+  if ((*m)->bytes().size() != n) return Err{LogErrc::storage_error};  // the file is shorter than written
+  const ByteView view = (*m)->bytes();
+  return protocol::Records::of_mapping(std::move(*m), view);
+}
+
 Result<std::optional<BatchHeader>, LogErrc> Segment::header_at(std::uint64_t position) {
   if (position >= size_bytes_) return std::optional<BatchHeader>{};
   // What read() does, into a buffer on the stack: offset lookups walk many
@@ -218,11 +228,12 @@ Result<void, LogErrc> Segment::rebuild_from_headers(RecoveryStats& stats) {
 }
 
 Result<bool, LogErrc> Segment::load_index_files() {
-  auto index_bytes = sim::read_all(disk_, path(k_index_suffix));
-  auto time_bytes = sim::read_all(disk_, path(k_time_index_suffix));
-  if (!index_bytes || !time_bytes) return false;
-  auto index = OffsetIndex::decode(*index_bytes, base_offset_, offset_entries_max(config_), size_bytes_);
-  auto times = TimeIndex::decode(*time_bytes, base_offset_, time_entries_max(config_));
+  // Through mmap, as Kafka's AbstractIndex (the live disk maps them).
+  auto index_map = sim::map_all(disk_, path(k_index_suffix));
+  auto time_map = sim::map_all(disk_, path(k_time_index_suffix));
+  if (!index_map || !time_map) return false;
+  auto index = OffsetIndex::decode((*index_map)->bytes(), base_offset_, offset_entries_max(config_), size_bytes_);
+  auto times = TimeIndex::decode((*time_map)->bytes(), base_offset_, time_entries_max(config_));
   if (!index || !times) return false;
   if (!index->entries().empty() && index->entries().back().offset >= next_offset_) return false;
   if (!times->entries().empty() && times->entries().back().offset >= next_offset_) return false;

@@ -19,6 +19,7 @@
 #include "system/log/index.h"
 #include "system/log/scan.h"
 #include "system/log/txn_index.h"
+#include "system/protocol/typed.h"
 
 namespace samsa::log {
 
@@ -93,6 +94,10 @@ class Segment {
   Result<void, LogErrc> for_each_header(const std::function<void(const BatchHeader&)>& fn);
   // Up to n bytes at position, never past the segment's end.
   Result<Bytes, LogErrc> read(std::uint64_t position, std::uint64_t n);
+  // The same bytes through sim::File::map (the live disk mmaps them and the
+  // network sends them with sendfile; the simulated disk reads them as
+  // read() does). Read the view before parking: a truncation may follow.
+  Result<protocol::Records, LogErrc> map(std::uint64_t position, std::uint64_t n);
   // Drops the batches whose last offset is >= offset (whole batches) and
   // makes the cut durable. Returns the bytes dropped.
   Result<std::uint64_t, LogErrc> truncate_to(std::int64_t offset);

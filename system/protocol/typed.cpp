@@ -12,6 +12,29 @@ Records::Records(std::shared_ptr<const Bytes> owner, ByteView view) : owner_(std
                "Records view outside its owner's buffer");
 }
 
+namespace {
+bool inside(ByteView outer, ByteView view) {
+  return view.empty() || (!std::less<const std::uint8_t*>{}(view.data(), outer.data()) &&
+                          !std::less<const std::uint8_t*>{}(outer.data() + outer.size(),
+                                                             view.data() + view.size()));
+}
+}  // namespace
+
+Records Records::of_mapping(std::shared_ptr<const sim::Mapping> mapping, ByteView view) {
+  SAMSA_ASSERT(mapping != nullptr && inside(mapping->bytes(), view), "Records view outside its mapping");
+  Records r;
+  r.mapping_ = std::move(mapping);
+  r.view_ = view;
+  return r;
+}
+
+Records Records::prefix(std::size_t n) const {
+  SAMSA_ASSERT(n <= view_.size(), "Records prefix longer than the records");
+  Records r = *this;
+  r.view_ = view_.first(n);
+  return r;
+}
+
 namespace typed {
 
 namespace {
@@ -145,7 +168,10 @@ void write(Writer& w, const Ctx& c, bool nullable, const std::optional<Bytes>& v
 }
 void write(Writer& w, const Ctx& c, bool, const Records& v) {
   w.bytes_length(v.size(), c.flexible);
-  w.raw(v.view());
+  if (v.mapping() && w.splicing())
+    w.splice(v.mapping(), v.view());
+  else
+    w.raw(v.view());
 }
 void write(Writer& w, const Ctx& c, bool nullable, const std::optional<Records>& v) {
   if (!v) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/runtime/disk.h"
 #include "system/protocol/errors.h"
 #include "system/protocol/ids.h"
 #include "system/protocol/schema.h"
@@ -32,18 +33,28 @@ class Records {
   // `view` must lie inside *owner (e.g. one partition's part of a log read).
   Records(std::shared_ptr<const Bytes> owner, ByteView view);
   static Records copy_of(ByteView bytes) { return Records(Bytes(bytes.begin(), bytes.end())); }
+  // `view` must lie inside the mapping's bytes (a log read, sim::File::map):
+  // an encoder with a splice list refers to it instead of copying it
+  // (encode_response_parts), so the live network sends it with sendfile.
+  static Records of_mapping(std::shared_ptr<const sim::Mapping> mapping, ByteView view);
+  // The first n bytes, sharing the same buffer.
+  Records prefix(std::size_t n) const;
 
   ByteView view() const { return view_; }
+  operator ByteView() const { return view_; }  // NOLINT: reads as the bytes it views
   std::size_t size() const { return view_.size(); }
   bool empty() const { return view_.empty(); }
   // The buffer this shares (nullptr for an empty default Records).
   const std::shared_ptr<const Bytes>& owner() const { return owner_; }
+  // The file mapping this views (nullptr unless of_mapping).
+  const std::shared_ptr<const sim::Mapping>& mapping() const { return mapping_; }
 
   // Equal bytes, wherever they live.
   bool operator==(const Records& o) const { return std::ranges::equal(view_, o.view_); }
 
  private:
   std::shared_ptr<const Bytes> owner_;
+  std::shared_ptr<const sim::Mapping> mapping_;
   ByteView view_;
 };
 

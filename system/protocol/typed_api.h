@@ -107,6 +107,23 @@ Bytes encode_response_frame(const RequestHeader& request, const M& body) {
   return encode_response_frame(request.api_version, request.correlation_id, body);
 }
 
+// The same as a frame in parts: mapped records (Records::of_mapping) are
+// splices, not copies (the live network sends them with sendfile);
+// flatten() gives encode_response_frame's bytes.
+template <class M>
+sim::FrameParts encode_response_parts(const RequestHeader& request, const M& body) {
+  static_assert(!M::k_is_request);
+  SAMSA_ASSERT(request.api_key == M::k_api_key, "response to a request of another api");
+  sim::FrameParts out;
+  out.bytes.reserve(k_frame_reserve);
+  Writer w(out.bytes, out.splices);
+  w.int32(0);
+  write_response_header(M::k_api_key, request.api_version, request.correlation_id, {}, w);
+  body.encode(w, request.api_version);
+  w.patch_int32(0, static_cast<std::int32_t>(out.bytes.size() + w.spliced_bytes() - 4));
+  return out;
+}
+
 namespace typed {
 Result<TypedResponse<ApiVersionsResponse>, DecodeError> api_versions_fallback(const SharedFrame& frame,
                                                                                DecodeError first);

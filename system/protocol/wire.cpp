@@ -143,6 +143,13 @@ void Writer::be(std::uint64_t v, int n_bytes) {
   for (int i = 0; i < n_bytes; ++i) buf[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * (n_bytes - 1 - i)));
   out_.insert(out_.end(), buf.begin(), buf.begin() + n_bytes);
 }
+void Writer::splice(std::shared_ptr<const sim::Mapping> map, ByteView view) {
+  SAMSA_ASSERT(splices_ != nullptr, "splice into a writer without a splice list");
+  if (view.empty()) return;
+  spliced_bytes_ += view.size();
+  splices_->push_back({out_.size(), std::move(map), view});
+}
+
 void Writer::int8(std::int8_t v) { out_.push_back(static_cast<std::uint8_t>(v)); }
 void Writer::int16(std::int16_t v) { be(static_cast<std::uint16_t>(v), 2); }
 void Writer::int32(std::int32_t v) { be(static_cast<std::uint32_t>(v), 4); }

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "sim/runtime/bytes.h"
+#include "sim/runtime/network.h"
 #include "sim/runtime/result.h"
 
 namespace samsa::protocol {
@@ -140,8 +141,16 @@ class Reader {
 class Writer {
  public:
   explicit Writer(Bytes& out) : out_(out) {}
+  // A writer that puts mapped record bytes (Records::of_mapping) into
+  // `splices` instead of copying them (sim::FrameParts).
+  Writer(Bytes& out, std::vector<sim::FrameParts::Splice>& splices) : out_(out), splices_(&splices) {}
 
+  // Bytes written into `out` (spliced bytes not counted).
   std::size_t size() const { return out_.size(); }
+  bool splicing() const { return splices_ != nullptr; }
+  // Bytes that went into splices.
+  std::size_t spliced_bytes() const { return spliced_bytes_; }
+  void splice(std::shared_ptr<const sim::Mapping> map, ByteView view);
   void int8(std::int8_t v);
   void int16(std::int16_t v);
   void int32(std::int32_t v);
@@ -164,6 +173,8 @@ class Writer {
  private:
   void be(std::uint64_t v, int n_bytes);
   Bytes& out_;
+  std::vector<sim::FrameParts::Splice>* splices_ = nullptr;
+  std::size_t spliced_bytes_ = 0;
 };
 
 // Size in bytes of `v` written as an unsigned varint.

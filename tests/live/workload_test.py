@@ -3,7 +3,9 @@
 scenario with a consumer group (scenarios/groups/at-least-once.toml: 3
 consumers, process-before-commit) writes the history, and `samsa check`
 judges it (every acknowledged record consumed, assignments and commits
-well-formed); a bad scenario or --bootstrap exits 2. And `samsa live
+well-formed); the same with one consumer and 4 key-hashed workers
+(scenarios/groups/key-hashed-workers.toml); and 2 consumers of the
+ZooKeeper group protocol (Kafka 0.8's) against the embedded coordinator; a bad scenario or --bootstrap exits 2. And `samsa live
 nemesis --actions pause`: SIGSTOP/SIGCONT of broker processes on the
 seed's schedule, the same seed giving the same schedule, while the workload
 writes acks=all (tests/live/data/crash.toml) with nothing lost.
@@ -27,10 +29,43 @@ SAMSA = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(HERE))
 GROUPS = os.path.join(ROOT, "scenarios", "groups", "at-least-once.toml")
 CRASH = os.path.join(HERE, "data", "crash.toml")
+WORKERS = os.path.join(ROOT, "scenarios", "groups", "key-hashed-workers.toml")
 
 
-def judge(history, what):
-    rc, stdout, stderr = run([SAMSA, "check", history, "--json"], timeout=120)
+ZK_SCENARIO = """
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "zk"
+partitions = 4
+replication_factor = 3
+
+[workload]
+name = "kafka"
+producers = 1
+records = 120
+rate_per_s = 60
+consumers = 2
+group_protocol = "zookeeper"
+delivery = "process-before-commit"
+
+[config]
+"rebalance.backoff.ms" = 300
+"group.id" = "zkg"
+
+[faults]
+phase_ms = 4000
+heal_ms = 4000
+rate_per_s = 0
+"""
+
+
+def judge(history, what, sets=()):
+    argv = [SAMSA, "check", history, "--json"]
+    for kv in sets:
+        argv += ["--set", kv]
+    rc, stdout, stderr = run(argv, timeout=120)
     report = json.loads(stdout) if stdout.strip() else {}
     d = report.get("delivery", {})
     check(rc == 0 and report.get("verdict") == "ok" and d.get("acked", 0) > 0 and d.get("lost", 1) == 0,
@@ -56,6 +91,39 @@ def test_group():
     check(("assign", "ok") in kinds and ("commit", "ok") in kinds and ("send", "ok") in kinds,
           f"the history has sends, assignments and commits ({len(ops)} ops)")
     judge(history, "the group's history")
+
+    # The seed's §2.4 on the live runtime: one consumer hands each record to
+    # one of 4 worker fibers by key hash (scenarios/groups/key-hashed-workers).
+    workers = os.path.join(tmp, "workers.jsonl")
+    rc, out, err = run([SAMSA, "live", "workload", "--bootstrap", cluster.bootstrap, "--scenario", WORKERS,
+                        "--history", workers, "--duration-ms", "4000", "--set", "workload.records=120",
+                        "--set", "workload.rate_per_s=60"], timeout=240)
+    print(out.strip())
+    check(rc == 0 and "120 of 120 acked processed" in out,
+          f"a consumer with 4 key-hashed workers processes every acknowledged record (exit {rc}: {err.strip()[-200:]})")
+    with open(workers) as f:
+        ops = [json.loads(l) for l in f if l.strip()]
+    pollers = {o["process"] for o in ops if o["f"] == "poll" and o["type"] == "ok" and o.get("value", {}).get("records")}
+    check(len(pollers) > 1, f"records were processed by several worker processes ({len(pollers)})")
+    # Each worker's polls skip the records the others took (poll-skip, which
+    # a subscribing group allows); per-key order must hold with key hashing.
+    judge(workers, "the workers' history", ["samsa.consume=subscribe", "samsa.consumer.workers=4",
+                                            "samsa.consumer.dispatch=key-hash"])
+
+    # Kafka 0.8's ZooKeeper consumer (group_protocol = "zookeeper") against
+    # the embedded coordinator: 2 members share the partitions through
+    # owner znodes and commit to the offsets znodes.
+    zk_scenario = write(os.path.join(tmp, "zk.toml"), ZK_SCENARIO)
+    zk_history = os.path.join(tmp, "zk.jsonl")
+    rc, out, err = run([SAMSA, "live", "workload", "--bootstrap", cluster.bootstrap, "--zookeeper", cluster.zookeeper,
+                        "--scenario", zk_scenario, "--history", zk_history, "--duration-ms", "4000"], timeout=240)
+    print(out.strip())
+    check(rc == 0 and "120 of 120 acked processed" in out,
+          f"2 ZooKeeper-protocol consumers process every acknowledged record (exit {rc}: {err.strip()[-200:]})")
+    judge(zk_history, "the ZooKeeper consumers' history")
+    rc, _, err = run([SAMSA, "live", "workload", "--bootstrap", cluster.bootstrap, "--scenario", zk_scenario,
+                      "--history", os.path.join(tmp, "x.jsonl")])
+    check(rc == 2 and "--zookeeper" in err, f"the zookeeper protocol without --zookeeper exits 2 ({rc}: {err.strip()[:160]})")
 
     bad = write(os.path.join(tmp, "bad.toml"), "[workload]\nname = \"kafka\"\nproducers = \"many\"\n")
     rc, _, err = run([SAMSA, "live", "workload", "--bootstrap", cluster.bootstrap, "--scenario", bad,

@@ -1040,3 +1040,159 @@ TEST_CASE("shutting a node down ends the fibers of its task scopes too", "[live]
   REQUIRE(kept);
   CHECK(kept->size() == 0);
 }
+
+namespace {
+
+// A file of `n` patterned bytes in the node's disk.
+std::unique_ptr<File> patterned_file(Disk& d, const std::string& path, std::size_t n) {
+  auto f = d.open(path, {.create = true});
+  REQUIRE(f.ok());
+  Bytes data(n);
+  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<std::uint8_t>(i * 31 + (i >> 11));
+  REQUIRE((*f)->append(data).ok());
+  return std::move(*f);
+}
+
+// A frame: 10 head bytes, the view, 5 tail bytes (the shape of a
+// FetchResponse: header fields, records, the fields after them).
+FrameParts parts_around(std::shared_ptr<const Mapping> map, ByteView view) {
+  FrameParts fp;
+  fp.bytes.assign(4 + 10, 'H');
+  fp.splices.push_back({fp.bytes.size(), std::move(map), view});
+  fp.bytes.insert(fp.bytes.end(), 5, 'T');
+  const auto n = static_cast<std::uint32_t>(fp.size() - 4);
+  fp.bytes[0] = static_cast<std::uint8_t>(n >> 24);
+  fp.bytes[1] = static_cast<std::uint8_t>(n >> 16);
+  fp.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+  fp.bytes[3] = static_cast<std::uint8_t>(n);
+  return fp;
+}
+
+}  // namespace
+
+TEST_CASE("a frame in parts sends its file bytes with sendfile, whole across partial sends", "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  // Larger than a loopback socket's buffers, so that the client, reading
+  // late, finds sendfile sent it in several calls.
+  constexpr std::size_t k_big = 24 << 20;
+  std::atomic<std::uint16_t> port{0};
+  std::vector<Bytes> expected;
+  auto id = world.add_node(LiveNodeConfig{"srv", dir.path + "/srv"}, [&](Runtime& rt) {
+    auto file = patterned_file(rt.disk(), "seg.log", k_big);
+    // Mapped at an offset that is not page aligned; the file is closed
+    // before the bytes go out (the mapping keeps it open).
+    auto big = file->map(1000, (k_big) - 1000).value();
+    REQUIRE(big->fd() >= 0);
+    REQUIRE(big->bytes().size() == k_big - 1000);
+    auto small = file->map(77, 100).value();
+    CHECK(file->map(k_big, 10).value()->bytes().empty());  // nothing past the end
+    file.reset();
+    auto listener = rt.net().listen(0).value();
+    port = listener->port();
+    auto conn = listener->accept().value();
+    const FrameParts a = parts_around(big, big->bytes());
+    const FrameParts b = parts_around(small, small->bytes());  // short: copied, not sent from the file
+    const FrameParts c = parts_around(big, big->bytes().subspan(5, 20000));
+    expected = {a.flatten(), b.flatten(), frame_of("after"), c.flatten()};
+    REQUIRE(conn->send_parts(a).ok());
+    REQUIRE(conn->send_parts(b).ok());
+    REQUIRE(conn->send(frame_of("after")).ok());
+    REQUIRE(conn->send_parts(c).ok());
+    (void)conn->recv(rt.deadline_after(20s));  // until the client is done
+  });
+  REQUIRE(id.ok());
+  world.start(*id);
+  std::vector<Bytes> got;
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    while (port == 0) rt.sleep(1ms);
+    auto c = rt.net().connect(Address{"127.0.0.1", port}, rt.deadline_after(5s)).value();
+    rt.sleep(100ms);  // the server's socket fills: sendfile sends part, then waits
+    for (int i = 0; i < 4; ++i) {
+      auto f = c->recv(rt.deadline_after(20s));
+      REQUIRE(f.ok());
+      got.push_back(std::move(*f));
+    }
+    c->close();
+    world.shutdown(*id);
+  });
+  CHECK(r.reason == LiveStop::requested);
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == expected[i]);
+  // The long splices went out by sendfile, the big one in several calls
+  // (the socket buffer filled: partial sends); the short one was copied.
+  CHECK(world.net_stats().sendfile_bytes == k_big - 1000 + 20000);
+  CHECK(world.net_stats().sendfile_calls >= 3);
+}
+
+TEST_CASE("a file truncated while its bytes wait to be sent closes the connection, never a wrong frame",
+          "[live]") {
+  TempDir dir;
+  LiveWorld world(quiet());
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<bool> truncated{false};
+  std::atomic<bool> client_done{false};
+  constexpr std::size_t k_first = 8 << 20;  // fills the socket buffers of a client that does not read
+  constexpr std::size_t k_file = 1 << 20;
+  auto id = world.add_node(LiveNodeConfig{"srv", dir.path + "/srv"}, [&](Runtime& rt) {
+    auto file = patterned_file(rt.disk(), "seg.log", k_file);
+    auto map = file->map(0, k_file).value();
+    auto listener = rt.net().listen(0).value();
+    port = listener->port();
+    auto conn = listener->accept().value();
+    Bytes first(4 + k_first, 'x');
+    put_frame_size(first, 0);
+    REQUIRE(conn->send(first).ok());
+    REQUIRE(conn->send_parts(parts_around(map, map->bytes())).ok());
+    // A follower's truncation (KIP-101) while the fetch answer waits.
+    REQUIRE(file->truncate(k_file / 2).ok());
+    truncated = true;
+    (void)conn->recv(rt.deadline_after(20s));
+  });
+  REQUIRE(id.ok());
+  world.start(*id);
+  Bytes received;
+  std::thread client([&] {
+    while (port == 0) std::this_thread::sleep_for(1ms);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return;
+    }
+    timeval tv{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (!truncated) std::this_thread::sleep_for(1ms);
+    std::uint8_t buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received.insert(received.end(), buf, buf + n);
+    }
+    ::close(fd);
+    client_done = true;
+  });
+  auto r = run_body(world, [&] {
+    Runtime& rt = world.control();
+    // The connection ends on its own (the client reads to its end); then the node.
+    const auto give_up = rt.deadline_after(30s);
+    while (!client_done && rt.now() < give_up) rt.sleep(5ms);
+    world.shutdown(*id);
+  });
+  client.join();
+  CHECK(r.reason == LiveStop::requested);
+  // The first frame whole, then part of the second: its size prefix names
+  // more bytes than came, so no client takes it for a frame.
+  REQUIRE(received.size() > 4 + k_first + 4);
+  CHECK(frame_size(received).value() == k_first);
+  const ByteView second = ByteView(received).subspan(4 + k_first);
+  CHECK(frame_size(second).value() == 10 + k_file + 5);
+  CHECK(second.size() < 4 + 10 + k_file + 5);
+  CHECK(world.net_stats().sendfile_bytes <= k_file / 2);
+}

@@ -711,10 +711,10 @@ namespace {
 
 template <class M, class F>
 Handler serve_group(F fn) {
-  return [fn](const RequestFrame& f) -> Result<std::optional<Bytes>, DecodeError> {
+  return [fn](const RequestFrame& f) -> Result<std::optional<sim::FrameParts>, DecodeError> {
     auto body = f.body<M>();
     if (!body) return Err{body.error()};
-    return std::optional<Bytes>(encode_response_frame(f.header, fn(f.header, *body)));
+    return std::optional<sim::FrameParts>(encode_response_frame(f.header, fn(f.header, *body)));
   };
 }
 

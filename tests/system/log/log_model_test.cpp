@@ -85,7 +85,7 @@ struct State {
   int mid_op_crashes = 0;  // recoveries from a crash inside an operation
 };
 
-std::vector<protocol::BatchView> batches_of(const Bytes& records) {
+std::vector<protocol::BatchView> batches_of(ByteView records) {
   std::vector<protocol::BatchView> out;
   protocol::BatchReader reader(records);
   while (auto b = reader.next()) out.push_back(*b);

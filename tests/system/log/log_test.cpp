@@ -11,7 +11,7 @@ using samsa::protocol::BatchReader;
 namespace {
 
 // Headers of the batches in a read result.
-std::vector<samsa::protocol::BatchHeader> headers_of(const Bytes& records) {
+std::vector<samsa::protocol::BatchHeader> headers_of(ByteView records) {
   std::vector<samsa::protocol::BatchHeader> out;
   BatchReader reader(records);
   while (auto b = reader.next()) out.push_back(b->header);

@@ -203,3 +203,36 @@ TEST_CASE("typed frames: a response frame carries Kafka's header version", "[pro
   CHECK(fallback->version == 0);
   CHECK(fallback->body.error_code == ErrorCode::unsupported_version);
 }
+
+// Records viewing a file mapping become splices of a frame in parts (the
+// live network sends them with sendfile); the flattened frame is the frame
+// encode_response_frame writes, at every Fetch version.
+TEST_CASE("a fetch response in parts flattens to the same frame, mapped records spliced", "[protocol]") {
+  rc::prop("encode_response_parts", [] {
+    const auto version = *rc::gen::inRange<std::int16_t>(4, 14);
+    const auto sizes = *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(0, 300));
+    Bytes file(1000);
+    for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::uint8_t>(i * 13);
+    auto map = std::make_shared<sim::ReadMapping>(file, 0);
+    FetchResponse resp;
+    auto& t = resp.responses.emplace_back();
+    t.topic = "t";
+    std::size_t spliced = 0;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      auto& p = t.partitions.emplace_back();
+      p.partition_index = PartitionId(static_cast<std::int32_t>(i));
+      p.high_watermark = Offset(static_cast<std::int64_t>(i * 3));
+      const ByteView v = map->bytes().subspan(i % 7, sizes[i]);
+      p.records = i % 3 == 2 ? Records::copy_of(v) : Records::of_mapping(map, v);  // some plain
+      if (i % 3 != 2 && !v.empty()) ++spliced;
+    }
+    RequestHeader h;
+    h.api_key = ApiKey::fetch;
+    h.api_version = version;
+    h.correlation_id = 17;
+    const sim::FrameParts parts = encode_response_parts(h, resp);
+    RC_ASSERT(parts.splices.size() == spliced);
+    RC_ASSERT(parts.flatten() == encode_response_frame(h, resp));
+    RC_ASSERT(parts.size() == parts.flatten().size());
+  });
+}
