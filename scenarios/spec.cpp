@@ -406,7 +406,8 @@ std::vector<std::string> read_demonstrates(const Reader& r, const toml::table& r
   return names;
 }
 
-ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::string& default_name) {
+ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::string& default_name,
+                       SpecUse use) {
   r.check_keys(root, "", {"name", "description", "cluster", "topics", "workload", "config",
                           "faults", "nemesis", "world", "checkers", "expect", "demonstrates", "zoo", "swarm"});
   ScenarioSpec s;
@@ -476,7 +477,7 @@ ScenarioSpec read_spec(const Reader& r, const toml::table& root, const std::stri
     if (s.demonstrates.empty())
       r.fail(z->source(), "zoo", "a [zoo] scenario names the anomalies its bug shows in 'demonstrates'");
   }
-  if (w.validate)
+  if (w.validate && use == SpecUse::run)
     if (auto checked = w.validate(s); !checked) fail_at(r, root, checked.error());
   return s;
 }
@@ -545,7 +546,7 @@ void check_swarm(const toml::table& root, const ScenarioSpec& spec, const std::s
       copy.erase("swarm");
       try {
         for (const auto& o : choice) apply_override(copy, o);
-        (void)read_spec(Reader(origin), copy, default_name);
+        (void)read_spec(Reader(origin), copy, default_name, SpecUse::run);
       } catch (const Mistake& m) {
         const auto& b = root.get_as<toml::table>("swarm")->get(key)->source().begin;
         std::string text;
@@ -567,7 +568,7 @@ Result<Override, std::string> parse_override(const std::string& s) {
 
 Result<ScenarioSpec, SpecError> parse_scenario(const std::string& text, const std::string& origin,
                                                const std::string& default_name,
-                                               const std::vector<Override>& overrides) {
+                                               const std::vector<Override>& overrides, SpecUse use) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
@@ -578,7 +579,7 @@ Result<ScenarioSpec, SpecError> parse_scenario(const std::string& text, const st
   }
   try {
     for (const Override& o : overrides) apply_override(root, o);
-    ScenarioSpec spec = read_spec(Reader(origin), root, default_name);
+    ScenarioSpec spec = read_spec(Reader(origin), root, default_name, use);
     check_swarm(root, spec, origin, default_name);
     return spec;
   } catch (const Mistake& m) {

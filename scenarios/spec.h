@@ -101,10 +101,17 @@ struct SpecError {
 
 Result<Override, std::string> parse_override(const std::string& key_equals_value);
 
+// What a scenario file is read for. `run` checks everything the simulated
+// runner needs; `fault_schedule` (`samsa live --nemesis`) reads the file for
+// its faults only, so the workload's own options (its topics, say) are not
+// required: the live cluster's clients are outside samsa.
+enum class SpecUse { run, fault_schedule };
+
 // Parses and checks a scenario. `origin` names the file in messages;
 // `default_name` is used when the file has no `name` key.
 Result<ScenarioSpec, SpecError> parse_scenario(const std::string& text, const std::string& origin,
                                                const std::string& default_name,
-                                               const std::vector<Override>& overrides = {});
+                                               const std::vector<Override>& overrides = {},
+                                               SpecUse use = SpecUse::run);
 
 }  // namespace samsa::scenarios

@@ -64,7 +64,7 @@ Result<LiveNemesisPlan, std::string> plan_live_nemesis(const std::string& path, 
   if (!in) return Err{path + ": cannot read the nemesis file"};
   std::stringstream text;
   text << in.rdbuf();
-  auto spec = scenarios::parse_scenario(text.str(), path, "live-nemesis");
+  auto spec = scenarios::parse_scenario(text.str(), path, "live-nemesis", {}, scenarios::SpecUse::fault_schedule);
   if (!spec) return Err{spec.error().to_string()};
   scenarios::NodeGroups groups;
   groups["brokers"] = brokers;

@@ -216,3 +216,26 @@ consumers = 1
   CHECK(dispatch.where == "t.toml:9:12");
   CHECK_THAT(dispatch.message, Catch::Contains("workload.dispatch"));
 }
+
+TEST_CASE("spec: a fault schedule for samsa live needs no workload options", "[scenarios][spec]") {
+  // `samsa live --nemesis` reads a file for its [[nemesis]] tables and the
+  // workload's node groups; the live cluster's clients are outside samsa, so
+  // a kafka workload without [[topics]] is a good schedule but not a good run.
+  const std::string text = R"([cluster]
+brokers = 3
+[workload]
+name = "kafka"
+[[nemesis]]
+name = "crash"
+targets = ["brokers", "leader"]
+)";
+  const auto run = error_of(text);
+  CHECK_THAT(run.message, Catch::Contains("[[topics]]"));
+  auto schedule = parse_scenario(text, "t.toml", "t", {}, SpecUse::fault_schedule);
+  REQUIRE(schedule.ok());
+  CHECK(schedule->nemeses.size() == 1);
+  // The schedule is still checked: a bad nemesis is an error.
+  auto bad = text;
+  bad.replace(bad.find("\"crash\""), 7, "\"melt\"");
+  CHECK_FALSE(parse_scenario(bad, "t.toml", "t", {}, SpecUse::fault_schedule).ok());
+}
