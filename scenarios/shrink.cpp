@@ -106,6 +106,82 @@ void drop_faults(Shrinker& sh, Candidate& best, RunReport& report) {
   }
 }
 
+// Two faults of one nemesis on one target as one: the pairs closest in time
+// first, the first merge that still fails kept, then again.
+void merge_faults(Shrinker& sh, Candidate& best, RunReport& report) {
+  for (bool merged_one = true; merged_one;) {
+    merged_one = false;
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    for (std::size_t i = 0; i < best.schedule.size(); ++i)
+      for (std::size_t j = i + 1; j < best.schedule.size(); ++j)
+        if (merged(best.schedule, i, j)) pairs.emplace_back(i, j);
+    std::stable_sort(pairs.begin(), pairs.end(), [&](const auto& a, const auto& b) {
+      return best.schedule[a.second].at_ms - best.schedule[a.first].at_ms <
+             best.schedule[b.second].at_ms - best.schedule[b.first].at_ms;
+    });
+    for (const auto& [i, j] : pairs) {
+      Candidate c = best;
+      c.schedule = *merged(best.schedule, i, j);
+      if (auto r = sh.fails(c)) {
+        sh.log(fmt::format("merged faults {} and {} ({} on {}): {} left", i, j, best.schedule[i].fault,
+                           best.schedule[i].node, c.schedule.size()));
+        best = std::move(c);
+        report = std::move(*r);
+        merged_one = true;
+        break;
+      }
+    }
+  }
+}
+
+// A fault moved halfway towards a neighbour, kept only when another fault
+// can then be dropped: each accepted step removes one fault, so the loop
+// ends; the run budget bounds each pass.
+void move_then_drop(Shrinker& sh, Candidate& best, RunReport& report) {
+  auto s = sh.scenario_of(best);
+  if (!s) return;
+  const std::int64_t phase_ms = s->spec.fault_phase_ms;
+  const auto accept = [&](Candidate& c, RunReport& r, const std::string& what) {
+    sh.log(fmt::format("{}: {} left", what, c.schedule.size()));
+    best = std::move(c);
+    report = std::move(r);
+  };
+  for (bool dropped = true; dropped && best.schedule.size() > 1;) {
+    dropped = false;
+    // A fault dropped while its neighbours take its place in time.
+    for (std::size_t j = 0; j < best.schedule.size() && !dropped; ++j)
+      for (const bool tail : {true, false}) {
+        auto moved = dropped_in_place(best.schedule, j, tail);
+        if (!moved) continue;
+        Candidate c = best;
+        c.schedule = std::move(*moved);
+        if (auto r = sh.fails(c)) {
+          accept(c, *r, fmt::format("dropped {}, the faults {} it moved to {} ms", to_string(best.schedule[j]),
+                                    tail ? "after" : "before", best.schedule[j].at_ms));
+          dropped = true;
+          break;
+        }
+      }
+    for (std::size_t i = 0; i < best.schedule.size() && !dropped; ++i) {
+      for (const std::int64_t at : shift_times(best.schedule, i, phase_ms)) {
+        for (std::size_t j = 0; j < best.schedule.size() && !dropped; ++j) {
+          if (j == i) continue;  // the moved fault itself stays
+          Schedule without = best.schedule;
+          without.erase(without.begin() + static_cast<std::ptrdiff_t>(j));
+          Candidate c = best;
+          c.schedule = shifted(without, j < i ? i - 1 : i, at);
+          if (auto r = sh.fails(c)) {
+            accept(c, *r, fmt::format("moved fault {} ({} on {}) to {} ms and dropped {}", i,
+                                      best.schedule[i].fault, best.schedule[i].node, at, to_string(best.schedule[j])));
+            dropped = true;
+          }
+        }
+        if (dropped) break;
+      }
+    }
+  }
+}
+
 void shorten_durations(Shrinker& sh, Candidate& best, RunReport& report) {
   for (std::size_t i = 0; i < best.schedule.size(); ++i) {
     while (best.schedule[i].duration_ms > 1) {
@@ -176,6 +252,58 @@ void fewer_records(Shrinker& sh, Candidate& best, RunReport& report) {
 
 }  // namespace
 
+std::optional<Schedule> merged(const Schedule& s, std::size_t i, std::size_t j) {
+  if (i == j || i >= s.size() || j >= s.size()) return std::nullopt;
+  const FaultEvent& a = s[std::min(i, j)];
+  const FaultEvent& b = s[std::max(i, j)];
+  if (a.fault != b.fault || a.node != b.node || a.peer != b.peer || a.params != b.params) return std::nullopt;
+  if (a.duration_ms <= 0 || b.duration_ms <= 0) return std::nullopt;  // instants do not span
+  FaultEvent one = a;
+  one.at_ms = std::min(a.at_ms, b.at_ms);
+  one.duration_ms = std::max(a.at_ms + a.duration_ms, b.at_ms + b.duration_ms) - one.at_ms;
+  Schedule out;
+  for (std::size_t k = 0; k < s.size(); ++k)
+    if (k != i && k != j) out.push_back(s[k]);
+  out.push_back(one);
+  std::stable_sort(out.begin(), out.end(), [](const FaultEvent& x, const FaultEvent& y) { return x.at_ms < y.at_ms; });
+  return out;
+}
+
+std::optional<Schedule> dropped_in_place(const Schedule& s, std::size_t j, bool tail) {
+  if (j >= s.size() || (tail && j + 1 >= s.size()) || (!tail && j == 0)) return std::nullopt;
+  const std::int64_t delta = tail ? s[j].at_ms - s[j + 1].at_ms : s[j].at_ms - s[j - 1].at_ms;
+  Schedule out;
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    if (k == j) continue;
+    FaultEvent e = s[k];
+    if (tail ? k > j : k < j) e.at_ms = std::max<std::int64_t>(0, e.at_ms + delta);
+    out.push_back(std::move(e));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const FaultEvent& x, const FaultEvent& y) { return x.at_ms < y.at_ms; });
+  return out;
+}
+
+Schedule shifted(const Schedule& s, std::size_t i, std::int64_t at_ms) {
+  SAMSA_ASSERT(i < s.size(), "shifted: an event of the schedule");
+  Schedule out = s;
+  out[i].at_ms = std::max<std::int64_t>(0, at_ms);
+  std::stable_sort(out.begin(), out.end(), [](const FaultEvent& x, const FaultEvent& y) { return x.at_ms < y.at_ms; });
+  return out;
+}
+
+std::vector<std::int64_t> shift_times(const Schedule& s, std::size_t i, std::int64_t phase_ms) {
+  SAMSA_ASSERT(i < s.size(), "shift_times: an event of the schedule");
+  const std::int64_t at = s[i].at_ms;
+  const std::int64_t before = i == 0 ? 0 : s[i - 1].at_ms;
+  // The event must end inside the fault phase.
+  const std::int64_t latest = std::max<std::int64_t>(at, phase_ms - std::max<std::int64_t>(1, s[i].duration_ms));
+  const std::int64_t after = i + 1 < s.size() ? std::min(s[i + 1].at_ms, latest) : latest;
+  std::vector<std::int64_t> out;
+  for (const std::int64_t t : {before + (at - before) / 2, at + (after - at) / 2})
+    if (t != at && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  return out;
+}
+
 Result<ShrinkResult, std::string> shrink(const Scenario& s, std::uint64_t seed,
                                          const Schedule& schedule, const ShrinkOptions& options) {
   Shrinker sh(s, seed, options);
@@ -203,6 +331,8 @@ Result<ShrinkResult, std::string> shrink(const Scenario& s, std::uint64_t seed,
     std::int64_t total_before = 0;
     for (const auto& e : best.schedule) total_before += e.duration_ms;
     drop_faults(sh, best, report);
+    merge_faults(sh, best, report);
+    move_then_drop(sh, best, report);
     shorten_durations(sh, best, report);
     cut_run_short(sh, s, best, report);
     fewer_records(sh, best, report);

@@ -56,3 +56,64 @@ TEST_CASE("shrink: a run that does not fail is refused", "[scenarios][shrink]") 
   REQUIRE(r.verdict == Verdict::ok);
   CHECK_FALSE(shrink(s, 1, r.schedule).ok());
 }
+
+namespace {
+
+FaultEvent crash(std::int64_t at_ms, const char* node, std::int64_t duration_ms) {
+  FaultEvent e;
+  e.at_ms = at_ms;
+  e.fault = "crash";
+  e.node = node;
+  e.duration_ms = duration_ms;
+  e.params = {{"disk", "keep_all"}};
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("shrink: two faults of one nemesis on one node merge into one spanning both", "[scenarios][shrink]") {
+  const Schedule s{crash(100, "b1", 50), crash(120, "b2", 10), crash(400, "b1", 100)};
+  auto m = merged(s, 0, 2);
+  REQUIRE(m.has_value());
+  REQUIRE(m->size() == 2);
+  CHECK((*m)[0] == crash(100, "b1", 400));  // from 100 to 500, in time order
+  CHECK((*m)[1] == crash(120, "b2", 10));
+  // Overlapping: the later end wins, whichever starts first.
+  auto o = merged(Schedule{crash(100, "b1", 500), crash(200, "b1", 50)}, 1, 0);
+  REQUIRE(o.has_value());
+  CHECK(o->front() == crash(100, "b1", 500));
+}
+
+TEST_CASE("shrink: faults on different targets, of different nemeses or instants do not merge", "[scenarios][shrink]") {
+  CHECK_FALSE(merged(Schedule{crash(100, "b1", 50), crash(200, "b2", 50)}, 0, 1));
+  FaultEvent pause = crash(200, "b1", 50);
+  pause.fault = "pause";
+  CHECK_FALSE(merged(Schedule{crash(100, "b1", 50), pause}, 0, 1));
+  FaultEvent torn = crash(200, "b1", 50);
+  torn.params["disk"] = "torn";
+  CHECK_FALSE(merged(Schedule{crash(100, "b1", 50), torn}, 0, 1));
+  CHECK_FALSE(merged(Schedule{crash(100, "b1", 0), crash(200, "b1", 0)}, 0, 1));
+  CHECK_FALSE(merged(Schedule{crash(100, "b1", 50)}, 0, 0));
+}
+
+TEST_CASE("shrink: a dropped fault's place is taken by the faults after or before it", "[scenarios][shrink]") {
+  const Schedule s{crash(1000, "b3", 600), crash(6000, "b2", 500), crash(6600, "b1", 5000)};
+  auto tail = dropped_in_place(s, 0, true);
+  REQUIRE(tail.has_value());
+  CHECK(*tail == Schedule{crash(1000, "b2", 500), crash(1600, "b1", 5000)});  // gaps kept
+  auto head = dropped_in_place(s, 2, false);
+  REQUIRE(head.has_value());
+  CHECK(*head == Schedule{crash(1600, "b3", 600), crash(6600, "b2", 500)});
+  CHECK_FALSE(dropped_in_place(s, 2, true));   // nothing after the last
+  CHECK_FALSE(dropped_in_place(s, 0, false));  // nothing before the first
+}
+
+TEST_CASE("shrink: a fault moves halfway to its neighbours and the schedule stays in time order", "[scenarios][shrink]") {
+  const Schedule s{crash(1000, "b1", 10), crash(3000, "b2", 10), crash(4000, "b3", 10)};
+  CHECK(shift_times(s, 1, 10000) == std::vector<std::int64_t>{2000, 3500});
+  CHECK(shift_times(s, 0, 10000) == std::vector<std::int64_t>{500, 2000});
+  // The last one moves at most so that it still ends inside the fault phase.
+  CHECK(shift_times(s, 2, 5000) == std::vector<std::int64_t>{3500, 4495});
+  const Schedule moved = shifted(s, 2, 500);
+  CHECK(moved == Schedule{crash(500, "b3", 10), crash(1000, "b1", 10), crash(3000, "b2", 10)});
+}
