@@ -262,12 +262,8 @@ class LiveWorkload {
       std::map<std::int64_t, std::string> log;
       const bool ok = read_partition(c, tp, log, deadline);
       all = ok && all;
-      json records = json::array();
-      for (const auto& [offset, value] : log)
-        records.push_back({{"topic", tp.first}, {"partition", tp.second}, {"offset", offset}, {"value", value}});
       records_read_ += log.size();
-      if (ok) reader.ok("poll", {{"records", records}});
-      else reader.fail("poll", {{"records", json::array()}});
+      scenarios::kafka::record_read_back(reader, tp.first, tp.second, ok ? &log : nullptr);
       if (!ok) std::cerr << fmt::format("samsa live workload: {}-{} could not be read back\n", tp.first, tp.second);
     }
     return all;
@@ -281,18 +277,10 @@ class LiveWorkload {
         rt().sleep(300ms);
         continue;
       }
-      std::map<std::int64_t, std::string> got;
-      protocol::Offset next(0);
-      while (now() < deadline) {
-        auto f = scenarios::broker::fetch(c, *leader, tp.first, tp.second, next, 0);
-        if (!f || f->error != protocol::ErrorCode::none) break;
-        got.insert(f->values.begin(), f->values.end());
-        if (f->next_offset >= f->high_watermark) {
-          out = std::move(got);
-          return true;
-        }
-        if (f->next_offset == next) break;
-        next = f->next_offset;
+      if (auto got = scenarios::kafka::read_to_high_watermark(c, *leader, tp.first, tp.second,
+                                                              [&] { return now() < deadline; })) {
+        out = std::move(*got);
+        return true;
       }
       c.drop(*leader);
       rt().sleep(300ms);

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "invariants/snapshot.h"
+#include "scenarios/broker/driver.h"
 #include "scenarios/kafka/client_json.h"
 #include "scenarios/kafka/pacing.h"
 #include "scenarios/kafka/workload.h"
@@ -86,6 +87,35 @@ Result<ClientOptions, ConfigMistake> read_client_options(const ScenarioSpec& spe
       if (c.consumer_props.count(key) && !is_int(c.consumer_props.at(key)))
         return mistake(key, fmt::format("consumer config: {} must be an integer, not '{}'", key, c.consumer_props.at(key)));
   return c;
+}
+
+std::optional<std::map<std::int64_t, std::string>> read_to_high_watermark(broker::RawClient& c,
+                                                                          const sim::Address& leader,
+                                                                          const std::string& topic, int partition,
+                                                                          const std::function<bool()>& more) {
+  std::map<std::int64_t, std::string> got;
+  protocol::Offset next(0);
+  while (more()) {
+    auto f = broker::fetch(c, leader, topic, partition, next, 0);
+    if (!f || f->error != protocol::ErrorCode::none) break;
+    got.insert(f->values.begin(), f->values.end());
+    if (f->next_offset >= f->high_watermark) return got;
+    if (f->next_offset == next) break;
+    next = f->next_offset;
+  }
+  return std::nullopt;
+}
+
+void record_read_back(Process& reader, const std::string& topic, int partition,
+                      const std::map<std::int64_t, std::string>* log) {
+  if (!log) {
+    reader.fail("poll", {{"records", json::array()}});
+    return;
+  }
+  json records = json::array();
+  for (const auto& [offset, value] : *log)
+    records.push_back({{"topic", topic}, {"partition", partition}, {"offset", offset}, {"value", value}});
+  reader.ok("poll", {{"records", records}});
 }
 
 struct ClientDriver::Member {

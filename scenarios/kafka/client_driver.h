@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@
 #include "system/client/consumer.h"
 #include "system/client/consumer_zookeeper.h"
 #include "system/client/producer.h"
+
+namespace samsa::scenarios::broker {
+class RawClient;
+}
 
 namespace samsa::scenarios::kafka {
 
@@ -84,6 +89,19 @@ struct DriverStats {
   std::int64_t consumer_incarnations = 0;
   bool acks0 = false;  // the producers run acks=0 (no send is ever ok)
 };
+
+// The final read-back of a partition (Jepsen's final reads), fetch by fetch
+// from offset 0 at `leader`: every value by offset once a fetch reaches the
+// high watermark; nullopt at an error, a fetch without progress, or when
+// `more` (asked before each fetch: a deadline, a budget) says stop.
+std::optional<std::map<std::int64_t, std::string>> read_to_high_watermark(broker::RawClient& c,
+                                                                          const sim::Address& leader,
+                                                                          const std::string& topic, int partition,
+                                                                          const std::function<bool()>& more);
+// Ends the reader's poll of that partition: ok with its records, or fail
+// (null log: it could not be read).
+void record_read_back(invariants::Process& reader, const std::string& topic, int partition,
+                      const std::map<std::int64_t, std::string>* log);
 
 class ClientDriver {
  public:

@@ -277,12 +277,7 @@ class Kafka final : public Workload {
       if (reader) reader->invoke("poll", json::object());
       const bool ok = read_partition(rt, tp, logs_[tp]);
       all = ok && all;
-      if (!reader) continue;
-      json records = json::array();
-      for (const auto& [offset, value] : logs_[tp])
-        records.push_back({{"topic", tp.first}, {"partition", tp.second}, {"offset", offset}, {"value", value}});
-      if (ok) reader->ok("poll", {{"records", records}});
-      else reader->fail("poll", {{"records", json::array()}});
+      if (reader) record_read_back(*reader, tp.first, tp.second, ok ? &logs_[tp] : nullptr);
     }
     read_done_ = all;
     // Every send acknowledged before now is in the logs read below, or lost.
@@ -308,18 +303,10 @@ class Kafka final : public Workload {
         rt.sleep(300ms);
         continue;
       }
-      std::map<std::int64_t, std::string> got;
-      protocol::Offset next(0);
-      for (int i = 0; i < 5000; ++i) {
-        auto f = broker::fetch(c, *leader, tp.first, tp.second, next, 0);
-        if (!f || f->error != protocol::ErrorCode::none) break;
-        got.insert(f->values.begin(), f->values.end());
-        if (f->next_offset >= f->high_watermark) {
-          out = std::move(got);
-          return true;
-        }
-        if (f->next_offset == next) break;
-        next = f->next_offset;
+      int fetches = 0;
+      if (auto got = read_to_high_watermark(c, *leader, tp.first, tp.second, [&fetches] { return fetches++ < 5000; })) {
+        out = std::move(*got);
+        return true;
       }
       rt.sleep(300ms);
     }
