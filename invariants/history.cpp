@@ -147,8 +147,15 @@ void Process::close(nlohmann::json value) {
   h_->record(id_, OpType::info, pending_f_, std::move(value));
 }
 
+void History::set_header(nlohmann::json header) {
+  SAMSA_ASSERT(ops_.empty(), "a history's header comes before its first op");
+  header_ = std::move(header);
+  if (stream_ && !header_.is_null()) *stream_ << nlohmann::json{{"header", header_}}.dump() << '\n';
+}
+
 void History::write_jsonl(std::ostream& out) const {
   std::string buf;
+  if (!header_.is_null()) buf = nlohmann::json{{"header", header_}}.dump() + '\n';
   for (const Op& op : ops_) {
     append_jsonl(buf, op);
     buf += '\n';
@@ -213,12 +220,19 @@ Result<History, HistoryError> History::read_jsonl(std::istream& in, std::string 
       const std::size_t col = e.byte == 0 ? 1 : e.byte;
       return Err(HistoryError{source, number, col, "not JSON: " + std::string(e.what())});
     }
+    if (j.is_object() && j.contains("header") && !j.contains("process")) {
+      if (!h.ops_.empty() || !h.header_.is_null())
+        return Err(HistoryError{source, number, 1, "a header is the history's first line"});
+      h.header_ = j["header"];
+      continue;
+    }
     auto op = parse_op(j);
     if (!op) return Err(HistoryError{source, number, 1, op.error()});
     // Indexes are kept as recorded: checkers name operations by them.
     const std::int64_t index = op->index;
     h.append(std::move(*op));
-    h.ops_.back().index = j.contains("index") ? index : static_cast<std::int64_t>(number - 1);
+    const std::size_t header_lines = h.header_.is_null() ? 0 : 1;
+    h.ops_.back().index = j.contains("index") ? index : static_cast<std::int64_t>(number - 1 - header_lines);
   }
   return h;
 }

@@ -87,6 +87,11 @@ class History {
 
   // Every op is also written to `out` as it is recorded (live mode, long runs).
   void stream_to(std::shared_ptr<std::ostream> out) { stream_ = std::move(out); }
+  // What the run was (a live workload's scenario, seed, --set overrides and
+  // client keys), written as the first line {"header": {...}}; set before
+  // the first op (and after stream_to, which then writes it at once). Null: none.
+  void set_header(nlohmann::json header);
+  const nlohmann::json& header() const { return header_; }
   void write_jsonl(std::ostream& out) const;
   static Result<History, HistoryError> read_jsonl(std::istream& in, std::string source);
 
@@ -101,6 +106,7 @@ class History {
   std::string_view last_name_;  // the name interned last (one of names_)
   std::int64_t next_process_ = 0;
   std::shared_ptr<std::ostream> stream_;
+  nlohmann::json header_;
 };
 
 // One client's view of the history: it knows its process id and its pending

@@ -107,11 +107,18 @@ int run_check(const CheckArgs& a) {
                         {"ops", h->size()},
                         {"delivery", invariants::to_json(delivery)}};
     if (expected) j["expected"] = invariants::to_json(*expected);
+    if (!h->header().is_null()) j["header"] = h->header();
     for (const auto& [name, cases] : anomalies)
       for (const auto* v : cases) j["anomalies"][name].push_back(invariants::to_json(*v));
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("history   {} ({} ops)\n", a.file, h->size());
+    if (const auto& run = h->header(); run.is_object())  // what ran: a live workload's scenario, seed and --set
+      fmt::print("run       {} {} seed {}{}\n", run.value("run", ""), run.value("scenario", ""),
+                 run.contains("seed") ? run["seed"].dump() : "?",
+                 run.value("sets", nlohmann::json::array()).empty()
+                     ? ""
+                     : fmt::format(" --set {}", fmt::join(run["sets"].get<std::vector<std::string>>(), " --set ")));
     fmt::print("verdict   {}\n", scenarios::to_string(verdict));
     print_delivery(delivery);
     for (const auto& [name, cases] : anomalies) {

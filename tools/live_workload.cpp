@@ -1,8 +1,9 @@
 // `samsa live workload`: the kafka scenario workload's clients (system/client's
-// Producer and Consumer, as scenarios/kafka/workload.cpp drives them in the
-// simulation) on the live runtime against a real cluster, recording the same
-// history (send / poll / commit / assign) to a JSON-lines file that
-// `samsa check` judges.
+// Producer and Consumer, driven by scenarios/kafka/client_driver.h, the driver
+// the simulated kafka workload runs) on the live runtime against a real
+// cluster, recording the same history (send / poll / commit / assign) to a
+// JSON-lines file that `samsa check` judges. Its first line is the header:
+// the scenario, the seed, the --set overrides and the client keys it ran with.
 //
 // What differs from the simulated workload: the cluster is not ours (its
 // broker keys are whatever it was started with: only the scenario's producer
@@ -14,7 +15,6 @@
 // every outcome, consumers go on until they processed every acknowledged
 // record (or --drain-ms passed), and the partitions are read back.
 #include "tools/live_workload.h"
-#include "scenarios/kafka/client_json.h"
 
 #include <fmt/format.h>
 
@@ -29,15 +29,10 @@
 #include <sstream>
 
 #include "invariants/history.h"
-#include "invariants/snapshot.h"
 #include "scenarios/broker/driver.h"
-#include "scenarios/kafka/workload.h"
+#include "scenarios/kafka/client_driver.h"
 #include "scenarios/spec.h"
 #include "sim/live/live_world.h"
-#include "system/client/consumer.h"
-#include "system/client/consumer_zookeeper.h"
-#include "system/client/producer.h"
-#include "tools/pacing.h"
 
 namespace samsa::tools {
 
@@ -46,10 +41,6 @@ namespace {
 using namespace std::chrono_literals;
 using invariants::Process;
 using nlohmann::json;
-using scenarios::kafka::offsets_json;
-using scenarios::kafka::partitions_json;
-using scenarios::kafka::properties;
-using scenarios::kafka::record_json;
 using sim::Duration;
 using sim::Runtime;
 
@@ -88,68 +79,50 @@ Result<std::vector<sim::Address>, std::string> parse_bootstrap(const std::string
   return out;
 }
 
+// The kafka workload's clients (scenarios/kafka/client_driver.h) on the
+// live world's control runtime: the topics first, then the producers and
+// consumers as fibers until the duration ends (or a signal), the drain, and
+// the final read-back.
 class LiveWorkload {
  public:
   LiveWorkload(sim::LiveWorld& world, invariants::History& history, const scenarios::ScenarioSpec& spec,
                const WorkloadArgs& args, std::vector<sim::Address> bootstrap)
       : world_(world), history_(history), spec_(spec), args_(args), bootstrap_(std::move(bootstrap)) {
-    const json& o = spec.workload_options;
-    producers_ = static_cast<int>(o.at("producers").get<std::int64_t>());
-    records_ = o.at("records").get<std::int64_t>();
-    rate_per_s_ = o.at("rate_per_s").get<double>();
-    keys_ = static_cast<int>(o.at("keys").get<std::int64_t>());
-    sync_ = o.at("sync").get<bool>();
-    consumers_ = static_cast<int>(o.at("consumers").get<std::int64_t>());
-    process_ms_ = o.at("process_ms").get<std::int64_t>();
-    workers_ = static_cast<int>(o.at("workers").get<std::int64_t>());
-    by_key_ = o.at("dispatch").get<std::string>() == "key-hash";
-    commit_first_ = o.at("delivery").get<std::string>() == "commit-before-process";
-    for (const auto& t : spec.topics) {
-      topics_.push_back(t.name);
+    for (const auto& t : spec.topics)
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
-    }
-    producer_props_ = properties(spec.config, scenarios::kafka::producer_config_keys());
-    consumer_props_ = properties(spec.config, scenarios::kafka::consumer_config_keys());
-    zk_props_ = consumer_props_;
-    for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
-      consumer_props_.erase(zk_only);
-    zookeeper_ = o.at("group_protocol").get<std::string>() == "zookeeper";
-    if (!args.zookeeper.empty())
-      if (auto z = parse_bootstrap(args.zookeeper)) zookeeper_address_ = std::move(*z);
-    group_ = consumer_props_.count("group.id") ? consumer_props_.at("group.id") : "g";
-    producer_props_["bootstrap.servers"] = args.bootstrap;
-    consumer_props_["bootstrap.servers"] = args.bootstrap;
     duration_ = std::chrono::milliseconds(args.duration_ms > 0 ? args.duration_ms
                                                                : spec.fault_phase_ms + spec.heal_ms);
   }
 
-  // Checks the client keys before anything connects; an error names the key.
-  std::optional<std::string> validate() const {
+  // What the scenario's own validation (parse_scenario) does not know: that
+  // it runs live. An error names the key or the option.
+  std::optional<std::string> validate() {
     if (spec_.workload != "kafka") return "the live workload runs kafka scenarios, not " + spec_.workload;
-    if (const auto g = spec_.workload_options.at("group_protocol").get<std::string>(); g != "classic" && g != "zookeeper")
-      return "workload.group_protocol must be classic or zookeeper, not " + g;
-    if (!args_.zookeeper.empty() && zookeeper_address_.empty())
-      return "--zookeeper: expected HOST:PORT, got '" + args_.zookeeper + "'";
-    if (zookeeper_ && consumers_ > 0 && args_.zookeeper.empty())
-      return std::string("group_protocol = \"zookeeper\" needs --zookeeper HOST:PORT (the coordinator)");
-    if (workers_ < 0) return std::string("workload.workers must be 0 or more");
-    if (const auto d = spec_.workload_options.at("dispatch").get<std::string>(); d != "round-robin" && d != "key-hash")
-      return "workload.dispatch must be round-robin or key-hash, not " + d;
-    if (topics_.empty()) return std::string("the scenario has no [[topics]]");
-    if (rate_per_s_ <= 0) return std::string("workload.rate_per_s must be above 0");
-    if (producers_ > 0)
-      if (auto r = client::parse_producer_config(producer_props_); !r) return "producer config: " + r.error().message;
-    if (consumers_ > 0) {
-      auto p = consumer_props_;
-      p["client.id"] = "c1";
-      if (auto r = client::make_consumer_config(p); !r) return "consumer config: " + r.error();
-      if (zookeeper_)
-        for (const char* key : {"zookeeper.session.timeout.ms", "rebalance.max.retries", "rebalance.backoff.ms",
-                                "fetch.max.wait.ms"})
-          if (zk_props_.count(key) && !is_int(zk_props_.at(key)))
-            return fmt::format("consumer config: {} must be an integer, not '{}'", key, zk_props_.at(key));
+    auto options = scenarios::kafka::read_client_options(spec_);
+    if (!options) return options.error().key + ": " + options.error().message;
+    std::vector<sim::Address> zookeeper;
+    if (!args_.zookeeper.empty()) {
+      auto z = parse_bootstrap(args_.zookeeper);
+      if (!z) return "--zookeeper: expected HOST:PORT, got '" + args_.zookeeper + "'";
+      zookeeper = std::move(*z);
     }
+    if (options->zookeeper && options->consumers > 0 && zookeeper.empty())
+      return std::string("group_protocol = \"zookeeper\" needs --zookeeper HOST:PORT (the coordinator)");
+    driver_ = std::make_unique<scenarios::kafka::ClientDriver>(std::move(*options), history_, driver_env(zookeeper));
     return std::nullopt;
+  }
+
+  // The history's header: what ran, so the file says how to judge it.
+  nlohmann::json header(std::uint64_t seed) const {
+    const auto& o = driver_->options();
+    json config = json::object();
+    for (const auto& [k, v] : o.producer_props) config[k] = v;
+    for (const auto& [k, v] : o.consumer_props) config[k] = v;
+    config.erase("bootstrap.servers");
+    return {{"run", "samsa live workload"}, {"scenario", spec_.name}, {"file", args_.scenario},
+            {"seed", seed}, {"sets", args_.sets}, {"bootstrap", args_.bootstrap},
+            {"zookeeper", args_.zookeeper}, {"duration_ms", duration_ / 1ms},
+            {"workload", spec_.workload_options}, {"config", config}};
   }
 
   void start() {
@@ -167,6 +140,28 @@ class LiveWorkload {
   sim::MonoTime now() { return rt().now(); }
   bool producing() { return !stopping_ && now() < end_; }
 
+  // Producers write until the duration ends or a signal; consumers go on
+  // after them until every acknowledged record was processed, or --drain-ms.
+  scenarios::kafka::DriverEnv driver_env(std::vector<sim::Address> zookeeper) {
+    scenarios::kafka::DriverEnv env;
+    env.bootstrap_servers = args_.bootstrap;
+    env.brokers = bootstrap_;
+    env.zookeeper = std::move(zookeeper);
+    env.producing = [this](Runtime&) { return producing(); };
+    env.consuming = [this](Runtime&) { return consuming(); };
+    env.shared_runtime = true;
+    env.deadline_pacing = true;  // real sleeps overshoot (scenarios/kafka/pacing.h)
+    env.track_acked = true;
+    return env;
+  }
+
+  bool consuming() {
+    if (producing() || driver_->stats().producers_done < driver_->options().producers) return true;
+    if (!drain_end_) drain_end_ = now() + std::chrono::milliseconds(args_.drain_ms);
+    if (now() >= *drain_end_) return false;
+    return !driver_->all_acked_processed();
+  }
+
   void drive() {
     if (!create_topics()) {
       std::cerr << "samsa live workload: the topics could not be created\n";
@@ -174,30 +169,30 @@ class LiveWorkload {
       world_.request_stop();
       return;
     }
-    start_ = now();
-    end_ = start_ + duration_;
-    std::cout << fmt::format("workload: started ({} producers, {} consumers, {} partitions, {} ms)", producers_,
-                             consumers_, partitions_.size(), duration_ / 1ms)
+    const auto& o = driver_->options();
+    end_ = now() + duration_;
+    std::cout << fmt::format("workload: started ({} producers, {} consumers, {} partitions, {} ms)", o.producers,
+                             o.consumers, partitions_.size(), duration_ / 1ms)
               << std::endl;
     auto scope = rt().make_scope("clients");
-    for (int i = 1; i <= producers_; ++i) {
+    for (int i = 1; i <= o.producers; ++i) {
       ++running_;
       scope->spawn(fmt::format("p{}", i), [this, i] {
-        run_producer(i);
+        driver_->run_producer(rt(), i);
         --running_;
       });
     }
-    for (int i = 1; i <= consumers_; ++i) {
+    for (int i = 1; i <= o.consumers; ++i) {
       ++running_;
       scope->spawn(fmt::format("c{}", i), [this, i] {
-        run_consumer(i);
+        driver_->run_consumer(rt(), fmt::format("c{}", i));
         --running_;
       });
     }
     while (running_ > 0) rt().sleep(50ms);
     scope->stop();
     bool read = true;
-    if (consumers_ == 0) read = read_back();
+    if (o.consumers == 0) read = read_back();
     print_summary(read);
     exit_code_ = read ? 0 : 1;
     world_.request_stop();
@@ -212,7 +207,7 @@ class LiveWorkload {
     while (now() < deadline && !stopping_) {
       std::map<protocol::BrokerId, sim::Address> brokers;
       for (const auto& b : bootstrap_) {
-        (void)scenarios::broker::find_leader(c, b, topics_.front(), 0, &brokers);
+        (void)scenarios::broker::find_leader(c, b, spec_.topics.front().name, 0, &brokers);
         if (!brokers.empty()) break;
       }
       std::vector<sim::Address> targets = bootstrap_;
@@ -256,243 +251,6 @@ class LiveWorkload {
     return std::nullopt;
   }
 
-  // --- producers: as scenarios/kafka/workload.cpp's run_producer ------------------------
-  void run_producer(int index) {
-    auto props = producer_props_;
-    props["client.id"] = fmt::format("p{}", index);
-    auto made = client::Producer::create(rt(), props);
-    SAMSA_ASSERT(made.ok(), "producer keys were validated before the run");
-    client::Producer& producer = *made.value();
-    sim::Random rng = rt().random(fmt::format("producer-{}", index));
-    const auto mean = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / rate_per_s_));
-    Pacer pacer(rt().now());  // absolute deadlines: real sleeps overshoot (tools/pacing.h)
-    std::int64_t seq = 0;
-    while (producing() && (records_ == 0 || seq < records_)) {
-      const std::string& topic = topics_[static_cast<std::size_t>(seq) % topics_.size()];
-      std::optional<std::string> key;
-      if (keys_ > 0) key = fmt::format("k{}", seq % keys_);
-      json v = {{"topic", topic}, {"value", fmt::format("p{}-{}", index, seq)}, {"producer", index}, {"seq", seq}};
-      if (key) v["key"] = *key;
-      ++seq;
-      auto p = std::make_shared<Process>(history_);
-      p->invoke("send", v);
-      ++sends_;
-      auto future = producer.send({topic, std::nullopt, key, v["value"].get<std::string>(), std::nullopt},
-                                  [this, p, v](const client::SendOutcome& o) mutable { on_sent(*p, std::move(v), o); });
-      if (sync_) (void)future.get();
-      rt().sleep_until(pacer.next(rng.uniform(mean / 5, mean * 9 / 5), rt().now()));
-    }
-    producer.close();
-    ++producers_done_;
-  }
-
-  void on_sent(Process& p, json v, const client::SendOutcome& o) {
-    if (o.partition >= 0) v["partition"] = o.partition;
-    switch (o.kind) {
-      case client::OutcomeKind::ok:
-        if (o.offset >= 0) v["offset"] = o.offset;
-        acked_.insert(v["value"].get<std::string>());
-        ++ok_;
-        p.ok("send", v);
-        break;
-      case client::OutcomeKind::fail:
-        v["error"] = o.message;
-        ++fail_;
-        p.fail("send", v);
-        break;
-      case client::OutcomeKind::info:
-        v["error"] = o.message;
-        ++info_;
-        p.info("send", v);
-        break;
-    }
-  }
-
-  // --- consumers: as scenarios/kafka/workload.cpp's run_consumer -------------------------
-  struct Member {
-    Process p, q;
-    explicit Member(invariants::History& h) : p(h), q(h) {}
-  };
-
-  void on_assigned(Member& m, const client::AssignOutcome& a) {
-    const bool polling = m.p.pending();
-    if (polling) m.p.ok("poll", {{"records", json::array()}});
-    m.p.invoke("assign", {{"group", group_}});
-    m.p.ok("assign", {{"group", group_}, {"generation", a.generation}, {"partitions", partitions_json(a.partitions)}});
-    if (polling) m.p.invoke("poll", json::object());
-  }
-
-  bool record_commit(Process& p, const client::CommitOutcome& o) {
-    const json v = {{"group", group_}, {"offsets", offsets_json(o.offsets)}};
-    if (o.ok) p.ok("commit", v);
-    else if (o.error == protocol::ErrorCode::request_timed_out) p.info("commit", v);
-    else p.fail("commit", v);
-    return o.ok;
-  }
-
-  void process_all(Member& m, const std::vector<client::ConsumerRecord>& records) {
-    if (workers_ > 0) return process_on_workers(m, records);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      if (i > 0) m.p.invoke("poll", json::object());
-      rt().sleep(std::chrono::milliseconds(process_ms_));
-      processed_.insert(records[i].value.value_or(""));
-      m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
-    }
-  }
-
-  // The seed's §2.4, as scenarios/kafka/workload.cpp's process_on_workers:
-  // the poll's records go to `workers` fibers (round robin or by key hash),
-  // each taking 0.5-1.5 times process_ms per record, each recording its
-  // records as polls of its own process in the order it finished them; the
-  // next poll (and the commit) waits for all of them.
-  void process_on_workers(Member& m, const std::vector<client::ConsumerRecord>& records) {
-    m.p.ok("poll", {{"records", json::array()}});  // handed over, not processed yet
-    sim::Random rng = rt().random("workers");
-    std::vector<std::vector<std::pair<const client::ConsumerRecord*, std::chrono::milliseconds>>> queues(
-        static_cast<std::size_t>(workers_));
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      const std::size_t w = by_key_ ? static_cast<std::size_t>(invariants::record_hash(r.key.value_or("")) % queues.size())
-                                    : i % queues.size();
-      const auto work = std::chrono::milliseconds(
-          process_ms_ / 2 + static_cast<std::int64_t>(rng.uniform(0, static_cast<std::uint64_t>(process_ms_))));
-      queues[w].push_back({&r, work});
-    }
-    std::size_t running = 0;
-    sim::Event done(rt().parker());
-    auto scope = rt().make_scope("workers");
-    for (std::size_t w = 0; w < queues.size(); ++w) {
-      if (queues[w].empty()) continue;
-      ++running;
-      scope->spawn(fmt::format("worker{}", w), [&, w] {
-        Process worker(history_);
-        for (const auto& [r, work] : queues[w]) {
-          worker.invoke("poll", json::object());
-          rt().sleep(work);
-          processed_.insert(r->value.value_or(""));
-          worker.ok("poll", {{"records", json::array({record_json(*r)})}});
-        }
-        if (--running == 0) done.set();
-      });
-    }
-    if (running > 0) done.wait(std::nullopt, "kafka.workers");
-  }
-
-  // Consumers go on after the producers ended until every acknowledged
-  // record was processed, or --drain-ms passed.
-  bool consuming() {
-    if (producing() || producers_done_ < producers_) return true;
-    if (!drain_end_) drain_end_ = now() + std::chrono::milliseconds(args_.drain_ms);
-    if (now() >= *drain_end_) return false;
-    for (const auto& v : acked_)
-      if (!processed_.count(v)) return true;
-    return false;
-  }
-
-  void run_consumer(int index) {
-    if (zookeeper_) return run_zookeeper_consumer(index);
-    auto props = consumer_props_;
-    props["client.id"] = fmt::format("c{}", index);
-    auto config = client::make_consumer_config(props);
-    SAMSA_ASSERT(config.ok(), "consumer keys were validated before the run");
-    Member m(history_);
-    bool in_sync_commit = false;
-    client::Consumer c(rt(), *config);
-    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a); };
-    c.on_commit = [&](const client::CommitOutcome& o) {
-      if (in_sync_commit || m.q.pending()) return;
-      m.q.invoke("commit", {{"group", group_}});
-      record_commit(m.q, o);
-    };
-    c.subscribe(topics_);
-    auto commit = [&] {
-      m.q.invoke("commit", {{"group", group_}});
-      in_sync_commit = true;
-      const auto o = c.commit_sync();
-      in_sync_commit = false;
-      return record_commit(m.q, o);
-    };
-    while (consuming()) {
-      m.p.invoke("poll", json::object());
-      const auto records = c.poll(500ms);
-      if (records.empty()) {
-        m.p.ok("poll", {{"records", json::array()}});
-        continue;
-      }
-      if (commit_first_) {
-        json polled = json::array();
-        for (const auto& r : records) polled.push_back(record_json(r));
-        if (!commit()) {
-          m.p.fail("poll", {{"records", json::array()}, {"skipped", polled}});
-          continue;
-        }
-        process_all(m, records);
-      } else {
-        process_all(m, records);
-        (void)commit();
-      }
-    }
-    c.close();
-  }
-
-  static bool is_int(const std::string& v) {
-    try {
-      std::size_t used = 0;
-      (void)std::stoi(v, &used);
-      return used == v.size();
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
-  // As scenarios/kafka/workload.cpp's run_zookeeper_consumer: Kafka 0.8's
-  // high-level consumer (client::ZookeeperConsumer) against the coordinator
-  // at --zookeeper; commits write the offsets znodes and have no outcome.
-  void run_zookeeper_consumer(int index) {
-    client::ZookeeperConsumerConfig zc;
-    zc.zookeeper_connect = zookeeper_address_;
-    zc.bootstrap_servers = bootstrap_;
-    zc.group_id = group_;
-    zc.consumer_id = fmt::format("c{}", index);
-    zc.topics = topics_;
-    zc.auto_commit_enable = false;
-    zc.auto_offset_reset =
-        zk_props_.count("auto.offset.reset") && zk_props_.at("auto.offset.reset") == "latest" ? "largest" : "smallest";
-    auto number = [this](const char* key, std::int32_t& field) {
-      if (zk_props_.count(key)) field = std::stoi(zk_props_.at(key));
-    };
-    number("zookeeper.session.timeout.ms", zc.zookeeper_session_timeout_ms);
-    number("rebalance.max.retries", zc.rebalance_max_retries);
-    number("rebalance.backoff.ms", zc.rebalance_backoff_ms);
-    number("fetch.max.wait.ms", zc.fetch_wait_max_ms);
-    if (zk_props_.count("partition.assignment.strategy"))
-      zc.partition_assignment_strategy = zk_props_.at("partition.assignment.strategy");
-    Member m(history_);
-    client::ZookeeperConsumer c(rt(), zc);
-    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a); };
-    while (consuming()) {
-      m.p.invoke("poll", json::object());
-      const auto records = c.poll(500ms);
-      if (records.empty()) {
-        m.p.ok("poll", {{"records", json::array()}});
-        continue;
-      }
-      auto commit = [&] {
-        m.q.invoke("commit", {{"group", group_}});
-        c.commit();
-        m.q.ok("commit", {{"group", group_}});
-      };
-      if (commit_first_) {
-        commit();
-        process_all(m, records);
-      } else {
-        process_all(m, records);
-        commit();
-      }
-    }
-    c.close();
-  }
-
   // --- the final read-back: every partition from 0 to its leader's high watermark ---------
   bool read_back() {
     scenarios::broker::RawClient c(rt(), "samsa-live-reader");
@@ -504,12 +262,8 @@ class LiveWorkload {
       std::map<std::int64_t, std::string> log;
       const bool ok = read_partition(c, tp, log, deadline);
       all = ok && all;
-      json records = json::array();
-      for (const auto& [offset, value] : log)
-        records.push_back({{"topic", tp.first}, {"partition", tp.second}, {"offset", offset}, {"value", value}});
       records_read_ += log.size();
-      if (ok) reader.ok("poll", {{"records", records}});
-      else reader.fail("poll", {{"records", json::array()}});
+      scenarios::kafka::record_read_back(reader, tp.first, tp.second, ok ? &log : nullptr);
       if (!ok) std::cerr << fmt::format("samsa live workload: {}-{} could not be read back\n", tp.first, tp.second);
     }
     return all;
@@ -523,18 +277,10 @@ class LiveWorkload {
         rt().sleep(300ms);
         continue;
       }
-      std::map<std::int64_t, std::string> got;
-      protocol::Offset next(0);
-      while (now() < deadline) {
-        auto f = scenarios::broker::fetch(c, *leader, tp.first, tp.second, next, 0);
-        if (!f || f->error != protocol::ErrorCode::none) break;
-        got.insert(f->values.begin(), f->values.end());
-        if (f->next_offset >= f->high_watermark) {
-          out = std::move(got);
-          return true;
-        }
-        if (f->next_offset == next) break;
-        next = f->next_offset;
+      if (auto got = scenarios::kafka::read_to_high_watermark(c, *leader, tp.first, tp.second,
+                                                              [&] { return now() < deadline; })) {
+        out = std::move(*got);
+        return true;
       }
       c.drop(*leader);
       rt().sleep(300ms);
@@ -543,15 +289,14 @@ class LiveWorkload {
   }
 
   void print_summary(bool read) {
-    std::cout << fmt::format("workload: {} sends: {} ok, {} failed, {} unknown; {} records read back{}", sends_, ok_,
-                             fail_, info_, records_read_, read ? "" : " (incomplete)");
-    if (consumers_ > 0) std::cout << fmt::format("; {} of {} acked processed", processed_count(), acked_.size());
+    const auto& st = driver_->stats();
+    std::cout << fmt::format("workload: {} sends: {} ok, {} failed, {} unknown; {} records read back{}", st.sends,
+                             st.ok, st.fail, st.info, records_read_, read ? "" : " (incomplete)");
+    if (driver_->options().consumers > 0)
+      std::cout << fmt::format("; {} of {} acked processed", driver_->acked_processed(), driver_->acked());
     std::cout << std::endl;
-  }
-  std::size_t processed_count() const {
-    std::size_t n = 0;
-    for (const auto& v : acked_) n += processed_.count(v);
-    return n;
+    // The counters the simulated run reports in its details.
+    std::cout << "workload: details " << driver_->details().dump() << std::endl;
   }
 
   sim::LiveWorld& world_;
@@ -559,26 +304,14 @@ class LiveWorkload {
   const scenarios::ScenarioSpec& spec_;
   const WorkloadArgs& args_;
   std::vector<sim::Address> bootstrap_;
-  int producers_ = 1, consumers_ = 0, keys_ = 0;
-  std::int64_t records_ = 0, process_ms_ = 0;
-  int workers_ = 0;       // application threads per consumer (0: the poll loop processes)
-  bool zookeeper_ = false;  // group_protocol = "zookeeper": Kafka 0.8's consumer
-  std::map<std::string, std::string> zk_props_;  // the consumer keys with the ZooKeeper-only ones
-  std::vector<sim::Address> zookeeper_address_;
-  bool by_key_ = false;   // workers chosen by key hash, else round robin
-  double rate_per_s_ = 250;
-  bool sync_ = false, commit_first_ = false;
-  std::vector<std::string> topics_;
+  std::unique_ptr<scenarios::kafka::ClientDriver> driver_;
   std::vector<Tp> partitions_;
-  std::map<std::string, std::string> producer_props_, consumer_props_;
-  std::string group_;
   Duration duration_{0};
-  sim::MonoTime start_{}, end_{};
+  sim::MonoTime end_{};
   std::optional<sim::MonoTime> drain_end_;
   bool stopping_ = false;
-  int running_ = 0, producers_done_ = 0;
-  std::uint64_t sends_ = 0, ok_ = 0, fail_ = 0, info_ = 0, records_read_ = 0;
-  std::set<std::string> acked_, processed_;
+  int running_ = 0;
+  std::uint64_t records_read_ = 0;
   int exit_code_ = 0;
 };
 
@@ -629,6 +362,7 @@ int run_workload(const WorkloadArgs& a) {
     return 2;
   }
   std::cout << "seed " << world.seed() << std::endl;
+  history.set_header(workload.header(world.seed()));
   // The first signal ends the run in order (outcomes, drain, read-back); a
   // second stops at once.
   asio::signal_set signals(world.io(), SIGINT, SIGTERM);

@@ -1,4 +1,5 @@
 #include "scenarios/kafka/workload.h"
+#include "scenarios/kafka/client_driver.h"
 #include "scenarios/kafka/client_json.h"
 
 #include <fmt/format.h>
@@ -104,9 +105,9 @@ class Kafka final : public Workload {
     if (!settings_map.count("offsets.topic.replication.factor"))
       settings_map["offsets.topic.replication.factor"] = std::to_string(std::min(3, brokers_));
     broker_settings_.assign(settings_map.begin(), settings_map.end());
-    const auto consumer = classic_props("c1");
-    return validate_configs(broker_settings_, producers_ > 0 ? &producer_props_ : nullptr,
-                            consumers_ > 0 && !zookeeper_ ? &consumer : nullptr);
+    const auto consumer = clients_.classic_props("c1");
+    return validate_configs(broker_settings_, clients_.producers > 0 ? &clients_.producer_props : nullptr,
+                            clients_.consumers > 0 && !clients_.zookeeper ? &consumer : nullptr);
   }
 
   void setup(WorkloadContext& ctx) override {
@@ -116,17 +117,19 @@ class Kafka final : public Workload {
     cluster_ = std::make_unique<broker::Cluster>(ctx.world, broker::ClusterConfig{brokers_, broker_settings_});
     ctx.groups["coordinator"] = {broker::Cluster::k_zk};
     for (int b = 1; b <= brokers_; ++b) ctx.groups["brokers"].push_back(cluster_->node_of(b));
-    for (int i = 1; i <= producers_; ++i) {
-      const NodeId id = ctx.world.add_node(fmt::format("p{}", i), [this, &ctx, i](Runtime& rt) {
-        run_producer(rt, ctx, i);
+    driver_ = std::make_unique<ClientDriver>(clients_, ctx.history, driver_env(ctx));
+    for (int i = 1; i <= clients_.producers; ++i) {
+      const NodeId id = ctx.world.add_node(fmt::format("p{}", i), [this, i](Runtime& rt) {
+        wait_for_topics(rt);
+        driver_->run_producer(rt, i);
       });
       ctx.groups["producers"].push_back(id);
       ctx.groups["clients"].push_back(id);
     }
-    for (int i = 1; i <= consumers_; ++i) {
-      const NodeId id = ctx.world.add_node(fmt::format("c{}", i), [this, &ctx](Runtime& rt) {
-        if (zookeeper_) run_zookeeper_consumer(rt, ctx);
-        else run_consumer(rt, ctx);
+    for (int i = 1; i <= clients_.consumers; ++i) {
+      const NodeId id = ctx.world.add_node(fmt::format("c{}", i), [this](Runtime& rt) {
+        wait_for_topics(rt);
+        driver_->run_consumer(rt, rt.node_name());
       });
       ctx.groups["consumers"].push_back(id);
       ctx.groups["clients"].push_back(id);
@@ -162,7 +165,7 @@ class Kafka final : public Workload {
     for (int k = 1; k <= std::min(replicas, k_replica_groups); ++k)
       ctx.groups[fmt::format("replica-{}", k)] = {cluster_->node_of(k)};
     const int offsets_partitions = static_cast<int>(cfg.at("offsets.topic.num.partitions").get<std::int64_t>());
-    const int coordinator_partition = samsa::broker::group::offsets_partition_for(group_, offsets_partitions);
+    const int coordinator_partition = samsa::broker::group::offsets_partition_for(clients_.group, offsets_partitions);
     ctx.dynamic_targets["group-coordinator"] = [this, coordinator_partition]() -> std::optional<NodeId> {
       if (auto b = cluster_->leader_of("__consumer_offsets", coordinator_partition)) return cluster_->node_of(*b);
       return std::nullopt;
@@ -193,30 +196,11 @@ class Kafka final : public Workload {
     const json& o = spec.workload_options;
     auto mistake = [](std::string key, std::string message) { return Err(ConfigMistake{std::move(key), std::move(message)}); };
     brokers_ = spec.brokers > 0 ? static_cast<int>(spec.brokers) : 3;
-    producers_ = static_cast<int>(o.at("producers").get<std::int64_t>());
-    records_ = o.at("records").get<std::int64_t>();
-    rate_per_s_ = o.at("rate_per_s").get<double>();
-    keys_ = static_cast<int>(o.at("keys").get<std::int64_t>());
-    sync_ = o.at("sync").get<bool>();
-    consumers_ = static_cast<int>(o.at("consumers").get<std::int64_t>());
-    process_ms_ = o.at("process_ms").get<std::int64_t>();
-    workers_ = static_cast<int>(o.at("workers").get<std::int64_t>());
-    const std::string dispatch = o.at("dispatch").get<std::string>();
-    if (dispatch != "round-robin" && dispatch != "key-hash")
-      return mistake("workload.dispatch", "must be round-robin or key-hash, not " + dispatch);
-    by_key_ = dispatch == "key-hash";
-    if (workers_ < 0) return mistake("workload.workers", "must be 0 or more");
+    auto clients = read_client_options(spec);
+    if (!clients) return Err(clients.error());
+    clients_ = std::move(*clients);
     stop_before_end_ms_ = o.at("stop_before_end_ms").get<std::int64_t>();
     read_before_end_ms_ = o.at("read_before_end_ms").get<std::int64_t>();
-    const std::string protocol = o.at("group_protocol").get<std::string>();
-    const std::string delivery = o.at("delivery").get<std::string>();
-    if (protocol != "classic" && protocol != "zookeeper")
-      return mistake("workload.group_protocol", "must be classic or zookeeper, not " + protocol);
-    if (delivery != "process-before-commit" && delivery != "commit-before-process")
-      return mistake("workload.delivery", "must be process-before-commit or commit-before-process, not " + delivery);
-    if (rate_per_s_ <= 0) return mistake("workload.rate_per_s", "must be above 0");
-    zookeeper_ = protocol == "zookeeper";
-    commit_first_ = delivery == "commit-before-process";
     for (const auto& c : o.at("checks")) {
       const std::string name = c.is_string() ? c.get<std::string>() : c.dump();
       if (std::find(k_checks.begin(), k_checks.end(), name) == k_checks.end())
@@ -225,26 +209,12 @@ class Kafka final : public Workload {
     }
     if (spec.topics.empty())
       return mistake("topics", "the kafka workload needs at least one [[topics]] table");
-    for (const auto& t : spec.topics) {
-      topics_.push_back(t.name);
+    for (const auto& t : spec.topics)
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
-    }
-    producer_props_ = properties(spec.config, k_producer_keys);
-    consumer_props_ = properties(spec.config, k_consumer_keys);
-    group_ = consumer_props_.at("group.id");
-    std::string servers;
-    for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
-    producer_props_["bootstrap.servers"] = servers;
-    consumer_props_["bootstrap.servers"] = servers;
+    for (int b = 1; b <= brokers_; ++b) servers_ += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
+    clients_.producer_props["bootstrap.servers"] = servers_;
+    clients_.consumer_props["bootstrap.servers"] = servers_;
     return {};
-  }
-
-  std::map<std::string, std::string> classic_props(const std::string& id) const {
-    auto p = consumer_props_;
-    for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
-      p.erase(zk_only);
-    p["client.id"] = id;
-    return p;
   }
 
   bool healed(WorkloadContext& ctx) const { return ctx.world.now() >= ctx.heal_at; }
@@ -253,44 +223,18 @@ class Kafka final : public Workload {
     while (!topics_ready_) rt.sleep(100ms);
   }
 
-  // --- producers -----------------------------------------------------------------------
-  void run_producer(Runtime& rt, WorkloadContext& ctx, int index) {
-    wait_for_topics(rt);
-    auto props = producer_props_;
-    props["client.id"] = fmt::format("p{}", index);
-    auto made = client::Producer::create(rt, props);
-    SAMSA_ASSERT(made.ok(), "producer keys were validated in setup");
-    client::Producer& producer = *made.value();
-    acks0_ = producer.config().acks == 0;
-    Random rng = rt.random("producer");
-    std::int64_t& next = next_seq_[index];
-    const auto mean = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / rate_per_s_));
-    while (rt.now().since_epoch < stop_at_ && (records_ == 0 || next < records_)) {
-      const std::int64_t seq = next++;
-      const std::string& topic = topics_[static_cast<std::size_t>(seq) % topics_.size()];
-      std::optional<std::string> key;
-      if (keys_ > 0) key = fmt::format("k{}", seq % keys_);
-      json v = {{"topic", topic}, {"value", fmt::format("p{}-{}", index, seq)}, {"producer", index}, {"seq", seq}};
-      if (key) v["key"] = *key;
-      // One history process per send: sends overlap (max.in.flight), a
-      // process has one pending operation. "producer" and "seq" order them.
-      auto p = std::make_shared<Process>(ctx.history);
-      p->invoke("send", v);
-      ++sends_;
-      auto future = producer.send({topic, std::nullopt, key, v["value"].get<std::string>(), std::nullopt},
-                                  [this, &ctx, p, v](const client::SendOutcome& o) mutable {
-                                    on_sent(ctx, *p, std::move(v), o);
-                                  });
-      if (sync_) (void)future.get();
-      rt.sleep(rng.uniform(mean / 5, mean * 9 / 5));
-    }
-    producer.close();
-    const auto& s = producer.stats();
-    produce_requests_ += s.produce_requests;
-    batches_retried_ += s.batches_retried;
-    epoch_bumps_ += s.epoch_bumps;
-    ++producers_done_;
-    if (!healed(ctx)) ++producers_done_before_heal_;
+  // The client driver on the simulated cluster: producers stop
+  // stop_before_end_ms before the end, consumers a second before it.
+  DriverEnv driver_env(WorkloadContext& ctx) {
+    DriverEnv env;
+    env.bootstrap_servers = servers_;
+    env.brokers = cluster_->addresses();
+    env.zookeeper = {{"zk", 2181}};
+    env.producing = [this](Runtime& rt) { return rt.now().since_epoch < stop_at_; };
+    env.consuming = [&ctx](Runtime& rt) { return rt.now().since_epoch < ctx.end - 1s; };
+    env.healed = [this, &ctx] { return healed(ctx); };
+    env.observe = [this, &ctx] { observe(ctx); };
+    return env;
   }
 
   // Leadership seen from outside at each client completion (plain reads of
@@ -315,223 +259,6 @@ class Kafka final : public Workload {
     ctx.history.nemesis("controller", {{"node", name(now.first)}, {"controller_epoch", now.second}});
   }
 
-  void on_sent(WorkloadContext& ctx, Process& p, json v, const client::SendOutcome& o) {
-    observe(ctx);
-    if (o.partition >= 0) v["partition"] = o.partition;
-    const bool after_heal = healed(ctx);
-    switch (o.kind) {
-      case client::OutcomeKind::ok:
-        if (o.offset >= 0) v["offset"] = o.offset;  // none: written, where unknown
-        p.ok("send", v);
-        if (after_heal) ++completed_after_heal_;
-        break;
-      case client::OutcomeKind::fail:
-        v["error"] = o.message;
-        p.fail("send", v);
-        break;
-      case client::OutcomeKind::info:
-        v["error"] = o.message;
-        p.info("send", v);
-        if (after_heal && acks0_) ++completed_after_heal_;
-        break;
-    }
-  }
-
-  // --- consumers -----------------------------------------------------------------------
-  // A consumer incarnation records on two processes: `p` polls (a poll ends
-  // once its record is processed: what the application consumed) and
-  // assignments; `q` commits, which in commit-before-process fall inside a
-  // poll. An assignment reported inside a poll splits it: the poll so far
-  // returned nothing, then the assign, then the rest of the poll.
-  struct Member {
-    Process p, q;
-    explicit Member(invariants::History& h) : p(h), q(h) {}
-  };
-
-  void on_assigned(Member& m, const client::AssignOutcome& a, bool record_generation) {
-    if (record_generation) assignments_[a.generation][m.p.id()] = a.partitions;
-    const bool polling = m.p.pending();
-    if (polling) m.p.ok("poll", {{"records", json::array()}});
-    m.p.invoke("assign", {{"group", group_}});
-    m.p.ok("assign", {{"group", group_}, {"generation", a.generation}, {"partitions", partitions_json(a.partitions)}});
-    if (polling) m.p.invoke("poll", json::object());
-  }
-
-  // Processes the polled records one by one; each processed record ends a
-  // poll op of its own (the open one, then a new one per record), so a crash
-  // mid-batch leaves what was processed consumed and the rest unknown.
-  void process_all(Runtime& rt, WorkloadContext& ctx, Member& m, const std::vector<client::ConsumerRecord>& records) {
-    if (workers_ > 0) return process_on_workers(rt, ctx, m, records);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      if (i > 0) m.p.invoke("poll", json::object());
-      rt.sleep(std::chrono::milliseconds(process_ms_));  // the application's work on the record
-      ++processed_[records[i].value.value_or("")];
-      if (healed(ctx)) ++processed_after_heal_;
-      m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
-    }
-  }
-
-  // The seed's §2.4: the application hands a poll's records to `workers`
-  // threads (fibers here), round robin or by key hash, each taking its own
-  // time per record, and waits for them all before the next poll (and the
-  // commit). Each worker records its records as polls of its own process, in
-  // the order it finished them: round robin reorders one key's records
-  // across workers (per-key-order); by key hash one key stays on one worker.
-  void process_on_workers(Runtime& rt, WorkloadContext& ctx, Member& m,
-                          const std::vector<client::ConsumerRecord>& records) {
-    m.p.ok("poll", {{"records", json::array()}});  // handed over, not processed yet
-    Random rng = rt.random("workers");
-    std::vector<std::vector<std::pair<const client::ConsumerRecord*, Duration>>> queues(
-        static_cast<std::size_t>(workers_));
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      const std::size_t w = by_key_ ? static_cast<std::size_t>(invariants::record_hash(r.key.value_or("")) % queues.size())
-                                    : i % queues.size();
-      // Work varies per record (0.5 to 1.5 times process_ms): workers overtake each other.
-      const auto work = std::chrono::milliseconds(process_ms_ / 2 + static_cast<std::int64_t>(rng.uniform(
-                                                                         0, static_cast<std::uint64_t>(process_ms_))));
-      queues[w].push_back({&r, work});
-    }
-    std::size_t running = 0;
-    Event done(rt.parker());
-    auto scope = rt.make_scope("workers");
-    for (std::size_t w = 0; w < queues.size(); ++w) {
-      if (queues[w].empty()) continue;
-      ++running;
-      scope->spawn(fmt::format("worker{}", w), [&, w] {
-        Process worker(ctx.history);
-        for (const auto& [r, work] : queues[w]) {
-          worker.invoke("poll", json::object());
-          rt.sleep(work);
-          ++processed_[r->value.value_or("")];
-          if (healed(ctx)) ++processed_after_heal_;
-          worker.ok("poll", {{"records", json::array({record_json(*r)})}});
-        }
-        if (--running == 0) done.set();
-      });
-    }
-    if (running > 0) done.wait(std::nullopt, "kafka.workers");
-  }
-
-  static json records_json(const std::vector<client::ConsumerRecord>& records) {
-    json polled = json::array();
-    for (const auto& r : records) polled.push_back(record_json(r));
-    return polled;
-  }
-
-  // One round: poll, then commit and process in the delivery mode's order.
-  // `commit` returns whether the commit was ok.
-  template <class Poll, class Commit>
-  void consume_round(Runtime& rt, WorkloadContext& ctx, Member& m, Poll poll, Commit commit) {
-    m.p.invoke("poll", json::object());
-    const auto records = poll();
-    observe(ctx);
-    if (records.empty()) {
-      m.p.ok("poll", {{"records", json::array()}});
-      return;
-    }
-    if (commit_first_) {
-      if (!commit()) {
-        skipped_ += records.size();  // not committed: not processed (at most once)
-        m.p.fail("poll", {{"records", json::array()}, {"skipped", records_json(records)}});
-        return;
-      }
-      process_all(rt, ctx, m, records);
-    } else {
-      process_all(rt, ctx, m, records);
-      (void)commit();
-    }
-  }
-
-  void run_consumer(Runtime& rt, WorkloadContext& ctx) {
-    wait_for_topics(rt);
-    auto config = client::make_consumer_config(classic_props(rt.node_name()));
-    SAMSA_ASSERT(config.ok(), "consumer keys were validated in setup");
-    Member m(ctx.history);
-    ++consumer_incarnations_;
-    bool in_sync_commit = false;
-    client::Consumer c(rt, *config);
-    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a, true); };
-    c.on_commit = [&](const client::CommitOutcome& o) {
-      if (in_sync_commit || m.q.pending()) return;  // recorded by the caller / busy
-      m.q.invoke("commit", {{"group", group_}});
-      record_commit(m.q, o);
-    };
-    c.subscribe(topics_);
-    const Duration until = ctx.end - 1s;
-    while (rt.now().since_epoch < until)
-      consume_round(
-          rt, ctx, m, [&] { return c.poll(500ms); },
-          [&] {
-            m.q.invoke("commit", {{"group", group_}});
-            in_sync_commit = true;
-            const auto o = c.commit_sync();
-            in_sync_commit = false;
-            return record_commit(m.q, o);
-          });
-    c.close();
-  }
-
-  bool record_commit(Process& p, const client::CommitOutcome& o) {
-    const json v = {{"group", group_}, {"offsets", offsets_json(o.offsets)}};
-    // A commit whose answer was lost may have been written: info.
-    if (o.ok) {
-      p.ok("commit", v);
-    } else {
-      ++commit_failures_;
-      if (o.error == protocol::ErrorCode::request_timed_out) p.info("commit", v);
-      else p.fail("commit", v);
-    }
-    return o.ok;
-  }
-
-  void run_zookeeper_consumer(Runtime& rt, WorkloadContext& ctx) {
-    wait_for_topics(rt);
-    client::ZookeeperConsumerConfig zc;
-    zc.zookeeper_connect = {{"zk", 2181}};
-    zc.bootstrap_servers = cluster_->addresses();
-    zc.group_id = group_;
-    zc.consumer_id = rt.node_name();
-    zc.topics = topics_;
-    zc.auto_commit_enable = false;
-    zc.auto_offset_reset = consumer_props_.count("auto.offset.reset") &&
-                                   consumer_props_.at("auto.offset.reset") == "latest"
-                               ? "largest"
-                               : "smallest";
-    auto number = [this](const char* key, std::int32_t& field) {
-      if (consumer_props_.count(key)) field = std::stoi(consumer_props_.at(key));
-    };
-    number("zookeeper.session.timeout.ms", zc.zookeeper_session_timeout_ms);
-    number("rebalance.max.retries", zc.rebalance_max_retries);
-    number("rebalance.backoff.ms", zc.rebalance_backoff_ms);
-    number("fetch.max.wait.ms", zc.fetch_wait_max_ms);
-    if (consumer_props_.count("partition.assignment.strategy"))
-      zc.partition_assignment_strategy = consumer_props_.at("partition.assignment.strategy");
-    Member m(ctx.history);
-    const std::int64_t incarnation = ++consumer_incarnations_;
-    client::ZookeeperConsumer c(rt, zc);
-    // No generations: ownership is ephemeral znodes (assignment-overlap does not apply).
-    c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a, false); };
-    const Duration until = ctx.end - 1s;
-    while (rt.now().since_epoch < until) {
-      consume_round(
-          rt, ctx, m,
-          [&] {
-            auto records = c.poll(500ms);
-            zk_stats_[incarnation] = c.stats();
-            return records;
-          },
-          [&] {
-            m.q.invoke("commit", {{"group", group_}});
-            c.commit();  // writes the positions to the offsets znodes; no outcome
-            m.q.ok("commit", {{"group", group_}});
-            return true;
-          });
-    }
-    c.close();
-    zk_stats_[incarnation] = c.stats();
-  }
-
   // --- admin: topics, read-back, snapshot ----------------------------------------------
   void run_admin(Runtime& rt, WorkloadContext& ctx) {
     for (const auto& t : ctx.spec.topics)
@@ -545,17 +272,12 @@ class Kafka final : public Workload {
     // final reads): the checkers judge the sends against it. With a group,
     // what the group consumed is judged, and the read-back stays out.
     std::optional<Process> reader;
-    if (consumers_ == 0) reader.emplace(ctx.history);
+    if (clients_.consumers == 0) reader.emplace(ctx.history);
     for (const auto& tp : partitions_) {
       if (reader) reader->invoke("poll", json::object());
       const bool ok = read_partition(rt, tp, logs_[tp]);
       all = ok && all;
-      if (!reader) continue;
-      json records = json::array();
-      for (const auto& [offset, value] : logs_[tp])
-        records.push_back({{"topic", tp.first}, {"partition", tp.second}, {"offset", offset}, {"value", value}});
-      if (ok) reader->ok("poll", {{"records", records}});
-      else reader->fail("poll", {{"records", json::array()}});
+      if (reader) record_read_back(*reader, tp.first, tp.second, ok ? &logs_[tp] : nullptr);
     }
     read_done_ = all;
     // Every send acknowledged before now is in the logs read below, or lost.
@@ -581,18 +303,10 @@ class Kafka final : public Workload {
         rt.sleep(300ms);
         continue;
       }
-      std::map<std::int64_t, std::string> got;
-      protocol::Offset next(0);
-      for (int i = 0; i < 5000; ++i) {
-        auto f = broker::fetch(c, *leader, tp.first, tp.second, next, 0);
-        if (!f || f->error != protocol::ErrorCode::none) break;
-        got.insert(f->values.begin(), f->values.end());
-        if (f->next_offset >= f->high_watermark) {
-          out = std::move(got);
-          return true;
-        }
-        if (f->next_offset == next) break;
-        next = f->next_offset;
+      int fetches = 0;
+      if (auto got = read_to_high_watermark(c, *leader, tp.first, tp.second, [&fetches] { return fetches++ < 5000; })) {
+        out = std::move(*got);
+        return true;
       }
       rt.sleep(300ms);
     }
@@ -601,32 +315,18 @@ class Kafka final : public Workload {
 
   // --- state ---------------------------------------------------------------------------
   // options
-  int brokers_ = 3, producers_ = 1, consumers_ = 0, keys_ = 0;
-  std::int64_t records_ = 0, process_ms_ = 100, stop_before_end_ms_ = 9000, read_before_end_ms_ = 3000;
-  int workers_ = 0;     // application threads per consumer (0: the poll loop processes)
-  bool by_key_ = false; // workers chosen by key hash, else round robin
+  int brokers_ = 3;
+  std::int64_t stop_before_end_ms_ = 9000, read_before_end_ms_ = 3000;
+  ClientOptions clients_;
+  std::string servers_;  // b1:9092,...
   std::vector<std::pair<std::string, std::string>> broker_settings_;
-  double rate_per_s_ = 250;
-  bool sync_ = false, zookeeper_ = false, commit_first_ = false;
   std::set<std::string> checks_;
-  std::vector<std::string> topics_;
   std::vector<Tp> partitions_;
-  std::map<std::string, std::string> producer_props_, consumer_props_;
-  std::string group_;
   Duration stop_at_{0}, read_at_{0};
 
   std::unique_ptr<broker::Cluster> cluster_;
-  bool topics_ready_ = false, read_done_ = false, acks0_ = false;
-  // Kept across restarts: values stay unique per run.
-  std::map<int, std::int64_t> next_seq_;
-  std::uint64_t sends_ = 0, completed_after_heal_ = 0, produce_requests_ = 0, batches_retried_ = 0,
-                epoch_bumps_ = 0;
-  int producers_done_ = 0, producers_done_before_heal_ = 0;
-  std::map<std::string, int> processed_;  // value -> times processed
-  std::uint64_t processed_after_heal_ = 0, skipped_ = 0, commit_failures_ = 0;
-  std::int64_t consumer_incarnations_ = 0;
-  std::map<std::int32_t, std::map<std::int64_t, std::vector<TopicPartition>>> assignments_;  // generation -> process
-  std::map<std::int64_t, client::ZookeeperConsumerStats> zk_stats_;
+  std::unique_ptr<ClientDriver> driver_;
+  bool topics_ready_ = false, read_done_ = false;
   // The final state: what the admin read back, and every replica.
   std::map<Tp, std::map<std::int64_t, std::string>> logs_;
   std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
@@ -664,10 +364,12 @@ std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
   if (on("progress")) {
     if (!read_done_)
       out.push_back(Violation::liveness("liveness", "the partitions could not be read back after the heal"));
-    const bool finished_early = producers_ > 0 && producers_done_before_heal_ == producers_;
-    if (producers_ > 0 && !finished_early && completed_after_heal_ == 0)
+    const int producers = clients_.producers;
+    const DriverStats& sent = driver_->stats();
+    const bool finished_early = producers > 0 && sent.producers_done_before_heal == producers;
+    if (producers > 0 && !finished_early && sent.completed_after_heal == 0)
       out.push_back(Violation::liveness("liveness", "no send completed after the heal"));
-    if (producers_ > 0 && ok == 0 && !acks0_)
+    if (producers > 0 && ok == 0 && !sent.acks0)
       out.push_back(Violation::liveness("liveness", "no send was acknowledged"));
   }
   const auto summary = invariants::delivery_summary(ctx.history, snapshot_.empty() ? nullptr : &final_state);
@@ -714,38 +416,7 @@ invariants::Snapshot Kafka::snapshot() const {
 json Kafka::details(WorkloadContext&) {
   json d = counts_;
   d["brokers"] = brokers_;
-  d["sends"] = sends_;
-  d["completed_after_heal"] = completed_after_heal_;
-  d["produce_requests"] = produce_requests_;
-  d["batches_retried"] = batches_retried_;
-  d["epoch_bumps"] = epoch_bumps_;
-  if (producer_props_.count("acks")) d["acks"] = producer_props_.at("acks");
-  if (consumers_ > 0) {
-    d["delivery"] = commit_first_ ? "commit-before-process" : "process-before-commit";
-    d["group_protocol"] = zookeeper_ ? "zookeeper" : "classic";
-    d["processed"] = processed_.size();
-    d["processed_after_heal"] = processed_after_heal_;
-    d["consumer_incarnations"] = consumer_incarnations_;
-    d["generations"] = assignments_.size();
-    d["commit_failures"] = commit_failures_;
-    d["skipped"] = skipped_;
-    if (zookeeper_) {
-      client::ZookeeperConsumerStats t;
-      for (const auto& [i, s] : zk_stats_) {
-        t.rebalances += s.rebalances;
-        t.attempts += s.attempts;
-        t.claim_conflicts += s.claim_conflicts;
-        t.rebalance_failures += s.rebalance_failures;
-        t.registrations += s.registrations;
-        t.offset_commits += s.offset_commits;
-      }
-      d["zk_rebalances"] = t.rebalances;
-      d["zk_rebalance_attempts"] = t.attempts;
-      d["zk_claim_conflicts"] = t.claim_conflicts;
-      d["zk_rebalance_failures"] = t.rebalance_failures;
-      d["zk_registrations"] = t.registrations;
-    }
-  }
+  if (driver_) d.update(driver_->details());
   // The final-state snapshot in brief: each replica's log end, high watermark, leadership.
   json snap = json::array();
   for (const auto& [tp, images] : snapshot_)

@@ -63,6 +63,32 @@ TEST_CASE("history: a bad line names file:line:col", "[invariants][history]") {
   CHECK(t.error().to_string() == "h.jsonl:1:1: \"type\" must be one of invoke, ok, fail, info");
 }
 
+TEST_CASE("history: the header is the first line, streamed and written, and reads back", "[invariants][history]") {
+  const nlohmann::json header = {{"scenario", "groups/at-least-once"}, {"seed", 7}, {"sets", {"workload.records=120"}}};
+  auto streamed = std::make_shared<std::stringstream>();
+  History h;
+  h.stream_to(streamed);
+  h.set_header(header);
+  const auto p = h.new_process();
+  h.invoke(p, "send", {{"value", "p1-0"}});
+  std::stringstream written;
+  h.write_jsonl(written);
+  CHECK(written.str() == streamed->str());
+  std::string first;
+  std::getline(*streamed, first);
+  CHECK(first == R"({"header":{"scenario":"groups/at-least-once","seed":7,"sets":["workload.records=120"]}})");
+  auto back = History::read_jsonl(written, "h.jsonl");
+  REQUIRE(back.ok());
+  CHECK(back->header() == header);
+  REQUIRE(back->size() == 1);
+  CHECK(back->ops()[0].index == 0);
+  // A header after an op is not a header: the file was put together wrongly.
+  std::stringstream late("{\"process\":0,\"type\":\"invoke\",\"f\":\"send\"}\n{\"header\":{}}\n");
+  auto r = History::read_jsonl(late, "h.jsonl");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().to_string() == "h.jsonl:2:1: a header is the history's first line");
+}
+
 TEST_CASE("history: a Process ends a pending operation as info when it goes away", "[invariants][history]") {
   History h;
   {

@@ -86,7 +86,12 @@ def test_group():
     check(rc == 0 and "120 of 120 acked processed" in out,
           f"a 3-consumer group processes every acknowledged record (exit {rc}: {err.strip()[-200:]})")
     with open(history) as f:
-        ops = [json.loads(l) for l in f if l.strip()]
+        lines = [json.loads(l) for l in f if l.strip()]
+    header = lines[0].get("header", {})
+    ops = [o for o in lines if "process" in o]
+    check(header.get("sets") == ["workload.records=120"] and header.get("config", {}).get("group.id") == "g"
+          and header.get("workload", {}).get("consumers") == 3 and "seed" in header,
+          f"the history's header records the --set keys, the workload and the client keys ({lines[0]})")
     kinds = {(o["f"], o["type"]) for o in ops}
     check(("assign", "ok") in kinds and ("commit", "ok") in kinds and ("send", "ok") in kinds,
           f"the history has sends, assignments and commits ({len(ops)} ops)")
@@ -102,7 +107,7 @@ def test_group():
     check(rc == 0 and "120 of 120 acked processed" in out,
           f"a consumer with 4 key-hashed workers processes every acknowledged record (exit {rc}: {err.strip()[-200:]})")
     with open(workers) as f:
-        ops = [json.loads(l) for l in f if l.strip()]
+        ops = [o for o in (json.loads(l) for l in f if l.strip()) if "process" in o]
     pollers = {o["process"] for o in ops if o["f"] == "poll" and o["type"] == "ok" and o.get("value", {}).get("records")}
     check(len(pollers) > 1, f"records were processed by several worker processes ({len(pollers)})")
     # Each worker's polls skip the records the others took (poll-skip, which

@@ -1,14 +1,14 @@
-// tools/pacing.h: a live producer's sends are due at absolute deadlines, so
+// scenarios/kafka/pacing.h: a live producer's sends are due at absolute deadlines, so
 // sleeps that overshoot do not slow the rate (the 450/s producer that ran at
 // about 300/s).
-#include "tools/pacing.h"
+#include "scenarios/kafka/pacing.h"
 
 #include <catch2/catch.hpp>
 
 using namespace std::chrono_literals;
 using samsa::sim::Duration;
 using samsa::sim::MonoTime;
-using samsa::tools::Pacer;
+using samsa::scenarios::kafka::Pacer;
 
 TEST_CASE("pacing: each send is due at start plus the gaps before it, whatever the sleeps overshot", "[tools]") {
   const MonoTime start{10s};

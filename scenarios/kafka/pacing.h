@@ -10,7 +10,7 @@
 
 #include "sim/runtime/time.h"
 
-namespace samsa::tools {
+namespace samsa::scenarios::kafka {
 
 class Pacer {
  public:
@@ -31,4 +31,4 @@ class Pacer {
   sim::Duration max_behind_;
 };
 
-}  // namespace samsa::tools
+}  // namespace samsa::scenarios::kafka
