@@ -108,8 +108,8 @@ class LiveWorkload {
       topics_.push_back(t.name);
       for (int p = 0; p < t.partitions; ++p) partitions_.push_back({t.name, p});
     }
-    producer_props_ = properties(spec.config, scenarios::kafka::producer_config_keys());
-    consumer_props_ = properties(spec.config, scenarios::kafka::consumer_config_keys());
+    producer_props_ = properties(spec.config, scenarios::kafka::producer_config_keys(), "producer");
+    consumer_props_ = properties(spec.config, scenarios::kafka::consumer_config_keys(), "consumer");
     zk_props_ = consumer_props_;
     for (const char* zk_only : {"rebalance.backoff.ms", "rebalance.max.retries", "zookeeper.session.timeout.ms"})
       consumer_props_.erase(zk_only);
