@@ -88,10 +88,13 @@ std::deque<Nemesis> builtin() {
   v.push_back({"clog", "frames from node to peer take `extra_ms` longer until the duration ends",
                true, true, false, false, {{"extra_ms", 50}}, draw_numbers({"extra_ms"}),
                [](World& w, const FaultEvent& e, NodeId a, NodeId b) {
-                 w.network().add_clog(a, b, std::chrono::milliseconds(e.params.value("extra_ms", 50)));
+                 w.network().clog(a, b, std::chrono::milliseconds(e.params.value("extra_ms", 50)));
                },
-               [](World& w, const FaultEvent& e, NodeId a, NodeId b) {
-                 w.network().remove_clog(a, b, std::chrono::milliseconds(e.params.value("extra_ms", 50)));
+               // Still the link's clog set outright, not add/remove_clog's
+               // counted causes: zoo/no-epoch-bump-per-transaction's seed 55
+               // depends on an overlapping clog's end clearing the link.
+               [](World& w, const FaultEvent&, NodeId a, NodeId b) {
+                 w.network().clog(a, b, sim::Duration(0));
                }});
   v.push_back({"reset", "connections between node and peer reset now; frames in flight are lost",
                true, false, false, false, {}, nullptr,

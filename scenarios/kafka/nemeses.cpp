@@ -32,9 +32,9 @@ nlohmann::json copy_strings(sim::Random&, const nlohmann::json& o) {
   return out;
 }
 
+// The link's clog set outright (see nemesis.cpp's clog).
 void unclog_peers(World& w, const FaultEvent& e, NodeId n, NodeId) {
-  for (NodeId p : peer_nodes(w, e, n))
-    w.network().remove_clog(n, p, std::chrono::milliseconds(e.params.value("extra_ms", 500)));
+  for (NodeId p : peer_nodes(w, e, n)) w.network().clog(n, p, sim::Duration(0));
 }
 
 // Ends this fault's cut between n and p only (another fault on the pair outlasts it).
@@ -100,7 +100,7 @@ std::vector<Nemesis> kafka_nemeses() {
                },
                [](World& w, const FaultEvent& e, NodeId n, NodeId) {
                  for (NodeId p : peer_nodes(w, e, n))
-                   w.network().add_clog(n, p, std::chrono::milliseconds(e.params.value("extra_ms", 500)));
+                   w.network().clog(n, p, std::chrono::milliseconds(e.params.value("extra_ms", 500)));
                },
                unclog_peers};
   slow.all_peers = true;
