@@ -107,6 +107,17 @@ std::deque<WorkloadType>& workloads() {
 
 }  // namespace
 
+std::optional<std::pair<std::string, std::string>> component_key(const WorkloadType& w, const std::string& key) {
+  if (w.config.contains(key)) return std::nullopt;  // read as written
+  const auto dot = key.find('.');
+  if (dot == std::string::npos) return std::nullopt;
+  const auto c = w.components.find(key.substr(0, dot));
+  if (c == w.components.end()) return std::nullopt;
+  std::string rest = key.substr(dot + 1);
+  if (std::find(c->second.begin(), c->second.end(), rest) == c->second.end()) return std::nullopt;
+  return std::make_pair(c->first, std::move(rest));
+}
+
 std::vector<std::string> workload_names() {
   std::lock_guard lock(workload_mutex());
   std::vector<std::string> v;

@@ -200,6 +200,12 @@ std::vector<std::string> keys_of(const nlohmann::json& j) {
   return k;
 }
 
+std::vector<std::string> keys_of_map(const std::map<std::string, std::vector<std::string>>& m) {
+  std::vector<std::string> k;
+  for (const auto& [key, v] : m) k.push_back(key);
+  return k;
+}
+
 // Options against allowed keys with defaults: the defaults, overwritten by
 // what the table gives.
 nlohmann::json read_options(const Reader& r, const toml::table* t, const std::string& path,
@@ -242,13 +248,24 @@ nlohmann::json read_config(const Reader& r, const toml::table* t, const Workload
   flatten(*t, "", values, keys);
   for (std::size_t i = 0; i < values.size(); ++i) {
     const auto& [k, node] = values[i];
-    const std::string path = "config." + k;
-    if (!w.config.contains(k))
-      r.fail(node->source().begin.line ? node->source() : keys[i]->source(), k,
-             fmt::format("unknown config key '{}' for workload {} (known: {})", k, w.name,
-                         w.config.empty() ? std::string("none")
-                                          : fmt::format("{}", fmt::join(keys_of(w.config), ", "))));
-    check_like(r, *node, k, k, w.config[k]);
+    const auto& at = node->source().begin.line ? node->source() : keys[i]->source();
+    std::string plain = k;  // the key whose default gives the type
+    if (!w.config.contains(k)) {
+      const auto prefixed = component_key(w, k);
+      const auto dot = k.find('.');
+      const auto component = dot == std::string::npos ? w.components.end() : w.components.find(k.substr(0, dot));
+      if (!prefixed && component != w.components.end())
+        r.fail(at, k, fmt::format("unknown {} config key '{}' for workload {}: its {}s read {}", component->first,
+                                  k, w.name, component->first, fmt::join(component->second, ", ")));
+      if (!prefixed)
+        r.fail(at, k,
+               fmt::format("unknown config key '{}' for workload {} (known: {}{})", k, w.name,
+                           w.config.empty() ? std::string("none") : fmt::format("{}", fmt::join(keys_of(w.config), ", ")),
+                           w.components.empty() ? "" : "; or one of them with its component's prefix: " +
+                                                            fmt::format("{}.", fmt::join(keys_of_map(w.components), "., "))));
+      plain = prefixed->second;
+    }
+    check_like(r, *node, k, k, w.config[plain]);
     out[k] = to_json(*node);
   }
   return out;
@@ -271,9 +288,14 @@ void fail_at(const Reader& r, const toml::table& root, const ConfigMistake& m) {
     std::vector<const toml::key*> keys;
     flatten(*c, "", values, keys);
     // The last one written wins, as in read_config; a --set value has no
-    // source position (its key may keep the file's).
-    for (std::size_t i = values.size(); i-- > 0;)
-      if (values[i].first == m.key) r.fail(values[i].second->source(), m.key, message);
+    // source position (its key may keep the file's). The refusing
+    // component's prefixed key wins over the plain one (properties()).
+    std::vector<std::string> names = {m.key};
+    if (!m.component.empty()) names.insert(names.begin(), m.component + "." + m.key);
+    for (const auto& name : names)
+      for (std::size_t i = values.size(); i-- > 0;)
+        if (values[i].first == name)
+          r.fail(values[i].second->source(), name, name == m.key ? message : fmt::format("'{}': {}", name, message));
   }
   r.fail(root.source(), m.key, message + " (the workload's default)");
 }

@@ -67,6 +67,9 @@ class Workload {
 struct ConfigMistake {
   std::string key;
   std::string message;
+  // Who refused it ("broker", "producer", "consumer"; empty: the workload):
+  // the value may have come from the component's prefixed key.
+  std::string component = {};
 };
 
 struct WorkloadType {
@@ -90,7 +93,19 @@ struct WorkloadType {
   // a bad one is the scenario's mistake (exit 2) said before the run, not a
   // throw inside it. Unset: nothing beyond the spec's own type checks.
   std::function<Result<void, ConfigMistake>(const ScenarioSpec&)> validate;
+  // The `config` keys by the component that reads them ("broker", "producer",
+  // "consumer"). A key written with a component's prefix reaches only that
+  // component (`producer.request.timeout.ms`: the producers', not the
+  // consumers'), as Kafka Connect's worker config and MirrorMaker 2 take
+  // `producer.`/`consumer.` overrides; an unprefixed key reaches every
+  // component that reads it. Empty: the workload takes no prefixes.
+  std::map<std::string, std::vector<std::string>> components;
 };
+
+// A prefixed [config] key the workload takes ("producer.retries" ->
+// {"producer", "retries"}); nullopt for any other key, among them the keys
+// the workload reads as written (the broker's producer.id.expiration.ms).
+std::optional<std::pair<std::string, std::string>> component_key(const WorkloadType& w, const std::string& key);
 
 std::vector<std::string> workload_names();
 const WorkloadType* find_workload(const std::string& name);  // stable pointer

@@ -79,8 +79,8 @@ Result<ClientOptions, ConfigMistake> read_client_options(const ScenarioSpec& spe
   c.zookeeper = protocol == "zookeeper";
   c.commit_first = delivery == "commit-before-process";
   for (const auto& t : spec.topics) c.topics.push_back(t.name);
-  c.producer_props = properties(spec.config, producer_config_keys());
-  c.consumer_props = properties(spec.config, consumer_config_keys());
+  c.producer_props = properties(spec.config, producer_config_keys(), "producer");
+  c.consumer_props = properties(spec.config, consumer_config_keys(), "consumer");
   c.group = c.consumer_props.count("group.id") ? c.consumer_props.at("group.id") : "g";
   if (c.zookeeper && c.consumers > 0)
     for (const char* key : k_zookeeper_ints)

@@ -22,12 +22,19 @@ inline std::string as_property(const nlohmann::json& v) {
   return v.dump();
 }
 
-// The keys of `config` that a client takes, as properties; null means unset.
+// The keys of `config` that one component (a client, or the brokers) takes,
+// as properties; null means unset. `component`'s prefixed key
+// ("producer.retries") wins over the unprefixed one, which every component
+// that reads it shares (WorkloadType::components).
 inline std::map<std::string, std::string> properties(const nlohmann::json& config,
-                                                     const std::vector<std::string>& keys) {
+                                                     const std::vector<std::string>& keys,
+                                                     const std::string& component) {
   std::map<std::string, std::string> out;
-  for (const auto& k : keys)
-    if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
+  for (const auto& k : keys) {
+    const auto prefixed = config.find(component + "." + k);
+    if (prefixed != config.end() && !prefixed->is_null()) out[k] = as_property(*prefixed);
+    else if (config.contains(k) && !config[k].is_null()) out[k] = as_property(config[k]);
+  }
   return out;
 }
 

@@ -105,7 +105,7 @@ class Eos final : public Workload {
   // workload type's validate before the run; setup asserts the same).
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
-    auto settings_map = properties(spec.config, k_eos_broker_keys);
+    auto settings_map = properties(spec.config, k_eos_broker_keys, "broker");
     for (const char* rf : {"offsets.topic.replication.factor", "transaction.state.log.replication.factor"})
       if (!settings_map.count(rf)) settings_map[rf] = std::to_string(std::min(3, brokers_));
     if (!settings_map.count("transaction.state.log.min.isr"))
@@ -142,13 +142,13 @@ class Eos final : public Workload {
       if (auto b = cluster_->leader_of(topic, partition)) return cluster_->node_of(*b);
       return std::nullopt;
     };
-    const int offsets_partitions = static_cast<int>(ctx.config.at("offsets.topic.num.partitions").get<std::int64_t>());
+    const auto broker_config = properties(ctx.config, k_eos_broker_keys, "broker");
+    const int offsets_partitions = std::stoi(broker_config.at("offsets.topic.num.partitions"));
     const int group_partition = samsa::broker::group::offsets_partition_for(group_, offsets_partitions);
     ctx.dynamic_targets["group-coordinator"] = [=]() { return partition_leader("__consumer_offsets", group_partition); };
     // The transaction coordinator of t1's transactional.id (the same
     // Utils.abs(hashCode) % partitions as groups).
-    const int txn_partitions =
-        static_cast<int>(ctx.config.at("transaction.state.log.num.partitions").get<std::int64_t>());
+    const int txn_partitions = std::stoi(broker_config.at("transaction.state.log.num.partitions"));
     const int txn_partition = samsa::broker::group::offsets_partition_for("eos-t1", txn_partitions);
     txn_partition_ = txn_partition;
     ctx.dynamic_targets["txn-coordinator"] = [=, this, &ctx]() {
@@ -190,8 +190,8 @@ class Eos final : public Workload {
     input_ = spec.topics[0].name;
     output_ = spec.topics[1].name;
     partitions_ = static_cast<int>(spec.topics[0].partitions);
-    producer_props_ = properties(spec.config, k_eos_producer_keys);
-    consumer_props_ = properties(spec.config, k_eos_consumer_keys);
+    producer_props_ = properties(spec.config, k_eos_producer_keys, "producer");
+    consumer_props_ = properties(spec.config, k_eos_consumer_keys, "consumer");
     group_ = consumer_props_.at("group.id");
     std::string servers;
     for (int b = 1; b <= brokers_; ++b) servers += fmt::format("{}b{}:9092", b > 1 ? "," : "", b);
@@ -512,12 +512,16 @@ WorkloadType eos_workload() {
                {"stop_before_end_ms", 8000},
                {"read_before_end_ms", 6000}};
   t.config = kafka::eos_config_defaults();
+  t.components = {{"broker", kafka::k_eos_broker_keys},
+                  {"producer", kafka::k_eos_producer_keys},
+                  {"consumer", kafka::k_eos_consumer_keys}};
   // Only the legacy switches permit anything here: what a transactional
   // consume-transform-produce may show otherwise the checkers decide alone.
   t.expectation_config = [](const ScenarioSpec& spec) {
     nlohmann::json c = nlohmann::json::object();
-    for (const auto& [k, v] : spec.config.items())
-      if (k.starts_with("samsa.legacy.") && !v.is_null()) c[k] = v;
+    const nlohmann::json flat = kafka::flat_config(spec);
+    for (const auto& [k, v] : flat.items())
+      if (k.starts_with("samsa.legacy.")) c[k] = v;
     return c;
   };
   t.groups = {"brokers", "coordinator", "feeder", "transformers", "clients",

@@ -32,8 +32,15 @@ nlohmann::json copy_strings(sim::Random&, const nlohmann::json& o) {
   return out;
 }
 
+// The link's clog set outright (see nemesis.cpp's clog).
 void unclog_peers(World& w, const FaultEvent& e, NodeId n, NodeId) {
   for (NodeId p : peer_nodes(w, e, n)) w.network().clog(n, p, sim::Duration(0));
+}
+
+// Ends this fault's cut between n and p only (another fault on the pair outlasts it).
+void end_cut(World& w, const FaultEvent& e, NodeId n, NodeId p) {
+  if (e.params.value("mode", "reset") == "reset") w.network().end_partition(n, p);
+  else w.network().end_partition_silent(n, p, silent_mode(e));
 }
 
 }  // namespace
@@ -55,7 +62,9 @@ std::vector<Nemesis> kafka_nemeses() {
                  [](World& w, const FaultEvent& e, NodeId a, NodeId b) {
                    w.network().partition_silent(a, b, silent_mode(e));
                  },
-                 [](World& w, const FaultEvent&, NodeId a, NodeId b) { w.network().heal(a, b); }};
+                 [](World& w, const FaultEvent& e, NodeId a, NodeId b) {
+                   w.network().end_partition_silent(a, b, silent_mode(e));
+                 }};
   v.push_back(std::move(silent));
   Nemesis isolate{"isolate",
                   "node is cut from every node of `peers` (a leader from its followers and the "
@@ -70,7 +79,7 @@ std::vector<Nemesis> kafka_nemeses() {
                     }
                   },
                   [](World& w, const FaultEvent& e, NodeId n, NodeId) {
-                    for (NodeId p : peer_nodes(w, e, n)) w.network().heal(n, p);
+                    for (NodeId p : peer_nodes(w, e, n)) end_cut(w, e, n, p);
                   }};
   isolate.all_peers = true;
   v.push_back(std::move(isolate));

@@ -101,7 +101,7 @@ class Kafka final : public Workload {
   // workload type's validate (before the run) and setup (asserted) agree.
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
-    auto settings_map = properties(spec.config, k_broker_keys);
+    auto settings_map = properties(spec.config, k_broker_keys, "broker");
     if (!settings_map.count("offsets.topic.replication.factor"))
       settings_map["offsets.topic.replication.factor"] = std::to_string(std::min(3, brokers_));
     broker_settings_.assign(settings_map.begin(), settings_map.end());
@@ -164,7 +164,8 @@ class Kafka final : public Workload {
     // and a controller elects the first live ISR replica in this order.
     for (int k = 1; k <= std::min(replicas, k_replica_groups); ++k)
       ctx.groups[fmt::format("replica-{}", k)] = {cluster_->node_of(k)};
-    const int offsets_partitions = static_cast<int>(cfg.at("offsets.topic.num.partitions").get<std::int64_t>());
+    const int offsets_partitions =
+        std::stoi(properties(cfg, k_broker_keys, "broker").at("offsets.topic.num.partitions"));
     const int coordinator_partition = samsa::broker::group::offsets_partition_for(clients_.group, offsets_partitions);
     ctx.dynamic_targets["group-coordinator"] = [this, coordinator_partition]() -> std::optional<NodeId> {
       if (auto b = cluster_->leader_of("__consumer_offsets", coordinator_partition)) return cluster_->node_of(*b);
@@ -440,25 +441,35 @@ Result<void, ConfigMistake> validate_configs(std::vector<std::pair<std::string, 
   broker_settings.push_back({"broker.id", "1"});
   broker_settings.push_back({"zookeeper.connect", "zk:2181"});
   if (auto r = samsa::broker::make_broker_config(broker_settings); !r)
-    return Err(ConfigMistake{r.error().key, "broker config: " + r.error().message});
+    return Err(ConfigMistake{r.error().key, "broker config: " + r.error().message, "broker"});
   if (producer)
     if (auto r = client::parse_producer_config(*producer); !r)
-      return Err(ConfigMistake{r.error().key, "producer config: " + r.error().message});
+      return Err(ConfigMistake{r.error().key, "producer config: " + r.error().message, "producer"});
   if (consumer)
     if (auto r = client::make_consumer_config(*consumer); !r) {
       // make_consumer_config says "key: why".
       const std::string& e = r.error();
       const auto colon = e.find(": ");
       return Err(ConfigMistake{colon == std::string::npos ? std::string() : e.substr(0, colon),
-                               "consumer config: " + e});
+                               "consumer config: " + e, "consumer"});
     }
   return {};
 }
 
-json cluster_expectation_config(const ScenarioSpec& spec) {
+json flat_config(const ScenarioSpec& spec) {
   json c = json::object();
+  const WorkloadType* w = find_workload(spec.workload);
   for (const auto& [k, v] : spec.config.items())
-    if (!v.is_null()) c[k] = v;
+    if (!v.is_null() && !(w && component_key(*w, k))) c[k] = v;
+  // A component's own value wins, as properties() gives it to the component.
+  if (w)
+    for (const auto& [k, v] : spec.config.items())
+      if (const auto ck = component_key(*w, k); ck && !v.is_null()) c[ck->second] = v;
+  return c;
+}
+
+json cluster_expectation_config(const ScenarioSpec& spec) {
+  json c = flat_config(spec);
   std::int64_t rf = 1;
   for (const auto& t : spec.topics) rf = std::max(rf, t.replication_factor);
   c["replication.factor"] = rf;
@@ -508,6 +519,7 @@ WorkloadType kafka_workload() {
                {"read_before_end_ms", 3000},
                {"checks", kafka::check_names()}};
   t.config = kafka::config_defaults();
+  t.components = {{"broker", kafka::k_broker_keys}, {"producer", kafka::k_producer_keys}, {"consumer", kafka::k_consumer_keys}};
   t.groups = {"brokers", "coordinator", "producers", "consumers", "clients",
               "leader",  "controller",  "follower", "group-coordinator"};
   for (int k = 1; k <= kafka::k_replica_groups; ++k) t.groups.push_back(fmt::format("replica-{}", k));

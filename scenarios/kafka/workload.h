@@ -50,6 +50,11 @@ Result<void, ConfigMistake> validate_configs(std::vector<std::pair<std::string, 
                                              const std::map<std::string, std::string>* producer,
                                              const std::map<std::string, std::string>* consumer);
 
+// The set [config] keys (nulls left out) with each component's prefixed key
+// folded in under its plain name ("producer.acks" as "acks"):
+// expectations_for reads each key for the one component it means.
+nlohmann::json flat_config(const ScenarioSpec& spec);
+
 // What every cluster workload tells invariants::expectations_for: its
 // [config] keys, the largest replication factor, the nemeses with their
 // targets and disk modes (weight 0 left out), and the fault budget.

@@ -118,8 +118,9 @@ class Mirror final : public Workload {
   Result<void, ConfigMistake> configure(const ScenarioSpec& spec) {
     if (auto r = read_options(spec); !r) return r;
     std::vector<std::pair<std::string, std::string>>& settings = broker_settings_;
-    for (const auto& [k, v] : properties(spec.config, k_broker_keys)) settings.emplace_back(k, v);
-    if (!spec.config.contains("offsets.topic.replication.factor") || spec.config["offsets.topic.replication.factor"].is_null())
+    const auto broker = properties(spec.config, k_broker_keys, "broker");
+    for (const auto& [k, v] : broker) settings.emplace_back(k, v);
+    if (!broker.count("offsets.topic.replication.factor"))
       settings.emplace_back("offsets.topic.replication.factor", std::to_string(std::min(3, brokers_)));
     auto p = producer_props_;
     p["bootstrap.servers"] = "b1:9092";
@@ -229,8 +230,8 @@ class Mirror final : public Workload {
     remote_ = alias + "." + topic_;  // DefaultReplicationPolicy.formatRemoteTopic
     partitions_ = static_cast<int>(spec.topics[0].partitions);
     replication_ = static_cast<int>(spec.topics[0].replication_factor);
-    producer_props_ = properties(spec.config, k_producer_keys);
-    consumer_props_ = properties(spec.config, k_consumer_keys);
+    producer_props_ = properties(spec.config, k_producer_keys, "producer");
+    consumer_props_ = properties(spec.config, k_consumer_keys, "consumer");
     consumer_props_["enable.auto.commit"] = "false";
     consumer_props_["auto.offset.reset"] = "earliest";
     return {};
@@ -505,6 +506,7 @@ WorkloadType mirror_workload() {
                {"stop_before_end_ms", 14000},
                {"read_before_end_ms", 6000}};
   t.config = mirror::config_defaults();
+  t.components = {{"broker", mirror::k_broker_keys}, {"producer", mirror::k_producer_keys}, {"consumer", mirror::k_consumer_keys}};
   t.groups = {"dc1", "dc2", "brokers", "source-brokers", "target-brokers", "coordinators", "producers",
               "mirrors", "clients", "source-leader", "target-leader"};
   t.shrinkable = {"records"};

@@ -43,9 +43,13 @@ std::vector<Nemesis> mirror_nemeses() {
                   }
               },
               [](World& w, const FaultEvent& e, NodeId n, NodeId) {
+                const std::string mode = e.params.value("mode", "drop");
                 const auto [here, other] = sides(w, e, n);
                 for (NodeId a : here)
-                  for (NodeId b : other) w.network().heal(a, b);
+                  for (NodeId b : other) {  // this split's cut only
+                    if (mode == "reset") w.network().end_partition(a, b);
+                    else w.network().end_partition_silent(a, b, mode == "hold" ? sim::SilentMode::hold : sim::SilentMode::drop);
+                  }
               }};
   wan.all_peers = true;
   v.push_back(std::move(wan));

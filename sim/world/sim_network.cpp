@@ -115,7 +115,7 @@ void SimNetwork::partition(NodeId a, NodeId b) {
 }
 
 void SimNetwork::partition_one_way(NodeId from, NodeId to) {
-  blocked_.insert({from, to});
+  ++blocked_[{from, to}];
   world_.trace().fold(TraceKind::fault, 10, (std::uint64_t(from) << 32) | std::uint32_t(to));
 }
 
@@ -124,13 +124,39 @@ void SimNetwork::isolate(NodeId n) {
     if (other != n) partition(n, other);
 }
 
+namespace {
+
+// Takes one cause back; false when there was none (heal or heal_all ended it).
+bool take_back(int& count) {
+  if (count == 0) return false;
+  --count;
+  return true;
+}
+
+}  // namespace
+
+void SimNetwork::end_partition(NodeId a, NodeId b) {
+  for (auto link : {std::make_pair(a, b), std::make_pair(b, a)}) {
+    const auto it = blocked_.find(link);
+    if (it != blocked_.end() && take_back(it->second) && it->second == 0) blocked_.erase(it);
+  }
+  healed_one(a, b);
+}
+
+void SimNetwork::end_partition_one_way(NodeId from, NodeId to) {
+  const auto it = blocked_.find({from, to});
+  if (it != blocked_.end() && take_back(it->second) && it->second == 0) blocked_.erase(it);
+  healed_one(from, to);
+}
+
 void SimNetwork::partition_silent(NodeId a, NodeId b, SilentMode mode) {
   partition_silent_one_way(a, b, mode);
   partition_silent_one_way(b, a, mode);
 }
 
 void SimNetwork::partition_silent_one_way(NodeId from, NodeId to, SilentMode mode) {
-  silent_[{from, to}] = mode;
+  auto& c = silent_[{from, to}];
+  ++(mode == SilentMode::hold ? c.hold : c.drop);
   world_.trace().fold(TraceKind::fault, 14 + static_cast<std::uint64_t>(mode),
                       (std::uint64_t(from) << 32) | std::uint32_t(to));
 }
@@ -140,8 +166,39 @@ void SimNetwork::isolate_silent(NodeId n, SilentMode mode) {
     if (other != n) partition_silent(n, other, mode);
 }
 
+void SimNetwork::end_partition_silent(NodeId a, NodeId b, SilentMode mode) {
+  for (auto link : {std::make_pair(a, b), std::make_pair(b, a)}) {
+    const auto it = silent_.find(link);
+    if (it == silent_.end()) continue;
+    (void)take_back(mode == SilentMode::hold ? it->second.hold : it->second.drop);
+    if (it->second.hold == 0 && it->second.drop == 0) silent_.erase(it);
+  }
+  healed_one(a, b);
+}
+
+void SimNetwork::end_partition_silent_one_way(NodeId from, NodeId to, SilentMode mode) {
+  const auto it = silent_.find({from, to});
+  if (it != silent_.end()) {
+    (void)take_back(mode == SilentMode::hold ? it->second.hold : it->second.drop);
+    if (it->second.hold == 0 && it->second.drop == 0) silent_.erase(it);
+  }
+  healed_one(from, to);
+}
+
 std::string_view to_string(SilentMode m) {
   return m == SilentMode::hold ? "hold" : "drop";
+}
+
+// Held frames between a and b go on, and connections that lost frames
+// reset, once neither direction is silently cut any more.
+void SimNetwork::healed_one(NodeId a, NodeId b) {
+  world_.trace().fold(TraceKind::fault, 11, (std::uint64_t(a) << 32) | std::uint32_t(b));
+  if (silently_cut(a, b) || silently_cut(b, a)) return;
+  release_held(
+      [](const Conn& c, NodeId x, NodeId y) {
+        return (c.node[0] == x && c.node[1] == y) || (c.node[0] == y && c.node[1] == x);
+      },
+      a, b);
 }
 
 void SimNetwork::heal(NodeId a, NodeId b) {
@@ -149,12 +206,9 @@ void SimNetwork::heal(NodeId a, NodeId b) {
   blocked_.erase({b, a});
   silent_.erase({a, b});
   silent_.erase({b, a});
-  world_.trace().fold(TraceKind::fault, 11, (std::uint64_t(a) << 32) | std::uint32_t(b));
-  release_held(
-      [](const Conn& c, NodeId x, NodeId y) {
-        return (c.node[0] == x && c.node[1] == y) || (c.node[0] == y && c.node[1] == x);
-      },
-      a, b);
+  lost_acks_windows_.erase({a, b});
+  lost_acks_windows_.erase({b, a});
+  healed_one(a, b);
 }
 
 void SimNetwork::open_lost_acks_window(NodeId from, NodeId to) {
@@ -163,10 +217,10 @@ void SimNetwork::open_lost_acks_window(NodeId from, NodeId to) {
 
 void SimNetwork::close_lost_acks_window(NodeId from, NodeId to) {
   const auto it = lost_acks_windows_.find({from, to});
-  if (it == lost_acks_windows_.end()) return;  // heal_all ended it already
+  if (it == lost_acks_windows_.end()) return;  // heal or heal_all ended it already
   if (--it->second > 0) return;                // another window is still open
   lost_acks_windows_.erase(it);
-  heal(from, to);
+  end_partition_silent_one_way(from, to, SilentMode::drop);
 }
 
 void SimNetwork::heal_all() {
@@ -202,15 +256,34 @@ std::optional<SilentMode> SimNetwork::silently_cut(NodeId from, NodeId to) const
   if (silent_.empty()) return std::nullopt;
   auto it = silent_.find({from, to});
   if (it == silent_.end()) return std::nullopt;
-  return it->second;
+  return it->second.drop > 0 ? SilentMode::drop : SilentMode::hold;  // entries have a cause
 }
 
 void SimNetwork::clog(NodeId from, NodeId to, Duration extra) {
-  clogged_[{from, to}] = extra;
+  clogged_.erase({from, to});
+  if (extra > Duration(0)) clogged_[{from, to}].insert(extra);
   world_.trace().fold(TraceKind::fault, 13, static_cast<std::uint64_t>(extra.count()));
 }
 
+void SimNetwork::add_clog(NodeId from, NodeId to, Duration extra) {
+  clogged_[{from, to}].insert(extra);
+  world_.trace().fold(TraceKind::fault, 13, static_cast<std::uint64_t>(extra.count()));
+}
+
+void SimNetwork::remove_clog(NodeId from, NodeId to, Duration extra) {
+  world_.trace().fold(TraceKind::fault, 13, 0);
+  const auto it = clogged_.find({from, to});
+  if (it == clogged_.end()) return;  // unclog_all ended it already
+  if (const auto one = it->second.find(extra); one != it->second.end()) it->second.erase(one);
+  if (it->second.empty()) clogged_.erase(it);
+}
+
 void SimNetwork::unclog_all() { clogged_.clear(); }
+
+Duration SimNetwork::clogged(NodeId from, NodeId to) const {
+  const auto it = clogged_.find({from, to});
+  return it == clogged_.end() ? Duration(0) : *it->second.rbegin();
+}
 
 void SimNetwork::set_link(NodeId from, NodeId to, Duration latency, Duration jitter) {
   SAMSA_ASSERT(latency.count() >= 0 && jitter.count() >= 0, "a link's latency and jitter are not negative");
@@ -292,7 +365,7 @@ Duration SimNetwork::link_latency(NodeId from, NodeId to) {
   Duration d = it->second;
   if (!clogged_.empty()) {
     auto c = clogged_.find(key);
-    if (c != clogged_.end()) d += c->second;
+    if (c != clogged_.end()) d += *c->second.rbegin();  // the largest clog on the link
   }
   return d;
 }

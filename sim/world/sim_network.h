@@ -53,26 +53,41 @@ class SimNetwork {
   ~SimNetwork();
 
   // --- faults (node ids; all take effect at once) ---------------------------
+  // Each cut is one cause on its directed link; the causes are counted, so
+  // faults that overlap on one link compose: ending one (end_partition*)
+  // takes back only its own cause, and the link heals when the last one ends
+  // (as open/close_lost_acks_window). heal() and heal_all() end every cause.
   void partition(NodeId a, NodeId b);           // both directions
   void partition_one_way(NodeId from, NodeId to);
   void isolate(NodeId n);                       // from every other node
-  // Silent partitions (see above); heal() and heal_all() end them too.
+  void end_partition(NodeId a, NodeId b);
+  void end_partition_one_way(NodeId from, NodeId to);
+  // Silent partitions (see above). A link cut by both modes drops.
   void partition_silent(NodeId a, NodeId b, SilentMode mode = SilentMode::hold);
   void partition_silent_one_way(NodeId from, NodeId to, SilentMode mode = SilentMode::hold);
   void isolate_silent(NodeId n, SilentMode mode = SilentMode::hold);
+  void end_partition_silent(NodeId a, NodeId b, SilentMode mode);
+  void end_partition_silent_one_way(NodeId from, NodeId to, SilentMode mode);
   // Lost acks (scenarios' lost-acks nemesis): frames from `from` to `to` are
-  // silently dropped while at least one window is open. Windows are
-  // counted, so two that overlap on one link compose: the link heals (heal())
-  // when the last one ends, not when the first does; heal_all ends them all.
+  // silently dropped while at least one window is open: a silent `drop` cut
+  // of the link while any window is open.
   void open_lost_acks_window(NodeId from, NodeId to);
   void close_lost_acks_window(NodeId from, NodeId to);
-  // Ends every partition (reset-style and silent) between a and b, both ways.
+  // Ends every cause of every partition (reset-style and silent) between a
+  // and b, both ways.
   void heal(NodeId a, NodeId b);
   void heal_all();
   bool blocked(NodeId from, NodeId to) const;
   std::optional<SilentMode> silently_cut(NodeId from, NodeId to) const;
+  // Clogging: frames from `from` to `to` take `extra` longer. add_clog and
+  // remove_clog count causes as the cuts do (the link takes the largest
+  // extra of the clogs on it); clog() sets the link's clog outright,
+  // replacing every cause (0: none).
   void clog(NodeId from, NodeId to, Duration extra);
+  void add_clog(NodeId from, NodeId to, Duration extra);
+  void remove_clog(NodeId from, NodeId to, Duration extra);
   void unclog_all();
+  Duration clogged(NodeId from, NodeId to) const;  // the link's extra delay now
   // The link's own shape, not a fault (heal_all and unclog_all keep it): a
   // WAN link between datacenters, `latency` base plus up to `jitter` per
   // frame, instead of the config's LAN draw.
@@ -104,14 +119,20 @@ class SimNetwork {
   void forget(Conn& c);
   void drop_unaccepted(Conn& c);
   void release_held(bool (*match)(const Conn&, NodeId, NodeId), NodeId a, NodeId b);
+  void healed_one(NodeId a, NodeId b);  // a cause on the pair ended
 
   World& world_;
   NetworkConfig config_;
   Random rng_;
-  std::set<std::pair<NodeId, NodeId>> blocked_;
-  std::map<std::pair<NodeId, NodeId>, SilentMode> silent_;
+  // Active causes per directed link (entries with none are erased).
+  std::map<std::pair<NodeId, NodeId>, int> blocked_;
+  struct SilentCauses {
+    int hold = 0;
+    int drop = 0;
+  };
+  std::map<std::pair<NodeId, NodeId>, SilentCauses> silent_;
   std::map<std::pair<NodeId, NodeId>, int> lost_acks_windows_;  // open windows per link
-  std::map<std::pair<NodeId, NodeId>, Duration> clogged_;
+  std::map<std::pair<NodeId, NodeId>, std::multiset<Duration>> clogged_;
   std::map<std::pair<NodeId, NodeId>, Duration> latency_;
   std::map<std::pair<NodeId, NodeId>, Duration> link_jitter_;  // set_link's links
   std::set<NodeId> refusing_;

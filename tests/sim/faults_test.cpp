@@ -343,3 +343,109 @@ TEST_CASE("a node paused for good makes a stuck report that says so", "[sim][fau
   REQUIRE(r.reason == StopReason::stuck);
   REQUIRE_THAT(r.report, Catch::Contains("(paused)"));
 }
+
+namespace {
+
+// The network's fault causes against a model: each open fault window is one
+// cause on the links it cuts or clogs; a link is cut while any cause is, and
+// ending one window takes back only its own causes.
+enum class Kind { reset, reset_one_way, hold, drop, hold_one_way, lost_acks, clog };
+
+struct Window {
+  Kind kind;
+  NodeId a, b;
+  Duration extra{0};
+};
+
+// Which directed links a window's causes sit on.
+std::vector<std::pair<NodeId, NodeId>> links_of(const Window& w) {
+  const bool both = w.kind == Kind::reset || w.kind == Kind::hold || w.kind == Kind::drop;
+  if (both) return {{w.a, w.b}, {w.b, w.a}};
+  return {{w.a, w.b}};
+}
+
+void open(SimNetwork& n, const Window& w) {
+  switch (w.kind) {
+    case Kind::reset: n.partition(w.a, w.b); break;
+    case Kind::reset_one_way: n.partition_one_way(w.a, w.b); break;
+    case Kind::hold: n.partition_silent(w.a, w.b, SilentMode::hold); break;
+    case Kind::drop: n.partition_silent(w.a, w.b, SilentMode::drop); break;
+    case Kind::hold_one_way: n.partition_silent_one_way(w.a, w.b, SilentMode::hold); break;
+    case Kind::lost_acks: n.open_lost_acks_window(w.a, w.b); break;
+    case Kind::clog: n.add_clog(w.a, w.b, w.extra); break;
+  }
+}
+
+void close(SimNetwork& n, const Window& w) {
+  switch (w.kind) {
+    case Kind::reset: n.end_partition(w.a, w.b); break;
+    case Kind::reset_one_way: n.end_partition_one_way(w.a, w.b); break;
+    case Kind::hold: n.end_partition_silent(w.a, w.b, SilentMode::hold); break;
+    case Kind::drop: n.end_partition_silent(w.a, w.b, SilentMode::drop); break;
+    case Kind::hold_one_way: n.end_partition_silent_one_way(w.a, w.b, SilentMode::hold); break;
+    case Kind::lost_acks: n.close_lost_acks_window(w.a, w.b); break;
+    case Kind::clog: n.remove_clog(w.a, w.b, w.extra); break;
+  }
+}
+
+// What the open windows say about one directed link.
+struct LinkModel {
+  bool blocked = false;
+  std::optional<SilentMode> silent;
+  Duration clog{0};
+};
+
+LinkModel model_of(const std::vector<Window>& open_windows, NodeId from, NodeId to) {
+  LinkModel m;
+  for (const Window& w : open_windows)
+    for (const auto& [f, t] : links_of(w)) {
+      if (f != from || t != to) continue;
+      switch (w.kind) {
+        case Kind::reset: case Kind::reset_one_way: m.blocked = true; break;
+        case Kind::hold: case Kind::hold_one_way:
+          if (!m.silent) m.silent = SilentMode::hold;
+          break;
+        case Kind::drop: case Kind::lost_acks: m.silent = SilentMode::drop; break;
+        case Kind::clog: m.clog = std::max(m.clog, w.extra); break;
+      }
+    }
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("overlapping fault windows on one link compose: ending one leaves the others' cuts and clogs",
+          "[sim][net][faults]") {
+  rc::prop("random open/close sequences agree with a model of counted causes", [] {
+    World w(quiet_config(*rc::gen::inRange<std::uint64_t>(1, 1000)));
+    for (const char* name : {"a", "b", "c"}) w.add_node(name, [](Runtime&) {});
+    SimNetwork& net = w.network();
+    std::vector<Window> opened;
+    const int steps = *rc::gen::inRange(1, 60);
+    for (int i = 0; i < steps; ++i) {
+      const int op = *rc::gen::inRange(0, 10);
+      if (op < 6 || opened.empty()) {
+        Window win{static_cast<Kind>(*rc::gen::inRange(0, 7)), static_cast<NodeId>(*rc::gen::inRange(0, 3)), 0};
+        win.b = static_cast<NodeId>((win.a + *rc::gen::inRange(1, 3)) % 3);
+        win.extra = std::chrono::milliseconds(*rc::gen::inRange(1, 4) * 100);
+        open(net, win);
+        opened.push_back(win);
+      } else if (op < 9) {
+        const auto at = static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, opened.size()));
+        close(net, opened[at]);
+        opened.erase(opened.begin() + static_cast<std::ptrdiff_t>(at));
+      } else {
+        net.heal_all();  // ends every cut (the runner's heal); clogs stay
+        std::erase_if(opened, [](const Window& x) { return x.kind != Kind::clog; });
+      }
+      for (NodeId from = 0; from < 3; ++from)
+        for (NodeId to = 0; to < 3; ++to) {
+          if (from == to) continue;
+          const LinkModel m = model_of(opened, from, to);
+          RC_ASSERT(net.blocked(from, to) == m.blocked);
+          RC_ASSERT(net.silently_cut(from, to) == m.silent);
+          RC_ASSERT(net.clogged(from, to) == m.clog);
+        }
+    }
+  });
+}

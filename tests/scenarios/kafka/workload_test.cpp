@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "invariants/history.h"
+#include "scenarios/kafka/client_json.h"
+#include "scenarios/kafka/workload.h"
 #include "scenarios/scenario.h"
 
 using namespace samsa::scenarios;
@@ -283,6 +285,70 @@ TEST_CASE("--set on a Kafka key reaches the producers, the brokers and the consu
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().where == "--set acks");
   CHECK_THAT(bad.error().message, Catch::Contains("producer config"));
+}
+
+// Kafka Connect's and MirrorMaker 2's `producer.`/`consumer.` override
+// prefixes: request.timeout.ms means the producers' and the consumers' alike;
+// producer.request.timeout.ms means the producers' only.
+TEST_CASE("a component's prefixed config key reaches only that component", "[scenarios][kafka][spec]") {
+  auto s = load_scenario("groups/at-least-once", {{"producer.request.timeout.ms", "1500"},
+                                                  {"consumer.max.poll.records", "7"},
+                                                  {"broker.min.insync.replicas", "1"}});
+  REQUIRE(s.ok());
+  const auto& config = s->spec.config;
+  using samsa::scenarios::kafka::properties;
+  CHECK(properties(config, samsa::scenarios::kafka::producer_config_keys(), "producer").at("request.timeout.ms") == "1500");
+  CHECK(properties(config, samsa::scenarios::kafka::consumer_config_keys(), "consumer").at("request.timeout.ms") == "3000");
+  CHECK(properties(config, samsa::scenarios::kafka::consumer_config_keys(), "consumer").at("max.poll.records") == "7");
+  // The unprefixed key keeps its meaning: every component that reads it.
+  auto plain = load_scenario("groups/at-least-once", {{"request.timeout.ms", "1500"}});
+  REQUIRE(plain.ok());
+  CHECK(properties(plain->spec.config, samsa::scenarios::kafka::consumer_config_keys(), "consumer").at("request.timeout.ms") == "1500");
+  // What the configuration promises reads the component's own value.
+  CHECK(samsa::scenarios::kafka::flat_config(s->spec).at("min.insync.replicas") == 1);
+  // A broker key named producer.* stays the broker's.
+  auto pid = load_scenario("broker/acks-all", {{"producer.id.expiration.ms", "60000"}});
+  REQUIRE(pid.ok());
+  CHECK(samsa::scenarios::kafka::flat_config(pid->spec).at("producer.id.expiration.ms") == 60000);
+  // The run: producer.acks=0 leaves no send ok, as acks=0 does.
+  const auto acks0 = run("producer/idempotent-lost-acks", 1, {{"producer.acks", "0"}, {"producer.enable.idempotence", "false"}});
+  INFO(first_violation(acks0));
+  CHECK(acks0.details["ok"].get<int>() == 0);
+  CHECK(acks0.details["acks"] == "0");
+}
+
+TEST_CASE("a prefixed config key the component does not read is a config error naming it", "[scenarios][kafka][spec]") {
+  const auto unknown = load_scenario("broker/acks-all", {{"consumer.acks", "1"}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().where == "--set consumer.acks");
+  CHECK_THAT(unknown.error().message, Catch::Contains("unknown consumer config key 'consumer.acks'"));
+  const auto bad = load_scenario("broker/acks-all", {{"producer.acks", "most"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().where == "--set producer.acks");
+  CHECK_THAT(bad.error().message, Catch::Contains("producer config") && Catch::Contains("producer.acks"));
+  // In a file: file:line:col of the key as written.
+  const std::string text = R"([cluster]
+brokers = 3
+[[topics]]
+name = "t"
+replication_factor = 3
+[workload]
+name = "kafka"
+consumers = 1
+[config]
+producer.request.timeout.ms = 1500
+"consumer.max.poll.records" = 0
+)";
+  auto value = parse_scenario(text, "t.toml", "t");
+  REQUIRE_FALSE(value.ok());
+  CHECK(value.error().where == "t.toml:11:31");
+  CHECK_THAT(value.error().message, Catch::Contains("consumer.max.poll.records") && Catch::Contains("consumer config"));
+  auto typo = text;
+  typo.replace(typo.find("request.timeout"), 15, "request.timeuot");
+  auto key = parse_scenario(typo, "t.toml", "t");
+  REQUIRE_FALSE(key.ok());
+  CHECK(key.error().where == "t.toml:10:31");
+  CHECK_THAT(key.error().message, Catch::Contains("unknown producer config key 'producer.request.timeuot.ms'"));
 }
 
 TEST_CASE("a saved schedule naming the leader replays: the runner resolves it when the fault applies",
