@@ -195,7 +195,6 @@ void ReplicaFetcher::fetch_round() {
       std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
   if (!resp) return;
   const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
-  bool appended = false;
   for (const auto& t : resp->responses) {
     for (const auto& pd : t.partitions) {
       const TopicPartition tp{t.topic, pd.partition_index};
@@ -238,13 +237,12 @@ void ReplicaFetcher::fetch_round() {
             else it->second.retry_at = rt_.now() + backoff;
             continue;
           }
-          appended = true;
+          rm_.notify_partition(*p);
         }
       }
       p->update_follower_high_watermark(pd.high_watermark);
     }
   }
-  if (appended) rm_.notify_changed();
 }
 
 // --- FetcherManager ----------------------------------------------------------------------------

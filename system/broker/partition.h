@@ -297,6 +297,18 @@ class Partition {
   Result<void, log::LogErrc> checkpoint_high_watermark();
   Result<void, log::LogErrc> save_producer_snapshot();
 
+  // --- the purgatories' watchers (ReplicaManager) ---------------------------------------------
+  // The parked Produce and Fetch requests that wait on this partition, in
+  // the order they began to watch it (DelayedOperationPurgatory's watchers
+  // under this partition's TopicPartitionOperationKey).
+  void watch(sim::Event& e) { watchers_.push_back(&e); }
+  void unwatch(sim::Event& e) { std::erase(watchers_, &e); }
+  // Sets every watcher's event: the partition's log end, high watermark or
+  // role changed (tryCompleteDelayedFetch / tryCompleteDelayedProduce).
+  void notify_watchers() {
+    for (sim::Event* e : watchers_) e->set();
+  }
+
  private:
   ErrorCode validate(ByteView records, std::vector<protocol::BatchHeader>& headers) const;
 
@@ -312,6 +324,7 @@ class Partition {
   bool needs_truncation_ = false;
   ProducerStateManager producers_;
   txn::PartitionTxns txns_;
+  std::vector<sim::Event*> watchers_;
 };
 
 // Holds a partition's mutex for a scope.

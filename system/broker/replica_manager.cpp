@@ -45,6 +45,42 @@ bool MetadataCache::has_topic(const std::string& topic) const {
   return it != partitions_.end() && it->first.topic == topic;
 }
 
+// --- the purgatories' watches ---------------------------------------------------------------------
+
+// One parked request (a DelayedProduce or DelayedFetch watched under the
+// keys of the partitions it waits on): its event is set when one of them
+// changes, or by notify_changed. It unlinks itself when the request is
+// answered, and when a crash or a cancellation unwinds its fiber.
+class ReplicaManager::Watch {
+ public:
+  explicit Watch(ReplicaManager& rm) : rm_(rm), event_(rm.rt_.parker()) { rm_.parked_.push_back(&event_); }
+  ~Watch() {
+    for (const auto& p : watched_) p->unwatch(event_);
+    std::erase(rm_.parked_, &event_);
+  }
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+  void add(const std::shared_ptr<Partition>& p) {
+    if (std::find(watched_.begin(), watched_.end(), p) != watched_.end()) return;
+    p->watch(event_);
+    watched_.push_back(p);
+  }
+  // Forgets the changes seen so far: the caller looks at its partitions now.
+  void reset() { event_.reset(); }
+  // Parks until a change since reset() or the deadline; whether one came.
+  bool wait(const char* what, sim::MonoTime deadline) { return event_.wait(deadline, what); }
+
+ private:
+  ReplicaManager& rm_;
+  sim::Event event_;
+  std::vector<std::shared_ptr<Partition>> watched_;
+};
+
+void ReplicaManager::notify_changed() {
+  for (sim::Event* e : parked_) e->set();
+}
+
 // --- ReplicaManager -----------------------------------------------------------------------------
 
 ReplicaManager::ReplicaManager(sim::Runtime& rt, const BrokerConfig& config)
@@ -52,7 +88,6 @@ ReplicaManager::ReplicaManager(sim::Runtime& rt, const BrokerConfig& config)
       config_(config),
       self_(config.broker_id),
       fence_(config.legacy),
-      changed_(rt.parker()),
       fetchers_(std::make_unique<FetcherManager>(rt, *this)) {}
 
 ReplicaManager::~ReplicaManager() = default;
@@ -63,8 +98,23 @@ void ReplicaManager::set_coordinator(coord::Client* c, BrokerEpoch epoch) {
 }
 
 std::shared_ptr<Partition> ReplicaManager::partition(const TopicPartition& tp) const {
-  auto it = partitions_.find(tp);
-  return it == partitions_.end() ? nullptr : it->second;
+  auto t = by_topic_.find(tp.topic);
+  if (t == by_topic_.end()) return nullptr;
+  auto it = t->second.find(tp.partition.value());
+  return it == t->second.end() ? nullptr : it->second;
+}
+
+void ReplicaManager::host(const TopicPartition& tp, std::shared_ptr<Partition> p) {
+  by_topic_[tp.topic][tp.partition.value()] = p;
+  partitions_[tp] = std::move(p);
+}
+
+void ReplicaManager::unhost(const TopicPartition& tp) {
+  partitions_.erase(tp);
+  auto t = by_topic_.find(tp.topic);
+  if (t == by_topic_.end()) return;
+  t->second.erase(tp.partition.value());
+  if (t->second.empty()) by_topic_.erase(t);
 }
 
 std::vector<TopicPartition> ReplicaManager::hosted() const {
@@ -138,7 +188,7 @@ std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp,
   }
   // Another fiber may have opened it while this one parked.
   if (auto q = partition(tp)) return q;
-  partitions_[tp] = p;
+  host(tp, p);
   return p;
 }
 
@@ -231,7 +281,7 @@ ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest&
         (void)p->checkpoint_high_watermark();
         if (s.delete_partition) {
           (void)p->truncate_fully_and_start_at(Offset(0));
-          partitions_.erase(s.tp);
+          unhost(s.tp);
           delete_partition_dir(p->log().dir());
         }
       }
@@ -295,16 +345,15 @@ bool ReplicaManager::write_isr(Partition& p, std::vector<BrokerId> isr) {
   return true;
 }
 
-void ReplicaManager::maybe_expand_isr(Partition& p, BrokerId follower) {
+bool ReplicaManager::maybe_expand_isr(Partition& p, BrokerId follower) {
   const LeaderState* ls = p.leader_state();
   if (ls == nullptr || !ls->can_join_isr(follower, config_.legacy.isr_expand_below_epoch_start))
-    return;
+    return false;
   std::vector<BrokerId> isr = ls->isr();
   isr.push_back(follower);
-  if (write_isr(p, std::move(isr))) {
-    ++stats_.isr_expansions;
-    p.maybe_increment_high_watermark();
-  }
+  if (!write_isr(p, std::move(isr))) return false;
+  ++stats_.isr_expansions;
+  return p.maybe_increment_high_watermark();
 }
 
 void ReplicaManager::maybe_shrink_isr(Partition& p) {
@@ -376,7 +425,10 @@ void ReplicaManager::run_checkpoints() {
 
 ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch,
                                         Offset last_offset, sim::MonoTime deadline) {
+  Watch watch(*this);
+  watch.add(p);
   for (;;) {
+    watch.reset();
     // Partition.checkEnoughReplicasReachOffset.
     if (!p->is_leader() || p->leader_epoch() != epoch) return ErrorCode::not_leader_or_follower;
     if (p->high_watermark() > last_offset) {
@@ -385,8 +437,7 @@ ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, Lea
                  ? ErrorCode::not_enough_replicas_after_append
                  : ErrorCode::none;
     }
-    if (changed_.wait("produce.purgatory", deadline) == sim::Wake::timed_out &&
-        rt_.now() >= deadline) {
+    if (!watch.wait("produce.purgatory", deadline) && rt_.now() >= deadline) {
       if (p->is_leader() && p->leader_epoch() == epoch && p->high_watermark() > last_offset) continue;
       ++stats_.produce_timeouts;
       return ErrorCode::request_timed_out;
@@ -458,7 +509,7 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
       pr.log_start_offset = a.log_start_offset;
       if (a.error != ErrorCode::none) continue;
       pr.base_offset = a.base_offset;
-      notify_changed();
+      notify_partition(*p);
       if (req.acks == -1)
         pending.push_back({resp.responses.size() - 1, tr.partition_responses.size() - 1, p,
                            p->leader_epoch(), a.last_offset});
@@ -495,7 +546,9 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
   const std::uint64_t max_bytes = static_cast<std::uint64_t>(std::max(0, req.max_bytes));
   const bool hard_max_bytes = version <= 2;
   bool followers_recorded = false;
+  Watch watch(*this);
   for (;;) {
+    watch.reset();
     FetchResponse resp;
     std::uint64_t bytes = 0, limit = max_bytes;
     bool any_error = false, min_one = !hard_max_bytes;
@@ -514,6 +567,7 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
           any_error = true;
           continue;
         }
+        watch.add(p);
         PartitionLock lock(*p);
         if (!config_.legacy.no_fetch_leader_epoch) {
           pd.error_code = check_current_leader_epoch(fp.current_leader_epoch, p->leader_epoch());
@@ -523,8 +577,8 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
           }
         }
         if (from_follower && !followers_recorded) {
-          if (p->record_follower_fetch(replica, fp.fetch_offset, now_ms())) notify_changed();
-          maybe_expand_isr(*p, replica);
+          if (p->record_follower_fetch(replica, fp.fetch_offset, now_ms())) notify_partition(*p);
+          if (maybe_expand_isr(*p, replica)) notify_partition(*p);
         }
         const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
         // isolation_level 1 = READ_COMMITTED (KIP-98); followers read to the log end.
@@ -556,7 +610,7 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
     if (bytes >= static_cast<std::uint64_t>(std::max(1, req.min_bytes)) || any_error ||
         rt_.now() >= deadline)
       return resp;
-    (void)changed_.wait("fetch.purgatory", deadline);
+    (void)watch.wait("fetch.purgatory", deadline);
   }
 }
 
@@ -668,7 +722,7 @@ ErrorCode ReplicaManager::append_and_wait(const TopicPartition& tp, sim::Duratio
     a = append(*p);
   }
   if (a.error != ErrorCode::none) return a.error;
-  notify_changed();
+  notify_partition(*p);
   return wait_for_acks(p, leader_epoch, a.last_offset, rt_.deadline_after(timeout));
 }
 

@@ -20,8 +20,9 @@
 //
 // A connection's requests are handled one at a time by its fiber (as
 // Kafka's socket server mutes a channel while a request is in flight), so the
-// purgatories are fibers parked on a wait queue, woken when a partition
-// changes.
+// purgatories are fibers parked on an event that watches the partitions they
+// wait on (DelayedOperationPurgatory keys its watchers by partition), set
+// when one of those changes; control requests set every parked request's.
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,8 +136,10 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // --- for the fetchers and the background fibers --------------------------------------------------
   std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
   std::vector<TopicPartition> hosted() const;
-  // Wakes every parked request: a partition changed.
-  void notify_changed() { changed_.notify_all(); }
+  // Wakes every parked request (leadership, metadata or the ISR changed).
+  void notify_changed();
+  // Wakes the requests parked on `p` (its log end or high watermark moved).
+  void notify_partition(Partition& p) { p.notify_watchers(); }
   // Fibers: the ISR expiration check, HW checkpoints and the flush schedule.
   void run_isr_expiration();
   void run_checkpoints();
@@ -158,7 +161,8 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
                                       const std::map<BrokerId, BrokerEndpoint>& leaders);
   // Writes the ISR with compare-and-set (Partition.updateIsr in Kafka 2.x).
   bool write_isr(Partition& p, std::vector<BrokerId> isr);
-  void maybe_expand_isr(Partition& p, BrokerId follower);
+  // Whether the high watermark moved.
+  bool maybe_expand_isr(Partition& p, BrokerId follower);
   void maybe_shrink_isr(Partition& p);
   // KIP-890 part 1 before a transactional produce opens a transaction on
   // `p`: the coordinator's verdict, Kafka 3.6's mapping (the coordinator's
@@ -179,7 +183,14 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   MetadataCache metadata_;
   coord::Client* coordinator_ = nullptr;
   std::map<TopicPartition, std::shared_ptr<Partition>> partitions_;
-  sim::WaitQueue changed_;
+  // The same partitions by topic, then index: every Produce and Fetch looks
+  // its partitions up, and comparing whole TopicPartitions (topic strings)
+  // all the way down partitions_ was a tenth of a Fetch's cost.
+  std::map<std::string, std::map<std::int32_t, std::shared_ptr<Partition>>, std::less<>> by_topic_;
+  void host(const TopicPartition& tp, std::shared_ptr<Partition> p);
+  void unhost(const TopicPartition& tp);
+  class Watch;
+  std::vector<sim::Event*> parked_;  // every parked request's event, in the order they parked
   std::unique_ptr<FetcherManager> fetchers_;
   ReplicaManagerStats stats_;
   std::set<TopicPartition> isr_changes_;  // written, not yet announced
