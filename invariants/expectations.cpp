@@ -239,6 +239,24 @@ void producer_rules(const json& c, const Faults& f, Builder& b) {
     b.allow(k_loss,
             "power loss with the default flush policy: acked records wait in the page cache "
             "(log.flush.interval.messages != 1), and replicas losing power together lose them");
+  // A leader that lost its unflushed tail can be reinstated in the same
+  // leader epoch: a controller that fails over before it saw the bounce
+  // (KafkaController.onControllerFailover reads the leader from ZooKeeper and
+  // cannot know the broker epoch it had) sends LeaderAndIsr without a bump,
+  // the leader appends new records at the lost offsets under the old epoch,
+  // and OffsetsForLeaderEpoch (KIP-101) cannot tell the followers' copies
+  // from them. Kafka does not fence this (KIP-966's unclean-shutdown
+  // recovery is about it). The producer state goes with the log, so
+  // idempotence cannot refuse a retry of a record already read either.
+  if (f.correlated_loss && flush != 1) {
+    b.allow({"replica-divergence"},
+            "power loss with the default flush policy: a leader that lost its unflushed tail can be reinstated in "
+            "the same leader epoch by a controller failover, and new records at the lost offsets differ from the "
+            "followers' copies, which epoch truncation (KIP-101) cannot see");
+    b.allow({"duplicate"},
+            "power loss with the default flush policy: the producer state is lost with the log's tail, so a record "
+            "read before the loss and retried after it is written again");
+  }
   // A group's generation and committed offsets live in __consumer_offsets
   // (GroupMetadataManager), written acks=all but as durable as any topic
   // under this configuration: what loses acked records loses group state too.

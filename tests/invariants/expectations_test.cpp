@@ -178,3 +178,27 @@ TEST_CASE("expectations: page-cache loss needs as many replicas down at once as 
   CHECK_FALSE(expectations_for(with_faults(base, {json{{"name", "power-loss-all"}, {"targets", {"brokers"}}}}))
                   .allows("lost-write"));
 }
+
+TEST_CASE("expectations: a power loss with the default flush policy allows divergence and duplicates",
+          "[invariants][expectations]") {
+  // swarm/kafka seed 102: RF=3, min.insync.replicas=1, crashes with disk=random.
+  // The leader b3 lost its tail to a crash, the controller crashed before b3's
+  // session expired, and the next controller reinstated b3 in leader epoch 0:
+  // its new records at the lost offsets differ from b1's below the HW.
+  const json crash = {{"name", "crash"}, {"targets", {"brokers", "leader"}}, {"disk", "random"}};
+  const json base = {{"acks", "all"}, {"min.insync.replicas", 1}, {"replication.factor", 3}};
+  const auto e = expectations_for(with_faults(base, {crash}));
+  CHECK(e.allows("replica-divergence"));
+  CHECK(e.allowed.at("replica-divergence").find("same leader epoch") != std::string::npos);
+  CHECK(e.allows("duplicate"));  // swarm/kafka seed 52: idempotent, RF=1, power-loss-all
+  json flushed = base;
+  flushed["log.flush.interval.messages"] = 1;
+  CHECK_FALSE(expectations_for(with_faults(flushed, {crash})).allows("replica-divergence"));
+  CHECK_FALSE(expectations_for(with_faults(flushed, {crash})).allows("duplicate"));
+  // Crashes that keep the page cache, or one replica at a time under
+  // min.insync.replicas=2, keep both promises.
+  CHECK_FALSE(expectations_for(with_faults(base, {json{{"name", "crash"}, {"disk", "keep_all"}}}))
+                  .allows("replica-divergence"));
+  json one_at_a_time = {{"min.insync.replicas", 2}, {"max_faulted_nodes", 1}};
+  CHECK_FALSE(expectations_for(with_faults(one_at_a_time, {crash})).allows("replica-divergence"));
+}
