@@ -124,7 +124,7 @@ TEST_CASE("expectations: every checker is either must-hold or its anomaly is all
 }
 
 TEST_CASE("expectations: judge splits violations into failing and demonstrated", "[invariants][expectations]") {
-  const auto e = expectations_for(with_faults({{"acks", "1"}}, {"crash"}));
+  const auto e = expectations_for(with_faults({{"acks", "1"}}, {json{{"name", "crash"}, {"disk", "keep_all"}}}));
   const auto j = judge({Violation::safety("lost-write", "x", {1}), Violation::safety("replica-divergence", "y", {2}),
                         Violation::liveness("unseen", "z", {3})},
                        e);
