@@ -133,19 +133,31 @@ bool take_back(int& count) {
   return true;
 }
 
+// One cut cause of a link ended; the link's entry goes with its last cause.
+template <class Map, class Key>
+void end_cut(Map& blocked, const Key& link) {
+  const auto it = blocked.find(link);
+  if (it != blocked.end() && take_back(it->second) && it->second == 0) blocked.erase(it);
+}
+
+template <class Map, class Key>
+void end_silent_cut(Map& silent, const Key& link, SilentMode mode) {
+  const auto it = silent.find(link);
+  if (it == silent.end()) return;
+  (void)take_back(mode == SilentMode::hold ? it->second.hold : it->second.drop);
+  if (it->second.hold == 0 && it->second.drop == 0) silent.erase(it);
+}
+
 }  // namespace
 
 void SimNetwork::end_partition(NodeId a, NodeId b) {
-  for (auto link : {std::make_pair(a, b), std::make_pair(b, a)}) {
-    const auto it = blocked_.find(link);
-    if (it != blocked_.end() && take_back(it->second) && it->second == 0) blocked_.erase(it);
-  }
+  end_cut(blocked_, std::make_pair(a, b));
+  end_cut(blocked_, std::make_pair(b, a));
   healed_one(a, b);
 }
 
 void SimNetwork::end_partition_one_way(NodeId from, NodeId to) {
-  const auto it = blocked_.find({from, to});
-  if (it != blocked_.end() && take_back(it->second) && it->second == 0) blocked_.erase(it);
+  end_cut(blocked_, std::make_pair(from, to));
   healed_one(from, to);
 }
 
@@ -167,21 +179,13 @@ void SimNetwork::isolate_silent(NodeId n, SilentMode mode) {
 }
 
 void SimNetwork::end_partition_silent(NodeId a, NodeId b, SilentMode mode) {
-  for (auto link : {std::make_pair(a, b), std::make_pair(b, a)}) {
-    const auto it = silent_.find(link);
-    if (it == silent_.end()) continue;
-    (void)take_back(mode == SilentMode::hold ? it->second.hold : it->second.drop);
-    if (it->second.hold == 0 && it->second.drop == 0) silent_.erase(it);
-  }
+  end_silent_cut(silent_, std::make_pair(a, b), mode);
+  end_silent_cut(silent_, std::make_pair(b, a), mode);
   healed_one(a, b);
 }
 
 void SimNetwork::end_partition_silent_one_way(NodeId from, NodeId to, SilentMode mode) {
-  const auto it = silent_.find({from, to});
-  if (it != silent_.end()) {
-    (void)take_back(mode == SilentMode::hold ? it->second.hold : it->second.drop);
-    if (it->second.hold == 0 && it->second.drop == 0) silent_.erase(it);
-  }
+  end_silent_cut(silent_, std::make_pair(from, to), mode);
   healed_one(from, to);
 }
 
