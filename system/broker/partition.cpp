@@ -217,6 +217,7 @@ Result<void, log::LogErrc> Partition::load() {
 
 Result<void, log::LogErrc> Partition::make_leader(const Leadership& l, std::int64_t now_ms) {
   if (leader_) high_watermark_ = leader_->high_watermark();
+  else leading_since_ = l.leader_epoch;
   leadership_ = l;
   // Partition.makeLeader: the new epoch starts at the log end offset.
   if (auto r = log_->assign_leader_epoch(l.leader_epoch.value()); !r) return r;

@@ -234,6 +234,11 @@ class Partition {
   bool is_leader() const { return leader_.has_value(); }
   const Leadership& leadership() const { return leadership_; }
   LeaderEpoch leader_epoch() const { return leadership_.leader_epoch; }
+  // The leader epoch in which this replica last became leader from not
+  // leading (Partition.makeLeader's isNewLeader). A LeaderAndIsr that bumps
+  // the epoch with the same leader (an ISR change by the controller) keeps
+  // it: the log was never truncated in between.
+  LeaderEpoch leading_since() const { return leading_since_; }
   Offset high_watermark() const { return leader_ ? leader_->high_watermark() : high_watermark_; }
   Offset log_end_offset() const { return Offset(log_->log_end_offset()); }
   Offset log_start_offset() const { return Offset(log_->log_start_offset()); }
@@ -320,6 +325,7 @@ class Partition {
   FiberMutex mutex_;
   Leadership leadership_;
   std::optional<LeaderState> leader_;
+  LeaderEpoch leading_since_ = LeaderEpoch::none();
   Offset high_watermark_{0};  // a follower's (and a new leader's starting point)
   bool needs_truncation_ = false;
   ProducerStateManager producers_;

@@ -423,14 +423,30 @@ void ReplicaManager::run_checkpoints() {
 
 // --- Produce ----------------------------------------------------------------------------------------
 
+namespace {
+
+// Whether `p` has led without a break since `appended_in` (the epoch of an append).
+bool still_leading(const Partition& p, LeaderEpoch appended_in) {
+  return p.is_leader() && p.leading_since() <= appended_in;
+}
+
+}  // namespace
+
 ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, LeaderEpoch epoch,
                                         Offset last_offset, sim::MonoTime deadline) {
   Watch watch(*this);
   watch.add(p);
   for (;;) {
     watch.reset();
-    // Partition.checkEnoughReplicasReachOffset.
-    if (!p->is_leader() || p->leader_epoch() != epoch) return ErrorCode::not_leader_or_follower;
+    // Partition.checkEnoughReplicasReachOffset: answered while this broker
+    // leads. Kafka asks only that; samsa also asks that it has led without a
+    // break since the append (a leader that became follower may have cut the
+    // record and led again). An epoch bump by the controller with the same
+    // leader (OfflineReplica's ISR shrink) keeps the wait: failing it would
+    // answer an earlier batch NOT_LEADER_OR_FOLLOWER while a later one of the
+    // same producer succeeds, which idempotent clients read as acknowledged
+    // without an offset (librdkafka).
+    if (!still_leading(*p, epoch)) return ErrorCode::not_leader_or_follower;
     if (p->high_watermark() > last_offset) {
       const auto isr = p->leader_state()->isr().size();
       return static_cast<std::int32_t>(isr) < p->options().min_insync_replicas
@@ -438,7 +454,7 @@ ErrorCode ReplicaManager::wait_for_acks(const std::shared_ptr<Partition>& p, Lea
                  : ErrorCode::none;
     }
     if (!watch.wait("produce.purgatory", deadline) && rt_.now() >= deadline) {
-      if (p->is_leader() && p->leader_epoch() == epoch && p->high_watermark() > last_offset) continue;
+      if (still_leading(*p, epoch) && p->high_watermark() > last_offset) continue;
       ++stats_.produce_timeouts;
       return ErrorCode::request_timed_out;
     }

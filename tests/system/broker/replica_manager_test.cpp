@@ -376,3 +376,69 @@ TEST_CASE("a LeaderAndIsr naming an unavailable leader leaves the replica's stat
   CHECK(epochs.at(1) == 2);
   CHECK(epochs.at(2) == 2);
 }
+
+TEST_CASE("an acks=all produce waiting in the purgatory survives a LeaderAndIsr that bumps the epoch "
+          "with the same leader (OfflineReplica's ISR shrink), and fails once the broker stopped leading",
+          "[broker][replica_manager]") {
+  for (bool lose_leadership : {false, true}) {
+    INFO("lose leadership " << lose_leadership);
+    sim::World world(samsa::testing::quiet_config(8));
+    std::optional<protocol::ProduceResponse> answer;
+    const auto n = world.add_node("n", [&](sim::Runtime& rt) {
+      auto cfg = broker::make_broker_config({{"broker.id", "1"}, {"log.dir", "data"}});
+      REQUIRE(cfg.ok());
+      auto rm = std::make_shared<broker::ReplicaManager>(rt, *cfg);
+      rm->fence().set_broker_epoch(protocol::BrokerEpoch(100));
+      auto lai = [&](int leader, int epoch, std::vector<protocol::BrokerId> isr) {
+        broker::ControlPartitionState s;
+        s.tp = {"t", protocol::PartitionId(0)};
+        s.controller_epoch = protocol::ControllerEpoch(1);
+        s.leader = protocol::BrokerId(leader);
+        s.leader_epoch = protocol::LeaderEpoch(epoch);
+        s.isr = std::move(isr);
+        s.replicas = {protocol::BrokerId(1), protocol::BrokerId(2)};
+        s.is_new = epoch == 3;
+        broker::LeaderAndIsrCommand c;
+        c.partitions.push_back(s);
+        if (leader == 2) c.live_leaders.push_back({protocol::BrokerId(2), {"b2", 9092}, protocol::BrokerEpoch(7)});
+        broker::ControlRequest r;
+        r.controller_id = protocol::BrokerId(1);
+        r.controller_epoch = protocol::ControllerEpoch(1);
+        r.broker_epoch = protocol::BrokerEpoch(100);
+        r.body = std::move(c);
+        const auto made = rm->leader_and_isr(r);
+        REQUIRE(made.error == ErrorCode::none);
+      };
+      lai(1, 3, {protocol::BrokerId(1), protocol::BrokerId(2)});
+      // Broker 2 never fetches: the write waits for it.
+      rt.spawn("producer", [&] {
+        protocol::ProduceRequest req;
+        req.acks = -1;
+        req.timeout_ms = 10000;
+        auto& t = req.topic_data.emplace_back();
+        t.name = "t";
+        t.partition_data.emplace_back().records = protocol::Records(make_batch({"x"}, rt.wall_ms()));
+        answer = rm->produce(req, 7);
+      });
+      rt.sleep(std::chrono::milliseconds(500));
+      REQUIRE_FALSE(answer);  // parked
+      if (lose_leadership) {
+        lai(2, 4, {protocol::BrokerId(2)});  // follows broker 2 (never heard from) ...
+        lai(1, 5, {protocol::BrokerId(1)});  // ... and leads again: the record may have been cut meanwhile
+      } else {
+        lai(1, 4, {protocol::BrokerId(1)});  // the controller took dead broker 2 out of the ISR
+      }
+      rt.sleep(std::chrono::milliseconds(500));
+    });
+    world.start(n);
+    (void)world.run(world.now() + std::chrono::seconds(20));
+    REQUIRE(answer);
+    const auto& pr = answer->responses.at(0).partition_responses.at(0);
+    if (lose_leadership) {
+      CHECK(pr.error_code == ErrorCode::not_leader_or_follower);
+    } else {
+      CHECK(pr.error_code == ErrorCode::none);
+      CHECK(pr.base_offset == Offset(0));
+    }
+  }
+}
