@@ -284,8 +284,15 @@ void Controller::on_controller_failover() {
   std::vector<std::pair<TopicPartition, BrokerId>> online, offline;
   for (const auto& [tp, info] : ctx_.partitions)
     for (auto b : info.replicas) (ctx_.is_replica_online(b, true) ? online : offline).emplace_back(tp, b);
-  for (const auto& [tp, b] : offline) ctx_.replica_states[{tp, b}] = ReplicaState::offline;
   replicas_online(online);
+  // Offline replicas go through OfflineReplica as in Kafka's startup: out of
+  // the ISR (the leader too), and every live broker's cache learns the
+  // partition. Without it a broker whose cache was lost (a power loss while
+  // there was no controller) never hears of a partition with all replicas
+  // down, lists a smaller topic in Metadata, and clients hash keys to other
+  // partitions (swarm/kafka seed 163: per-key-order, RF=1, power-loss-all).
+  replicas_offline(offline);
+  if (resign_) return;
   // PartitionStateMachine.startup (initializePartitionState sets states as found).
   for (auto& [tp, info] : ctx_.partitions) {
     if (!info.leadership) info.state = PartitionState::new_partition;
@@ -707,9 +714,15 @@ void Controller::on_broker_startup(const std::vector<BrokerId>& brokers) {
   for (auto b : ctx_.live_or_shutting_down_ids())
     if (!fresh.count(b)) existing.insert(b);
   batch_.add_update_metadata_brokers(existing);
+  // Every partition with leadership info, its leader online or not
+  // (ControllerContext.partitionsWithLeaders): a new broker's cache must list
+  // all of a topic's partitions, or clients that ask it see a smaller topic
+  // and hash keys to other partitions (swarm/kafka seed 163's per-key-order
+  // after power-loss-all with RF=1). An offline leader is answered as
+  // LEADER_NOT_AVAILABLE.
   std::vector<TopicPartition> with_leaders;
   for (const auto& [tp, info] : ctx_.partitions)
-    if (info.leadership && ctx_.is_replica_online(info.leadership->leader, true)) with_leaders.push_back(tp);
+    if (info.leadership && !ctx_.topics_being_deleted.count(tp.topic)) with_leaders.push_back(tp);
   add_update_metadata(fresh, with_leaders);
   replicas_online(replicas_on(fresh));
   trigger_online_partition_state_change();

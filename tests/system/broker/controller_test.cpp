@@ -332,6 +332,48 @@ TEST_CASE("controller: losing every ISR member leaves the partition offline unle
   }
 }
 
+TEST_CASE("controller: a new controller tells every live broker of partitions whose replicas are all "
+          "down (ReplicaStateMachine.startup's OfflineReplica)", "[broker][controller][zk]") {
+  // RF=1: a partition on a broker that dies together with the controller
+  // has no replica left when the next controller starts. Its UpdateMetadata
+  // must still name it (leader none), or a broker whose cache was lost lists
+  // a topic with fewer partitions and clients hash keys elsewhere.
+  Rig rig(31);
+  rig.run_for(2s);
+  rig.create_topic("t", 3, 1);
+  rig.run_for(2s);
+  const std::int32_t first = rig.active().at(0);
+  std::int32_t other = -1;  // a broker that is neither the controller nor the survivor
+  std::int32_t survivor = -1;
+  for (std::int32_t b = 1; b <= 3; ++b) {
+    if (b == first) continue;
+    (other < 0 ? other : survivor) = b;
+  }
+  std::int32_t lost = -1;  // the partition on `other`
+  for (std::int32_t p = 0; p < 3; ++p)
+    if (rig.state("t", p)->leader == other) lost = p;
+  REQUIRE(lost >= 0);
+  rig.world->spawn("crash", [&] {
+    rig.world->crash(static_cast<NodeId>(first));
+    rig.world->crash(static_cast<NodeId>(other));
+  });
+  const std::size_t before = rig.cl.sent.size();
+  rig.run_for(6s);
+  REQUIRE(rig.active() == std::vector<std::int32_t>{survivor});
+  bool told = false;
+  for (std::size_t i = before; i < rig.cl.sent.size(); ++i) {
+    const Sent& s = rig.cl.sent[i];
+    if (s.from != BrokerId(survivor) || s.to != BrokerId(survivor)) continue;
+    if (const auto* u = std::get_if<UpdateMetadataCommand>(&s.request.body))
+      for (const auto& p : u->partitions)
+        if (p.tp == TopicPartition{"t", PartitionId(lost)} && p.leader.is_none()) told = true;
+  }
+  CHECK(told);
+  const auto s = rig.state("t", lost).value();
+  CHECK(s.leader == -1);  // out of the ISR as OfflineReplica; the last member stays
+  CHECK(s.isr == std::vector<std::int32_t>{other});
+}
+
 TEST_CASE("controller: controlled shutdown moves leadership away first and shrinks the ISR",
           "[broker][controller][zk]") {
   Rig rig(17, 3, {{"auto.leader.rebalance.enable", "false"}});
