@@ -87,7 +87,7 @@ constexpr Doc k_broker_docs[] = {
     {"samsa.legacy.dedupe.last.batch.only", "samsa: remember only the last batch per producer, not five (the KAFKA-5494 class): retries with several requests in flight may be stored twice."},
     {"samsa.legacy.isr.expand.below.epoch.start", "samsa: let a follower join the ISR before it reached the start of the leader's epoch (KAFKA-7128)."},
     {"samsa.legacy.no.broker.epoch", "samsa: obey control requests meant for an earlier incarnation of this broker (before KIP-380, KAFKA-7235)."},
-    {"samsa.legacy.no.controller.epoch.check", "samsa: obey control requests from a controller with a stale epoch (a zombie controller)."},
+    {"samsa.legacy.no.controller.epoch.check", "samsa: obey control requests from a controller with a stale epoch (a zombie controller), and LeaderAndIsr whatever its leader epoch (Kafka 0.8.0-beta, KAFKA-532)."},
     {"samsa.legacy.no.epoch.bump.per.transaction", "samsa: keep the producer epoch across transactions (before KIP-890 part 2): a delayed produce from one transaction can land in the next (KAFKA-14402, KAFKA-17754)."},
     {"samsa.legacy.no.fetch.leader.epoch", "samsa: fetches neither carry nor check the current leader epoch (before KIP-320, KAFKA-6880)."},
     {"samsa.legacy.no.implicit.add.partitions", "samsa: accept transactional produce without checking the partition is in the transaction (before KIP-890 part 1)."},

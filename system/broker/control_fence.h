@@ -8,7 +8,9 @@
 //    epoch older than the newest this broker has obeyed comes from a deposed
 //    (zombie) controller -> STALE_CONTROLLER_EPOCH.
 // `samsa.legacy.no.controller.epoch.check` and `samsa.legacy.no.broker.epoch`
-// switch the two checks off.
+// switch the two checks off. (The first also switches off
+// becomeLeaderOrFollower's leader-epoch comparison in ReplicaManager: Kafka
+// 0.8.0-beta, before KAFKA-532, had neither.)
 #include "system/broker/config.h"
 #include "system/protocol/errors.h"
 #include "system/protocol/ids.h"

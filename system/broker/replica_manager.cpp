@@ -219,7 +219,13 @@ ErrorCode ReplicaManager::become_leader_or_follower(const ControlPartitionState&
   if (!p) return error;
   PartitionLock lock(*p);
   // ReplicaManager.becomeLeaderOrFollower: only a newer leader epoch counts.
-  if (!p->leadership().leader.is_none() || p->is_leader()) {
+  // Kafka 0.8.0-beta, before KAFKA-532, compared neither the controller
+  // epoch nor the leader epoch (every LeaderAndIsr was makeLeader or
+  // makeFollower); `samsa.legacy.no.controller.epoch.check` is that broker,
+  // so a zombie controller's late LeaderAndIsr moves a replica back to an
+  // older leader epoch.
+  const bool check_leader_epoch = !config_.legacy.no_controller_epoch_check;
+  if (check_leader_epoch && (!p->leadership().leader.is_none() || p->is_leader())) {
     if (s.leader_epoch <= p->leader_epoch()) return ErrorCode::stale_controller_epoch;
   }
   Leadership l{s.controller_epoch, s.leader, s.leader_epoch, s.isr, s.zk_version, s.replicas};

@@ -307,65 +307,98 @@ TEST_CASE("samsa.legacy.no.broker.epoch: a leader that is back before the contro
   }
 }
 
-TEST_CASE("samsa.legacy.no.controller.epoch.check: a deposed controller's late UpdateMetadata points "
-          "the new controller's broker at the old leader, and writes fail while the zombie lives; "
-          "with the check it is refused (STALE_CONTROLLER_EPOCH)",
+TEST_CASE("samsa.legacy.no.controller.epoch.check: a deposed controller's late LeaderAndIsr turns "
+          "the new leader back into a follower of the zombie's leader in an older leader epoch and "
+          "the partition is left without a leader (KAFKA-532, Kafka 0.8.0-beta); with the controller "
+          "epoch it is refused and every acked record reaches every replica",
           "[broker][legacy][cluster]") {
-  for (std::uint64_t seed : {61, 62, 63}) {
-    for (bool legacy : {false, true}) {
-      INFO("seed " << seed << " legacy " << legacy);
-      Settings s = {{"zookeeper.session.timeout.ms", "6000"}, {"auto.leader.rebalance.enable", "false"}};
-      if (legacy) s.push_back({"samsa.legacy.no.controller.epoch.check", "true"});
-      Rig rig(s, seed);
-      int acked = 0;
-      std::optional<BrokerId> named;
-      int a = 0, c_id = 0;
-      rig.run([&](sim::Runtime& rt) {
-        RawClient c(rt, "driver");
-        // A: the first controller, soon a zombie; X the first leader; C the
-        // third broker, which becomes controller and leader.
-        a = rig.controller(rt, c).value();
-        const int x = a == 1 ? 2 : 1;
-        c_id = 6 - x - a;
-        rig.create(rt, "t", {BrokerId(x), BrokerId(a), BrokerId(c_id)});
-        auto l = rig.leader(rt, c, "t");
-        REQUIRE(l);
-        REQUIRE(l->value() == x);
-        for (int i = 0; i < 3; ++i)
-          REQUIRE(produce(c, rig.cluster.address(x), "t", 0, make_batch({"w" + std::to_string(i)}, rt.wall_ms()), -1,
-                          3000).kind == ProduceResult::Kind::ok);
-        // A's frames to C are slow; X dies: once X's session expired, A
-        // makes itself leader (epoch 1) and tells C, late.
-        // (5 s a frame: A's channel sends the UpdateMetadata once the
-        // LeaderAndIsr before it is answered, so it lands about 10 s later.)
-        rig.world.network().clog(a, c_id, 5s);
-        rig.world.spawn("crash", [&] { rig.world.crash(x, sim::CrashMode::keep_all); });
-        rt.sleep(7s);
-        // A loses the coordinator: its session expires, C becomes the
-        // controller (epoch 2) and the leader (epoch 2). A has not noticed.
-        rig.world.network().partition(a, Cluster::k_zk);
-        rt.sleep(16s);  // A's UpdateMetadata of controller epoch 1 reaches C
-        for (int i = 0; i < 10; ++i) {
-          named = find_leader(c, rig.cluster.address(c_id), "t", 0);
-          if (named && rig.world.is_up(named->value())) {
-            const auto r = produce(c, rig.cluster.address(named->value()), "t", 0,
-                                   make_batch({"a" + std::to_string(i)}, rt.wall_ms()), -1, 2000);
-            acked += r.kind == ProduceResult::Kind::ok;
-          }
-          rt.sleep(1s);
-        }
-        rig.world.network().heal_all();
-        rig.world.network().unclog_all();
-        rt.sleep(10s);
-      }, 200);
-      REQUIRE(named);
-      if (legacy) {
-        CHECK(named->value() == a);  // the zombie, which no follower replicates from
-        CHECK(acked == 0);
-      } else {
-        CHECK(named->value() == c_id);
-        CHECK(acked == 10);
+  for (bool legacy : {false, true}) {
+    INFO("legacy " << legacy);
+    Settings s = {{"zookeeper.session.timeout.ms", "6000"},
+                  {"min.insync.replicas", "2"},
+                  {"auto.leader.rebalance.enable", "false"}};
+    if (legacy) s.push_back({"samsa.legacy.no.controller.epoch.check", "true"});
+    Rig rig(s, 61);
+    std::vector<Cluster::ReplicaImage> images;
+    std::vector<std::string> acked;
+    int a = 0, c_id = 0;
+    rig.run([&](sim::Runtime& rt) {
+      RawClient c(rt, "driver");
+      // A: the first controller, soon a zombie; X the first leader; C the
+      // third broker, which becomes controller and leader. Assignment [X, A, C].
+      a = rig.controller(rt, c).value();
+      const int x = a == 1 ? 2 : 1;
+      c_id = 6 - x - a;
+      rig.create(rt, "t", {BrokerId(x), BrokerId(a), BrokerId(c_id)});
+      auto l = rig.leader(rt, c, "t");
+      REQUIRE(l);
+      REQUIRE(l->value() == x);
+      auto write = [&](int to, const std::string& v) {
+        const auto r = produce(c, rig.cluster.address(to), "t", 0, make_batch({v}, rt.wall_ms()), -1, 3000);
+        if (r.kind == ProduceResult::Kind::ok) acked.push_back(v);
+      };
+      for (int i = 0; i < 3; ++i) write(x, "w" + std::to_string(i));
+      // A's frames to C take 25 s more. X dies: once its session expired A
+      // makes itself leader (epoch 1, ISR A, C) and tells C, late.
+      rig.world.network().clog(a, c_id, 25s);
+      rig.world.spawn("crash", [&] { rig.world.crash(x, sim::CrashMode::keep_all); });
+      rt.sleep(8s);
+      // A loses the coordinator: its session expires and C becomes the
+      // controller (epoch 2) and the leader (epoch 2). X is back and joins
+      // C's ISR, so C acknowledges acks=all writes (min.insync.replicas=2).
+      rig.world.network().partition(a, Cluster::k_zk);
+      rt.sleep(2s);
+      rig.world.spawn("restart", [&] { rig.world.start(x); });
+      rt.sleep(8s);
+      for (int i = 0; i < 8; ++i) {
+        write(c_id, "a" + std::to_string(i));
+        rt.sleep(1s);
       }
+      // About 32 s: A's LeaderAndIsr of controller epoch 1 and leader epoch 1
+      // reaches C. Then A's frames are quick again (its UpdateMetadata, sent
+      // once C answered, points C's metadata at A); writes go where C's
+      // metadata points.
+      rt.sleep(8s);
+      rig.world.network().unclog_all();
+      for (int i = 0; i < 20; ++i) {
+        if (auto named = find_leader(c, rig.cluster.address(c_id), "t", 0); named && rig.world.is_up(named->value()))
+          write(named->value(), "b" + std::to_string(i));
+        rt.sleep(1s);
+      }
+      rig.world.network().heal_all();
+      rt.sleep(30s);
+      images = rig.cluster.replicas_of(rt, "t", 0);
+    }, 300);
+    REQUIRE(images.size() == 3);
+    for (const auto& img : images)
+      UNSCOPED_INFO("broker " << img.broker << " hw " << img.high_watermark << " leo " << img.log_end_offset
+                              << " epoch " << img.leader_epoch << (img.leader ? " leader" : ""));
+    for (const auto& v : acked) UNSCOPED_INFO("acked " << v);
+    // Acknowledged records missing from a replica 30 s after the heal.
+    int lost = 0;
+    for (const auto& v : acked)
+      for (const auto& img : images) lost += copies(img.values).count(v) == 0;
+    const int diverging = diverging_offsets(images);
+    int c_epoch = -1;
+    bool any_leader = false;
+    for (const auto& img : images) {
+      if (img.broker == c_id) c_epoch = img.leader_epoch;
+      any_leader |= img.leader;
+    }
+    CHECK(acked.size() >= 3 + 8);
+    if (legacy) {
+      // Measured (seed 61): C's leader epoch went back from 2 to 1, no
+      // replica leads after the heal and the zombie's own replica never gets
+      // the acknowledged a* records. No divergence below the HW yet: no b*
+      // write reached A. (Not yet the loss/divergence issue 11 asks for.)
+      CHECK(c_epoch == 1);
+      CHECK_FALSE(any_leader);
+      CHECK(lost > 0);
+      UNSCOPED_INFO("diverging " << diverging);
+    } else {
+      CHECK(c_epoch == 2);
+      CHECK(diverging == 0);
+      CHECK(lost == 0);
     }
   }
 }
