@@ -396,7 +396,10 @@ TEST_CASE("samsa.legacy.no.controller.epoch.check: a deposed controller's late L
       CHECK(lost > 0);
       UNSCOPED_INFO("diverging " << diverging);
     } else {
-      CHECK(c_epoch == 2);
+      // C keeps an epoch of its own controller: 2 from its election, 3 once
+      // its OfflineReplica took the cut-off A out of the ISR; never the
+      // zombie's 1.
+      CHECK(c_epoch >= 2);
       CHECK(diverging == 0);
       CHECK(lost == 0);
     }
