@@ -196,7 +196,7 @@ struct PartitionOptions {
 struct Leadership {
   protocol::ControllerEpoch controller_epoch;
   BrokerId leader = BrokerId::none();
-  LeaderEpoch leader_epoch;
+  LeaderEpoch leader_epoch = LeaderEpoch::none();  // none: never told (a replica opened before any LeaderAndIsr)
   std::vector<BrokerId> isr;
   std::int32_t zk_version = 0;
   std::vector<BrokerId> replicas;
