@@ -70,6 +70,16 @@ protocol::ProduceResponse::PartitionProduceResponse produce_raw(RawClient& c, co
   return resp->responses.at(0).partition_responses.at(0);
 }
 
+// A control request from controller 1 (controller epoch 1) to broker epoch 100.
+broker::ControlRequest from_controller_1(broker::LeaderAndIsrCommand body) {
+  broker::ControlRequest r;
+  r.controller_id = protocol::BrokerId(1);
+  r.controller_epoch = protocol::ControllerEpoch(1);
+  r.broker_epoch = protocol::BrokerEpoch(100);
+  r.body = std::move(body);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("produce and fetch errors are Kafka's", "[broker][replica_manager]") {
@@ -354,12 +364,7 @@ TEST_CASE("a LeaderAndIsr naming an unavailable leader leaves the replica's stat
       broker::LeaderAndIsrCommand lai;
       lai.partitions.push_back(s);
       if (leader_live) lai.live_leaders.push_back({protocol::BrokerId(3), {"b3", 9092}, protocol::BrokerEpoch(7)});
-      broker::ControlRequest r;
-      r.controller_id = protocol::BrokerId(1);
-      r.controller_epoch = protocol::ControllerEpoch(1);
-      r.broker_epoch = protocol::BrokerEpoch(100);
-      r.body = std::move(lai);
-      const auto made = rm->leader_and_isr(r);
+      const auto made = rm->leader_and_isr(from_controller_1(std::move(lai)));
       REQUIRE(made.error == ErrorCode::none);
       got.push_back(made.partitions.at(0).error);
       REQUIRE(rm->partition(tp));
@@ -401,12 +406,7 @@ TEST_CASE("an acks=all produce waiting in the purgatory survives a LeaderAndIsr 
         broker::LeaderAndIsrCommand c;
         c.partitions.push_back(s);
         if (leader == 2) c.live_leaders.push_back({protocol::BrokerId(2), {"b2", 9092}, protocol::BrokerEpoch(7)});
-        broker::ControlRequest r;
-        r.controller_id = protocol::BrokerId(1);
-        r.controller_epoch = protocol::ControllerEpoch(1);
-        r.broker_epoch = protocol::BrokerEpoch(100);
-        r.body = std::move(c);
-        const auto made = rm->leader_and_isr(r);
+        const auto made = rm->leader_and_isr(from_controller_1(std::move(c)));
         REQUIRE(made.error == ErrorCode::none);
       };
       lai(1, 3, {protocol::BrokerId(1), protocol::BrokerId(2)});
