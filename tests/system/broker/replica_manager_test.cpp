@@ -71,7 +71,8 @@ protocol::ProduceResponse::PartitionProduceResponse produce_raw(RawClient& c, co
 }
 
 // A control request from controller 1 (controller epoch 1) to broker epoch 100.
-broker::ControlRequest from_controller_1(broker::LeaderAndIsrCommand body) {
+template <class Body>
+broker::ControlRequest from_controller_1(Body body) {
   broker::ControlRequest r;
   r.controller_id = protocol::BrokerId(1);
   r.controller_epoch = protocol::ControllerEpoch(1);
@@ -293,14 +294,6 @@ TEST_CASE("StopReplica stops a replica only for a newer leader epoch or a sentin
     REQUIRE(cfg.ok());
     auto rm = std::make_shared<broker::ReplicaManager>(rt, *cfg);
     rm->fence().set_broker_epoch(protocol::BrokerEpoch(100));
-    auto control = [](auto body) {
-      broker::ControlRequest r;
-      r.controller_id = protocol::BrokerId(1);
-      r.controller_epoch = protocol::ControllerEpoch(1);
-      r.broker_epoch = protocol::BrokerEpoch(100);
-      r.body = std::move(body);
-      return r;
-    };
     broker::LeaderAndIsrCommand lai;
     for (int i = 0; i < 3; ++i) {
       broker::ControlPartitionState s;
@@ -313,13 +306,13 @@ TEST_CASE("StopReplica stops a replica only for a newer leader epoch or a sentin
       s.is_new = true;
       lai.partitions.push_back(s);
     }
-    const auto made = rm->leader_and_isr(control(lai));
+    const auto made = rm->leader_and_isr(from_controller_1(lai));
     REQUIRE(made.error == ErrorCode::none);
     for (const auto& pe : made.partitions) REQUIRE(pe.error == ErrorCode::none);
     auto stop = [&](int partition, int epoch, bool del) {
       broker::StopReplicaCommand c;
       c.partitions.push_back({{"t", protocol::PartitionId(partition)}, protocol::LeaderEpoch(epoch), del});
-      auto r = rm->stop_replica(control(c));
+      auto r = rm->stop_replica(from_controller_1(c));
       REQUIRE(r.error == ErrorCode::none);
       got.push_back(r.partitions.at(0).error);
     };
