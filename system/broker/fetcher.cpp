@@ -14,6 +14,8 @@ constexpr std::int16_t k_fetch_version = 12;             // current leader epoch
 constexpr std::int16_t k_fetch_version_no_epoch = 8;     // before KIP-320
 constexpr std::int16_t k_epoch_request_version = 3;      // replica id, current leader epoch
 constexpr std::int16_t k_epoch_request_version_v0 = 0;   // before KIP-279: no epoch in answers
+constexpr std::int16_t k_list_offsets_version = 4;       // current leader epoch (KIP-320)
+constexpr std::int64_t k_latest_timestamp = -1;          // ListOffsetsRequest.LATEST_TIMESTAMP
 
 bool retriable_leader_error(ErrorCode e) {
   return e == ErrorCode::fenced_leader_epoch || e == ErrorCode::unknown_leader_epoch ||
@@ -25,7 +27,7 @@ ReplicaFetcher::ReplicaFetcher(sim::Runtime& rt, ReplicaManager& rm, BrokerId so
     : rt_(rt), rm_(rm), source_(source), work_(rt.parker()) {}
 
 void ReplicaFetcher::add(const TopicPartition& tp, LeaderEpoch epoch) {
-  partitions_[tp] = FetchPartitionState{epoch, true, {}};
+  partitions_[tp] = FetchPartitionState{epoch, true, false, {}};
   work_.set();
 }
 
@@ -49,6 +51,9 @@ void ReplicaFetcher::run() {
     const bool truncating = std::any_of(partitions_.begin(), partitions_.end(),
                                         [](const auto& e) { return e.second.truncating; });
     if (truncating) truncate_round();
+    const bool out_of_range = std::any_of(partitions_.begin(), partitions_.end(),
+                                          [](const auto& e) { return e.second.out_of_range; });
+    if (out_of_range) out_of_range_round();
     fetch_round();
     // Every partition backed off: wait for the first to be due (or new work).
     std::optional<sim::MonoTime> due;
@@ -167,6 +172,59 @@ void ReplicaFetcher::truncate_round() {
   }
 }
 
+// AbstractFetcherThread.fetchOffsetAndTruncate (Kafka 2.8, before truncation
+// on fetch): the fetch offset is past the leader's log end. Kafka asks the
+// leader's latest offset (ListOffsets as a replica: the log end) and, when it
+// is below the follower's end, cuts there even below the high watermark:
+// "There is a potential for a mismatch between the logs of the two replicas
+// here" (an unclean leader, or a zombie's: samsa.legacy.no.controller.epoch.
+// check). A leader that has grown past the follower since is fetched again.
+void ReplicaFetcher::out_of_range_round() {
+  ListOffsetsRequest req;
+  req.replica_id = rm_.self();
+  std::map<TopicPartition, LeaderEpoch> asked;
+  for (auto& [tp, st] : partitions_) {
+    if (!st.out_of_range || st.truncating || st.retry_at > rt_.now()) continue;
+    if (req.topics.empty() || req.topics.back().name != tp.topic) req.topics.emplace_back().name = tp.topic;
+    auto& e = req.topics.back().partitions.emplace_back();
+    e.partition_index = tp.partition;
+    e.current_leader_epoch = st.leader_epoch;
+    e.timestamp = k_latest_timestamp;
+    asked[tp] = st.leader_epoch;
+  }
+  if (asked.empty()) return;
+  const auto resp = call<ListOffsetsResponse>(
+      req, k_list_offsets_version, std::chrono::milliseconds(rm_.config().replica_socket_timeout_ms));
+  if (!resp) return;
+  const auto backoff = std::chrono::milliseconds(rm_.config().replica_fetch_backoff_ms);
+  for (const auto& t : resp->topics) {
+    for (const auto& r : t.partitions) {
+      const TopicPartition tp{t.name, r.partition_index};
+      auto it = partitions_.find(tp);
+      auto a = asked.find(tp);
+      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second ||
+          !it->second.out_of_range || it->second.truncating)
+        continue;  // the partition moved on while we asked
+      if (r.error_code != ErrorCode::none || r.offset.is_none()) {
+        it->second.retry_at = rt_.now() + backoff;
+        continue;
+      }
+      auto p = rm_.partition(tp);
+      if (!p || p->is_leader()) continue;
+      PartitionLock lock(*p);
+      if (r.offset < p->log_end_offset()) {
+        rt_.log().warn("{}: reset fetch offset from {} to the leader's latest offset {} (leader {})",
+                       to_string(tp), p->log_end_offset(), r.offset, source_);
+        if (!p->truncate_to(r.offset)) {
+          it->second.retry_at = rt_.now() + backoff;
+          continue;
+        }
+      }
+      it->second.out_of_range = false;
+    }
+  }
+}
+
 void ReplicaFetcher::fetch_round() {
   const BrokerConfig& cfg = rm_.config();
   const bool with_epoch = !cfg.legacy.no_fetch_leader_epoch;
@@ -177,7 +235,7 @@ void ReplicaFetcher::fetch_round() {
   req.max_bytes = cfg.replica_fetch_response_max_bytes;
   std::map<TopicPartition, std::pair<LeaderEpoch, Offset>> asked;
   for (const auto& [tp, st] : partitions_) {
-    if (st.truncating || st.retry_at > rt_.now()) continue;
+    if (st.truncating || st.out_of_range || st.retry_at > rt_.now()) continue;
     auto p = rm_.partition(tp);
     if (!p || p->is_leader()) continue;
     if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
@@ -208,12 +266,12 @@ void ReplicaFetcher::fetch_round() {
       PartitionLock lock(*p);
       if (p->log_end_offset() != a->second.second) continue;  // changed while we fetched
       if (pd.error_code == ErrorCode::offset_out_of_range) {
-        // AbstractFetcherThread.handleOffsetOutOfRange: behind the leader's
-        // log start -> start over there; else find the divergence again.
+        // AbstractFetcherThread.handleOutOfRangeError: behind the leader's
+        // log start -> start over there; else past its end (out_of_range_round).
         if (!pd.log_start_offset.is_none() && p->log_end_offset() < pd.log_start_offset)
           (void)p->truncate_fully_and_start_at(pd.log_start_offset);
         else
-          it->second.truncating = true;
+          it->second.out_of_range = true;
         continue;
       }
       if (pd.error_code != ErrorCode::none) {

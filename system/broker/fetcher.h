@@ -5,7 +5,9 @@
 // its log by leader epoch (OffsetsForLeaderEpoch, KIP-101, with KIP-279's
 // rounds), never to its high watermark; then it fetches from its log end,
 // naming the leader epoch it follows (KIP-320), appends what it gets and
-// takes the leader's high watermark.
+// takes the leader's high watermark. A fetch beyond the leader's log end
+// (OFFSET_OUT_OF_RANGE) cuts to that end, below the high watermark if need be,
+// as AbstractFetcherThread.fetchOffsetAndTruncate does.
 //
 // Legacy switches: samsa.legacy.offsets.for.leader.epoch.v0 sends
 // OffsetsForLeaderEpoch v0 (answers without an epoch); samsa.legacy.no.fetch.
@@ -31,6 +33,7 @@ class ReplicaManager;
 struct FetchPartitionState {
   LeaderEpoch leader_epoch;  // the epoch in which this broker follows
   bool truncating = true;    // OffsetsForLeaderEpoch first
+  bool out_of_range = false; // ask the leader's log end before fetching again
   sim::MonoTime retry_at{};  // backed off after an error until then
 };
 
@@ -49,6 +52,7 @@ class ReplicaFetcher {
   bool ensure_connected();
   void drop_connection();
   void truncate_round();
+  void out_of_range_round();
   void fetch_round();
   template <class Resp, class Req>
   std::optional<Resp> call(const Req& req, std::int16_t version, sim::Duration timeout);
