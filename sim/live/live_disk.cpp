@@ -199,7 +199,14 @@ Result<void, DiskErrc> LiveDisk::fsync_dir_real(const std::string& real) {
   const int err = errno;
   ::close(fd);
   if (r != 0) return Err{disk_errc_of(err)};
+  std::lock_guard<std::mutex> lk(durable_mutex_);
+  durable_dirs_.insert(real);
   return {};
+}
+
+void LiveDisk::changing(const std::string& real_dir) {
+  std::lock_guard<std::mutex> lk(durable_mutex_);
+  durable_dirs_.erase(real_dir);
 }
 
 Result<void, DiskErrc> LiveDisk::fsync_parent(std::string_view path) {
@@ -227,6 +234,7 @@ Result<std::unique_ptr<File>, DiskErrc> LiveDisk::open(std::string_view path, Op
   // park still closes its descriptor.)
   std::unique_ptr<File> file;
   auto made = blocking([&]() -> Result<void, DiskErrc> {
+    changing(real_path(parent_of(path)));
     const int fd = retry([&] { return ::open(real.c_str(), flags, 0644); });
     if (fd < 0) return Err{disk_errc_of(errno)};
     file = std::make_unique<LiveFile>(fd, std::string(path), *this);
@@ -252,6 +260,8 @@ Result<void, DiskErrc> LiveDisk::mkdirs(std::string_view dir) {
     }
     std::reverse(missing.begin(), missing.end());
     for (const std::string& d : missing) {
+      changing(real_path(parent_of(d)));
+      changing(real_path(d));
       if (::mkdir(real_path(d).c_str(), 0755) != 0 && errno != EEXIST)
         return Err{disk_errc_of(errno)};
       if (auto r = fsync_parent(d); !r) return r;
@@ -266,6 +276,8 @@ Result<void, DiskErrc> LiveDisk::remove(std::string_view path) {
     const std::string real = real_path(path);
     struct stat st {};
     if (::lstat(real.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
+    changing(real_path(parent_of(path)));
+    if (S_ISDIR(st.st_mode)) changing(real);
     const int r = S_ISDIR(st.st_mode) ? ::rmdir(real.c_str()) : ::unlink(real.c_str());
     if (r != 0) return Err{errno == EEXIST ? DiskErrc::not_empty : disk_errc_of(errno)};
     return fsync_parent(path);
@@ -281,6 +293,8 @@ Result<void, DiskErrc> LiveDisk::rename(std::string_view from, std::string_view 
     if (::stat(real_from.c_str(), &st) != 0) return Err{disk_errc_of(errno)};
     if (S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};  // the seam renames files
     if (::stat(real_to.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Err{DiskErrc::is_directory};
+    changing(real_path(parent_of(to)));
+    changing(real_path(parent_of(from)));
     if (::rename(real_from.c_str(), real_to.c_str()) != 0) return Err{disk_errc_of(errno)};
     // Durable when it returns: the new name's directory, then the old one's.
     if (auto r = fsync_parent(to); !r) return r;
@@ -307,7 +321,18 @@ Result<std::vector<std::string>, DiskErrc> LiveDisk::list(std::string_view dir) 
 Result<void, DiskErrc> LiveDisk::fsync_dir(std::string_view dir) {
   return blocking([&]() -> Result<void, DiskErrc> {
     if (!dir.empty() && !valid_path(dir)) return Err{DiskErrc::bad_path};
-    return fsync_dir_real(real_path(dir));
+    const std::string real = real_path(dir);
+    bool durable;
+    {
+      std::lock_guard<std::mutex> lk(durable_mutex_);
+      durable = durable_dirs_.count(real) > 0;
+    }
+    struct stat st {};
+    if (durable && ::stat(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      stats_.dir_fsyncs_skipped.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    return fsync_dir_real(real);
   });
 }
 

@@ -82,6 +82,7 @@ std::size_t flush_logs(BrokerNode& node) {
   for (const auto& tp : node.replicas->hosted()) {
     auto part = node.replicas->partition(tp);
     if (!part) continue;
+    CheckpointLock files(*part);
     PartitionLock lock(*part);
     const bool ok = part->log().flush().ok();
     (void)part->checkpoint_high_watermark();

@@ -204,6 +204,7 @@ Partition::Partition(sim::Runtime& rt, std::string topic, protocol::PartitionId 
       log_(std::move(log)),
       options_(options),
       mutex_(rt.parker()),
+      checkpoint_mutex_(rt.parker()),
       producers_(options.producer_batches_retained) {}
 
 Result<void, log::LogErrc> Partition::load() {

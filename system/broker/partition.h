@@ -246,6 +246,10 @@ class Partition {
   log::Log& log() { return *log_; }
   const ProducerStateManager& producers() const { return producers_; }
   FiberMutex& mutex() { return mutex_; }
+  // Serializes the writers of the high-watermark checkpoint file, which is
+  // written without the partition's mutex (checkpoint_high_watermark).
+  // Taken before the partition's mutex, never while holding it.
+  FiberMutex& checkpoint_mutex() { return checkpoint_mutex_; }
   // Whether the follower still has to truncate (KIP-101) before it fetches.
   bool needs_truncation() const { return needs_truncation_; }
 
@@ -299,6 +303,12 @@ class Partition {
                                        protocol::ControlRecord marker, std::int16_t acks,
                                        std::int32_t min_insync_replicas);
 
+  // Writes the high watermark's checkpoint file. Caller holds the checkpoint
+  // mutex and may or may not hold the partition's: the periodic checkpoint
+  // does not (ReplicaManager.checkpointHighWatermarks reads each partition's
+  // high watermark without its lock), since the write's fsyncs take
+  // milliseconds, tens of them on a busy disk, and with the mutex held every
+  // produce, fetch and follower append of the partition waited for them.
   Result<void, log::LogErrc> checkpoint_high_watermark();
   Result<void, log::LogErrc> save_producer_snapshot();
 
@@ -323,6 +333,7 @@ class Partition {
   std::unique_ptr<log::Log> log_;
   PartitionOptions options_;
   FiberMutex mutex_;
+  FiberMutex checkpoint_mutex_;
   Leadership leadership_;
   std::optional<LeaderState> leader_;
   LeaderEpoch leading_since_ = LeaderEpoch::none();
@@ -331,6 +342,18 @@ class Partition {
   ProducerStateManager producers_;
   txn::PartitionTxns txns_;
   std::vector<sim::Event*> watchers_;
+};
+
+// Holds a partition's checkpoint mutex for a scope (before its PartitionLock).
+class CheckpointLock {
+ public:
+  explicit CheckpointLock(Partition& p) : m_(p.checkpoint_mutex()) { m_.lock(); }
+  ~CheckpointLock() { m_.unlock(); }
+  CheckpointLock(const CheckpointLock&) = delete;
+  CheckpointLock& operator=(const CheckpointLock&) = delete;
+
+ private:
+  FiberMutex& m_;
 };
 
 // Holds a partition's mutex for a scope.

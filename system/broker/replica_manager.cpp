@@ -271,6 +271,7 @@ ReplicaManager::ControlResult ReplicaManager::stop_replica(const ControlRequest&
     auto p = partition(s.tp);
     ErrorCode e = ErrorCode::none;
     if (p) {
+      CheckpointLock files(*p);  // no checkpoint is written into a directory being deleted
       PartitionLock lock(*p);
       // KIP-570, ReplicaManager.stopReplicas: the replica stops for a newer
       // leader epoch than ours or a sentinel (EpochDuringDelete -2, NoEpoch
@@ -419,8 +420,9 @@ void ReplicaManager::run_checkpoints() {
     for (const auto& tp : hosted()) {
       auto p = partition(tp);
       if (!p) continue;
+      CheckpointLock files(*p);
+      (void)p->checkpoint_high_watermark();  // without the partition's mutex
       PartitionLock lock(*p);
-      (void)p->checkpoint_high_watermark();
       (void)p->save_producer_snapshot();
       if (flush_due) (void)p->log().flush();
     }

@@ -470,15 +470,29 @@ TEST_CASE("rename replaces atomically and fsyncs both directories before it retu
     CHECK(d.exists("y/f"));
     CHECK_FALSE(d.exists("x/f"));
     CHECK(d.rename("y/f", "x").error() == DiskErrc::is_directory);
-    // Disk::fsync_dir: a real fsync of the directory.
+    // Disk::fsync_dir: the root and y were fsynced by the calls that changed
+    // them and are unchanged since: nothing to do. A directory this disk
+    // never fsynced (made by someone else) gets a real fsync, once.
     const std::uint64_t dirs = disk->stats().dir_fsyncs;
+    const std::uint64_t skipped = disk->stats().dir_fsyncs_skipped;
     REQUIRE(d.fsync_dir("").ok());
     REQUIRE(d.fsync_dir("y").ok());
-    CHECK(disk->stats().dir_fsyncs == dirs + 2);
+    CHECK(disk->stats().dir_fsyncs == dirs);
+    CHECK(disk->stats().dir_fsyncs_skipped == skipped + 2);
+    REQUIRE(d.fsync_dir("made-outside").ok());
+    CHECK(disk->stats().dir_fsyncs == dirs + 1);
+    REQUIRE(d.fsync_dir("made-outside").ok());
+    CHECK(disk->stats().dir_fsyncs == dirs + 1);
+    // A change makes it due again.
+    REQUIRE(d.open("made-outside/f", {.create = true}).ok());
+    const std::uint64_t after_create = disk->stats().dir_fsyncs;
+    REQUIRE(d.remove("made-outside/f").ok());
+    CHECK(disk->stats().dir_fsyncs == after_create + 1);
     CHECK(d.fsync_dir("missing").error() == DiskErrc::not_found);
     CHECK(d.fsync_dir("../up").error() == DiskErrc::bad_path);
   });
   REQUIRE(id.ok());
+  std::filesystem::create_directory(dir.path + "/made-outside");
   disk = world.node(*id).disk.get();
   world.start(*id);
   CHECK(world.run().reason == LiveStop::idle);
