@@ -110,6 +110,14 @@ std::optional<Resp> ReplicaFetcher::call(const Req& req, std::int16_t version, s
   return std::move(resp->body);
 }
 
+FetchPartitionState* ReplicaFetcher::unchanged(const TopicPartition& tp,
+                                               const std::map<TopicPartition, LeaderEpoch>& asked) {
+  auto it = partitions_.find(tp);
+  auto a = asked.find(tp);
+  if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second) return nullptr;
+  return &it->second;
+}
+
 void ReplicaFetcher::truncate_round() {
   const bool v0 = rm_.config().legacy.offsets_for_leader_epoch_v0;
   OffsetForLeaderEpochRequest req;
@@ -141,13 +149,10 @@ void ReplicaFetcher::truncate_round() {
   for (const auto& t : resp->topics) {
     for (const auto& r : t.partitions) {
       const TopicPartition tp{t.topic, r.partition};
-      auto it = partitions_.find(tp);
-      auto a = asked.find(tp);
-      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second ||
-          !it->second.truncating)
-        continue;  // the partition moved on while we asked
+      FetchPartitionState* st = unchanged(tp, asked);
+      if (st == nullptr || !st->truncating) continue;  // the partition moved on while we asked
       if (r.error_code != ErrorCode::none) {
-        it->second.retry_at = rt_.now() + backoff;
+        st->retry_at = rt_.now() + backoff;
         continue;
       }
       auto p = rm_.partition(tp);
@@ -160,12 +165,12 @@ void ReplicaFetcher::truncate_round() {
         rt_.log().info("{}: truncating from {} to {} (leader {} epoch {} ends at {})", to_string(tp),
                        p->log_end_offset(), d.offset, source_, r.leader_epoch, r.end_offset);
         if (!p->truncate_to(d.offset)) {
-          it->second.retry_at = rt_.now() + backoff;
+          st->retry_at = rt_.now() + backoff;
           continue;
         }
       }
       if (d.done) {
-        it->second.truncating = false;
+        st->truncating = false;
         p->truncation_done();
       }
     }
@@ -200,13 +205,10 @@ void ReplicaFetcher::out_of_range_round() {
   for (const auto& t : resp->topics) {
     for (const auto& r : t.partitions) {
       const TopicPartition tp{t.name, r.partition_index};
-      auto it = partitions_.find(tp);
-      auto a = asked.find(tp);
-      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second ||
-          !it->second.out_of_range || it->second.truncating)
-        continue;  // the partition moved on while we asked
+      FetchPartitionState* st = unchanged(tp, asked);
+      if (st == nullptr || !st->out_of_range || st->truncating) continue;  // moved on while we asked
       if (r.error_code != ErrorCode::none || r.offset.is_none()) {
-        it->second.retry_at = rt_.now() + backoff;
+        st->retry_at = rt_.now() + backoff;
         continue;
       }
       auto p = rm_.partition(tp);
@@ -216,11 +218,11 @@ void ReplicaFetcher::out_of_range_round() {
         rt_.log().warn("{}: reset fetch offset from {} to the leader's latest offset {} (leader {})",
                        to_string(tp), p->log_end_offset(), r.offset, source_);
         if (!p->truncate_to(r.offset)) {
-          it->second.retry_at = rt_.now() + backoff;
+          st->retry_at = rt_.now() + backoff;
           continue;
         }
       }
-      it->second.out_of_range = false;
+      st->out_of_range = false;
     }
   }
 }

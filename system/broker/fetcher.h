@@ -51,6 +51,8 @@ class ReplicaFetcher {
  private:
   bool ensure_connected();
   void drop_connection();
+  // The partition's state if it still follows in the epoch it was asked in.
+  FetchPartitionState* unchanged(const TopicPartition& tp, const std::map<TopicPartition, LeaderEpoch>& asked);
   void truncate_round();
   void out_of_range_round();
   void fetch_round();
