@@ -195,9 +195,13 @@ void ReplicaFetcher::fetch_round() {
       std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
   if (!resp) return;
   const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
+  // One key for every answered partition, its topic assigned per topic (a
+  // TopicPartition per partition copied "__consumer_offsets" each time).
+  TopicPartition tp;
   for (const auto& t : resp->responses) {
+    tp.topic = t.topic;
     for (const auto& pd : t.partitions) {
-      const TopicPartition tp{t.topic, pd.partition_index};
+      tp.partition = pd.partition_index;
       auto it = partitions_.find(tp);
       auto a = asked.find(tp);
       if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second.first ||
