@@ -67,7 +67,7 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
   for (int b = 1; b <= config_.brokers; ++b) {
     const auto* n = node(b);
     if (n == nullptr) continue;
-    auto p = n->replicas->partition(samsa::broker::TopicPartition{topic, protocol::PartitionId(partition)});
+    auto p = n->replicas->partition(topic, protocol::PartitionId(partition));
     if (!p) continue;
     ReplicaImage img;
     img.broker = b;
@@ -100,7 +100,7 @@ std::optional<std::pair<int, std::int32_t>> Cluster::leader_and_epoch_of(const s
   for (int b = 1; b <= config_.brokers; ++b) {
     const auto* n = node(b);
     if (n == nullptr) continue;
-    auto p = n->replicas->partition(samsa::broker::TopicPartition{topic, protocol::PartitionId(partition)});
+    auto p = n->replicas->partition(topic, protocol::PartitionId(partition));
     if (!p || !p->is_leader() || (best && p->leader_epoch().value() <= best->second)) continue;
     best = {b, p->leader_epoch().value()};
   }

@@ -235,38 +235,62 @@ void ReplicaFetcher::fetch_round() {
   req.max_wait_ms = cfg.replica_fetch_wait_max_ms;
   req.min_bytes = cfg.replica_fetch_min_bytes;
   req.max_bytes = cfg.replica_fetch_response_max_bytes;
-  std::map<TopicPartition, std::pair<LeaderEpoch, Offset>> asked;
+  // The leader epoch each partition was asked at, beside
+  // req.topics[i].partitions[j] (which holds its fetch offset): a map of
+  // copied TopicPartitions per round was most of the fetcher's allocations.
+  std::vector<std::vector<LeaderEpoch>> asked_epochs;
   for (const auto& [tp, st] : partitions_) {
     if (st.truncating || st.out_of_range || st.retry_at > rt_.now()) continue;
     auto p = rm_.partition(tp);
     if (!p || p->is_leader()) continue;
-    if (req.topics.empty() || req.topics.back().topic != tp.topic) req.topics.emplace_back().topic = tp.topic;
+    if (req.topics.empty() || req.topics.back().topic != tp.topic) {
+      req.topics.emplace_back().topic = tp.topic;
+      req.topics.back().partitions.reserve(partitions_.size());
+      asked_epochs.emplace_back().reserve(partitions_.size());
+    }
+    asked_epochs.back().push_back(st.leader_epoch);
     auto& fp = req.topics.back().partitions.emplace_back();
     fp.partition = tp.partition;
     fp.current_leader_epoch = with_epoch ? st.leader_epoch : LeaderEpoch::none();
     fp.fetch_offset = p->log_end_offset();
     fp.log_start_offset = p->log_start_offset();
     fp.partition_max_bytes = cfg.replica_fetch_max_bytes;
-    asked[tp] = {st.leader_epoch, fp.fetch_offset};
   }
-  if (asked.empty()) return;
+  if (req.topics.empty()) return;
+  // What the request asked of (topic, partition), if it did: partitions_ is
+  // ordered, so each topic appears once with its partitions ascending.
+  auto asked = [&](std::string_view topic, PartitionId partition) -> std::optional<std::pair<LeaderEpoch, Offset>> {
+    for (std::size_t i = 0; i < req.topics.size(); ++i) {
+      if (req.topics[i].topic != topic) continue;
+      const auto& ps = req.topics[i].partitions;
+      const auto it = std::lower_bound(ps.begin(), ps.end(), partition,
+                                       [](const auto& fp, PartitionId want) { return fp.partition < want; });
+      if (it == ps.end() || it->partition != partition) return std::nullopt;
+      return std::pair{asked_epochs[i][static_cast<std::size_t>(it - ps.begin())], it->fetch_offset};
+    }
+    return std::nullopt;
+  };
   const auto resp = call<FetchResponse>(
       req, with_epoch ? k_fetch_version : k_fetch_version_no_epoch,
       std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
   if (!resp) return;
   const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
+  // One key for every answered partition, its topic assigned per topic (a
+  // TopicPartition per partition copied "__consumer_offsets" each time).
+  TopicPartition tp;
   for (const auto& t : resp->responses) {
+    tp.topic = t.topic;
     for (const auto& pd : t.partitions) {
-      const TopicPartition tp{t.topic, pd.partition_index};
+      tp.partition = pd.partition_index;
       auto it = partitions_.find(tp);
-      auto a = asked.find(tp);
-      if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second.first ||
+      const auto a = asked(t.topic, pd.partition_index);
+      if (it == partitions_.end() || !a || it->second.leader_epoch != a->first ||
           it->second.truncating)
         continue;
       auto p = rm_.partition(tp);
       if (!p || p->is_leader()) continue;
       PartitionLock lock(*p);
-      if (p->log_end_offset() != a->second.second) continue;  // changed while we fetched
+      if (p->log_end_offset() != a->second) continue;  // changed while we fetched
       if (pd.error_code == ErrorCode::offset_out_of_range) {
         // AbstractFetcherThread.handleOutOfRangeError: behind the leader's
         // log start -> start over there; else past its end (out_of_range_round).

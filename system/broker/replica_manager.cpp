@@ -97,10 +97,10 @@ void ReplicaManager::set_coordinator(coord::Client* c, BrokerEpoch epoch) {
   if (c != nullptr) fence_.set_broker_epoch(epoch);
 }
 
-std::shared_ptr<Partition> ReplicaManager::partition(const TopicPartition& tp) const {
-  auto t = by_topic_.find(tp.topic);
+std::shared_ptr<Partition> ReplicaManager::partition(std::string_view topic, PartitionId partition) const {
+  auto t = by_topic_.find(topic);
   if (t == by_topic_.end()) return nullptr;
-  auto it = t->second.find(tp.partition.value());
+  auto it = t->second.find(partition.value());
   return it == t->second.end() ? nullptr : it->second;
 }
 
@@ -576,18 +576,19 @@ FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t versio
     FetchResponse resp;
     std::uint64_t bytes = 0, limit = max_bytes;
     bool any_error = false, min_one = !hard_max_bytes;
+    resp.responses.reserve(req.topics.size());
     for (const auto& t : req.topics) {
       auto& tr = resp.responses.emplace_back();
       tr.topic = t.topic;
       tr.topic_id = t.topic_id;
+      tr.partitions.reserve(t.partitions.size());
       for (const auto& fp : t.partitions) {
         auto& pd = tr.partitions.emplace_back();
         pd.partition_index = fp.partition;
         pd.high_watermark = Offset::none();
-        const TopicPartition tp{t.topic, fp.partition};
-        auto p = partition(tp);
+        auto p = partition(t.topic, fp.partition);
         if (!p || !p->is_leader()) {
-          pd.error_code = not_leader_error(tp, p != nullptr);
+          pd.error_code = not_leader_error(TopicPartition{t.topic, fp.partition}, p != nullptr);
           any_error = true;
           continue;
         }

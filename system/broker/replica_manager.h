@@ -134,7 +134,11 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   ErrorCode append_as_coordinator(const TopicPartition& tp, Bytes batch, sim::Duration timeout);
 
   // --- for the fetchers and the background fibers --------------------------------------------------
-  std::shared_ptr<Partition> partition(const TopicPartition& tp) const;
+  std::shared_ptr<Partition> partition(const TopicPartition& tp) const { return partition(tp.topic, tp.partition); }
+  // The same without a TopicPartition: the hot paths (Fetch, the replica
+  // fetcher) look partitions up by a request's topic name, and building a
+  // TopicPartition copies it (an allocation for "__consumer_offsets").
+  std::shared_ptr<Partition> partition(std::string_view topic, protocol::PartitionId partition) const;
   std::vector<TopicPartition> hosted() const;
   // Wakes every parked request (leadership, metadata or the ISR changed).
   void notify_changed();

@@ -136,21 +136,6 @@ Result<std::optional<std::size_t>, DecodeError> Reader::array_length(bool compac
   return length_prefix(compact, true, "array");
 }
 
-void Writer::be(std::uint64_t v, int n_bytes) {
-  // Big-endian by one byte swap, appended by resize and memcpy: push_back
-  // per byte, and then a range insert, were the encoder's largest costs in
-  // the standard benchmark (issue 14).
-  const auto n = static_cast<std::size_t>(n_bytes);
-  SAMSA_ASSERT(n >= 1 && n <= 8);
-  const std::size_t at = out_.size();
-  out_.resize(at + n);
-  if constexpr (std::endian::native == std::endian::little) {
-    const std::uint64_t big = __builtin_bswap64(v << (64 - 8 * n));
-    std::memcpy(out_.data() + at, &big, n);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) out_[at + i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
-  }
-}
 void Writer::splice(std::shared_ptr<const sim::Mapping> map, ByteView view) {
   SAMSA_ASSERT(splices_ != nullptr, "splice into a writer without a splice list");
   if (view.empty()) return;
@@ -158,46 +143,16 @@ void Writer::splice(std::shared_ptr<const sim::Mapping> map, ByteView view) {
   splices_->push_back({out_.size(), std::move(map), view});
 }
 
-void Writer::int8(std::int8_t v) { out_.push_back(static_cast<std::uint8_t>(v)); }
-void Writer::int16(std::int16_t v) { be(static_cast<std::uint16_t>(v), 2); }
-void Writer::int32(std::int32_t v) { be(static_cast<std::uint32_t>(v), 4); }
-void Writer::int64(std::int64_t v) { be(static_cast<std::uint64_t>(v), 8); }
-void Writer::uint16(std::uint16_t v) { be(v, 2); }
-void Writer::uint32(std::uint32_t v) { be(v, 4); }
-void Writer::float64(double v) { be(std::bit_cast<std::uint64_t>(v), 8); }
-
-namespace {
-void put_unsigned_varlong(Bytes& out, std::uint64_t v) {
+void Writer::unsigned_varlong(std::uint64_t v) {
+  std::array<std::uint8_t, 10> b;
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    b[n++] = static_cast<std::uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<std::uint8_t>(v));
+  b[n++] = static_cast<std::uint8_t>(v);
+  out_.insert(out_.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
 }
-}  // namespace
-
-void Writer::unsigned_varint(std::uint32_t v) { put_unsigned_varlong(out_, v); }
-void Writer::varint(std::int32_t v) {
-  const auto u = static_cast<std::uint32_t>(v);
-  put_unsigned_varlong(out_, (u << 1) ^ static_cast<std::uint32_t>(v >> 31));
-}
-void Writer::varlong(std::int64_t v) {
-  const auto u = static_cast<std::uint64_t>(v);
-  put_unsigned_varlong(out_, (u << 1) ^ static_cast<std::uint64_t>(v >> 63));
-}
-void Writer::uuid(const Uuid& v) { out_.insert(out_.end(), v.begin(), v.end()); }
-void Writer::raw(ByteView v) { out_.insert(out_.end(), v.begin(), v.end()); }
-
-void Writer::string_length(std::optional<std::size_t> n, bool compact) {
-  if (compact) return unsigned_varint(n ? static_cast<std::uint32_t>(*n + 1) : 0);
-  SAMSA_ASSERT(!n || *n <= 0x7fff, "string longer than int16 allows");
-  int16(n ? static_cast<std::int16_t>(*n) : -1);
-}
-void Writer::bytes_length(std::optional<std::size_t> n, bool compact) {
-  if (compact) return unsigned_varint(n ? static_cast<std::uint32_t>(*n + 1) : 0);
-  int32(n ? static_cast<std::int32_t>(*n) : -1);
-}
-void Writer::array_length(std::optional<std::size_t> n, bool compact) { bytes_length(n, compact); }
 
 void Writer::patch_int32(std::size_t at, std::int32_t v) {
   SAMSA_ASSERT(at + 4 <= out_.size(), "patch past the end");

@@ -7,7 +7,9 @@
 // names the byte offset (from the start of the buffer) where the read began.
 // Writer appends to a Bytes buffer and cannot fail.
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -151,27 +153,64 @@ class Writer {
   // Bytes that went into splices.
   std::size_t spliced_bytes() const { return spliced_bytes_; }
   void splice(std::shared_ptr<const sim::Mapping> map, ByteView view);
-  void int8(std::int8_t v);
-  void int16(std::int16_t v);
-  void int32(std::int32_t v);
-  void int64(std::int64_t v);
-  void uint16(std::uint16_t v);
-  void uint32(std::uint32_t v);
-  void float64(double v);
-  void unsigned_varint(std::uint32_t v);
-  void varint(std::int32_t v);
-  void varlong(std::int64_t v);
-  void uuid(const Uuid& v);
-  void raw(ByteView v);
+  // The fixed-size and one-byte writes are inline and append with a range
+  // insert of a compile-time length: that is a capacity check, one store and
+  // a bump of the vector's end, where an out-of-line call with a resize (and
+  // its zero fill) and a variable-length memcpy was the encoder's largest
+  // cost in the standard benchmark (issue 14).
+  void int8(std::int8_t v) { out_.push_back(static_cast<std::uint8_t>(v)); }
+  void int16(std::int16_t v) { be<2>(static_cast<std::uint16_t>(v)); }
+  void int32(std::int32_t v) { be<4>(static_cast<std::uint32_t>(v)); }
+  void int64(std::int64_t v) { be<8>(static_cast<std::uint64_t>(v)); }
+  void uint16(std::uint16_t v) { be<2>(v); }
+  void uint32(std::uint32_t v) { be<4>(v); }
+  void float64(double v) { be<8>(std::bit_cast<std::uint64_t>(v)); }
+  void unsigned_varint(std::uint32_t v) {
+    if (v < 0x80) return out_.push_back(static_cast<std::uint8_t>(v));
+    unsigned_varlong(v);
+  }
+  void varint(std::int32_t v) {
+    const auto u = static_cast<std::uint32_t>(v);
+    unsigned_varint((u << 1) ^ static_cast<std::uint32_t>(v >> 31));
+  }
+  void varlong(std::int64_t v) {
+    const auto u = static_cast<std::uint64_t>(v);
+    const std::uint64_t z = (u << 1) ^ static_cast<std::uint64_t>(v >> 63);
+    if (z < 0x80) return out_.push_back(static_cast<std::uint8_t>(z));
+    unsigned_varlong(z);
+  }
+  void uuid(const Uuid& v) { out_.insert(out_.end(), v.begin(), v.end()); }
+  void raw(ByteView v) { out_.insert(out_.end(), v.begin(), v.end()); }
   // Lengths as Reader reads them; nullopt writes null.
-  void string_length(std::optional<std::size_t> n, bool compact);
-  void bytes_length(std::optional<std::size_t> n, bool compact);
-  void array_length(std::optional<std::size_t> n, bool compact);
+  void string_length(std::optional<std::size_t> n, bool compact) {
+    if (compact) return unsigned_varint(n ? static_cast<std::uint32_t>(*n + 1) : 0);
+    SAMSA_ASSERT(!n || *n <= 0x7fff, "string longer than int16 allows");
+    int16(n ? static_cast<std::int16_t>(*n) : -1);
+  }
+  void bytes_length(std::optional<std::size_t> n, bool compact) {
+    if (compact) return unsigned_varint(n ? static_cast<std::uint32_t>(*n + 1) : 0);
+    int32(n ? static_cast<std::int32_t>(*n) : -1);
+  }
+  void array_length(std::optional<std::size_t> n, bool compact) { bytes_length(n, compact); }
   // Overwrites 4 bytes at `at` with a big-endian int32 (frame size prefixes).
   void patch_int32(std::size_t at, std::int32_t v);
 
  private:
-  void be(std::uint64_t v, int n_bytes);
+  // The low N bytes of `v`, big-endian.
+  template <std::size_t N>
+  void be(std::uint64_t v) {
+    static_assert(N >= 1 && N <= 8);
+    std::array<std::uint8_t, N> b;
+    if constexpr (std::endian::native == std::endian::little) {
+      const std::uint64_t big = __builtin_bswap64(v << (64 - 8 * N));
+      std::memcpy(b.data(), &big, N);
+    } else {
+      for (std::size_t i = 0; i < N; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * (N - 1 - i)));
+    }
+    out_.insert(out_.end(), b.begin(), b.end());
+  }
+  // A varint of two bytes or more (the one-byte case is inline).
+  void unsigned_varlong(std::uint64_t v);
   Bytes& out_;
   std::vector<sim::FrameParts::Splice>* splices_ = nullptr;
   std::size_t spliced_bytes_ = 0;
