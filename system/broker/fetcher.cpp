@@ -48,11 +48,13 @@ void ReplicaFetcher::run() {
       rt_.sleep(backoff);
       continue;
     }
-    const bool truncating = std::any_of(partitions_.begin(), partitions_.end(),
-                                        [](const auto& e) { return e.second.truncating; });
+    // One pass for both: truncate_round never sets out_of_range.
+    bool truncating = false, out_of_range = false;
+    for (const auto& [tp, st] : partitions_) {
+      truncating |= st.truncating;
+      out_of_range |= st.out_of_range;
+    }
     if (truncating) truncate_round();
-    const bool out_of_range = std::any_of(partitions_.begin(), partitions_.end(),
-                                          [](const auto& e) { return e.second.out_of_range; });
     if (out_of_range) out_of_range_round();
     fetch_round();
     // Every partition backed off: wait for the first to be due (or new work).
