@@ -424,7 +424,7 @@ bool World::fire_next_timer() noexcept {
     if (is_stale(t)) continue;
     vt_ = std::max(vt_, t.at);
     if (t.park_seq == 0) {
-      std::function<void()> fn = std::move(callbacks_[t.slot]);
+      TimerFn fn = std::move(callbacks_[t.slot]);
       free_callbacks_.push_back(t.slot);
       trace_.fold(TraceKind::timer, static_cast<std::uint64_t>(vt_.count()), t.seq);
       run_callback(fn);
@@ -439,7 +439,7 @@ bool World::fire_next_timer() noexcept {
   return false;
 }
 
-void World::run_callback(std::function<void()>& fn) noexcept {
+void World::run_callback(TimerFn& fn) noexcept {
   // Callbacks run inside the scheduler (noexcept): an assertion there is
   // still an internal error of the run, not a terminated process.
   try {
@@ -468,7 +468,7 @@ void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) 
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
 
-void World::at(Duration when, std::function<void()> fn) {
+void World::at(Duration when, TimerFn fn) {
   std::uint32_t slot;
   if (!free_callbacks_.empty()) {
     slot = free_callbacks_.back();

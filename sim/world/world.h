@@ -21,6 +21,7 @@
 #include "sim/world/scheduler.h"
 #include "sim/world/sim_disk.h"
 #include "sim/world/sim_network.h"
+#include "sim/world/timer_fn.h"
 #include "sim/world/trace.h"
 
 namespace samsa::sim {
@@ -163,7 +164,7 @@ class World final : public Parker {
 
   // --- timers (for the network, disks and primitives) ------------------------
   // Runs `fn` at virtual time `at` (callbacks never park).
-  void at(Duration at, std::function<void()> fn);
+  void at(Duration at, TimerFn fn);
   Duration to_virtual(const SimNode& n, MonoTime t) const;
 
   // --- Parker ------------------------------------------------------------------
@@ -205,7 +206,7 @@ class World final : public Parker {
   // when it already unwinds (its wait must end at once).
   static bool doomed(const FiberProps* p, const SimNode& n, std::uint64_t incarnation);
   bool has_live_timer() const;
-  void run_callback(std::function<void()>& fn) noexcept;
+  void run_callback(TimerFn& fn) noexcept;
   void record_failure(std::exception_ptr e) noexcept;
   void reap(SimNode& n);
   void shutdown_all();
@@ -238,7 +239,7 @@ class World final : public Parker {
   std::vector<Waiter*> waiter_slots_;
   std::vector<std::uint64_t> waiter_slot_seq_;
   std::vector<std::uint32_t> free_waiter_slots_;
-  std::vector<std::function<void()>> callbacks_;
+  std::vector<TimerFn> callbacks_;
   std::vector<std::uint32_t> free_callbacks_;
 
   std::shared_ptr<spdlog::sinks::sink> sink_;

@@ -98,23 +98,39 @@ void ReplicaManager::set_coordinator(coord::Client* c, BrokerEpoch epoch) {
 }
 
 std::shared_ptr<Partition> ReplicaManager::partition(std::string_view topic, PartitionId partition) const {
-  auto t = by_topic_.find(topic);
-  if (t == by_topic_.end()) return nullptr;
-  auto it = t->second.find(partition.value());
-  return it == t->second.end() ? nullptr : it->second;
+  for (const HostedTopic& t : by_topic_) {
+    if (t.name != topic) continue;
+    const auto i = partition.value();
+    if (i < 0 || static_cast<std::size_t>(i) >= t.by_index.size()) return nullptr;
+    return t.by_index[static_cast<std::size_t>(i)];
+  }
+  return nullptr;
+}
+
+ReplicaManager::HostedTopic* ReplicaManager::hosted_topic(std::string_view topic) {
+  for (HostedTopic& t : by_topic_)
+    if (t.name == topic) return &t;
+  return nullptr;
 }
 
 void ReplicaManager::host(const TopicPartition& tp, std::shared_ptr<Partition> p) {
-  by_topic_[tp.topic][tp.partition.value()] = p;
+  SAMSA_ASSERT(tp.partition.value() >= 0, "a hosted partition has an index");
+  HostedTopic* t = hosted_topic(tp.topic);
+  if (t == nullptr) t = &by_topic_.emplace_back(HostedTopic{tp.topic, {}, 0});
+  const auto i = static_cast<std::size_t>(tp.partition.value());
+  if (i >= t->by_index.size()) t->by_index.resize(i + 1);
+  if (t->by_index[i] == nullptr) ++t->hosted;
+  t->by_index[i] = p;
   partitions_[tp] = std::move(p);
 }
 
 void ReplicaManager::unhost(const TopicPartition& tp) {
   partitions_.erase(tp);
-  auto t = by_topic_.find(tp.topic);
-  if (t == by_topic_.end()) return;
-  t->second.erase(tp.partition.value());
-  if (t->second.empty()) by_topic_.erase(t);
+  HostedTopic* t = hosted_topic(tp.topic);
+  const auto i = static_cast<std::size_t>(tp.partition.value());
+  if (t == nullptr || tp.partition.value() < 0 || i >= t->by_index.size() || t->by_index[i] == nullptr) return;
+  t->by_index[i] = nullptr;
+  if (--t->hosted == 0) by_topic_.erase(by_topic_.begin() + (t - by_topic_.data()));
 }
 
 std::vector<TopicPartition> ReplicaManager::hosted() const {
