@@ -1,6 +1,7 @@
 #include "system/broker/replica_manager.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "system/broker/controller.h"
 #include "system/broker/fetcher.h"
@@ -98,19 +99,20 @@ void ReplicaManager::set_coordinator(coord::Client* c, BrokerEpoch epoch) {
 }
 
 std::shared_ptr<Partition> ReplicaManager::partition(std::string_view topic, PartitionId partition) const {
-  for (const HostedTopic& t : by_topic_) {
-    if (t.name != topic) continue;
-    const auto i = partition.value();
-    if (i < 0 || static_cast<std::size_t>(i) >= t.by_index.size()) return nullptr;
-    return t.by_index[static_cast<std::size_t>(i)];
-  }
+  const HostedTopic* t = hosted_topic(topic);
+  const auto i = partition.value();
+  if (t == nullptr || i < 0 || static_cast<std::size_t>(i) >= t->by_index.size()) return nullptr;
+  return t->by_index[static_cast<std::size_t>(i)];
+}
+
+const ReplicaManager::HostedTopic* ReplicaManager::hosted_topic(std::string_view topic) const {
+  for (const HostedTopic& t : by_topic_)
+    if (t.name == topic) return &t;
   return nullptr;
 }
 
 ReplicaManager::HostedTopic* ReplicaManager::hosted_topic(std::string_view topic) {
-  for (HostedTopic& t : by_topic_)
-    if (t.name == topic) return &t;
-  return nullptr;
+  return const_cast<HostedTopic*>(std::as_const(*this).hosted_topic(topic));
 }
 
 void ReplicaManager::host(const TopicPartition& tp, std::shared_ptr<Partition> p) {

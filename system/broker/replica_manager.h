@@ -200,6 +200,7 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
     std::size_t hosted = 0;                            // non-null entries
   };
   std::vector<HostedTopic> by_topic_;
+  const HostedTopic* hosted_topic(std::string_view topic) const;
   HostedTopic* hosted_topic(std::string_view topic);
   void host(const TopicPartition& tp, std::shared_ptr<Partition> p);
   void unhost(const TopicPartition& tp);
