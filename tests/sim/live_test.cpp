@@ -185,11 +185,17 @@ TEST_CASE("frames split over many reads and many frames in one read are cut out 
       raw.write_all(many);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       raw.write_all(ByteView(last).subspan(2));
+      // A frame over a read chunk and a short one after it, in one write:
+      // the large one is handed over as the read buffer, the short one kept.
+      Bytes big_then_small = frame_of(std::string(200000, 'b'));
+      const Bytes tail = frame_of("tail");
+      big_then_small.insert(big_then_small.end(), tail.begin(), tail.end());
+      raw.write_all(big_then_small);
       reply = raw.read_to_end();
     });
     auto conn = (*listener)->accept(rt.deadline_after(10s));
     REQUIRE(conn.ok());
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < 7; ++i) {
       auto f = (*conn)->recv(rt.deadline_after(10s));
       REQUIRE(f.ok());
       got.push_back(body_of(*f));
@@ -202,7 +208,8 @@ TEST_CASE("frames split over many reads and many frames in one read are cut out 
     client.join();
   });
   REQUIRE(r.reason == LiveStop::requested);
-  CHECK(got == std::vector<std::string>{"split-frame-body", "one", "", "three", "last"});
+  CHECK(got == std::vector<std::string>{"split-frame-body", "one", "", "three", "last",
+                                        std::string(200000, 'b'), "tail"});
   CHECK(reply == frame_of("done"));
 }
 

@@ -314,6 +314,11 @@ TEST_CASE("bad appends and disk faults leave the log as it was", "[log]") {
     CHECK(log->append_as_leader(samsa::ByteView(bad).first(30), 0).error() == LogErrc::corrupt_message);
     CHECK(log->append_as_leader({}, 0).error() == LogErrc::corrupt_message);
     CHECK(log->append_as_leader(make_batch(1, 3, 2 << 20), 0).error() == LogErrc::record_too_large);
+    // Batches whose CRCs the caller verified are still checked for framing and size.
+    constexpr auto verified = samsa::log::Log::Crc::verified;
+    CHECK(log->append_as_leader(samsa::ByteView(bad).first(30), 0, verified).error() == LogErrc::corrupt_message);
+    CHECK(log->append_as_leader({}, 0, verified).error() == LogErrc::corrupt_message);
+    CHECK(log->append_as_leader(make_batch(1, 3, 2 << 20), 0, verified).error() == LogErrc::record_too_large);
     // A follower batch must start at the log end offset.
     Bytes follower = make_batch(1, 4);
     samsa::protocol::set_base_offset(follower, 5);
