@@ -11,6 +11,8 @@ namespace samsa::protocol {
 
 // `crc` is the CRC of the bytes before `data`, so
 // crc32c(b, crc32c(a)) == crc32c(a ++ b). crc32c(empty) == 0.
+// With SSE 4.2 it uses the crc32 instruction, inputs of 12 KiB and more as
+// three interleaved chains (about three times one chain's speed).
 std::uint32_t crc32c(ByteView data, std::uint32_t crc = 0);
 
 // The table implementation alone (for tests and benchmarks).

@@ -40,6 +40,13 @@ from samsa_live import Server, temp_dir  # noqa: E402
 from apache_kafka import KAFKA_VERSION, Kafka, KafkaCluster, kafka_classpath  # noqa: E402
 
 RECORD_BYTES = 100
+# EndToEndLatency's records: its first few hundred run while its JVM is
+# still interpreting and compiling (measured on samsa idle: 200 records p99
+# 10 ms, 10000 records p99 2 ms), and it has no warm-up of its own, so 2000
+# records measured mostly the client's warm-up. 10000 take 7 s on samsa
+# (about 0.7 ms each at half of its peak), well inside the throttled load.
+E2E_RECORDS = 10_000
+LOAD_SECONDS = 40
 
 
 def records_file(n):
@@ -140,10 +147,10 @@ def end_to_end(cp, bootstrap, n, acks):
 
 def half_peak_latency(cp, bootstrap, n, acks, peak):
     """End-to-end p99 at half the peak: ProducerPerformance throttled to
-    peak/2 (--throughput) for about 20 s, and EndToEndLatency on another topic
+    peak/2 (--throughput) for LOAD_SECONDS, and EndToEndLatency on another topic
     meanwhile. Returns (throttled rec/s, its produce-ack p99, e2e p99)."""
     rate = max(1, int(peak / 2))
-    load = subprocess.Popen(perf_argv(cp, bootstrap, rate * 20, acks, rate), stdout=subprocess.PIPE,
+    load = subprocess.Popen(perf_argv(cp, bootstrap, rate * LOAD_SECONDS, acks, rate), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(3)  # the producer's JVM is up and at its rate
@@ -225,7 +232,7 @@ def run_three(cp, bootstrap, path, n, client, rss):
     rate, p99 = perf_test(cp, bootstrap, n, "all")
     if client == "perf":
         return rate, rss(), p99
-    got, ack_p99, e2e = half_peak_latency(cp, bootstrap, 2000, "all", rate)
+    got, ack_p99, e2e = half_peak_latency(cp, bootstrap, E2E_RECORDS, "all", rate)
     return got, rss(), ack_p99, e2e, rate
 
 
