@@ -306,6 +306,19 @@ TEST_CASE("duplicate and inconsistent-offsets: one value at two offsets, two val
   CHECK(named(c.h, "duplicate").empty());
 }
 
+TEST_CASE("duplicate: one record in several partitions names them in order, with their first witnesses",
+          "[invariants][kafka]") {
+  Builder b = clean();
+  const auto in2 = b.poll(11, {b.rec(2, 0, "b", "k")});
+  const auto in1 = b.poll(11, {b.rec(1, 5, "b", "k"), b.rec(1, 6, "z", "k")});
+  const auto d = named(b.h, "duplicate");
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].explanation.find("\"b\" is in 3 partitions: t-0, t-1, t-2") != std::string::npos);
+  CHECK(std::count(d[0].ops.begin(), d[0].ops.end(), in1) == 1);
+  CHECK(std::count(d[0].ops.begin(), d[0].ops.end(), in2) == 1);
+  CHECK(d[0].ops.size() == 3);
+}
+
 TEST_CASE("poll-skip and nonmonotonic-poll: one process's successive polls of a partition", "[invariants][kafka]") {
   Builder b;
   for (auto v : {"a", "b", "c", "d"}) b.append(1, 0, v);
