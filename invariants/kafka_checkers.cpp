@@ -175,6 +175,11 @@ std::size_t Records::pos(const Op& op) const {
   return dense_ ? static_cast<std::size_t>(op.index) : pos_.at(&op);
 }
 
+struct Case {
+  Violation v;
+  std::optional<Tp> tp;
+};
+
 class View {
  public:
   explicit View(const History& h);
@@ -187,6 +192,11 @@ class View {
   std::map<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
   std::map<RecordId, Position> first_read;  // by an ok poll
   std::map<RecordId, Tp> read_tp;
+
+  // The cases of the analyses the delivery summary and then the checker of
+  // the same name both ask for over one shared view, by analysis and
+  // arguments: computed once (see memoized).
+  mutable std::map<std::string, std::vector<Case>, std::less<>> memo;
 
   bool read(const RecordId& id) const { return first_read.count(id) != 0; }
   // The record's dense index in its partition's version order.
@@ -302,10 +312,6 @@ std::optional<std::pair<Tp, std::int64_t>> View::locate(const Rec& r) const {
 }
 
 // A violation and the partition it is about (for the per-partition summary).
-struct Case {
-  Violation v;
-  std::optional<Tp> tp;
-};
 
 std::vector<Violation> strip(std::vector<Case> cases) {
   std::vector<Violation> out;
@@ -322,7 +328,7 @@ std::string describe(const Rec& r) {
 
 // --- the log itself ------------------------------------------------------------------
 
-std::vector<Case> inconsistent_offsets(const View& v) {
+std::vector<Case> compute_inconsistent_offsets(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
     for (const auto& [offset, values] : log.at) {
@@ -340,7 +346,7 @@ std::vector<Case> inconsistent_offsets(const View& v) {
   return out;
 }
 
-std::vector<Case> duplicate(const View& v) {
+std::vector<Case> compute_duplicate(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
     for (const auto& [value, offsets] : log.offsets_of) {
@@ -510,7 +516,7 @@ std::string skipped_text(const Log& log, std::int64_t from_index, std::int64_t t
 }
 
 // poll-skip and nonmonotonic-poll: Jepsen's poll-skip+nonmonotonic-cases-per-process.
-std::vector<Case> poll_order(const View& v, bool skips, const json& options) {
+std::vector<Case> compute_poll_order(const View& v, bool skips, const json& options) {
   const bool reset_on_assign = options.is_object() && options.value("reset_on_assign", false);
   struct Last {
     std::int64_t index, offset, op;
@@ -570,7 +576,7 @@ std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v,
 
 // Jepsen's nonmonotonic-send-cases: a producer's later send lands at or
 // before its earlier one in the partition's log.
-std::vector<Case> nonmonotonic_send(const View& v) {
+std::vector<Case> compute_nonmonotonic_send(const View& v) {
   std::vector<Case> out;
   for (const auto& [producer, list] : sends_by_producer(v, false)) {
     std::map<Tp, std::pair<Place, const Send*>> last;
@@ -594,7 +600,7 @@ std::vector<Case> nonmonotonic_send(const View& v) {
 
 // --- order inside one operation ---------------------------------------------------------
 
-std::vector<Case> inside(const View& v, bool polls, bool skips) {
+std::vector<Case> compute_inside(const View& v, bool polls, bool skips) {
   const std::string name = polls ? (skips ? "int-poll-skip" : "int-nonmonotonic-poll")
                                  : (skips ? "int-send-skip" : "int-nonmonotonic-send");
   std::vector<Case> out;
@@ -646,7 +652,7 @@ std::vector<Case> precommitted_read(const View& v) {
 
 // per-key-order: one producer's records of one key are consumed (first
 // consumption, by history order of the ok polls) in the order it sent them.
-std::vector<Case> per_key_order(const View& v) {
+std::vector<Case> compute_per_key_order(const View& v) {
   std::vector<Case> out;
   for (const auto& [producer, list] : sends_by_producer(v, false)) {
     std::map<RecordId, std::pair<Position, const Send*>> latest;  // (topic, key) -> latest first consumption so far
@@ -677,7 +683,7 @@ std::vector<Case> per_key_order(const View& v) {
 
 // The group of each ok poll's process: from its latest ok assign (a process
 // that never joined a group is a consumer group of its own).
-std::vector<Case> redelivery(const View& v) {
+std::vector<Case> compute_redelivery(const View& v) {
   std::map<std::int64_t, std::string> group_of;
   std::map<std::pair<std::string, RecordId>, std::int64_t> consumed;  // (group, record) -> first op
   std::vector<Case> out;
@@ -697,6 +703,39 @@ std::vector<Case> redelivery(const View& v) {
     }
   }
   return out;
+}
+
+// --- the analyses, each computed once per view ------------------------------------------
+
+template <class F>
+std::vector<Case> memoized(const View& v, std::string key, F compute) {
+  if (const auto it = v.memo.find(key); it != v.memo.end()) return it->second;
+  std::vector<Case> cases = compute();
+  v.memo.emplace(std::move(key), cases);
+  return cases;
+}
+
+std::vector<Case> inconsistent_offsets(const View& v) {
+  return memoized(v, "inconsistent-offsets", [&] { return compute_inconsistent_offsets(v); });
+}
+std::vector<Case> duplicate(const View& v) {
+  return memoized(v, "duplicate", [&] { return compute_duplicate(v); });
+}
+std::vector<Case> poll_order(const View& v, bool skips, const json& options) {
+  return memoized(v, fmt::format("poll-order {} {}", skips, options.dump()),
+                  [&] { return compute_poll_order(v, skips, options); });
+}
+std::vector<Case> nonmonotonic_send(const View& v) {
+  return memoized(v, "nonmonotonic-send", [&] { return compute_nonmonotonic_send(v); });
+}
+std::vector<Case> inside(const View& v, bool polls, bool skips) {
+  return memoized(v, fmt::format("inside {} {}", polls, skips), [&] { return compute_inside(v, polls, skips); });
+}
+std::vector<Case> per_key_order(const View& v) {
+  return memoized(v, "per-key-order", [&] { return compute_per_key_order(v); });
+}
+std::vector<Case> redelivery(const View& v) {
+  return memoized(v, "redelivery", [&] { return compute_redelivery(v); });
 }
 
 Tp tp_of(ValueRef j) { return {j.value("topic", ""), j.value("partition", 0)}; }
