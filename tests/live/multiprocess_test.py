@@ -230,6 +230,15 @@ class Writer(threading.Thread):
         self.remaining = self.producer.flush(120)
 
 
+def read_back(got, value, at):
+    """Whether `value`, acknowledged at `at` (partition, offset), is in what
+    read_all got. librdkafka acknowledges some records without an offset
+    (None) after a leader change (retried "possibly persisted" batches);
+    those must be in their partition, at some offset."""
+    part, offset = at
+    return any(p == part and (offset is None or o == offset) for p, o in got.get(value, []))
+
+
 def read_all(bootstrap, topic):
     c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "reader",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -338,13 +347,7 @@ def main():
     check(writer.remaining == 0 and not writer.errors,
           f"{len(writer.acked)} of {writer.sent} records acked, none failed ({writer.errors[:3]})")
     got = read_all(all_up, "crash")
-    # librdkafka acknowledges some records without an offset (None) after
-    # a leader change (retried "possibly persisted" batches); those must be
-    # in their partition, at some offset.
-    def found(v, at):
-        part, offset = at
-        return any(p == part and (offset is None or o == offset) for p, o in got.get(v, []))
-    lost = [v for v, at in writer.acked.items() if not found(v, at)]
+    lost = [v for v, at in writer.acked.items() if not read_back(got, v, at)]
     print(f"{sum(1 for at in writer.acked.values() if at[1] is None)} acks without an offset")
     dups = [v for v, ats in got.items() if len(ats) > 1]
     check(not lost, f"every acknowledged record is read back at its offset ({len(lost)} lost, e.g. "
