@@ -328,6 +328,7 @@ LeaderAppend Partition::append_as_leader(ByteView records, std::int16_t acks,
     out.error = static_cast<ErrorCode>(log::kafka_error_code(info.error()));
     return out;
   }
+  snapshot_at_roll(*info);
   producers_ = std::move(scratch);
   for (const auto& h : headers) txns_.on_batch(h, std::nullopt);
   out.base_offset = Offset(info->first_offset);
@@ -367,6 +368,7 @@ Result<void, log::LogErrc> Partition::truncate_fully_and_start_at(Offset offset)
 Result<log::AppendInfo, log::LogErrc> Partition::append_as_follower(ByteView records) {
   auto info = log_->append_as_follower(records);
   if (!info) return info;
+  snapshot_at_roll(*info);
   protocol::BatchReader reader(records, /*check_crc=*/false);
   while (auto b = reader.next()) {
     if (auto pb = producer_batch(*b)) producers_.update(*pb);
@@ -448,6 +450,7 @@ LeaderAppend Partition::append_marker_as_leader(protocol::ProducerId id, protoco
     out.error = static_cast<ErrorCode>(log::kafka_error_code(info.error()));
     return out;
   }
+  snapshot_at_roll(*info);
   protocol::BatchReader reader(batch, /*check_crc=*/false);
   auto stored = reader.next();
   SAMSA_ASSERT(stored.has_value(), "the control batch we built reads back");
@@ -477,7 +480,17 @@ Result<void, log::LogErrc> Partition::checkpoint_high_watermark() {
 }
 
 Result<void, log::LogErrc> Partition::save_producer_snapshot() {
-  return log_->save_producer_snapshot(producers_.snapshot());
+  return log_->save_producer_snapshot(producers_.snapshot(), log_end_offset().value());
+}
+
+// UnifiedLog.roll: the state before an append's batches is the state at
+// the new segment's base, so recovery can start from a segment's first
+// offset with it and replay only that segment. (Kafka writes this file
+// without an fsync under the log's lock and fsyncs it with the segment
+// flush later; samsa writes it durably, since segments roll rarely.) A
+// failed write takes the log offline, as any failed log write.
+void Partition::snapshot_at_roll(const log::AppendInfo& info) {
+  if (info.rolled_to) (void)log_->save_producer_snapshot(producers_.snapshot(), *info.rolled_to);
 }
 
 }  // namespace samsa::broker

@@ -310,6 +310,9 @@ class Partition {
   // milliseconds, tens of them on a busy disk, and with the mutex held every
   // produce, fetch and follower append of the partition waited for them.
   Result<void, log::LogErrc> checkpoint_high_watermark();
+  // Kafka's producer snapshots: at a segment roll (snapshot_at_roll), at
+  // close (controlled shutdown), and after a rebuild from the log
+  // (rebuild_producer_state); not on a timer. This one is at the log end.
   Result<void, log::LogErrc> save_producer_snapshot();
 
   // --- the purgatories' watchers (ReplicaManager) ---------------------------------------------
@@ -326,6 +329,7 @@ class Partition {
 
  private:
   ErrorCode validate(ByteView records, std::vector<protocol::BatchHeader>& headers) const;
+  void snapshot_at_roll(const log::AppendInfo& info);
 
   sim::Runtime& rt_;
   std::string topic_;

@@ -146,6 +146,12 @@ Result<void, log::LogErrc> rebuild_producer_state(log::Log& log, ProducerStateMa
     }
     if (offset == before) break;  // nothing readable there: keep what we have
   }
+  // UnifiedLog.rebuildProducerState ends with takeSnapshot: the next load
+  // (or truncation) starts here instead of replaying the same batches. The
+  // state is rebuilt either way: a write that fails (a full disk) costs the
+  // next load a longer replay; a storage error takes the log offline, as
+  // every failed log write does.
+  if (from < log.log_end_offset()) (void)log.save_producer_snapshot(m.snapshot(), log.log_end_offset());
   return {};
 }
 

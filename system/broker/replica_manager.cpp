@@ -184,6 +184,7 @@ std::shared_ptr<Partition> ReplicaManager::get_or_open(const TopicPartition& tp,
   const TopicConfig topic = topic_config(tp.topic);
   if (auto p = partition(tp)) return p;  // opened by another fiber meanwhile
   log::LogConfig lc = topic.log_config();
+  lc.producer_snapshots_kept = static_cast<std::size_t>(config_.max_id_map_snapshots);
   auto log = log::Log::open(rt_, dir, lc);
   if (!log) {
     error = ErrorCode::kafka_storage_error;
@@ -440,9 +441,12 @@ void ReplicaManager::run_checkpoints() {
       if (!p) continue;
       CheckpointLock files(*p);
       (void)p->checkpoint_high_watermark();  // without the partition's mutex
+      // No producer snapshot here: Kafka takes them at segment roll, close
+      // and recovery (Partition::save_producer_snapshot); a periodic one
+      // cost a write and 5 fsyncs every 5 s under each busy partition's lock.
+      if (!flush_due) continue;
       PartitionLock lock(*p);
-      (void)p->save_producer_snapshot();
-      if (flush_due) (void)p->log().flush();
+      (void)p->log().flush();
     }
   }
 }

@@ -20,6 +20,8 @@ struct LogConfig {
   // Check each stored batch's CRC when it is read (a latent sector error
   // then yields corrupt_storage instead of bad bytes).
   bool verify_crc_on_read = true;
+  // Producer state snapshots kept (the broker's max.id.map.snapshots).
+  std::size_t producer_snapshots_kept = 2;
 };
 
 }  // namespace samsa::log

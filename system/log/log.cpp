@@ -9,7 +9,6 @@ namespace samsa::log {
 namespace {
 
 constexpr std::int64_t k_int32_max = std::numeric_limits<std::int32_t>::max();
-constexpr std::size_t k_snapshots_kept = 2;
 
 std::string base_name(const std::string& dir) {
   const auto slash = dir.rfind('/');
@@ -234,9 +233,11 @@ Result<AppendInfo, LogErrc> Log::append_as_follower(ByteView records) {
 }
 
 Result<AppendInfo, LogErrc> Log::append(Bytes records, std::vector<BatchHeader> headers) {
+  const std::int64_t active_base = active().base_offset();
   if (auto r = maybe_roll(headers, records.size()); !r) return Err{r.error()};
   if (auto r = guard(active().append(records, headers)); !r) return Err{r.error()};
-  AppendInfo info{headers.front().base_offset, headers.back().last_offset(), -1, headers.size()};
+  AppendInfo info{headers.front().base_offset, headers.back().last_offset(), -1, headers.size(), std::nullopt};
+  if (active().base_offset() != active_base) info.rolled_to = active().base_offset();
   for (const auto& h : headers) info.max_timestamp = std::max(info.max_timestamp, h.max_timestamp);
   if (auto r = after_append(info); !r) return Err{r.error()};
   return info;
@@ -526,18 +527,18 @@ Result<std::vector<std::int64_t>, LogErrc> Log::snapshot_offsets() {
   return out;
 }
 
-Result<void, LogErrc> Log::save_producer_snapshot(const ProducerSnapshot& snapshot) {
+Result<void, LogErrc> Log::save_producer_snapshot(const ProducerSnapshot& snapshot, std::int64_t offset) {
   if (offline_) return Err{LogErrc::offline};
-  const std::string path = join_path(dir_, offset_file_name(log_end_offset(), k_snapshot_suffix));
+  SAMSA_ASSERT(offset <= log_end_offset(), "a producer snapshot describes the log up to its offset");
+  const std::string path = join_path(dir_, offset_file_name(offset, k_snapshot_suffix));
   std::string text = encode_producer_snapshot(snapshot);
-  if (saved_snapshot_ && saved_snapshot_->first == log_end_offset() && saved_snapshot_->second == text)
-    return {};
+  if (saved_snapshot_ && saved_snapshot_->first == offset && saved_snapshot_->second == text) return {};
   saved_snapshot_.reset();
   if (auto r = write_text_file(disk_, path, text); !r) return guard(r);
-  saved_snapshot_.emplace(log_end_offset(), std::move(text));
+  saved_snapshot_.emplace(offset, std::move(text));
   auto offsets = snapshot_offsets();
   if (!offsets) return Err{offsets.error()};
-  while (offsets->size() > k_snapshots_kept) {
+  while (offsets->size() > std::max<std::size_t>(1, config_.producer_snapshots_kept)) {
     const std::string old = join_path(dir_, offset_file_name(offsets->front(), k_snapshot_suffix));
     if (auto r = disk_.remove(old); !r) return Err{from_disk(r.error())};
     offsets->erase(offsets->begin());

@@ -26,6 +26,10 @@ struct AppendInfo {
   std::int64_t last_offset = 0;
   std::int64_t max_timestamp = -1;
   std::size_t batches = 0;
+  // A new segment began at this offset just before these batches: the
+  // caller's producer state as it was before them belongs in a snapshot
+  // there (UnifiedLog.roll's takeSnapshot).
+  std::optional<std::int64_t> rolled_to;
 };
 
 struct ReadInfo {
@@ -124,8 +128,9 @@ class Log {
   Result<void, LogErrc> checkpoint_high_watermark(std::int64_t high_watermark);
   // The last checkpointed high watermark (0 when none), at most the log end.
   Result<std::int64_t, LogErrc> read_high_watermark();
-  // Writes `<log end offset>.snapshot`; keeps the two newest snapshots.
-  Result<void, LogErrc> save_producer_snapshot(const ProducerSnapshot& snapshot);
+  // Writes `<offset>.snapshot`, the producer state that held at `offset`
+  // (at most the log end); keeps the newest producer_snapshots_kept.
+  Result<void, LogErrc> save_producer_snapshot(const ProducerSnapshot& snapshot, std::int64_t offset);
   // The newest snapshot at or below the log end offset, with its offset.
   Result<std::optional<std::pair<std::int64_t, ProducerSnapshot>>, LogErrc> load_producer_snapshot();
 
@@ -171,7 +176,7 @@ class Log {
   // checkpoints skip rewriting (and fsyncing) an unchanged value, so an
   // idle partition costs no disk work.
   std::optional<std::int64_t> checkpointed_high_watermark_;
-  std::optional<std::pair<std::int64_t, std::string>> saved_snapshot_;  // (log end, text)
+  std::optional<std::pair<std::int64_t, std::string>> saved_snapshot_;  // (offset, text)
 };
 
 }  // namespace samsa::log

@@ -7,6 +7,7 @@
 #include <rapidcheck/catch.h>
 #include <rapidcheck/state.h>
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <vector>
@@ -216,6 +217,8 @@ TEST_CASE("a newer epoch forgets the older epoch's batches", "[broker][idempoten
 
 // --- rebuilt from the log after a restart or a truncation ------------------------------
 
+#include "system/broker/partition.h"
+#include "system/log/names.h"
 #include "tests/system/log/log_rig.h"
 
 namespace {
@@ -261,7 +264,7 @@ TEST_CASE("producer state is rebuilt from the snapshot plus the log", "[broker][
       std::map<std::int64_t, std::int32_t> next_seq;
       std::map<std::int64_t, std::int16_t> epoch;
       for (std::size_t i = 0; i < steps.size(); ++i) {
-        if (i == snapshot_at) REQUIRE(log->save_producer_snapshot(psm.snapshot()).ok());
+        if (i == snapshot_at) REQUIRE(log->save_producer_snapshot(psm.snapshot(), log->log_end_offset()).ok());
         if (i == cut_at) {
           cut_offset = log->log_end_offset();
           live_at_cut = psm.snapshot();
@@ -349,5 +352,55 @@ TEST_CASE("the coordinator epoch of the last marker is rebuilt from the log", "[
     REQUIRE(psm.entry(ProducerId(7)) != nullptr);
     CHECK(psm.entry(ProducerId(7))->coordinator_epoch == 4);
     CHECK(psm.check_marker(ProducerId(7), ProducerEpoch(0), 3) == ErrorCode::transaction_coordinator_fenced);
+  });
+}
+
+// UnifiedLog.roll's takeSnapshot: the state before an append that rolled is
+// the state at the new segment's base; a restart without a clean close
+// rebuilds from it plus that segment. No snapshot is written between rolls.
+TEST_CASE("a segment roll leaves a producer snapshot at the new segment's base", "[broker][idempotence]") {
+  testing::LogRig rig(6);
+  std::map<std::int64_t, log::ProducerSnapshot> state_at;  // log end offset -> the state there
+  log::ProducerSnapshot last;
+  rig.run([&](sim::Runtime& rt) {
+    log::LogConfig c;
+    c.segment_bytes = 400;  // about three batches a segment
+    Partition p(rt, "t", protocol::PartitionId(0), testing::open_log(rt, c), PartitionOptions{BrokerId(1)});
+    REQUIRE(p.load().ok());
+    Leadership l;
+    l.leader = BrokerId(1);
+    l.leader_epoch = LeaderEpoch(1);
+    l.isr = l.replicas = {BrokerId(1)};
+    REQUIRE(p.make_leader(l, 0).ok());
+    for (int i = 0; i < 12; ++i) {
+      state_at[p.log_end_offset().value()] = p.producers().snapshot();
+      const auto out = p.append_as_leader(idempotent_batch(7 + i % 2, 0, 3 * (i / 2), 3), 1, 1, false);
+      REQUIRE(out.error == ErrorCode::none);
+    }
+    last = p.producers().snapshot();
+    const auto bases = p.log().segment_base_offsets();
+    REQUIRE(bases.size() >= 3);
+    auto names = rt.disk().list("data/t-0");
+    REQUIRE(names.ok());
+    std::vector<std::int64_t> snapshots;
+    for (const auto& n : *names)
+      if (auto o = log::parse_offset_file_name(n, log::k_snapshot_suffix)) snapshots.push_back(*o);
+    std::sort(snapshots.begin(), snapshots.end());
+    // The newest max.id.map.snapshots (2) roll points, each with the state there.
+    CHECK(snapshots == std::vector<std::int64_t>(bases.end() - 2, bases.end()));
+    auto newest = p.log().load_producer_snapshot().value();
+    REQUIRE(newest);
+    CHECK(newest->first == bases.back());
+    CHECK(newest->second == state_at.at(bases.back()));
+  });
+  rig.run([&](sim::Runtime& rt) {
+    log::LogConfig c;
+    c.segment_bytes = 400;
+    auto log = testing::open_log(rt, c);
+    ProducerStateManager psm;
+    REQUIRE(rebuild_producer_state(*log, psm).ok());
+    CHECK(psm.snapshot() == last);
+    // The rebuild left a snapshot at the log end (UnifiedLog.rebuildProducerState).
+    CHECK(log->load_producer_snapshot().value()->first == log->log_end_offset());
   });
 }

@@ -363,6 +363,22 @@ TEST_CASE("offset for timestamp finds the first batch at or after it", "[log]") 
   });
 }
 
+TEST_CASE("an append that rolls a segment says where the new one begins", "[log]") {
+  LogRig rig(12);
+  rig.run([&](Runtime& rt) {
+    LogConfig c;
+    c.segment_bytes = 200;
+    auto log = open_log(rt, c);
+    auto first = log->append_as_leader(make_batch(1, 1, 100), 0);
+    REQUIRE(first.ok());
+    CHECK_FALSE(first->rolled_to);  // the first segment was empty
+    auto second = log->append_as_leader(make_batch(1, 2, 100), 0);
+    REQUIRE(second.ok());
+    CHECK(second->rolled_to == 1);
+    CHECK(log->segment_base_offsets() == std::vector<std::int64_t>{0, 1});
+  });
+}
+
 TEST_CASE("side files: leader epochs, high watermark and producer snapshots survive restarts",
           "[log]") {
   LogRig rig(11);
@@ -374,10 +390,10 @@ TEST_CASE("side files: leader epochs, high watermark and producer snapshots surv
     REQUIRE(log->append_as_leader(make_batch(5, 1), 2).ok());
     REQUIRE(log->append_as_leader(make_batch(5, 2), 4).ok());
     REQUIRE(log->checkpoint_high_watermark(7).ok());
-    REQUIRE(log->save_producer_snapshot(snap).ok());
+    REQUIRE(log->save_producer_snapshot(snap, log->log_end_offset()).ok());
     REQUIRE(log->flush().ok());
     REQUIRE(log->append_as_leader(make_batch(5, 3), 4).ok());
-    REQUIRE(log->save_producer_snapshot({}).ok());  // at offset 15, beyond what survives
+    REQUIRE(log->save_producer_snapshot({}, log->log_end_offset()).ok());  // at offset 15, beyond what survives
   }, CrashMode::keep_none);
   rig.run([&](Runtime& rt) {
     auto log = open_log(rt, {});
@@ -399,7 +415,7 @@ TEST_CASE("side files: leader epochs, high watermark and producer snapshots surv
     REQUIRE(log->roll().ok());
     for (int i = 0; i < 4; ++i) {
       REQUIRE(log->append_as_leader(make_batch(1, 10 + i, 100), 4).ok());
-      if (i < 2) REQUIRE(log->save_producer_snapshot(snap).ok());  // at 11 and 12
+      if (i < 2) REQUIRE(log->save_producer_snapshot(snap, log->log_end_offset()).ok());  // at 11 and 12
     }
     REQUIRE(log->segment_base_offsets() == std::vector<std::int64_t>{0, 10, 11, 12, 13});
     CHECK(log->delete_old_segments(0, log->log_end_offset()).value() == 4);
