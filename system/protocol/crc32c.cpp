@@ -90,8 +90,9 @@ class ZeroShift {
 // per cycle, so one dependency chain runs at a third of the unit's speed.
 // Long inputs go as stripes of three blocks with a chain each (as Intel's
 // crc_pcl and Linux's crc32c-pcl-intel do), joined by shifting the earlier
-// blocks' registers over the later blocks' lengths. Measured: a third of a
-// live broker's CPU under a produce load was this function, one chain.
+// blocks' registers over the later blocks' lengths. Measured (perf record
+// of samsa live under kcat's produce load): CRC32C was 27% of the broker's
+// samples with one chain (and two passes), 2% with three (and one pass).
 constexpr std::size_t k_block_bytes = 4096;
 
 __attribute__((target("sse4.2"))) std::uint64_t hw_chain(std::uint64_t c, const std::uint8_t* p,
@@ -106,6 +107,7 @@ __attribute__((target("sse4.2"))) std::uint64_t hw_chain(std::uint64_t c, const 
   return c;
 }
 
+// Consumes the whole stripes at the front of [p, p + n), advancing both.
 __attribute__((target("sse4.2"))) std::uint32_t hw_stripes(std::uint32_t c, const std::uint8_t*& p,
                                                            std::size_t& n) {
   static const ZeroShift shift(k_block_bytes);
