@@ -20,6 +20,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include <boost/container/flat_map.hpp>
+
 #include "invariants/checker.h"
 #include "invariants/snapshot.h"
 
@@ -103,6 +105,32 @@ void sent_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
 void polled_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
   if (op.f == "txn") return parse_list(op.value, "polls", out, owned);
   if (op.f == "poll") return parse_list(op.value, "records", out, owned);
+}
+
+// Maps from records, built once and then only read: a sorted vector (one
+// flat allocation) instead of a tree node per record, which was most of a
+// view's cost and memory at 1000 records/s.
+template <class K, class V>
+using FlatMap = boost::container::flat_map<K, V>;
+
+// What map::emplace in `entries` order leaves: the first value of each key.
+template <class K, class V>
+FlatMap<K, V> first_of_each(std::vector<std::pair<K, V>> entries) {
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
+  entries.erase(std::unique(entries.begin(), entries.end(), same), entries.end());
+  return FlatMap<K, V>(boost::container::ordered_unique_range, entries.begin(), entries.end());
+}
+
+// Sorted and without repeats, for lookups only.
+std::vector<RecordId> sorted_set(std::vector<RecordId> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+bool contains(const std::vector<RecordId>& sorted, const RecordId& id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
 // One completed send of one record.
@@ -189,9 +217,9 @@ class View {
   bool kafka = false;
   std::map<Tp, Log> logs;
   std::vector<Send> sends;  // ok/info/fail completions, history order
-  std::map<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
-  std::map<RecordId, Position> first_read;  // by an ok poll
-  std::map<RecordId, Tp> read_tp;
+  FlatMap<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
+  FlatMap<RecordId, Position> first_read;  // by an ok poll
+  FlatMap<RecordId, Tp> read_tp;
 
   // The cases of the analyses the delivery summary and then the checker of
   // the same name both ask for over one shared view, by analysis and
@@ -204,6 +232,7 @@ class View {
 
  private:
   void add(const Rec& r, std::int64_t op);
+  void choose_writers();
   void finish();
 };
 
@@ -218,15 +247,16 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
 std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
-  std::set<RecordId> polled;
+  std::vector<RecordId> ids;
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
-      for (auto& r : recs.polled(op)) polled.insert(id_of(r));
+      for (auto& r : recs.polled(op)) ids.push_back(id_of(r));
+  const std::vector<RecordId> polled = sorted_set(std::move(ids));
   std::set<std::int64_t> out;
   for (const Op& op : h.ops()) {
     if (op.f != "txn" || op.type != OpType::info) continue;
     for (auto& r : recs.sent(op))
-      if (polled.count(id_of(r))) {
+      if (contains(polled, id_of(r))) {
         out.insert(op.index);
         break;
       }
@@ -236,7 +266,9 @@ std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs
 
 View::View(const History& hist) : h(hist), records(hist) {
   std::map<std::int64_t, const Op*> pending;
-  std::set<RecordId> read_by_any;
+  std::vector<RecordId> read_ids;
+  std::vector<std::pair<RecordId, Position>> reads;  // ok polls', in history order
+  std::vector<std::pair<RecordId, Tp>> read_tps;
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
@@ -252,11 +284,11 @@ View::View(const History& hist) : h(hist), records(hist) {
     for (const Rec& r : records.polled(op)) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
-      read_by_any.insert(id_of(r));
+      read_ids.push_back(id_of(r));
       if (op.type == OpType::ok || committed_info.count(op.index)) {
-        first_read.emplace(id_of(r), Position{op.index, pos});
+        reads.emplace_back(id_of(r), Position{op.index, pos});
         if (r.tp) {
-          read_tp.emplace(id_of(r), *r.tp);
+          read_tps.emplace_back(id_of(r), *r.tp);
           Log& log = logs[*r.tp];
           if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
         }
@@ -266,15 +298,31 @@ View::View(const History& hist) : h(hist), records(hist) {
     pos = 0;
     for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
   }
+  first_read = first_of_each(std::move(reads));
+  read_tp = first_of_each(std::move(read_tps));
+  const std::vector<RecordId> read_by_any = sorted_set(std::move(read_ids));
+  choose_writers();
   for (const Send& s : sends) {
-    const RecordId id = id_of(s.rec);
-    auto& w = writer[id];
-    if (!w || rank(s.done->type) > rank(w->done->type)) w = &s;
     // A send's offset is in the log when it was ok, or info and read (Jepsen's must-have-committed?).
-    const bool happened = s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any.count(id));
+    const bool happened =
+        s.done->type == OpType::ok || (s.done->type == OpType::info && contains(read_by_any, id_of(s.rec)));
     if (happened && s.rec.tp && s.rec.offset >= 0) add(s.rec, s.done->index);
   }
   finish();
+}
+
+// Each record's writer: the first of its sends with the best outcome.
+void View::choose_writers() {
+  std::vector<std::pair<RecordId, const Send*>> all;
+  all.reserve(sends.size());
+  for (const Send& s : sends) all.emplace_back(id_of(s.rec), &s);
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<RecordId, const Send*>> best;
+  for (const auto& [id, s] : all) {
+    if (best.empty() || best.back().first != id) best.emplace_back(id, s);
+    else if (rank(s->done->type) > rank(best.back().second->done->type)) best.back().second = s;
+  }
+  writer = FlatMap<RecordId, const Send*>(boost::container::ordered_unique_range, best.begin(), best.end());
 }
 
 void View::add(const Rec& r, std::int64_t op) {
