@@ -82,6 +82,10 @@ void suspend_own(boost::fibers::context* ctx) {
   ctx->suspend();
 }
 
+// The running fiber (SimScheduler::running: no thread-local lookup in
+// Boost.Fiber's library per operation).
+boost::fibers::context* running_fiber() { return SimScheduler::of_this_thread().running(); }
+
 std::int64_t scale_ppm(std::int64_t ns, std::int64_t ppm) {
   // 64 bits whenever the product fits (any run shorter than hours): the same
   // truncating quotient, without __int128's division call on every clock read.
@@ -556,12 +560,12 @@ bool World::buggify(std::string_view name) {
 // --- parking -----------------------------------------------------------------------------
 
 SimNode& World::current_node() {
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   return (p && p->node) ? *p->node : world_node_;
 }
 
 bool World::check_alive() {
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   if (p == nullptr || p->node == nullptr) return true;
   if (p->node->incarnation != p->incarnation) {
     if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
@@ -590,7 +594,7 @@ std::uint32_t World::take_slot(Waiter* w) {
 }
 
 Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   const FiberProps* p = SimScheduler::props_of(ctx);
   SimNode& n = (p && p->node) ? *p->node : world_node_;
   const std::uint64_t incarnation = p ? p->incarnation : n.incarnation;
@@ -643,7 +647,7 @@ void World::yield_now() {
   if (!check_alive()) return;
   // Ready again before it suspends: the scheduler picks among all ready
   // fibers (this one included) and fires no timer while any is ready.
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   SAMSA_ASSERT(ctx != main_ctx_, "the main fiber cannot yield");
   SimScheduler::of_this_thread().make_ready(ctx);
   suspend_own(ctx);
@@ -676,7 +680,7 @@ void NodeRuntime::spawn(std::string name, std::function<void()> fn) {
   if (!world_.check_alive()) return;  // unwinding after a crash: spawn nothing
   if (incarnation_ != node_.incarnation) throw Crashed{};
   // A fiber of a task scope spawns into the same scope: nothing escapes it.
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   SimTaskScope* scope = (p && p->node == &node_) ? p->scope : nullptr;
   if (scope && scope->cancelled()) return;  // unwinding from Cancelled: spawn nothing
   world_.spawn_on(node_, std::move(name), std::move(fn), scope);
@@ -711,7 +715,7 @@ void SimTaskScope::stop() {
     cancelled_ = true;
     return;
   }
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   const FiberProps* p = SimScheduler::props_of(ctx);
   SAMSA_ASSERT(p != nullptr && p->node == &node_,
                "TaskScope::stop with live fibers from outside its node");
