@@ -420,6 +420,18 @@ bool World::has_live_timer() const {
   return false;
 }
 
+// A waiter woken before its deadline leaves its timer in the heap until it
+// reaches the top, and deadlines (request timeouts, sessions) are far longer
+// than most waits: stale timers were most of the heap and of its pops.
+// Dropping them when the heap has doubled keeps it small at O(1) amortized
+// per timer; the live ones still fire in (at, seq) order, a total order, so
+// the heap's layout changes nothing.
+void World::drop_stale_timers() {
+  std::erase_if(timers_, [this](const Timer& t) { return is_stale(t); });
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
+  purge_timers_at_ = std::max(k_min_timer_purge, 2 * timers_.size());
+}
+
 bool World::fire_next_timer() noexcept {
   if (stop_requested_ || tearing_down_) return false;
   while (!timers_.empty()) {
@@ -472,6 +484,7 @@ void World::record_failure(std::exception_ptr e) noexcept {
 }
 
 void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) {
+  if (timers_.size() >= purge_timers_at_) drop_stale_timers();
   timers_.push_back(Timer{at, next_seq_++, slot, park_seq});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
