@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 
 #include "system/client/group/assignor.h"
 #include "system/client/metadata.h"
@@ -71,7 +72,10 @@ struct Consumer::State {
   std::vector<TopicPartition> assigned;
   std::map<TopicPartition, std::int64_t> positions;
   std::map<TopicPartition, std::int32_t> position_epochs;  // epoch of the last record consumed
-  std::vector<ConsumerRecord> buffered;
+  // Fetched records not yet returned (FetchBuffer). A deque: poll takes up
+  // to max.poll.records from the front, and erasing them from a vector
+  // moved every record behind them (quadratic at high rates, issue 14).
+  std::deque<ConsumerRecord> buffered;
 
   // Fetches in flight, one per leader (Fetcher.nodesWithPendingFetchRequests),
   // and their answers not yet parsed (Fetcher.completedFetches). A change of
@@ -539,7 +543,14 @@ void Consumer::State::update_positions() {
 // answers not yet parsed).
 std::set<TopicPartition> Consumer::State::unfetchable() const {
   std::set<TopicPartition> out;
-  for (const auto& r : buffered) out.insert(TopicPartition{r.topic, PartitionId(r.partition)});
+  // Buffered records come in runs of one partition (one fetch's answer):
+  // one insert per run, not a copied TopicPartition per record.
+  const ConsumerRecord* last = nullptr;
+  for (const auto& r : buffered) {
+    if (last != nullptr && last->partition == r.partition && last->topic == r.topic) continue;
+    last = &r;
+    out.insert(TopicPartition{r.topic, PartitionId(r.partition)});
+  }
   for (const auto& f : completed_fetches)
     if (f.epoch == fetch_epoch)
       for (const auto& [tp, offset] : f.fetch_offsets) out.insert(tp);
@@ -782,7 +793,9 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
   }
   s.last_poll = s.rt.now();
   const std::size_t n = std::min<std::size_t>(s.buffered.size(), static_cast<std::size_t>(s.config.max_poll_records));
-  std::vector<ConsumerRecord> out(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
+  // Moved out: the buffer's copies are erased right after.
+  std::vector<ConsumerRecord> out(std::make_move_iterator(s.buffered.begin()),
+                                  std::make_move_iterator(s.buffered.begin() + static_cast<std::ptrdiff_t>(n)));
   s.buffered.erase(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
   for (const auto& r : out) {
     const TopicPartition tp{r.topic, PartitionId(r.partition)};
