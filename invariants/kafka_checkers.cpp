@@ -19,7 +19,6 @@
 #include <span>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "invariants/checker.h"
 #include "invariants/snapshot.h"
@@ -50,16 +49,6 @@ struct Rec {
 // (topic, value): values are unique per run. Views, ordered as the strings.
 using RecordId = std::pair<std::string_view, std::string_view>;
 RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
-// For the sets and maps of RecordIds that are only looked up, never
-// iterated (their order reaches nothing): a tree of string pairs compared
-// them all the way down, most of View's cost at high rates (issue 14).
-struct RecordIdHash {
-  std::size_t operator()(const RecordId& id) const {
-    const std::size_t a = std::hash<std::string_view>{}(id.first);
-    return a ^ (std::hash<std::string_view>{}(id.second) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
-  }
-};
-using RecordIdSet = std::unordered_set<RecordId, RecordIdHash>;
 
 // A field's text: a string's bytes in place, anything else dumped into `owned`.
 std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
@@ -197,7 +186,7 @@ class View {
   std::vector<Send> sends;  // ok/info/fail completions, history order
   std::map<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
   std::map<RecordId, Position> first_read;  // by an ok poll
-  std::unordered_map<RecordId, Tp, RecordIdHash> read_tp;  // lookups only
+  std::map<RecordId, Tp> read_tp;
 
   bool read(const RecordId& id) const { return first_read.count(id) != 0; }
   // The record's dense index in its partition's version order.
@@ -219,7 +208,7 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
 std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
-  RecordIdSet polled;
+  std::set<RecordId> polled;
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
       for (auto& r : recs.polled(op)) polled.insert(id_of(r));
@@ -237,7 +226,7 @@ std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs
 
 View::View(const History& hist) : h(hist), records(hist) {
   std::map<std::int64_t, const Op*> pending;
-  RecordIdSet read_by_any;
+  std::set<RecordId> read_by_any;
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
