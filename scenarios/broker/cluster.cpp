@@ -107,6 +107,23 @@ std::optional<std::pair<int, std::int32_t>> Cluster::leader_and_epoch_of(const s
   return best;
 }
 
+std::vector<std::optional<std::pair<int, std::int32_t>>> Cluster::leaders_and_epochs_of(
+    const std::vector<std::pair<std::string, int>>& partitions) const {
+  std::vector<std::optional<std::pair<int, std::int32_t>>> best(partitions.size());
+  // Brokers in the same ascending order as leader_and_epoch_of, so ties in
+  // epoch go to the same (lowest) broker.
+  for (int b = 1; b <= config_.brokers; ++b) {
+    const auto* n = node(b);
+    if (n == nullptr) continue;
+    for (std::size_t i = 0; i < partitions.size(); ++i) {
+      auto p = n->replicas->partition(partitions[i].first, protocol::PartitionId(partitions[i].second));
+      if (!p || !p->is_leader() || (best[i] && p->leader_epoch().value() <= best[i]->second)) continue;
+      best[i] = {b, p->leader_epoch().value()};
+    }
+  }
+  return best;
+}
+
 std::optional<int> Cluster::leader_of(const std::string& topic, int partition) const {
   if (auto l = leader_and_epoch_of(topic, partition)) return l->first;
   return std::nullopt;

@@ -66,6 +66,10 @@ class Cluster {
   // The same with their epochs: (broker, leader epoch) and (broker, controller epoch).
   std::optional<std::pair<int, std::int32_t>> leader_and_epoch_of(const std::string& topic, int partition) const;
   std::optional<std::pair<int, std::int32_t>> controller_and_epoch() const;
+  // leader_and_epoch_of for each (topic, partition), each up broker looked
+  // up once (the workload observes every partition at every completion).
+  std::vector<std::optional<std::pair<int, std::int32_t>>> leaders_and_epochs_of(
+      const std::vector<std::pair<std::string, int>>& partitions) const;
 
  private:
   sim::World& world_;

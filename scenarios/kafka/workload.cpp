@@ -246,8 +246,10 @@ class Kafka final : public Workload {
   void observe(WorkloadContext& ctx) {
     if (!cluster_ || !topics_ready_) return;
     auto name = [](int broker) { return broker > 0 ? fmt::format("b{}", broker) : std::string("none"); };
-    for (const auto& tp : partitions_) {
-      const auto l = cluster_->leader_and_epoch_of(tp.first, tp.second);
+    const auto leaders = cluster_->leaders_and_epochs_of(partitions_);
+    for (std::size_t i = 0; i < partitions_.size(); ++i) {
+      const auto& tp = partitions_[i];
+      const auto& l = leaders[i];
       const std::pair<int, std::int32_t> now = l ? *l : std::pair<int, std::int32_t>{0, -1};
       if (const auto it = seen_leaders_.find(tp); it != seen_leaders_.end() && it->second == now) continue;
       seen_leaders_[tp] = now;

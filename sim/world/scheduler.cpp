@@ -39,6 +39,13 @@ void SimScheduler::awakened(boost::fibers::context* ctx, FiberProps&) noexcept {
 }
 
 boost::fibers::context* SimScheduler::pick_next() noexcept {
+  boost::fibers::context* next = choose();
+  // Nothing chosen: Boost runs (or stays in) the dispatcher.
+  running_ = next != nullptr ? next : dispatcher_;
+  return next;
+}
+
+boost::fibers::context* SimScheduler::choose() noexcept {
   if (world_ == nullptr) {
     if (!ready_.empty()) {
       auto* ctx = ready_.front();
@@ -55,7 +62,7 @@ boost::fibers::context* SimScheduler::pick_next() noexcept {
     if (!ready_.empty()) {
       auto* ctx = world_->pick(ready_);
       if (ctx == nullptr) continue;  // all that was ready belongs to paused nodes
-      if (ctx != boost::fibers::context::active()) return ctx;
+      if (ctx != running()) return ctx;
       // The suspending fiber's own timer fired: it cannot resume itself, so
       // the dispatcher (always ready while a user fiber runs) resumes it.
       SAMSA_ASSERT(dispatcher_ready_);

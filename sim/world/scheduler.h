@@ -39,6 +39,15 @@ class SimScheduler final : public boost::fibers::algo::algorithm_with_properties
   void attach(World* world) { world_ = world; }
   World* world() const { return world_; }
   void make_ready(boost::fibers::context* ctx) { ready_.push_back(ctx); }
+  // The fiber running now, as pick_next last chose it: every switch passes
+  // through pick_next (Boost's post launch, suspend, yield, join, terminate;
+  // only the dispatcher's final return to main at thread exit does not), and
+  // context::active() is a thread-local lookup in Boost.Fiber's shared
+  // library that the world made on every disk and network operation (issue
+  // 14's profile). Before the first pick, Boost's answer.
+  boost::fibers::context* running() const noexcept {
+    return running_ != nullptr ? running_ : boost::fibers::context::active();
+  }
   std::size_t ready_count() const { return ready_.size(); }
 
   void awakened(boost::fibers::context* ctx, FiberProps& props) noexcept override;
@@ -48,7 +57,10 @@ class SimScheduler final : public boost::fibers::algo::algorithm_with_properties
   void notify() noexcept override {}
 
  private:
+  boost::fibers::context* choose() noexcept;
+
   World* world_ = nullptr;
+  boost::fibers::context* running_ = nullptr;
   boost::fibers::context* dispatcher_ = nullptr;
   bool dispatcher_ready_ = false;
   std::vector<boost::fibers::context*> ready_;

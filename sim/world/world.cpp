@@ -82,7 +82,15 @@ void suspend_own(boost::fibers::context* ctx) {
   ctx->suspend();
 }
 
+// The running fiber (SimScheduler::running: no thread-local lookup in
+// Boost.Fiber's library per operation).
+boost::fibers::context* running_fiber() { return SimScheduler::of_this_thread().running(); }
+
 std::int64_t scale_ppm(std::int64_t ns, std::int64_t ppm) {
+  // 64 bits whenever the product fits (any run shorter than hours): the same
+  // truncating quotient, without __int128's division call on every clock read.
+  std::int64_t product = 0;
+  if (!__builtin_mul_overflow(ns, ppm, &product)) return product / 1'000'000;
   return static_cast<std::int64_t>(static_cast<__int128>(ns) * ppm / 1'000'000);
 }
 
@@ -412,6 +420,18 @@ bool World::has_live_timer() const {
   return false;
 }
 
+// A waiter woken before its deadline leaves its timer in the heap until it
+// reaches the top, and deadlines (request timeouts, sessions) are far longer
+// than most waits: stale timers were most of the heap and of its pops.
+// Dropping them when the heap has doubled keeps it small at O(1) amortized
+// per timer; the live ones still fire in (at, seq) order, a total order, so
+// the heap's layout changes nothing.
+void World::drop_stale_timers() {
+  std::erase_if(timers_, [this](const Timer& t) { return is_stale(t); });
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<>{});
+  purge_timers_at_ = std::max(k_min_timer_purge, 2 * timers_.size());
+}
+
 bool World::fire_next_timer() noexcept {
   if (stop_requested_ || tearing_down_) return false;
   while (!timers_.empty()) {
@@ -464,6 +484,7 @@ void World::record_failure(std::exception_ptr e) noexcept {
 }
 
 void World::push_timer(Duration at, std::uint32_t slot, std::uint64_t park_seq) {
+  if (timers_.size() >= purge_timers_at_) drop_stale_timers();
   timers_.push_back(Timer{at, next_seq_++, slot, park_seq});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
@@ -491,6 +512,13 @@ MonoTime World::mono_at(const SimNode& n, Duration v) const {
 
 Duration World::to_virtual(const SimNode& n, MonoTime t) const {
   // Inverse of mono_now, rounded up so the node's clock has reached t.
+  // In 64 bits when nothing overflows (the same quotient as below).
+  const std::int64_t den64 = 1'000'000 + n.drift_ppm;
+  const std::int64_t ns = t.since_epoch.count();
+  std::int64_t num64 = 0;
+  if (ns >= 0 && den64 > 0 && !__builtin_mul_overflow(ns, std::int64_t{1'000'000}, &num64) &&
+      num64 <= std::numeric_limits<std::int64_t>::max() - den64)
+    return Duration((num64 + den64 - 1) / den64);
   const __int128 num = static_cast<__int128>(t.since_epoch.count()) * 1'000'000;
   const __int128 den = 1'000'000 + n.drift_ppm;
   const __int128 v = (num + den - 1) / den;
@@ -545,12 +573,12 @@ bool World::buggify(std::string_view name) {
 // --- parking -----------------------------------------------------------------------------
 
 SimNode& World::current_node() {
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   return (p && p->node) ? *p->node : world_node_;
 }
 
 bool World::check_alive() {
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   if (p == nullptr || p->node == nullptr) return true;
   if (p->node->incarnation != p->incarnation) {
     if (std::uncaught_exceptions() > 0) return false;  // unwinding: drop the op
@@ -579,7 +607,7 @@ std::uint32_t World::take_slot(Waiter* w) {
 }
 
 Wake World::park(Waiter& w, std::optional<MonoTime> deadline) {
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   const FiberProps* p = SimScheduler::props_of(ctx);
   SimNode& n = (p && p->node) ? *p->node : world_node_;
   const std::uint64_t incarnation = p ? p->incarnation : n.incarnation;
@@ -632,7 +660,7 @@ void World::yield_now() {
   if (!check_alive()) return;
   // Ready again before it suspends: the scheduler picks among all ready
   // fibers (this one included) and fires no timer while any is ready.
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   SAMSA_ASSERT(ctx != main_ctx_, "the main fiber cannot yield");
   SimScheduler::of_this_thread().make_ready(ctx);
   suspend_own(ctx);
@@ -665,7 +693,7 @@ void NodeRuntime::spawn(std::string name, std::function<void()> fn) {
   if (!world_.check_alive()) return;  // unwinding after a crash: spawn nothing
   if (incarnation_ != node_.incarnation) throw Crashed{};
   // A fiber of a task scope spawns into the same scope: nothing escapes it.
-  const FiberProps* p = SimScheduler::props_of(boost::fibers::context::active());
+  const FiberProps* p = SimScheduler::props_of(running_fiber());
   SimTaskScope* scope = (p && p->node == &node_) ? p->scope : nullptr;
   if (scope && scope->cancelled()) return;  // unwinding from Cancelled: spawn nothing
   world_.spawn_on(node_, std::move(name), std::move(fn), scope);
@@ -700,7 +728,7 @@ void SimTaskScope::stop() {
     cancelled_ = true;
     return;
   }
-  boost::fibers::context* ctx = boost::fibers::context::active();
+  boost::fibers::context* ctx = running_fiber();
   const FiberProps* p = SimScheduler::props_of(ctx);
   SAMSA_ASSERT(p != nullptr && p->node == &node_,
                "TaskScope::stop with live fibers from outside its node");

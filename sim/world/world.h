@@ -206,6 +206,7 @@ class World final : public Parker {
   // when it already unwinds (its wait must end at once).
   static bool doomed(const FiberProps* p, const SimNode& n, std::uint64_t incarnation);
   bool has_live_timer() const;
+  void drop_stale_timers();
   void run_callback(TimerFn& fn) noexcept;
   void record_failure(std::exception_ptr e) noexcept;
   void reap(SimNode& n);
@@ -236,6 +237,8 @@ class World final : public Parker {
   std::exception_ptr fiber_exception_;
 
   std::vector<Timer> timers_;  // a min-heap by (at, seq)
+  static constexpr std::size_t k_min_timer_purge = 256;
+  std::size_t purge_timers_at_ = k_min_timer_purge;  // drop_stale_timers when the heap reaches this
   std::vector<Waiter*> waiter_slots_;
   std::vector<std::uint64_t> waiter_slot_seq_;
   std::vector<std::uint32_t> free_waiter_slots_;

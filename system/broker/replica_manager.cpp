@@ -117,6 +117,7 @@ ReplicaManager::HostedTopic* ReplicaManager::hosted_topic(std::string_view topic
 
 void ReplicaManager::host(const TopicPartition& tp, std::shared_ptr<Partition> p) {
   SAMSA_ASSERT(tp.partition.value() >= 0, "a hosted partition has an index");
+  ++hosting_changes_;
   HostedTopic* t = hosted_topic(tp.topic);
   if (t == nullptr) t = &by_topic_.emplace_back(HostedTopic{tp.topic, {}, 0});
   const auto i = static_cast<std::size_t>(tp.partition.value());
@@ -127,6 +128,7 @@ void ReplicaManager::host(const TopicPartition& tp, std::shared_ptr<Partition> p
 }
 
 void ReplicaManager::unhost(const TopicPartition& tp) {
+  ++hosting_changes_;
   partitions_.erase(tp);
   HostedTopic* t = hosted_topic(tp.topic);
   const auto i = static_cast<std::size_t>(tp.partition.value());
@@ -574,90 +576,159 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
 
 // --- Fetch --------------------------------------------------------------------------------------------
 
-namespace {
-
-struct FetchTarget {
-  std::size_t topic, part;
-  TopicPartition tp;
-  const FetchRequest::FetchPartition* req;
+// One partition of a parked Fetch between its wake-ups: the hosted replica it
+// found and under which hosting change, so that a wake-up re-reads the
+// partition without looking it up and watching it again (DelayedFetch keeps
+// its partitions' fetch status the same way). The lookup is redone when
+// host() or unhost() ran meanwhile: a StopReplica or LeaderAndIsr may have
+// replaced the replica.
+// A Fetch's request-wide state and what the current pass found so far.
+struct ReplicaManager::FetchPass {
+  const FetchRequest& req;
+  BrokerId replica;
+  bool from_follower = false;
+  bool hard_max_bytes = false;  // v0-v2: no first batch beyond max_bytes (KIP-74)
+  bool first = true;            // the first pass records the follower's fetch
+  std::uint64_t bytes = 0, limit = 0;
+  bool any_error = false, min_one = false;
 };
 
-}  // namespace
+struct ReplicaManager::FetchSlot {
+  std::shared_ptr<Partition> p;
+  std::uint64_t hosting = 0;
+  bool found = false;
+  bool watched = false;  // p is in the Watch (it was the leader at a wake-up)
+};
+
+// The parked Fetch's answer with one entry per asked partition, built once:
+// each wake-up refills the entries in place instead of a new response.
+FetchResponse ReplicaManager::fetch_skeleton(const FetchRequest& req) {
+  FetchResponse resp;
+  resp.responses.reserve(req.topics.size());
+  for (const auto& t : req.topics) {
+    auto& tr = resp.responses.emplace_back();
+    tr.topic = t.topic;
+    tr.topic_id = t.topic_id;
+    tr.partitions.resize(t.partitions.size());
+    for (std::size_t i = 0; i < t.partitions.size(); ++i) tr.partitions[i].partition_index = t.partitions[i].partition;
+  }
+  return resp;
+}
+
+// Back to a fresh entry before a pass: the fields a pass writes, to their
+// defaults (a whole new PartitionData per partition and pass cost more than
+// the rest of a pass that finds nothing new).
+void ReplicaManager::refill(FetchResponse::PartitionData& pd) {
+  static const FetchResponse::PartitionData fresh{};
+  pd.error_code = ErrorCode::none;
+  pd.high_watermark = Offset::none();
+  pd.last_stable_offset = fresh.last_stable_offset;
+  pd.log_start_offset = fresh.log_start_offset;
+  if (!pd.aborted_transactions || !pd.aborted_transactions->empty()) pd.aborted_transactions.emplace();
+  if (!pd.records || !pd.records->empty()) pd.records.emplace();
+}
+
+// The slot's partition if this broker leads it, watched from its first
+// wake-up as leader on (as the purgatory watches only partitions it reads).
+Partition* ReplicaManager::fetch_leader(FetchSlot& slot, std::string_view topic, PartitionId index, Watch& watch) {
+  if (!slot.found || slot.hosting != hosting_changes_) {
+    slot.p = partition(topic, index);
+    slot.hosting = hosting_changes_;
+    slot.found = true;
+    slot.watched = false;
+  }
+  if (!slot.p || !slot.p->is_leader()) return nullptr;
+  if (!slot.watched) watch.add(slot.p);
+  slot.watched = true;
+  return slot.p.get();
+}
 
 FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t version) {
   BrokerId replica = req.replica_id;
   if (version >= 15 && req.replica_state) replica = req.replica_state->replica_id;
-  const bool from_follower = replica.value() >= 0;
   const sim::MonoTime deadline = rt_.deadline_after(std::chrono::milliseconds(std::max(0, req.max_wait_ms)));
-  const std::uint64_t max_bytes = static_cast<std::uint64_t>(std::max(0, req.max_bytes));
-  const bool hard_max_bytes = version <= 2;
-  bool followers_recorded = false;
+  FetchPass pass{req, replica, replica.value() >= 0, version <= 2};
   Watch watch(*this);
+  FetchResponse resp = fetch_skeleton(req);
+  std::vector<FetchSlot> slots;
+  for (const auto& t : req.topics) slots.resize(slots.size() + t.partitions.size());
   for (;;) {
     watch.reset();
-    FetchResponse resp;
-    std::uint64_t bytes = 0, limit = max_bytes;
-    bool any_error = false, min_one = !hard_max_bytes;
-    resp.responses.reserve(req.topics.size());
-    for (const auto& t : req.topics) {
-      auto& tr = resp.responses.emplace_back();
-      tr.topic = t.topic;
-      tr.topic_id = t.topic_id;
-      tr.partitions.reserve(t.partitions.size());
-      for (const auto& fp : t.partitions) {
-        auto& pd = tr.partitions.emplace_back();
-        pd.partition_index = fp.partition;
-        pd.high_watermark = Offset::none();
-        auto p = partition(t.topic, fp.partition);
-        if (!p || !p->is_leader()) {
-          pd.error_code = not_leader_error(TopicPartition{t.topic, fp.partition}, p != nullptr);
-          any_error = true;
-          continue;
-        }
-        watch.add(p);
-        PartitionLock lock(*p);
-        if (!config_.legacy.no_fetch_leader_epoch) {
-          pd.error_code = check_current_leader_epoch(fp.current_leader_epoch, p->leader_epoch());
-          if (pd.error_code != ErrorCode::none) {
-            any_error = true;
-            continue;
-          }
-        }
-        if (from_follower && !followers_recorded) {
-          if (p->record_follower_fetch(replica, fp.fetch_offset, now_ms())) notify_partition(*p);
-          if (maybe_expand_isr(*p, replica)) notify_partition(*p);
-        }
-        const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
-        // isolation_level 1 = READ_COMMITTED (KIP-98); followers read to the log end.
-        const bool read_committed = !from_follower && req.isolation_level == 1;
-        PartitionRead r = p->read(fp.fetch_offset, std::min(part_max, limit), from_follower, min_one, read_committed);
-        pd.error_code = r.error;
-        pd.high_watermark = r.high_watermark;
-        pd.last_stable_offset = r.last_stable_offset;
-        pd.log_start_offset = r.log_start_offset;
-        if (read_committed) {
-          pd.aborted_transactions.emplace();
-          for (const auto& a : r.aborted) pd.aborted_transactions->push_back({a.producer_id, a.first_offset, {}});
-        }
-        if (r.error != ErrorCode::none) {
-          any_error = true;
-          continue;
-        }
-        if (!r.records.empty()) {
-          min_one = false;
-          bytes += r.records.size();
-          limit = limit > r.records.size() ? limit - r.records.size() : 0;
-          pd.records = std::move(r.records);
-        }
-      }
-    }
-    followers_recorded = true;
+    fetch_pass(pass, resp, slots, watch);
+    pass.first = false;
     // The fetch purgatory (DelayedFetch): answer once fetch.min.bytes are
     // there, on an error, or when max wait has passed.
-    if (bytes >= static_cast<std::uint64_t>(std::max(1, req.min_bytes)) || any_error ||
+    if (pass.bytes >= static_cast<std::uint64_t>(std::max(1, req.min_bytes)) || pass.any_error ||
         rt_.now() >= deadline)
       return resp;
     (void)watch.wait("fetch.purgatory", deadline);
+  }
+}
+
+// One pass over the asked partitions, refilling `resp`'s entries.
+void ReplicaManager::fetch_pass(FetchPass& pass, FetchResponse& resp, std::vector<FetchSlot>& slots,
+                                Watch& watch) {
+  pass.bytes = 0;
+  pass.limit = static_cast<std::uint64_t>(std::max(0, pass.req.max_bytes));
+  pass.any_error = false;
+  pass.min_one = !pass.hard_max_bytes;
+  std::size_t slot = 0;
+  for (std::size_t ti = 0; ti < pass.req.topics.size(); ++ti) {
+    const auto& t = pass.req.topics[ti];
+    for (std::size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      const auto& fp = t.partitions[pi];
+      auto& pd = resp.responses[ti].partitions[pi];
+      refill(pd);
+      FetchSlot& s = slots[slot++];
+      Partition* p = fetch_leader(s, t.topic, fp.partition, watch);
+      if (p == nullptr) {
+        pd.error_code = not_leader_error(TopicPartition{t.topic, fp.partition}, s.p != nullptr);
+        pass.any_error = true;
+        continue;
+      }
+      fetch_from(pass, fp, *p, pd);
+    }
+  }
+}
+
+// One partition this broker leads: the follower's state on the first pass,
+// then the read (KIP-74 limits, KIP-98 isolation).
+void ReplicaManager::fetch_from(FetchPass& pass, const FetchRequest::FetchPartition& fp, Partition& p,
+                                FetchResponse::PartitionData& pd) {
+  PartitionLock lock(p);
+  if (!config_.legacy.no_fetch_leader_epoch) {
+    pd.error_code = check_current_leader_epoch(fp.current_leader_epoch, p.leader_epoch());
+    if (pd.error_code != ErrorCode::none) {
+      pass.any_error = true;
+      return;
+    }
+  }
+  if (pass.from_follower && pass.first) {
+    if (p.record_follower_fetch(pass.replica, fp.fetch_offset, now_ms())) notify_partition(p);
+    if (maybe_expand_isr(p, pass.replica)) notify_partition(p);
+  }
+  const auto part_max = static_cast<std::uint64_t>(std::max(0, fp.partition_max_bytes));
+  // isolation_level 1 = READ_COMMITTED (KIP-98); followers read to the log end.
+  const bool read_committed = !pass.from_follower && pass.req.isolation_level == 1;
+  PartitionRead r =
+      p.read(fp.fetch_offset, std::min(part_max, pass.limit), pass.from_follower, pass.min_one, read_committed);
+  pd.error_code = r.error;
+  pd.high_watermark = r.high_watermark;
+  pd.last_stable_offset = r.last_stable_offset;
+  pd.log_start_offset = r.log_start_offset;
+  if (read_committed) {
+    pd.aborted_transactions.emplace();
+    for (const auto& a : r.aborted) pd.aborted_transactions->push_back({a.producer_id, a.first_offset, {}});
+  }
+  if (r.error != ErrorCode::none) {
+    pass.any_error = true;
+    return;
+  }
+  if (!r.records.empty()) {
+    pass.min_one = false;
+    pass.bytes += r.records.size();
+    pass.limit = pass.limit > r.records.size() ? pass.limit - r.records.size() : 0;
+    pd.records = std::move(r.records);
   }
 }
 

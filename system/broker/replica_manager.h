@@ -204,7 +204,16 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   HostedTopic* hosted_topic(std::string_view topic);
   void host(const TopicPartition& tp, std::shared_ptr<Partition> p);
   void unhost(const TopicPartition& tp);
+  std::uint64_t hosting_changes_ = 0;  // host() and unhost() calls: a parked Fetch's lookups are stale
   class Watch;
+  struct FetchPass;
+  struct FetchSlot;
+  void fetch_pass(FetchPass& pass, protocol::FetchResponse& resp, std::vector<FetchSlot>& slots, Watch& watch);
+  void fetch_from(FetchPass& pass, const protocol::FetchRequest::FetchPartition& fp, Partition& p,
+                  protocol::FetchResponse::PartitionData& pd);
+  static protocol::FetchResponse fetch_skeleton(const protocol::FetchRequest& req);
+  static void refill(protocol::FetchResponse::PartitionData& pd);
+  Partition* fetch_leader(FetchSlot& slot, std::string_view topic, protocol::PartitionId index, Watch& watch);
   std::vector<sim::Event*> parked_;  // every parked request's event, in the order they parked
   std::unique_ptr<FetcherManager> fetchers_;
   ReplicaManagerStats stats_;

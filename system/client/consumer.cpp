@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 
 #include "system/client/group/assignor.h"
 #include "system/client/metadata.h"
@@ -38,6 +39,69 @@ bool is_abort_marker(ByteView batch) {
   return m && m->type == ControlType::abort;
 }
 
+// Fetched records not yet returned (Kafka's FetchBuffer), oldest first, and
+// the runs of one partition they form (an answer's records of a partition
+// are appended together): which partitions have buffered records is asked
+// at every round of Fetches and for every answered partition, and walking
+// every buffered record for it was quadratic at high rates (issue 14). A
+// deque: poll takes up to max.poll.records from the front.
+class FetchBuffer {
+ public:
+  bool empty() const { return records_.empty(); }
+  std::size_t size() const { return records_.size(); }
+  void clear() {
+    records_.clear();
+    runs_.clear();
+  }
+  void push_back(ConsumerRecord r) {
+    if (runs_.empty() || !runs_.back().holds(r)) runs_.push_back({TopicPartition{r.topic, PartitionId(r.partition)}, 0});
+    ++runs_.back().count;
+    records_.push_back(std::move(r));
+  }
+  // The first n records, moved out.
+  std::vector<ConsumerRecord> take_front(std::size_t n) {
+    n = std::min(n, records_.size());
+    std::vector<ConsumerRecord> out(std::make_move_iterator(records_.begin()),
+                                    std::make_move_iterator(records_.begin() + static_cast<std::ptrdiff_t>(n)));
+    records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(n));
+    for (std::size_t left = n; left > 0;) {
+      const std::size_t k = std::min(left, runs_.front().count);
+      runs_.front().count -= k;
+      left -= k;
+      if (runs_.front().count == 0) runs_.pop_front();
+    }
+    return out;
+  }
+  void erase(const TopicPartition& tp) {
+    std::erase_if(records_, [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); });
+    std::erase_if(runs_, [&](const Run& run) { return run.tp == tp; });
+    // Runs of one partition that became neighbours join again.
+    for (std::size_t i = 1; i < runs_.size();) {
+      if (runs_[i].tp == runs_[i - 1].tp) {
+        runs_[i - 1].count += runs_[i].count;
+        runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+  bool holds(const TopicPartition& tp) const {
+    return std::any_of(runs_.begin(), runs_.end(), [&](const Run& run) { return run.tp == tp; });
+  }
+  void partitions_into(std::set<TopicPartition>& out) const {
+    for (const Run& run : runs_) out.insert(run.tp);
+  }
+
+ private:
+  struct Run {
+    TopicPartition tp;
+    std::size_t count = 0;
+    bool holds(const ConsumerRecord& r) const { return tp.partition.value() == r.partition && tp.topic == r.topic; }
+  };
+  std::deque<ConsumerRecord> records_;
+  std::deque<Run> runs_;
+};
+
 }  // namespace
 
 struct Consumer::State {
@@ -71,7 +135,7 @@ struct Consumer::State {
   std::vector<TopicPartition> assigned;
   std::map<TopicPartition, std::int64_t> positions;
   std::map<TopicPartition, std::int32_t> position_epochs;  // epoch of the last record consumed
-  std::vector<ConsumerRecord> buffered;
+  FetchBuffer buffered;
 
   // Fetches in flight, one per leader (Fetcher.nodesWithPendingFetchRequests),
   // and their answers not yet parsed (Fetcher.completedFetches). A change of
@@ -539,7 +603,7 @@ void Consumer::State::update_positions() {
 // answers not yet parsed).
 std::set<TopicPartition> Consumer::State::unfetchable() const {
   std::set<TopicPartition> out;
-  for (const auto& r : buffered) out.insert(TopicPartition{r.topic, PartitionId(r.partition)});
+  buffered.partitions_into(out);
   for (const auto& f : completed_fetches)
     if (f.epoch == fetch_epoch)
       for (const auto& [tp, offset] : f.fetch_offsets) out.insert(tp);
@@ -618,9 +682,7 @@ void Consumer::State::parse_fetch(const CompletedFetch& f) {
       if (pos == positions.end()) continue;  // revoked meanwhile
       // Records from an earlier answer not returned yet: this one (a Fetch
       // to an old leader) holds the same offsets again.
-      if (std::any_of(buffered.begin(), buffered.end(),
-                      [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); }))
-        continue;
+      if (buffered.holds(tp)) continue;
       auto asked = f.fetch_offsets.find(tp);
       if (asked == f.fetch_offsets.end() || asked->second != pos->second) continue;  // a seek meanwhile
       switch (pd.error_code) {
@@ -781,9 +843,7 @@ std::vector<ConsumerRecord> Consumer::poll(sim::Duration timeout) {
     if (s.positions.empty()) s.rt.sleep(std::min<sim::Duration>(Ms(s.config.retry_backoff_ms), deadline - s.rt.now()));
   }
   s.last_poll = s.rt.now();
-  const std::size_t n = std::min<std::size_t>(s.buffered.size(), static_cast<std::size_t>(s.config.max_poll_records));
-  std::vector<ConsumerRecord> out(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
-  s.buffered.erase(s.buffered.begin(), s.buffered.begin() + static_cast<std::ptrdiff_t>(n));
+  std::vector<ConsumerRecord> out = s.buffered.take_front(static_cast<std::size_t>(s.config.max_poll_records));
   for (const auto& r : out) {
     const TopicPartition tp{r.topic, PartitionId(r.partition)};
     auto p = s.positions.find(tp);
@@ -811,7 +871,7 @@ Result<void, std::string> Consumer::seek(const TopicPartition& tp, std::int64_t 
   if (!std::binary_search(s_->assigned.begin(), s_->assigned.end(), tp))
     return Err{fmt::format("No current assignment for partition {}-{}", tp.topic, tp.partition.value())};
   s_->positions[tp] = offset;
-  std::erase_if(s_->buffered, [&](const ConsumerRecord& r) { return r.topic == tp.topic && r.partition == tp.partition.value(); });
+  s_->buffered.erase(tp);
   return {};
 }
 

@@ -147,16 +147,30 @@ Result<std::optional<BatchHeader>, LogErrc> Segment::header_at(std::uint64_t pos
   return std::optional<BatchHeader>{*h};
 }
 
+// header_at's read and checks for the scan of find_position, which needs
+// only each batch's last offset and size: the same read of the same bytes,
+// and the same errors.
+Result<protocol::BatchSpan, LogErrc> Segment::span_at(std::uint64_t position) {
+  std::array<std::uint8_t, protocol::k_batch_header_bytes> buf{};
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_bytes_ - position));
+  auto got = file_->read(position, std::span(buf).first(n));
+  if (!got) return Err{from_disk(got.error())};
+  if (*got != n) return Err{LogErrc::storage_error};  // the file is shorter than written
+  auto s = protocol::read_batch_span(ByteView(buf.data(), n));
+  if (!s || position + s->size_bytes > size_bytes_) return Err{LogErrc::corrupt_storage};
+  return *s;
+}
+
 Result<std::optional<std::uint64_t>, LogErrc> Segment::find_position(std::int64_t offset) {
   if (offset >= next_offset_) return std::optional<std::uint64_t>{};
   const auto entry = offset_index_.lookup(offset);
   std::uint64_t position = entry ? entry->position : 0;
   // A forward scan over batch headers from the index entry.
   while (position < size_bytes_) {
-    auto h = header_at(position);
-    if (!h) return Err{h.error()};
-    if ((*h)->last_offset() >= offset) return std::optional<std::uint64_t>{position};
-    position += (*h)->size_bytes();
+    auto s = span_at(position);
+    if (!s) return Err{s.error()};
+    if (s->last_offset >= offset) return std::optional<std::uint64_t>{position};
+    position += s->size_bytes;
   }
   return std::optional<std::uint64_t>{};
 }

@@ -117,6 +117,7 @@ class Segment {
   void index_batch(const BatchHeader& h, std::uint64_t position);
   void reset_indexes();
   Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
+  Result<protocol::BatchSpan, LogErrc> span_at(std::uint64_t position);  // position < size_bytes_
   Result<void, LogErrc> rebuild_from_headers(RecoveryStats& stats);
   Result<bool, LogErrc> load_index_files();
   Result<void, LogErrc> load_txn_index(RecoveryStats& stats);

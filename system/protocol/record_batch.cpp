@@ -257,6 +257,16 @@ Result<BatchHeader, BatchErrc> read_batch_header(ByteView bytes) {
   return h;
 }
 
+Result<BatchSpan, BatchErrc> read_batch_span(ByteView bytes) {
+  if (bytes.size() < k_batch_header_bytes) return Err{BatchErrc::truncated};
+  const std::uint8_t* p = bytes.data();
+  if (static_cast<std::int8_t>(p[k_off_magic]) != k_batch_magic) return Err{BatchErrc::bad_magic};
+  const auto batch_length = load_be<std::int32_t>(p + k_off_length);
+  if (batch_length < k_batch_length_min || batch_length > k_batch_length_max) return Err{BatchErrc::bad_length};
+  return BatchSpan{wrapping_add(load_be<std::int64_t>(p), load_be<std::int32_t>(p + k_off_last_offset_delta)),
+                   k_batch_log_overhead + static_cast<std::size_t>(batch_length)};
+}
+
 std::uint32_t compute_batch_crc(ByteView whole_batch) {
   SAMSA_ASSERT(whole_batch.size() >= k_batch_header_bytes, "not a whole batch");
   return crc32c(whole_batch.subspan(k_batch_crc_start));

@@ -120,6 +120,15 @@ struct BatchHeader {
 // not that all size_bytes() are present.
 Result<BatchHeader, BatchErrc> read_batch_header(ByteView bytes);
 
+// What an offset lookup needs of a batch header (Kafka's
+// FileRecords.searchForOffsetWithSize looks only at each batch's last offset
+// and size): read_batch_header's checks, without decoding the other fields.
+struct BatchSpan {
+  std::int64_t last_offset = 0;
+  std::size_t size_bytes = 0;
+};
+Result<BatchSpan, BatchErrc> read_batch_span(ByteView bytes);
+
 // CRC-32C of bytes 21..end of a whole batch (what the crc field must hold).
 std::uint32_t compute_batch_crc(ByteView whole_batch);
 // True when the stored crc matches; false also for a too-short batch.

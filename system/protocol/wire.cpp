@@ -22,9 +22,13 @@ std::string describe(const DecodeError& e) {
 }
 
 namespace {
-std::uint64_t load_be(ByteView b) {
-  std::uint64_t v = 0;
-  for (std::uint8_t byte : b) v = (v << 8) | byte;
+template <class U>
+U load_be(ByteView b) {
+  // One load and a byte swap (Reader::try_fixed has the same), for frame
+  // sizes and request headers on every frame.
+  U v;
+  std::memcpy(&v, b.data(), sizeof(U));
+  if constexpr (std::endian::native == std::endian::little) v = byteswap(v);
   return v;
 }
 }  // namespace
@@ -35,27 +39,27 @@ Result<std::int8_t, DecodeError> Reader::int8() {
 }
 Result<std::int16_t, DecodeError> Reader::int16() {
   SAMSA_TRY(b, take(2, "int16"));
-  return static_cast<std::int16_t>(load_be(b));
+  return static_cast<std::int16_t>(load_be<std::uint16_t>(b));
 }
 Result<std::int32_t, DecodeError> Reader::int32() {
   SAMSA_TRY(b, take(4, "int32"));
-  return static_cast<std::int32_t>(load_be(b));
+  return static_cast<std::int32_t>(load_be<std::uint32_t>(b));
 }
 Result<std::int64_t, DecodeError> Reader::int64() {
   SAMSA_TRY(b, take(8, "int64"));
-  return static_cast<std::int64_t>(load_be(b));
+  return static_cast<std::int64_t>(load_be<std::uint64_t>(b));
 }
 Result<std::uint16_t, DecodeError> Reader::uint16() {
   SAMSA_TRY(b, take(2, "uint16"));
-  return static_cast<std::uint16_t>(load_be(b));
+  return load_be<std::uint16_t>(b);
 }
 Result<std::uint32_t, DecodeError> Reader::uint32() {
   SAMSA_TRY(b, take(4, "uint32"));
-  return static_cast<std::uint32_t>(load_be(b));
+  return load_be<std::uint32_t>(b);
 }
 Result<double, DecodeError> Reader::float64() {
   SAMSA_TRY(b, take(8, "float64"));
-  return std::bit_cast<double>(load_be(b));
+  return std::bit_cast<double>(load_be<std::uint64_t>(b));
 }
 
 Result<std::uint64_t, DecodeError> Reader::unsigned_varlong(int max_bytes) {

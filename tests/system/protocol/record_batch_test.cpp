@@ -136,6 +136,29 @@ TEST_CASE("read_batch_header rejects short, foreign and absurd headers", "[proto
   CHECK(read_batch_header(small).error() == BatchErrc::bad_length);
 }
 
+TEST_CASE("read_batch_span agrees with read_batch_header on any bytes", "[protocol][record_batch]") {
+  // The offset lookup's short parse must accept and reject exactly what the
+  // full one does, and give the same last offset and size.
+  rc::prop("same verdict, last offset and size", [] {
+    Bytes bytes = build({}, {{1, "k", "v", {}}});
+    const auto cut = *rc::gen::inRange<std::size_t>(0, bytes.size() + 1);
+    bytes.resize(cut);
+    const auto flips = *rc::gen::container<std::vector<std::pair<std::size_t, std::uint8_t>>>(
+        rc::gen::pair(rc::gen::inRange<std::size_t>(0, 64), rc::gen::arbitrary<std::uint8_t>()));
+    for (const auto& [at, v] : flips)
+      if (at < bytes.size()) bytes[at] = v;
+    const auto h = read_batch_header(bytes);
+    const auto s = read_batch_span(bytes);
+    RC_ASSERT(h.ok() == s.ok());
+    if (!h.ok()) {
+      RC_ASSERT(h.error() == s.error());
+      return;
+    }
+    RC_ASSERT(s->last_offset == h->last_offset());
+    RC_ASSERT(s->size_bytes == h->size_bytes());
+  });
+}
+
 TEST_CASE("BatchReader yields whole batches and reports a partial tail", "[protocol][record_batch]") {
   Bytes stream;
   for (int i = 0; i < 3; ++i) {
