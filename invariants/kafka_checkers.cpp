@@ -19,6 +19,7 @@
 #include <span>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/container/flat_map.hpp>
 
@@ -51,6 +52,16 @@ struct Rec {
 // (topic, value): values are unique per run. Views, ordered as the strings.
 using RecordId = std::pair<std::string_view, std::string_view>;
 RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
+// For the sets and maps of RecordIds that are only looked up, never
+// iterated (their order reaches nothing): a tree of string pairs compared
+// them all the way down, most of View's cost at high rates (issue 14).
+struct RecordIdHash {
+  std::size_t operator()(const RecordId& id) const {
+    const std::size_t a = std::hash<std::string_view>{}(id.first);
+    return a ^ (std::hash<std::string_view>{}(id.second) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+  }
+};
+using RecordIdSet = std::unordered_set<RecordId, RecordIdHash>;
 
 // A field's text: a string's bytes in place, anything else dumped into `owned`.
 std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
@@ -107,9 +118,9 @@ void polled_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
   if (op.f == "poll") return parse_list(op.value, "records", out, owned);
 }
 
-// Maps from records, built once and then only read: a sorted vector (one
-// flat allocation) instead of a tree node per record, which was most of a
-// view's cost and memory at 1000 records/s.
+// Maps from records that the checkers walk in order, built once and then
+// only read: a sorted vector (one flat allocation) instead of a tree node
+// per record (memory at 1000 records/s).
 template <class K, class V>
 using FlatMap = boost::container::flat_map<K, V>;
 
@@ -120,17 +131,6 @@ FlatMap<K, V> first_of_each(std::vector<std::pair<K, V>> entries) {
   const auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
   entries.erase(std::unique(entries.begin(), entries.end(), same), entries.end());
   return FlatMap<K, V>(boost::container::ordered_unique_range, entries.begin(), entries.end());
-}
-
-// Sorted and without repeats, for lookups only.
-std::vector<RecordId> sorted_set(std::vector<RecordId> ids) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
-}
-
-bool contains(const std::vector<RecordId>& sorted, const RecordId& id) {
-  return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
 // One completed send of one record.
@@ -219,7 +219,7 @@ class View {
   std::vector<Send> sends;  // ok/info/fail completions, history order
   FlatMap<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
   FlatMap<RecordId, Position> first_read;  // by an ok poll
-  FlatMap<RecordId, Tp> read_tp;
+  std::unordered_map<RecordId, Tp, RecordIdHash> read_tp;  // lookups only
 
   // The cases of the analyses the delivery summary and then the checker of
   // the same name both ask for over one shared view, by analysis and
@@ -247,16 +247,15 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
 std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
-  std::vector<RecordId> ids;
+  RecordIdSet polled;
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
-      for (auto& r : recs.polled(op)) ids.push_back(id_of(r));
-  const std::vector<RecordId> polled = sorted_set(std::move(ids));
+      for (auto& r : recs.polled(op)) polled.insert(id_of(r));
   std::set<std::int64_t> out;
   for (const Op& op : h.ops()) {
     if (op.f != "txn" || op.type != OpType::info) continue;
     for (auto& r : recs.sent(op))
-      if (contains(polled, id_of(r))) {
+      if (polled.count(id_of(r))) {
         out.insert(op.index);
         break;
       }
@@ -266,9 +265,8 @@ std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs
 
 View::View(const History& hist) : h(hist), records(hist) {
   std::map<std::int64_t, const Op*> pending;
-  std::vector<RecordId> read_ids;
+  RecordIdSet read_by_any;
   std::vector<std::pair<RecordId, Position>> reads;  // ok polls', in history order
-  std::vector<std::pair<RecordId, Tp>> read_tps;
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
@@ -284,11 +282,11 @@ View::View(const History& hist) : h(hist), records(hist) {
     for (const Rec& r : records.polled(op)) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
-      read_ids.push_back(id_of(r));
+      read_by_any.insert(id_of(r));
       if (op.type == OpType::ok || committed_info.count(op.index)) {
         reads.emplace_back(id_of(r), Position{op.index, pos});
         if (r.tp) {
-          read_tps.emplace_back(id_of(r), *r.tp);
+          read_tp.emplace(id_of(r), *r.tp);
           Log& log = logs[*r.tp];
           if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
         }
@@ -299,13 +297,11 @@ View::View(const History& hist) : h(hist), records(hist) {
     for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
   }
   first_read = first_of_each(std::move(reads));
-  read_tp = first_of_each(std::move(read_tps));
-  const std::vector<RecordId> read_by_any = sorted_set(std::move(read_ids));
   choose_writers();
   for (const Send& s : sends) {
     // A send's offset is in the log when it was ok, or info and read (Jepsen's must-have-committed?).
     const bool happened =
-        s.done->type == OpType::ok || (s.done->type == OpType::info && contains(read_by_any, id_of(s.rec)));
+        s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any.count(id_of(s.rec)));
     if (happened && s.rec.tp && s.rec.offset >= 0) add(s.rec, s.done->index);
   }
   finish();
