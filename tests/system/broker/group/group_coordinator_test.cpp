@@ -766,6 +766,13 @@ struct Failover : rc::state::Command<Model, Sut> {
       sut.stores[i].stale = true;
     }
     ++sut.failovers;
+    // The new coordinator knows only the group as stored
+    // (GroupMetadataManager.loadGroup): a fence that came from state never
+    // stored is not final. E.g. a member fenced at generation 1 while the old
+    // coordinator was at an unstored 2 is a member of 1 again once 2 is lost,
+    // and its sync at 1 is answered. Single ownership across failovers is
+    // still checked (owners outlives failovers).
+    sut.fenced.clear();
     sut.deliver(out);
     sut.gc.set_partition_status(p, PartitionStatus::loading, out);
     if (sut.log) sut.gc.load_group(k_group, *sut.log, sut.now_ms, out);
