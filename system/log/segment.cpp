@@ -135,28 +135,32 @@ Result<protocol::Records, LogErrc> Segment::map(std::uint64_t position, std::uin
 
 Result<std::optional<BatchHeader>, LogErrc> Segment::header_at(std::uint64_t position) {
   if (position >= size_bytes_) return std::optional<BatchHeader>{};
-  // What read() does, into a buffer on the stack: offset lookups walk many
-  // headers, and a heap vector per header was most of their cost (issue 14).
-  std::array<std::uint8_t, protocol::k_batch_header_bytes> buf{};
+  HeaderBytes buf{};
+  auto n = read_header_bytes(position, buf);
+  if (!n) return Err{n.error()};
+  auto h = protocol::read_batch_header(ByteView(buf.data(), *n));
+  if (!h || position + h->size_bytes() > size_bytes_) return Err{LogErrc::corrupt_storage};
+  return std::optional<BatchHeader>{*h};
+}
+
+// What read() does, into a buffer on the stack: offset lookups walk many
+// headers, and a heap vector per header was most of their cost (issue 14).
+Result<std::size_t, LogErrc> Segment::read_header_bytes(std::uint64_t position, HeaderBytes& buf) {
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_bytes_ - position));
   auto got = file_->read(position, std::span(buf).first(n));
   if (!got) return Err{from_disk(got.error())};
   if (*got != n) return Err{LogErrc::storage_error};  // the file is shorter than written
-  auto h = protocol::read_batch_header(ByteView(buf.data(), n));
-  if (!h || position + h->size_bytes() > size_bytes_) return Err{LogErrc::corrupt_storage};
-  return std::optional<BatchHeader>{*h};
+  return n;
 }
 
 // header_at's read and checks for the scan of find_position, which needs
 // only each batch's last offset and size: the same read of the same bytes,
 // and the same errors.
 Result<protocol::BatchSpan, LogErrc> Segment::span_at(std::uint64_t position) {
-  std::array<std::uint8_t, protocol::k_batch_header_bytes> buf{};
-  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_bytes_ - position));
-  auto got = file_->read(position, std::span(buf).first(n));
-  if (!got) return Err{from_disk(got.error())};
-  if (*got != n) return Err{LogErrc::storage_error};  // the file is shorter than written
-  auto s = protocol::read_batch_span(ByteView(buf.data(), n));
+  HeaderBytes buf{};
+  auto n = read_header_bytes(position, buf);
+  if (!n) return Err{n.error()};
+  auto s = protocol::read_batch_span(ByteView(buf.data(), *n));
   if (!s || position + s->size_bytes > size_bytes_) return Err{LogErrc::corrupt_storage};
   return *s;
 }

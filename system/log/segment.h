@@ -7,6 +7,7 @@
 // markers are stored; the log itself cannot rebuild it (that needs the
 // partition's transaction state), so a segment whose file is not trusted
 // says so (txn_index_needs_rebuild) and its owner hands it the entries.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -118,6 +119,9 @@ class Segment {
   void reset_indexes();
   Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
   Result<protocol::BatchSpan, LogErrc> span_at(std::uint64_t position);  // position < size_bytes_
+  using HeaderBytes = std::array<std::uint8_t, protocol::k_batch_header_bytes>;
+  // The header's bytes at `position` (fewer at the end of the segment): how many.
+  Result<std::size_t, LogErrc> read_header_bytes(std::uint64_t position, HeaderBytes& buf);
   Result<void, LogErrc> rebuild_from_headers(RecoveryStats& stats);
   Result<bool, LogErrc> load_index_files();
   Result<void, LogErrc> load_txn_index(RecoveryStats& stats);
