@@ -488,7 +488,8 @@ Result<void, log::LogErrc> Partition::save_producer_snapshot() {
 // offset with it and replay only that segment. (Kafka writes this file
 // without an fsync under the log's lock and fsyncs it with the segment
 // flush later; samsa writes it durably, since segments roll rarely.) A
-// failed write takes the log offline, as any failed log write.
+// storage error takes the log offline, as on any log write; a full disk
+// only leaves the next recovery a longer replay.
 void Partition::snapshot_at_roll(const log::AppendInfo& info) {
   if (info.rolled_to) (void)log_->save_producer_snapshot(producers_.snapshot(), *info.rolled_to);
 }

@@ -576,12 +576,6 @@ std::optional<ProduceResponse> ReplicaManager::produce(const ProduceRequest& req
 
 // --- Fetch --------------------------------------------------------------------------------------------
 
-// One partition of a parked Fetch between its wake-ups: the hosted replica it
-// found and under which hosting change, so that a wake-up re-reads the
-// partition without looking it up and watching it again (DelayedFetch keeps
-// its partitions' fetch status the same way). The lookup is redone when
-// host() or unhost() ran meanwhile: a StopReplica or LeaderAndIsr may have
-// replaced the replica.
 // A Fetch's request-wide state and what the current pass found so far.
 struct ReplicaManager::FetchPass {
   const FetchRequest& req;
@@ -593,6 +587,12 @@ struct ReplicaManager::FetchPass {
   bool any_error = false, min_one = false;
 };
 
+// One partition of a parked Fetch between its wake-ups: the hosted replica it
+// found and under which hosting change, so that a wake-up re-reads the
+// partition without looking it up and watching it again (DelayedFetch keeps
+// its partitions' fetch status the same way). The lookup is redone when
+// host() or unhost() ran meanwhile: a StopReplica or LeaderAndIsr may have
+// replaced the replica.
 struct ReplicaManager::FetchSlot {
   std::shared_ptr<Partition> p;
   std::uint64_t hosting = 0;

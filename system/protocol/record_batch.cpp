@@ -7,25 +7,12 @@
 
 #include "sim/runtime/assert.h"
 #include "system/protocol/crc32c.h"
+#include "system/protocol/wire.h"
 
 namespace samsa::protocol {
 namespace {
 
-// ---- fixed-width big-endian fields ----
-
-template <class T>
-T load_be(const std::uint8_t* p) {
-  // One load and a byte swap (header parsing is on every log lookup).
-  using U = std::make_unsigned_t<T>;
-  U v;
-  std::memcpy(&v, p, sizeof(U));
-  if constexpr (std::endian::native == std::endian::little) {
-    if constexpr (sizeof(U) == 2) v = static_cast<U>(__builtin_bswap16(v));
-    if constexpr (sizeof(U) == 4) v = static_cast<U>(__builtin_bswap32(v));
-    if constexpr (sizeof(U) == 8) v = static_cast<U>(__builtin_bswap64(v));
-  }
-  return static_cast<T>(v);
-}
+// ---- fixed-width big-endian fields (load_be is wire.h's) ----
 
 template <class T>
 void store_be(std::uint8_t* p, T value) {

@@ -21,45 +21,33 @@ std::string describe(const DecodeError& e) {
   return "byte " + std::to_string(e.offset) + ": " + (e.path.empty() ? "" : e.path + ": ") + e.message;
 }
 
-namespace {
-template <class U>
-U load_be(ByteView b) {
-  // One load and a byte swap (Reader::try_fixed has the same), for frame
-  // sizes and request headers on every frame.
-  U v;
-  std::memcpy(&v, b.data(), sizeof(U));
-  if constexpr (std::endian::native == std::endian::little) v = byteswap(v);
-  return v;
-}
-}  // namespace
-
 Result<std::int8_t, DecodeError> Reader::int8() {
   SAMSA_TRY(b, take(1, "int8"));
   return static_cast<std::int8_t>(b[0]);
 }
 Result<std::int16_t, DecodeError> Reader::int16() {
   SAMSA_TRY(b, take(2, "int16"));
-  return static_cast<std::int16_t>(load_be<std::uint16_t>(b));
+  return static_cast<std::int16_t>(load_be<std::uint16_t>(b.data()));
 }
 Result<std::int32_t, DecodeError> Reader::int32() {
   SAMSA_TRY(b, take(4, "int32"));
-  return static_cast<std::int32_t>(load_be<std::uint32_t>(b));
+  return static_cast<std::int32_t>(load_be<std::uint32_t>(b.data()));
 }
 Result<std::int64_t, DecodeError> Reader::int64() {
   SAMSA_TRY(b, take(8, "int64"));
-  return static_cast<std::int64_t>(load_be<std::uint64_t>(b));
+  return static_cast<std::int64_t>(load_be<std::uint64_t>(b.data()));
 }
 Result<std::uint16_t, DecodeError> Reader::uint16() {
   SAMSA_TRY(b, take(2, "uint16"));
-  return load_be<std::uint16_t>(b);
+  return load_be<std::uint16_t>(b.data());
 }
 Result<std::uint32_t, DecodeError> Reader::uint32() {
   SAMSA_TRY(b, take(4, "uint32"));
-  return load_be<std::uint32_t>(b);
+  return load_be<std::uint32_t>(b.data());
 }
 Result<double, DecodeError> Reader::float64() {
   SAMSA_TRY(b, take(8, "float64"));
-  return std::bit_cast<double>(load_be<std::uint64_t>(b));
+  return std::bit_cast<double>(load_be<std::uint64_t>(b.data()));
 }
 
 Result<std::uint64_t, DecodeError> Reader::unsigned_varlong(int max_bytes) {
