@@ -48,7 +48,8 @@ struct DiskConfig {
   // The kernel's writeback (vm.dirty_expire_centisecs): an unsynced write
   // older than this becomes durable on its own. 0: never (only fsync).
   Duration writeback_after{0};
-  std::uint64_t capacity_bytes = 1ull << 40;
+  static constexpr std::uint64_t k_unlimited_bytes = 1ull << 40;
+  std::uint64_t capacity_bytes = k_unlimited_bytes;
   Duration read_latency_max{0};  // uniform in [0, max]; 0 means no parking
   Duration write_latency_max{0};
   Duration fsync_latency_min{0};

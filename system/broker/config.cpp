@@ -222,6 +222,7 @@ const std::vector<Key<B>>& broker_keys() {
         {"log.roll.ms", Type::long_, &B::log_roll_ms},
         {"log.segment.bytes", Type::int_, &B::log_segment_bytes, {k_record_overhead_v0}},
         {"max.id.map.snapshots", Type::int_, &B::max_id_map_snapshots, {1}},
+        {"max.incremental.fetch.session.cache.slots", Type::int_, &B::max_incremental_fetch_session_cache_slots, {0}},
         {"message.max.bytes", Type::int_, &B::message_max_bytes, {0}},
         {"min.insync.replicas", Type::int_, &B::min_insync_replicas, {1}},
         {"num.io.threads", Type::int_, &B::num_io_threads, {1}},

@@ -102,6 +102,7 @@ struct BrokerConfig {
   std::string log_dirs;                                 // log.dirs
   std::string log_dir = "/tmp/kafka-logs";              // log.dir
   std::int32_t message_max_bytes = k_default_message_max_bytes;  // message.max.bytes
+  std::int32_t max_incremental_fetch_session_cache_slots = 1000;  // max.incremental.fetch.session.cache.slots (KIP-227)
   std::int32_t log_segment_bytes = 1024 * 1024 * 1024;  // log.segment.bytes
   std::optional<std::int64_t> log_roll_ms;              // log.roll.ms
   std::int32_t log_roll_hours = 24 * 7;                 // log.roll.hours

@@ -55,6 +55,7 @@ constexpr Doc k_broker_docs[] = {
     {"log.roll.ms", "The longest time before a new log segment is rolled, in milliseconds."},
     {"log.segment.bytes", "The largest size of one log segment file."},
     {"max.id.map.snapshots", "How many producer state snapshots are kept per partition."},
+    {"max.incremental.fetch.session.cache.slots", "The incremental fetch sessions (KIP-227) a broker keeps; 0 serves every fetch in full."},
     {"message.max.bytes", "The largest record batch the broker accepts (after compression)."},
     {"min.insync.replicas", "With acks=all, the fewest in-sync replicas that must acknowledge a write; fewer gives NOT_ENOUGH_REPLICAS."},
     {"num.io.threads", "The threads that process requests (samsa runs requests as fibers; kept for compatibility)."},

@@ -241,30 +241,34 @@ void ReplicaFetcher::fetch_round() {
   // req.topics[i].partitions[j] (which holds its fetch offset): a map of
   // copied TopicPartitions per round was most of the fetcher's allocations.
   std::vector<std::vector<LeaderEpoch>> asked_epochs;
+  // This round's partitions; the session (KIP-227) puts on the wire only
+  // what changed since the last round.
+  std::vector<FetchRequest::FetchTopic> wanted;
   for (const auto& [tp, st] : partitions_) {
     if (st.truncating || st.out_of_range || st.retry_at > rt_.now()) continue;
     auto p = rm_.partition(tp);
     if (!p || p->is_leader()) continue;
-    if (req.topics.empty() || req.topics.back().topic != tp.topic) {
-      req.topics.emplace_back().topic = tp.topic;
-      req.topics.back().partitions.reserve(partitions_.size());
+    if (wanted.empty() || wanted.back().topic != tp.topic) {
+      wanted.emplace_back().topic = tp.topic;
+      wanted.back().partitions.reserve(partitions_.size());
       asked_epochs.emplace_back().reserve(partitions_.size());
     }
     asked_epochs.back().push_back(st.leader_epoch);
-    auto& fp = req.topics.back().partitions.emplace_back();
+    auto& fp = wanted.back().partitions.emplace_back();
     fp.partition = tp.partition;
     fp.current_leader_epoch = with_epoch ? st.leader_epoch : LeaderEpoch::none();
     fp.fetch_offset = p->log_end_offset();
     fp.log_start_offset = p->log_start_offset();
     fp.partition_max_bytes = cfg.replica_fetch_max_bytes;
   }
-  if (req.topics.empty()) return;
-  // What the request asked of (topic, partition), if it did: partitions_ is
+  if (wanted.empty()) return;
+  session_.build(req, wanted);
+  // What this round asked of (topic, partition), if it did: partitions_ is
   // ordered, so each topic appears once with its partitions ascending.
   auto asked = [&](std::string_view topic, PartitionId partition) -> std::optional<std::pair<LeaderEpoch, Offset>> {
-    for (std::size_t i = 0; i < req.topics.size(); ++i) {
-      if (req.topics[i].topic != topic) continue;
-      const auto& ps = req.topics[i].partitions;
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      if (wanted[i].topic != topic) continue;
+      const auto& ps = wanted[i].partitions;
       const auto it = std::lower_bound(ps.begin(), ps.end(), partition,
                                        [](const auto& fp, PartitionId want) { return fp.partition < want; });
       if (it == ps.end() || it->partition != partition) return std::nullopt;
@@ -275,7 +279,14 @@ void ReplicaFetcher::fetch_round() {
   const auto resp = call<FetchResponse>(
       req, with_epoch ? k_fetch_version : k_fetch_version_no_epoch,
       std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
-  if (!resp) return;
+  if (!resp) {
+    session_.handle_error();
+    return;
+  }
+  if (!session_.handle_response(*resp)) {
+    rt_.log().info("fetcher from {}: fetch session error {}, next fetch in full", source_, resp->error_code);
+    return;
+  }
   const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
   // One key for every answered partition, its topic assigned per topic (a
   // TopicPartition per partition copied "__consumer_offsets" each time).

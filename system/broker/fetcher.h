@@ -8,6 +8,9 @@
 // takes the leader's high watermark. A fetch beyond the leader's log end
 // (OFFSET_OUT_OF_RANGE) cuts to that end, below the high watermark if need be,
 // as AbstractFetcherThread.fetchOffsetAndTruncate does.
+// Fetches go through an incremental fetch session with the source broker
+// (KIP-227, fetch_session.h): after the first, a request names only the
+// partitions whose fetch position moved, and an answer only those with news.
 //
 // Legacy switches: samsa.legacy.offsets.for.leader.epoch.v0 sends
 // OffsetsForLeaderEpoch v0 (answers without an epoch); samsa.legacy.no.fetch.
@@ -24,6 +27,7 @@
 
 #include "sim/runtime/runtime.h"
 #include "system/broker/controller_channel.h"
+#include "system/broker/fetch_session.h"
 #include "system/protocol/ids.h"
 
 namespace samsa::broker {
@@ -65,6 +69,7 @@ class ReplicaFetcher {
   std::map<TopicPartition, FetchPartitionState> partitions_;
   sim::Event work_;
   std::unique_ptr<sim::Connection> conn_;
+  FetchSessionHandler session_;  // KIP-227, with the source broker
   std::int32_t correlation_ = 0;
   bool idle_ = false;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "system/broker/fetch_session.h"
+
 namespace samsa::broker {
 
 using namespace protocol;
@@ -183,8 +185,17 @@ void add_handlers(Server& server, std::shared_ptr<ReplicaManager> rm, std::share
   server.add(ApiKey::produce, serve<ProduceRequest>([rm](const RequestHeader& h, const ProduceRequest& req) {
     return rm->produce(req, h.api_version);
   }));
-  server.add(ApiKey::fetch, serve<FetchRequest>([rm](const RequestHeader& h, const FetchRequest& req) {
-    return rm->fetch(req, h.api_version);
+  // KafkaApis.handleFetchRequest: the session context first (KIP-227), then
+  // the read of its partitions, then the answer the session allows.
+  auto sessions = std::make_shared<FetchSessionCache>(rm->config().max_incremental_fetch_session_cache_slots,
+                                                      rm->runtime().random("fetch.sessions"));
+  server.add(ApiKey::fetch, serve<FetchRequest>([rm, sessions](const RequestHeader& h, const FetchRequest& req) {
+    BrokerId replica = req.replica_id;
+    if (h.api_version >= 15 && req.replica_state) replica = req.replica_state->replica_id;
+    const auto ctx = sessions->open(req, h.api_version, replica.value() >= 0, rm->runtime().now());
+    if (ctx.kind == FetchSessionCache::Kind::error) return sessions->answer(ctx, req, {}, rm->runtime().now());
+    FetchResponse read = rm->fetch(FetchSessionCache::to_read(ctx, req), h.api_version);
+    return sessions->answer(ctx, req, std::move(read), rm->runtime().now());
   }));
   server.add(ApiKey::list_offsets, serve<ListOffsetsRequest>([rm](const RequestHeader& h, const ListOffsetsRequest& req) {
     return rm->list_offsets(req, h.api_version);

@@ -81,6 +81,7 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
 
   BrokerId self() const { return self_; }
   const BrokerConfig& config() const { return config_; }
+  sim::Runtime& runtime() const { return rt_; }
   ControlFence& fence() { return fence_; }
   MetadataCache& metadata() { return metadata_; }
   const ReplicaManagerStats& stats() const { return stats_; }
