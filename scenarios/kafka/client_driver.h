@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <set>
 #include <string>
@@ -143,7 +144,9 @@ class ClientDriver {
   DriverEnv env_;
   DriverStats stats_;
   std::map<int, std::int64_t> next_seq_;  // kept across restarts: values stay unique per run
-  std::map<std::string, int> processed_;  // value -> times processed
+  // value -> times processed; only looked up and counted, never walked, so
+  // a hash map (a tree of value strings was the consumer's largest compare cost).
+  std::unordered_map<std::string, int> processed_;
   std::set<std::string> acked_;
   std::map<std::int32_t, std::map<std::int64_t, std::vector<client::TopicPartition>>> assignments_;  // generation -> process
   std::map<std::int64_t, client::ZookeeperConsumerStats> zk_stats_;  // per incarnation
