@@ -19,9 +19,6 @@
 #include <span>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
-
-#include <boost/container/flat_map.hpp>
 
 #include "invariants/checker.h"
 #include "invariants/snapshot.h"
@@ -47,21 +44,20 @@ struct Rec {
   std::int64_t offset = -1;  // -1: unknown
   std::optional<std::string_view> key;
   std::string_view topic, value;
+  std::uint32_t id = 0;  // (topic, value) interned by Records: ids ordered as the strings
 };
 
 // (topic, value): values are unique per run. Views, ordered as the strings.
 using RecordId = std::pair<std::string_view, std::string_view>;
-RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
-// For the sets and maps of RecordIds that are only looked up, never
-// iterated (their order reaches nothing): a tree of string pairs compared
-// them all the way down, most of View's cost at high rates (issue 14).
+RecordId record_name(const Rec& r) { return {r.topic, r.value}; }
+// For Records::intern's lookups (only looked up, never iterated: its
+// order reaches nothing).
 struct RecordIdHash {
   std::size_t operator()(const RecordId& id) const {
     const std::size_t a = std::hash<std::string_view>{}(id.first);
     return a ^ (std::hash<std::string_view>{}(id.second) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
   }
 };
-using RecordIdSet = std::unordered_set<RecordId, RecordIdHash>;
 
 // A field's text: a string's bytes in place, anything else dumped into `owned`.
 std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
@@ -118,21 +114,6 @@ void polled_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
   if (op.f == "poll") return parse_list(op.value, "records", out, owned);
 }
 
-// Maps from records that the checkers walk in order, built once and then
-// only read: a sorted vector (one flat allocation) instead of a tree node
-// per record (memory at 1000 records/s).
-template <class K, class V>
-using FlatMap = boost::container::flat_map<K, V>;
-
-// What map::emplace in `entries` order leaves: the first value of each key.
-template <class K, class V>
-FlatMap<K, V> first_of_each(std::vector<std::pair<K, V>> entries) {
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
-  entries.erase(std::unique(entries.begin(), entries.end(), same), entries.end());
-  return FlatMap<K, V>(boost::container::ordered_unique_range, entries.begin(), entries.end());
-}
-
 // One completed send of one record.
 struct Send {
   const Op* done = nullptr;
@@ -142,14 +123,44 @@ struct Send {
   Rec rec;
 };
 
-// The log of one partition as the history shows it.
-struct Log {
-  std::map<std::int64_t, std::map<std::string_view, std::int64_t>> at;  // offset -> value -> first witness op
-  std::map<std::int64_t, std::int64_t> dense;                      // offset -> index
-  std::vector<std::int64_t> offsets;                               // index -> offset
-  std::map<std::string_view, std::vector<std::int64_t>> offsets_of;  // value -> its offsets, ascending
-  std::int64_t max_read = -1, max_read_op = -1;                    // highest offset an ok poll read
+// A record at an offset of a partition and the first op that showed it there.
+struct Witness {
+  std::int64_t offset;
+  std::uint32_t id;
+  std::int64_t op;
 };
+
+// The log of one partition as the history shows it: flat sorted vectors (a
+// tree node per offset and per record cost more than the checks that read them).
+struct Log {
+  std::vector<Witness> at;           // by (offset, id): one per pair, its first witness
+  std::vector<Witness> of;           // the same by (id, offset): each record's offsets, ascending
+  std::vector<std::int64_t> offsets;  // index -> offset (distinct, ascending)
+  std::int64_t max_read = -1, max_read_op = -1;  // highest offset an ok poll read
+  // The dense index of `offset`, or -1.
+  std::int64_t dense(std::int64_t offset) const {
+    const auto it = std::lower_bound(offsets.begin(), offsets.end(), offset);
+    return it != offsets.end() && *it == offset ? it - offsets.begin() : -1;
+  }
+  // The record's entries in `of` (its offsets, ascending).
+  std::span<const Witness> offsets_of(std::uint32_t id) const {
+    const auto lo = std::lower_bound(of.begin(), of.end(), id, [](const Witness& w, std::uint32_t i) { return w.id < i; });
+    auto hi = lo;
+    while (hi != of.end() && hi->id == id) ++hi;
+    return {lo, hi};
+  }
+};
+
+// Walks `entries` in runs of equal `key(entry)`: f(run) for each.
+template <class T, class K, class F>
+void for_runs(std::span<const T> entries, K key, F f) {
+  for (std::size_t i = 0; i < entries.size();) {
+    std::size_t j = i + 1;
+    while (j < entries.size() && key(entries[j]) == key(entries[i])) ++j;
+    f(entries.subspan(i, j - i));
+    i = j;
+  }
+}
 
 struct Position {
   std::int64_t op = 0;
@@ -165,8 +176,12 @@ class Records {
   explicit Records(const History& h);
   std::span<const Rec> sent(const Op& op) const { return slice(sent_, pos(op)); }
   std::span<const Rec> polled(const Op& op) const { return slice(polled_, pos(op)); }
+  // How many distinct records (ids 0..count-1), and each one's (topic, value).
+  std::uint32_t count() const { return static_cast<std::uint32_t>(names_.size()); }
+  const RecordId& name(std::uint32_t id) const { return names_[id]; }
 
  private:
+  void intern();
   struct Table {
     std::vector<Rec> recs;
     std::vector<std::uint32_t> start;  // op position -> its first record; one more at the end
@@ -179,7 +194,33 @@ class Records {
   std::unordered_map<const Op*, std::size_t> pos_;  // lookups only, never iterated
   Table sent_, polled_;
   Owned owned_;
+  std::vector<RecordId> names_;  // id -> (topic, value)
 };
+
+// Numbers each distinct (topic, value) so that the checkers compare and
+// index integers, not strings (the string pairs' sorts and tree lookups were
+// most of the checks at 1,000 records/s): ids in first-seen order, then
+// renumbered in the strings' order, so walking ids in order walks records
+// as a map of the strings did.
+void Records::intern() {
+  std::unordered_map<RecordId, std::uint32_t, RecordIdHash> seen;
+  seen.reserve(sent_.recs.size() + polled_.recs.size());
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) {
+      const auto [it, fresh] = seen.emplace(record_name(r), static_cast<std::uint32_t>(names_.size()));
+      if (fresh) names_.push_back(record_name(r));
+      r.id = it->second;
+    }
+  std::vector<std::uint32_t> order(names_.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return names_[a] < names_[b]; });
+  std::vector<std::uint32_t> rank(names_.size());
+  std::vector<RecordId> sorted(names_.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i, sorted[i] = names_[order[i]];
+  names_ = std::move(sorted);
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) r.id = rank[r.id];
+}
 
 Records::Records(const History& h) {
   std::size_t i = 0;
@@ -193,6 +234,7 @@ Records::Records(const History& h) {
   }
   sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
   polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
+  intern();
   if (!dense_) {
     i = 0;
     for (const Op& op : h.ops()) pos_.emplace(&op, i++);
@@ -217,16 +259,18 @@ class View {
   bool kafka = false;
   std::map<Tp, Log> logs;
   std::vector<Send> sends;  // ok/info/fail completions, history order
-  FlatMap<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
-  FlatMap<RecordId, Position> first_read;  // by an ok poll
-  std::unordered_map<RecordId, Tp, RecordIdHash> read_tp;  // lookups only
+  // By record id (Records::intern), so in the (topic, value) order:
+  std::vector<const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail; null: none
+  std::vector<Position> first_read;  // by an ok poll; op -1: none
+  std::vector<const Tp*> read_tp;    // the partition an ok poll read it in (null: none)
 
   // The cases of the analyses the delivery summary and then the checker of
   // the same name both ask for over one shared view, by analysis and
   // arguments: computed once (see memoized).
   mutable std::map<std::string, std::vector<Case>, std::less<>> memo;
 
-  bool read(const RecordId& id) const { return first_read.count(id) != 0; }
+  bool read(std::uint32_t id) const { return first_read[id].op >= 0; }
+  const RecordId& name(std::uint32_t id) const { return records.name(id); }
   // The record's dense index in its partition's version order.
   std::optional<std::pair<Tp, std::int64_t>> locate(const Rec& r) const;
 
@@ -234,6 +278,7 @@ class View {
   void add(const Rec& r, std::int64_t op);
   void choose_writers();
   void finish();
+  std::map<Tp, std::vector<Witness>> witnessed_;  // add()'s, in call order, until finish()
 };
 
 std::string producer_of(const Op& op) {
@@ -247,15 +292,15 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
 std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
-  RecordIdSet polled;
+  std::vector<bool> polled(recs.count());
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
-      for (auto& r : recs.polled(op)) polled.insert(id_of(r));
+      for (auto& r : recs.polled(op)) polled[r.id] = true;
   std::set<std::int64_t> out;
   for (const Op& op : h.ops()) {
     if (op.f != "txn" || op.type != OpType::info) continue;
     for (auto& r : recs.sent(op))
-      if (polled.count(id_of(r))) {
+      if (polled[r.id]) {
         out.insert(op.index);
         break;
       }
@@ -263,10 +308,10 @@ std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs
   return out;
 }
 
-View::View(const History& hist) : h(hist), records(hist) {
+View::View(const History& hist)
+    : h(hist), records(hist), first_read(records.count(), Position{-1, 0}), read_tp(records.count(), nullptr) {
   std::map<std::int64_t, const Op*> pending;
-  RecordIdSet read_by_any;
-  std::vector<std::pair<RecordId, Position>> reads;  // ok polls', in history order
+  std::vector<bool> read_by_any(records.count());
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
@@ -282,11 +327,11 @@ View::View(const History& hist) : h(hist), records(hist) {
     for (const Rec& r : records.polled(op)) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
-      read_by_any.insert(id_of(r));
+      read_by_any[r.id] = true;
       if (op.type == OpType::ok || committed_info.count(op.index)) {
-        reads.emplace_back(id_of(r), Position{op.index, pos});
+        if (first_read[r.id].op < 0) first_read[r.id] = Position{op.index, pos};
         if (r.tp) {
-          read_tp.emplace(id_of(r), *r.tp);
+          if (!read_tp[r.id]) read_tp[r.id] = &*r.tp;
           Log& log = logs[*r.tp];
           if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
         }
@@ -296,12 +341,10 @@ View::View(const History& hist) : h(hist), records(hist) {
     pos = 0;
     for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
   }
-  first_read = first_of_each(std::move(reads));
   choose_writers();
   for (const Send& s : sends) {
     // A send's offset is in the log when it was ok, or info and read (Jepsen's must-have-committed?).
-    const bool happened =
-        s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any.count(id_of(s.rec)));
+    const bool happened = s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any[s.rec.id]);
     if (happened && s.rec.tp && s.rec.offset >= 0) add(s.rec, s.done->index);
   }
   finish();
@@ -309,50 +352,47 @@ View::View(const History& hist) : h(hist), records(hist) {
 
 // Each record's writer: the first of its sends with the best outcome.
 void View::choose_writers() {
-  std::vector<std::pair<RecordId, const Send*>> all;
-  all.reserve(sends.size());
-  for (const Send& s : sends) all.emplace_back(id_of(s.rec), &s);
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<RecordId, const Send*>> best;
-  for (const auto& [id, s] : all) {
-    if (best.empty() || best.back().first != id) best.emplace_back(id, s);
-    else if (rank(s->done->type) > rank(best.back().second->done->type)) best.back().second = s;
+  writer.assign(records.count(), nullptr);
+  for (const Send& s : sends) {
+    const Send*& best = writer[s.rec.id];
+    if (!best || rank(s.done->type) > rank(best->done->type)) best = &s;
   }
-  writer = FlatMap<RecordId, const Send*>(boost::container::ordered_unique_range, best.begin(), best.end());
 }
 
 void View::add(const Rec& r, std::int64_t op) {
   if (r.offset < 0) return;
-  Log& log = logs[*r.tp];
-  log.at[r.offset].emplace(r.value, op);
+  logs[*r.tp];  // the partition has a log even before finish()
+  witnessed_[*r.tp].push_back({r.offset, r.id, op});
 }
 
+// Each (offset, record)'s first witness, as the first add() of it left it.
 void View::finish() {
-  for (auto& [tp, log] : logs) {
-    for (const auto& [offset, values] : log.at) {
-      log.dense[offset] = static_cast<std::int64_t>(log.offsets.size());
-      log.offsets.push_back(offset);
-      for (const auto& [value, op] : values) log.offsets_of[value].push_back(offset);
-    }
+  for (auto& [tp, w] : witnessed_) {
+    Log& log = logs[tp];
+    std::stable_sort(w.begin(), w.end(),
+                     [](const Witness& a, const Witness& b) { return std::tie(a.offset, a.id) < std::tie(b.offset, b.id); });
+    w.erase(std::unique(w.begin(), w.end(), [](const Witness& a, const Witness& b) { return a.offset == b.offset && a.id == b.id; }),
+            w.end());
+    for (const Witness& e : w)
+      if (log.offsets.empty() || log.offsets.back() != e.offset) log.offsets.push_back(e.offset);
+    log.of = w;
+    std::sort(log.of.begin(), log.of.end(),
+              [](const Witness& a, const Witness& b) { return std::tie(a.id, a.offset) < std::tie(b.id, b.offset); });
+    log.at = std::move(w);
   }
+  witnessed_.clear();
 }
 
 std::optional<std::pair<Tp, std::int64_t>> View::locate(const Rec& r) const {
-  std::optional<Tp> tp = r.tp;
-  if (!tp) {
-    const auto it = read_tp.find(id_of(r));
-    if (it == read_tp.end()) return std::nullopt;
-    tp = it->second;
-  }
+  const Tp* tp = r.tp ? &*r.tp : read_tp[r.id];
+  if (!tp) return std::nullopt;
   const auto log = logs.find(*tp);
   if (log == logs.end()) return std::nullopt;
-  if (r.offset >= 0) {
-    const auto d = log->second.dense.find(r.offset);
-    if (d != log->second.dense.end()) return std::pair{*tp, d->second};
-  }
-  const auto o = log->second.offsets_of.find(r.value);
-  if (o == log->second.offsets_of.end()) return std::nullopt;
-  return std::pair{*tp, log->second.dense.at(o->second.front())};
+  if (r.offset >= 0)
+    if (const std::int64_t d = log->second.dense(r.offset); d >= 0) return std::pair{*tp, d};
+  const auto o = log->second.offsets_of(r.id);
+  if (o.empty()) return std::nullopt;
+  return std::pair{*tp, log->second.dense(o.front().offset)};
 }
 
 // A violation and the partition it is about (for the per-partition summary).
@@ -375,48 +415,50 @@ std::string describe(const Rec& r) {
 std::vector<Case> compute_inconsistent_offsets(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [offset, values] : log.at) {
-      if (values.size() < 2) continue;
-      std::vector<std::int64_t> ops;
-      std::vector<std::string> names;
-      for (const auto& [value, op] : values) ops.push_back(op), names.push_back(fmt::format("{:?}", value));
-      std::sort(ops.begin(), ops.end());
-      out.push_back({Violation::safety("inconsistent-offsets",
-                                       fmt::format("{} offset {} holds {} values: {}", name_of(tp), offset,
-                                                   values.size(), fmt::join(names, ", ")),
-                                       ops),
-                     tp});
-    }
+    for_runs(std::span<const Witness>(log.at), [](const Witness& w) { return w.offset; },
+             [&](std::span<const Witness> values) {
+               if (values.size() < 2) return;
+               std::vector<std::int64_t> ops;
+               std::vector<std::string> names;
+               for (const Witness& w : values) ops.push_back(w.op), names.push_back(fmt::format("{:?}", v.name(w.id).second));
+               std::sort(ops.begin(), ops.end());
+               out.push_back({Violation::safety("inconsistent-offsets",
+                                                fmt::format("{} offset {} holds {} values: {}", name_of(tp),
+                                                            values.front().offset, values.size(), fmt::join(names, ", ")),
+                                                ops),
+                              tp});
+             });
   return out;
 }
 
 std::vector<Case> compute_duplicate(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [value, offsets] : log.offsets_of) {
-      if (offsets.size() < 2) continue;
-      std::vector<std::int64_t> ops;
-      for (auto o : offsets) ops.push_back(log.at.at(o).at(value));
-      std::sort(ops.begin(), ops.end());
-      out.push_back({Violation::safety("duplicate",
-                                       fmt::format("{:?} is at {} offsets of {}: {}", value, offsets.size(),
-                                                   name_of(tp), fmt::join(offsets, ", ")),
-                                       ops),
-                     tp});
-    }
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; },
+             [&](std::span<const Witness> at) {
+               if (at.size() < 2) return;
+               std::vector<std::int64_t> ops, offsets;
+               for (const Witness& w : at) ops.push_back(w.op), offsets.push_back(w.offset);
+               std::sort(ops.begin(), ops.end());
+               out.push_back({Violation::safety("duplicate",
+                                                fmt::format("{:?} is at {} offsets of {}: {}", v.name(at.front().id).second,
+                                                            offsets.size(), name_of(tp), fmt::join(offsets, ", ")),
+                                                ops),
+                              tp});
+             });
   // One record in two partitions of its topic: every (record, partition)
   // in one flat list, stably sorted by record, so a run of one record holds
   // its partitions in log order (a map of vectors, one per record, cost more
   // than the rest of this checker at 1000 records/s).
   struct Place {
-    RecordId id;
+    std::uint32_t id;
     const Tp* tp;
     std::int64_t op;
   };
   std::vector<Place> places;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [value, offsets] : log.offsets_of)
-      places.push_back({{tp.topic, value}, &tp, log.at.at(offsets.front()).at(value)});
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; },
+             [&](std::span<const Witness> at) { places.push_back({at.front().id, &tp, at.front().op}); });
   std::stable_sort(places.begin(), places.end(), [](const Place& a, const Place& b) { return a.id < b.id; });
   for (auto run = places.begin(); run != places.end();) {
     auto end = std::find_if(run, places.end(), [&](const Place& p) { return p.id != run->id; });
@@ -425,7 +467,7 @@ std::vector<Case> compute_duplicate(const View& v) {
       std::vector<std::string> names;
       std::vector<std::int64_t> ops;
       for (auto p = run; p != end; ++p) names.push_back(name_of(*p->tp)), ops.push_back(p->op);
-      out.push_back({Violation::safety("duplicate", fmt::format("{:?} is in {} partitions: {}", run->id.second, n,
+      out.push_back({Violation::safety("duplicate", fmt::format("{:?} is in {} partitions: {}", v.name(run->id).second, n,
                                                                 fmt::join(names, ", ")),
                                        ops),
                      *run->tp});
@@ -439,8 +481,8 @@ std::vector<Case> compute_duplicate(const View& v) {
 // acknowledged before it was taken, in a partition it has, and not below
 // every replica's log start (retention). Their value's record_hash is looked
 // for at any offset (another offset is inconsistent-offsets' business).
-std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
-  std::set<RecordId> out;
+std::vector<std::uint32_t> absent_from(const View& v, const Snapshot* s) {
+  std::vector<std::uint32_t> out;  // ids, ascending
   if (s == nullptr) return out;
   // Every replica's hashes in one sorted vector per partition (a std::set
   // of them was most of this function at 1000 records/s).
@@ -462,15 +504,15 @@ std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
     std::sort(h.hashes.begin(), h.hashes.end());
     h.hashes.erase(std::unique(h.hashes.begin(), h.hashes.end()), h.hashes.end());
   }
-  for (const auto& [id, w] : v.writer) {
-    if (w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
-    std::optional<Tp> tp = w->rec.tp;
-    if (!tp && v.read_tp.count(id)) tp = v.read_tp.at(id);
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* w = v.writer[id];
+    if (!w || w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
+    const Tp* tp = w->rec.tp ? &*w->rec.tp : v.read_tp[id];
     if (!tp) continue;
     const auto h = held.find(*tp);
-    if (h == held.end() || h->second.has(record_hash(id.second))) continue;
+    if (h == held.end() || h->second.has(record_hash(v.name(id).second))) continue;
     if (h->second.log_start > 0 && (w->rec.offset < 0 || w->rec.offset < h->second.log_start)) continue;
-    out.insert(id);
+    out.push_back(id);
   }
   return out;
 }
@@ -482,26 +524,25 @@ std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
 // is a safety violation even when no consumer got to look for it.
 std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
-  std::set<RecordId> reported;
+  std::vector<bool> reported(v.records.count());
   for (const auto& [tp, log] : v.logs) {
     if (log.max_read < 0) continue;
-    for (const auto& [value, offsets] : log.offsets_of) {
-      if (offsets.back() > log.max_read) continue;
-      const RecordId id{tp.topic, value};
-      if (v.read(id)) continue;
-      const auto w = v.writer.find(id);
-      if (w == v.writer.end() || w->second->done->type != OpType::ok) continue;
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; }, [&](std::span<const Witness> at) {
+      const std::uint32_t id = at.front().id;
+      if (at.back().offset > log.max_read || v.read(id)) return;
+      const Send* w = v.writer[id];
+      if (!w || w->done->type != OpType::ok) return;
       out.push_back({Violation::safety("lost-write",
                                        fmt::format("acknowledged {} was never polled, though offset {} of {} was",
-                                                   describe(w->second->rec), log.max_read, name_of(tp)),
-                                       {w->second->done->index, log.max_read_op}),
+                                                   describe(w->rec), log.max_read, name_of(tp)),
+                                       {w->done->index, log.max_read_op}),
                      tp});
-      reported.insert(id);
-    }
+      reported[id] = true;
+    });
   }
-  for (const auto& id : absent_from(v, final_state)) {
-    if (reported.count(id)) continue;
-    const Send& w = *v.writer.at(id);
+  for (const std::uint32_t id : absent_from(v, final_state)) {
+    if (reported[id]) continue;
+    const Send& w = *v.writer[id];
     out.push_back({Violation::safety("lost-write",
                                      fmt::format("acknowledged {} is in no replica's log at the end", describe(w.rec)),
                                      {w.done->index}),
@@ -514,9 +555,10 @@ std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullpt
 // it shows in no replica's log (those are lost-write).
 std::vector<Case> unseen(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
-  const std::set<RecordId> lost = absent_from(v, final_state);
-  for (const auto& [id, s] : v.writer) {
-    if (s->done->type != OpType::ok || v.read(id) || lost.count(id)) continue;
+  const std::vector<std::uint32_t> lost = absent_from(v, final_state);
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* s = v.writer[id];
+    if (!s || s->done->type != OpType::ok || v.read(id) || std::binary_search(lost.begin(), lost.end(), id)) continue;
     out.push_back({Violation::liveness("unseen", fmt::format("acknowledged {} was never polled", describe(s->rec)),
                                        {s->done->index}),
                    s->rec.tp});
@@ -526,13 +568,14 @@ std::vector<Case> unseen(const View& v, const Snapshot* final_state = nullptr) {
 
 std::vector<Case> g1a(const View& v) {
   std::vector<Case> out;
-  for (const auto& [id, pos] : v.first_read) {
-    const auto w = v.writer.find(id);
-    if (w == v.writer.end() || w->second->done->type != OpType::fail) continue;
+  for (std::uint32_t id = 0; id < v.first_read.size(); ++id) {
+    const Position& pos = v.first_read[id];
+    const Send* w = v.writer[id];
+    if (pos.op < 0 || !w || w->done->type != OpType::fail) continue;
     out.push_back({Violation::safety("G1a",
-                                     fmt::format("{:?} was polled though its send failed (aborted read)", id.second),
-                                     {w->second->done->index, pos.op}),
-                   v.read_tp.count(id) ? std::optional<Tp>(v.read_tp.at(id)) : std::nullopt});
+                                     fmt::format("{:?} was polled though its send failed (aborted read)", v.name(id).second),
+                                     {w->done->index, pos.op}),
+                   v.read_tp[id] ? std::optional<Tp>(*v.read_tp[id]) : std::nullopt});
   }
   return out;
 }
@@ -677,10 +720,10 @@ std::vector<Case> precommitted_read(const View& v) {
   std::vector<Case> out;
   for (const Op& op : v.h.ops()) {
     if (op.f != "txn" || (op.type != OpType::ok && op.type != OpType::info)) continue;
-    std::set<RecordId> sent;
-    for (const auto& r : v.records.sent(op)) sent.insert(id_of(r));
+    std::set<std::uint32_t> sent;
+    for (const auto& r : v.records.sent(op)) sent.insert(r.id);
     for (const auto& r : v.records.polled(op))
-      if (sent.count(id_of(r))) {
+      if (sent.count(r.id)) {
         out.push_back({Violation::safety("precommitted-read",
                                          fmt::format("transaction of process {} polled {}, which it sent itself",
                                                      op.process, describe(r)),
@@ -702,24 +745,24 @@ std::vector<Case> compute_per_key_order(const View& v) {
     std::map<RecordId, std::pair<Position, const Send*>> latest;  // (topic, key) -> latest first consumption so far
     for (const Send* s : list) {
       if (!s->rec.key) continue;
-      const auto read = v.first_read.find(id_of(s->rec));
-      if (read == v.first_read.end()) continue;
+      const Position& read = v.first_read[s->rec.id];
+      if (read.op < 0) continue;
       const RecordId key{s->rec.topic, *s->rec.key};
       const auto it = latest.find(key);
-      if (it != latest.end() && read->second < it->second.first) {
+      if (it != latest.end() && read < it->second.first) {
         const Send* earlier = it->second.second;
-        std::vector<std::int64_t> ops = {earlier->done->index, s->done->index, read->second.op};
-        if (it->second.first.op != read->second.op) ops.push_back(it->second.first.op);
+        std::vector<std::int64_t> ops = {earlier->done->index, s->done->index, read.op};
+        if (it->second.first.op != read.op) ops.push_back(it->second.first.op);
         std::sort(ops.begin(), ops.end());
         out.push_back({Violation::safety("per-key-order",
                                          fmt::format("{} sent {:?} then {:?} with key {:?}; they were consumed the "
                                                      "other way round",
                                                      producer, earlier->rec.value, s->rec.value, *s->rec.key),
                                          ops),
-                       v.read_tp.count(id_of(s->rec)) ? std::optional<Tp>(v.read_tp.at(id_of(s->rec))) : std::nullopt});
+                       v.read_tp[s->rec.id] ? std::optional<Tp>(*v.read_tp[s->rec.id]) : std::nullopt});
         continue;
       }
-      latest[key] = {read->second, s};
+      latest[key] = {read, s};
     }
   }
   return out;
@@ -728,17 +771,28 @@ std::vector<Case> compute_per_key_order(const View& v) {
 // The group of each ok poll's process: from its latest ok assign (a process
 // that never joined a group is a consumer group of its own).
 std::vector<Case> compute_redelivery(const View& v) {
-  std::map<std::int64_t, std::string> group_of;
-  std::map<std::pair<std::string, RecordId>, std::int64_t> consumed;  // (group, record) -> first op
+  // Groups by number: "group G" or "process P" (a name each, numbered as first met).
+  std::map<std::string, std::uint32_t, std::less<>> group_ids;
+  std::vector<std::string> groups;
+  auto group_id = [&](std::string name) {
+    const auto [it, fresh] = group_ids.emplace(std::move(name), static_cast<std::uint32_t>(groups.size()));
+    if (fresh) groups.push_back(it->first);
+    return it->second;
+  };
+  std::map<std::int64_t, std::uint32_t> group_of;
+  std::unordered_map<std::uint64_t, std::int64_t> consumed;  // (group << 32 | record id) -> first op; lookups only
   std::vector<Case> out;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok) continue;
-    if (op.f == "assign" && op.value.is_object()) group_of[op.process] = "group " + op.value.value("group", "");
+    if (op.f == "assign" && op.value.is_object()) group_of[op.process] = group_id("group " + op.value.value("group", ""));
     if (op.f != "poll" && op.f != "txn") continue;
+    const auto recs = v.records.polled(op);
+    if (recs.empty()) continue;
     const auto g = group_of.find(op.process);
-    const std::string group = g != group_of.end() ? g->second : fmt::format("process {}", op.process);
-    for (const auto& r : v.records.polled(op)) {
-      const auto [it, fresh] = consumed.emplace(std::pair{group, id_of(r)}, op.index);
+    const std::uint32_t gid = g != group_of.end() ? g->second : group_id(fmt::format("process {}", op.process));
+    const std::string& group = groups[gid];
+    for (const auto& r : recs) {
+      const auto [it, fresh] = consumed.emplace(std::uint64_t{gid} << 32 | r.id, op.index);
       if (fresh) continue;
       out.push_back({Violation::safety("redelivery",
                                        fmt::format("{} consumed {} again (process {})", group, describe(r), op.process),
@@ -902,13 +956,15 @@ std::vector<Case> liveness(const View& v, const json& options) {
   if (!heal || v.h.ops().empty()) return {};
   const std::int64_t within_ms = options.is_object() ? options.value("within_ms", std::int64_t{-1}) : -1;
   const std::int64_t end_ns = v.h.ops().back().time_ns;
-  std::map<RecordId, std::int64_t> read_at_ns;
+  std::vector<std::int64_t> read_at_ns(v.records.count(), -1);  // by record id; -1: never
   for (const Op& op : v.h.ops())
     if (op.type == OpType::ok)
-      for (const auto& r : v.records.polled(op)) read_at_ns.emplace(id_of(r), op.time_ns);
+      for (const auto& r : v.records.polled(op))
+        if (read_at_ns[r.id] < 0) read_at_ns[r.id] = op.time_ns;
   std::vector<Case> out = rebalance_storm(v, *heal, options);
-  for (const auto& [id, s] : v.writer) {
-    if (s->done->type != OpType::ok) continue;
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* s = v.writer[id];
+    if (!s || s->done->type != OpType::ok) continue;
     const std::int64_t acked_ns = s->done->time_ns;
     const std::int64_t from_ns = std::max(acked_ns, heal->time_ns);
     std::int64_t deadline_ns = end_ns;
@@ -916,8 +972,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
       deadline_ns = from_ns + within_ms * 1'000'000;
       if (deadline_ns > end_ns) continue;  // the run ended before its bound
     }
-    const auto r = read_at_ns.find(id);
-    if (r != read_at_ns.end() && r->second <= deadline_ns) continue;
+    if (read_at_ns[id] >= 0 && read_at_ns[id] <= deadline_ns) continue;
     out.push_back({Violation::liveness(
                        "liveness",
                        within_ms >= 0
@@ -1100,8 +1155,8 @@ DeliverySummary delivery_summary(const History& h, const Snapshot* final_state) 
   DeliverySummary s;
   s.kafka = v.kafka;
   if (!v.kafka) return s;
-  for (const auto& [id, w] : v.writer) s.acked += w->done->type == OpType::ok;
-  s.consumed = static_cast<std::int64_t>(v.first_read.size());
+  for (const Send* w : v.writer) s.acked += w && w->done->type == OpType::ok;
+  for (const Position& p : v.first_read) s.consumed += p.op >= 0;
   const auto lost = lost_write(v, final_state), not_seen = unseen(v, final_state), dups = duplicate(v),
              again = redelivery(v);
   s.lost = static_cast<std::int64_t>(lost.size());
