@@ -137,6 +137,7 @@ struct Log {
   std::vector<Witness> of;           // the same by (id, offset): each record's offsets, ascending
   std::vector<std::int64_t> offsets;  // index -> offset (distinct, ascending)
   std::int64_t max_read = -1, max_read_op = -1;  // highest offset an ok poll read
+  std::size_t part = 0;  // its position in View::logs (the partitions' order), View::parts
   // The dense index of `offset`, or -1.
   std::int64_t dense(std::int64_t offset) const {
     const auto it = std::lower_bound(offsets.begin(), offsets.end(), offset);
@@ -272,7 +273,13 @@ class View {
   bool read(std::uint32_t id) const { return first_read[id].op >= 0; }
   const RecordId& name(std::uint32_t id) const { return records.name(id); }
   // The record's dense index in its partition's version order.
-  std::optional<std::pair<Tp, std::int64_t>> locate(const Rec& r) const;
+  struct Located {
+    const Tp* tp;  // a key of logs
+    const Log* log;
+    std::int64_t index;
+  };
+  std::optional<Located> locate(const Rec& r) const;
+  std::vector<const Tp*> parts;  // Log::part -> its partition
 
  private:
   void add(const Rec& r, std::int64_t op);
@@ -381,18 +388,19 @@ void View::finish() {
     log.at = std::move(w);
   }
   witnessed_.clear();
+  for (auto& [tp, log] : logs) log.part = parts.size(), parts.push_back(&tp);
 }
 
-std::optional<std::pair<Tp, std::int64_t>> View::locate(const Rec& r) const {
+std::optional<View::Located> View::locate(const Rec& r) const {
   const Tp* tp = r.tp ? &*r.tp : read_tp[r.id];
   if (!tp) return std::nullopt;
   const auto log = logs.find(*tp);
   if (log == logs.end()) return std::nullopt;
   if (r.offset >= 0)
-    if (const std::int64_t d = log->second.dense(r.offset); d >= 0) return std::pair{*tp, d};
+    if (const std::int64_t d = log->second.dense(r.offset); d >= 0) return Located{&log->first, &log->second, d};
   const auto o = log->second.offsets_of(r.id);
   if (o.empty()) return std::nullopt;
-  return std::pair{*tp, log->second.dense(o.front().offset)};
+  return Located{&log->first, &log->second, log->second.dense(o.front().offset)};
 }
 
 // A violation and the partition it is about (for the per-partition summary).
@@ -584,16 +592,29 @@ std::vector<Case> g1a(const View& v) {
 
 // A known record's place: the partition, its dense index, and its offset.
 struct Place {
-  Tp tp;
+  const Tp* tp;  // a key of View::logs
+  const Log* log;
   std::int64_t index = 0, offset = 0;
 };
 
-// The records of one op per partition, in op order, where their index is known.
-std::map<Tp, std::vector<Place>> places_by_partition(const View& v, std::span<const Rec> recs) {
-  std::map<Tp, std::vector<Place>> out;
+Place place_of(const View::Located& l) { return {l.tp, l.log, l.index, l.log->offsets[l.index]}; }
+
+// The records of one op where their index is known, by partition (in the
+// partitions' order), each partition's in op order: runs of one tp in `out`
+// (a buffer the caller keeps: most ops have one record, no map per op).
+void places_by_partition(const View& v, std::span<const Rec> recs, std::vector<Place>& out) {
+  out.clear();
   for (const auto& r : recs)
-    if (auto l = v.locate(r)) out[l->first].push_back({l->first, l->second, v.logs.at(l->first).offsets[l->second]});
-  return out;
+    if (auto l = v.locate(r)) out.push_back(place_of(*l));
+  if (out.size() > 1)
+    std::stable_sort(out.begin(), out.end(), [](const Place& a, const Place& b) { return a.tp != b.tp && *a.tp < *b.tp; });
+}
+
+// f(tp, places) for each partition's run in places_by_partition's `out`.
+template <class F>
+void for_partitions(const std::vector<Place>& places, F f) {
+  for_runs(std::span<const Place>(places), [](const Place& p) { return p.tp; },
+           [&](std::span<const Place> run) { f(*run.front().tp, run); });
 }
 
 std::string skipped_text(const Log& log, std::int64_t from_index, std::int64_t to_index) {
@@ -608,32 +629,39 @@ std::vector<Case> compute_poll_order(const View& v, bool skips, const json& opti
   struct Last {
     std::int64_t index, offset, op;
   };
-  std::map<std::int64_t, std::map<Tp, Last>> last;  // process -> partition -> its last read
+  // process -> by Log::part, its last read of the partition
+  std::map<std::int64_t, std::vector<std::optional<Last>>> last;
   std::vector<Case> out;
+  std::vector<Place> places_buf;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok) continue;
-    auto& mine = last[op.process];
     if (op.f == "assign") {
+      const auto mine = last.find(op.process);
+      if (mine == last.end()) continue;
       std::set<Tp> kept;
       if (op.value.is_object() && op.value.contains("partitions") && op.value["partitions"].is_array())
         for (const auto& p : op.value["partitions"])
           if (p.is_object() && p.contains("partition") && p["partition"].is_number_integer())
             kept.insert({p.value("topic", ""), p["partition"].get<std::int32_t>()});
-      for (auto it = mine.begin(); it != mine.end();)
-        it = reset_on_assign || !kept.count(it->first) ? mine.erase(it) : std::next(it);
+      for (std::size_t part = 0; part < mine->second.size(); ++part)
+        if (reset_on_assign || !kept.count(*v.parts[part])) mine->second[part].reset();
       continue;
     }
     if (op.f != "poll" && op.f != "txn") continue;
-    for (const auto& [tp, places] : places_by_partition(v, v.records.polled(op))) {
-      const auto it = mine.find(tp);
-      if (it != mine.end()) {
-        const Last& prev = it->second;
+    places_by_partition(v, v.records.polled(op), places_buf);
+    if (places_buf.empty()) continue;
+    auto& mine = last[op.process];
+    mine.resize(v.parts.size());
+    for_partitions(places_buf, [&](const Tp& tp, std::span<const Place> places) {
+      std::optional<Last>& slot = mine[places.front().log->part];
+      if (slot) {
+        const Last& prev = *slot;
         const std::int64_t delta = places.front().index - prev.index;
         if (skips && delta > 1)
           out.push_back({Violation::safety("poll-skip",
                                            fmt::format("process {} polled {} offset {} after offset {}: {}", op.process,
                                                        name_of(tp), places.front().offset, prev.offset,
-                                                       skipped_text(v.logs.at(tp), prev.index, places.front().index)),
+                                                       skipped_text(*places.front().log, prev.index, places.front().index)),
                                            {prev.op, op.index}),
                          tp});
         if (!skips && delta < 1)
@@ -643,8 +671,8 @@ std::vector<Case> compute_poll_order(const View& v, bool skips, const json& opti
                                            {prev.op, op.index}),
                          tp});
       }
-      mine[tp] = {places.back().index, places.back().offset, op.index};
-    }
+      slot = Last{places.back().index, places.back().offset, op.index};
+    });
   }
   return out;
 }
@@ -666,20 +694,20 @@ std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v,
 std::vector<Case> compute_nonmonotonic_send(const View& v) {
   std::vector<Case> out;
   for (const auto& [producer, list] : sends_by_producer(v, false)) {
-    std::map<Tp, std::pair<Place, const Send*>> last;
+    std::vector<std::optional<std::pair<Place, const Send*>>> last(v.parts.size());  // by Log::part
     for (const Send* s : list) {
       const auto l = v.locate(s->rec);
       if (!l) continue;
-      const Place here{l->first, l->second, v.logs.at(l->first).offsets[l->second]};
-      const auto it = last.find(here.tp);
-      if (it != last.end() && it->second.second->done != s->done && here.index <= it->second.first.index)
+      const Place here = place_of(*l);
+      const auto& prev = last[here.log->part];
+      if (prev && prev->second->done != s->done && here.index <= prev->first.index)
         out.push_back({Violation::safety("nonmonotonic-send",
                                          fmt::format("{} sent {:?} after {:?}, but it is at {} offset {}, not after {}",
-                                                     producer, s->rec.value, it->second.second->rec.value,
-                                                     name_of(here.tp), here.offset, it->second.first.offset),
-                                         {it->second.second->done->index, s->done->index}),
-                       here.tp});
-      last[here.tp] = {here, s};
+                                                     producer, s->rec.value, prev->second->rec.value,
+                                                     name_of(*here.tp), here.offset, prev->first.offset),
+                                         {prev->second->done->index, s->done->index}),
+                       *here.tp});
+      last[here.log->part] = {here, s};
     }
   }
   return out;
@@ -691,18 +719,20 @@ std::vector<Case> compute_inside(const View& v, bool polls, bool skips) {
   const std::string name = polls ? (skips ? "int-poll-skip" : "int-nonmonotonic-poll")
                                  : (skips ? "int-send-skip" : "int-nonmonotonic-send");
   std::vector<Case> out;
+  std::vector<Place> places_buf;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok && op.type != OpType::info) continue;
     const auto recs = polls ? v.records.polled(op) : v.records.sent(op);
     if (recs.size() < 2) continue;
-    for (const auto& [tp, places] : places_by_partition(v, recs))
+    places_by_partition(v, recs, places_buf);
+    for_partitions(places_buf, [&](const Tp& tp, std::span<const Place> places) {
       for (std::size_t i = 1; i < places.size(); ++i) {
         const std::int64_t delta = places[i].index - places[i - 1].index;
         if (skips && delta > 1)
           out.push_back({Violation::safety(name,
                                            fmt::format("one {} of process {} went from {} offset {} to {}: {}", op.f,
                                                        op.process, name_of(tp), places[i - 1].offset, places[i].offset,
-                                                       skipped_text(v.logs.at(tp), places[i - 1].index, places[i].index)),
+                                                       skipped_text(*places[i].log, places[i - 1].index, places[i].index)),
                                            {op.index}),
                          tp});
         if (!skips && delta < 1)
@@ -712,6 +742,7 @@ std::vector<Case> compute_inside(const View& v, bool polls, bool skips) {
                                            {op.index}),
                          tp});
       }
+    });
   }
   return out;
 }
@@ -842,6 +873,8 @@ std::vector<Case> committed_offset_regression(const History& h) {
   std::map<std::pair<std::string, Tp>, std::pair<std::int64_t, std::int64_t>> committed;  // -> (offset, op)
   std::vector<Case> out;
   for (const Op& op : h.ops()) {
+    // Only these two read the group (a lookup and a string per op was most of this checker).
+    if (op.f != "commit" && op.f != "reset-offsets") continue;
     if (!op.value.is_object()) continue;
     const std::string group = op.value.value("group", "");
     if (op.f == "reset-offsets" && op.type != OpType::invoke && op.type != OpType::fail) {
