@@ -40,12 +40,15 @@ std::string text_of(ValueRef v) {
 // Views into the history's op values (or Records' owned texts): the History
 // outlives every View of it.
 struct Rec {
-  std::optional<Tp> tp;
+  const Tp* tp = nullptr;    // interned by Records; null: no partition
   std::int64_t offset = -1;  // -1: unknown
   std::optional<std::string_view> key;
   std::string_view topic, value;
   std::uint32_t id = 0;  // (topic, value) interned by Records: ids ordered as the strings
+  std::int32_t partition = -1;  // as parsed, until Records interns tp; -1 with no tp: none
 };
+
+std::optional<Tp> opt_tp(const Tp* tp) { return tp ? std::optional<Tp>(*tp) : std::nullopt; }
 
 // (topic, value): values are unique per run. Views, ordered as the strings.
 using RecordId = std::pair<std::string_view, std::string_view>;
@@ -65,6 +68,9 @@ std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
   if (v.is_null()) return {};
   return owned.emplace_back(v.dump());
 }
+
+// A parsed record's tp until Records::intern points it at the interned one.
+const Tp k_unset_tp{};
 
 // One pass over the record's fields (this runs for every record of every op).
 std::optional<Rec> parse_record(ValueRef j, std::deque<std::string>& owned) {
@@ -89,7 +95,7 @@ std::optional<Rec> parse_record(ValueRef j, std::deque<std::string>& owned) {
     }
   }
   if (!has_value) return std::nullopt;
-  if (partition) r.tp = Tp{std::string(r.topic), *partition};
+  if (partition) r.partition = *partition, r.tp = &k_unset_tp;  // interned by Records::intern
   return r;
 }
 
@@ -119,7 +125,7 @@ struct Send {
   const Op* done = nullptr;
   std::int64_t invoked = 0;  // index of the invoke (the completion's when none)
   std::size_t pos = 0;       // position in its op
-  std::string producer;
+  std::string_view producer;  // interned by the View
   Rec rec;
 };
 
@@ -169,7 +175,7 @@ struct Position {
   auto operator<=>(const Position&) const = default;
 };
 
-// Every op's sent and polled records, parsed once: the checkers over one
+// Every completed op's sent and polled records, parsed once: the checkers over one
 // View read them many times (a flat vector and per-op starts, so an op
 // without records costs 8 bytes).
 class Records {
@@ -179,6 +185,7 @@ class Records {
   std::span<const Rec> polled(const Op& op) const { return slice(polled_, pos(op)); }
   // How many distinct records (ids 0..count-1), and each one's (topic, value).
   std::uint32_t count() const { return static_cast<std::uint32_t>(names_.size()); }
+  std::size_t sent_count() const { return sent_.recs.size(); }
   const RecordId& name(std::uint32_t id) const { return names_[id]; }
 
  private:
@@ -196,6 +203,7 @@ class Records {
   Table sent_, polled_;
   Owned owned_;
   std::vector<RecordId> names_;  // id -> (topic, value)
+  std::deque<Tp> tps_;           // the partitions records name, once each (Rec::tp)
 };
 
 // Numbers each distinct (topic, value) so that the checkers compare and
@@ -204,6 +212,15 @@ class Records {
 // renumbered in the strings' order, so walking ids in order walks records
 // as a map of the strings did.
 void Records::intern() {
+  // One Tp per partition, not a string per record (memory at 1,000 records/s).
+  std::map<std::pair<std::string_view, std::int32_t>, const Tp*> tps;
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) {
+      if (!r.tp) continue;
+      const auto [it, fresh] = tps.emplace(std::pair{r.topic, r.partition}, nullptr);
+      if (fresh) it->second = &tps_.emplace_back(Tp{std::string(r.topic), r.partition});
+      r.tp = it->second;
+    }
   std::unordered_map<RecordId, std::uint32_t, RecordIdHash> seen;
   seen.reserve(sent_.recs.size() + polled_.recs.size());
   for (Table* t : {&sent_, &polled_})
@@ -223,14 +240,37 @@ void Records::intern() {
     for (Rec& r : t->recs) r.id = rank[r.id];
 }
 
+// At most how many records sent_records and polled_records find in `op`.
+std::pair<std::size_t, std::size_t> record_counts(const Op& op) {
+  if (op.type == OpType::invoke) return {0, 0};
+  const auto size = [&](const char* field) { return op.value[field].is_array() ? op.value[field].size() : 0; };
+  if (op.f == "txn") return {size("sends"), size("polls")};
+  if (op.f == "poll") return {0, size("records")};
+  if (op.f == "send") return {op.value.contains("records") ? size("records") : 1, 0};
+  return {0, 0};
+}
+
 Records::Records(const History& h) {
+  // Exact room first: the tables are the view's largest part, and growing
+  // them by doubling had half again as much alive at the end of a long run.
+  std::size_t sent = 0, polled = 0;
+  for (const Op& op : h.ops()) {
+    const auto [s, p] = record_counts(op);
+    sent += s, polled += p;
+  }
+  sent_.recs.reserve(sent), polled_.recs.reserve(polled);
+  sent_.start.reserve(h.size() + 1), polled_.start.reserve(h.size() + 1);
   std::size_t i = 0;
   for (const Op& op : h.ops()) {
     if (op.index != static_cast<std::int64_t>(i)) dense_ = false;
     sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
     polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
-    sent_records(op, sent_.recs, owned_);
-    polled_records(op, polled_.recs, owned_);
+    // An invoke's records are not kept: no checker reads them (what was
+    // asked, not what happened), and they were a third of the table.
+    if (op.type != OpType::invoke) {
+      sent_records(op, sent_.recs, owned_);
+      polled_records(op, polled_.recs, owned_);
+    }
     ++i;
   }
   sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
@@ -259,6 +299,7 @@ class View {
   Records records;
   bool kafka = false;
   std::map<Tp, Log> logs;
+  std::set<std::string, std::less<>> producers;  // Send::producer's texts, once each
   std::vector<Send> sends;  // ok/info/fail completions, history order
   // By record id (Records::intern), so in the (topic, value) order:
   std::vector<const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail; null: none
@@ -319,6 +360,7 @@ View::View(const History& hist)
     : h(hist), records(hist), first_read(records.count(), Position{-1, 0}), read_tp(records.count(), nullptr) {
   std::map<std::int64_t, const Op*> pending;
   std::vector<bool> read_by_any(records.count());
+  sends.reserve(records.sent_count());  // every kept sent record is one Send, or none
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
@@ -338,7 +380,7 @@ View::View(const History& hist)
       if (op.type == OpType::ok || committed_info.count(op.index)) {
         if (first_read[r.id].op < 0) first_read[r.id] = Position{op.index, pos};
         if (r.tp) {
-          if (!read_tp[r.id]) read_tp[r.id] = &*r.tp;
+          if (!read_tp[r.id]) read_tp[r.id] = r.tp;
           Log& log = logs[*r.tp];
           if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
         }
@@ -346,7 +388,10 @@ View::View(const History& hist)
       ++pos;
     }
     pos = 0;
-    for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
+    const auto sent = records.sent(op);
+    if (sent.empty()) continue;
+    const std::string_view producer = *producers.insert(producer_of(op)).first;
+    for (const Rec& r : sent) sends.push_back({&op, invoked, pos++, producer, r});
   }
   choose_writers();
   for (const Send& s : sends) {
@@ -392,7 +437,7 @@ void View::finish() {
 }
 
 std::optional<View::Located> View::locate(const Rec& r) const {
-  const Tp* tp = r.tp ? &*r.tp : read_tp[r.id];
+  const Tp* tp = r.tp ? r.tp : read_tp[r.id];
   if (!tp) return std::nullopt;
   const auto log = logs.find(*tp);
   if (log == logs.end()) return std::nullopt;
@@ -515,7 +560,7 @@ std::vector<std::uint32_t> absent_from(const View& v, const Snapshot* s) {
   for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
     const Send* w = v.writer[id];
     if (!w || w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
-    const Tp* tp = w->rec.tp ? &*w->rec.tp : v.read_tp[id];
+    const Tp* tp = w->rec.tp ? w->rec.tp : v.read_tp[id];
     if (!tp) continue;
     const auto h = held.find(*tp);
     if (h == held.end() || h->second.has(record_hash(v.name(id).second))) continue;
@@ -554,7 +599,7 @@ std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullpt
     out.push_back({Violation::safety("lost-write",
                                      fmt::format("acknowledged {} is in no replica's log at the end", describe(w.rec)),
                                      {w.done->index}),
-                   w.rec.tp});
+                   opt_tp(w.rec.tp)});
   }
   return out;
 }
@@ -569,7 +614,7 @@ std::vector<Case> unseen(const View& v, const Snapshot* final_state = nullptr) {
     if (!s || s->done->type != OpType::ok || v.read(id) || std::binary_search(lost.begin(), lost.end(), id)) continue;
     out.push_back({Violation::liveness("unseen", fmt::format("acknowledged {} was never polled", describe(s->rec)),
                                        {s->done->index}),
-                   s->rec.tp});
+                   opt_tp(s->rec.tp)});
   }
   return out;
 }
@@ -678,8 +723,8 @@ std::vector<Case> compute_poll_order(const View& v, bool skips, const json& opti
 }
 
 // The ok and info sends of each producer, in the order they were invoked.
-std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v, bool with_fail) {
-  std::map<std::string, std::vector<const Send*>> out;
+std::map<std::string_view, std::vector<const Send*>> sends_by_producer(const View& v, bool with_fail) {
+  std::map<std::string_view, std::vector<const Send*>> out;
   for (const Send& s : v.sends)
     if (with_fail || s.done->type != OpType::fail) out[s.producer].push_back(&s);
   for (auto& [p, list] : out)
@@ -759,7 +804,7 @@ std::vector<Case> precommitted_read(const View& v) {
                                          fmt::format("transaction of process {} polled {}, which it sent itself",
                                                      op.process, describe(r)),
                                          {op.index}),
-                       r.tp});
+                       opt_tp(r.tp)});
         break;
       }
   }
@@ -828,7 +873,7 @@ std::vector<Case> compute_redelivery(const View& v) {
       out.push_back({Violation::safety("redelivery",
                                        fmt::format("{} consumed {} again (process {})", group, describe(r), op.process),
                                        {it->second, op.index}),
-                     r.tp});
+                     opt_tp(r.tp)});
     }
   }
   return out;
@@ -1013,7 +1058,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
                                          within_ms)
                            : fmt::format("acknowledged {} was not consumed after the heal", describe(s->rec)),
                        {s->done->index, heal->index}),
-                   s->rec.tp});
+                   opt_tp(s->rec.tp)});
   }
   return out;
 }
