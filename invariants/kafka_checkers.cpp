@@ -126,7 +126,7 @@ struct Send {
   std::int64_t invoked = 0;  // index of the invoke (the completion's when none)
   std::size_t pos = 0;       // position in its op
   std::string_view producer;  // interned by the View
-  Rec rec;
+  const Rec& rec;  // in the View's Records (a copy per send was 88 bytes more)
 };
 
 // A record at an offset of a partition and the first op that showed it there.
