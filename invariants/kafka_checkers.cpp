@@ -206,6 +206,44 @@ class Records {
   std::deque<Tp> tps_;           // the partitions records name, once each (Rec::tp)
 };
 
+// The first 16 bytes of `s` as two big-endian words, zero-padded: ordered
+// as the strings are wherever they differ.
+std::pair<std::uint64_t, std::uint64_t> prefix_of(std::string_view s) {
+  std::uint64_t w[2] = {0, 0};
+  for (std::size_t i = 0; i < 16 && i < s.size(); ++i)
+    w[i / 8] |= std::uint64_t{static_cast<unsigned char>(s[i])} << (56 - 8 * (i % 8));
+  return {w[0], w[1]};
+}
+
+// The positions of `names` in the (topic, value) strings' order (names are
+// distinct): by each topic's rank and the value's 16-byte prefix, the
+// strings compared only on a tie (comparing the string pairs every time was
+// most of the interning at 1,000 records/s).
+std::vector<std::uint32_t> string_order(const std::vector<RecordId>& names) {
+  std::map<std::string_view, std::uint32_t> topics;
+  for (const auto& n : names) topics.emplace(n.first, 0);
+  std::uint32_t t = 0;
+  for (auto& [topic, r] : topics) r = t++;
+  struct Key {
+    std::uint32_t topic;
+    std::pair<std::uint64_t, std::uint64_t> prefix;
+    std::uint32_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(names.size());
+  for (std::uint32_t i = 0; i < names.size(); ++i)
+    keys.push_back({topics.at(names[i].first), prefix_of(names[i].second), i});
+  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+    if (a.topic != b.topic) return a.topic < b.topic;
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return names[a.index].second < names[b.index].second;
+  });
+  std::vector<std::uint32_t> order;
+  order.reserve(keys.size());
+  for (const Key& k : keys) order.push_back(k.index);
+  return order;
+}
+
 // Numbers each distinct (topic, value) so that the checkers compare and
 // index integers, not strings (the string pairs' sorts and tree lookups were
 // most of the checks at 1,000 records/s): ids in first-seen order, then
@@ -229,9 +267,7 @@ void Records::intern() {
       if (fresh) names_.push_back(record_name(r));
       r.id = it->second;
     }
-  std::vector<std::uint32_t> order(names_.size());
-  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return names_[a] < names_[b]; });
+  const std::vector<std::uint32_t> order = string_order(names_);
   std::vector<std::uint32_t> rank(names_.size());
   std::vector<RecordId> sorted(names_.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i, sorted[i] = names_[order[i]];
