@@ -74,8 +74,7 @@ bool same_name(std::string_view a, std::string_view b) {
 
 History::History(Clock clock) : clock_(std::move(clock)) {}
 
-std::int64_t History::record(std::int64_t process, OpType type, std::string_view f,
-                             nlohmann::json&& value) {
+std::int64_t History::record(std::int64_t process, OpType type, std::string_view f, Value&& value) {
   if (process >= next_process_) next_process_ = process + 1;
   Op& op = ops_.emplace_back();  // in place: an op is recorded per client step
   op.index = static_cast<std::int64_t>(ops_.size()) - 1;
@@ -85,22 +84,22 @@ std::int64_t History::record(std::int64_t process, OpType type, std::string_view
   // Most ops repeat the f of the op before (invoke then ok): that one is tried
   // here, without a call. (A moved-from History has no names, so no last one.)
   op.f = !names_.empty() && same_name(last_name_, f) ? last_name_ : intern(f);
-  op.value = Value(value);
+  op.value = std::move(value);
   if (stream_) *stream_ << to_jsonl(op) << '\n';
   return op.index;
 }
 
 std::int64_t History::invoke(std::int64_t p, std::string_view f, nlohmann::json v) {
-  return record(p, OpType::invoke, f, std::move(v));
+  return record(p, OpType::invoke, f, Value(v));
 }
 std::int64_t History::ok(std::int64_t p, std::string_view f, nlohmann::json v) {
-  return record(p, OpType::ok, f, std::move(v));
+  return record(p, OpType::ok, f, Value(v));
 }
 std::int64_t History::fail(std::int64_t p, std::string_view f, nlohmann::json v) {
-  return record(p, OpType::fail, f, std::move(v));
+  return record(p, OpType::fail, f, Value(v));
 }
 std::int64_t History::info(std::int64_t p, std::string_view f, nlohmann::json v) {
-  return record(p, OpType::info, f, std::move(v));
+  return record(p, OpType::info, f, Value(v));
 }
 
 std::string_view History::intern(std::string_view f) {
@@ -121,30 +120,43 @@ std::int64_t History::append(Op op) {
 std::int64_t Process::invoke(std::string_view f, nlohmann::json value) {
   SAMSA_ASSERT(!pending_, "a process invokes one operation at a time");
   pending_ = true;
-  const std::int64_t index = h_->record(id_, OpType::invoke, f, std::move(value));
+  const std::int64_t index = h_->record(id_, OpType::invoke, f, Value(value));
   pending_f_ = h_->ops().back().f;
   return index;
 }
 
 std::int64_t Process::ok(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->record(id_, OpType::ok, f, std::move(value));
+  return h_->record(id_, OpType::ok, f, Value(value));
 }
 
 std::int64_t Process::fail(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->record(id_, OpType::fail, f, std::move(value));
+  return h_->record(id_, OpType::fail, f, Value(value));
 }
 
 std::int64_t Process::info(std::string_view f, nlohmann::json value) {
   pending_ = false;
-  return h_->record(id_, OpType::info, f, std::move(value));
+  return h_->record(id_, OpType::info, f, Value(value));
+}
+
+std::int64_t Process::invoke_value(std::string_view f, Value&& value) {
+  SAMSA_ASSERT(!pending_, "a process invokes one operation at a time");
+  pending_ = true;
+  const std::int64_t index = h_->record(id_, OpType::invoke, f, std::move(value));
+  pending_f_ = h_->ops().back().f;
+  return index;
+}
+
+std::int64_t Process::end_value(OpType type, std::string_view f, Value&& value) {
+  pending_ = false;
+  return h_->record(id_, type, f, std::move(value));
 }
 
 void Process::close(nlohmann::json value) {
   if (!pending_) return;
   pending_ = false;
-  h_->record(id_, OpType::info, pending_f_, std::move(value));
+  h_->record(id_, OpType::info, pending_f_, Value(value));
 }
 
 void History::set_header(nlohmann::json header) {

@@ -15,6 +15,7 @@
 //   h.nemesis("crash", {{"node", "broker-2"}});
 #include <nlohmann/json.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -77,6 +78,18 @@ class History {
   std::int64_t nemesis(std::string_view f, nlohmann::json value = nullptr) {
     return info(k_nemesis, f, std::move(value));
   }
+  // The same with a compact value (ValueWriter): no json tree per op. A
+  // template, so a braced list still makes the json of the overloads above.
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t invoke(std::int64_t process, std::string_view f, V&& value) {
+    return record(process, OpType::invoke, f, std::move(value));
+  }
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t ok(std::int64_t process, std::string_view f, V&& value) {
+    return record(process, OpType::ok, f, std::move(value));
+  }
   // Appends an op as given (its index is renumbered to follow the others).
   std::int64_t append(Op op);
 
@@ -97,7 +110,7 @@ class History {
 
  private:
   friend class Process;  // records without another copy of the value
-  std::int64_t record(std::int64_t process, OpType type, std::string_view f, nlohmann::json&& value);
+  std::int64_t record(std::int64_t process, OpType type, std::string_view f, Value&& value);
   std::string_view intern(std::string_view f);
 
   Clock clock_;
@@ -127,10 +140,34 @@ class Process {
   std::int64_t ok(std::string_view f, nlohmann::json value = nullptr);
   std::int64_t fail(std::string_view f, nlohmann::json value = nullptr);
   std::int64_t info(std::string_view f, nlohmann::json value = nullptr);
+  // The same with a compact value (ValueWriter); see History's.
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t invoke(std::string_view f, V&& value) {
+    return invoke_value(f, std::move(value));
+  }
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t ok(std::string_view f, V&& value) {
+    return end_value(OpType::ok, f, std::move(value));
+  }
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t fail(std::string_view f, V&& value) {
+    return end_value(OpType::fail, f, std::move(value));
+  }
+  template <class V>
+    requires std::same_as<V, Value>
+  std::int64_t info(std::string_view f, V&& value) {
+    return end_value(OpType::info, f, std::move(value));
+  }
   // Ends a pending operation as info; does nothing when none is pending.
   void close(nlohmann::json value = nullptr);
 
  private:
+  std::int64_t invoke_value(std::string_view f, Value&& value);
+  std::int64_t end_value(OpType type, std::string_view f, Value&& value);
+
   History* h_;
   std::int64_t id_;
   bool pending_ = false;

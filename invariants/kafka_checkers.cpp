@@ -19,9 +19,6 @@
 #include <span>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
-
-#include <boost/container/flat_map.hpp>
 
 #include "invariants/checker.h"
 #include "invariants/snapshot.h"
@@ -43,25 +40,27 @@ std::string text_of(ValueRef v) {
 // Views into the history's op values (or Records' owned texts): the History
 // outlives every View of it.
 struct Rec {
-  std::optional<Tp> tp;
+  const Tp* tp = nullptr;    // interned by Records; null: no partition
   std::int64_t offset = -1;  // -1: unknown
   std::optional<std::string_view> key;
   std::string_view topic, value;
+  std::uint32_t id = 0;  // (topic, value) interned by Records: ids ordered as the strings
+  std::int32_t partition = -1;  // as parsed, until Records interns tp; -1 with no tp: none
 };
+
+std::optional<Tp> opt_tp(const Tp* tp) { return tp ? std::optional<Tp>(*tp) : std::nullopt; }
 
 // (topic, value): values are unique per run. Views, ordered as the strings.
 using RecordId = std::pair<std::string_view, std::string_view>;
-RecordId id_of(const Rec& r) { return {r.topic, r.value}; }
-// For the sets and maps of RecordIds that are only looked up, never
-// iterated (their order reaches nothing): a tree of string pairs compared
-// them all the way down, most of View's cost at high rates (issue 14).
+RecordId record_name(const Rec& r) { return {r.topic, r.value}; }
+// For Records::intern's lookups (only looked up, never iterated: its
+// order reaches nothing).
 struct RecordIdHash {
   std::size_t operator()(const RecordId& id) const {
     const std::size_t a = std::hash<std::string_view>{}(id.first);
     return a ^ (std::hash<std::string_view>{}(id.second) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
   }
 };
-using RecordIdSet = std::unordered_set<RecordId, RecordIdHash>;
 
 // A field's text: a string's bytes in place, anything else dumped into `owned`.
 std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
@@ -69,6 +68,9 @@ std::string_view text_in(ValueRef v, std::deque<std::string>& owned) {
   if (v.is_null()) return {};
   return owned.emplace_back(v.dump());
 }
+
+// A parsed record's tp until Records::intern points it at the interned one.
+const Tp k_unset_tp{};
 
 // One pass over the record's fields (this runs for every record of every op).
 std::optional<Rec> parse_record(ValueRef j, std::deque<std::string>& owned) {
@@ -93,7 +95,7 @@ std::optional<Rec> parse_record(ValueRef j, std::deque<std::string>& owned) {
     }
   }
   if (!has_value) return std::nullopt;
-  if (partition) r.tp = Tp{std::string(r.topic), *partition};
+  if (partition) r.partition = *partition, r.tp = &k_unset_tp;  // interned by Records::intern
   return r;
 }
 
@@ -118,38 +120,54 @@ void polled_records(const Op& op, std::vector<Rec>& out, Owned& owned) {
   if (op.f == "poll") return parse_list(op.value, "records", out, owned);
 }
 
-// Maps from records that the checkers walk in order, built once and then
-// only read: a sorted vector (one flat allocation) instead of a tree node
-// per record (memory at 1000 records/s).
-template <class K, class V>
-using FlatMap = boost::container::flat_map<K, V>;
-
-// What map::emplace in `entries` order leaves: the first value of each key.
-template <class K, class V>
-FlatMap<K, V> first_of_each(std::vector<std::pair<K, V>> entries) {
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto same = [](const auto& a, const auto& b) { return a.first == b.first; };
-  entries.erase(std::unique(entries.begin(), entries.end(), same), entries.end());
-  return FlatMap<K, V>(boost::container::ordered_unique_range, entries.begin(), entries.end());
-}
-
 // One completed send of one record.
 struct Send {
   const Op* done = nullptr;
   std::int64_t invoked = 0;  // index of the invoke (the completion's when none)
   std::size_t pos = 0;       // position in its op
-  std::string producer;
-  Rec rec;
+  std::string_view producer;  // interned by the View
+  const Rec& rec;  // in the View's Records (a copy per send was 88 bytes more)
 };
 
-// The log of one partition as the history shows it.
-struct Log {
-  std::map<std::int64_t, std::map<std::string_view, std::int64_t>> at;  // offset -> value -> first witness op
-  std::map<std::int64_t, std::int64_t> dense;                      // offset -> index
-  std::vector<std::int64_t> offsets;                               // index -> offset
-  std::map<std::string_view, std::vector<std::int64_t>> offsets_of;  // value -> its offsets, ascending
-  std::int64_t max_read = -1, max_read_op = -1;                    // highest offset an ok poll read
+// A record at an offset of a partition and the first op that showed it there.
+struct Witness {
+  std::int64_t offset;
+  std::uint32_t id;
+  std::int64_t op;
 };
+
+// The log of one partition as the history shows it: flat sorted vectors (a
+// tree node per offset and per record cost more than the checks that read them).
+struct Log {
+  std::vector<Witness> at;           // by (offset, id): one per pair, its first witness
+  std::vector<Witness> of;           // the same by (id, offset): each record's offsets, ascending
+  std::vector<std::int64_t> offsets;  // index -> offset (distinct, ascending)
+  std::int64_t max_read = -1, max_read_op = -1;  // highest offset an ok poll read
+  std::size_t part = 0;  // its position in View::logs (the partitions' order), View::parts
+  // The dense index of `offset`, or -1.
+  std::int64_t dense(std::int64_t offset) const {
+    const auto it = std::lower_bound(offsets.begin(), offsets.end(), offset);
+    return it != offsets.end() && *it == offset ? it - offsets.begin() : -1;
+  }
+  // The record's entries in `of` (its offsets, ascending).
+  std::span<const Witness> offsets_of(std::uint32_t id) const {
+    const auto lo = std::lower_bound(of.begin(), of.end(), id, [](const Witness& w, std::uint32_t i) { return w.id < i; });
+    auto hi = lo;
+    while (hi != of.end() && hi->id == id) ++hi;
+    return {lo, hi};
+  }
+};
+
+// Walks `entries` in runs of equal `key(entry)`: f(run) for each.
+template <class T, class K, class F>
+void for_runs(std::span<const T> entries, K key, F f) {
+  for (std::size_t i = 0; i < entries.size();) {
+    std::size_t j = i + 1;
+    while (j < entries.size() && key(entries[j]) == key(entries[i])) ++j;
+    f(entries.subspan(i, j - i));
+    i = j;
+  }
+}
 
 struct Position {
   std::int64_t op = 0;
@@ -157,7 +175,7 @@ struct Position {
   auto operator<=>(const Position&) const = default;
 };
 
-// Every op's sent and polled records, parsed once: the checkers over one
+// Every completed op's sent and polled records, parsed once: the checkers over one
 // View read them many times (a flat vector and per-op starts, so an op
 // without records costs 8 bytes).
 class Records {
@@ -165,8 +183,13 @@ class Records {
   explicit Records(const History& h);
   std::span<const Rec> sent(const Op& op) const { return slice(sent_, pos(op)); }
   std::span<const Rec> polled(const Op& op) const { return slice(polled_, pos(op)); }
+  // How many distinct records (ids 0..count-1), and each one's (topic, value).
+  std::uint32_t count() const { return static_cast<std::uint32_t>(names_.size()); }
+  std::size_t sent_count() const { return sent_.recs.size(); }
+  const RecordId& name(std::uint32_t id) const { return names_[id]; }
 
  private:
+  void intern();
   struct Table {
     std::vector<Rec> recs;
     std::vector<std::uint32_t> start;  // op position -> its first record; one more at the end
@@ -179,20 +202,116 @@ class Records {
   std::unordered_map<const Op*, std::size_t> pos_;  // lookups only, never iterated
   Table sent_, polled_;
   Owned owned_;
+  std::vector<RecordId> names_;  // id -> (topic, value)
+  std::deque<Tp> tps_;           // the partitions records name, once each (Rec::tp)
 };
 
+// The first 16 bytes of `s` as two big-endian words, zero-padded: ordered
+// as the strings are wherever they differ.
+std::pair<std::uint64_t, std::uint64_t> prefix_of(std::string_view s) {
+  std::uint64_t w[2] = {0, 0};
+  for (std::size_t i = 0; i < 16 && i < s.size(); ++i)
+    w[i / 8] |= std::uint64_t{static_cast<unsigned char>(s[i])} << (56 - 8 * (i % 8));
+  return {w[0], w[1]};
+}
+
+// The positions of `names` in the (topic, value) strings' order (names are
+// distinct): by each topic's rank and the value's 16-byte prefix, the
+// strings compared only on a tie (comparing the string pairs every time was
+// most of the interning at 1,000 records/s).
+std::vector<std::uint32_t> string_order(const std::vector<RecordId>& names) {
+  std::map<std::string_view, std::uint32_t> topics;
+  for (const auto& n : names) topics.emplace(n.first, 0);
+  std::uint32_t t = 0;
+  for (auto& [topic, r] : topics) r = t++;
+  struct Key {
+    std::uint32_t topic;
+    std::pair<std::uint64_t, std::uint64_t> prefix;
+    std::uint32_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(names.size());
+  for (std::uint32_t i = 0; i < names.size(); ++i)
+    keys.push_back({topics.at(names[i].first), prefix_of(names[i].second), i});
+  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+    if (a.topic != b.topic) return a.topic < b.topic;
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return names[a.index].second < names[b.index].second;
+  });
+  std::vector<std::uint32_t> order;
+  order.reserve(keys.size());
+  for (const Key& k : keys) order.push_back(k.index);
+  return order;
+}
+
+// Numbers each distinct (topic, value) so that the checkers compare and
+// index integers, not strings (the string pairs' sorts and tree lookups were
+// most of the checks at 1,000 records/s): ids in first-seen order, then
+// renumbered in the strings' order, so walking ids in order walks records
+// as a map of the strings did.
+void Records::intern() {
+  // One Tp per partition, not a string per record (memory at 1,000 records/s).
+  std::map<std::pair<std::string_view, std::int32_t>, const Tp*> tps;
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) {
+      if (!r.tp) continue;
+      const auto [it, fresh] = tps.emplace(std::pair{r.topic, r.partition}, nullptr);
+      if (fresh) it->second = &tps_.emplace_back(Tp{std::string(r.topic), r.partition});
+      r.tp = it->second;
+    }
+  std::unordered_map<RecordId, std::uint32_t, RecordIdHash> seen;
+  seen.reserve(sent_.recs.size() + polled_.recs.size());
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) {
+      const auto [it, fresh] = seen.emplace(record_name(r), static_cast<std::uint32_t>(names_.size()));
+      if (fresh) names_.push_back(record_name(r));
+      r.id = it->second;
+    }
+  const std::vector<std::uint32_t> order = string_order(names_);
+  std::vector<std::uint32_t> rank(names_.size());
+  std::vector<RecordId> sorted(names_.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i, sorted[i] = names_[order[i]];
+  names_ = std::move(sorted);
+  for (Table* t : {&sent_, &polled_})
+    for (Rec& r : t->recs) r.id = rank[r.id];
+}
+
+// At most how many records sent_records and polled_records find in `op`.
+std::pair<std::size_t, std::size_t> record_counts(const Op& op) {
+  if (op.type == OpType::invoke) return {0, 0};
+  const auto size = [&](const char* field) { return op.value[field].is_array() ? op.value[field].size() : 0; };
+  if (op.f == "txn") return {size("sends"), size("polls")};
+  if (op.f == "poll") return {0, size("records")};
+  if (op.f == "send") return {op.value.contains("records") ? size("records") : 1, 0};
+  return {0, 0};
+}
+
 Records::Records(const History& h) {
+  // Exact room first: the tables are the view's largest part, and growing
+  // them by doubling had half again as much alive at the end of a long run.
+  std::size_t sent = 0, polled = 0;
+  for (const Op& op : h.ops()) {
+    const auto [s, p] = record_counts(op);
+    sent += s, polled += p;
+  }
+  sent_.recs.reserve(sent), polled_.recs.reserve(polled);
+  sent_.start.reserve(h.size() + 1), polled_.start.reserve(h.size() + 1);
   std::size_t i = 0;
   for (const Op& op : h.ops()) {
     if (op.index != static_cast<std::int64_t>(i)) dense_ = false;
     sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
     polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
-    sent_records(op, sent_.recs, owned_);
-    polled_records(op, polled_.recs, owned_);
+    // An invoke's records are not kept: no checker reads them (what was
+    // asked, not what happened), and they were a third of the table.
+    if (op.type != OpType::invoke) {
+      sent_records(op, sent_.recs, owned_);
+      polled_records(op, polled_.recs, owned_);
+    }
     ++i;
   }
   sent_.start.push_back(static_cast<std::uint32_t>(sent_.recs.size()));
   polled_.start.push_back(static_cast<std::uint32_t>(polled_.recs.size()));
+  intern();
   if (!dense_) {
     i = 0;
     for (const Op& op : h.ops()) pos_.emplace(&op, i++);
@@ -216,24 +335,34 @@ class View {
   Records records;
   bool kafka = false;
   std::map<Tp, Log> logs;
+  std::set<std::string, std::less<>> producers;  // Send::producer's texts, once each
   std::vector<Send> sends;  // ok/info/fail completions, history order
-  FlatMap<RecordId, const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail
-  FlatMap<RecordId, Position> first_read;  // by an ok poll
-  std::unordered_map<RecordId, Tp, RecordIdHash> read_tp;  // lookups only
+  // By record id (Records::intern), so in the (topic, value) order:
+  std::vector<const Send*> writer;  // the send that best shows each record's fate: ok, else info, else fail; null: none
+  std::vector<Position> first_read;  // by an ok poll; op -1: none
+  std::vector<const Tp*> read_tp;    // the partition an ok poll read it in (null: none)
 
   // The cases of the analyses the delivery summary and then the checker of
   // the same name both ask for over one shared view, by analysis and
   // arguments: computed once (see memoized).
   mutable std::map<std::string, std::vector<Case>, std::less<>> memo;
 
-  bool read(const RecordId& id) const { return first_read.count(id) != 0; }
+  bool read(std::uint32_t id) const { return first_read[id].op >= 0; }
+  const RecordId& name(std::uint32_t id) const { return records.name(id); }
   // The record's dense index in its partition's version order.
-  std::optional<std::pair<Tp, std::int64_t>> locate(const Rec& r) const;
+  struct Located {
+    const Tp* tp;  // a key of logs
+    const Log* log;
+    std::int64_t index;
+  };
+  std::optional<Located> locate(const Rec& r) const;
+  std::vector<const Tp*> parts;  // Log::part -> its partition
 
  private:
   void add(const Rec& r, std::int64_t op);
   void choose_writers();
   void finish();
+  std::map<Tp, std::vector<Witness>> witnessed_;  // add()'s, in call order, until finish()
 };
 
 std::string producer_of(const Op& op) {
@@ -247,15 +376,15 @@ int rank(OpType t) { return t == OpType::ok ? 3 : t == OpType::info ? 2 : 1; }
 // read: they committed, and a transaction is atomic, so what they polled
 // was consumed (a consume-transform-produce round whose output is seen).
 std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs) {
-  RecordIdSet polled;
+  std::vector<bool> polled(recs.count());
   for (const Op& op : h.ops())
     if (op.type != OpType::invoke)
-      for (auto& r : recs.polled(op)) polled.insert(id_of(r));
+      for (auto& r : recs.polled(op)) polled[r.id] = true;
   std::set<std::int64_t> out;
   for (const Op& op : h.ops()) {
     if (op.f != "txn" || op.type != OpType::info) continue;
     for (auto& r : recs.sent(op))
-      if (polled.count(id_of(r))) {
+      if (polled[r.id]) {
         out.insert(op.index);
         break;
       }
@@ -263,10 +392,11 @@ std::set<std::int64_t> committed_info_txns(const History& h, const Records& recs
   return out;
 }
 
-View::View(const History& hist) : h(hist), records(hist) {
+View::View(const History& hist)
+    : h(hist), records(hist), first_read(records.count(), Position{-1, 0}), read_tp(records.count(), nullptr) {
   std::map<std::int64_t, const Op*> pending;
-  RecordIdSet read_by_any;
-  std::vector<std::pair<RecordId, Position>> reads;  // ok polls', in history order
+  std::vector<bool> read_by_any(records.count());
+  sends.reserve(records.sent_count());  // every kept sent record is one Send, or none
   const std::set<std::int64_t> committed_info = committed_info_txns(h, records);
   for (const Op& op : h.ops()) {
     if (op.f != "send" && op.f != "poll" && op.f != "txn") continue;
@@ -282,11 +412,11 @@ View::View(const History& hist) : h(hist), records(hist) {
     for (const Rec& r : records.polled(op)) {
       // Jepsen: every poll, whatever its outcome, shows what the log holds.
       if (r.tp) add(r, op.index);
-      read_by_any.insert(id_of(r));
+      read_by_any[r.id] = true;
       if (op.type == OpType::ok || committed_info.count(op.index)) {
-        reads.emplace_back(id_of(r), Position{op.index, pos});
+        if (first_read[r.id].op < 0) first_read[r.id] = Position{op.index, pos};
         if (r.tp) {
-          read_tp.emplace(id_of(r), *r.tp);
+          if (!read_tp[r.id]) read_tp[r.id] = r.tp;
           Log& log = logs[*r.tp];
           if (r.offset > log.max_read) log.max_read = r.offset, log.max_read_op = op.index;
         }
@@ -294,14 +424,15 @@ View::View(const History& hist) : h(hist), records(hist) {
       ++pos;
     }
     pos = 0;
-    for (const Rec& r : records.sent(op)) sends.push_back({&op, invoked, pos++, producer_of(op), r});
+    const auto sent = records.sent(op);
+    if (sent.empty()) continue;
+    const std::string_view producer = *producers.insert(producer_of(op)).first;
+    for (const Rec& r : sent) sends.push_back({&op, invoked, pos++, producer, r});
   }
-  first_read = first_of_each(std::move(reads));
   choose_writers();
   for (const Send& s : sends) {
     // A send's offset is in the log when it was ok, or info and read (Jepsen's must-have-committed?).
-    const bool happened =
-        s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any.count(id_of(s.rec)));
+    const bool happened = s.done->type == OpType::ok || (s.done->type == OpType::info && read_by_any[s.rec.id]);
     if (happened && s.rec.tp && s.rec.offset >= 0) add(s.rec, s.done->index);
   }
   finish();
@@ -309,50 +440,48 @@ View::View(const History& hist) : h(hist), records(hist) {
 
 // Each record's writer: the first of its sends with the best outcome.
 void View::choose_writers() {
-  std::vector<std::pair<RecordId, const Send*>> all;
-  all.reserve(sends.size());
-  for (const Send& s : sends) all.emplace_back(id_of(s.rec), &s);
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<RecordId, const Send*>> best;
-  for (const auto& [id, s] : all) {
-    if (best.empty() || best.back().first != id) best.emplace_back(id, s);
-    else if (rank(s->done->type) > rank(best.back().second->done->type)) best.back().second = s;
+  writer.assign(records.count(), nullptr);
+  for (const Send& s : sends) {
+    const Send*& best = writer[s.rec.id];
+    if (!best || rank(s.done->type) > rank(best->done->type)) best = &s;
   }
-  writer = FlatMap<RecordId, const Send*>(boost::container::ordered_unique_range, best.begin(), best.end());
 }
 
 void View::add(const Rec& r, std::int64_t op) {
   if (r.offset < 0) return;
-  Log& log = logs[*r.tp];
-  log.at[r.offset].emplace(r.value, op);
+  logs[*r.tp];  // the partition has a log even before finish()
+  witnessed_[*r.tp].push_back({r.offset, r.id, op});
 }
 
+// Each (offset, record)'s first witness, as the first add() of it left it.
 void View::finish() {
-  for (auto& [tp, log] : logs) {
-    for (const auto& [offset, values] : log.at) {
-      log.dense[offset] = static_cast<std::int64_t>(log.offsets.size());
-      log.offsets.push_back(offset);
-      for (const auto& [value, op] : values) log.offsets_of[value].push_back(offset);
-    }
+  for (auto& [tp, w] : witnessed_) {
+    Log& log = logs[tp];
+    std::stable_sort(w.begin(), w.end(),
+                     [](const Witness& a, const Witness& b) { return std::tie(a.offset, a.id) < std::tie(b.offset, b.id); });
+    w.erase(std::unique(w.begin(), w.end(), [](const Witness& a, const Witness& b) { return a.offset == b.offset && a.id == b.id; }),
+            w.end());
+    for (const Witness& e : w)
+      if (log.offsets.empty() || log.offsets.back() != e.offset) log.offsets.push_back(e.offset);
+    log.of = w;
+    std::sort(log.of.begin(), log.of.end(),
+              [](const Witness& a, const Witness& b) { return std::tie(a.id, a.offset) < std::tie(b.id, b.offset); });
+    log.at = std::move(w);
   }
+  witnessed_.clear();
+  for (auto& [tp, log] : logs) log.part = parts.size(), parts.push_back(&tp);
 }
 
-std::optional<std::pair<Tp, std::int64_t>> View::locate(const Rec& r) const {
-  std::optional<Tp> tp = r.tp;
-  if (!tp) {
-    const auto it = read_tp.find(id_of(r));
-    if (it == read_tp.end()) return std::nullopt;
-    tp = it->second;
-  }
+std::optional<View::Located> View::locate(const Rec& r) const {
+  const Tp* tp = r.tp ? r.tp : read_tp[r.id];
+  if (!tp) return std::nullopt;
   const auto log = logs.find(*tp);
   if (log == logs.end()) return std::nullopt;
-  if (r.offset >= 0) {
-    const auto d = log->second.dense.find(r.offset);
-    if (d != log->second.dense.end()) return std::pair{*tp, d->second};
-  }
-  const auto o = log->second.offsets_of.find(r.value);
-  if (o == log->second.offsets_of.end()) return std::nullopt;
-  return std::pair{*tp, log->second.dense.at(o->second.front())};
+  if (r.offset >= 0)
+    if (const std::int64_t d = log->second.dense(r.offset); d >= 0) return Located{&log->first, &log->second, d};
+  const auto o = log->second.offsets_of(r.id);
+  if (o.empty()) return std::nullopt;
+  return Located{&log->first, &log->second, log->second.dense(o.front().offset)};
 }
 
 // A violation and the partition it is about (for the per-partition summary).
@@ -375,48 +504,50 @@ std::string describe(const Rec& r) {
 std::vector<Case> compute_inconsistent_offsets(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [offset, values] : log.at) {
-      if (values.size() < 2) continue;
-      std::vector<std::int64_t> ops;
-      std::vector<std::string> names;
-      for (const auto& [value, op] : values) ops.push_back(op), names.push_back(fmt::format("{:?}", value));
-      std::sort(ops.begin(), ops.end());
-      out.push_back({Violation::safety("inconsistent-offsets",
-                                       fmt::format("{} offset {} holds {} values: {}", name_of(tp), offset,
-                                                   values.size(), fmt::join(names, ", ")),
-                                       ops),
-                     tp});
-    }
+    for_runs(std::span<const Witness>(log.at), [](const Witness& w) { return w.offset; },
+             [&](std::span<const Witness> values) {
+               if (values.size() < 2) return;
+               std::vector<std::int64_t> ops;
+               std::vector<std::string> names;
+               for (const Witness& w : values) ops.push_back(w.op), names.push_back(fmt::format("{:?}", v.name(w.id).second));
+               std::sort(ops.begin(), ops.end());
+               out.push_back({Violation::safety("inconsistent-offsets",
+                                                fmt::format("{} offset {} holds {} values: {}", name_of(tp),
+                                                            values.front().offset, values.size(), fmt::join(names, ", ")),
+                                                ops),
+                              tp});
+             });
   return out;
 }
 
 std::vector<Case> compute_duplicate(const View& v) {
   std::vector<Case> out;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [value, offsets] : log.offsets_of) {
-      if (offsets.size() < 2) continue;
-      std::vector<std::int64_t> ops;
-      for (auto o : offsets) ops.push_back(log.at.at(o).at(value));
-      std::sort(ops.begin(), ops.end());
-      out.push_back({Violation::safety("duplicate",
-                                       fmt::format("{:?} is at {} offsets of {}: {}", value, offsets.size(),
-                                                   name_of(tp), fmt::join(offsets, ", ")),
-                                       ops),
-                     tp});
-    }
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; },
+             [&](std::span<const Witness> at) {
+               if (at.size() < 2) return;
+               std::vector<std::int64_t> ops, offsets;
+               for (const Witness& w : at) ops.push_back(w.op), offsets.push_back(w.offset);
+               std::sort(ops.begin(), ops.end());
+               out.push_back({Violation::safety("duplicate",
+                                                fmt::format("{:?} is at {} offsets of {}: {}", v.name(at.front().id).second,
+                                                            offsets.size(), name_of(tp), fmt::join(offsets, ", ")),
+                                                ops),
+                              tp});
+             });
   // One record in two partitions of its topic: every (record, partition)
   // in one flat list, stably sorted by record, so a run of one record holds
   // its partitions in log order (a map of vectors, one per record, cost more
   // than the rest of this checker at 1000 records/s).
   struct Place {
-    RecordId id;
+    std::uint32_t id;
     const Tp* tp;
     std::int64_t op;
   };
   std::vector<Place> places;
   for (const auto& [tp, log] : v.logs)
-    for (const auto& [value, offsets] : log.offsets_of)
-      places.push_back({{tp.topic, value}, &tp, log.at.at(offsets.front()).at(value)});
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; },
+             [&](std::span<const Witness> at) { places.push_back({at.front().id, &tp, at.front().op}); });
   std::stable_sort(places.begin(), places.end(), [](const Place& a, const Place& b) { return a.id < b.id; });
   for (auto run = places.begin(); run != places.end();) {
     auto end = std::find_if(run, places.end(), [&](const Place& p) { return p.id != run->id; });
@@ -425,7 +556,7 @@ std::vector<Case> compute_duplicate(const View& v) {
       std::vector<std::string> names;
       std::vector<std::int64_t> ops;
       for (auto p = run; p != end; ++p) names.push_back(name_of(*p->tp)), ops.push_back(p->op);
-      out.push_back({Violation::safety("duplicate", fmt::format("{:?} is in {} partitions: {}", run->id.second, n,
+      out.push_back({Violation::safety("duplicate", fmt::format("{:?} is in {} partitions: {}", v.name(run->id).second, n,
                                                                 fmt::join(names, ", ")),
                                        ops),
                      *run->tp});
@@ -439,8 +570,8 @@ std::vector<Case> compute_duplicate(const View& v) {
 // acknowledged before it was taken, in a partition it has, and not below
 // every replica's log start (retention). Their value's record_hash is looked
 // for at any offset (another offset is inconsistent-offsets' business).
-std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
-  std::set<RecordId> out;
+std::vector<std::uint32_t> absent_from(const View& v, const Snapshot* s) {
+  std::vector<std::uint32_t> out;  // ids, ascending
   if (s == nullptr) return out;
   // Every replica's hashes in one sorted vector per partition (a std::set
   // of them was most of this function at 1000 records/s).
@@ -462,15 +593,15 @@ std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
     std::sort(h.hashes.begin(), h.hashes.end());
     h.hashes.erase(std::unique(h.hashes.begin(), h.hashes.end()), h.hashes.end());
   }
-  for (const auto& [id, w] : v.writer) {
-    if (w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
-    std::optional<Tp> tp = w->rec.tp;
-    if (!tp && v.read_tp.count(id)) tp = v.read_tp.at(id);
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* w = v.writer[id];
+    if (!w || w->done->type != OpType::ok || (s->time_ns >= 0 && w->done->time_ns > s->time_ns)) continue;
+    const Tp* tp = w->rec.tp ? w->rec.tp : v.read_tp[id];
     if (!tp) continue;
     const auto h = held.find(*tp);
-    if (h == held.end() || h->second.has(record_hash(id.second))) continue;
+    if (h == held.end() || h->second.has(record_hash(v.name(id).second))) continue;
     if (h->second.log_start > 0 && (w->rec.offset < 0 || w->rec.offset < h->second.log_start)) continue;
-    out.insert(id);
+    out.push_back(id);
   }
   return out;
 }
@@ -482,30 +613,29 @@ std::set<RecordId> absent_from(const View& v, const Snapshot* s) {
 // is a safety violation even when no consumer got to look for it.
 std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
-  std::set<RecordId> reported;
+  std::vector<bool> reported(v.records.count());
   for (const auto& [tp, log] : v.logs) {
     if (log.max_read < 0) continue;
-    for (const auto& [value, offsets] : log.offsets_of) {
-      if (offsets.back() > log.max_read) continue;
-      const RecordId id{tp.topic, value};
-      if (v.read(id)) continue;
-      const auto w = v.writer.find(id);
-      if (w == v.writer.end() || w->second->done->type != OpType::ok) continue;
+    for_runs(std::span<const Witness>(log.of), [](const Witness& w) { return w.id; }, [&](std::span<const Witness> at) {
+      const std::uint32_t id = at.front().id;
+      if (at.back().offset > log.max_read || v.read(id)) return;
+      const Send* w = v.writer[id];
+      if (!w || w->done->type != OpType::ok) return;
       out.push_back({Violation::safety("lost-write",
                                        fmt::format("acknowledged {} was never polled, though offset {} of {} was",
-                                                   describe(w->second->rec), log.max_read, name_of(tp)),
-                                       {w->second->done->index, log.max_read_op}),
+                                                   describe(w->rec), log.max_read, name_of(tp)),
+                                       {w->done->index, log.max_read_op}),
                      tp});
-      reported.insert(id);
-    }
+      reported[id] = true;
+    });
   }
-  for (const auto& id : absent_from(v, final_state)) {
-    if (reported.count(id)) continue;
-    const Send& w = *v.writer.at(id);
+  for (const std::uint32_t id : absent_from(v, final_state)) {
+    if (reported[id]) continue;
+    const Send& w = *v.writer[id];
     out.push_back({Violation::safety("lost-write",
                                      fmt::format("acknowledged {} is in no replica's log at the end", describe(w.rec)),
                                      {w.done->index}),
-                   w.rec.tp});
+                   opt_tp(w.rec.tp)});
   }
   return out;
 }
@@ -514,25 +644,27 @@ std::vector<Case> lost_write(const View& v, const Snapshot* final_state = nullpt
 // it shows in no replica's log (those are lost-write).
 std::vector<Case> unseen(const View& v, const Snapshot* final_state = nullptr) {
   std::vector<Case> out;
-  const std::set<RecordId> lost = absent_from(v, final_state);
-  for (const auto& [id, s] : v.writer) {
-    if (s->done->type != OpType::ok || v.read(id) || lost.count(id)) continue;
+  const std::vector<std::uint32_t> lost = absent_from(v, final_state);
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* s = v.writer[id];
+    if (!s || s->done->type != OpType::ok || v.read(id) || std::binary_search(lost.begin(), lost.end(), id)) continue;
     out.push_back({Violation::liveness("unseen", fmt::format("acknowledged {} was never polled", describe(s->rec)),
                                        {s->done->index}),
-                   s->rec.tp});
+                   opt_tp(s->rec.tp)});
   }
   return out;
 }
 
 std::vector<Case> g1a(const View& v) {
   std::vector<Case> out;
-  for (const auto& [id, pos] : v.first_read) {
-    const auto w = v.writer.find(id);
-    if (w == v.writer.end() || w->second->done->type != OpType::fail) continue;
+  for (std::uint32_t id = 0; id < v.first_read.size(); ++id) {
+    const Position& pos = v.first_read[id];
+    const Send* w = v.writer[id];
+    if (pos.op < 0 || !w || w->done->type != OpType::fail) continue;
     out.push_back({Violation::safety("G1a",
-                                     fmt::format("{:?} was polled though its send failed (aborted read)", id.second),
-                                     {w->second->done->index, pos.op}),
-                   v.read_tp.count(id) ? std::optional<Tp>(v.read_tp.at(id)) : std::nullopt});
+                                     fmt::format("{:?} was polled though its send failed (aborted read)", v.name(id).second),
+                                     {w->done->index, pos.op}),
+                   v.read_tp[id] ? std::optional<Tp>(*v.read_tp[id]) : std::nullopt});
   }
   return out;
 }
@@ -541,16 +673,29 @@ std::vector<Case> g1a(const View& v) {
 
 // A known record's place: the partition, its dense index, and its offset.
 struct Place {
-  Tp tp;
+  const Tp* tp;  // a key of View::logs
+  const Log* log;
   std::int64_t index = 0, offset = 0;
 };
 
-// The records of one op per partition, in op order, where their index is known.
-std::map<Tp, std::vector<Place>> places_by_partition(const View& v, std::span<const Rec> recs) {
-  std::map<Tp, std::vector<Place>> out;
+Place place_of(const View::Located& l) { return {l.tp, l.log, l.index, l.log->offsets[l.index]}; }
+
+// The records of one op where their index is known, by partition (in the
+// partitions' order), each partition's in op order: runs of one tp in `out`
+// (a buffer the caller keeps: most ops have one record, no map per op).
+void places_by_partition(const View& v, std::span<const Rec> recs, std::vector<Place>& out) {
+  out.clear();
   for (const auto& r : recs)
-    if (auto l = v.locate(r)) out[l->first].push_back({l->first, l->second, v.logs.at(l->first).offsets[l->second]});
-  return out;
+    if (auto l = v.locate(r)) out.push_back(place_of(*l));
+  if (out.size() > 1)
+    std::stable_sort(out.begin(), out.end(), [](const Place& a, const Place& b) { return a.tp != b.tp && *a.tp < *b.tp; });
+}
+
+// f(tp, places) for each partition's run in places_by_partition's `out`.
+template <class F>
+void for_partitions(const std::vector<Place>& places, F f) {
+  for_runs(std::span<const Place>(places), [](const Place& p) { return p.tp; },
+           [&](std::span<const Place> run) { f(*run.front().tp, run); });
 }
 
 std::string skipped_text(const Log& log, std::int64_t from_index, std::int64_t to_index) {
@@ -565,32 +710,39 @@ std::vector<Case> compute_poll_order(const View& v, bool skips, const json& opti
   struct Last {
     std::int64_t index, offset, op;
   };
-  std::map<std::int64_t, std::map<Tp, Last>> last;  // process -> partition -> its last read
+  // process -> by Log::part, its last read of the partition
+  std::map<std::int64_t, std::vector<std::optional<Last>>> last;
   std::vector<Case> out;
+  std::vector<Place> places_buf;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok) continue;
-    auto& mine = last[op.process];
     if (op.f == "assign") {
+      const auto mine = last.find(op.process);
+      if (mine == last.end()) continue;
       std::set<Tp> kept;
       if (op.value.is_object() && op.value.contains("partitions") && op.value["partitions"].is_array())
         for (const auto& p : op.value["partitions"])
           if (p.is_object() && p.contains("partition") && p["partition"].is_number_integer())
             kept.insert({p.value("topic", ""), p["partition"].get<std::int32_t>()});
-      for (auto it = mine.begin(); it != mine.end();)
-        it = reset_on_assign || !kept.count(it->first) ? mine.erase(it) : std::next(it);
+      for (std::size_t part = 0; part < mine->second.size(); ++part)
+        if (reset_on_assign || !kept.count(*v.parts[part])) mine->second[part].reset();
       continue;
     }
     if (op.f != "poll" && op.f != "txn") continue;
-    for (const auto& [tp, places] : places_by_partition(v, v.records.polled(op))) {
-      const auto it = mine.find(tp);
-      if (it != mine.end()) {
-        const Last& prev = it->second;
+    places_by_partition(v, v.records.polled(op), places_buf);
+    if (places_buf.empty()) continue;
+    auto& mine = last[op.process];
+    mine.resize(v.parts.size());
+    for_partitions(places_buf, [&](const Tp& tp, std::span<const Place> places) {
+      std::optional<Last>& slot = mine[places.front().log->part];
+      if (slot) {
+        const Last& prev = *slot;
         const std::int64_t delta = places.front().index - prev.index;
         if (skips && delta > 1)
           out.push_back({Violation::safety("poll-skip",
                                            fmt::format("process {} polled {} offset {} after offset {}: {}", op.process,
                                                        name_of(tp), places.front().offset, prev.offset,
-                                                       skipped_text(v.logs.at(tp), prev.index, places.front().index)),
+                                                       skipped_text(*places.front().log, prev.index, places.front().index)),
                                            {prev.op, op.index}),
                          tp});
         if (!skips && delta < 1)
@@ -600,15 +752,15 @@ std::vector<Case> compute_poll_order(const View& v, bool skips, const json& opti
                                            {prev.op, op.index}),
                          tp});
       }
-      mine[tp] = {places.back().index, places.back().offset, op.index};
-    }
+      slot = Last{places.back().index, places.back().offset, op.index};
+    });
   }
   return out;
 }
 
 // The ok and info sends of each producer, in the order they were invoked.
-std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v, bool with_fail) {
-  std::map<std::string, std::vector<const Send*>> out;
+std::map<std::string_view, std::vector<const Send*>> sends_by_producer(const View& v, bool with_fail) {
+  std::map<std::string_view, std::vector<const Send*>> out;
   for (const Send& s : v.sends)
     if (with_fail || s.done->type != OpType::fail) out[s.producer].push_back(&s);
   for (auto& [p, list] : out)
@@ -623,20 +775,20 @@ std::map<std::string, std::vector<const Send*>> sends_by_producer(const View& v,
 std::vector<Case> compute_nonmonotonic_send(const View& v) {
   std::vector<Case> out;
   for (const auto& [producer, list] : sends_by_producer(v, false)) {
-    std::map<Tp, std::pair<Place, const Send*>> last;
+    std::vector<std::optional<std::pair<Place, const Send*>>> last(v.parts.size());  // by Log::part
     for (const Send* s : list) {
       const auto l = v.locate(s->rec);
       if (!l) continue;
-      const Place here{l->first, l->second, v.logs.at(l->first).offsets[l->second]};
-      const auto it = last.find(here.tp);
-      if (it != last.end() && it->second.second->done != s->done && here.index <= it->second.first.index)
+      const Place here = place_of(*l);
+      const auto& prev = last[here.log->part];
+      if (prev && prev->second->done != s->done && here.index <= prev->first.index)
         out.push_back({Violation::safety("nonmonotonic-send",
                                          fmt::format("{} sent {:?} after {:?}, but it is at {} offset {}, not after {}",
-                                                     producer, s->rec.value, it->second.second->rec.value,
-                                                     name_of(here.tp), here.offset, it->second.first.offset),
-                                         {it->second.second->done->index, s->done->index}),
-                       here.tp});
-      last[here.tp] = {here, s};
+                                                     producer, s->rec.value, prev->second->rec.value,
+                                                     name_of(*here.tp), here.offset, prev->first.offset),
+                                         {prev->second->done->index, s->done->index}),
+                       *here.tp});
+      last[here.log->part] = {here, s};
     }
   }
   return out;
@@ -648,18 +800,20 @@ std::vector<Case> compute_inside(const View& v, bool polls, bool skips) {
   const std::string name = polls ? (skips ? "int-poll-skip" : "int-nonmonotonic-poll")
                                  : (skips ? "int-send-skip" : "int-nonmonotonic-send");
   std::vector<Case> out;
+  std::vector<Place> places_buf;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok && op.type != OpType::info) continue;
     const auto recs = polls ? v.records.polled(op) : v.records.sent(op);
     if (recs.size() < 2) continue;
-    for (const auto& [tp, places] : places_by_partition(v, recs))
+    places_by_partition(v, recs, places_buf);
+    for_partitions(places_buf, [&](const Tp& tp, std::span<const Place> places) {
       for (std::size_t i = 1; i < places.size(); ++i) {
         const std::int64_t delta = places[i].index - places[i - 1].index;
         if (skips && delta > 1)
           out.push_back({Violation::safety(name,
                                            fmt::format("one {} of process {} went from {} offset {} to {}: {}", op.f,
                                                        op.process, name_of(tp), places[i - 1].offset, places[i].offset,
-                                                       skipped_text(v.logs.at(tp), places[i - 1].index, places[i].index)),
+                                                       skipped_text(*places[i].log, places[i - 1].index, places[i].index)),
                                            {op.index}),
                          tp});
         if (!skips && delta < 1)
@@ -669,6 +823,7 @@ std::vector<Case> compute_inside(const View& v, bool polls, bool skips) {
                                            {op.index}),
                          tp});
       }
+    });
   }
   return out;
 }
@@ -677,15 +832,15 @@ std::vector<Case> precommitted_read(const View& v) {
   std::vector<Case> out;
   for (const Op& op : v.h.ops()) {
     if (op.f != "txn" || (op.type != OpType::ok && op.type != OpType::info)) continue;
-    std::set<RecordId> sent;
-    for (const auto& r : v.records.sent(op)) sent.insert(id_of(r));
+    std::set<std::uint32_t> sent;
+    for (const auto& r : v.records.sent(op)) sent.insert(r.id);
     for (const auto& r : v.records.polled(op))
-      if (sent.count(id_of(r))) {
+      if (sent.count(r.id)) {
         out.push_back({Violation::safety("precommitted-read",
                                          fmt::format("transaction of process {} polled {}, which it sent itself",
                                                      op.process, describe(r)),
                                          {op.index}),
-                       r.tp});
+                       opt_tp(r.tp)});
         break;
       }
   }
@@ -702,24 +857,24 @@ std::vector<Case> compute_per_key_order(const View& v) {
     std::map<RecordId, std::pair<Position, const Send*>> latest;  // (topic, key) -> latest first consumption so far
     for (const Send* s : list) {
       if (!s->rec.key) continue;
-      const auto read = v.first_read.find(id_of(s->rec));
-      if (read == v.first_read.end()) continue;
+      const Position& read = v.first_read[s->rec.id];
+      if (read.op < 0) continue;
       const RecordId key{s->rec.topic, *s->rec.key};
       const auto it = latest.find(key);
-      if (it != latest.end() && read->second < it->second.first) {
+      if (it != latest.end() && read < it->second.first) {
         const Send* earlier = it->second.second;
-        std::vector<std::int64_t> ops = {earlier->done->index, s->done->index, read->second.op};
-        if (it->second.first.op != read->second.op) ops.push_back(it->second.first.op);
+        std::vector<std::int64_t> ops = {earlier->done->index, s->done->index, read.op};
+        if (it->second.first.op != read.op) ops.push_back(it->second.first.op);
         std::sort(ops.begin(), ops.end());
         out.push_back({Violation::safety("per-key-order",
                                          fmt::format("{} sent {:?} then {:?} with key {:?}; they were consumed the "
                                                      "other way round",
                                                      producer, earlier->rec.value, s->rec.value, *s->rec.key),
                                          ops),
-                       v.read_tp.count(id_of(s->rec)) ? std::optional<Tp>(v.read_tp.at(id_of(s->rec))) : std::nullopt});
+                       v.read_tp[s->rec.id] ? std::optional<Tp>(*v.read_tp[s->rec.id]) : std::nullopt});
         continue;
       }
-      latest[key] = {read->second, s};
+      latest[key] = {read, s};
     }
   }
   return out;
@@ -728,22 +883,33 @@ std::vector<Case> compute_per_key_order(const View& v) {
 // The group of each ok poll's process: from its latest ok assign (a process
 // that never joined a group is a consumer group of its own).
 std::vector<Case> compute_redelivery(const View& v) {
-  std::map<std::int64_t, std::string> group_of;
-  std::map<std::pair<std::string, RecordId>, std::int64_t> consumed;  // (group, record) -> first op
+  // Groups by number: "group G" or "process P" (a name each, numbered as first met).
+  std::map<std::string, std::uint32_t, std::less<>> group_ids;
+  std::vector<std::string> groups;
+  auto group_id = [&](std::string name) {
+    const auto [it, fresh] = group_ids.emplace(std::move(name), static_cast<std::uint32_t>(groups.size()));
+    if (fresh) groups.push_back(it->first);
+    return it->second;
+  };
+  std::map<std::int64_t, std::uint32_t> group_of;
+  std::unordered_map<std::uint64_t, std::int64_t> consumed;  // (group << 32 | record id) -> first op; lookups only
   std::vector<Case> out;
   for (const Op& op : v.h.ops()) {
     if (op.type != OpType::ok) continue;
-    if (op.f == "assign" && op.value.is_object()) group_of[op.process] = "group " + op.value.value("group", "");
+    if (op.f == "assign" && op.value.is_object()) group_of[op.process] = group_id("group " + op.value.value("group", ""));
     if (op.f != "poll" && op.f != "txn") continue;
+    const auto recs = v.records.polled(op);
+    if (recs.empty()) continue;
     const auto g = group_of.find(op.process);
-    const std::string group = g != group_of.end() ? g->second : fmt::format("process {}", op.process);
-    for (const auto& r : v.records.polled(op)) {
-      const auto [it, fresh] = consumed.emplace(std::pair{group, id_of(r)}, op.index);
+    const std::uint32_t gid = g != group_of.end() ? g->second : group_id(fmt::format("process {}", op.process));
+    const std::string& group = groups[gid];
+    for (const auto& r : recs) {
+      const auto [it, fresh] = consumed.emplace(std::uint64_t{gid} << 32 | r.id, op.index);
       if (fresh) continue;
       out.push_back({Violation::safety("redelivery",
                                        fmt::format("{} consumed {} again (process {})", group, describe(r), op.process),
                                        {it->second, op.index}),
-                     r.tp});
+                     opt_tp(r.tp)});
     }
   }
   return out;
@@ -788,6 +954,8 @@ std::vector<Case> committed_offset_regression(const History& h) {
   std::map<std::pair<std::string, Tp>, std::pair<std::int64_t, std::int64_t>> committed;  // -> (offset, op)
   std::vector<Case> out;
   for (const Op& op : h.ops()) {
+    // Only these two read the group (a lookup and a string per op was most of this checker).
+    if (op.f != "commit" && op.f != "reset-offsets") continue;
     if (!op.value.is_object()) continue;
     const std::string group = op.value.value("group", "");
     if (op.f == "reset-offsets" && op.type != OpType::invoke && op.type != OpType::fail) {
@@ -902,13 +1070,15 @@ std::vector<Case> liveness(const View& v, const json& options) {
   if (!heal || v.h.ops().empty()) return {};
   const std::int64_t within_ms = options.is_object() ? options.value("within_ms", std::int64_t{-1}) : -1;
   const std::int64_t end_ns = v.h.ops().back().time_ns;
-  std::map<RecordId, std::int64_t> read_at_ns;
+  std::vector<std::int64_t> read_at_ns(v.records.count(), -1);  // by record id; -1: never
   for (const Op& op : v.h.ops())
     if (op.type == OpType::ok)
-      for (const auto& r : v.records.polled(op)) read_at_ns.emplace(id_of(r), op.time_ns);
+      for (const auto& r : v.records.polled(op))
+        if (read_at_ns[r.id] < 0) read_at_ns[r.id] = op.time_ns;
   std::vector<Case> out = rebalance_storm(v, *heal, options);
-  for (const auto& [id, s] : v.writer) {
-    if (s->done->type != OpType::ok) continue;
+  for (std::uint32_t id = 0; id < v.writer.size(); ++id) {
+    const Send* s = v.writer[id];
+    if (!s || s->done->type != OpType::ok) continue;
     const std::int64_t acked_ns = s->done->time_ns;
     const std::int64_t from_ns = std::max(acked_ns, heal->time_ns);
     std::int64_t deadline_ns = end_ns;
@@ -916,8 +1086,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
       deadline_ns = from_ns + within_ms * 1'000'000;
       if (deadline_ns > end_ns) continue;  // the run ended before its bound
     }
-    const auto r = read_at_ns.find(id);
-    if (r != read_at_ns.end() && r->second <= deadline_ns) continue;
+    if (read_at_ns[id] >= 0 && read_at_ns[id] <= deadline_ns) continue;
     out.push_back({Violation::liveness(
                        "liveness",
                        within_ms >= 0
@@ -925,7 +1094,7 @@ std::vector<Case> liveness(const View& v, const json& options) {
                                          within_ms)
                            : fmt::format("acknowledged {} was not consumed after the heal", describe(s->rec)),
                        {s->done->index, heal->index}),
-                   s->rec.tp});
+                   opt_tp(s->rec.tp)});
   }
   return out;
 }
@@ -1100,8 +1269,8 @@ DeliverySummary delivery_summary(const History& h, const Snapshot* final_state) 
   DeliverySummary s;
   s.kafka = v.kafka;
   if (!v.kafka) return s;
-  for (const auto& [id, w] : v.writer) s.acked += w->done->type == OpType::ok;
-  s.consumed = static_cast<std::int64_t>(v.first_read.size());
+  for (const Send* w : v.writer) s.acked += w && w->done->type == OpType::ok;
+  for (const Position& p : v.first_read) s.consumed += p.op >= 0;
   const auto lost = lost_write(v, final_state), not_seen = unseen(v, final_state), dups = duplicate(v),
              again = redelivery(v);
   s.lost = static_cast<std::int64_t>(lost.size());

@@ -1,7 +1,10 @@
 #include "invariants/value.h"
 
 #include <array>
+#include <bit>
 #include <stdexcept>
+
+#include "sim/runtime/assert.h"
 
 namespace samsa::invariants {
 
@@ -32,9 +35,19 @@ void put_varint(std::string& out, std::uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+// The table's entries by first byte (bit i: k_keys[i]), so a key is compared
+// with the few entries it could be, not all 40 (recording writes ~1M keys at
+// 1,000 records/s).
+constexpr std::array<std::uint64_t, 256> k_keys_by_first = [] {
+  std::array<std::uint64_t, 256> m{};
+  for (std::size_t i = 0; i < k_keys.size(); ++i) m[static_cast<unsigned char>(k_keys[i][0])] |= std::uint64_t{1} << i;
+  return m;
+}();
+
 void put_key(std::string& out, std::string_view k) {
-  for (std::size_t i = 0; i < k_keys.size(); ++i)
-    if (k_keys[i] == k) {
+  std::uint64_t candidates = k.empty() ? 0 : k_keys_by_first[static_cast<unsigned char>(k[0])];
+  for (; candidates != 0; candidates &= candidates - 1)
+    if (const auto i = static_cast<std::size_t>(std::countr_zero(candidates)); k_keys[i] == k) {
       out.push_back(static_cast<char>(i));
       return;
     }
@@ -342,6 +355,93 @@ Value::Value(const nlohmann::json& j) {
   scratch.clear();
   value_detail::encode(scratch, j);
   bytes_.assign(scratch);
+}
+
+namespace {
+thread_local std::string writer_scratch;  // one writer's at a time (recording does not nest them)
+thread_local bool writer_scratch_taken = false;
+}  // namespace
+
+ValueWriter::ValueWriter() : out_(&own_) {
+  if (!writer_scratch_taken) {
+    writer_scratch_taken = scratch_ = true;
+    out_ = &writer_scratch;
+    out_->clear();
+  }
+}
+
+ValueWriter::~ValueWriter() {
+  if (scratch_) writer_scratch_taken = false;
+}
+
+void ValueWriter::counted() {
+  if (depth_ > 0) ++stack_[depth_ - 1].count;
+}
+
+ValueWriter& ValueWriter::open(value_detail::Tag t) {
+  SAMSA_ASSERT(depth_ < 8, "ValueWriter nests at most 8 containers");
+  counted();
+  out_->push_back(static_cast<char>(t));
+  stack_[depth_++] = {static_cast<std::uint32_t>(out_->size()), 0};
+  out_->append(5, '\0');  // a one-byte count and the payload size; a longer count moves the payload
+  return *this;
+}
+
+// As container() in encode: tag, count (varint), payload size (4 bytes), payload.
+ValueWriter& ValueWriter::end() {
+  SAMSA_ASSERT(depth_ > 0, "ValueWriter::end without an open object or array");
+  const Open o = stack_[--depth_];
+  std::string count;
+  value_detail::put_varint(count, o.count);
+  if (count.size() > 1) out_->insert(o.at + 1, count.size() - 1, '\0');
+  const std::size_t start = o.at + count.size() + 4;
+  const auto n = static_cast<std::uint32_t>(out_->size() - start);
+  std::memcpy(out_->data() + o.at, count.data(), count.size());
+  std::memcpy(out_->data() + o.at + count.size(), &n, sizeof n);
+  return *this;
+}
+
+ValueWriter& ValueWriter::key(std::string_view k) {
+  value_detail::put_key(*out_, k);
+  return *this;
+}
+
+ValueWriter& ValueWriter::tag(value_detail::Tag t) {
+  counted();
+  out_->push_back(static_cast<char>(t));
+  return *this;
+}
+
+ValueWriter& ValueWriter::value(std::string_view s) {
+  tag(value_detail::string_t);
+  value_detail::put_varint(*out_, s.size());
+  out_->append(s);
+  return *this;
+}
+
+ValueWriter& ValueWriter::value(double d) {
+  tag(value_detail::double_t);
+  out_->append(reinterpret_cast<const char*>(&d), sizeof d);
+  return *this;
+}
+
+ValueWriter& ValueWriter::signed_int(std::int64_t v) {
+  tag(value_detail::int_t);
+  value_detail::put_varint(*out_, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  return *this;
+}
+
+ValueWriter& ValueWriter::unsigned_int(std::uint64_t v) {
+  tag(value_detail::uint_t);
+  value_detail::put_varint(*out_, v);
+  return *this;
+}
+
+Value ValueWriter::take() {
+  SAMSA_ASSERT(depth_ == 0, "ValueWriter::take with an object or array still open");
+  Value v = out_->empty() || (*out_)[0] == static_cast<char>(value_detail::null_t) ? Value() : Value::from_bytes(*out_);
+  out_->clear();
+  return v;
 }
 
 bool operator==(ValueRef a, ValueRef b) {

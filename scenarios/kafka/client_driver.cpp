@@ -18,6 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using invariants::Process;
+using invariants::Value;
+using invariants::ValueWriter;
 using nlohmann::json;
 using sim::Duration;
 using sim::Runtime;
@@ -35,6 +37,16 @@ bool is_int(const std::string& v) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+// The poll values recorded most often, written once.
+const Value& empty_object() {
+  static const Value v = json::object();
+  return v;
+}
+const Value& no_records() {
+  static const Value v = json{{"records", json::array()}};
+  return v;
 }
 
 json records_json(const std::vector<client::ConsumerRecord>& records) {
@@ -112,10 +124,12 @@ void record_read_back(Process& reader, const std::string& topic, int partition,
     reader.fail("poll", {{"records", json::array()}});
     return;
   }
-  json records = json::array();
+  ValueWriter w;  // {"records": [{offset, partition, topic, value}...]}, in nlohmann's key order
+  w.object().key("records").array();
   for (const auto& [offset, value] : *log)
-    records.push_back({{"topic", topic}, {"partition", partition}, {"offset", offset}, {"value", value}});
-  reader.ok("poll", {{"records", records}});
+    w.object().key("offset").value(offset).key("partition").value(partition).key("topic").value(topic).key("value").value(value).end();
+  w.end().end();
+  reader.ok("poll", w.take());
 }
 
 struct ClientDriver::Member {
@@ -149,17 +163,16 @@ void ClientDriver::run_producer(Runtime& rt, int index) {
   while (env_.producing(rt) && (o_.records == 0 || next < o_.records)) {
     const std::int64_t seq = next++;
     const std::string& topic = o_.topics[static_cast<std::size_t>(seq) % o_.topics.size()];
-    std::optional<std::string> key;
-    if (o_.keys > 0) key = fmt::format("k{}", seq % o_.keys);
-    json v = {{"topic", topic}, {"value", fmt::format("p{}-{}", index, seq)}, {"producer", index}, {"seq", seq}};
-    if (key) v["key"] = *key;
+    SendFields f{topic, std::nullopt, fmt::format("p{}-{}", index, seq), index, seq};
+    if (o_.keys > 0) f.key = fmt::format("k{}", seq % o_.keys);
     // One history process per send: sends overlap (max.in.flight), a
     // process has one pending operation. "producer" and "seq" order them.
     auto p = std::make_shared<Process>(history_);
-    p->invoke("send", v);
+    p->invoke("send", send_value(f, nullptr));
     ++stats_.sends;
-    auto future = producer.send({topic, std::nullopt, key, v["value"].get<std::string>(), std::nullopt},
-                                [this, p, v](const client::SendOutcome& o) mutable { on_sent(*p, std::move(v), o); });
+    client::ProducerRecord record{topic, std::nullopt, f.key, f.value, std::nullopt};  // before f moves
+    auto future = producer.send(std::move(record),
+                                [this, p, f = std::move(f)](const client::SendOutcome& o) { on_sent(*p, f, o); });
     if (o_.sync) (void)future.get();
     const Duration gap = rng.uniform(mean / 5, mean * 9 / 5);
     if (pacer) rt.sleep_until(pacer->next(gap, rt.now()));
@@ -174,27 +187,40 @@ void ClientDriver::run_producer(Runtime& rt, int index) {
   if (!env_.healed()) ++stats_.producers_done_before_heal;
 }
 
-void ClientDriver::on_sent(Process& p, json v, const client::SendOutcome& o) {
+// {[error,] [key,] [offset,] [partition,] producer, seq, topic, value}: the
+// keys in nlohmann's sorted order, as the json this replaced dumped them.
+// `o` null: the invoke's; else the completion's (its partition, and the
+// offset of an ok or the error of a fail/info).
+Value ClientDriver::send_value(const SendFields& f, const client::SendOutcome* o) {
+  ValueWriter w;
+  w.object();
+  const bool ok = o && o->kind == client::OutcomeKind::ok;
+  if (o && !ok) w.key("error").value(o->message);
+  if (f.key) w.key("key").value(*f.key);
+  if (ok && o->offset >= 0) w.key("offset").value(o->offset);  // none: written, where unknown
+  if (o && o->partition >= 0) w.key("partition").value(o->partition);
+  w.key("producer").value(f.producer).key("seq").value(f.seq).key("topic").value(f.topic).key("value").value(f.value);
+  w.end();
+  return w.take();
+}
+
+void ClientDriver::on_sent(Process& p, const SendFields& f, const client::SendOutcome& o) {
   env_.observe();
-  if (o.partition >= 0) v["partition"] = o.partition;
   const bool after_heal = env_.healed();
   switch (o.kind) {
     case client::OutcomeKind::ok:
-      if (o.offset >= 0) v["offset"] = o.offset;  // none: written, where unknown
-      if (env_.track_acked) acked_.insert(v["value"].get<std::string>());
+      if (env_.track_acked) acked_.insert(f.value);
       ++stats_.ok;
-      p.ok("send", v);
+      p.ok("send", send_value(f, &o));
       if (after_heal) ++stats_.completed_after_heal;
       break;
     case client::OutcomeKind::fail:
-      v["error"] = o.message;
       ++stats_.fail;
-      p.fail("send", v);
+      p.fail("send", send_value(f, &o));
       break;
     case client::OutcomeKind::info:
-      v["error"] = o.message;
       ++stats_.info;
-      p.info("send", v);
+      p.info("send", send_value(f, &o));
       if (after_heal && stats_.acks0) ++stats_.completed_after_heal;
       break;
   }
@@ -206,21 +232,37 @@ void ClientDriver::on_sent(Process& p, json v, const client::SendOutcome& o) {
 void ClientDriver::on_assigned(Member& m, const client::AssignOutcome& a, bool record_generation) {
   if (record_generation) assignments_[a.generation][m.p.id()] = a.partitions;
   const bool polling = m.p.pending();
-  if (polling) m.p.ok("poll", {{"records", json::array()}});
+  if (polling) m.p.ok("poll", Value(no_records()));
   m.p.invoke("assign", {{"group", o_.group}});
   m.p.ok("assign", {{"group", o_.group}, {"generation", a.generation}, {"partitions", partitions_json(a.partitions)}});
-  if (polling) m.p.invoke("poll", json::object());
+  if (polling) m.p.invoke("poll", Value(empty_object()));
+}
+
+// {group, offsets: [{offset, partition, topic}...]}, as offsets_json in nlohmann's key order.
+Value ClientDriver::commit_value(const client::CommitOutcome& o) const {
+  ValueWriter w;
+  w.object().key("group").value(o_.group).key("offsets").array();
+  for (const auto& [tp, offset] : o.offsets)
+    w.object().key("offset").value(offset).key("partition").value(tp.partition.value()).key("topic").value(tp.topic).end();
+  w.end().end();
+  return w.take();
+}
+
+// {group}: a commit's invoke.
+Value ClientDriver::group_value() const {
+  ValueWriter w;
+  w.object().key("group").value(o_.group).end();
+  return w.take();
 }
 
 bool ClientDriver::record_commit(Process& p, const client::CommitOutcome& o) {
-  const json v = {{"group", o_.group}, {"offsets", offsets_json(o.offsets)}};
   // A commit whose answer was lost may have been written: info.
   if (o.ok) {
-    p.ok("commit", v);
+    p.ok("commit", commit_value(o));
   } else {
     ++stats_.commit_failures;
-    if (o.error == protocol::ErrorCode::request_timed_out) p.info("commit", v);
-    else p.fail("commit", v);
+    if (o.error == protocol::ErrorCode::request_timed_out) p.info("commit", commit_value(o));
+    else p.fail("commit", commit_value(o));
   }
   return o.ok;
 }
@@ -236,10 +278,10 @@ void ClientDriver::processed(const client::ConsumerRecord& r) {
 void ClientDriver::process_all(Runtime& rt, Member& m, const std::vector<client::ConsumerRecord>& records) {
   if (o_.workers > 0) return process_on_workers(rt, m, records);
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i > 0) m.p.invoke("poll", json::object());
+    if (i > 0) m.p.invoke("poll", Value(empty_object()));
     rt.sleep(std::chrono::milliseconds(o_.process_ms));  // the application's work on the record
     processed(records[i]);
-    m.p.ok("poll", {{"records", json::array({record_json(records[i])})}});
+    m.p.ok("poll", one_record_poll(records[i]));
   }
 }
 
@@ -250,7 +292,7 @@ void ClientDriver::process_all(Runtime& rt, Member& m, const std::vector<client:
 // the order it finished them: round robin reorders one key's records
 // across workers (per-key-order); by key hash one key stays on one worker.
 void ClientDriver::process_on_workers(Runtime& rt, Member& m, const std::vector<client::ConsumerRecord>& records) {
-  m.p.ok("poll", {{"records", json::array()}});  // handed over, not processed yet
+  m.p.ok("poll", Value(no_records()));  // handed over, not processed yet
   sim::Random rng = rt.random("workers");
   std::vector<std::vector<std::pair<const client::ConsumerRecord*, Duration>>> queues(
       static_cast<std::size_t>(o_.workers));
@@ -272,10 +314,10 @@ void ClientDriver::process_on_workers(Runtime& rt, Member& m, const std::vector<
     scope->spawn(fmt::format("worker{}", w), [&, w] {
       Process worker(history_);
       for (const auto& [r, work] : queues[w]) {
-        worker.invoke("poll", json::object());
+        worker.invoke("poll", Value(empty_object()));
         rt.sleep(work);
         processed(*r);
-        worker.ok("poll", {{"records", json::array({record_json(*r)})}});
+        worker.ok("poll", one_record_poll(*r));
       }
       if (--running == 0) done.set();
     });
@@ -287,11 +329,11 @@ void ClientDriver::process_on_workers(Runtime& rt, Member& m, const std::vector<
 // `commit` returns whether the commit was ok.
 template <class Poll, class Commit>
 void ClientDriver::consume_round(Runtime& rt, Member& m, Poll poll, Commit commit) {
-  m.p.invoke("poll", json::object());
+  m.p.invoke("poll", Value(empty_object()));
   const auto records = poll();
   env_.observe();
   if (records.empty()) {
-    m.p.ok("poll", {{"records", json::array()}});
+    m.p.ok("poll", Value(no_records()));
     return;
   }
   if (o_.commit_first) {
@@ -322,7 +364,7 @@ void ClientDriver::run_classic_consumer(Runtime& rt, const std::string& client_i
   c.on_assign = [&](const client::AssignOutcome& a) { on_assigned(m, a, true); };
   c.on_commit = [&](const client::CommitOutcome& o) {
     if (in_sync_commit || m.q.pending()) return;  // recorded by the caller / busy
-    m.q.invoke("commit", {{"group", o_.group}});
+    m.q.invoke("commit", group_value());
     record_commit(m.q, o);
   };
   c.subscribe(o_.topics);
@@ -330,7 +372,7 @@ void ClientDriver::run_classic_consumer(Runtime& rt, const std::string& client_i
     consume_round(
         rt, m, [&] { return c.poll(500ms); },
         [&] {
-          m.q.invoke("commit", {{"group", o_.group}});
+          m.q.invoke("commit", group_value());
           in_sync_commit = true;
           const auto o = c.commit_sync();
           in_sync_commit = false;
@@ -375,9 +417,9 @@ void ClientDriver::run_zookeeper_consumer(Runtime& rt, const std::string& client
           return records;
         },
         [&] {
-          m.q.invoke("commit", {{"group", o_.group}});
+          m.q.invoke("commit", group_value());
           c.commit();  // writes the positions to the offsets znodes; no outcome
-          m.q.ok("commit", {{"group", o_.group}});
+          m.q.ok("commit", group_value());
           return true;
         });
   }

@@ -128,7 +128,18 @@ class ClientDriver {
 
  private:
   struct Member;
-  void on_sent(invariants::Process& p, nlohmann::json v, const client::SendOutcome& o);
+  // One send's fields, as its ops record them (send_value).
+  struct SendFields {
+    std::string topic;
+    std::optional<std::string> key;
+    std::string value;
+    int producer = 0;
+    std::int64_t seq = 0;
+  };
+  static invariants::Value send_value(const SendFields& f, const client::SendOutcome* o);
+  invariants::Value commit_value(const client::CommitOutcome& o) const;
+  invariants::Value group_value() const;
+  void on_sent(invariants::Process& p, const SendFields& f, const client::SendOutcome& o);
   void on_assigned(Member& m, const client::AssignOutcome& a, bool record_generation);
   bool record_commit(invariants::Process& p, const client::CommitOutcome& o);
   void processed(const client::ConsumerRecord& r);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "invariants/value.h"
 #include "system/client/consumer.h"
 
 namespace samsa::scenarios::kafka {
@@ -57,6 +58,24 @@ inline nlohmann::json record_json(const client::ConsumerRecord& r, bool with_key
                       {"value", r.value.value_or("")}};
   if (with_key && r.key) j["key"] = *r.key;
   return j;
+}
+
+// The same record written straight into a history value (keys in
+// nlohmann's sorted order): the bytes Value(record_json(r, with_key)) holds.
+inline void write_record(invariants::ValueWriter& w, const client::ConsumerRecord& r, bool with_key = true) {
+  w.object();
+  if (with_key && r.key) w.key("key").value(*r.key);
+  w.key("offset").value(r.offset).key("partition").value(r.partition).key("topic").value(r.topic);
+  w.key("value").value(r.value ? std::string_view(*r.value) : std::string_view()).end();
+}
+
+// A poll's value {"records": [r]} (one processed record), without the json.
+inline invariants::Value one_record_poll(const client::ConsumerRecord& r) {
+  invariants::ValueWriter w;
+  w.object().key("records").array();
+  write_record(w, r);
+  w.end().end();
+  return w.take();
 }
 
 }  // namespace samsa::scenarios::kafka
