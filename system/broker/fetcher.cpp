@@ -23,15 +23,42 @@ bool retriable_leader_error(ErrorCode e) {
 }
 }  // namespace
 
+namespace {
+// Orders followed partitions as TopicPartition's operator<=> does, without
+// building a TopicPartition to compare with.
+template <class F>
+bool before(const F& f, std::string_view topic, PartitionId partition) {
+  const int c = std::string_view(f->tp.topic).compare(topic);
+  return c < 0 || (c == 0 && f->tp.partition < partition);
+}
+}  // namespace
+
 ReplicaFetcher::ReplicaFetcher(sim::Runtime& rt, ReplicaManager& rm, BrokerId source)
-    : rt_(rt), rm_(rm), source_(source), work_(rt.parker()) {}
+    : rt_(rt), rm_(rm), source_(source), work_(rt.parker()) {
+  header_.client_id = fmt::format("broker-{}-fetcher-{}", rm_.self(), source_);
+}
 
 void ReplicaFetcher::add(const TopicPartition& tp, LeaderEpoch epoch) {
-  partitions_[tp] = FetchPartitionState{epoch, true, false, {}};
+  const FetchPartitionState fresh{epoch, true, false, {}};
+  auto it = std::lower_bound(partitions_.begin(), partitions_.end(), tp,
+                             [](const auto& f, const TopicPartition& want) { return f->tp < want; });
+  if (it != partitions_.end() && (*it)->tp == tp) (*it)->st = fresh;
+  else partitions_.insert(it, std::make_unique<Followed>(Followed{tp, fresh}));
+  ++changes_;
   work_.set();
 }
 
-void ReplicaFetcher::remove(const TopicPartition& tp) { partitions_.erase(tp); }
+void ReplicaFetcher::remove(const TopicPartition& tp) {
+  std::erase_if(partitions_, [&](const auto& f) { return f->tp == tp; });
+  ++changes_;
+}
+
+FetchPartitionState* ReplicaFetcher::find(std::string_view topic, PartitionId partition) {
+  auto it = std::lower_bound(partitions_.begin(), partitions_.end(), partition,
+                             [&](const auto& f, PartitionId p) { return before(f, topic, p); });
+  if (it == partitions_.end() || (*it)->tp.partition != partition || (*it)->tp.topic != topic) return nullptr;
+  return &(*it)->st;
+}
 
 void ReplicaFetcher::run() {
   const auto backoff = std::chrono::milliseconds(rm_.config().replica_fetch_backoff_ms);
@@ -50,9 +77,9 @@ void ReplicaFetcher::run() {
     }
     // One pass for both: truncate_round never sets out_of_range.
     bool truncating = false, out_of_range = false;
-    for (const auto& [tp, st] : partitions_) {
-      truncating |= st.truncating;
-      out_of_range |= st.out_of_range;
+    for (const auto& f : partitions_) {
+      truncating |= f->st.truncating;
+      out_of_range |= f->st.out_of_range;
     }
     if (truncating) truncate_round();
     if (out_of_range) out_of_range_round();
@@ -60,9 +87,9 @@ void ReplicaFetcher::run() {
     // Every partition backed off: wait for the first to be due (or new work).
     std::optional<sim::MonoTime> due;
     bool ready = false;
-    for (const auto& [tp, st] : partitions_) {
-      if (st.retry_at <= rt_.now()) ready = true;
-      else due = due ? std::min(*due, st.retry_at) : st.retry_at;
+    for (const auto& f : partitions_) {
+      if (f->st.retry_at <= rt_.now()) ready = true;
+      else due = due ? std::min(*due, f->st.retry_at) : f->st.retry_at;
     }
     if (!ready && due) {
       work_.reset();
@@ -89,11 +116,10 @@ void ReplicaFetcher::drop_connection() {
 
 template <class Resp, class Req>
 std::optional<Resp> ReplicaFetcher::call(const Req& req, std::int16_t version, sim::Duration timeout) {
-  RequestHeader h;
+  RequestHeader& h = header_;
   h.api_key = Req::k_api_key;
   h.api_version = version;
   h.correlation_id = ++correlation_;
-  h.client_id = fmt::format("broker-{}-fetcher-{}", rm_.self(), source_);
   if (!conn_ || !conn_->send(encode_request_frame(h, req))) {
     drop_connection();
     return std::nullopt;
@@ -114,10 +140,10 @@ std::optional<Resp> ReplicaFetcher::call(const Req& req, std::int16_t version, s
 
 FetchPartitionState* ReplicaFetcher::unchanged(const TopicPartition& tp,
                                                const std::map<TopicPartition, LeaderEpoch>& asked) {
-  auto it = partitions_.find(tp);
+  FetchPartitionState* st = find(tp.topic, tp.partition);
   auto a = asked.find(tp);
-  if (it == partitions_.end() || a == asked.end() || it->second.leader_epoch != a->second) return nullptr;
-  return &it->second;
+  if (st == nullptr || a == asked.end() || st->leader_epoch != a->second) return nullptr;
+  return st;
 }
 
 void ReplicaFetcher::truncate_round() {
@@ -125,7 +151,9 @@ void ReplicaFetcher::truncate_round() {
   OffsetForLeaderEpochRequest req;
   req.replica_id = rm_.self();
   std::map<TopicPartition, LeaderEpoch> asked;  // partition -> the epoch it follows in
-  for (auto& [tp, st] : partitions_) {
+  for (auto& f : partitions_) {
+    const auto& tp = f->tp;
+    auto& st = f->st;
     if (!st.truncating || st.retry_at > rt_.now()) continue;
     auto p = rm_.partition(tp);
     if (!p) continue;
@@ -190,7 +218,9 @@ void ReplicaFetcher::out_of_range_round() {
   ListOffsetsRequest req;
   req.replica_id = rm_.self();
   std::map<TopicPartition, LeaderEpoch> asked;
-  for (auto& [tp, st] : partitions_) {
+  for (auto& f : partitions_) {
+    const auto& tp = f->tp;
+    auto& st = f->st;
     if (!st.out_of_range || st.truncating || st.retry_at > rt_.now()) continue;
     if (req.topics.empty() || req.topics.back().name != tp.topic) req.topics.emplace_back().name = tp.topic;
     auto& e = req.topics.back().partitions.emplace_back();
@@ -229,55 +259,92 @@ void ReplicaFetcher::out_of_range_round() {
   }
 }
 
-void ReplicaFetcher::fetch_round() {
+// Rewrites fetch_ over the last round's request: a topic or partition
+// entry already in place keeps its storage and only its fields change.
+bool ReplicaFetcher::build_fetch() {
   const BrokerConfig& cfg = rm_.config();
   const bool with_epoch = !cfg.legacy.no_fetch_leader_epoch;
-  FetchRequest req;
+  FetchRequest& req = fetch_;
   req.replica_id = rm_.self();
   req.max_wait_ms = cfg.replica_fetch_wait_max_ms;
   req.min_bytes = cfg.replica_fetch_min_bytes;
   req.max_bytes = cfg.replica_fetch_response_max_bytes;
-  // The leader epoch each partition was asked at, beside
-  // req.topics[i].partitions[j] (which holds its fetch offset): a map of
-  // copied TopicPartitions per round was most of the fetcher's allocations.
-  std::vector<std::vector<LeaderEpoch>> asked_epochs;
-  // This round's partitions; the session (KIP-227) puts on the wire only
-  // what changed since the last round.
-  std::vector<FetchRequest::FetchTopic> wanted;
-  for (const auto& [tp, st] : partitions_) {
-    if (st.truncating || st.out_of_range || st.retry_at > rt_.now()) continue;
-    auto p = rm_.partition(tp);
-    if (!p || p->is_leader()) continue;
-    if (wanted.empty() || wanted.back().topic != tp.topic) {
-      wanted.emplace_back().topic = tp.topic;
-      wanted.back().partitions.reserve(partitions_.size());
-      asked_epochs.emplace_back().reserve(partitions_.size());
+  fetch_epochs_.clear();
+  fetch_followed_.clear();
+  fetch_changes_ = changes_;
+  const sim::MonoTime now = rt_.now();  // nothing parks in here
+  std::size_t topics = 0, parts = 0;  // entries written: topics, partitions of the last topic
+  // The topic of the entries walked (partitions_ holds each topic's
+  // together) and whether the request names it yet.
+  const std::string* topic = nullptr;
+  std::optional<ReplicaManager::TopicPartitions> hosted;
+  bool named = false;
+  for (const auto& f : partitions_) {
+    const auto& [tp, st] = *f;
+    if (st.truncating || st.out_of_range || st.retry_at > now) continue;
+    if (topic == nullptr || *topic != tp.topic) {
+      topic = &tp.topic;
+      hosted.emplace(rm_, tp.topic);
+      named = false;
     }
-    asked_epochs.back().push_back(st.leader_epoch);
-    auto& fp = wanted.back().partitions.emplace_back();
+    const Partition* p = hosted->find(tp.partition);
+    if (p == nullptr || p->is_leader()) continue;
+    if (!named) {
+      if (topics > 0) req.topics[topics - 1].partitions.resize(parts);
+      if (topics == req.topics.size()) req.topics.emplace_back();
+      auto& t = req.topics[topics++];
+      if (t.topic != tp.topic) t.topic = tp.topic;
+      parts = 0;
+      named = true;
+    }
+    auto& ps = req.topics[topics - 1].partitions;
+    if (parts == ps.size()) ps.emplace_back();
+    auto& fp = ps[parts++];
     fp.partition = tp.partition;
     fp.current_leader_epoch = with_epoch ? st.leader_epoch : LeaderEpoch::none();
     fp.fetch_offset = p->log_end_offset();
     fp.log_start_offset = p->log_start_offset();
     fp.partition_max_bytes = cfg.replica_fetch_max_bytes;
+    fetch_epochs_.push_back(st.leader_epoch);
+    fetch_followed_.push_back(f.get());
   }
-  if (wanted.empty()) return;
-  session_.build(req, wanted);
-  // What this round asked of (topic, partition), if it did: partitions_ is
-  // ordered, so each topic appears once with its partitions ascending.
-  auto asked = [&](std::string_view topic, PartitionId partition) -> std::optional<std::pair<LeaderEpoch, Offset>> {
-    for (std::size_t i = 0; i < wanted.size(); ++i) {
-      if (wanted[i].topic != topic) continue;
-      const auto& ps = wanted[i].partitions;
+  if (topics > 0) req.topics[topics - 1].partitions.resize(parts);
+  req.topics.resize(topics);
+  return topics > 0;
+}
+
+void ReplicaFetcher::fetch_round() {
+  const BrokerConfig& cfg = rm_.config();
+  const bool with_epoch = !cfg.legacy.no_fetch_leader_epoch;
+  if (!build_fetch()) return;
+  const FetchRequest& req = fetch_;  // this round's partitions
+  // The session (KIP-227) puts on the wire only what changed since the
+  // last round.
+  wire_.replica_id = req.replica_id;
+  wire_.max_wait_ms = req.max_wait_ms;
+  wire_.min_bytes = req.min_bytes;
+  wire_.max_bytes = req.max_bytes;
+  session_.build(wire_, req.topics);
+  // What the request asked of (topic, partition), if it did: its entry in
+  // fetch_epochs_ and its fetch offset. partitions_ is ordered, so each
+  // topic appears once with its partitions ascending.
+  auto asked = [&](std::string_view topic, PartitionId partition) -> std::optional<std::pair<std::size_t, Offset>> {
+    std::size_t first = 0;  // the topic's first entry in fetch_epochs_
+    for (const auto& t : req.topics) {
+      const auto& ps = t.partitions;
+      if (t.topic != topic) {
+        first += ps.size();
+        continue;
+      }
       const auto it = std::lower_bound(ps.begin(), ps.end(), partition,
                                        [](const auto& fp, PartitionId want) { return fp.partition < want; });
       if (it == ps.end() || it->partition != partition) return std::nullopt;
-      return std::pair{asked_epochs[i][static_cast<std::size_t>(it - ps.begin())], it->fetch_offset};
+      return std::pair{first + static_cast<std::size_t>(it - ps.begin()), it->fetch_offset};
     }
     return std::nullopt;
   };
   const auto resp = call<FetchResponse>(
-      req, with_epoch ? k_fetch_version : k_fetch_version_no_epoch,
+      wire_, with_epoch ? k_fetch_version : k_fetch_version_no_epoch,
       std::chrono::milliseconds(cfg.replica_fetch_wait_max_ms + cfg.replica_socket_timeout_ms));
   if (!resp) {
     session_.handle_error();
@@ -288,19 +355,17 @@ void ReplicaFetcher::fetch_round() {
     return;
   }
   const auto backoff = std::chrono::milliseconds(cfg.replica_fetch_backoff_ms);
-  // One key for every answered partition, its topic assigned per topic (a
-  // TopicPartition per partition copied "__consumer_offsets" each time).
-  TopicPartition tp;
   for (const auto& t : resp->responses) {
-    tp.topic = t.topic;
+    ReplicaManager::TopicPartitions hosted(rm_, t.topic);
     for (const auto& pd : t.partitions) {
-      tp.partition = pd.partition_index;
-      auto it = partitions_.find(tp);
+      // Named in logs only (a TopicPartition per partition copied "__consumer_offsets" each time).
+      auto tp = [&] { return TopicPartition{t.topic, pd.partition_index}; };
       const auto a = asked(t.topic, pd.partition_index);
-      if (it == partitions_.end() || !a || it->second.leader_epoch != a->first ||
-          it->second.truncating)
-        continue;
-      auto p = rm_.partition(tp);
+      if (!a) continue;
+      FetchPartitionState* st = fetch_changes_ == changes_ ? &fetch_followed_[a->first]->st
+                                                           : find(t.topic, pd.partition_index);
+      if (st == nullptr || st->leader_epoch != fetch_epochs_[a->first] || st->truncating) continue;
+      auto p = hosted.get(pd.partition_index);
       if (!p || p->is_leader()) continue;
       PartitionLock lock(*p);
       if (p->log_end_offset() != a->second) continue;  // changed while we fetched
@@ -310,13 +375,13 @@ void ReplicaFetcher::fetch_round() {
         if (!pd.log_start_offset.is_none() && p->log_end_offset() < pd.log_start_offset)
           (void)p->truncate_fully_and_start_at(pd.log_start_offset);
         else
-          it->second.out_of_range = true;
+          st->out_of_range = true;
         continue;
       }
       if (pd.error_code != ErrorCode::none) {
         if (!retriable_leader_error(pd.error_code))
-          rt_.log().warn("{}: fetch from {}: {}", to_string(tp), source_, pd.error_code);
-        it->second.retry_at = rt_.now() + backoff;
+          rt_.log().warn("{}: fetch from {}: {}", to_string(tp()), source_, pd.error_code);
+        st->retry_at = rt_.now() + backoff;
         continue;
       }
       if (pd.records && !pd.records->empty()) {
@@ -328,10 +393,10 @@ void ReplicaFetcher::fetch_round() {
         if (!whole.empty()) {
           auto r = p->append_as_follower(whole);
           if (!r) {
-            rt_.log().warn("{}: follower append at {} failed: {}", to_string(tp), p->log_end_offset(),
+            rt_.log().warn("{}: follower append at {} failed: {}", to_string(tp()), p->log_end_offset(),
                            log::to_string(r.error()));
-            if (r.error() == log::LogErrc::invalid_offset) it->second.truncating = true;
-            else it->second.retry_at = rt_.now() + backoff;
+            if (r.error() == log::LogErrc::invalid_offset) st->truncating = true;
+            else st->retry_at = rt_.now() + backoff;
             continue;
           }
           rm_.notify_partition(*p);

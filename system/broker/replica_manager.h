@@ -73,6 +73,8 @@ struct ReplicaManagerStats {
 };
 
 class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
+  struct HostedTopic;
+
  public:
   ReplicaManager(sim::Runtime& rt, const BrokerConfig& config);
   ~ReplicaManager();
@@ -140,6 +142,27 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   // fetcher) look partitions up by a request's topic name, and building a
   // TopicPartition copies it (an allocation for "__consumer_offsets").
   std::shared_ptr<Partition> partition(std::string_view topic, protocol::PartitionId partition) const;
+  // One topic's hosted partitions, found once for all of a request's
+  // partitions of it (Fetch and the replica fetcher name a topic once for
+  // its partitions, and a string compare per partition was a tenth of a
+  // fetch pass). Found again after a host() or unhost(), which may have
+  // moved the topic's entry.
+  class TopicPartitions {
+   public:
+    TopicPartitions(const ReplicaManager& rm, std::string_view topic) : rm_(rm), topic_(topic) {}
+    // nullptr when not hosted; valid until the caller parks.
+    Partition* find(protocol::PartitionId partition);
+    // The same, owned: for use across parks.
+    std::shared_ptr<Partition> get(protocol::PartitionId partition);
+
+   private:
+    const std::shared_ptr<Partition>* slot(protocol::PartitionId partition);
+    const ReplicaManager& rm_;
+    std::string_view topic_;
+    const HostedTopic* hosted_ = nullptr;
+    std::uint64_t hosting_ = 0;
+    bool found_ = false;
+  };
   std::vector<TopicPartition> hosted() const;
   // Wakes every parked request (leadership, metadata or the ISR changed).
   void notify_changed();
@@ -214,7 +237,7 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
                   protocol::FetchResponse::PartitionData& pd);
   static protocol::FetchResponse fetch_skeleton(const protocol::FetchRequest& req);
   static void refill(protocol::FetchResponse::PartitionData& pd);
-  Partition* fetch_leader(FetchSlot& slot, std::string_view topic, protocol::PartitionId index, Watch& watch);
+  Partition* fetch_leader(FetchSlot& slot, TopicPartitions& topic, protocol::PartitionId index, Watch& watch);
   std::vector<sim::Event*> parked_;  // every parked request's event, in the order they parked
   std::unique_ptr<FetcherManager> fetchers_;
   ReplicaManagerStats stats_;

@@ -330,15 +330,18 @@ Result<ReadInfo, LogErrc> Log::read(std::int64_t offset, std::uint64_t max_bytes
   if (!chunk) return Err{chunk.error()};
   protocol::BatchReader reader(chunk->view(), config_.verify_crc_on_read);
   std::size_t taken = 0;
+  std::int64_t taken_next_offset = 0;
   while (auto b = reader.next()) {
     if (b->header.last_offset() >= max_offset || b->position + b->bytes.size() > max_bytes) break;
     taken = b->position + b->bytes.size();
+    taken_next_offset = b->header.next_offset();
     if (rt_.buggify("log.short_read")) break;  // fewer batches than fit: legal
   }
   const auto why = reader.stop_reason();
   if (taken == 0 && why && *why != protocol::BatchErrc::truncated)
     return Err{LogErrc::corrupt_storage};
   if (taken == 0 && min_one) return read_first_batch(seg, **position, max_offset, std::move(out));
+  if (taken != 0) seg.note_boundary(**position + taken, taken_next_offset);  // the reader's next read starts there
   out.records = chunk->prefix(taken);
   return out;
 }
@@ -357,6 +360,7 @@ Result<ReadInfo, LogErrc> Log::read_first_batch(Segment& seg, std::uint64_t posi
   if (batch->size() != h->size_bytes() ||
       (config_.verify_crc_on_read && !protocol::batch_crc_ok(batch->view())))
     return Err{LogErrc::corrupt_storage};
+  seg.note_boundary(position + h->size_bytes(), h->next_offset());
   out.records = std::move(*batch);
   return out;
 }

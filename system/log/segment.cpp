@@ -69,6 +69,8 @@ void Segment::reset_indexes() {
   bytes_since_index_entry_ = 0;
   next_offset_ = base_offset_;
   size_bytes_ = 0;
+  boundaries_ = {};
+  next_boundary_ = 0;
 }
 
 // Whether a batch can follow in this segment: contiguous offsets whose
@@ -165,11 +167,26 @@ Result<protocol::BatchSpan, LogErrc> Segment::span_at(std::uint64_t position) {
   return *s;
 }
 
-Result<std::optional<std::uint64_t>, LogErrc> Segment::find_position(std::int64_t offset) {
-  if (offset >= next_offset_) return std::optional<std::uint64_t>{};
+void Segment::note_boundary(std::uint64_t position, std::int64_t next_offset) {
+  SAMSA_ASSERT(position <= size_bytes_, "a boundary lies in the segment");
+  for (const Boundary& b : boundaries_)
+    if (b.position == position) return;  // another reader got here first: keep the slots for the rest
+  boundaries_[next_boundary_] = Boundary{position, next_offset};
+  next_boundary_ = (next_boundary_ + 1) % boundaries_.size();
+}
+
+std::uint64_t Segment::scan_start(std::int64_t offset) const {
   const auto entry = offset_index_.lookup(offset);
   std::uint64_t position = entry ? entry->position : 0;
-  // A forward scan over batch headers from the index entry.
+  for (const Boundary& b : boundaries_)
+    if (b.next_offset <= offset && b.position > position) position = b.position;
+  return position;
+}
+
+Result<std::optional<std::uint64_t>, LogErrc> Segment::find_position(std::int64_t offset) {
+  if (offset >= next_offset_) return std::optional<std::uint64_t>{};
+  std::uint64_t position = scan_start(offset);
+  // A forward scan over batch headers from the index entry (or a boundary past it).
   while (position < size_bytes_) {
     auto s = span_at(position);
     if (!s) return Err{s.error()};

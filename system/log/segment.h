@@ -88,6 +88,13 @@ class Segment {
   // The file position of the batch that contains `offset` or, when offset
   // falls in no batch, of the first batch after it; nullopt past the end.
   Result<std::optional<std::uint64_t>, LogErrc> find_position(std::int64_t offset);
+  // A batch boundary a read ended at: the batches before `position` all end
+  // below `next_offset`. Followers and consumers read on from where their
+  // last read ended, so find_position starts its header scan at the latest
+  // such boundary below the offset instead of at the sparse index entry
+  // (~20 headers earlier); Kafka keeps the same for its log end and high
+  // watermark (LogOffsetMetadata.relativePositionInSegment).
+  void note_boundary(std::uint64_t position, std::int64_t next_offset);
   // The first batch at or after `position` whose max timestamp is >= target.
   Result<std::optional<BatchHeader>, LogErrc> find_timestamp(std::int64_t target_ms);
   // Calls fn with every batch header in order (no CRC check); stops early
@@ -118,6 +125,9 @@ class Segment {
   void index_batch(const BatchHeader& h, std::uint64_t position);
   void reset_indexes();
   Result<std::optional<BatchHeader>, LogErrc> header_at(std::uint64_t position);
+  // Where find_position's scan for `offset` may start: the index entry, or
+  // a later noted boundary.
+  std::uint64_t scan_start(std::int64_t offset) const;
   Result<protocol::BatchSpan, LogErrc> span_at(std::uint64_t position);  // position < size_bytes_
   using HeaderBytes = std::array<std::uint8_t, protocol::k_batch_header_bytes>;
   // The header's bytes at `position` (fewer at the end of the segment): how many.
@@ -141,6 +151,16 @@ class Segment {
   std::uint64_t bytes_since_index_entry_ = 0;
   OffsetIndex offset_index_;
   TimeIndex time_index_;
+  // note_boundary's last few (one per reader of a partition: its followers
+  // and consumers), replaced in turn; cleared with the indexes, since only a
+  // truncation or a rebuild moves bytes that are already written. {0, 0} is
+  // the segment's start, always a boundary.
+  struct Boundary {
+    std::uint64_t position = 0;
+    std::int64_t next_offset = 0;
+  };
+  std::array<Boundary, 4> boundaries_{};
+  std::size_t next_boundary_ = 0;
   std::vector<AbortedTxn> aborted_txns_;
   std::vector<AbortedTxn> txn_file_entries_;  // what the file holds, as loaded
   std::unique_ptr<sim::File> txn_file_;       // opened at the first append

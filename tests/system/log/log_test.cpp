@@ -95,6 +95,49 @@ TEST_CASE("a read starting at any offset returns the batch containing it", "[log
   });
 }
 
+TEST_CASE("a reader that goes on from where its last read ended gets the batch containing its offset",
+          "[log]") {
+  rc::prop("the scan starts at a noted boundary; truncations and appends in between", [](std::uint64_t seed) {
+    LogConfig c;
+    c.index_interval_bytes = *rc::gen::inRange<std::int64_t>(0, 600);
+    c.segment_bytes = *rc::gen::inRange<std::int64_t>(1600, 6000);
+    // 0-2: a reader reads on (or from a random offset), 3: an append, 4: a truncation.
+    const auto steps = *rc::gen::container<std::vector<std::tuple<int, int, int>>>(
+        rc::gen::tuple(rc::gen::inRange(0, 5), rc::gen::inRange(1, 12), rc::gen::inRange(0, 1000)));
+    LogRig rig(seed);
+    rig.run([&](Runtime& rt) {
+      auto log = open_log(rt, c);
+      std::int64_t ts = 1000;
+      for (int i = 0; i < 20; ++i) RC_ASSERT(log->append_as_leader(make_batch(1 + i % 5, ts++, 40), 1).ok());
+      std::array<std::int64_t, 3> readers{0, 0, 0};
+      for (const auto& [kind, n, pick] : steps) {
+        const std::int64_t start = log->log_start_offset(), end = log->log_end_offset();
+        if (kind == 3) {
+          RC_ASSERT(log->append_as_leader(make_batch(n, ts++, static_cast<std::size_t>(pick % 90)), 1).ok());
+          continue;
+        }
+        if (kind == 4) {
+          RC_ASSERT(log->truncate_to(start + pick % (end - start + 1)).ok());
+          continue;
+        }
+        std::int64_t& at = readers[static_cast<std::size_t>(kind)];
+        if (pick % 7 == 0 || at > end) at = start + pick % (end - start + 1);
+        auto r = log->read(at, static_cast<std::uint64_t>(n) * 60);
+        RC_ASSERT(r.ok());
+        const auto hs = headers_of(r->records);
+        if (at == end) {
+          RC_ASSERT(hs.empty());
+          continue;
+        }
+        RC_ASSERT(!hs.empty());
+        RC_ASSERT(hs.front().base_offset <= at);
+        RC_ASSERT(at <= hs.front().last_offset());
+        at = hs.back().next_offset();
+      }
+    });
+  });
+}
+
 TEST_CASE("reads return whole batches bounded by max bytes and the high watermark", "[log]") {
   LogRig rig(2);
   rig.run([&](Runtime& rt) {
