@@ -235,30 +235,22 @@ FetchResponse FetchSessionCache::answer(const Context& ctx, const FetchRequest& 
 // request and its answer, if the cache has or can make room.
 std::int32_t FetchSessionCache::create(const FetchRequest& req, const FetchResponse& resp, bool privileged,
                                        sim::MonoTime now) {
-  // The asked partitions with their answers, ordered and without repeats
-  // (the last ask of a partition counts).
-  struct Item {
-    const std::string* topic;
-    const FetchRequest::FetchPartition* ask;
-    const FetchResponse::PartitionData* answer;
-  };
-  std::vector<Item> items;
-  for (std::size_t ti = 0; ti < req.topics.size() && ti < resp.responses.size(); ++ti)
-    for (std::size_t pi = 0; pi < req.topics[ti].partitions.size() && pi < resp.responses[ti].partitions.size(); ++pi)
-      items.push_back({&req.topics[ti].topic, &req.topics[ti].partitions[pi], &resp.responses[ti].partitions[pi]});
-  auto key = [](const Item& i) { return std::pair<std::string_view, PartitionId>{*i.topic, i.ask->partition}; };
-  std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) { return key(a) < key(b); });
-  if (items.empty()) return k_invalid_session_id;
   Session s;
   s.privileged = privileged;
   s.created = s.last_used = now;
   s.epoch = next_session_epoch(k_initial_epoch);
   s.request = std::make_shared<FetchRequest>();
   update(s, req);  // the header, and every asked partition once
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i + 1 < items.size() && key(items[i]) == key(items[i + 1])) continue;
-    const auto where = place(s.request->topics, *items[i].topic, items[i].ask->partition);
-    s.told[where.first][where.second] = Told{items[i].answer->high_watermark, items[i].answer->log_start_offset};
+  if (s.request->topics.empty()) return k_invalid_session_id;
+  // What each answer told; `resp` mirrors `req`, and a partition asked twice
+  // keeps its last answer.
+  for (std::size_t ti = 0; ti < req.topics.size() && ti < resp.responses.size(); ++ti) {
+    const auto& t = req.topics[ti];
+    for (std::size_t pi = 0; pi < t.partitions.size() && pi < resp.responses[ti].partitions.size(); ++pi) {
+      const auto& pd = resp.responses[ti].partitions[pi];
+      const auto where = place(s.request->topics, t.topic, t.partitions[pi].partition);
+      s.told[where.first][where.second] = Told{pd.high_watermark, pd.log_start_offset};
+    }
   }
   if (sessions_.size() >= static_cast<std::size_t>(max_sessions_) && !try_evict(privileged, s.size(), now))
     return k_invalid_session_id;
@@ -325,10 +317,11 @@ void FetchSessionHandler::build(FetchRequest& req, const std::vector<FetchReques
   std::vector<std::pair<const std::string*, const FetchRequest::FetchPartition*>> next;
   for (const auto& t : wanted)
     for (const auto& fp : t.partitions) next.emplace_back(&t.topic, &fp);
-  const bool same_keys = next.size() == session_.size() &&
-                         std::equal(next.begin(), next.end(), session_.begin(), [](const auto& n, const Entry& e) {
-                           return *n.first == e.first.first && n.second->partition == e.first.second;
-                         });
+  auto same_key = [](const auto& n, const Entry& e) {
+    return *n.first == e.first.first && n.second->partition == e.first.second;
+  };
+  const bool same_keys =
+      next.size() == session_.size() && std::equal(next.begin(), next.end(), session_.begin(), same_key);
   for (std::size_t i = 0; i < next.size(); ++i) {
     const auto& [topic, fp] = next[i];
     const Entry* e = full() ? nullptr : same_keys ? &session_[i] : find(*topic, fp->partition);
@@ -336,9 +329,7 @@ void FetchSessionHandler::build(FetchRequest& req, const std::vector<FetchReques
   }
   if (!full() && !same_keys) {
     for (const Entry& e : session_) {
-      const bool still = std::any_of(next.begin(), next.end(), [&](const auto& n) {
-        return *n.first == e.first.first && n.second->partition == e.first.second;
-      });
+      const bool still = std::any_of(next.begin(), next.end(), [&](const auto& n) { return same_key(n, e); });
       if (!still) add_forgotten(req.forgotten_topics_data, e.first.first, e.first.second);
     }
   }

@@ -190,9 +190,8 @@ void add_handlers(Server& server, std::shared_ptr<ReplicaManager> rm, std::share
   auto sessions = std::make_shared<FetchSessionCache>(rm->config().max_incremental_fetch_session_cache_slots,
                                                       rm->runtime().random("fetch.sessions"));
   server.add(ApiKey::fetch, serve<FetchRequest>([rm, sessions](const RequestHeader& h, const FetchRequest& req) {
-    BrokerId replica = req.replica_id;
-    if (h.api_version >= 15 && req.replica_state) replica = req.replica_state->replica_id;
-    const auto ctx = sessions->open(req, h.api_version, replica.value() >= 0, rm->runtime().now());
+    const bool follower = ReplicaManager::fetching_replica(req, h.api_version).value() >= 0;
+    const auto ctx = sessions->open(req, h.api_version, follower, rm->runtime().now());
     if (ctx.kind == FetchSessionCache::Kind::error) return sessions->answer(ctx, req, {}, rm->runtime().now());
     FetchResponse read = rm->fetch(FetchSessionCache::to_read(ctx, req), h.api_version);
     return sessions->answer(ctx, req, std::move(read), rm->runtime().now());

@@ -668,9 +668,12 @@ Partition* ReplicaManager::fetch_leader(FetchSlot& slot, TopicPartitions& topic,
   return slot.p.get();
 }
 
+BrokerId ReplicaManager::fetching_replica(const FetchRequest& req, std::int16_t version) {
+  return version >= 15 && req.replica_state ? req.replica_state->replica_id : req.replica_id;
+}
+
 FetchResponse ReplicaManager::fetch(const FetchRequest& req, std::int16_t version) {
-  BrokerId replica = req.replica_id;
-  if (version >= 15 && req.replica_state) replica = req.replica_state->replica_id;
+  const BrokerId replica = fetching_replica(req, version);
   const sim::MonoTime deadline = rt_.deadline_after(std::chrono::milliseconds(std::max(0, req.max_wait_ms)));
   FetchPass pass{req, replica, replica.value() >= 0, version <= 2};
   Watch watch(*this);

@@ -119,6 +119,8 @@ class ReplicaManager : public std::enable_shared_from_this<ReplicaManager> {
   std::optional<protocol::ProduceResponse> produce(const protocol::ProduceRequest& req,
                                                    std::int16_t version);
   protocol::FetchResponse fetch(const protocol::FetchRequest& req, std::int16_t version);
+  // The replica a Fetch comes from (ReplicaState from v15 on); -1 for a consumer.
+  static protocol::BrokerId fetching_replica(const protocol::FetchRequest& req, std::int16_t version);
   protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& req,
                                              std::int16_t version);
   protocol::OffsetForLeaderEpochResponse offsets_for_leader_epoch(
