@@ -277,7 +277,7 @@ RunReport Scenario::run(const RunOptions& options) const {
     // The workload's final state: lost-write judges acknowledged records in
     // no replica's log from it, unseen keeps the ones still in a log. Handed
     // over in a scope, not as a JSON option (a copy of every replica's records).
-    const std::optional<invariants::Snapshot> final_state = workload->final_state(ctx);
+    const invariants::Snapshot* final_state = workload->final_state(ctx);
     std::optional<invariants::FinalState> final_state_scope;
     if (final_state) final_state_scope.emplace(*final_state);
     if (!names.empty())

@@ -52,8 +52,10 @@ class Workload {
   // After the run: checks of the final state (the history checkers run apart).
   virtual std::vector<invariants::Violation> check(WorkloadContext&) { return {}; }
   // The final state of the system under test (each replica's log), once
-  // known: the runner gives it to the lost-write and unseen checkers.
-  virtual std::optional<invariants::Snapshot> final_state(WorkloadContext&) { return std::nullopt; }
+  // known: the runner gives it to the lost-write and unseen checkers. The
+  // workload keeps it (until teardown): a copy of every replica's records
+  // was the largest thing the check phase allocated.
+  virtual const invariants::Snapshot* final_state(WorkloadContext&) { return nullptr; }
   // Counters for the report's details.
   virtual nlohmann::json details(WorkloadContext&) { return nlohmann::json::object(); }
   // Last call while the world still exists: let go of anything that refers
