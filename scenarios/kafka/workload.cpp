@@ -184,11 +184,9 @@ class Kafka final : public Workload {
   // The final state as invariants/ reads it: per partition the leader, its
   // epoch and high watermark (the highest-epoch leader's view), per replica
   // its records (batch leader epoch, hash of the value).
-  // When the admin did not finish, built from the images it took.
   const invariants::Snapshot& snapshot() {
-    if (snapshotted_) return *snapshotted_;
-    if (!partial_) partial_ = build_snapshot();
-    return *partial_;
+    if (!snapshotted_) snapshotted_ = build_snapshot();  // the admin did not finish: from what it took
+    return *snapshotted_;
   }
   invariants::Snapshot build_snapshot() const;
   // For the lost-write and unseen checkers: once the admin took any of it.
@@ -346,8 +344,8 @@ class Kafka final : public Workload {
   std::map<Tp, std::map<std::int64_t, std::string>> logs_;
   std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
   std::int64_t snapshot_time_ns_ = -1;
-  std::optional<invariants::Snapshot> snapshotted_;  // built once the admin took every partition's images
-  std::optional<invariants::Snapshot> partial_;      // the admin did not finish: built from what it took
+  // Built once the admin took every partition's images, else by snapshot() after the run.
+  std::optional<invariants::Snapshot> snapshotted_;
   // The leadership observe() last recorded: (broker or 0, epoch).
   std::map<Tp, std::pair<int, std::int32_t>> seen_leaders_;
   std::optional<std::pair<int, std::int32_t>> seen_controller_;
