@@ -64,6 +64,19 @@ bool Cluster::create_topic(sim::Runtime& rt, const std::string& topic, int parti
 std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const std::string& topic,
                                                         int partition) {
   std::vector<ReplicaImage> out;
+  scan_replicas(
+      topic, partition, [&](const ReplicaImage& img) { out.push_back(img); },
+      [&](std::int64_t offset, std::int32_t epoch, std::string_view value) {
+        out.back().values.emplace(offset, value);
+        out.back().epochs.emplace(offset, epoch);
+      });
+  (void)rt;
+  return out;
+}
+
+void Cluster::scan_replicas(const std::string& topic, int partition,
+                            const std::function<void(const ReplicaImage&)>& on_replica,
+                            const RecordFn& on_record) const {
   for (int b = 1; b <= config_.brokers; ++b) {
     const auto* n = node(b);
     if (n == nullptr) continue;
@@ -76,22 +89,22 @@ std::vector<Cluster::ReplicaImage> Cluster::replicas_of(sim::Runtime& rt, const 
     img.log_start_offset = p->log_start_offset().value();
     img.leader = p->is_leader();
     img.leader_epoch = p->leader_epoch().value();
+    on_replica(img);
     samsa::broker::PartitionLock lock(*p);
-    std::int64_t offset = p->log_start_offset().value();
+    std::int64_t offset = p->log_start_offset().value(), next = offset;
     while (offset < p->log_end_offset().value()) {
       auto r = p->log().read(offset, 1 << 20);
       if (!r || r->records.empty()) break;
-      auto values = record_values(r->records);
-      if (values.empty()) break;
-      offset = values.rbegin()->first + 1;
-      img.values.insert(values.begin(), values.end());
-      const auto epochs = record_epochs(r->records);
-      img.epochs.insert(epochs.begin(), epochs.end());
+      // Whole batches: a read may start below `offset`; those records came before.
+      for_each_record(r->records, [&](std::int64_t o, std::int32_t epoch, std::string_view value) {
+        if (o < next) return;
+        on_record(o, epoch, value);
+        next = o + 1;
+      });
+      if (next == offset) break;
+      offset = next;
     }
-    out.push_back(std::move(img));
   }
-  (void)rt;
-  return out;
 }
 
 std::optional<std::pair<int, std::int32_t>> Cluster::leader_and_epoch_of(const std::string& topic,

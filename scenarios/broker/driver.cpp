@@ -25,8 +25,7 @@ Bytes make_batch(const std::vector<std::string>& values, std::int64_t timestamp_
   return b.finish();
 }
 
-std::map<std::int64_t, std::string> record_values(ByteView records) {
-  std::map<std::int64_t, std::string> out;
+void for_each_record(ByteView records, const RecordFn& fn) {
   BatchReader reader(records);
   while (auto b = reader.next()) {
     auto it = RecordIterator::open(b->bytes);
@@ -35,24 +34,20 @@ std::map<std::int64_t, std::string> record_values(ByteView records) {
       auto r = it->next();
       if (!r || *r == nullptr) break;
       const auto& v = (*r)->value;
-      out[(*r)->offset] = v ? std::string(as_chars(*v)) : std::string();
+      fn((*r)->offset, b->header.partition_leader_epoch, v ? as_chars(*v) : std::string_view{});
     }
   }
+}
+
+std::map<std::int64_t, std::string> record_values(ByteView records) {
+  std::map<std::int64_t, std::string> out;
+  for_each_record(records, [&](std::int64_t offset, std::int32_t, std::string_view v) { out[offset] = v; });
   return out;
 }
 
 std::map<std::int64_t, std::int32_t> record_epochs(ByteView records) {
   std::map<std::int64_t, std::int32_t> out;
-  BatchReader reader(records);
-  while (auto b = reader.next()) {
-    auto it = RecordIterator::open(b->bytes);
-    if (!it) continue;
-    for (;;) {
-      auto r = it->next();
-      if (!r || *r == nullptr) break;
-      out[(*r)->offset] = b->header.partition_leader_epoch;
-    }
-  }
+  for_each_record(records, [&](std::int64_t offset, std::int32_t epoch, std::string_view) { out[offset] = epoch; });
   return out;
 }
 

@@ -4,10 +4,12 @@
 // before the real producer and consumer exist. One connection per broker,
 // one request in flight per connection; a broken connection is dropped and
 // the call reports that the outcome is unknown.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sim/runtime/runtime.h"
 #include "system/protocol/typed_api.h"
@@ -45,6 +47,10 @@ Bytes make_batch(const std::vector<std::string>& values, std::int64_t timestamp_
                  std::int64_t producer_id = -1, std::int16_t producer_epoch = -1,
                  std::int32_t base_sequence = -1);
 
+// Each record of a record set in order: its offset, its batch's partition
+// leader epoch and its value (a null value is empty).
+using RecordFn = std::function<void(std::int64_t offset, std::int32_t leader_epoch, std::string_view value)>;
+void for_each_record(ByteView records, const RecordFn& fn);
 // The values of the records in a record set, by offset.
 std::map<std::int64_t, std::string> record_values(ByteView records);
 // The partition leader epoch of each record's batch, by offset.

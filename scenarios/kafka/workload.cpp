@@ -185,10 +185,10 @@ class Kafka final : public Workload {
   // epoch and high watermark (the highest-epoch leader's view), per replica
   // its records (batch leader epoch, hash of the value).
   const invariants::Snapshot& snapshot() {
-    if (!snapshotted_) snapshotted_ = build_snapshot();  // the admin did not finish: from what it took
+    if (!snapshotted_) snapshotted_.emplace();  // the admin took none: no partitions, time -1
     return *snapshotted_;
   }
-  invariants::Snapshot build_snapshot() const;
+  static void add_replica(invariants::PartitionSnapshot& p, const broker::Cluster::ReplicaImage& img);
   // For the lost-write and unseen checkers: once the admin took any of it.
   const invariants::Snapshot* final_state(WorkloadContext&) override {
     return snapshot_.empty() ? nullptr : &snapshot();
@@ -288,14 +288,28 @@ class Kafka final : public Workload {
     }
     read_done_ = all;
     // Every send acknowledged before now is in the logs read below, or lost.
-    snapshot_time_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx.world.now()).count();
-    for (const auto& tp : partitions_) snapshot_[tp] = cluster_->replicas_of(rt, tp.first, tp.second);
-    // The checkers read the snapshot (record hashes); the images' copies of
-    // every replica's records are not needed again (details() reads only
-    // their scalars): at 1,000 records/s they were 17 MiB alive to the end.
-    snapshotted_ = build_snapshot();
-    for (auto& [tp, images] : snapshot_)
-      for (auto& img : images) img.values.clear(), img.epochs.clear();
+    snapshotted_.emplace().time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ctx.world.now()).count();
+    for (const auto& tp : std::set<Tp>(partitions_.begin(), partitions_.end())) take_snapshot(tp);
+  }
+
+  // One partition's replicas into the snapshot (the checkers read record
+  // hashes) and their scalars into snapshot_ (details()); added once whole.
+  void take_snapshot(const Tp& tp) {
+    std::vector<broker::Cluster::ReplicaImage> images;
+    invariants::PartitionSnapshot p;
+    p.topic = tp.first;
+    p.partition = tp.second;
+    cluster_->scan_replicas(
+        tp.first, tp.second,
+        [&](const broker::Cluster::ReplicaImage& img) {
+          images.push_back(img);
+          add_replica(p, img);
+        },
+        [&](std::int64_t offset, std::int32_t epoch, std::string_view value) {
+          p.replicas.back().records.push_back({offset, epoch, invariants::record_hash(value)});
+        });
+    snapshot_[tp] = std::move(images);
+    snapshotted_->partitions.push_back(std::move(p));
   }
 
   std::optional<Address> leader_address(broker::RawClient& c, const Tp& tp) {
@@ -343,8 +357,8 @@ class Kafka final : public Workload {
   // The final state: what the admin read back, and every replica.
   std::map<Tp, std::map<std::int64_t, std::string>> logs_;
   std::map<Tp, std::vector<broker::Cluster::ReplicaImage>> snapshot_;
-  std::int64_t snapshot_time_ns_ = -1;
-  // Built once the admin took every partition's images, else by snapshot() after the run.
+  // Filled by the admin as it takes each partition (what it took if the run
+  // ended first); empty when it took none.
   std::optional<invariants::Snapshot> snapshotted_;
   // The leadership observe() last recorded: (broker or 0, epoch).
   std::map<Tp, std::pair<int, std::int32_t>> seen_leaders_;
@@ -406,29 +420,18 @@ std::vector<Violation> Kafka::check(WorkloadContext& ctx) {
   return out;
 }
 
-invariants::Snapshot Kafka::build_snapshot() const {
-  invariants::Snapshot s;
-  s.time_ns = snapshot_time_ns_;
-  for (const auto& [tp, images] : snapshot_) {
-    auto& p = s.partitions.emplace_back();
-    p.topic = tp.first;
-    p.partition = tp.second;
-    for (const auto& img : images) {
-      if (img.leader && img.leader_epoch > p.leader_epoch) {
-        p.leader = img.broker;
-        p.leader_epoch = img.leader_epoch;
-        p.high_watermark = img.high_watermark;
-      }
-      auto& r = p.replicas.emplace_back();
-      r.broker = img.broker;
-      r.log_start_offset = img.log_start_offset;
-      for (const auto& [offset, value] : img.values) {
-        const auto e = img.epochs.find(offset);
-        r.records.push_back({offset, e == img.epochs.end() ? -1 : e->second, invariants::record_hash(value)});
-      }
-    }
+// The replica's entry (its records follow) and, when it leads in a higher
+// epoch than any seen, the partition's leader, epoch and high watermark.
+void Kafka::add_replica(invariants::PartitionSnapshot& p, const broker::Cluster::ReplicaImage& img) {
+  if (img.leader && img.leader_epoch > p.leader_epoch) {
+    p.leader = img.broker;
+    p.leader_epoch = img.leader_epoch;
+    p.high_watermark = img.high_watermark;
   }
-  return s;
+  auto& r = p.replicas.emplace_back();
+  r.broker = img.broker;
+  r.log_start_offset = img.log_start_offset;
+  r.records.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, img.log_end_offset - img.log_start_offset)));
 }
 
 json Kafka::details(WorkloadContext&) {
