@@ -507,6 +507,18 @@ bool SimDisk::corrupt(std::string_view path, std::uint64_t offset, std::uint64_t
   return any;
 }
 
+void SimDisk::discard_contents() {
+  auto discard = [](Inode& inode) {
+    Bytes().swap(inode.cache);
+    std::vector<Inode::Op>().swap(inode.unsynced);
+    inode.base.reset();
+  };
+  for (auto& [path, inode] : files_) discard(*inode);
+  for (auto& [path, inode] : durable_names_) discard(*inode);
+  for (auto& weak : unlinked_)
+    if (auto inode = weak.lock()) discard(*inode);
+}
+
 std::map<std::string, Bytes> SimDisk::durable_files() const {
   std::map<std::string, Bytes> out;
   for (const auto& [path, inode] : config_.dir_ops_need_fsync ? durable_names_ : files_)

@@ -107,6 +107,11 @@ class SimDisk final : public Disk {
   std::map<std::string, std::shared_ptr<Inode>>& files() { return files_; }
   // The durable image of one file (what keep_none would leave).
   static Bytes durable_image(const Inode& inode);
+  // After the last run, for a run whose disks nobody saves: frees every
+  // file's contents and undo records, so that the checks after the run
+  // reuse that memory (at 1,000 records/s a third of the peak). The files
+  // read as empty afterwards.
+  void discard_contents();
   // Bytes held for unsynced writes beyond the cache images (overwritten
   // bytes, op records, failed-fsync bases): the cost of the crash model.
   std::uint64_t unsynced_overhead_bytes() const;

@@ -176,6 +176,11 @@ std::vector<NodeId> World::node_ids() const {
 
 SimDisk& World::disk(NodeId id) { return *node(id).disk; }
 
+void World::discard_disk_contents() {
+  for (auto& n : nodes_)
+    if (n->disk) n->disk->discard_contents();
+}
+
 void World::start(NodeId id) {
   SimNode& n = node(id);
   if (tearing_down_) return;

@@ -149,6 +149,9 @@ class World final : public Parker {
   // --- faults and observation -------------------------------------------------
   SimNetwork& network() { return *network_; }
   SimDisk& disk(NodeId id);
+  // SimDisk::discard_contents on every node: after the last run, when no
+  // disk image will be saved.
+  void discard_disk_contents();
   Trace& trace() { return trace_; }
   std::uint64_t trace_hash() const { return trace_.hash(); }
   std::uint64_t events() const { return trace_.events(); }

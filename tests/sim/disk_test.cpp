@@ -455,3 +455,33 @@ TEST_CASE("unsynced appends keep no copy of their data; writeback makes old writ
     }
   }
 }
+
+TEST_CASE("discard_contents frees every file's bytes and undo records, open or removed", "[sim][disk][memory]") {
+  World w(quiet_config(55));
+  std::unique_ptr<samsa::sim::File> held;  // still open when the run ends
+  const NodeId n = w.add_node("n", [&](Runtime& rt) {
+    const Bytes batch(4096, 'r');
+    for (const char* path : {"kept", "removed", "synced"}) {
+      auto f = rt.disk().open(path, {.create = true});
+      REQUIRE(f.ok());
+      for (int i = 0; i < 16; ++i) REQUIRE((*f)->append(batch).ok());
+      if (std::string_view(path) == "synced") REQUIRE((*f)->fsync().ok());
+      if (std::string_view(path) == "removed") held = std::move(*f);
+    }
+    REQUIRE((*rt.disk().open("kept", {})).get()->write(0, Bytes(100, 'o')).ok());  // an overwrite: undo bytes
+    REQUIRE(rt.disk().remove("removed").ok());
+    rt.sleep(24h);
+  });
+  w.start(n);
+  w.run(1h);
+  SimDisk& d = w.disk(n);
+  REQUIRE(d.used_bytes() == 2 * 16 * 4096 + 16 * 4096);  // the removed file is still open
+  REQUIRE(d.unsynced_overhead_bytes() > 0);
+  w.discard_disk_contents();
+  CHECK(d.used_bytes() == 0);
+  CHECK(d.unsynced_overhead_bytes() == 0);
+  CHECK(d.files().at("kept")->cache.capacity() == 0);
+  CHECK(d.files().at("kept")->unsynced.capacity() == 0);
+  CHECK(held->size() == 0);
+  CHECK(d.durable_files().at("synced").empty());
+}
