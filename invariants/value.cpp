@@ -354,8 +354,22 @@ Value::Value(const nlohmann::json& j) {
   thread_local std::string scratch;  // one allocation of the exact size per value
   scratch.clear();
   value_detail::encode(scratch, j);
-  bytes_.assign(scratch);
+  bytes_ = value_detail::Packed(scratch);
 }
+
+namespace value_detail {
+Packed::Packed(std::string_view bytes) : size_(static_cast<std::uint32_t>(bytes.size())) {
+  SAMSA_ASSERT(bytes.size() == size_, "a value of 4 GiB or more");
+  if (size_ == 0) return;
+  if (size_ <= k_inline) {
+    std::memcpy(buf_, bytes.data(), size_);
+    return;
+  }
+  auto* p = new std::uint8_t[size_];
+  std::memcpy(p, bytes.data(), size_);
+  std::memcpy(buf_, &p, sizeof p);
+}
+}  // namespace value_detail
 
 namespace {
 thread_local std::string writer_scratch;  // one writer's at a time (recording does not nest them)

@@ -151,3 +151,34 @@ TEST_CASE("value: a ValueWriter writes the bytes Value(json) encodes", "[invaria
   ValueWriter nothing;
   CHECK(nothing.null().take().is_null());
 }
+
+TEST_CASE("value: Packed holds any bytes, in place up to 12 and on the heap beyond, through copies and moves",
+          "[invariants][history]") {
+  using samsa::invariants::value_detail::Packed;
+  STATIC_REQUIRE(sizeof(Packed) == 16);
+  rc::prop("a copy, a move and assignments keep the bytes; a moved-from Packed is empty", [](std::string bytes) {
+    const Packed p(bytes);
+    RC_ASSERT(p.view() == bytes);
+    RC_ASSERT(p.size() == bytes.size());
+    RC_ASSERT(p.empty() == bytes.empty());
+    Packed copy(p);
+    RC_ASSERT(copy.view() == bytes);
+    RC_ASSERT(bytes.size() <= 12 || copy.data() != p.data());  // its own block, not a shared one
+    Packed moved(std::move(copy));
+    RC_ASSERT(moved.view() == bytes);
+    RC_ASSERT(copy.empty());  // NOLINT(bugprone-use-after-move): what a move leaves is the point
+    Packed other(*rc::gen::arbitrary<std::string>());
+    other = p;
+    RC_ASSERT(other.view() == bytes);
+    other = other;  // NOLINT: self-assignment keeps the bytes
+    RC_ASSERT(other.view() == bytes);
+    Packed target(std::string(40, 'x'));
+    target = std::move(moved);
+    RC_ASSERT(target.view() == bytes);
+    RC_ASSERT(moved.empty());  // NOLINT(bugprone-use-after-move)
+  });
+  for (std::size_t n : {0u, 1u, 11u, 12u, 13u, 300u}) {
+    const std::string bytes(n, 'v');
+    CHECK(Packed(bytes).view() == bytes);
+  }
+}
