@@ -129,11 +129,12 @@ struct Send {
   const Rec& rec;  // in the View's Records (a copy per send was 88 bytes more)
 };
 
-// A record at an offset of a partition and the first op that showed it there.
+// A record at an offset of a partition and the first op that showed it there
+// (16 bytes: a view holds two per witnessed pair, so the op's index is 32 bits).
 struct Witness {
   std::int64_t offset;
   std::uint32_t id;
-  std::int64_t op;
+  std::int32_t op;
 };
 
 // The log of one partition as the history shows it: flat sorted vectors (a
@@ -450,7 +451,8 @@ void View::choose_writers() {
 void View::add(const Rec& r, std::int64_t op) {
   if (r.offset < 0) return;
   logs[*r.tp];  // the partition has a log even before finish()
-  witnessed_[*r.tp].push_back({r.offset, r.id, op});
+  SAMSA_ASSERT(op >= 0 && op <= INT32_MAX, "a history of 2^31 ops or more");
+  witnessed_[*r.tp].push_back({r.offset, r.id, static_cast<std::int32_t>(op)});
 }
 
 // Each (offset, record)'s first witness, as the first add() of it left it.
