@@ -48,6 +48,7 @@ struct Op {
   std::string_view f;
   Value value;  // compact (value.h): read like nlohmann::json, dumps the same bytes
 };
+static_assert(sizeof(Op) == 56);
 
 nlohmann::json to_json(const Op& op);
 std::string to_jsonl(const Op& op);  // one line, no newline
