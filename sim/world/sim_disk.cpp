@@ -27,8 +27,16 @@ void apply_op(Bytes& image, const Inode::Op& op, ByteView data) {
 // Takes one op back out of an image that holds it (newest first).
 void undo(Bytes& image, const Inode::Op& op) {
   image.resize(op.size_before, 0);
-  std::copy(op.overwritten.begin(), op.overwritten.end(),
-            image.begin() + static_cast<std::ptrdiff_t>(op.offset));
+  if (const std::uint64_t n = op.overwritten_size(); n > 0)
+    std::memcpy(image.data() + op.offset, op.overwritten.get(), n);
+}
+
+// The bytes of `image` at [offset, offset + n), for an op's undo record.
+std::unique_ptr<std::uint8_t[]> copy_of(const Bytes& image, std::uint64_t offset, std::uint64_t n) {
+  if (n == 0) return nullptr;
+  auto out = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+  std::memcpy(out.get(), image.data() + offset, n);
+  return out;
 }
 
 // The durable image before the unsynced ops, and the bytes each op wrote
@@ -160,12 +168,9 @@ SimDisk::SimDisk(World& world, SimNode& node, DiskConfig config, Random rng)
 // --- the page cache and what is unsynced ----------------------------------------------
 
 void SimDisk::record_write(Inode& inode, std::uint64_t offset, ByteView data) {
-  Inode::Op op{offset, data.size(), false, inode.cache.size(), {}, world_.now()};
-  if (offset < op.size_before) {
-    const auto from = inode.cache.begin() + static_cast<std::ptrdiff_t>(offset);
-    const std::uint64_t end = std::min<std::uint64_t>(offset + data.size(), op.size_before);
-    op.overwritten.assign(from, from + static_cast<std::ptrdiff_t>(end - offset));
-  }
+  SAMSA_ASSERT(data.size() <= UINT32_MAX, "a single disk write of 4 GiB or more");
+  Inode::Op op{offset, inode.cache.size(), world_.now(), static_cast<std::uint32_t>(data.size()), false, nullptr};
+  op.overwritten = copy_of(inode.cache, offset, op.overwritten_size());
   apply_write(inode.cache, offset, data);
   inode.unsynced.push_back(std::move(op));
   world_.trace().fold(TraceKind::disk_write,
@@ -175,10 +180,8 @@ void SimDisk::record_write(Inode& inode, std::uint64_t offset, ByteView data) {
 }
 
 void SimDisk::record_truncate(Inode& inode, std::uint64_t size_bytes) {
-  Inode::Op op{size_bytes, 0, true, inode.cache.size(), {}, world_.now()};
-  if (size_bytes < op.size_before)
-    op.overwritten.assign(inode.cache.begin() + static_cast<std::ptrdiff_t>(size_bytes),
-                          inode.cache.end());
+  Inode::Op op{size_bytes, inode.cache.size(), world_.now(), 0, true, nullptr};
+  op.overwritten = copy_of(inode.cache, size_bytes, op.overwritten_size());
   inode.cache.resize(size_bytes, 0);
   inode.unsynced.push_back(std::move(op));
   world_.trace().fold(TraceKind::disk_write, static_cast<std::uint64_t>(node_.id) << 48,
@@ -224,7 +227,7 @@ std::uint64_t SimDisk::unsynced_overhead_bytes() const {
   std::uint64_t total = 0;
   for (const auto& [path, inode] : files_) {
     total += inode->unsynced.capacity() * sizeof(Inode::Op);
-    for (const auto& op : inode->unsynced) total += op.overwritten.capacity();
+    for (const auto& op : inode->unsynced) total += op.overwritten_size();
     if (inode->base) total += inode->base->capacity();
   }
   return total;
@@ -494,14 +497,14 @@ bool SimDisk::corrupt(std::string_view path, std::uint64_t offset, std::uint64_t
   // in what a read would return (so in every image and undo record).
   bool any = false;
   Inode& inode = *it->second;
-  auto flip = [](Bytes& b, std::uint64_t base, std::uint64_t i, std::uint8_t mask) {
-    if (i >= base && i - base < b.size()) b[i - base] ^= mask;
+  auto flip = [](Inode::Op& op, std::uint64_t i, std::uint8_t mask) {
+    if (i >= op.offset && i - op.offset < op.overwritten_size()) op.overwritten[i - op.offset] ^= mask;
   };
   for (std::uint64_t i = offset; i < offset + length; ++i) {
     const auto mask = static_cast<std::uint8_t>(1u << rng_.uniform(0, 7));
     if (i < inode.cache.size()) inode.cache[i] ^= mask, any = true;
     if (inode.base && i < inode.base->size()) (*inode.base)[i] ^= mask, any = true;
-    for (auto& op : inode.unsynced) flip(op.overwritten, op.offset, i, mask);
+    for (auto& op : inode.unsynced) flip(op, i, mask);
   }
   world_.trace().fold(TraceKind::fault, 21, offset);
   return any;

@@ -9,6 +9,7 @@
 // fsync errors, latent sector corruption (bytes flipped, found by CRCs on
 // read), a full disk, stalls, latency per operation, and (ext4 without
 // metadata journaling) names durable only after a directory fsync.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -61,13 +62,21 @@ struct Inode {
   // One unsynced write or truncate: a range over `cache` plus the bytes it
   // overwrote (empty for appends), so the durable image is the cache with
   // the unsynced ops undone, newest first.
+  // 40 bytes: under Kafka's default flush policy every write of a run stays
+  // unsynced, and at 1,000 records/s these records were a sixth of its peak.
   struct Op {
     std::uint64_t offset;       // write: start; truncate: the new size
-    std::uint64_t length;       // write: bytes written; truncate: 0
-    bool is_truncate;
     std::uint64_t size_before;  // file size before the op
-    Bytes overwritten;          // old bytes at [offset, offset + size), < size_before
     Duration at;                // virtual time issued (writeback)
+    std::uint32_t length;       // write: bytes written (under 4 GiB); truncate: 0
+    bool is_truncate;
+    // The old bytes at [offset, offset + overwritten_size()), below
+    // size_before; null when there are none (an append).
+    std::unique_ptr<std::uint8_t[]> overwritten;
+    std::uint64_t overwritten_size() const {
+      const std::uint64_t end = is_truncate ? size_before : std::min<std::uint64_t>(offset + length, size_before);
+      return end > offset ? end - offset : 0;
+    }
   };
   std::vector<Op> unsynced;
   // The durable image when it is not the cache minus `unsynced`: only after a
