@@ -78,6 +78,7 @@ struct Inode {
       return end > offset ? end - offset : 0;
     }
   };
+  static_assert(sizeof(Op) == 40);
   std::vector<Op> unsynced;
   // The durable image when it is not the cache minus `unsynced`: only after a
   // failed fsync (Linux marks those pages clean; they never become durable).
