@@ -129,7 +129,7 @@ class Packed {
     std::memcpy(buf_, o.buf_, sizeof buf_);
     o.size_ = 0;
   }
-  Packed& operator=(const Packed& o) { return o.data() == data() ? *this : *this = Packed(o.view()); }
+  Packed& operator=(const Packed& o) { return this == &o ? *this : *this = Packed(o.view()); }
   Packed& operator=(Packed&& o) noexcept {
     if (this == &o) return *this;
     release();

@@ -45,12 +45,6 @@ std::map<std::int64_t, std::string> record_values(ByteView records) {
   return out;
 }
 
-std::map<std::int64_t, std::int32_t> record_epochs(ByteView records) {
-  std::map<std::int64_t, std::int32_t> out;
-  for_each_record(records, [&](std::int64_t offset, std::int32_t epoch, std::string_view) { out[offset] = epoch; });
-  return out;
-}
-
 ProduceResult produce(RawClient& c, const sim::Address& leader, const std::string& topic,
                       std::int32_t partition, Bytes batch, std::int16_t acks, std::int32_t timeout_ms) {
   ProduceRequest req;

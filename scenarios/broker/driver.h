@@ -53,8 +53,6 @@ using RecordFn = std::function<void(std::int64_t offset, std::int32_t leader_epo
 void for_each_record(ByteView records, const RecordFn& fn);
 // The values of the records in a record set, by offset.
 std::map<std::int64_t, std::string> record_values(ByteView records);
-// The partition leader epoch of each record's batch, by offset.
-std::map<std::int64_t, std::int32_t> record_epochs(ByteView records);
 
 struct ProduceResult {
   enum class Kind : std::uint8_t { ok, failed, unknown } kind = Kind::unknown;
